@@ -1,0 +1,1 @@
+"""The local, Supabase-compatible stack for development and tests (never deployed)."""

@@ -1,0 +1,1 @@
+"""One module per HTTP route or scheduled job: thin Lambda entry points."""

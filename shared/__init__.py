@@ -1,0 +1,1 @@
+"""The Python library the InvoiceFlow Lambda functions share."""
