@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
+import psycopg
+
 from devstack.postgres import ROOT, ClusterError, bootstrap, has_platform, persistent_cluster
 
 HOME = ROOT / ".devstack"
@@ -37,8 +39,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"removed {args.home}")
 
     cluster = persistent_cluster(args.home, args.db_port)
-    import psycopg
-
     with psycopg.connect(cluster.url) as conn:
         fresh = not has_platform(conn)
     ran = bootstrap(cluster.url, seed=fresh)

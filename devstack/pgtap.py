@@ -82,7 +82,7 @@ def parse_tap(path: Path, returncode: int, output: str) -> TapResult:
         else:
             # pgTAP prints the diagnostics of a failure on the following "#" lines.
             details = [rest.strip(" -")]
-            for follow in lines[index + 1:]:
+            for follow in lines[index + 1 :]:
                 if not follow.startswith("#"):
                     break
                 details.append(follow)
@@ -93,10 +93,18 @@ def parse_tap(path: Path, returncode: int, output: str) -> TapResult:
 def run_file(url: str, path: Path, timeout: float = 300) -> TapResult:
     proc = subprocess.run(
         [
-            psql_binary(), url,
-            "--no-psqlrc", "--quiet", "--tuples-only", "--no-align",
-            "--set", "ON_ERROR_STOP=1", "--pset", "pager=off",
-            "--file", str(path),
+            psql_binary(),
+            url,
+            "--no-psqlrc",
+            "--quiet",
+            "--tuples-only",
+            "--no-align",
+            "--set",
+            "ON_ERROR_STOP=1",
+            "--pset",
+            "pager=off",
+            "--file",
+            str(path),
         ],
         capture_output=True,
         text=True,

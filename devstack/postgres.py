@@ -40,7 +40,7 @@ PLATFORM_SQL = Path(__file__).resolve().parent / "sql" / "platform.sql"
 MIGRATIONS_DIR = ROOT / "supabase" / "migrations"
 SEED_SQL = ROOT / "supabase" / "seed.sql"
 PG_USER = "postgres"
-PG_PASSWORD = "postgres"  # local development only; trust authentication on loopback
+PG_PASSWORD = "postgres"  # noqa: S105 - local development only; trust auth on loopback
 
 _MIGRATION_NAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
 
@@ -85,9 +85,7 @@ def _chown_to_postgres(path: Path) -> None:
 
 
 def _run(cmd: list[str], what: str) -> None:
-    proc = subprocess.run(
-        _as_postgres_user(cmd), capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run(_as_postgres_user(cmd), capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise ClusterError(f"{what} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
 
@@ -99,8 +97,8 @@ class Database:
     url: str
     _cleanup: list[Cluster] = field(default_factory=list, repr=False)
 
-    def connect(self, **kwargs: object) -> psycopg.Connection[tuple[object, ...]]:
-        return psycopg.connect(self.url, **kwargs)  # type: ignore[arg-type]
+    def connect(self) -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(self.url)
 
 
 @dataclass
@@ -130,11 +128,16 @@ class Cluster:
         _run(
             [
                 str(pg_bindir() / "initdb"),
-                "--pgdata", str(self.datadir),
-                "--username", PG_USER,
-                "--auth", "trust",
-                "--encoding", "UTF8",
-                "--locale", "C.UTF-8",
+                "--pgdata",
+                str(self.datadir),
+                "--username",
+                PG_USER,
+                "--auth",
+                "trust",
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C.UTF-8",
                 "--no-instructions",
                 *(["--no-sync"] if self.ephemeral else []),
             ],
@@ -160,10 +163,16 @@ class Cluster:
         _run(
             [
                 str(pg_bindir() / "pg_ctl"),
-                "start", "--wait", "--timeout=60", "--silent",
-                "--pgdata", str(self.datadir),
-                "--log", str(self.logfile),
-                "-o", " ".join(options),
+                "start",
+                "--wait",
+                "--timeout=60",
+                "--silent",
+                "--pgdata",
+                str(self.datadir),
+                "--log",
+                str(self.logfile),
+                "-o",
+                " ".join(options),
             ],
             "pg_ctl start",
         )
@@ -184,8 +193,15 @@ class Cluster:
         if not (self.datadir / "postmaster.pid").exists():
             return
         _run(
-            [str(pg_bindir() / "pg_ctl"), "stop", "--wait", "--mode=fast", "--silent",
-             "--pgdata", str(self.datadir)],
+            [
+                str(pg_bindir() / "pg_ctl"),
+                "stop",
+                "--wait",
+                "--mode=fast",
+                "--silent",
+                "--pgdata",
+                str(self.datadir),
+            ],
             "pg_ctl stop",
         )
 
@@ -203,7 +219,7 @@ class Cluster:
 def _ephemeral() -> Cluster:
     base = Path(tempfile.mkdtemp(prefix="invoiceflow-pg-"))
     _chown_to_postgres(base)
-    os.chmod(base, 0o755)
+    os.chmod(base, 0o755)  # noqa: S103 - the postgres user must traverse it
     cluster = Cluster(
         datadir=base / "data", port=free_port(), ephemeral=True, sockdir=base / "sock"
     )
@@ -226,9 +242,7 @@ def persistent_cluster(home: Path, port: int) -> Cluster:
     """The development cluster under ``home/pgdata``: created once, started each time."""
     home.mkdir(parents=True, exist_ok=True)
     _chown_to_postgres(home)
-    cluster = Cluster(
-        datadir=home / "pgdata", port=port, ephemeral=False, sockdir=home / "sock"
-    )
+    cluster = Cluster(datadir=home / "pgdata", port=port, ephemeral=False, sockdir=home / "sock")
     if not cluster.initialized():
         cluster.init()
     if (cluster.datadir / "postmaster.pid").exists():
@@ -296,7 +310,7 @@ def bootstrap(url: str, *, seed: bool, migrations_dir: Path = MIGRATIONS_DIR) ->
     applied: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
         if not has_platform(conn):
-            conn.execute(PLATFORM_SQL.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+            conn.execute(PLATFORM_SQL.read_text(encoding="utf-8"))
             applied.append("platform")
         done = {
             str(row[0])
@@ -307,7 +321,7 @@ def bootstrap(url: str, *, seed: bool, migrations_dir: Path = MIGRATIONS_DIR) ->
                 continue
             # Each migration commits or fails whole, and is recorded in the same transaction.
             with conn.transaction():
-                conn.execute(migration.sql)  # type: ignore[arg-type]
+                conn.execute(migration.sql)
                 conn.execute(
                     "insert into supabase_migrations.schema_migrations (version, name, statements)"
                     " values (%s, %s, %s)",
@@ -316,6 +330,6 @@ def bootstrap(url: str, *, seed: bool, migrations_dir: Path = MIGRATIONS_DIR) ->
             applied.append(migration.path.name)
         if seed and SEED_SQL.exists():
             with conn.transaction():
-                conn.execute(SEED_SQL.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+                conn.execute(SEED_SQL.read_text(encoding="utf-8"))
             applied.append("seed.sql")
     return applied
