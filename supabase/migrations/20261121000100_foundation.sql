@@ -121,6 +121,9 @@ alter table public.audit_log enable row level security;
 
 revoke all on public.audit_log from anon, authenticated, service_role;
 grant select on public.audit_log to authenticated, service_role;
+-- Supabase's default privileges grant every new sequence to the API roles; a
+-- caller who could setval() this one could make every audited write fail.
+revoke all on sequence public.audit_log_id_seq from anon, authenticated, service_role;
 
 -- Defence in depth: even a role that owns or bypasses grants cannot rewrite history.
 create or replace function private.forbid_audit_log_change()

@@ -214,8 +214,14 @@ security definer
 set search_path = ''
 as $$
 begin
-  if pg_trigger_depth() > 1 then
-    return null;  -- cascaded from deleting the organization or the user
+  -- Cascaded from deleting the organization or the user. A foreign key's
+  -- cascade fires AFTER triggers at the end of the outer statement, at depth 1,
+  -- so the depth alone does not tell: by then the organization or user is gone.
+  if pg_trigger_depth() > 1
+     or not exists (select 1 from public.organizations o where o.id = old.organization_id)
+     or not exists (select 1 from auth.users u where u.id = old.user_id)
+  then
+    return null;
   end if;
   if old.role = 'owner'
      and (tg_op = 'DELETE' or new.role <> 'owner' or new.organization_id <> old.organization_id)

@@ -157,6 +157,11 @@ begin
     select c.currency into new.currency
     from public.clients c
     where c.id = new.client_id and c.organization_id = new.organization_id;
+    -- Otherwise the NOT NULL on currency would report a missing currency.
+    if not found and new.client_id is not null then
+      raise exception 'client % is not a client of this organization', new.client_id
+        using errcode = '23503', constraint = 'invoices_client_in_organization_and_currency_fkey';
+    end if;
   end if;
   new.invoice_number := nullif(btrim(new.invoice_number), '');
   if new.invoice_number is null then

@@ -1,0 +1,86 @@
+-- =============================================================================
+-- Schema-wide security rules, checked over the catalog so that a new table,
+-- policy or function cannot quietly break them:
+--   * every table in public has row level security enabled;
+--   * every policy applies to `authenticated` only;
+--   * policies call auth.uid() and the private.* helpers wrapped in a
+--     sub-select (evaluated once per statement, not once per row);
+--   * every SECURITY DEFINER function pins an empty search_path;
+--   * anon can execute no function and touch no table of its own accord.
+-- =============================================================================
+begin;
+select plan(8);
+
+-- Row level security ----------------------------------------------------------
+select is_empty(
+  $$ select c.relname from pg_catalog.pg_class c
+     join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relrowsecurity $$,
+  'every table in public has row level security enabled'
+);
+
+-- Policies --------------------------------------------------------------------
+select isnt_empty(
+  $$ select 1 from pg_catalog.pg_policies where schemaname = 'public' $$,
+  'public has policies to check'
+);
+
+select is_empty(
+  $$ select tablename || ': ' || policyname from pg_catalog.pg_policies
+     where schemaname = 'public' and roles <> array['authenticated']::name[] $$,
+  'every policy in public applies to authenticated only'
+);
+
+-- pg_policies shows a wrapped call as `( SELECT auth.uid() AS uid)`: once those
+-- are removed, no auth.uid() may remain.
+select is_empty(
+  $$ select tablename || ': ' || policyname from pg_catalog.pg_policies
+     where schemaname = 'public'
+       and (replace(coalesce(qual, ''), '( SELECT auth.uid() AS uid)', '') like '%auth.uid()%'
+            or replace(coalesce(with_check, ''), '( SELECT auth.uid() AS uid)', '') like '%auth.uid()%') $$,
+  'no policy calls auth.uid() without wrapping it in a sub-select'
+);
+
+-- Every `private.` in a policy must be the start of `( SELECT private.`.
+select is_empty(
+  $$ select tablename || ': ' || policyname from pg_catalog.pg_policies
+     where schemaname = 'public'
+       and (regexp_count(coalesce(qual, ''), 'private\.')
+              <> regexp_count(coalesce(qual, ''), '\( SELECT private\.')
+            or regexp_count(coalesce(with_check, ''), 'private\.')
+              <> regexp_count(coalesce(with_check, ''), '\( SELECT private\.')) $$,
+  'no policy calls a private helper without wrapping it in a sub-select'
+);
+
+-- Functions -------------------------------------------------------------------
+-- PostgreSQL stores `set search_path = ''` as the text search_path="".
+select is_empty(
+  $$ select p.oid::regprocedure::text from pg_catalog.pg_proc p
+     join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+     where n.nspname in ('public', 'private') and p.prosecdef
+       and not coalesce('search_path=""' = any (p.proconfig), false) $$,
+  'every security definer function in public and private pins an empty search_path'
+);
+
+select is_empty(
+  $$ select p.oid::regprocedure::text from pg_catalog.pg_proc p
+     join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+     where n.nspname in ('public', 'private')
+       and has_function_privilege('anon', p.oid, 'execute') $$,
+  'anon can execute no function in public or private'
+);
+
+-- Tables ----------------------------------------------------------------------
+select is_empty(
+  $$ select c.relname || ': ' || privilege from pg_catalog.pg_class c
+     join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     cross join unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) privilege
+     where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'f')
+       and (has_table_privilege('anon', c.oid, privilege)
+            or (privilege in ('SELECT', 'INSERT', 'UPDATE', 'REFERENCES')
+                and has_any_column_privilege('anon', c.oid, privilege))) $$,
+  'anon has no privilege on any table in public, nor on any of its columns'
+);
+
+select * from finish();
+rollback;
