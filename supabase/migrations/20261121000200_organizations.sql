@@ -185,7 +185,7 @@ grant execute on function private.my_colleague_ids() to authenticated, service_r
 -- Triggers
 -- =============================================================================
 
--- Every organization gets its settings row.
+-- Every organization gets its settings row, addressed with its creator's email.
 create or replace function private.create_organization_settings()
 returns trigger
 language plpgsql
@@ -193,8 +193,8 @@ security definer
 set search_path = ''
 as $$
 begin
-  insert into public.organization_settings (organization_id, business_name)
-  values (new.id, new.name)
+  insert into public.organization_settings (organization_id, business_name, business_email)
+  values (new.id, new.name, (select u.email from auth.users u where u.id = new.created_by))
   on conflict (organization_id) do nothing;
   return null;
 end;
@@ -280,10 +280,6 @@ begin
 
   insert into public.memberships (organization_id, user_id, role)
   values (org_id, new.id, 'owner');
-
-  update public.organization_settings
-  set business_email = new.email
-  where organization_id = org_id;
 
   return new;
 end;
