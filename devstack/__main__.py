@@ -1,8 +1,15 @@
 """``python -m devstack`` (``make dev``): the persistent local stack, in the foreground.
 
-PostgreSQL 15 on 127.0.0.1:54322 (Supabase CLI's port) with its data under
-``.devstack/pgdata``: created, migrated and seeded on first start; later starts apply
-only new migrations and keep the data. Ctrl-C stops it cleanly. ``--reset`` starts over.
+* PostgreSQL 15 on 127.0.0.1:54322 (Supabase CLI's port), data under
+  ``.devstack/pgdata``: created, migrated and seeded on first start; later starts apply
+  only new migrations and keep the data.
+* The gateway on 127.0.0.1:54321: ``/rest/v1`` (PostgREST-compatible) and ``/auth/v1``
+  (Supabase-Auth-compatible), the ``apikey`` header required.
+* AWS (S3, SES, SQS, EventBridge) through moto in server mode on 127.0.0.1:54329, exported
+  as ``AWS_ENDPOINT_URL``.
+
+Everything a tool needs is written to ``.devstack/.env``. Ctrl-C stops it cleanly;
+``--reset`` starts over.
 """
 
 from __future__ import annotations
@@ -17,11 +24,58 @@ from pathlib import Path
 from types import FrameType
 
 import psycopg
+from moto.server import ThreadedMotoServer
 
+from devstack.config import StackConfig
+from devstack.keys import Keys
 from devstack.postgres import ROOT, ClusterError, bootstrap, has_platform, persistent_cluster
+from devstack.stack import GatewayServer
 
 HOME = ROOT / ".devstack"
 DB_PORT = 54322
+API_PORT = 54321
+AWS_PORT = 54329
+
+
+def environment(config: StackConfig, aws_url: str) -> dict[str, str]:
+    """The variables the functions, the tests and the Supabase clients read."""
+    return {
+        "SUPABASE_URL": config.public_url,
+        "SUPABASE_ANON_KEY": config.keys.anon_key,
+        "SUPABASE_SERVICE_ROLE_KEY": config.keys.service_role_key,
+        "SUPABASE_JWT_SECRET": config.keys.jwt_secret,
+        "DATABASE_URL": config.database_url,
+        "AWS_ENDPOINT_URL": aws_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # moto accepts any credentials
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def announce(config: StackConfig, aws_url: str, env_file: Path, ran: list[str]) -> None:
+    print(f"applied      {', '.join(ran) if ran else 'nothing new'}")
+    print(f"API          {config.public_url}/rest/v1  {config.public_url}/auth/v1")
+    print(f"PostgreSQL   {config.database_url}")
+    print(f"AWS (moto)   {aws_url}")
+    print(f"JWT secret   {config.keys.jwt_secret}")
+    print(f"anon key     {config.keys.anon_key}")
+    print(f"service key  {config.keys.service_role_key}")
+    print(f"environment  {env_file}  (source it: set -a; . {env_file}; set +a)")
+    print("demo login   demo@invoiceflow.local / invoiceflow-demo")
+
+
+def wait_for_signal() -> None:
+    """Blocks until Ctrl-C or SIGTERM."""
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping:
+        time.sleep(0.2)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reset", action="store_true", help="delete the local data first")
     parser.add_argument("--home", type=Path, default=HOME, help="where the local data lives")
     parser.add_argument("--db-port", type=int, default=DB_PORT)
+    parser.add_argument("--api-port", type=int, default=API_PORT)
+    parser.add_argument("--aws-port", type=int, default=AWS_PORT)
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -42,30 +98,33 @@ def main(argv: list[str] | None = None) -> int:
     with psycopg.connect(cluster.url) as conn:
         fresh = not has_platform(conn)
     ran = bootstrap(cluster.url, seed=fresh)
-    env_file = args.home / ".env"
-    env_file.write_text(f"DATABASE_URL={cluster.url}\n", encoding="utf-8")
 
-    print(f"applied: {', '.join(ran) if ran else 'nothing new'}")
-    print(f"PostgreSQL   {cluster.url}")
-    print(f"environment  {env_file}")
-    if fresh:
-        print("demo login   demo@invoiceflow.local / invoiceflow-demo")
+    config = StackConfig(
+        database_url=cluster.url,
+        public_url=f"http://127.0.0.1:{args.api_port}",
+        keys=Keys.local(),
+        minimum_password_length=8,
+    )
+
+    aws = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
+    aws.start()
+    aws_url = f"http://127.0.0.1:{args.aws_port}"
+
+    gateway = GatewayServer(config, args.api_port).start()
+
+    env_file = args.home / ".env"
+    env = environment(config, aws_url)
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
+    announce(config, aws_url, env_file, ran)
     print(f"ready in {time.monotonic() - started:.1f}s — Ctrl-C to stop")
     sys.stdout.flush()
 
-    stopping = False
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     try:
-        while not stopping:
-            time.sleep(0.2)
+        wait_for_signal()
     finally:
         print("\nstopping…")
+        gateway.stop()
+        aws.stop()
         cluster.stop()
         print("stopped; `make dev` finds the data again, `make dev-reset` starts over")
     return 0

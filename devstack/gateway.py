@@ -1,0 +1,98 @@
+"""The one HTTP server in front of the local APIs, as Supabase's API gateway:
+
+* ``/rest/v1/...`` → the PostgREST-compatible server (:mod:`devstack.rest`)
+* ``/auth/v1/...`` → the Supabase-Auth-compatible server (:mod:`devstack.auth`)
+
+Like Supabase's gateway it refuses a request without an ``apikey`` header (or
+``apikey`` query parameter) — 401 "No API key found in request" — and one whose key is
+not the project's anon or service-role key; when no ``Authorization`` header came, the
+API key is passed on as the bearer token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from devstack.auth.app import create_app as create_auth_app
+from devstack.config import StackConfig
+from devstack.rest.app import create_app as create_rest_app
+
+
+class ApiKeyGate:
+    def __init__(self, app: ASGIApp, config: StackConfig) -> None:
+        self.app = app
+        self.valid = {config.keys.anon_key, config.keys.service_role_key}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        headers = list(scope["headers"])
+        found = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
+        key = found.get("apikey")
+        if key is None:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            key = query.get("apikey", [None])[0]
+        if not key:
+            await _reply(
+                send,
+                401,
+                {
+                    "message": "No API key found in request",
+                    "hint": "No `apikey` request header or url param was found.",
+                },
+            )
+            return
+        if key not in self.valid:
+            await _reply(
+                send,
+                401,
+                {
+                    "message": "Invalid API key",
+                    "hint": "Double check your Supabase `anon` or `service_role` API key.",
+                },
+            )
+            return
+        if "authorization" not in found:
+            headers.append((b"authorization", f"Bearer {key}".encode("latin-1")))
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
+async def _reply(send: Send, status: int, body: dict[str, str]) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def create_app(config: StackConfig) -> ASGIApp:
+    """The gateway; the REST and Auth factories each return a Starlette app."""
+    rest = create_rest_app(config)
+    auth = create_auth_app(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # Mounted apps get no lifespan events of their own: run theirs (pools) here.
+        async with rest.router.lifespan_context(rest), auth.router.lifespan_context(auth):
+            yield
+
+    app = Starlette(
+        routes=[Mount("/rest/v1", app=rest), Mount("/auth/v1", app=auth)], lifespan=lifespan
+    )
+    return ApiKeyGate(app, config)

@@ -1,0 +1,1 @@
+"""The local stack's PostgREST-compatible server (see devstack/rest/app.py)."""

@@ -1,0 +1,345 @@
+"""Fixtures for the local stack's conformance tests: one gateway (REST + Auth) over the
+session's PostgreSQL, reached over real HTTP by the official Supabase clients."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import jwt
+import postgrest
+import psycopg
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from supabase_auth import SyncGoTrueAdminAPI, SyncGoTrueClient
+
+from devstack.auth.app import create_app as create_auth_app
+from devstack.config import StackConfig
+from devstack.gateway import ApiKeyGate
+from devstack.postgres import Database, free_port
+from devstack.rest.server import RestOnlyServer, serve_rest
+from devstack.stack import GatewayServer, serve
+
+
+@pytest.fixture(scope="session")
+def stack(database: Database) -> Iterator[GatewayServer]:
+    server = serve(database.url)
+    yield server
+    server.stop()
+
+
+class AuthOnlyServer:
+    """Only the Auth server, mounted at /auth/v1 behind the gateway's API-key check, on a
+    free port: lets the Auth conformance tests run without the REST half."""
+
+    def __init__(self, database_url: str) -> None:
+        self.port = free_port()
+        self.config = StackConfig(database_url=database_url, public_url=self.url)
+        auth = create_auth_app(self.config)
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            async with auth.router.lifespan_context(auth):
+                yield
+
+        app = Starlette(routes=[Mount("/auth/v1", app=auth)], lifespan=lifespan)
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                ApiKeyGate(app, self.config),
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+                lifespan="on",
+                access_log=False,
+            )
+        )
+        self._thread = threading.Thread(target=self._server.run, name="auth-only", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> AuthOnlyServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the Auth server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def auth_stack(database: Database) -> Iterator[AuthOnlyServer]:
+    """The Auth server alone (see AuthOnlyServer), over the session's database."""
+    server = AuthOnlyServer(database.url).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gotrue(auth_stack: AuthOnlyServer) -> Iterator[Callable[[], SyncGoTrueClient]]:
+    """A factory of official Auth clients (anon key) pointed at the local Auth server."""
+    made: list[SyncGoTrueClient] = []
+
+    def make() -> SyncGoTrueClient:
+        client = SyncGoTrueClient(
+            url=auth_stack.url + "/auth/v1",
+            headers={"apikey": auth_stack.config.keys.anon_key},
+            auto_refresh_token=False,
+            persist_session=False,
+        )
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def gotrue_admin(auth_stack: AuthOnlyServer) -> Iterator[SyncGoTrueAdminAPI]:
+    """The official admin API client, authorized with the service-role key."""
+    key = auth_stack.config.keys.service_role_key
+    admin = SyncGoTrueAdminAPI(
+        url=auth_stack.url + "/auth/v1",
+        headers={"apikey": key, "Authorization": f"Bearer {key}"},
+    )
+    yield admin
+    admin.close()
+
+
+# --------------------------------------------------------------------------------------
+# REST (PostgREST-compatible server) conformance fixtures.
+
+REST_CONFORMANCE_SQL = """
+create table if not exists public.conformance_items (
+  id integer primary key,
+  name text not null,
+  category text,
+  price numeric(10, 2),
+  tags text[],
+  data jsonb,
+  created date,
+  active boolean,
+  note text
+);
+create table if not exists public.conformance_writes (
+  id serial primary key,
+  name text not null unique,
+  qty integer not null default 5 check (qty >= 0),
+  note text default 'none',
+  created_at timestamptz not null default now()
+);
+create table if not exists public.conformance_people (id integer primary key, name text not null);
+create table if not exists public.conformance_messages (
+  id integer primary key,
+  body text not null,
+  sender_id integer not null
+    constraint conformance_messages_sender_fkey references public.conformance_people (id),
+  receiver_id integer
+    constraint conformance_messages_receiver_fkey references public.conformance_people (id)
+);
+create table if not exists public.conformance_profiles (
+  person_id integer primary key references public.conformance_people (id),
+  bio text
+);
+create table if not exists public.conformance_notes (
+  id serial primary key,
+  owner uuid default auth.uid(),
+  body text not null
+);
+alter table public.conformance_notes enable row level security;
+drop policy if exists "anyone may write" on public.conformance_notes;
+create policy "anyone may write" on public.conformance_notes for insert
+  to authenticated with check (true);
+drop policy if exists "owners read" on public.conformance_notes;
+create policy "owners read" on public.conformance_notes for select
+  to authenticated using (owner = (select auth.uid()));
+grant select, insert on public.conformance_notes to authenticated;
+grant usage on sequence public.conformance_notes_id_seq to authenticated;
+create or replace view public.conformance_cheap_items as
+  select id, name, price from public.conformance_items where price < 10;
+
+grant select, insert, update, delete on public.conformance_items, public.conformance_writes,
+  public.conformance_people, public.conformance_messages, public.conformance_profiles,
+  public.conformance_cheap_items to anon, authenticated, service_role;
+grant usage on sequence public.conformance_writes_id_seq to anon, authenticated, service_role;
+
+truncate public.conformance_items, public.conformance_messages, public.conformance_profiles,
+  public.conformance_people cascade;
+insert into public.conformance_items
+select i, 'item ' || i, (array['tools', 'food', 'toys'])[1 + i % 3],
+  round(i * 1.25, 2), array['t' || (i % 4), 'all'],
+  jsonb_build_object('size', i % 5,
+    'meta', jsonb_build_object('color', (array['red', 'blue'])[1 + i % 2])),
+  date '2026-01-01' + i, i % 2 = 0, case when i % 5 = 0 then null else 'n' || i end
+from generate_series(1, 30) i;
+insert into public.conformance_people values (1, 'ann'), (2, 'ben'), (3, 'cid');
+insert into public.conformance_messages values
+  (1, 'hi ben', 1, 2), (2, 'hi ann', 2, 1), (3, 'to nobody', 1, null), (4, 'hello', 3, 1);
+insert into public.conformance_profiles values (1, 'ann bio');
+
+create or replace function public.conformance_add(a integer, b integer default 1)
+returns integer language sql immutable as $$ select a + b $$;
+create or replace function public.conformance_void() returns void language sql volatile as $$ $$;
+create or replace function public.conformance_series(n integer) returns setof integer
+language sql immutable as $$ select generate_series(1, n) $$;
+create or replace function public.conformance_item(item_id integer)
+returns public.conformance_items language sql stable
+as $$ select * from public.conformance_items where id = item_id $$;
+create or replace function public.conformance_items_in(cat text)
+returns setof public.conformance_items language sql stable
+as $$ select * from public.conformance_items where category = cat order by id $$;
+create or replace function public.conformance_pairs()
+returns table (k text, v integer) language sql stable
+as $$ values ('a', 1), ('b', 2), ('c', 3) $$;
+create or replace function public.conformance_echo(jsonb) returns jsonb
+language sql immutable as $$ select $1 $$;
+create or replace function public.conformance_text() returns text
+language sql immutable as $$ select 'hello' $$;
+create or replace function public.conformance_null() returns integer
+language sql immutable as $$ select null::integer $$;
+create or replace function public.conformance_whoami() returns jsonb
+language sql stable as $$
+  select jsonb_build_object(
+    'uid', auth.uid(), 'role', current_user, 'claims', auth.jwt(),
+    'method', current_setting('request.method', true),
+    'path', current_setting('request.path', true),
+    'headers', current_setting('request.headers', true)::jsonb,
+    'cookies', current_setting('request.cookies', true)::jsonb,
+    'read_only', current_setting('transaction_read_only'),
+    'search_path', current_setting('search_path'),
+    'timeout', current_setting('statement_timeout'))
+$$;
+create or replace function public.conformance_insert(name text) returns integer
+language sql volatile as $$
+  insert into public.conformance_writes (name) values (conformance_insert.name) returning id
+$$;
+create or replace function public.conformance_fail(code text) returns integer
+language plpgsql as $$
+begin
+  raise exception 'failed on purpose' using errcode = code, detail = 'some detail',
+    hint = 'some hint';
+end;
+$$;
+grant execute on function public.conformance_add(integer, integer), public.conformance_void(),
+  public.conformance_series(integer), public.conformance_item(integer),
+  public.conformance_items_in(text), public.conformance_pairs(), public.conformance_echo(jsonb),
+  public.conformance_text(), public.conformance_null(), public.conformance_whoami(),
+  public.conformance_insert(text), public.conformance_fail(text)
+  to anon, authenticated, service_role;
+"""
+
+
+class RestWorld:
+    """The REST server under test plus who and what lives in its database."""
+
+    def __init__(self, server: RestOnlyServer, database: Database) -> None:
+        self.server = server
+        self.database = database
+        self.url: str = server.url
+        self.rest_url = server.url + "/rest/v1"
+        self.config = server.config
+        self.anon_key: str = server.config.keys.anon_key
+        self.service_key: str = server.config.keys.service_role_key
+        self.users: dict[str, dict[str, Any]] = {}
+
+    def token(self, name: str, **claims: Any) -> str:
+        """An access token for a user as Supabase Auth issues them (HS256)."""
+        user = self.users[name]
+        now = int(time.time())
+        payload = {
+            "sub": user["id"],
+            "role": "authenticated",
+            "aud": "authenticated",
+            "iat": now,
+            "exp": now + 3600,
+            "email": user["email"],
+        }
+        payload.update(claims)
+        return jwt.encode(payload, self.config.keys.jwt_secret, algorithm="HS256")
+
+    def client(self, token: str | None = None) -> Any:
+        """The official client (typed Any: tests index the JSON rows it returns freely)."""
+        headers = {"apikey": self.anon_key}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return postgrest.SyncPostgrestClient(base_url=self.rest_url, headers=headers)
+
+    def http(self, token: str | None = None, key: str | None = None) -> httpx.Client:
+        headers = {"apikey": key or self.anon_key}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.Client(base_url=self.rest_url, headers=headers, timeout=10)
+
+    def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.database.url, autocommit=True) as conn:
+            cur = conn.execute(query, params or None)
+            return cur.fetchall() if cur.description else []
+
+
+def _wait_for_reload(world: RestWorld) -> None:
+    deadline = time.monotonic() + 10
+    with psycopg.connect(world.database.url, autocommit=True) as conn:
+        conn.execute("notify pgrst, 'reload schema'")
+    while time.monotonic() < deadline:
+        response = httpx.get(
+            world.rest_url + "/conformance_people?select=id&limit=1",
+            headers={"apikey": world.anon_key},
+        )
+        if response.status_code == 200:
+            return
+        time.sleep(0.05)
+    raise RuntimeError("the REST schema cache never saw the conformance objects")
+
+
+@pytest.fixture(scope="session")
+def rest_server(database: Database) -> Iterator[RestOnlyServer]:
+    """REST alone, behind the same API-key gate at the same /rest/v1 prefix, so the REST
+    conformance tests do not depend on the Auth half of the gateway."""
+    server = serve_rest(database.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def rest(database: Database, rest_server: RestOnlyServer) -> RestWorld:
+    """The REST server over the session database with the conformance objects and two
+    users (alice, bob), each in their own personal organization with one client."""
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        conn.execute(REST_CONFORMANCE_SQL)
+    world = RestWorld(rest_server, database)
+    for name in ("alice", "bob"):
+        uid = world.sql("select tests.create_supabase_user(%s)::text", f"rest-{name}")[0][0]
+        org = world.sql("select tests.personal_org(%s)::text", f"rest-{name}")[0][0]
+        email = world.sql("select email from auth.users where id = %s", uid)[0][0]
+        client = world.sql(
+            "insert into public.clients (organization_id, company_name, currency)"
+            " values (%s, %s, 'USD') returning id::text",
+            org,
+            f"{name} client",
+        )[0][0]
+        world.users[name] = {"id": uid, "org": org, "email": email, "client": client}
+    _wait_for_reload(world)
+    return world
+
+
+@pytest.fixture(scope="session")
+def rest_single_connection(rest: RestWorld) -> Iterator[RestWorld]:
+    """A second REST server over the same database with a pool of exactly one connection."""
+    server = serve_rest(rest.database.url, db_pool_size=1)
+    world = RestWorld(server, rest.database)
+    world.users = rest.users
+    yield world
+    server.stop()
