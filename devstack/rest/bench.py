@@ -31,7 +31,7 @@ import psycopg
 
 from devstack import pgtap
 from devstack.postgres import Database, test_database
-from devstack.rest.server import serve_rest
+from devstack.stack import serve
 
 PATH = (
     "/rest/v1/invoices?select=id,invoice_number,status,total_amount,due_date"
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with _database() as db:
         uid = _seed(db)
-        server = serve_rest(db.url)
+        server = serve(db.url)
         try:
             now = int(time.time())
             token = jwt.encode(

@@ -3,10 +3,10 @@ session's PostgreSQL, reached over real HTTP by the official Supabase clients.""
 
 from __future__ import annotations
 
-import contextlib
-import threading
+import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -14,81 +14,79 @@ import jwt
 import postgrest
 import psycopg
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import Mount
 from supabase_auth import SyncGoTrueAdminAPI, SyncGoTrueClient
 
-from devstack.auth.app import create_app as create_auth_app
 from devstack.config import StackConfig
-from devstack.gateway import ApiKeyGate
-from devstack.postgres import Database, free_port
-from devstack.rest.server import RestOnlyServer, serve_rest
+from devstack.keys import Keys
+from devstack.postgres import Database
 from devstack.stack import GatewayServer, serve
 
 
+@dataclass(frozen=True)
+class ExternalStack:
+    """A real Supabase (e.g. `supabase start`) named by the environment."""
+
+    url: str
+    config: StackConfig
+
+
+Target = GatewayServer | ExternalStack
+
+
+def external_stack() -> ExternalStack | None:
+    """SUPABASE_URL (+ keys, JWT secret and DATABASE_URL) points the suite at a real
+    Supabase instead of the local stack: the proof that the local stack is faithful."""
+    url = os.environ.get("SUPABASE_URL")
+    if not url:
+        return None
+    missing = [
+        name
+        for name in (
+            "SUPABASE_ANON_KEY",
+            "SUPABASE_SERVICE_ROLE_KEY",
+            "SUPABASE_JWT_SECRET",
+            "DATABASE_URL",
+        )
+        if not os.environ.get(name)
+    ]
+    if missing:
+        raise RuntimeError("SUPABASE_URL is set but not " + ", ".join(missing))
+    keys = Keys(
+        jwt_secret=os.environ["SUPABASE_JWT_SECRET"],
+        anon_key=os.environ["SUPABASE_ANON_KEY"],
+        service_role_key=os.environ["SUPABASE_SERVICE_ROLE_KEY"],
+    )
+    config = StackConfig(database_url=os.environ["DATABASE_URL"], public_url=url, keys=keys)
+    return ExternalStack(url=url.rstrip("/"), config=config)
+
+
+def local_only(reason: str) -> None:
+    """Skips a test that needs to start a second, differently configured local server."""
+    if os.environ.get("SUPABASE_URL"):
+        pytest.skip(f"local stack only: {reason}")
+
+
 @pytest.fixture(scope="session")
-def stack(database: Database) -> Iterator[GatewayServer]:
+def stack(database: Database) -> Iterator[Target]:
+    """The gateway (REST + Auth) under test: the local one over the session database, or
+    a real Supabase when SUPABASE_URL is set."""
+    external = external_stack()
+    if external is not None:
+        yield external
+        return
     server = serve(database.url)
     yield server
     server.stop()
 
 
-class AuthOnlyServer:
-    """Only the Auth server, mounted at /auth/v1 behind the gateway's API-key check, on a
-    free port: lets the Auth conformance tests run without the REST half."""
-
-    def __init__(self, database_url: str) -> None:
-        self.port = free_port()
-        self.config = StackConfig(database_url=database_url, public_url=self.url)
-        auth = create_auth_app(self.config)
-
-        @contextlib.asynccontextmanager
-        async def lifespan(_: Starlette) -> AsyncIterator[None]:
-            async with auth.router.lifespan_context(auth):
-                yield
-
-        app = Starlette(routes=[Mount("/auth/v1", app=auth)], lifespan=lifespan)
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                ApiKeyGate(app, self.config),
-                host="127.0.0.1",
-                port=self.port,
-                log_level="warning",
-                lifespan="on",
-                access_log=False,
-            )
-        )
-        self._thread = threading.Thread(target=self._server.run, name="auth-only", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 15.0) -> AuthOnlyServer:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the Auth server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-
-
 @pytest.fixture(scope="session")
-def auth_stack(database: Database) -> Iterator[AuthOnlyServer]:
-    """The Auth server alone (see AuthOnlyServer), over the session's database."""
-    server = AuthOnlyServer(database.url).start()
-    yield server
-    server.stop()
+def auth_stack(stack: Target) -> Target:
+    """Where the Auth conformance tests send their requests (the same gateway)."""
+    return stack
 
 
 @pytest.fixture
-def gotrue(auth_stack: AuthOnlyServer) -> Iterator[Callable[[], SyncGoTrueClient]]:
+def gotrue(auth_stack: Target) -> Iterator[Callable[[], SyncGoTrueClient]]:
     """A factory of official Auth clients (anon key) pointed at the local Auth server."""
     made: list[SyncGoTrueClient] = []
 
@@ -108,7 +106,7 @@ def gotrue(auth_stack: AuthOnlyServer) -> Iterator[Callable[[], SyncGoTrueClient
 
 
 @pytest.fixture
-def gotrue_admin(auth_stack: AuthOnlyServer) -> Iterator[SyncGoTrueAdminAPI]:
+def gotrue_admin(auth_stack: Target) -> Iterator[SyncGoTrueAdminAPI]:
     """The official admin API client, authorized with the service-role key."""
     key = auth_stack.config.keys.service_role_key
     admin = SyncGoTrueAdminAPI(
@@ -245,7 +243,7 @@ grant execute on function public.conformance_add(integer, integer), public.confo
 class RestWorld:
     """The REST server under test plus who and what lives in its database."""
 
-    def __init__(self, server: RestOnlyServer, database: Database) -> None:
+    def __init__(self, server: Target, database: Database) -> None:
         self.server = server
         self.database = database
         self.url: str = server.url
@@ -305,16 +303,13 @@ def _wait_for_reload(world: RestWorld) -> None:
 
 
 @pytest.fixture(scope="session")
-def rest_server(database: Database) -> Iterator[RestOnlyServer]:
-    """REST alone, behind the same API-key gate at the same /rest/v1 prefix, so the REST
-    conformance tests do not depend on the Auth half of the gateway."""
-    server = serve_rest(database.url)
-    yield server
-    server.stop()
+def rest_server(stack: Target) -> Target:
+    """Where the REST conformance tests send their requests (the same gateway)."""
+    return stack
 
 
 @pytest.fixture(scope="session")
-def rest(database: Database, rest_server: RestOnlyServer) -> RestWorld:
+def rest(database: Database, rest_server: Target) -> RestWorld:
     """The REST server over the session database with the conformance objects and two
     users (alice, bob), each in their own personal organization with one client."""
     with psycopg.connect(database.url, autocommit=True) as conn:
@@ -337,8 +332,9 @@ def rest(database: Database, rest_server: RestOnlyServer) -> RestWorld:
 
 @pytest.fixture(scope="session")
 def rest_single_connection(rest: RestWorld) -> Iterator[RestWorld]:
-    """A second REST server over the same database with a pool of exactly one connection."""
-    server = serve_rest(rest.database.url, db_pool_size=1)
+    """A second local gateway over the same database with a pool of exactly one connection."""
+    local_only("a pool of one connection")
+    server = serve(rest.database.url, db_pool_size=1)
     world = RestWorld(server, rest.database)
     world.users = rest.users
     yield world

@@ -22,7 +22,7 @@ from supabase_auth.errors import AuthApiError
 from supabase_auth.types import Session
 
 from devstack.postgres import Database
-from tests.devstack.conftest import AuthOnlyServer
+from tests.devstack.conftest import Target
 
 Gotrue = Callable[[], SyncGoTrueClient]
 PASSWORD = "correct-horse-42"
@@ -36,7 +36,7 @@ def _session(gotrue: Gotrue) -> tuple[SyncGoTrueClient, Session]:
     return client, response.session
 
 
-def _refresh(stack: AuthOnlyServer, token: str) -> httpx.Response:
+def _refresh(stack: Target, token: str) -> httpx.Response:
     return httpx.post(
         stack.url + "/auth/v1/token?grant_type=refresh_token",
         headers={"apikey": stack.config.keys.anon_key, "X-Supabase-Api-Version": "2024-01-01"},
@@ -72,7 +72,7 @@ def test_refresh_rotates_the_token_and_keeps_the_parent_chain(
 
 
 def test_reusing_the_parent_token_returns_the_active_token(
-    gotrue: Gotrue, auth_stack: AuthOnlyServer
+    gotrue: Gotrue, auth_stack: Target
 ) -> None:
     """service.go: a revoked token whose child is the session's active token (the client
     lost the last answer) gets that active token back instead of a new one."""
@@ -85,7 +85,7 @@ def test_reusing_the_parent_token_returns_the_active_token(
 
 
 def test_reuse_within_the_interval_is_allowed_beyond_it_revokes_the_family(
-    gotrue: Gotrue, auth_stack: AuthOnlyServer, database: Database
+    gotrue: Gotrue, auth_stack: Target, database: Database
 ) -> None:
     """service.go: an older revoked token (not the active token's parent) may be reused
     within refresh_token_reuse_interval (10 s) of its revocation; beyond it the answer
@@ -142,7 +142,7 @@ def test_reuse_within_the_interval_is_allowed_beyond_it_revokes_the_family(
 
 
 def test_unknown_refresh_token_is_refresh_token_not_found(
-    gotrue: Gotrue, auth_stack: AuthOnlyServer
+    gotrue: Gotrue, auth_stack: Target
 ) -> None:
     """service.go: an unknown token is 400 refresh_token_not_found; an empty one is the
     OAuth error {"error": "invalid_request", "error_description": "refresh_token
@@ -160,7 +160,7 @@ def test_unknown_refresh_token_is_refresh_token_not_found(
 
 
 def test_global_logout_ends_every_session(
-    gotrue: Gotrue, auth_stack: AuthOnlyServer, database: Database
+    gotrue: Gotrue, auth_stack: Target, database: Database
 ) -> None:
     """logout.go: POST /logout (scope=global) is 204 and deletes all the user's sessions;
     afterwards GET /user with the old access token is 403 session_not_found
@@ -222,7 +222,7 @@ def test_local_and_others_logout_scopes(gotrue: Gotrue, database: Database) -> N
     assert third_client.get_session() is not None
 
 
-def test_get_user_requires_a_valid_bearer_token(gotrue: Gotrue, auth_stack: AuthOnlyServer) -> None:
+def test_get_user_requires_a_valid_bearer_token(gotrue: Gotrue, auth_stack: Target) -> None:
     """auth.go: no Bearer token → 401 no_authorization; a token that fails verification
     → 403 bad_jwt; the anon key (no sub) → 403 bad_jwt; an expired token → 403 bad_jwt."""
     url = auth_stack.url + "/auth/v1/user"

@@ -22,7 +22,7 @@ from supabase_auth.errors import AuthApiError, AuthWeakPasswordError
 
 from devstack.postgres import Database
 from supabase import ClientOptions, create_client
-from tests.devstack.conftest import AuthOnlyServer
+from tests.devstack.conftest import Target
 
 Gotrue = Callable[[], SyncGoTrueClient]
 PASSWORD = "correct-horse-42"
@@ -32,7 +32,7 @@ def _email(tag: str = "user") -> str:
     return f"{tag}-{uuid.uuid4().hex[:10]}@example.com"
 
 
-def _headers(stack: AuthOnlyServer, *, version: bool = True) -> dict[str, str]:
+def _headers(stack: Target, *, version: bool = True) -> dict[str, str]:
     headers = {"apikey": stack.config.keys.anon_key}
     if version:
         headers["X-Supabase-Api-Version"] = "2024-01-01"
@@ -40,7 +40,7 @@ def _headers(stack: AuthOnlyServer, *, version: bool = True) -> dict[str, str]:
 
 
 def test_signup_returns_a_session_and_runs_the_signup_trigger(
-    gotrue: Gotrue, auth_stack: AuthOnlyServer, database: Database
+    gotrue: Gotrue, auth_stack: Target, database: Database
 ) -> None:
     """Reference §4: with email confirmations off (supabase/config.toml) sign-up answers
     200 with a Session; ``data`` becomes raw_user_meta_data (signup.go ToUserModel), an
@@ -114,7 +114,7 @@ def test_signup_returns_a_session_and_runs_the_signup_trigger(
 
 
 def test_access_token_carries_gotrue_claims_usable_by_auth_uid(
-    gotrue: Gotrue, auth_stack: AuthOnlyServer, database: Database
+    gotrue: Gotrue, auth_stack: Target, database: Database
 ) -> None:
     """Reference §1 and §4 (tokens/service.go AccessTokenClaims): iss, sub, aud
     "authenticated", exp = iat + 3600, email, phone, app/user metadata, role, aal,
@@ -181,7 +181,7 @@ def test_sign_in_with_password_is_case_insensitive_and_rotates_sessions(
 
 
 def test_wrong_password_and_unknown_email_are_invalid_credentials(
-    gotrue: Gotrue, auth_stack: AuthOnlyServer
+    gotrue: Gotrue, auth_stack: Target
 ) -> None:
     """token.go: both are 400 invalid_credentials "Invalid login credentials"; with the
     API-version header the body is {code, message} and x-sb-error-code is set
@@ -206,7 +206,7 @@ def test_wrong_password_and_unknown_email_are_invalid_credentials(
 
 
 def test_errors_without_the_api_version_header_use_the_legacy_shape(
-    auth_stack: AuthOnlyServer,
+    auth_stack: Target,
 ) -> None:
     """errors.go: without X-Supabase-Api-Version the body is HTTPError
     {"code": <status>, "error_code", "msg"} and no version header is echoed."""
@@ -237,9 +237,7 @@ def test_duplicate_signup_is_user_already_exists(gotrue: Gotrue) -> None:
     assert caught.value.message == "User already registered"
 
 
-def test_short_password_is_weak_password_with_reasons(
-    gotrue: Gotrue, auth_stack: AuthOnlyServer
-) -> None:
+def test_short_password_is_weak_password_with_reasons(gotrue: Gotrue, auth_stack: Target) -> None:
     """password.go checkPasswordStrength: shorter than the minimum length is 422
     weak_password with weak_password.reasons ["length"] (no x-sb-error-code header in
     the 2024-01-01 shape, errors.go)."""
@@ -261,7 +259,7 @@ def test_short_password_is_weak_password_with_reasons(
     }
 
 
-def test_signup_validation_failures(auth_stack: AuthOnlyServer) -> None:
+def test_signup_validation_failures(auth_stack: Target) -> None:
     """signup.go / mail.go validateEmail: a malformed email or a missing password is 400
     validation_failed; no email nor phone asks for an anonymous sign-in, disabled
     locally (422 anonymous_provider_disabled); a body that is not JSON is 400 bad_json."""
@@ -330,7 +328,7 @@ def test_seed_style_user_with_pgcrypto_bcrypt_can_sign_in(
     assert response.user.user_metadata == {"first_name": "Dana"}
 
 
-def test_supabase_create_client_auth_signs_up_and_in(auth_stack: AuthOnlyServer) -> None:
+def test_supabase_create_client_auth_signs_up_and_in(auth_stack: Target) -> None:
     """The ``supabase`` package's client wraps the same Auth client: create_client(url,
     anon_key).auth must work against the local server unchanged."""
     supabase = create_client(
@@ -353,7 +351,7 @@ def test_supabase_create_client_auth_signs_up_and_in(auth_stack: AuthOnlyServer)
         supabase.auth.close()
 
 
-def test_health_and_settings(auth_stack: AuthOnlyServer) -> None:
+def test_health_and_settings(auth_stack: Target) -> None:
     """api.go HealthCheck and settings.go: GET /health names GoTrue; GET /settings shows
     email on, phone off, mailer autoconfirm on (Supabase CLI local defaults)."""
     health = httpx.get(auth_stack.url + "/auth/v1/health", headers=_headers(auth_stack))

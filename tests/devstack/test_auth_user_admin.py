@@ -17,7 +17,7 @@ from supabase_auth import SyncGoTrueAdminAPI, SyncGoTrueClient
 from supabase_auth.errors import AuthApiError, AuthWeakPasswordError
 
 from devstack.postgres import Database
-from tests.devstack.conftest import AuthOnlyServer
+from tests.devstack.conftest import Target
 
 Gotrue = Callable[[], SyncGoTrueClient]
 PASSWORD = "correct-horse-42"
@@ -168,7 +168,7 @@ def test_admin_create_get_list_update_delete(
 
 
 def test_admin_list_users_paginates_with_headers(
-    auth_stack: AuthOnlyServer, gotrue_admin: SyncGoTrueAdminAPI
+    auth_stack: Target, gotrue_admin: SyncGoTrueAdminAPI
 ) -> None:
     """admin.go adminUsers + pagination.go: {"users": [...], "aud": "authenticated"},
     X-Total-Count and a Link header with rel="next"/"last"."""
@@ -201,9 +201,7 @@ def test_admin_create_duplicate_email_is_email_exists(gotrue_admin: SyncGoTrueAd
     assert caught.value.code == "email_exists"
 
 
-def test_admin_endpoints_refuse_non_admin_tokens(
-    gotrue: Gotrue, auth_stack: AuthOnlyServer
-) -> None:
+def test_admin_endpoints_refuse_non_admin_tokens(gotrue: Gotrue, auth_stack: Target) -> None:
     """auth.go requireAdmin: the anon key or a user's JWT is 403 not_admin "User not
     allowed"; the admin API also answers 404 user_not_found for an unknown id."""
     anon = auth_stack.config.keys.anon_key

@@ -15,8 +15,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import supabase
-from devstack.rest.server import serve_rest
-from tests.devstack.conftest import RestWorld
+from devstack.stack import serve
+from tests.devstack.conftest import RestWorld, local_only
 
 
 def whoami(rest: RestWorld, authorization: str | None, **kwargs: Any) -> Any:
@@ -159,7 +159,8 @@ def test_jwks_asymmetric_keys_with_kid(request: pytest.FixtureRequest, rest: Res
         "y": _b64(numbers.y, 32),
         "use": "sig",
     }
-    server = serve_rest(rest.database.url, jwks={"keys": [jwk]})
+    local_only("a second gateway configured with a JWKS")
+    server = serve(rest.database.url, jwks={"keys": [jwk]})
     request.addfinalizer(server.stop)
     claims = {"sub": rest.users["bob"]["id"], "role": "authenticated", "exp": int(time.time()) + 60}
     good = jwt.encode(claims, private, "ES256", headers={"kid": "key-1"})
