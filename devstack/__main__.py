@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import shutil
 import signal
-import sys
 import time
 from pathlib import Path
 from types import FrameType
@@ -64,18 +63,12 @@ def announce(config: StackConfig, aws_url: str, env_file: Path, ran: list[str]) 
     print("demo login   demo@invoiceflow.local / invoiceflow-demo")
 
 
-def wait_for_signal() -> None:
-    """Blocks until Ctrl-C or SIGTERM."""
-    stopping = False
+class Stop(Exception):
+    """Ctrl-C or SIGTERM arrived."""
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    while not stopping:
-        time.sleep(0.2)
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise Stop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,45 +81,49 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.monotonic()
-    if args.reset and args.home.exists():
-        with contextlib.suppress(ClusterError):
-            persistent_cluster(args.home, args.db_port).stop()
-        shutil.rmtree(args.home)
-        print(f"removed {args.home}")
+    # Ctrl-C at any moment, even half-way through starting, stops what has started.
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    with contextlib.ExitStack() as running:
+        try:
+            if args.reset and args.home.exists():
+                with contextlib.suppress(ClusterError):
+                    persistent_cluster(args.home, args.db_port).stop()
+                shutil.rmtree(args.home)
+                print(f"removed {args.home}")
 
-    cluster = persistent_cluster(args.home, args.db_port)
-    with psycopg.connect(cluster.url) as conn:
-        fresh = not has_platform(conn)
-    ran = bootstrap(cluster.url, seed=fresh)
+            cluster = persistent_cluster(args.home, args.db_port)
+            running.callback(cluster.stop)
+            with psycopg.connect(cluster.url) as conn:
+                fresh = not has_platform(conn)
+            ran = bootstrap(cluster.url, seed=fresh)
 
-    config = StackConfig(
-        database_url=cluster.url,
-        public_url=f"http://127.0.0.1:{args.api_port}",
-        keys=Keys.local(),
-        minimum_password_length=8,
-    )
+            config = StackConfig(
+                database_url=cluster.url,
+                public_url=f"http://127.0.0.1:{args.api_port}",
+                keys=Keys.local(),
+                minimum_password_length=8,
+            )
+            aws = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
+            aws.start()
+            running.callback(aws.stop)
+            aws_url = f"http://127.0.0.1:{args.aws_port}"
+            gateway = GatewayServer(config, args.api_port).start()
+            running.callback(gateway.stop)
 
-    aws = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
-    aws.start()
-    aws_url = f"http://127.0.0.1:{args.aws_port}"
-
-    gateway = GatewayServer(config, args.api_port).start()
-
-    env_file = args.home / ".env"
-    env = environment(config, aws_url)
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
-    announce(config, aws_url, env_file, ran)
-    print(f"ready in {time.monotonic() - started:.1f}s — Ctrl-C to stop")
-    sys.stdout.flush()
-
-    try:
-        wait_for_signal()
-    finally:
-        print("\nstopping…")
-        gateway.stop()
-        aws.stop()
-        cluster.stop()
-        print("stopped; `make dev` finds the data again, `make dev-reset` starts over")
+            env_file = args.home / ".env"
+            env = environment(config, aws_url)
+            env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
+            announce(config, aws_url, env_file, ran)
+            print(f"ready in {time.monotonic() - started:.1f}s — Ctrl-C to stop", flush=True)
+            while True:
+                time.sleep(3600)
+        except Stop:
+            print("\nstopping…", flush=True)
+            # Further signals must not interrupt the clean-up.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("stopped; `make dev` finds the data again, `make dev-reset` starts over")
     return 0
 
 
