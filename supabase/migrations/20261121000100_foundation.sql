@@ -34,6 +34,12 @@ begin
 end;
 $$;
 
+-- The money helpers below run once per item row (the generated `amount`) and
+-- several times per invoice write. They are immutable, security invoker and
+-- name everything by schema, so they carry no `set search_path`: a SQL
+-- function with a SET clause is never inlined, and the GUC save/restore costs
+-- about 20 us a call (measured in bench/: 100,000 calls 2.2 s -> 0.03 s).
+
 -- ISO 4217 minor units: how many decimals an amount in this currency has.
 -- Money is rounded half-up to this many places (2 unless listed).
 create or replace function private.currency_minor_unit(currency text)
@@ -41,7 +47,6 @@ returns integer
 language sql
 immutable
 parallel safe
-set search_path = ''
 as $$
   select case
     when currency in ('BIF', 'CLP', 'DJF', 'GNF', 'ISK', 'JPY', 'KMF', 'KRW', 'PYG',
@@ -58,9 +63,8 @@ returns numeric
 language sql
 immutable
 parallel safe
-set search_path = ''
 as $$
-  select round(amount, private.currency_minor_unit(currency))
+  select pg_catalog.round(amount, private.currency_minor_unit(currency))
 $$;
 
 -- Rejects an amount with more decimals than its currency has (10.005 USD), and
@@ -70,7 +74,6 @@ create or replace function private.checked_money(amount numeric, currency text, 
 returns numeric
 language plpgsql
 immutable
-set search_path = ''
 as $$
 begin
   if amount is null then
@@ -79,8 +82,8 @@ begin
   if amount <> private.round_money(amount, currency) then
     raise exception '% has more decimals than % allows', what, currency
       using errcode = '23514',
-            detail = format('%s: %s; %s has %s decimal places', what, amount, currency,
-                            private.currency_minor_unit(currency)),
+            detail = pg_catalog.format('%s: %s; %s has %s decimal places', what, amount, currency,
+                                       private.currency_minor_unit(currency)),
             hint = 'Round the amount to the currency''s minor unit.';
   end if;
   return private.round_money(amount, currency);

@@ -129,18 +129,24 @@ create trigger set_updated_at before update on public.organization_settings
 -- array. Policies call it as `organization_id = any ((select ...)::uuid[])`: wrapped in
 -- a sub-select it runs once per statement (an InitPlan), and `= any(array)` is
 -- an index condition on (organization_id, ...). Security definer so that
--- policies on memberships do not recurse into themselves.
+-- policies on memberships do not recurse into themselves. PL/pgSQL rather than
+-- SQL: a security-definer SQL function is never inlined and is parsed and
+-- planned again on every call, while PL/pgSQL keeps its plan for the session
+-- (measured in bench/: 0.19 -> 0.11 ms on every API statement).
 create or replace function private.my_organization_ids(min_role public.membership_role default 'viewer')
 returns uuid[]
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select coalesce(array_agg(m.organization_id), '{}')
-  from public.memberships m
-  where m.user_id = (select auth.uid())
-    and m.role >= min_role
+begin
+  return coalesce(
+    (select array_agg(m.organization_id)
+     from public.memberships m
+     where m.user_id = auth.uid() and m.role >= min_role),
+    '{}');
+end;
 $$;
 
 -- Whether the current user has at least `min_role` in the organization (for
@@ -149,32 +155,38 @@ create or replace function private.has_role_on_organization(
   org_id uuid, min_role public.membership_role default 'viewer'
 )
 returns boolean
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select exists (
+begin
+  return exists (
     select 1 from public.memberships m
     where m.organization_id = org_id
-      and m.user_id = (select auth.uid())
+      and m.user_id = auth.uid()
       and m.role >= min_role
-  )
+  );
+end;
 $$;
 
 -- The users who share at least one organization with the current user (so
 -- members see each other's names).
 create or replace function private.my_colleague_ids()
 returns uuid[]
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select coalesce(array_agg(distinct other.user_id), '{}')
-  from public.memberships mine
-  join public.memberships other on other.organization_id = mine.organization_id
-  where mine.user_id = (select auth.uid())
+begin
+  return coalesce(
+    (select array_agg(distinct other.user_id)
+     from public.memberships mine
+     join public.memberships other on other.organization_id = mine.organization_id
+     where mine.user_id = auth.uid()),
+    '{}');
+end;
 $$;
 
 grant execute on function private.my_organization_ids(public.membership_role) to authenticated, service_role;

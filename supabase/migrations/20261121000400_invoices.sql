@@ -310,28 +310,40 @@ begin
 end;
 $$;
 
+-- Client totals count only sent, paid and overdue invoices: a change to an
+-- invoice that is in none of them before or after (a draft growing with its
+-- items, above all) cannot change them, so its client is not refreshed, and
+-- when no client is left nothing runs at all.
 create or replace function private.invoices_changed()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
+declare
+  client_ids uuid[];
 begin
   if tg_op = 'INSERT' then
-    perform private.refresh_client_totals(array(select distinct client_id from new_rows));
+    client_ids := array(
+      select distinct client_id from new_rows where status in ('sent', 'paid', 'overdue'));
   elsif tg_op = 'DELETE' then
-    perform private.refresh_client_totals(array(select distinct client_id from old_rows));
+    client_ids := array(
+      select distinct client_id from old_rows where status in ('sent', 'paid', 'overdue'));
   else
-    perform private.refresh_client_totals(array(
+    client_ids := array(
       select n.client_id from new_rows n
       join old_rows o on o.id = n.id
-      where (n.client_id, n.status, n.total_amount, n.amount_paid, n.issue_date)
+      where (n.status in ('sent', 'paid', 'overdue') or o.status in ('sent', 'paid', 'overdue'))
+        and (n.client_id, n.status, n.total_amount, n.amount_paid, n.issue_date)
             is distinct from (o.client_id, o.status, o.total_amount, o.amount_paid, o.issue_date)
       union
       select o.client_id from new_rows n
       join old_rows o on o.id = n.id
-      where n.client_id <> o.client_id
-    ));
+      where n.client_id <> o.client_id and o.status in ('sent', 'paid', 'overdue')
+    );
+  end if;
+  if cardinality(client_ids) > 0 then
+    perform private.refresh_client_totals(client_ids);
   end if;
   return null;
 end;
@@ -375,9 +387,13 @@ create trigger complete_new_invoice_item
   for each row when (new.organization_id is null or new.currency is null)
   execute function private.complete_new_invoice_item();
 
--- Items of a paid or cancelled invoice are settled history: they do not change.
-create or replace function private.items_of_settled_invoices_are_frozen()
-returns trigger
+-- Sums the subtotal of every invoice whose items a statement touched, once per
+-- invoice (the seed recomputed everything once per item row). The invoice's own
+-- trigger then derives tax, total and status. The same lock query refuses
+-- changes to the items of a paid or cancelled invoice: settled history does not
+-- change (cascades — the invoice deleted, or its currency key updated — pass).
+create or replace function private.refresh_invoice_subtotals(invoice_ids uuid[])
+returns void
 language plpgsql
 security definer
 set search_path = ''
@@ -385,35 +401,20 @@ as $$
 declare
   settled record;
 begin
-  if pg_trigger_depth() > 1 then
-    return null;  -- cascaded (invoice deleted or its currency key updated)
-  end if;
   select i.invoice_number, i.status into settled
-  from public.invoices i
-  where i.id in (
-      select invoice_id from affected_rows
-    )
-    and i.status in ('paid', 'cancelled')
+  from (
+    select i.invoice_number, i.status
+    from public.invoices i
+    where i.id = any (invoice_ids)
+    order by i.id
+    for no key update
+  ) i
+  where i.status in ('paid', 'cancelled') and pg_trigger_depth() <= 1
   limit 1;
   if found then
     raise exception 'the items of % invoice % cannot change', settled.status, settled.invoice_number
       using errcode = '23514';
   end if;
-  return null;
-end;
-$$;
-
--- Sums the subtotal of every invoice whose items a statement touched, once per
--- invoice (the seed recomputed everything once per item row). The invoice's own
--- trigger then derives tax, total and status.
-create or replace function private.refresh_invoice_subtotals(invoice_ids uuid[])
-returns void
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  perform 1 from public.invoices i where i.id = any (invoice_ids) order by i.id for no key update;
   update public.invoices i
   set subtotal = t.subtotal
   from (
@@ -445,16 +446,6 @@ begin
   return null;
 end;
 $$;
-
-create trigger frozen_items_insert
-  after insert on public.invoice_items referencing new table as affected_rows
-  for each statement execute function private.items_of_settled_invoices_are_frozen();
-create trigger frozen_items_update
-  after update on public.invoice_items referencing old table as affected_rows
-  for each statement execute function private.items_of_settled_invoices_are_frozen();
-create trigger frozen_items_delete
-  after delete on public.invoice_items referencing old table as affected_rows
-  for each statement execute function private.items_of_settled_invoices_are_frozen();
 
 create trigger refresh_invoice_totals_after_insert
   after insert on public.invoice_items referencing new table as new_rows
