@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import dataset, items, rls, startup
+from bench import stack as stack_bench
 from bench.common import OUT_DIR, Machine, connect, loadavg, log
 from devstack import postgres
 
-BENCHMARKS = ("startup", "rls", "items")
+BENCHMARKS = ("startup", "rls", "items", "stack")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -68,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-candidates",
         action="store_true",
-        help="skip the candidate schema changes (RLS function variants, items fixes)",
+        help="skip the candidate RLS function variants",
     )
     parser.add_argument(
         "--no-diagnostics", action="store_true", help="skip the items EXPLAIN/auto_explain run"
@@ -170,11 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                         verdicts.append((f"2 rls {label}", rres.passed(name)))
 
                 if "items" in args.only:
-                    variants = [
-                        v
-                        for v in items.VARIANTS
-                        if not (args.no_candidates and v.name.startswith("fix_"))
-                    ]
+                    variants = list(items.VARIANTS)
                     ires = items.run(
                         conn,
                         cluster.url,
@@ -199,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
                     raw["items"] = {f"{m}/{n}": t for (m, n), t in ires.times.items()}
                     for mode in args.modes:
                         verdicts.append((f"3 items {mode} ≤ 2x", ires.passed(mode)))
+
+    if "stack" in args.only:
+        # The local stack's budgets (make dev, test stack, REST throughput vs psycopg);
+        # it prints its own JSON report and verdicts.
+        code = stack_bench.main(["--seconds", "6" if args.quick else "10"])
+        verdicts.append(("stack (make dev, test stack, REST throughput)", code == 0))
 
     elapsed = time.perf_counter() - started
     summary = "\n".join(f"- {label}: {'PASS' if ok else 'FAIL'}" for label, ok in verdicts)

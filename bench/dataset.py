@@ -22,8 +22,7 @@ constraints dropped, then rebuilt from their own definitions (``pg_get_indexdef`
 ``pg_get_constraintdef``) in their original order: four times faster than loading into
 the indexed table. The indexes are therefore freshly built (compact), which is the
 favourable case; the tables are then vacuumed and analyzed. The existing items are loaded
-the same way, with the money helpers made inlinable for the load (``bench.fixes``, F1:
-the same values, 20 µs less per row) and restored exactly afterwards. Autovacuum is switched off for
+the same way. Autovacuum is switched off for
 the whole benchmark cluster so that it cannot wake up in the middle of a series.
 """
 
@@ -37,7 +36,6 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from bench.common import Conn, log
-from bench.fixes import inlinable_money_helpers
 
 SCHEMA_SQL = """
 create schema if not exists bench;
@@ -339,10 +337,7 @@ def load(
         _step(ds, "client totals+targets", conn, AFTER_LOAD_SQL, params)
         if existing_items > 0:
             log(f"loading {existing_items} items on every other invoice (indexes rebuilt after)")
-            with (
-                _indexes_rebuilt_after(ds, conn, "public.invoice_items"),
-                inlinable_money_helpers(conn),
-            ):
+            with _indexes_rebuilt_after(ds, conn, "public.invoice_items"):
                 _step(ds, "invoice items", conn, EXISTING_ITEMS_SQL, params)
     finally:
         conn.execute("set session_replication_role = origin")
