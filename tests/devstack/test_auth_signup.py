@@ -17,11 +17,11 @@ import jwt
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
+from supabase import ClientOptions, create_client
 from supabase_auth import SyncGoTrueClient
 from supabase_auth.errors import AuthApiError, AuthWeakPasswordError
 
 from devstack.postgres import Database
-from supabase import ClientOptions, create_client
 from tests.devstack.conftest import Target
 
 Gotrue = Callable[[], SyncGoTrueClient]

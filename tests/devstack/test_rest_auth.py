@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import supabase
 from cryptography.hazmat.primitives.asymmetric import ec
 
-import supabase
 from devstack.stack import serve
 from tests.devstack.conftest import RestWorld, local_only
 
