@@ -10,6 +10,7 @@
 --   tests.authenticate_as('owner')        -> role authenticated + that user's JWT claims
 --   tests.authenticate_as_service_role()  -> role service_role
 --   tests.clear_authentication()          -> role anon, as a request without a token
+--   tests.rows_affected($$ delete ... $$) -> how many rows the statement touched
 -- Each only lasts until the end of the test's transaction (set_config(..., true)).
 -- =============================================================================
 
@@ -143,6 +144,24 @@ as $$
 begin
   perform set_config('role', 'none', true);
   perform set_config('request.jwt.claims', '', true);
+end;
+$$;
+
+-- How many rows a statement touched, as the current role sees it (row
+-- security applies: it runs as the caller). For "X cannot update/delete Y":
+--   select is(tests.rows_affected($$ delete from public.clients where ... $$), 0, '...');
+create or replace function tests.rows_affected(statement text)
+returns integer
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  n integer;
+begin
+  execute statement;
+  get diagnostics n = row_count;
+  return n;
 end;
 $$;
 

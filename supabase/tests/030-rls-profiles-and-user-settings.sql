@@ -123,11 +123,10 @@ select results_eq(
   $$ values ('Olivia'::text, '+1 555 0100'::text) $$,
   'owner''s profile change is stored'
 );
-with changed as (
+select is(tests.rows_affected($$
   update public.profiles set first_name = 'Renamed by owner'
   where id = tests.get_supabase_uid('member') returning 1
-)
-select is(count(*)::int, 0, 'owner cannot update a colleague''s profile') from changed;
+$$), 0, 'owner cannot update a colleague''s profile');
 select throws_ok(
   $$ update public.profiles set email = 'spoofed@victim.test' where id = tests.get_supabase_uid('owner') $$,
   '42501', null,
@@ -149,18 +148,16 @@ select is(
   'Viewer',
   'viewer''s profile change is stored'
 );
-with changed as (
+select is(tests.rows_affected($$
   update public.profiles set first_name = 'Renamed by viewer'
   where id = tests.get_supabase_uid('owner') returning 1
-)
-select is(count(*)::int, 0, 'viewer cannot update a colleague''s profile') from changed;
+$$), 0, 'viewer cannot update a colleague''s profile');
 
 select tests.authenticate_as('stranger');
-with changed as (
+select is(tests.rows_affected($$
   update public.profiles set first_name = 'Hijacked'
   where id = tests.get_supabase_uid('owner') returning 1
-)
-select is(count(*)::int, 0, 'stranger cannot update the owner''s profile by its id') from changed;
+$$), 0, 'stranger cannot update the owner''s profile by its id');
 
 select tests.clear_authentication();
 select throws_ok(
@@ -320,11 +317,10 @@ select is(
   '{"weeklyReport": false}'::jsonb,
   'owner''s settings change is stored'
 );
-with changed as (
+select is(tests.rows_affected($$
   update public.user_settings set push_notifications = '{}'
   where user_id = tests.get_supabase_uid('admin') returning 1
-)
-select is(count(*)::int, 0, 'owner cannot update a colleague''s settings') from changed;
+$$), 0, 'owner cannot update a colleague''s settings');
 select throws_ok(
   $$ update public.user_settings set user_id = tests.get_supabase_uid('stranger')
      where user_id = tests.get_supabase_uid('owner') $$,
@@ -333,11 +329,10 @@ select throws_ok(
 );
 
 select tests.authenticate_as('stranger');
-with changed as (
+select is(tests.rows_affected($$
   update public.user_settings set push_notifications = '{}'
   where user_id = tests.get_supabase_uid('owner') returning 1
-)
-select is(count(*)::int, 0, 'stranger cannot update the owner''s settings') from changed;
+$$), 0, 'stranger cannot update the owner''s settings');
 
 select tests.clear_authentication();
 select throws_ok(
