@@ -16,12 +16,10 @@ baseline: no RLS at all). Budget: within 1.5x of the baseline and under 5 ms, on
 Three kinds of user: owners of typical organizations (the series rotates over 50 of them),
 a user of 3 organizations, and the owner of the large organization.
 
-Candidates: the same queries under the same policy with another membership function, for
-roles created only in the benchmark database (their policies apply to them alone, so the
+Candidate: the same queries under the same policy with another membership function, for
+a role created only in the benchmark database (their policies apply to them alone, so the
 real policies, roles and plans are untouched):
 
-* ``plpgsql`` — ``private.my_organization_ids`` with the same body in PL/pgSQL, which keeps
-  its query plan for the session instead of planning it again on every statement;
 * ``jwt`` — the organization ids read from the JWT's ``app_metadata`` (no table read at
   all): the floor of any policy, shown for comparison only (memberships would then change
   only when the token is refreshed).
@@ -50,25 +48,6 @@ BUDGET_MS = 5.0
 CANDIDATES_SQL = """
 create schema if not exists bench_fix;
 
--- The current function's body, in PL/pgSQL.
-create or replace function bench_fix.my_organization_ids_plpgsql(
-  min_role public.membership_role default 'viewer')
-returns uuid[]
-language plpgsql
-stable
-security definer
-set search_path = ''
-as $$
-begin
-  return (
-    select coalesce(array_agg(m.organization_id), '{}')
-    from public.memberships m
-    where m.user_id = (select auth.uid())
-      and m.role >= min_role
-  );
-end;
-$$;
-
 -- The organization ids from the token's app_metadata: no table read.
 create or replace function bench_fix.jwt_organization_ids()
 returns uuid[]
@@ -82,23 +61,16 @@ $$;
 
 do $$
 begin
-  if not exists (select from pg_roles where rolname = 'bench_rls_plpgsql') then
-    create role bench_rls_plpgsql nologin noinherit;
-  end if;
   if not exists (select from pg_roles where rolname = 'bench_rls_jwt') then
     create role bench_rls_jwt nologin noinherit;
   end if;
 end
 $$;
 
-grant usage on schema bench_fix, auth to bench_rls_plpgsql, bench_rls_jwt;
-grant execute on all functions in schema bench_fix to bench_rls_plpgsql, bench_rls_jwt;
-grant execute on function auth.uid(), auth.jwt() to bench_rls_plpgsql, bench_rls_jwt;
-grant select on public.invoices to bench_rls_plpgsql, bench_rls_jwt;
-
-create policy "bench: plpgsql membership function" on public.invoices
-  for select to bench_rls_plpgsql
-  using (organization_id = any ((select bench_fix.my_organization_ids_plpgsql())::uuid[]));
+grant usage on schema bench_fix, auth to bench_rls_jwt;
+grant execute on all functions in schema bench_fix to bench_rls_jwt;
+grant execute on function auth.uid(), auth.jwt() to bench_rls_jwt;
+grant select on public.invoices to bench_rls_jwt;
 
 create policy "bench: organization ids from the JWT" on public.invoices
   for select to bench_rls_jwt
@@ -166,24 +138,6 @@ VARIANTS: tuple[Variant, ...] = (
         "none",
         "large_super_org",
         "large org owner, RLS only",
-    ),
-    Variant(
-        "plpgsql_org",
-        "typical",
-        "bench_rls_plpgsql",
-        "org",
-        "super_org",
-        "candidate: PL/pgSQL function, filter + RLS",
-        candidate=True,
-    ),
-    Variant(
-        "plpgsql_rls",
-        "typical",
-        "bench_rls_plpgsql",
-        "none",
-        "super_org",
-        "candidate: PL/pgSQL function, RLS only",
-        candidate=True,
     ),
     Variant(
         "jwt_org",

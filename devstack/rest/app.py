@@ -693,22 +693,7 @@ class Handlers:
         if ctx.prefer.resolution is not None:
             conflict = query.on_conflict or table.primary_key
             insert = sql.Composed([insert, _on_conflict(table, columns, conflict, ctx.prefer)])
-        statement = mutation_statement(
-            ctx.builder,
-            sql.Composed([insert, _returning(ctx)]),
-            node,
-            ctx.representation,
-            _body_mode(ctx.mode),
-        )
-        row = await self.server.run(
-            ctx.request,
-            ctx.identity,
-            read_only=False,
-            statement=statement,
-            params=ctx.builder.params,
-            decide=_decider(ctx.mode, ctx.prefer),
-        )
-        count, body = int(row[1]), row[2]
+        count, body = await self._run_write(ctx, node, insert)
         headers = {"Content-Range": "*/" + (str(count) if ctx.prefer.count else "*")}
         if ctx.prefer.applied:
             headers["Preference-Applied"] = ", ".join(ctx.prefer.applied)
@@ -742,7 +727,8 @@ class Handlers:
         ).format(t=target, a=assignments, d=data, w=_where(ctx.builder, node))
         return await self._finish_write(ctx, node, update)
 
-    async def _finish_write(self, ctx: Ctx, node: Node, mutation: sql.Composable) -> Response:
+    async def _run_write(self, ctx: Ctx, node: Node, mutation: sql.Composable) -> tuple[int, Any]:
+        """Runs an INSERT/UPDATE/DELETE with its RETURNING; the affected count and body."""
         statement = mutation_statement(
             ctx.builder,
             sql.Composed([mutation, _returning(ctx)]),
@@ -758,7 +744,10 @@ class Handlers:
             params=ctx.builder.params,
             decide=_decider(ctx.mode, ctx.prefer),
         )
-        count, body = int(row[1]), row[2]
+        return int(row[1]), row[2]
+
+    async def _finish_write(self, ctx: Ctx, node: Node, mutation: sql.Composable) -> Response:
+        count, body = await self._run_write(ctx, node, mutation)
         total = str(count) if ctx.prefer.count else "*"
         headers = {"Content-Range": f"0-{count - 1}/{total}" if count > 0 else f"*/{total}"}
         if ctx.prefer.applied:
