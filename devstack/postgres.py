@@ -30,7 +30,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -95,7 +95,6 @@ class Database:
     """A reachable database: its URL, and what to do when done with it."""
 
     url: str
-    _cleanup: list[Cluster] = field(default_factory=list, repr=False)
 
     def connect(self) -> psycopg.Connection[tuple[object, ...]]:
         return psycopg.connect(self.url)
@@ -204,10 +203,6 @@ class Cluster:
             ],
             "pg_ctl stop",
         )
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
     def destroy(self) -> None:
         with contextlib.suppress(ClusterError):
