@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
+from typing import Any, Self
 
 import uvicorn
 
@@ -14,15 +15,14 @@ from devstack.gateway import create_app
 from devstack.postgres import free_port
 
 
-class GatewayServer:
-    """Runs the gateway on 127.0.0.1:<port> in a daemon thread until stopped."""
+class AppServer:
+    """Runs an ASGI app on 127.0.0.1:<port> in a daemon thread until stopped."""
 
-    def __init__(self, config: StackConfig, port: int) -> None:
+    def __init__(self, app: Any, port: int, name: str) -> None:
         self.port = port
-        self.config = config
         self._server = uvicorn.Server(
             uvicorn.Config(
-                create_app(config),
+                app,
                 host="127.0.0.1",
                 port=port,
                 log_level="warning",
@@ -30,18 +30,18 @@ class GatewayServer:
                 access_log=False,
             )
         )
-        self._thread = threading.Thread(target=self._server.run, name="gateway", daemon=True)
+        self._thread = threading.Thread(target=self._server.run, name=name, daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 15.0) -> GatewayServer:
+    def start(self, timeout: float = 15.0) -> Self:
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the local gateway did not start")
+                raise RuntimeError(f"the local {self._thread.name} server did not start")
             time.sleep(0.01)
         return self
 
@@ -49,7 +49,7 @@ class GatewayServer:
         self._server.should_exit = True
         self._thread.join(timeout=10)
 
-    def __enter__(self) -> GatewayServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -59,6 +59,14 @@ class GatewayServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class GatewayServer(AppServer):
+    """The gateway (REST + Auth) of the local Supabase."""
+
+    def __init__(self, config: StackConfig, port: int) -> None:
+        super().__init__(create_app(config), port, "gateway")
+        self.config = config
 
 
 def serve(database_url: str, port: int | None = None, **overrides: object) -> GatewayServer:

@@ -10,6 +10,9 @@ import pytest
 
 from devstack import pgtap
 from devstack.postgres import Database, test_database
+from tests.stacks import stack
+
+__all__ = ["stack"]
 
 
 @pytest.fixture(scope="session")

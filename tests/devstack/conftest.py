@@ -3,10 +3,8 @@ session's PostgreSQL, reached over real HTTP by the official Supabase clients.""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -16,67 +14,9 @@ import psycopg
 import pytest
 from supabase_auth import SyncGoTrueAdminAPI, SyncGoTrueClient
 
-from devstack.config import StackConfig
-from devstack.keys import Keys
 from devstack.postgres import Database
-from devstack.stack import GatewayServer, serve
-
-
-@dataclass(frozen=True)
-class ExternalStack:
-    """A real Supabase (e.g. `supabase start`) named by the environment."""
-
-    url: str
-    config: StackConfig
-
-
-Target = GatewayServer | ExternalStack
-
-
-def external_stack() -> ExternalStack | None:
-    """SUPABASE_URL (+ keys, JWT secret and DATABASE_URL) points the suite at a real
-    Supabase instead of the local stack: the proof that the local stack is faithful."""
-    url = os.environ.get("SUPABASE_URL")
-    if not url:
-        return None
-    missing = [
-        name
-        for name in (
-            "SUPABASE_ANON_KEY",
-            "SUPABASE_SERVICE_ROLE_KEY",
-            "SUPABASE_JWT_SECRET",
-            "DATABASE_URL",
-        )
-        if not os.environ.get(name)
-    ]
-    if missing:
-        raise RuntimeError("SUPABASE_URL is set but not " + ", ".join(missing))
-    keys = Keys(
-        jwt_secret=os.environ["SUPABASE_JWT_SECRET"],
-        anon_key=os.environ["SUPABASE_ANON_KEY"],
-        service_role_key=os.environ["SUPABASE_SERVICE_ROLE_KEY"],
-    )
-    config = StackConfig(database_url=os.environ["DATABASE_URL"], public_url=url, keys=keys)
-    return ExternalStack(url=url.rstrip("/"), config=config)
-
-
-def local_only(reason: str) -> None:
-    """Skips a test that needs to start a second, differently configured local server."""
-    if os.environ.get("SUPABASE_URL"):
-        pytest.skip(f"local stack only: {reason}")
-
-
-@pytest.fixture(scope="session")
-def stack(database: Database) -> Iterator[Target]:
-    """The gateway (REST + Auth) under test: the local one over the session database, or
-    a real Supabase when SUPABASE_URL is set."""
-    external = external_stack()
-    if external is not None:
-        yield external
-        return
-    server = serve(database.url)
-    yield server
-    server.stop()
+from devstack.stack import serve
+from tests.stacks import Target, local_only
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from supabase_auth import SyncGoTrueClient
 from supabase_auth.errors import AuthApiError, AuthWeakPasswordError
 
 from devstack.postgres import Database
-from tests.devstack.conftest import Target
+from tests.stacks import Target
 
 Gotrue = Callable[[], SyncGoTrueClient]
 PASSWORD = "correct-horse-42"

@@ -16,7 +16,8 @@ import supabase
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from devstack.stack import serve
-from tests.devstack.conftest import RestWorld, local_only
+from tests.devstack.conftest import RestWorld
+from tests.stacks import local_only
 
 
 def whoami(rest: RestWorld, authorization: str | None, **kwargs: Any) -> Any:

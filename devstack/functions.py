@@ -1,0 +1,297 @@
+"""The API Gateway (HTTP API) emulator: serverless.yml's routes served on one port by
+building HTTP API v2 events and calling each function's real ``handler(event, context)``.
+
+Like Lambda, each function is imported once and then kept warm; invocations run on
+worker threads that each own an event loop (Mangum needs one per thread). It also
+serves the OpenAPI document at ``/api/openapi.json`` and a docs page at ``/api/docs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import yaml
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVERLESS_YML = ROOT / "serverless.yml"
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    module: str  # e.g. functions.clients.list
+    attribute: str  # e.g. handler
+    method: str | None  # None for scheduled/queue functions
+    path: str | None
+    timeout: int
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def source(self) -> Path:
+        return ROOT / (self.module.replace(".", "/") + ".py")
+
+
+def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
+    """Every function serverless.yml declares, with its HTTP route when it has one."""
+    document = yaml.safe_load(path.read_text())
+    default_timeout = int(document.get("provider", {}).get("timeout", 10))
+    specs = []
+    for name, function in (document.get("functions") or {}).items():
+        module_path, _, attribute = function["handler"].rpartition(".")
+        method = route = None
+        for event in function.get("events") or []:
+            if "httpApi" in event:
+                method = str(event["httpApi"]["method"]).upper()
+                route = str(event["httpApi"]["path"])
+        specs.append(
+            FunctionSpec(
+                name=name,
+                module=module_path.replace("/", "."),
+                attribute=attribute,
+                method=method,
+                path=route,
+                timeout=int(function.get("timeout", default_timeout)),
+            )
+        )
+    return specs
+
+
+class LambdaContext:
+    """What Lambda passes as ``context`` (the attributes handlers and Mangum read)."""
+
+    def __init__(self, spec: FunctionSpec) -> None:
+        self.function_name = spec.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{spec.name}"
+        self.memory_limit_in_mb = 256
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{spec.name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + spec.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def http_event(
+    spec: FunctionSpec,
+    method: str,
+    raw_path: str,
+    query: str = "",
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    path_parameters: dict[str, str] | None = None,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
+    """An API Gateway HTTP API payload format 2.0 event, as AWS builds it."""
+    lowered: dict[str, str] = {}
+    cookies: list[str] = []
+    for key, value in (headers or {}).items():
+        if key.lower() == "cookie":
+            cookies.extend(part.strip() for part in value.split(";") if part.strip())
+        elif key.lower() in lowered:
+            lowered[key.lower()] += "," + value
+        else:
+            lowered[key.lower()] = value
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        params[key] = f"{params[key]},{value}" if key in params else value
+    now = time.time()
+    text_types = ("application/json", "text/", "application/x-www-form-urlencoded")
+    content_type = lowered.get("content-type", "")
+    is_text = not body or content_type.startswith(text_types)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": spec.route_key,
+        "rawPath": raw_path,
+        "rawQueryString": query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": lowered.get("host", "127.0.0.1"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": spec.route_key,
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": not is_text,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if params:
+        event["queryStringParameters"] = params
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if body:
+        event["body"] = body.decode() if is_text else base64.b64encode(body).decode()
+    return event
+
+
+def _route_pattern(path: str) -> re.Pattern[str]:
+    pattern = ""
+    last = 0
+    for match in _PARAM.finditer(path):
+        pattern += re.escape(path[last : match.start()]) + f"(?P<{match.group(1)}>[^/]+)"
+        last = match.end()
+    return re.compile("^" + pattern + re.escape(path[last:]) + "$")
+
+
+class FunctionHost:
+    """Imports functions on first use and invokes them on event-loop-owning threads."""
+
+    def __init__(self, specs: list[FunctionSpec], workers: int = 8) -> None:
+        self.specs = [s for s in specs if s.method and s.path]
+        self._routes = [(spec, _route_pattern(spec.path or "")) for spec in self.specs]
+        self._handlers: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="lambda", initializer=self._new_loop
+        )
+
+    def _new_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        with self._lock:
+            self._loops.append(loop)
+
+    def match(self, method: str, path: str) -> tuple[FunctionSpec | None, dict[str, str], bool]:
+        """The function for ``method path``, its path parameters, and whether the path
+        exists under another method."""
+        path_known = False
+        for spec, pattern in self._routes:
+            found = pattern.match(path)
+            if found:
+                path_known = True
+                if spec.method == method:
+                    return spec, found.groupdict(), True
+        return None, {}, path_known
+
+    def handler(self, spec: FunctionSpec) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        with self._lock:
+            handler = self._handlers.get(spec.name)
+            if handler is None:
+                module = importlib.import_module(spec.module)
+                handler = getattr(module, spec.attribute)
+                self._handlers[spec.name] = handler
+            return handler
+
+    def submit(self, spec: FunctionSpec, event: dict[str, Any]) -> Future[dict[str, Any]]:
+        handler = self.handler(spec)
+        return self._pool.submit(handler, event, LambdaContext(spec))
+
+    def invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> dict[str, Any]:
+        return self.submit(spec, event).result()
+
+    def close(self) -> None:
+        """Stops the workers and closes what the functions keep between invocations."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for loop in self._loops:
+            loop.close()
+        self._loops.clear()
+        from shared import db  # the functions' shared HTTP client
+
+        db.close()
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": None, "request_id": None}}
+    return JSONResponse(body, status_code=status)
+
+
+_DOCS_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>InvoiceFlow API</title>
+<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+</head><body><div id="ui"></div>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#ui"});</script>
+<noscript>The OpenAPI document is at <a href="/api/openapi.json">/api/openapi.json</a>.</noscript>
+</body></html>
+"""
+
+
+def create_app(host: FunctionHost, openapi: Callable[[], dict[str, Any]]) -> Starlette:
+    async def openapi_document(request: Request) -> Response:
+        return JSONResponse(openapi())
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(_DOCS_PAGE)
+
+    async def dispatch(request: Request) -> Response:
+        spec, params, path_known = host.match(request.method, request.url.path)
+        if spec is None:
+            if path_known:
+                return _error(405, "method_not_allowed", "method not allowed on this path")
+            return _error(404, "not_found", "no route for this path")
+        body = await request.body()
+        headers = {key: value for key, value in request.headers.items()}
+        event = http_event(
+            spec,
+            request.method,
+            request.url.path,
+            request.url.query,
+            headers,
+            body,
+            params,
+            request.client.host if request.client else "127.0.0.1",
+        )
+        try:
+            result = await asyncio.wrap_future(host.submit(spec, event))
+        except Exception as exc:  # the function crashed: Lambda answers 502
+            return _error(502, "function_error", f"{spec.name} failed: {type(exc).__name__}")
+        return _response(result)
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+    return Starlette(
+        routes=[
+            Route("/api/openapi.json", openapi_document, methods=["GET"]),
+            Route("/api/docs", docs, methods=["GET"]),
+            Route("/{path:path}", dispatch, methods=methods),
+        ]
+    )
+
+
+def _response(result: dict[str, Any]) -> Response:
+    """A Lambda proxy result (payload 2.0) as an HTTP response."""
+    status = int(result.get("statusCode", 200))
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    response = Response(content=body, status_code=status)
+    for key, value in (result.get("headers") or {}).items():
+        response.headers[key] = str(value)
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.append(key, str(value))
+    for cookie in result.get("cookies") or []:
+        response.headers.append("set-cookie", cookie)
+    return response

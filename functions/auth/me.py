@@ -1,0 +1,43 @@
+"""GET /api/auth/me: the signed-in user's profile and their organizations with roles."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shared import db
+from shared.api import make_handler
+from shared.context import SignedIn
+from shared.errors import not_found
+from shared.models.auth import Me, OrganizationMembership, Profile
+from shared.models.common import ErrorBody
+
+router = APIRouter(tags=["auth"])
+
+
+@router.get(
+    "/api/auth/me",
+    response_model=Me,
+    summary="The signed-in user, their profile and organizations",
+    responses={401: {"model": ErrorBody}},
+)
+def me(user: SignedIn) -> Me:
+    rows = db.run(
+        user.db.from_("profiles")
+        .select("id,email,first_name,last_name,phone,avatar_url")
+        .eq("id", str(user.id))
+        .limit(1)
+    ).data
+    if not rows:
+        raise not_found("profile")
+    return Me(
+        user=Profile.model_validate(rows[0]),
+        organizations=[
+            OrganizationMembership(
+                id=m.organization_id, name=m.name, role=m.role, personal=m.personal
+            )
+            for m in user.memberships
+        ],
+    )
+
+
+handler = make_handler(router)

@@ -1,0 +1,153 @@
+"""Who is calling, for which organization, with which role: the dependencies routes use.
+
+``Depends(viewer)`` / ``Depends(member)`` / ``Depends(admin)`` verify the token, call
+``api_context`` once (memberships and the rate limit in one round trip) and resolve
+the organization: the only one the user has, or the one named by ``X-Organization-Id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Header, Request
+
+from shared import db
+from shared.auth import Caller, bearer_token, verify
+from shared.errors import ApiError, forbidden
+from shared.settings import Settings, get_settings
+
+ROLES = ("viewer", "member", "admin", "owner")
+
+
+@dataclass(frozen=True)
+class Membership:
+    organization_id: UUID
+    name: str
+    role: str
+    personal: bool
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-in caller, before any organization is chosen."""
+
+    caller: Caller
+    memberships: tuple[Membership, ...]
+    db: Any  # postgrest client bound to the caller's JWT
+    settings: Settings
+
+    @property
+    def id(self) -> UUID:
+        return self.caller.user_id
+
+
+@dataclass(frozen=True)
+class Context:
+    """A signed-in caller acting in one organization."""
+
+    user: User
+    organization_id: UUID
+    role: str
+
+    @property
+    def db(self) -> Any:
+        return self.user.db
+
+    @property
+    def user_id(self) -> UUID:
+        return self.user.id
+
+    def at_least(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def current_user(
+    request: Request,
+    settings: Annotated[Settings, Depends(_settings)],
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> User:
+    caller = verify(bearer_token(authorization), settings)
+    client = db.rest(settings, caller.token)
+    info = db.rpc(
+        client,
+        "api_context",
+        {
+            "rate_limit": settings.rate_limit_per_window,
+            "window_seconds": settings.rate_limit_window_seconds,
+        },
+    )
+    if info.get("limited"):
+        retry = str(int(info.get("retry_after") or 1))
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many requests; retry in {retry} s",
+            details={"retry_after": int(retry), "limit": settings.rate_limit_per_window},
+            headers={"Retry-After": retry},
+        )
+    memberships = tuple(
+        Membership(UUID(m["id"]), m["name"], m["role"], bool(m["personal"]))
+        for m in info.get("organizations", [])
+    )
+    user = User(caller=caller, memberships=memberships, db=client, settings=settings)
+    request.state.user_id = str(caller.user_id)
+    return user
+
+
+def _resolve(user: User, header: str | None) -> Membership:
+    if header is not None and header.strip():
+        try:
+            wanted = UUID(header.strip())
+        except ValueError:
+            raise ApiError(
+                400, "invalid_organization", "X-Organization-Id must be an organization's id"
+            ) from None
+        for membership in user.memberships:
+            if membership.organization_id == wanted:
+                return membership
+        raise forbidden("you are not a member of the organization named by X-Organization-Id")
+    if len(user.memberships) == 1:
+        return user.memberships[0]
+    if not user.memberships:
+        raise forbidden("you are not a member of any organization")
+    raise ApiError(
+        400,
+        "organization_required",
+        "you belong to several organizations: name one with the X-Organization-Id header",
+        details={"organizations": [str(m.organization_id) for m in user.memberships]},
+    )
+
+
+def _requiring(role: str) -> Callable[..., Context]:
+    def dependency(
+        user: Annotated[User, Depends(current_user)],
+        x_organization_id: Annotated[
+            str | None,
+            Header(description="The organization to act in; required for members of several."),
+        ] = None,
+    ) -> Context:
+        membership = _resolve(user, x_organization_id)
+        context = Context(user=user, organization_id=membership.organization_id, role=membership.role)
+        if not context.at_least(role):
+            raise forbidden(f"your role ({membership.role}) may not do this; it needs {role} or above")
+        return context
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+viewer = _requiring("viewer")
+member = _requiring("member")
+admin = _requiring("admin")
+
+Viewer = Annotated[Context, Depends(viewer)]
+Member = Annotated[Context, Depends(member)]
+Admin = Annotated[Context, Depends(admin)]
+SignedIn = Annotated[User, Depends(current_user)]

@@ -1,0 +1,132 @@
+"""The one error shape of the API and the one place errors are mapped to it.
+
+Every error is ``{"error": {"code", "message", "details", "request_id"}}``: ``code`` is a
+stable machine code (see docs/api.md), ``message`` a sentence a frontend may show,
+``details`` extra structure (field errors for 422, ``retry_after`` for 429, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from postgrest.exceptions import APIError
+
+
+class ApiError(Exception):
+    """An error the API answers with; raise it anywhere in a route."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+    def body(self, request_id: str | None) -> dict[str, Any]:
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "details": self.details,
+                "request_id": request_id,
+            }
+        }
+
+
+def not_found(what: str) -> ApiError:
+    """404 for ids that do not exist or belong to another organization (never which)."""
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+def forbidden(message: str) -> ApiError:
+    return ApiError(403, "forbidden", message)
+
+
+def unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def validation(field: str, message: str) -> ApiError:
+    return ApiError(
+        422,
+        "validation_failed",
+        f"{field}: {message}",
+        details=[{"field": field, "message": message}],
+    )
+
+
+def unavailable(message: str = "the service is briefly unavailable; retry shortly") -> ApiError:
+    return ApiError(503, "service_unavailable", message, headers={"Retry-After": "1"})
+
+
+# SQLSTATE -> (status, code). The database raises these with messages written for
+# people (see the migrations), so the message is passed on as it is.
+_SQLSTATE: dict[str, tuple[int, str]] = {
+    "23505": (409, "conflict"),
+    "23503": (422, "invalid_reference"),
+    "23502": (422, "validation_failed"),
+    "23514": (422, "rule_violation"),
+    "23P01": (409, "conflict"),
+    "22001": (422, "validation_failed"),
+    "22003": (422, "validation_failed"),
+    "22007": (422, "validation_failed"),
+    "22008": (422, "validation_failed"),
+    "22023": (422, "validation_failed"),
+    "22P02": (422, "validation_failed"),
+    "P0002": (404, "not_found"),
+    "42501": (403, "forbidden"),
+    "40001": (503, "service_unavailable"),
+    "40P01": (503, "service_unavailable"),
+    "55P03": (503, "service_unavailable"),
+    "57014": (503, "service_unavailable"),
+    "57P01": (503, "service_unavailable"),
+    "53300": (503, "service_unavailable"),
+    "PGRST000": (503, "service_unavailable"),
+    "PGRST001": (503, "service_unavailable"),
+    "PGRST002": (503, "service_unavailable"),
+    "PGRST116": (404, "not_found"),
+    "PGRST301": (401, "invalid_token"),
+    "PGRST303": (401, "invalid_token"),
+}
+
+
+def from_postgrest(error: APIError) -> ApiError:
+    """Maps a PostgREST/PostgreSQL error (the four-key body) to the API's error."""
+    sqlstate = str(error.code or "")
+    message = str(error.message or "the request could not be completed")
+    status, code = _SQLSTATE.get(sqlstate, (0, ""))
+    if not status:
+        if sqlstate.startswith("22"):
+            status, code = 422, "validation_failed"
+        elif sqlstate.startswith("23"):
+            status, code = 422, "rule_violation"
+        elif sqlstate.startswith(("08", "53", "57")):
+            status, code = 503, "service_unavailable"
+        elif sqlstate == "P0001":
+            status, code = 422, "rule_violation"
+        else:
+            status, code = 500, "internal_error"
+    details: dict[str, Any] | None = None
+    if error.hint:
+        details = {"hint": error.hint}
+    if status == 500:
+        # Never echo an unexpected database error's text to the caller.
+        return ApiError(500, "internal_error", "something went wrong on our side")
+    if status == 503:
+        return ApiError(
+            503,
+            code,
+            "the service is briefly unavailable; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    if status == 401:
+        return unauthorized(code, "the access token was refused")
+    return ApiError(status, code, message, details)

@@ -1,0 +1,78 @@
+"""The conventions every list endpoint shares (docs/api.md, "Lists").
+
+- ``page`` (1-based, default 1) and ``page_size`` (default 25, at most 100);
+- ``sort``: a comma-separated list of allowed fields, ``-`` in front for descending
+  (``sort=-issue_date,invoice_number``); a stable tiebreak on ``id`` is always added;
+- filters are plain query parameters named after what they filter; ranges use
+  ``<field>_from`` / ``<field>_to`` (inclusive); ``q`` is the free-text search;
+- the answer is ``{"data": [...], "pagination": {page, page_size, total, total_pages}}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from shared import db
+from shared.errors import validation
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class PageParams:
+    page: int
+    page_size: int
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.page_size
+
+    @property
+    def last(self) -> int:
+        return self.first + self.page_size - 1
+
+
+def page_params(
+    page: Annotated[int, Query(ge=1, le=100_000, description="1-based page number")] = 1,
+    page_size: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="rows per page (at most 100)")
+    ] = DEFAULT_PAGE_SIZE,
+) -> PageParams:
+    return PageParams(page=page, page_size=page_size)
+
+
+def order_by(query: Any, sort: str | None, allowed: set[str], default: str) -> Any:
+    """Applies ``sort`` (validated against ``allowed``) and the ``id`` tiebreak."""
+    fields = [part.strip() for part in (sort or default).split(",") if part.strip()]
+    if not fields or len(fields) > 3:
+        raise validation("sort", "give one to three fields, e.g. -created_at")
+    for field in fields:
+        name = field.removeprefix("-")
+        if name not in allowed:
+            raise validation("sort", f"unknown sort field {name!r}; use one of {sorted(allowed)}")
+        query = query.order(name, desc=field.startswith("-"), nullsfirst=False)
+    return query.order("id")
+
+
+def escape_like(text: str) -> str:
+    """A search term for PostgREST's ``ilike``: its wildcards and its grammar's
+    reserved characters cannot change the query."""
+    cleaned = "".join(ch for ch in text if ch not in ',()"\\:')
+    return cleaned.replace("%", r"\%").replace("_", r"\_").replace("*", "")
+
+
+def fetch_page(query: Any, page: PageParams) -> tuple[list[Any], dict[str, int]]:
+    """Runs a select (built with ``count="exact"``) for one page; returns rows and the
+    pagination block."""
+    result = db.run(query.range(page.first, page.last))
+    total = result.count if result.count is not None else len(result.data)
+    return result.data, {
+        "page": page.page,
+        "page_size": page.page_size,
+        "total": total,
+        "total_pages": (total + page.page_size - 1) // page.page_size,
+    }

@@ -1,0 +1,43 @@
+"""Settings of every function, read once per Lambda instance from the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    supabase_url: str
+    supabase_anon_key: str
+    # HS256 tokens are checked with the project's JWT secret; asymmetric ones (ES256,
+    # RS256) with the project's JWKS. Either may be absent, not both.
+    supabase_jwt_secret: str | None = None
+    supabase_jwks_url: str | None = None  # default: {supabase_url}/auth/v1/.well-known/jwks.json
+    jwt_audience: str = "authenticated"
+    # Requests per user per window, across every Lambda instance; 0 turns it off.
+    rate_limit_per_window: int = Field(default=300, ge=0)
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=86400)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    http_timeout_seconds: float = Field(default=8.0, gt=0)
+    log_level: str = "INFO"
+
+    @property
+    def rest_url(self) -> str:
+        return self.supabase_url.rstrip("/") + "/rest/v1"
+
+    @property
+    def auth_url(self) -> str:
+        return self.supabase_url.rstrip("/") + "/auth/v1"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.supabase_jwks_url or self.auth_url + "/.well-known/jwks.json"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]  # filled from the environment

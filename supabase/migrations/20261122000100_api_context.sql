@@ -1,0 +1,83 @@
+-- The HTTP API's per-request context: who the caller is, which organizations they
+-- belong to and with what role, and whether they are within their rate limit --
+-- all in one round trip, called by every authenticated route before its work.
+--
+-- The rate limit is a fixed window per user whose state lives here (not in a
+-- Lambda's memory), so every Lambda instance sees the same count.
+
+-- Unlogged: a counter lost in a crash costs nothing but a fresh window, and
+-- unlogged writes skip the WAL on the hottest row of every request.
+create unlogged table private.rate_limit_windows (
+  user_id uuid not null,
+  window_start timestamptz not null,
+  hits integer not null default 1,
+  primary key (user_id, window_start)
+);
+alter table private.rate_limit_windows enable row level security;
+
+-- Returns
+--   {"user_id": ..., "organizations": [{"id", "name", "role", "personal"}, ...],
+--    "limited": bool, "retry_after": seconds, "hits": n}
+-- `rate_limit` <= 0 disables the limit. Counting happens even when limited, so a
+-- caller hammering the API stays limited until the window turns over.
+create or replace function public.api_context(
+  rate_limit integer default 0,
+  window_seconds integer default 60
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  uid uuid := auth.uid();
+  started timestamptz;
+  counted integer := 0;
+  orgs jsonb;
+begin
+  if uid is null then
+    raise exception 'a signed-in user is required' using errcode = '42501';
+  end if;
+  if window_seconds < 1 or window_seconds > 86400 then
+    raise exception 'window_seconds must be between 1 and 86400' using errcode = '22023';
+  end if;
+
+  if rate_limit > 0 then
+    started := date_bin(make_interval(secs => window_seconds), now(), timestamptz '2000-01-01');
+    insert into private.rate_limit_windows as w (user_id, window_start)
+    values (uid, started)
+    on conflict (user_id, window_start) do update set hits = w.hits + 1
+    returning w.hits into counted;
+    -- Old windows are swept now and then by whoever happens to pass.
+    if random() < 0.01 then
+      delete from private.rate_limit_windows
+      where window_start < now() - make_interval(secs => window_seconds * 2);
+    end if;
+  end if;
+
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'id', o.id, 'name', o.name, 'role', m.role, 'personal', o.personal)
+           order by o.personal desc, o.created_at, o.id), '[]'::jsonb)
+  into orgs
+  from public.memberships m
+  join public.organizations o on o.id = m.organization_id
+  where m.user_id = uid;
+
+  return jsonb_build_object(
+    'user_id', uid,
+    'organizations', orgs,
+    'hits', counted,
+    'limited', rate_limit > 0 and counted > rate_limit,
+    'retry_after', case
+      when rate_limit > 0 and counted > rate_limit
+        then greatest(1, ceil(extract(epoch from
+               started + make_interval(secs => window_seconds) - now()))::integer)
+      else 0 end
+  );
+end;
+$$;
+
+grant execute on function public.api_context(integer, integer) to authenticated;
+
+revoke execute on all functions in schema private, public from public;
