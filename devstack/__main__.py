@@ -7,6 +7,8 @@
   (Supabase-Auth-compatible), the ``apikey`` header required.
 * AWS (S3, SES, SQS, EventBridge) through moto in server mode on 127.0.0.1:54329, exported
   as ``AWS_ENDPOINT_URL``.
+* The functions of serverless.yml behind the API Gateway emulator on 127.0.0.1:3000
+  (``/api/...``, the OpenAPI document at ``/api/openapi.json``, docs at ``/api/docs``).
 
 Everything a tool needs is written to ``.devstack/.env``. Ctrl-C stops it cleanly;
 ``--reset`` starts over.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import signal
 import time
@@ -26,14 +29,18 @@ import psycopg
 from moto.server import ThreadedMotoServer
 
 from devstack.config import StackConfig
+from devstack.functions import FunctionHost, load_functions
+from devstack.functions import create_app as create_functions_app
 from devstack.keys import Keys
+from devstack.openapi import build_openapi
 from devstack.postgres import ROOT, ClusterError, bootstrap, has_platform, persistent_cluster
-from devstack.stack import GatewayServer
+from devstack.stack import AppServer, GatewayServer
 
 HOME = ROOT / ".devstack"
 DB_PORT = 54322
 API_PORT = 54321
 AWS_PORT = 54329
+FUNCTIONS_PORT = 3000
 
 
 def environment(config: StackConfig, aws_url: str) -> dict[str, str]:
@@ -51,11 +58,14 @@ def environment(config: StackConfig, aws_url: str) -> dict[str, str]:
     }
 
 
-def announce(config: StackConfig, aws_url: str, env_file: Path, ran: list[str]) -> None:
+def announce(
+    config: StackConfig, aws_url: str, functions_url: str, env_file: Path, ran: list[str]
+) -> None:
     print(f"applied      {', '.join(ran) if ran else 'nothing new'}")
     print(f"API          {config.public_url}/rest/v1  {config.public_url}/auth/v1")
     print(f"PostgreSQL   {config.database_url}")
     print(f"AWS (moto)   {aws_url}")
+    print(f"functions    {functions_url}/api/...  (docs: {functions_url}/api/docs)")
     print(f"JWT secret   {config.keys.jwt_secret}")
     print(f"anon key     {config.keys.anon_key}")
     print(f"service key  {config.keys.service_role_key}")
@@ -78,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db-port", type=int, default=DB_PORT)
     parser.add_argument("--api-port", type=int, default=API_PORT)
     parser.add_argument("--aws-port", type=int, default=AWS_PORT)
+    parser.add_argument("--functions-port", type=int, default=FUNCTIONS_PORT)
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -111,10 +122,19 @@ def main(argv: list[str] | None = None) -> int:
             gateway = GatewayServer(config, args.api_port).start()
             running.callback(gateway.stop)
 
+            functions_url = f"http://127.0.0.1:{args.functions_port}"
+            env = environment(config, aws_url) | {"API_URL": functions_url}
+            # The functions read their settings from the environment, as in Lambda.
+            os.environ.update(env)
+            host = FunctionHost(load_functions())
+            running.callback(host.close)
+            functions = AppServer(
+                create_functions_app(host, build_openapi), args.functions_port, "functions"
+            ).start()
+            running.callback(functions.stop)
             env_file = args.home / ".env"
-            env = environment(config, aws_url)
             env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
-            announce(config, aws_url, env_file, ran)
+            announce(config, aws_url, functions_url, env_file, ran)
             print(f"ready in {time.monotonic() - started:.1f}s — Ctrl-C to stop", flush=True)
             while True:
                 time.sleep(3600)

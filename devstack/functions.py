@@ -28,6 +28,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from shared import db as shared_db
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVERLESS_YML = ROOT / "serverless.yml"
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}")
@@ -93,7 +95,7 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def http_event(
+def http_event(  # noqa: PLR0917  (the parts of a request, in the order they appear)
     spec: FunctionSpec,
     method: str,
     raw_path: str,
@@ -219,9 +221,7 @@ class FunctionHost:
         for loop in self._loops:
             loop.close()
         self._loops.clear()
-        from shared import db  # the functions' shared HTTP client
-
-        db.close()
+        shared_db.close()  # the functions' shared HTTP client
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -254,7 +254,7 @@ def create_app(host: FunctionHost, openapi: Callable[[], dict[str, Any]]) -> Sta
                 return _error(405, "method_not_allowed", "method not allowed on this path")
             return _error(404, "not_found", "no route for this path")
         body = await request.body()
-        headers = {key: value for key, value in request.headers.items()}
+        headers = dict(request.headers.items())
         event = http_event(
             spec,
             request.method,

@@ -95,7 +95,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = str(exc.detail) if exc.detail else code.replace("_", " ")
     headers = dict(exc.headers or {})
-    return error_response(ApiError(exc.status_code, code, message, headers=headers), _request_id(request))
+    return error_response(
+        ApiError(exc.status_code, code, message, headers=headers), _request_id(request)
+    )
 
 
 class Envelope:
@@ -142,7 +144,9 @@ class Envelope:
 
         try:
             length = headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            if length is not None and (
+                not length.isdigit() or int(length) > settings.max_body_bytes
+            ):
                 await reply(
                     ApiError(
                         413,
@@ -187,7 +191,7 @@ def create_app(*routers: APIRouter, title: str = "InvoiceFlow API", docs: bool =
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_middleware(Envelope)  # type: ignore[arg-type]
+    app.add_middleware(Envelope)
     return app
 
 

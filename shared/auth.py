@@ -50,7 +50,7 @@ def _jwks_client(url: str) -> PyJWKClient:
     with _jwks_lock:
         client = _jwks_clients.get(url)
         if client is None:
-            from jwt import PyJWKClient  # only tokens signed with asymmetric keys need it
+            from jwt import PyJWKClient  # noqa: PLC0415  (only asymmetric keys need it)
 
             client = PyJWKClient(url, cache_keys=True, lifespan=600, timeout=5)
             _jwks_clients[url] = client

@@ -134,9 +134,13 @@ def _requiring(role: str) -> Callable[..., Context]:
         ] = None,
     ) -> Context:
         membership = _resolve(user, x_organization_id)
-        context = Context(user=user, organization_id=membership.organization_id, role=membership.role)
+        context = Context(
+            user=user, organization_id=membership.organization_id, role=membership.role
+        )
         if not context.at_least(role):
-            raise forbidden(f"your role ({membership.role}) may not do this; it needs {role} or above")
+            raise forbidden(
+                f"your role ({membership.role}) may not do this; it needs {role} or above"
+            )
         return context
 
     dependency.__name__ = f"require_{role}"

@@ -22,20 +22,26 @@ from postgrest.exceptions import APIError
 from shared.errors import ApiError, from_postgrest, unavailable
 from shared.settings import Settings
 
-_http: httpx.Client | None = None
 _http_lock = threading.Lock()
+
+
+class _Instance:
+    """What a Lambda instance keeps between invocations."""
+
+    http: httpx.Client | None = None
+
+
 _CONTENT_RANGE = re.compile(r"^\s*(?:\*|\d+-\d+)/(\d+|\*)\s*$")
 
 
 def http_client(settings: Settings) -> httpx.Client:
-    global _http
     with _http_lock:
-        if _http is None:
-            _http = httpx.Client(
+        if _Instance.http is None:
+            _Instance.http = httpx.Client(
                 timeout=httpx.Timeout(settings.http_timeout_seconds, connect=3.0),
                 limits=httpx.Limits(max_keepalive_connections=8, max_connections=16),
             )
-        return _http
+        return _Instance.http
 
 
 def rest(settings: Settings, token: str | None = None, *, service: str | None = None) -> Any:
@@ -55,11 +61,10 @@ def rest(settings: Settings, token: str | None = None, *, service: str | None = 
 
 def close() -> None:
     """Closes the instance's HTTP connections (tests and the local emulator)."""
-    global _http
     with _http_lock:
-        if _http is not None:
-            _http.close()
-            _http = None
+        if _Instance.http is not None:
+            _Instance.http.close()
+            _Instance.http = None
 
 
 class _Builder(Protocol):

@@ -8,8 +8,6 @@ import sys
 import time
 from typing import Any
 
-_configured = False
-
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -29,13 +27,11 @@ class _JsonFormatter(logging.Formatter):
 
 
 def get_logger(level: str = "INFO") -> logging.Logger:
-    global _configured
     logger = logging.getLogger("invoiceflow")
-    if not _configured:
+    if not any(isinstance(h.formatter, _JsonFormatter) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(_JsonFormatter())
         logger.handlers[:] = [handler]
         logger.propagate = False
-        _configured = True
     logger.setLevel(level.upper())
     return logger

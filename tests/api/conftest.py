@@ -50,7 +50,8 @@ class Response:
     @property
     def error(self) -> dict[str, Any]:
         body = self.json()
-        assert isinstance(body, dict) and "error" in body, f"not an error: {self.status} {body}"
+        assert isinstance(body, dict), f"not an error: {self.status} {body}"
+        assert "error" in body, f"not an error: {self.status} {body}"
         error: dict[str, Any] = body["error"]
         return error
 
@@ -219,9 +220,7 @@ def function_host(api_env: None) -> Iterator[FunctionHost]:
 @pytest.fixture(scope="session")
 def emulator(function_host: FunctionHost) -> Iterator[str]:
     """The API Gateway emulator over HTTP, as `make dev` serves it on :3000."""
-    server = AppServer(
-        create_app(function_host, build_openapi), free_port(), "functions"
-    ).start()
+    server = AppServer(create_app(function_host, build_openapi), free_port(), "functions").start()
     yield f"http://127.0.0.1:{server.port}"
     server.stop()
 

@@ -22,7 +22,12 @@ from devstack.postgres import ROOT, free_port
 class DevStack:
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.ports = {"db": free_port(), "api": free_port(), "aws": free_port()}
+        self.ports = {
+            "db": free_port(),
+            "api": free_port(),
+            "aws": free_port(),
+            "functions": free_port(),
+        }
         self.proc: subprocess.Popen[str] | None = None
         self.output: list[str] = []
 
@@ -40,6 +45,8 @@ class DevStack:
                 str(self.ports["api"]),
                 "--aws-port",
                 str(self.ports["aws"]),
+                "--functions-port",
+                str(self.ports["functions"]),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -112,6 +119,20 @@ def test_make_dev_serves_the_demo_and_keeps_its_data_across_restarts(devhome: Pa
         supabase.table("clients").update({"notes": "kept across restarts"}).eq(
             "company_name", "Globex"
         ).execute()
+
+        # The functions behind the API Gateway emulator, with the session's own token.
+        session_token = supabase.auth.get_session()
+        assert session_token is not None
+        api = env["API_URL"]
+        assert api == f"http://127.0.0.1:{stack.ports['functions']}"
+        me = session.get(
+            api + "/api/auth/me",
+            headers={"Authorization": f"Bearer {session_token.access_token}"},
+        )
+        assert me.status_code == 200, me.text
+        assert me.json()["user"]["email"] == "demo@invoiceflow.local"
+        assert session.get(api + "/api/auth/me").status_code == 401
+        assert "/api/invoices" in session.get(api + "/api/openapi.json").json()["paths"]
 
         s3 = boto3.client(
             "s3",

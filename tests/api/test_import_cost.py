@@ -1,0 +1,90 @@
+"""Cold start: importing a function's module imports only what that route needs.
+
+Each function of serverless.yml is imported in a fresh interpreter (as Lambda does) with
+no settings in the environment, and the modules it pulled in are checked: no AWS SDK in
+routes that do not touch AWS, no PDF or spreadsheet library anywhere in the API, no
+`supabase` umbrella (postgrest alone serves), nothing from the development tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from devstack.functions import ROOT, FunctionSpec, load_functions
+
+FUNCTIONS = load_functions()
+
+# Top-level packages no API route may import.
+NEVER = {
+    "supabase",  # the umbrella: postgrest (and supabase_auth for auth) serve
+    "realtime",
+    "storage3",
+    "supabase_functions",
+    "reportlab",
+    "fpdf",
+    "openpyxl",
+    "xlsxwriter",
+    "PIL",
+    "weasyprint",
+    "devstack",
+    "tests",
+    "bench",
+    "psycopg",
+    "moto",
+    "uvicorn",
+    "pytest",
+}
+AWS = {"boto3", "botocore", "s3transfer"}
+AUTH_CLIENT = {"supabase_auth"}
+
+_PROBE = """
+import importlib, json, sys
+module = importlib.import_module(sys.argv[1])
+assert callable(getattr(module, sys.argv[2]))
+print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))
+"""
+
+
+def _imported(spec: FunctionSpec) -> set[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "AWS_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, spec.module, spec.attribute],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, f"{spec.name} does not import cleanly:\n{done.stderr}"
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+@pytest.fixture(scope="module")
+def imports() -> dict[str, set[str]]:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip([s.name for s in FUNCTIONS], pool.map(_imported, FUNCTIONS), strict=True))
+
+
+def test_every_function_module_exists() -> None:
+    missing = [spec.name for spec in FUNCTIONS if not spec.source.is_file()]
+    assert not missing, f"serverless.yml names functions without a module: {missing}"
+
+
+@pytest.mark.parametrize("spec", FUNCTIONS, ids=[s.name for s in FUNCTIONS])
+def test_function_imports_only_what_it_needs(
+    spec: FunctionSpec, imports: dict[str, set[str]]
+) -> None:
+    loaded = imports[spec.name]
+    assert not loaded & NEVER, f"{spec.name} imports {sorted(loaded & NEVER)}"
+    assert {"shared", "mangum"} <= loaded
+    if not spec.module.startswith(("functions.jobs", "functions.delivery")):
+        assert not loaded & AWS, f"{spec.name} does not touch AWS but imports {loaded & AWS}"
+    if not spec.module.startswith("functions.auth.") or spec.module == "functions.auth.me":
+        assert not loaded & AUTH_CLIENT, f"{spec.name} imports the Auth client it does not use"

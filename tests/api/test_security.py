@@ -1,0 +1,255 @@
+"""Every route of serverless.yml, tried as everyone who must be refused: anonymous,
+expired, forged, `alg=none`, escalated and malformed tokens (401); a viewer writing
+(403); a stranger from another organization reaching for organization A's ids (404,
+with nothing changed) or naming organization A (403). Over both ways in: the handler
+in process and HTTP through the API Gateway emulator."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import pytest
+
+from devstack.functions import FunctionSpec, load_functions
+from tests.api.conftest import Api, World
+
+HTTP = [s for s in load_functions() if s.method and s.path]
+PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login")}
+PROTECTED = [s for s in HTTP if (s.method, s.path) not in PUBLIC]
+WRITES = [
+    s
+    for s in PROTECTED
+    if s.method in ("POST", "PUT", "DELETE")
+    and s.path
+    and not s.path.startswith(
+        ("/api/auth/", "/api/settings/profile", "/api/settings/notifications")
+    )
+]
+WITH_ID = [s for s in PROTECTED if s.path and "{id}" in s.path]
+
+
+@dataclass
+class Targets:
+    """Organization A's rows a stranger must never reach."""
+
+    client: str
+    invoice: str
+    payment: str
+
+    def fill(self, spec: FunctionSpec) -> str:
+        path = spec.path or ""
+        for prefix, value in (
+            ("/api/clients", self.client),
+            ("/api/invoices", self.invoice),
+            ("/api/payments", self.payment),
+        ):
+            if path.startswith(prefix):
+                return path.replace("{id}", value)
+        return path
+
+
+@pytest.fixture(scope="module")
+def targets(world: World) -> Targets:
+    org = world.org_a
+    client = world.sql(
+        "insert into public.clients (organization_id, company_name, currency, email, notes)"
+        " values (%s, 'Matrix target', 'USD', 'target@example.com', 'untouched')"
+        " returning id::text",
+        org,
+    )[0][0]
+    invoice = world.sql(
+        "insert into public.invoices (organization_id, client_id, currency, due_date, notes)"
+        " values (%s, %s, 'USD', current_date + 30, 'untouched') returning id::text",
+        org,
+        client,
+    )[0][0]
+    world.sql(
+        "insert into public.invoice_items (organization_id, invoice_id, currency, description,"
+        " quantity, rate) values (%s, %s, 'USD', 'Work', 2, 50)",
+        org,
+        invoice,
+    )
+    world.sql("update public.invoices set status = 'sent' where id = %s", invoice)
+    payment = world.sql(
+        "insert into public.payments (organization_id, invoice_id, currency, amount, notes)"
+        " values (%s, %s, 'USD', 10, 'untouched') returning id::text",
+        org,
+        invoice,
+    )[0][0]
+    return Targets(client=client, invoice=invoice, payment=payment)
+
+
+def _ids(specs: list[FunctionSpec]) -> list[str]:
+    return [s.name for s in specs]
+
+
+def _call(api: Api, spec: FunctionSpec, path: str, **kwargs: Any) -> Any:
+    if spec.method in ("POST", "PUT") and "json_body" not in kwargs:
+        kwargs["json_body"] = {}
+    return api.request(spec.method or "GET", path, **kwargs)
+
+
+def _token(world: World, secret: str | None = None, **claims: Any) -> str:
+    person = world.people["alice"]
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "sub": person.id,
+        "role": "authenticated",
+        "aud": "authenticated",
+        "iat": now,
+        "exp": now + 3600,
+    }
+    payload.update(claims)
+    return jwt.encode(payload, secret or world.stack.config.keys.jwt_secret, algorithm="HS256")
+
+
+def _unsigned(world: World) -> str:
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {
+        "sub": world.people["alice"].id,
+        "role": "authenticated",
+        "aud": "authenticated",
+        "exp": now + 3600,
+    }
+    return part({"alg": "none", "typ": "JWT"}) + "." + part(claims) + "."
+
+
+BAD_TOKENS = [
+    "missing",
+    "expired",
+    "wrong_key",
+    "alg_none",
+    "not_yet_valid",
+    "no_sub",
+    "service_role_wrong_key",
+    "anon_key",
+    "garbage",
+    "wrong_audience",
+]
+
+
+def _bad_token(world: World, kind: str) -> str | None:
+    now = int(time.time())
+    tokens: dict[str, str | None] = {
+        "missing": None,
+        "expired": _token(world, exp=now - 60, iat=now - 3660),
+        "wrong_key": _token(world, secret="x" * 40),
+        "alg_none": _unsigned(world),
+        "not_yet_valid": _token(world, nbf=now + 600),
+        "no_sub": jwt.encode(
+            {"role": "authenticated", "aud": "authenticated", "exp": now + 600},
+            world.stack.config.keys.jwt_secret,
+            algorithm="HS256",
+        ),
+        "service_role_wrong_key": _token(world, secret="y" * 40, role="service_role"),
+        "anon_key": world.stack.config.keys.anon_key,
+        "garbage": "not-a-jwt",
+        "wrong_audience": _token(world, aud="somebody-else"),
+    }
+    return tokens[kind]
+
+
+@pytest.mark.parametrize("kind", BAD_TOKENS)
+@pytest.mark.parametrize("spec", PROTECTED, ids=_ids(PROTECTED))
+def test_refused_tokens_get_401(
+    api: Api, world: World, targets: Targets, spec: FunctionSpec, kind: str
+) -> None:
+    reply = _call(api, spec, targets.fill(spec), token=_bad_token(world, kind))
+    assert reply.status == 401, (kind, reply.json())
+    expected = {"missing": "missing_token", "expired": "token_expired"}.get(kind, "invalid_token")
+    assert reply.error["code"] == expected
+    assert reply.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("spec", PROTECTED, ids=_ids(PROTECTED))
+def test_over_http_anonymous_and_forged_get_401(
+    http_api: Api, world: World, targets: Targets, spec: FunctionSpec
+) -> None:
+    for kind in ("missing", "alg_none", "service_role_wrong_key"):
+        reply = _call(http_api, spec, targets.fill(spec), token=_bad_token(world, kind))
+        assert reply.status == 401, (kind, reply.json())
+
+
+@pytest.mark.parametrize("spec", WRITES, ids=_ids(WRITES))
+def test_viewer_may_not_write(any_api: Api, targets: Targets, spec: FunctionSpec) -> None:
+    reply = _call(any_api, spec, targets.fill(spec), as_="victor")
+    assert reply.status == 403, reply.json()
+    assert reply.error["code"] == "forbidden"
+
+
+@pytest.mark.parametrize("spec", PROTECTED, ids=_ids(PROTECTED))
+def test_stranger_naming_organization_a_is_403(
+    api: Api, world: World, targets: Targets, spec: FunctionSpec
+) -> None:
+    if spec.path in ("/api/auth/me", "/api/auth/logout") or (spec.path or "").startswith(
+        ("/api/settings/profile", "/api/settings/notifications")
+    ):
+        pytest.skip("a per-user route: no organization is involved")
+    reply = _call(api, spec, targets.fill(spec), as_="bob", org=world.org_a)
+    assert reply.status == 403, reply.json()
+
+
+@pytest.mark.parametrize("spec", WITH_ID, ids=_ids(WITH_ID))
+def test_stranger_gets_404_for_organization_a_ids(
+    any_api: Api, world: World, targets: Targets, spec: FunctionSpec
+) -> None:
+    body = {"notes": "written by a stranger"} if spec.method == "PUT" else None
+    reply = _call(any_api, spec, targets.fill(spec), as_="bob", json_body=body)
+    assert reply.status == 404, reply.json()
+    assert reply.error["code"] == "not_found"
+    # Nothing of organization A changed or disappeared.
+    rows = world.sql(
+        "select (select notes from public.clients where id = %s),"
+        " (select notes from public.invoices where id = %s),"
+        " (select notes from public.payments where id = %s)",
+        targets.client,
+        targets.invoice,
+        targets.payment,
+    )
+    assert rows == [("untouched", "untouched", "untouched")]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/clients", "/api/invoices", "/api/payments", "/api/dashboard/recent-invoices"]
+)
+def test_stranger_lists_never_show_organization_a(
+    any_api: Api, targets: Targets, path: str
+) -> None:
+    reply = any_api.get(path, as_="bob")
+    assert reply.status == 200, reply.json()
+    text = reply.content.decode()
+    for secret in (targets.client, targets.invoice, targets.payment, "Matrix target"):
+        assert secret not in text
+
+
+def test_stranger_cannot_bill_or_pay_organization_a(
+    any_api: Api, world: World, targets: Targets
+) -> None:
+    invoice = any_api.post(
+        "/api/invoices",
+        as_="bob",
+        json_body={
+            "client_id": targets.client,
+            "due_date": "2030-01-01",
+            "items": [{"description": "x", "quantity": 1, "rate": 1}],
+        },
+    )
+    assert invoice.status in (404, 422), invoice.json()
+    assert invoice.error["code"] in ("not_found", "invalid_reference")
+    payment = any_api.post(
+        "/api/payments",
+        as_="bob",
+        json_body={"invoice_id": targets.invoice, "amount": "1.00", "payment_date": "2026-01-01"},
+    )
+    assert payment.status == 404, payment.json()
+    assert world.sql(
+        "select count(*) from public.payments where invoice_id = %s", targets.invoice
+    ) == [(1,)]
