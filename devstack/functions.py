@@ -208,9 +208,12 @@ class FunctionHost:
                 self._handlers[spec.name] = handler
             return handler
 
+    def _invoke_here(self, spec: FunctionSpec, event: dict[str, Any]) -> dict[str, Any]:
+        # Imported on a worker: Mangum adopts the importing thread's event loop.
+        return self.handler(spec)(event, LambdaContext(spec))
+
     def submit(self, spec: FunctionSpec, event: dict[str, Any]) -> Future[dict[str, Any]]:
-        handler = self.handler(spec)
-        return self._pool.submit(handler, event, LambdaContext(spec))
+        return self._pool.submit(self._invoke_here, spec, event)
 
     def invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> dict[str, Any]:
         return self.submit(spec, event).result()

@@ -6,14 +6,19 @@ routes themselves (their FastAPI routers), so it cannot drift from the code.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
+from pydantic.json_schema import models_json_schema
+
 from devstack.functions import ROOT, load_functions
 from shared.api import create_app
+from shared.models.common import ErrorBody
 
 OPENAPI_JSON = ROOT / "docs" / "openapi.json"
 
@@ -25,14 +30,44 @@ name one with `X-Organization-Id`. Money is sent and returned as decimal strings
 """
 
 
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+_ERROR_TEXT = {
+    "400": "Malformed JSON, or the organization is missing or malformed",
+    "401": "Missing, malformed, forged or expired access token",
+    "403": "The caller's role may not do this, or they are not in the named organization",
+    "404": "No such resource in the caller's organization",
+    "409": "Conflict with the current state (a unique value taken)",
+    "413": "Request body too large",
+    "422": "Validation failed or a business rule refused the change",
+    "429": "Rate limit exceeded; see Retry-After",
+    "500": "Internal error",
+    "503": "Temporarily unavailable; retry after Retry-After",
+}
+_ERRORS = ("400", "401", "403", "404", "413", "422", "429", "500", "503")
+_PUBLIC_ERRORS = ("400", "413", "422", "429", "500", "503")
+
+
+def _import_on_a_worker(names: list[str]) -> list[Any]:
+    """Imports the function modules on a thread with its own (then closed) event loop:
+    Mangum adopts the importing thread's loop, and must not leave one on the caller's."""
+
+    def work() -> list[Any]:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            return [importlib.import_module(name) for name in names]
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
 @cache
 def build_openapi() -> dict[str, Any]:
-    routers = []
-    for spec in load_functions():
-        if spec.method is None:
-            continue
-        module = importlib.import_module(spec.module)
-        routers.append(module.router)
+    modules = [spec.module for spec in load_functions() if spec.method is not None]
+    routers = [module.router for module in _import_on_a_worker(modules)]
     app = create_app(*routers, docs=True)
     app.title = "InvoiceFlow API"
     app.version = "1.0.0"
@@ -45,11 +80,27 @@ def build_openapi() -> dict[str, Any]:
         "bearerFormat": "JWT",
         "description": "A Supabase Auth access token.",
     }
+    schemas = components.setdefault("schemas", {})
+    _, error_schemas = models_json_schema(
+        [(ErrorBody, "validation")], ref_template="#/components/schemas/{model}"
+    )
+    schemas.update(error_schemas.get("$defs", {}))
+    # FastAPI documents its own 422 body; the API answers every error in one shape.
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
     public = {("/api/auth/signup", "post"), ("/api/auth/login", "post")}
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            codes = _PUBLIC_ERRORS if (path, method) in public else _ERRORS
             if (path, method) not in public:
                 operation["security"] = [{"bearer": []}]
+            for code in codes:
+                described = responses.get(code, {})
+                responses[code] = {
+                    "description": described.get("description") or _ERROR_TEXT[code],
+                    "content": {"application/json": {"schema": _ERROR_REF}},
+                }
     return document
 
 

@@ -94,6 +94,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = str(exc.detail) if exc.detail else code.replace("_", " ")
+    if exc.status_code == 400:  # FastAPI could not parse the body (e.g. nested too deep)
+        code, message = "malformed_json", "the request body could not be parsed as JSON"
     headers = dict(exc.headers or {})
     return error_response(
         ApiError(exc.status_code, code, message, headers=headers), _request_id(request)

@@ -26,10 +26,18 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is now (Lambda ships stdout to CloudWatch)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
 def get_logger(level: str = "INFO") -> logging.Logger:
     logger = logging.getLogger("invoiceflow")
     if not any(isinstance(h.formatter, _JsonFormatter) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _StdoutHandler(sys.stdout)
         handler.setFormatter(_JsonFormatter())
         logger.handlers[:] = [handler]
         logger.propagate = False

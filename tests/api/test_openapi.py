@@ -1,0 +1,58 @@
+"""The OpenAPI document is generated from the routes, lists every HTTP function of
+serverless.yml, and docs/openapi.json is the current one (regenerate it with
+`.venv/bin/python -m devstack.openapi`). The emulator serves it and a docs page."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from devstack.functions import load_functions
+from devstack.openapi import OPENAPI_JSON, build_openapi, render
+
+
+def test_docs_openapi_json_is_current() -> None:
+    assert OPENAPI_JSON.is_file(), "run: .venv/bin/python -m devstack.openapi"
+    assert json.loads(OPENAPI_JSON.read_text()) == json.loads(render()), (
+        "docs/openapi.json is stale: run .venv/bin/python -m devstack.openapi"
+    )
+
+
+def test_every_http_function_is_documented_once() -> None:
+    document = build_openapi()
+    documented = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+    declared = {(s.method, s.path) for s in load_functions() if s.method}
+    assert documented == declared
+
+
+def test_operations_say_how_to_authenticate_and_how_they_fail() -> None:
+    document = build_openapi()
+    assert document["openapi"].startswith("3.")
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            public = (path, method) in {("/api/auth/signup", "post"), ("/api/auth/login", "post")}
+            assert ("security" in operation) != public, (method, path)
+            assert operation.get("summary"), f"{method} {path} has no summary"
+            assert "422" in operation["responses"], (method, path)
+
+
+def test_emulator_serves_the_document_and_docs_page(emulator: str) -> None:
+    document = httpx.get(emulator + "/api/openapi.json").json()
+    assert document == build_openapi()
+    page = httpx.get(emulator + "/api/docs")
+    assert page.status_code == 200
+    assert "/api/openapi.json" in page.text
+
+
+def test_emulator_answers_unknown_routes_in_the_error_shape(emulator: str) -> None:
+    missing = httpx.get(emulator + "/api/nothing-here")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    wrong_method = httpx.patch(emulator + "/api/clients")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["code"] == "method_not_allowed"
