@@ -133,11 +133,10 @@ class Envelope:
             if message["type"] == "http.response.start":
                 started_response = True
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"x-request-id", request_id.encode("latin-1")),
-                ]
+                headers = list(message.get("headers", []))
+                if not any(key.lower() == b"x-request-id" for key, _ in headers):
+                    headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message["headers"] = headers
             await send(message)
 
         async def reply(error: ApiError) -> None:

@@ -1,0 +1,277 @@
+"""Models of the clients routes.
+
+Request bodies mirror the checks of ``public.clients`` (supabase/migrations/
+20261121000300_clients.sql) so bad input is refused with a field path before any
+call; the table's checks stay the last word. The derived columns (``total_billed``,
+``outstanding_balance``, ``last_invoice_date``) are not in the request models: the
+database computes them from invoices and refuses writes to them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from shared.models import Input, Output
+
+ClientStatus = Literal["active", "inactive", "pending"]
+BillingFrequency = Literal["monthly", "quarterly", "annually", "one-time"]
+InvoiceStatus = Literal["draft", "sent", "paid", "overdue", "cancelled"]
+ActivityType = Literal[
+    "new", "communication", "payment", "invoice_sent", "invoice_overdue", "other"
+]
+
+CLIENT_STATUSES: tuple[str, ...] = ("active", "inactive", "pending")
+BILLING_FREQUENCIES: tuple[str, ...] = ("monthly", "quarterly", "annually", "one-time")
+
+# The table's check: something@something.something, no spaces.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+_CURRENCY = re.compile(CURRENCY_PATTERN)
+MAX_BULK_IDS = 500
+
+# ISO 4217 minor units, as private.currency_minor_unit has them (2 unless listed);
+# used only to present derived totals at their currency's scale ("0.00", not "0").
+_ZERO_DECIMALS = frozenset(
+    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()  # noqa: SIM905
+)
+_THREE_DECIMALS = frozenset("BHD IQD JOD KWD LYD OMR TND".split())  # noqa: SIM905
+
+
+def minor_unit(currency: str) -> int:
+    if currency in _ZERO_DECIMALS:
+        return 0
+    if currency in _THREE_DECIMALS:
+        return 3
+    return 2
+
+
+def at_currency_scale(amount: Decimal, currency: str) -> Decimal:
+    """The amount with its currency's number of decimals (amounts from the database
+    are already rounded to it; only an untouched default ``0`` lacks the scale)."""
+    return amount.quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding=ROUND_HALF_UP)
+
+
+def _blank_to_none(value: Any) -> Any:
+    """An optional text field sent empty (a cleared form input) is no value."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _limited(max_length: int) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, max_length=max_length)
+
+
+_Blank = BeforeValidator(_blank_to_none)
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise PydanticCustomError("email", "value is not a valid email address")
+    return value
+
+
+def _currency(value: str) -> str:
+    if not _CURRENCY.match(value):
+        raise PydanticCustomError(
+            "currency", "a currency is a three-letter ISO 4217 code in capitals, e.g. USD"
+        )
+    return value
+
+
+CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Currency = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_currency)]
+Email = Annotated[
+    Annotated[str, _limited(320), AfterValidator(_email)] | None,
+    _Blank,
+]
+ContactPerson = Annotated[Annotated[str, _limited(200)] | None, _Blank]
+Phone = Annotated[Annotated[str, _limited(50)] | None, _Blank]
+Address = Annotated[Annotated[str, _limited(1000)] | None, _Blank]
+Notes = Annotated[Annotated[str, _limited(5000)] | None, _Blank]
+AvatarUrl = Annotated[Annotated[str, _limited(2048)] | None, _Blank]
+
+
+class ClientCreate(Input):
+    """A new client. ``currency`` defaults to the organization's default currency."""
+
+    company_name: CompanyName
+    contact_person: ContactPerson = None
+    email: Email = None
+    phone: Phone = None
+    address: Address = None
+    notes: Notes = None
+    currency: Currency | None = Field(
+        default=None, description="ISO 4217 code; the organization's default when omitted"
+    )
+    status: ClientStatus = "active"
+    billing_frequency: BillingFrequency = "monthly"
+    avatar_url: AvatarUrl = None
+
+    def to_row(self) -> dict[str, Any]:
+        """The columns to insert: a missing currency is left to the database's default."""
+        row = self.to_json()
+        if row.get("currency") is None:
+            row.pop("currency", None)
+        return row
+
+
+_NOT_NULL = ("company_name", "currency", "status", "billing_frequency")
+
+
+class ClientUpdate(Input):
+    """A partial update: only the fields present change; ``null`` clears an optional
+    field. ``company_name``, ``currency``, ``status`` and ``billing_frequency`` cannot
+    be cleared."""
+
+    company_name: CompanyName | None = None
+    contact_person: ContactPerson = None
+    email: Email = None
+    phone: Phone = None
+    address: Address = None
+    notes: Notes = None
+    currency: Currency | None = Field(
+        default=None, description="refused (409) once the client has invoices"
+    )
+    status: ClientStatus | None = None
+    billing_frequency: BillingFrequency | None = None
+    avatar_url: AvatarUrl = None
+
+    @field_validator(*_NOT_NULL, mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("not_null", "this field cannot be null")
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ClientUpdate:
+        if not self.model_fields_set:
+            raise PydanticCustomError("empty_update", "give at least one field to change")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return self.to_json(exclude_unset=True)
+
+
+class ClientBulkDelete(Input):
+    ids: list[UUID] = Field(
+        min_length=1,
+        max_length=MAX_BULK_IDS,
+        description=f"1 to {MAX_BULK_IDS} distinct client ids",
+    )
+
+    @field_validator("ids")
+    @classmethod
+    def _unique(cls, ids: list[UUID]) -> list[UUID]:
+        seen: set[UUID] = set()
+        for value in ids:
+            if value in seen:
+                raise PydanticCustomError(
+                    "unique_ids", "ids must be unique; {id} is repeated", {"id": str(value)}
+                )
+            seen.add(value)
+        return ids
+
+
+# ----------------------------------------------------------------------------- output
+
+
+class Client(Output):
+    id: UUID
+    organization_id: UUID
+    company_name: str
+    contact_person: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    notes: str | None = None
+    currency: str
+    status: ClientStatus
+    billing_frequency: BillingFrequency
+    avatar_url: str | None = None
+    total_billed: Decimal = Field(description="sum of the sent, paid and overdue invoices")
+    outstanding_balance: Decimal = Field(
+        description="sum of the balances of sent and overdue invoices"
+    )
+    last_invoice_date: date | None = Field(description="latest issue date of those invoices")
+    created_by: UUID | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @model_validator(mode="after")
+    def _scaled_totals(self) -> Client:
+        self.total_billed = at_currency_scale(self.total_billed, self.currency)
+        self.outstanding_balance = at_currency_scale(self.outstanding_balance, self.currency)
+        return self
+
+
+class ClientInvoiceSummary(Output):
+    id: UUID
+    invoice_number: str
+    status: InvoiceStatus
+    issue_date: date
+    due_date: date
+    total: Decimal
+    balance_due: Decimal
+    currency: str
+
+    @model_validator(mode="after")
+    def _scaled(self) -> ClientInvoiceSummary:
+        self.total = at_currency_scale(self.total, self.currency)
+        self.balance_due = at_currency_scale(self.balance_due, self.currency)
+        return self
+
+
+class ClientActivity(Output):
+    id: UUID
+    activity: str
+    timestamp: datetime
+    type: ActivityType
+    metadata: dict[str, Any] | None = None
+    created_by: UUID | None = None
+
+
+class ClientDetail(Client):
+    recent_invoices: list[ClientInvoiceSummary] = Field(
+        description="the 10 latest invoices, newest issue date first"
+    )
+    recent_activities: list[ClientActivity] = Field(
+        description="the 20 latest activities, newest first"
+    )
+
+
+BulkDeleteStatus = Literal["deleted", "not_found", "has_invoices"]
+
+
+class BulkDeleteItem(Output):
+    id: UUID
+    status: BulkDeleteStatus
+    message: str
+
+
+class BulkDeleteSummary(Output):
+    requested: int
+    deleted: int
+    not_found: int
+    has_invoices: int
+
+
+class BulkDeleteResult(Output):
+    results: list[BulkDeleteItem] = Field(description="one entry per requested id, in order")
+    summary: BulkDeleteSummary
