@@ -1,0 +1,336 @@
+"""Models of the invoices routes (docs/api.md, "Invoices").
+
+Requests are checked here before any database call: amounts are ``Decimal`` within the
+database's bounds and scales, dates are sane (years 1900-2200, due date not before the
+issue date), unknown fields are refused. What depends on stored data (the client's
+currency and its minor unit, the discount against the subtotal, what may change after
+sending) is the database's to refuse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+
+from shared.models import Input, Output
+
+InvoiceStatus = Literal["draft", "sent", "paid", "overdue", "cancelled"]
+PaymentTerms = Literal[
+    "due_on_receipt", "net7", "net15", "net30", "net45", "net60", "net90", "custom"
+]
+Template = Literal["professional", "modern", "minimal"]
+ItemsMode = Literal["replace", "patch"]
+
+STATUSES: tuple[str, ...] = ("draft", "sent", "paid", "overdue", "cancelled")
+MAX_ITEMS = 200
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
+def _scale(places: int) -> AfterValidator:
+    """Drops trailing zeros past ``places`` (``1.50000`` -> ``1.5000``) so the database's
+    scale checks see the number the caller meant; pydantic has already refused more
+    significant decimals than ``places``."""
+    quantum = Decimal(1).scaleb(-places)
+
+    def fit(value: Decimal) -> Decimal:
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -places:
+            return value.quantize(quantum)
+        return value
+
+    return AfterValidator(fit)
+
+
+def _blank_to_none(value: str) -> str | None:
+    return value or None
+
+
+def _sane_year(value: dt.date) -> dt.date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+Quantity = Annotated[Decimal, Field(gt=0, lt=Decimal("1e9"), decimal_places=4), _scale(4)]
+Rate = Annotated[Decimal, Field(ge=0, lt=Decimal("1e12"), decimal_places=4), _scale(4)]
+# The currency (the client's) decides the allowed decimals; KWD has the most: 3.
+Discount = Annotated[Decimal, Field(ge=0, lt=Decimal("1e12"), decimal_places=3), _scale(3)]
+TaxRate = Annotated[Decimal, Field(ge=0, le=100, decimal_places=3), _scale(3)]
+Day = Annotated[dt.date, AfterValidator(_sane_year)]
+Description = Annotated[str, Field(min_length=1, max_length=2000)]
+InvoiceNumber = Annotated[str, Field(min_length=1, max_length=50)]
+# notes, terms, payment instructions: blank (after trimming) is stored as null.
+LongText = Annotated[str, Field(max_length=5000), AfterValidator(_blank_to_none)]
+Position = Annotated[int, Field(ge=0, le=100_000)]
+
+
+def _due_not_before_issue(due: dt.date | None, info: ValidationInfo) -> dt.date | None:
+    issued = info.data.get("issue_date")
+    if due is not None and isinstance(issued, dt.date) and due < issued:
+        raise ValueError(f"the due date must not be before the issue date ({issued})")
+    return due
+
+
+# =============================================================================
+# Requests
+# =============================================================================
+
+
+class NewInvoiceItem(Input):
+    """A line of a new invoice; its amount is the database's (quantity x rate, rounded)."""
+
+    description: Description
+    quantity: Quantity
+    rate: Rate
+
+
+class InvoiceCreate(Input):
+    """POST /api/invoices. Left out: the number comes from the organization's counter,
+    the issue date is today, the terms, tax rate, template, notes, terms and payment
+    instructions are the organization's defaults, the due date follows the terms."""
+
+    client_id: UUID
+    invoice_number: InvoiceNumber | None = None
+    issue_date: Day | None = None
+    due_date: Day | None = None
+    payment_terms: PaymentTerms | None = None
+    status: Literal["draft", "sent"] = "draft"
+    tax_rate: TaxRate | None = None
+    discount: Discount = Decimal(0)
+    notes: LongText | None = None
+    terms: LongText | None = None
+    payment_instructions: LongText | None = None
+    template: Template | None = None
+    items: list[NewInvoiceItem] = Field(min_length=1, max_length=MAX_ITEMS)
+
+    _due = field_validator("due_date")(_due_not_before_issue)
+
+    @model_validator(mode="after")
+    def _custom_terms_need_a_date(self) -> InvoiceCreate:
+        if self.payment_terms == "custom" and self.due_date is None:
+            raise ValueError("custom payment terms need a due_date")
+        return self
+
+    def invoice_json(self) -> dict[str, Any]:
+        """The invoice's fields for ``create_invoice``: those given (so the database
+        fills in the organization's defaults for the others)."""
+        return self.model_dump(mode="json", exclude_unset=True, exclude={"items"})
+
+    def items_json(self) -> list[dict[str, Any]]:
+        return [item.to_json() for item in self.items]
+
+
+class InvoiceItemChange(Input):
+    """An item in PUT /api/invoices/{id}.
+
+    Without ``id``: a new item (description, quantity and rate required). With ``id``:
+    that item, with the fields given changed. ``{"id": ..., "_delete": true}`` removes
+    it (``items_mode: patch`` only)."""
+
+    id: UUID | None = None
+    description: Description | None = None
+    quantity: Quantity | None = None
+    rate: Rate | None = None
+    position: Position | None = Field(
+        default=None, description="patch mode: the item's place (replace mode: list order)"
+    )
+    delete: bool = Field(default=False, alias="_delete")
+
+    @field_validator("description", "quantity", "rate", "position", "delete", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep it")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> InvoiceItemChange:
+        if self.delete:
+            if self.id is None:
+                raise ValueError("an item to delete needs its id")
+            extra = sorted(self.model_fields_set - {"id", "delete"})
+            if extra:
+                raise ValueError(f"an item to delete takes only its id, not {', '.join(extra)}")
+        elif self.id is None:
+            missing = [f for f in ("description", "quantity", "rate") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"a new item needs {', '.join(missing)}")
+        return self
+
+    def to_sql(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json", exclude_unset=True, exclude={"delete"})
+        if self.delete:
+            data["_delete"] = True
+        return data
+
+
+_NOT_NULL = (
+    "client_id",
+    "invoice_number",
+    "issue_date",
+    "due_date",
+    "payment_terms",
+    "status",
+    "tax_rate",
+    "discount",
+    "template",
+    "items",
+    "items_mode",
+)
+
+
+class InvoiceUpdate(Input):
+    """PUT /api/invoices/{id}: the fields present change (``null`` clears notes, terms
+    and payment_instructions). What may change depends on the status (docs/api.md)."""
+
+    client_id: UUID | None = None
+    invoice_number: InvoiceNumber | None = None
+    issue_date: Day | None = None
+    due_date: Day | None = None
+    payment_terms: PaymentTerms | None = None
+    status: InvoiceStatus | None = Field(
+        default=None, description="draft -> sent marks it sent; cancelled cancels it"
+    )
+    tax_rate: TaxRate | None = None
+    discount: Discount | None = None
+    notes: LongText | None = None
+    terms: LongText | None = None
+    payment_instructions: LongText | None = None
+    template: Template | None = None
+    items_mode: ItemsMode = Field(
+        default="replace",
+        description="replace: `items` is the whole new list; patch: only the listed items change",
+    )
+    items: list[InvoiceItemChange] | None = Field(default=None, max_length=MAX_ITEMS)
+
+    @field_validator(*_NOT_NULL, mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+    _due = field_validator("due_date")(_due_not_before_issue)
+
+    @field_validator("items")
+    @classmethod
+    def _items_fit_the_mode(
+        cls, items: list[InvoiceItemChange] | None, info: ValidationInfo
+    ) -> list[InvoiceItemChange] | None:
+        if items is None:
+            return None
+        mode = info.data.get("items_mode", "replace")
+        if mode == "replace":
+            if not items:
+                raise ValueError("an invoice needs at least one item")
+            if any(item.delete for item in items):
+                raise ValueError('"_delete" is for items_mode patch; in replace mode leave it out')
+        ids = [item.id for item in items if item.id is not None]
+        if len(ids) != len(set(ids)):
+            raise ValueError("an item is listed twice")
+        return items
+
+    def changes_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True, exclude={"items", "items_mode"})
+
+    def items_json(self) -> list[dict[str, Any]] | None:
+        return None if self.items is None else [item.to_sql() for item in self.items]
+
+
+# =============================================================================
+# Responses
+# =============================================================================
+
+
+class InvoiceItem(Output):
+    id: UUID
+    position: int
+    description: str
+    quantity: Decimal
+    rate: Decimal
+    amount: Decimal = Field(description="quantity x rate, rounded half-up to the currency")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class InvoicePayment(Output):
+    id: UUID
+    amount: Decimal
+    currency: str
+    payment_date: dt.date
+    payment_method: str
+    reference_number: str | None = None
+    notes: str | None = None
+    created_at: dt.datetime
+
+
+class ClientRef(Output):
+    id: UUID
+    company_name: str
+
+
+class InvoiceClient(ClientRef):
+    contact_person: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    currency: str
+
+
+class _InvoiceFields(Output):
+    id: UUID
+    client_id: UUID
+    invoice_number: str
+    issue_date: dt.date
+    due_date: dt.date
+    payment_terms: PaymentTerms
+    status: InvoiceStatus
+    currency: str
+    subtotal: Decimal
+    tax_rate: Decimal
+    tax_amount: Decimal
+    discount: Decimal
+    total_amount: Decimal
+    amount_paid: Decimal
+    balance_due: Decimal
+    template: Template
+    sent_at: dt.datetime | None = None
+    paid_at: dt.datetime | None = None
+    cancelled_at: dt.datetime | None = None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class InvoiceSummary(_InvoiceFields):
+    """A row of GET /api/invoices: the invoice without items, with its client's name."""
+
+    client: ClientRef
+
+    @model_validator(mode="before")
+    @classmethod
+    def _client_from_row(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "client" not in data and "client_company_name" in data:
+            data = {
+                **data,
+                "client": {
+                    "id": data.get("client_id"),
+                    "company_name": data["client_company_name"],
+                },
+            }
+        return data
+
+
+class Invoice(_InvoiceFields):
+    """One invoice, whole: its items (in order), payments (oldest first) and client."""
+
+    created_by: UUID | None = None
+    notes: str | None = None
+    terms: str | None = None
+    payment_instructions: str | None = None
+    client: InvoiceClient
+    items: list[InvoiceItem]
+    payments: list[InvoicePayment]
