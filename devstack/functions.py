@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from shared import auth_client
 from shared import db as shared_db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,7 +225,8 @@ class FunctionHost:
         for loop in self._loops:
             loop.close()
         self._loops.clear()
-        shared_db.close()  # the functions' shared HTTP client
+        shared_db.close()  # what the functions keep between invocations
+        auth_client.close()
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

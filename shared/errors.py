@@ -94,6 +94,7 @@ _SQLSTATE: dict[str, tuple[int, str]] = {
     "PGRST001": (503, "service_unavailable"),
     "PGRST002": (503, "service_unavailable"),
     "PGRST116": (404, "not_found"),
+    "28000": (401, "session_ended"),
     "PGRST301": (401, "invalid_token"),
     "PGRST303": (401, "invalid_token"),
 }
@@ -116,7 +117,9 @@ def from_postgrest(error: APIError) -> ApiError:
         else:
             status, code = 500, "internal_error"
     details: dict[str, Any] | None = None
-    if error.hint:
+    if error.hint and code == "validation_failed":
+        message = f"{message} ({error.hint})"  # field errors are lists; this names no field
+    elif error.hint:
         details = {"hint": error.hint}
     if status == 500:
         # Never echo an unexpected database error's text to the caller.
@@ -129,5 +132,6 @@ def from_postgrest(error: APIError) -> ApiError:
             headers={"Retry-After": "1"},
         )
     if status == 401:
-        return unauthorized(code, "the access token was refused")
+        text = message if code == "session_ended" else "the access token was refused"
+        return unauthorized(code, text)
     return ApiError(status, code, message, details)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from shared.models import Input
 
 
 class OrganizationMembership(BaseModel):
@@ -26,3 +32,99 @@ class Profile(BaseModel):
 class Me(BaseModel):
     user: Profile
     organizations: list[OrganizationMembership]
+
+
+# -- signup, login -------------------------------------------------------------------------
+
+# GoTrue's own email check (a name, an @, a domain of labels), so that what passes
+# here is not refused by Auth with a vaguer message.
+_EMAIL = re.compile(
+    r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+)
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_BYTES = 72  # bcrypt's limit; Auth refuses longer passwords
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise PydanticCustomError("email", "must be an email address")
+    return value.lower()
+
+
+def _password_bytes(value: str) -> str:
+    if len(value.encode()) > MAX_PASSWORD_BYTES:
+        raise PydanticCustomError(
+            "password_too_long", "must be at most {limit} bytes", {"limit": MAX_PASSWORD_BYTES}
+        )
+    return value
+
+
+Email = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=255),
+    AfterValidator(_email),
+    Field(examples=["ada@example.com"]),
+]
+
+
+class SignupRequest(Input):
+    email: Email
+    # Passwords are taken as typed: no trimming.
+    password: Annotated[
+        str,
+        StringConstraints(strip_whitespace=False, min_length=MIN_PASSWORD_LENGTH),
+        AfterValidator(_password_bytes),
+        Field(description=f"At least {MIN_PASSWORD_LENGTH} characters, at most 72 bytes."),
+    ]
+    first_name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    last_name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    business_name: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None,
+        description="Names the personal organization signup creates (default: your name).",
+    )
+
+
+class LoginRequest(Input):
+    # Not checked for shape: a login with any other email is just a failed login.
+    email: Annotated[str, StringConstraints(min_length=1, max_length=255, to_lower=True)]
+    password: Annotated[
+        str, StringConstraints(strip_whitespace=False, min_length=1, max_length=1024)
+    ]
+
+
+class AuthUser(BaseModel):
+    id: UUID
+    email: str | None
+    first_name: str | None = None
+    last_name: str | None = None
+    email_confirmed_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+class AuthSession(BaseModel):
+    """A Supabase Auth session: send ``access_token`` as ``Authorization: Bearer``;
+    trade ``refresh_token`` for a new session with Supabase Auth when it expires."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the token kind, not a secret
+    expires_in: int = Field(description="Seconds the access token is valid for.")
+    expires_at: int | None = Field(default=None, description="Unix time it expires at.")
+    refresh_token: str
+
+
+class LoginResult(BaseModel):
+    session: AuthSession
+    user: AuthUser
+
+
+class SignupResult(BaseModel):
+    session: AuthSession | None = Field(
+        description="null when the project asks new users to confirm their email first"
+    )
+    user: AuthUser
+    organization: OrganizationMembership | None = Field(
+        description="The personal organization signup created (null until the email is "
+        "confirmed, when confirmation is required)."
+    )
+    email_confirmation_required: bool

@@ -4,6 +4,11 @@
 --
 -- The rate limit is a fixed window per user whose state lives here (not in a
 -- Lambda's memory), so every Lambda instance sees the same count.
+--
+-- A token whose session has ended (logout, "sign out everywhere", a deleted user)
+-- is refused here: a JWT stays valid until it expires, but its `session_id` names a
+-- row of auth.sessions that logout deletes. Tokens without a session id (minted by
+-- a server, not by a sign-in) are judged by their signature and expiry alone.
 
 -- Unlogged: a counter lost in a crash costs nothing but a fresh window, and
 -- unlogged writes skip the WAL on the hottest row of every request.
@@ -32,12 +37,18 @@ set search_path = ''
 as $$
 declare
   uid uuid := auth.uid();
+  session_id text := auth.jwt() ->> 'session_id';
   started timestamptz;
   counted integer := 0;
   orgs jsonb;
 begin
   if uid is null then
     raise exception 'a signed-in user is required' using errcode = '42501';
+  end if;
+  if session_id is not null and (
+       session_id !~ '^[0-9a-fA-F-]{36}$'
+       or not exists (select 1 from auth.sessions s where s.id = session_id::uuid)) then
+    raise exception 'the session has ended; sign in again' using errcode = '28000';
   end if;
   if window_seconds < 1 or window_seconds > 86400 then
     raise exception 'window_seconds must be between 1 and 86400' using errcode = '22023';

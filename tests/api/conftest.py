@@ -81,7 +81,6 @@ class World:
             "exp": now + 3600,
             "email": person.email,
             "aal": "aal1",
-            "session_id": str(uuid.uuid4()),
         }
         payload.update(claims)
         return jwt.encode(payload, self.stack.config.keys.jwt_secret, algorithm="HS256")

@@ -1,0 +1,50 @@
+"""POST /api/auth/login: email and password for a Supabase Auth session.
+
+A wrong password and an unknown email get the same answer (401
+``invalid_credentials``), so the route does not tell who has an account.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shared.api import make_handler
+from shared.auth_client import AuthError, auth_client, auth_error, auth_session, auth_user
+from shared.errors import unavailable
+from shared.models.auth import LoginRequest, LoginResult
+from shared.models.common import ErrorBody
+from shared.settings import get_settings
+
+router = APIRouter(tags=["auth"])
+
+
+@router.post(
+    "/api/auth/login",
+    response_model=LoginResult,
+    summary="Sign in with email and password",
+    description="Public. Wrong password or unknown email: `401 invalid_credentials`.",
+    responses={
+        401: {"model": ErrorBody},
+        403: {"model": ErrorBody},
+        422: {"model": ErrorBody},
+        429: {"model": ErrorBody},
+        503: {"model": ErrorBody},
+    },
+)
+def login(body: LoginRequest) -> LoginResult:
+    try:
+        answer = auth_client(get_settings()).sign_in_with_password(
+            {"email": body.email, "password": body.password}
+        )
+    except AuthError as exc:
+        raise auth_error(exc) from None
+    session, user = answer.session, answer.user
+    if session is None or user is None:
+        raise unavailable("the sign-in service gave an unexpected answer; retry shortly")
+    return LoginResult(
+        session=auth_session(session),
+        user=auth_user(user),
+    )
+
+
+handler = make_handler(router)

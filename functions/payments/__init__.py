@@ -1,0 +1,1 @@
+"""Payments: the routes of /api/payments."""

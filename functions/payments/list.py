@@ -1,0 +1,126 @@
+"""GET /api/payments: the organization's payments, each with its invoice and client."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+
+from shared.api import make_handler
+from shared.context import Viewer
+from shared.errors import validation
+from shared.listing import PageParams, escape_like, fetch_page, order_by, page_params
+from shared.models.common import ErrorBody, Page
+from shared.models.payments import PAYMENT_METHODS, PAYMENT_SELECT, Payment
+
+router = APIRouter(tags=["payments"])
+
+SORTABLE = {"payment_date", "amount", "created_at"}
+DEFAULT_SORT = "-payment_date,-created_at"
+
+
+def _values(field: str, raw: str | None) -> list[str]:
+    """A comma-separated filter's values (empty parts ignored, at most 100)."""
+    if raw is None:
+        return []
+    values = [part.strip() for part in raw.split(",") if part.strip()]
+    if len(values) > 100:
+        raise validation(field, "give at most 100 values")
+    return values
+
+
+def _uuids(field: str, raw: str | None) -> list[str]:
+    values = _values(field, raw)
+    for value in values:
+        try:
+            UUID(value)
+        except ValueError:
+            raise validation(field, f"{value!r} is not a UUID") from None
+    return values
+
+
+def _methods(raw: str | None) -> list[str]:
+    methods = _values("payment_method", raw)
+    unknown = sorted(set(methods) - set(PAYMENT_METHODS))
+    if unknown:
+        raise validation(
+            "payment_method", f"unknown method {unknown[0]!r}; use {', '.join(PAYMENT_METHODS)}"
+        )
+    return methods
+
+
+def _currencies(raw: str | None) -> list[str]:
+    codes = [code.upper() for code in _values("currency", raw)]
+    if not all(len(code) == 3 and code.isascii() and code.isalpha() for code in codes):
+        raise validation("currency", "give three-letter currency codes, e.g. USD,EUR")
+    return codes
+
+
+def _between(query: Any, column: str, low: date | Decimal | None, high: Any) -> Any:
+    """The inclusive range ``<column>_from`` .. ``<column>_to``."""
+    if low is not None and high is not None and low > high:
+        raise validation(f"{column}_from", f"is after {column}_to")
+    if low is not None:
+        query = query.gte(column, low.isoformat() if isinstance(low, date) else str(low))
+    if high is not None:
+        query = query.lte(column, high.isoformat() if isinstance(high, date) else str(high))
+    return query
+
+
+@router.get(
+    "/api/payments",
+    response_model=Page[Payment],
+    summary="List payments",
+    description=(
+        "Filters: `invoice_id`, `client_id` (the invoice's client), `payment_method` and "
+        "`currency` (comma-separated values), `payment_date_from`/`_to`, `amount_from`/`_to` "
+        "(inclusive). `q` searches the reference number and the notes. Sort by "
+        "`payment_date`, `amount`, `created_at` (default `-payment_date,-created_at`)."
+    ),
+    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
+def list_payments(
+    *,
+    ctx: Viewer,
+    page: Annotated[PageParams, Depends(page_params)],
+    sort: Annotated[str | None, Query(description="e.g. -payment_date,amount")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="search in reference and notes")
+    ] = None,
+    invoice_id: Annotated[str | None, Query(description="invoice ids, comma-separated")] = None,
+    client_id: Annotated[str | None, Query(description="client ids, comma-separated")] = None,
+    payment_method: Annotated[
+        str | None, Query(description="comma-separated: " + ", ".join(PAYMENT_METHODS))
+    ] = None,
+    currency: Annotated[str | None, Query(description="currency codes, comma-separated")] = None,
+    payment_date_from: date | None = None,
+    payment_date_to: date | None = None,
+    amount_from: Annotated[Decimal | None, Query(allow_inf_nan=False)] = None,
+    amount_to: Annotated[Decimal | None, Query(allow_inf_nan=False)] = None,
+) -> Page[Payment]:
+    query = (
+        ctx.db.from_("payments")
+        .select(PAYMENT_SELECT, count="exact")
+        .eq("organization_id", str(ctx.organization_id))
+    )
+    if invoices := _uuids("invoice_id", invoice_id):
+        query = query.in_("invoice_id", invoices)
+    if clients := _uuids("client_id", client_id):
+        query = query.in_("invoice.client_id", clients)
+    if methods := _methods(payment_method):
+        query = query.in_("payment_method", methods)
+    if currencies := _currencies(currency):
+        query = query.in_("currency", currencies)
+    query = _between(query, "payment_date", payment_date_from, payment_date_to)
+    query = _between(query, "amount", amount_from, amount_to)
+    if q and (term := escape_like(q.strip())):
+        query = query.or_(f"reference_number.ilike.*{term}*,notes.ilike.*{term}*")
+    query = order_by(query, sort, SORTABLE, DEFAULT_SORT)
+    rows, pagination = fetch_page(query, page)
+    return Page[Payment].model_validate({"data": rows, "pagination": pagination})
+
+
+handler = make_handler(router)

@@ -1,0 +1,1 @@
+"""Settings: profile, business and notification preferences (/api/settings)."""

@@ -1,0 +1,36 @@
+"""GET /api/settings/business: the business settings of the organization the caller
+acts in (every member reads them)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shared import db
+from shared.api import make_handler
+from shared.context import Viewer
+from shared.errors import not_found
+from shared.models.common import ErrorBody
+from shared.models.settings import BusinessSettings
+
+router = APIRouter(tags=["settings"])
+
+
+@router.get(
+    "/api/settings/business",
+    response_model=BusinessSettings,
+    summary="The organization's business settings",
+    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody}},
+)
+def get_business(ctx: Viewer) -> BusinessSettings:
+    rows = db.run(
+        ctx.db.from_("organization_settings")
+        .select("*")
+        .eq("organization_id", str(ctx.organization_id))
+        .limit(1)
+    ).data
+    if not rows:
+        raise not_found("business settings")
+    return BusinessSettings.model_validate(rows[0])
+
+
+handler = make_handler(router)

@@ -1,0 +1,36 @@
+"""PUT /api/settings/business: changes the organization's business settings (admins
+and owners; a partial update)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shared import db
+from shared.api import make_handler
+from shared.context import Admin
+from shared.models.common import ErrorBody
+from shared.models.settings import BusinessSettings, BusinessUpdate, section_json
+
+router = APIRouter(tags=["settings"])
+
+
+@router.put(
+    "/api/settings/business",
+    response_model=BusinessSettings,
+    summary="Change the organization's business settings",
+    description=(
+        "Needs the admin role. `next_invoice_number` can only go up; reminder settings "
+        "merge key by key."
+    ),
+    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
+def update_business(body: BusinessUpdate, ctx: Admin) -> BusinessSettings:
+    result = db.rpc(
+        ctx.db,
+        "update_settings",
+        {"organization_id": str(ctx.organization_id), "business": section_json(body)},
+    )
+    return BusinessSettings.model_validate(result["business"])
+
+
+handler = make_handler(router)

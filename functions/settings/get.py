@@ -1,0 +1,28 @@
+"""GET /api/settings: the caller's profile and notification preferences, and the
+business settings of the organization they act in, in one call."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shared import db
+from shared.api import make_handler
+from shared.context import Viewer
+from shared.models.common import ErrorBody
+from shared.models.settings import AllSettings
+
+router = APIRouter(tags=["settings"])
+
+
+@router.get(
+    "/api/settings",
+    response_model=AllSettings,
+    summary="All settings: profile, business, notifications",
+    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
+)
+def get_settings(ctx: Viewer) -> AllSettings:
+    result = db.rpc(ctx.db, "get_settings", {"organization_id": str(ctx.organization_id)})
+    return AllSettings.model_validate(result)
+
+
+handler = make_handler(router)

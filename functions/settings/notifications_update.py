@@ -1,0 +1,28 @@
+"""PUT /api/settings/notifications: changes the caller's notification flags; the
+flags given change, the others stay."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shared import db
+from shared.api import make_handler
+from shared.context import SignedIn
+from shared.models.common import ErrorBody
+from shared.models.settings import NotificationSettings, NotificationsUpdate, section_json
+
+router = APIRouter(tags=["settings"])
+
+
+@router.put(
+    "/api/settings/notifications",
+    response_model=NotificationSettings,
+    summary="Change your notification preferences",
+    responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
+def update_notifications(body: NotificationsUpdate, user: SignedIn) -> NotificationSettings:
+    result = db.rpc(user.db, "update_settings", {"notifications": section_json(body)})
+    return NotificationSettings.model_validate(result["notifications"])
+
+
+handler = make_handler(router)

@@ -1,0 +1,311 @@
+"""Models of the settings routes: the person's profile and notification preferences,
+and the business settings of the organization they act in.
+
+Updates are partial: fields present change, absent ones stay, ``null`` clears an
+optional field; a required field (the tax label, the currency, ...) may be left out
+but not set to ``null``. Notification flags and reminder settings merge key by key.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    computed_field,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from shared.models import Input, Output
+
+Template = Literal["professional", "modern", "minimal"]
+PaymentTerms = Literal["due_on_receipt", "net7", "net15", "net30", "net45", "net60", "net90"]
+OverdueFrequency = Literal["daily", "weekly", "none"]
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+_PREFIX = re.compile(r"^[A-Za-z0-9._/#-]*$")
+
+
+def _blank_to_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise PydanticCustomError("email", "must be an email address")
+    return value
+
+
+def _url(value: str) -> str:
+    if not _URL.match(value):
+        raise PydanticCustomError("url", "must be an http:// or https:// address")
+    return value
+
+
+def _prefix(value: str) -> str:
+    if not _PREFIX.match(value):
+        raise PydanticCustomError("invoice_prefix", "may hold only letters, digits and . _ / # -")
+    return value
+
+
+def _upper(value: str) -> str:
+    return value.upper()
+
+
+# Optional texts of at most N characters: blank is null.
+Text20 = Annotated[
+    Annotated[str, StringConstraints(max_length=20)] | None, BeforeValidator(_blank_to_none)
+]
+Text50 = Annotated[
+    Annotated[str, StringConstraints(max_length=50)] | None, BeforeValidator(_blank_to_none)
+]
+Text100 = Annotated[
+    Annotated[str, StringConstraints(max_length=100)] | None, BeforeValidator(_blank_to_none)
+]
+Text200 = Annotated[
+    Annotated[str, StringConstraints(max_length=200)] | None, BeforeValidator(_blank_to_none)
+]
+Text500 = Annotated[
+    Annotated[str, StringConstraints(max_length=500)] | None, BeforeValidator(_blank_to_none)
+]
+Text2000 = Annotated[
+    Annotated[str, StringConstraints(max_length=2000)] | None, BeforeValidator(_blank_to_none)
+]
+Text5000 = Annotated[
+    Annotated[str, StringConstraints(max_length=5000)] | None, BeforeValidator(_blank_to_none)
+]
+
+OptionalUrl = Annotated[
+    Annotated[str, StringConstraints(max_length=2048), AfterValidator(_url)] | None,
+    BeforeValidator(_blank_to_none),
+]
+OptionalEmail = Annotated[
+    Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)] | None,
+    BeforeValidator(_blank_to_none),
+]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$"), AfterValidator(_upper)]
+InvoicePrefix = Annotated[str, StringConstraints(max_length=20), AfterValidator(_prefix)]
+TaxRate = Annotated[Decimal, Field(ge=0, le=100, decimal_places=3, allow_inf_nan=False)]
+
+
+def _refuse_null(value: object) -> object:
+    """For fields that may be left out but not cleared (runs only when given)."""
+    if value is None:
+        raise PydanticCustomError("not_null", "may be left out, but not null")
+    return value
+
+
+class Patch(Input):
+    """A partial update whose fields may all be left out but none set to null."""
+
+    @field_validator("*")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        return _refuse_null(value)
+
+
+# -- profile ------------------------------------------------------------------------------
+
+
+class ProfileSettings(Output):
+    id: UUID
+    email: str | None = Field(description="The account's email; read-only here.")
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    avatar_url: str | None
+    updated_at: datetime | None = None
+
+
+class ProfileUpdate(Input):
+    """The email is the account's and cannot be changed here."""
+
+    first_name: Text100 = None
+    last_name: Text100 = None
+    phone: Text50 = None
+    avatar_url: OptionalUrl = None
+
+
+# -- notifications -------------------------------------------------------------------------
+
+
+class EmailNotifications(Output):
+    """Missing keys read as the table's default (on)."""
+
+    paymentReceived: bool = True
+    invoiceOverdue: bool = True
+    paymentReminder: bool = True
+    newClient: bool = True
+    weeklyReport: bool = True
+    monthlyReport: bool = True
+
+
+class PushNotifications(Output):
+    paymentReceived: bool = True
+    invoiceOverdue: bool = True
+    systemUpdates: bool = True
+
+
+class NotificationSettings(Output):
+    email_notifications: EmailNotifications = Field(default_factory=EmailNotifications)
+    push_notifications: PushNotifications = Field(default_factory=PushNotifications)
+    updated_at: datetime | None = None
+
+
+class EmailNotificationsUpdate(Patch):
+    paymentReceived: StrictBool | None = None
+    invoiceOverdue: StrictBool | None = None
+    paymentReminder: StrictBool | None = None
+    newClient: StrictBool | None = None
+    weeklyReport: StrictBool | None = None
+    monthlyReport: StrictBool | None = None
+
+
+class PushNotificationsUpdate(Patch):
+    paymentReceived: StrictBool | None = None
+    invoiceOverdue: StrictBool | None = None
+    systemUpdates: StrictBool | None = None
+
+
+class NotificationsUpdate(Patch):
+    """Flags merge: those present change, the others stay."""
+
+    email_notifications: EmailNotificationsUpdate | None = None
+    push_notifications: PushNotificationsUpdate | None = None
+
+
+# -- business -------------------------------------------------------------------------------
+
+
+class ReminderSettings(Output):
+    enabled: bool = True
+    daysBeforeDue: int = 7
+    overdueFrequency: str = "daily"
+
+
+class ReminderSettingsUpdate(Patch):
+    """Merges into the stored reminder settings."""
+
+    enabled: StrictBool | None = None
+    daysBeforeDue: Annotated[StrictInt, Field(ge=0, le=60)] | None = Field(
+        default=None, description="Days before the due date to remind; 0 to 60."
+    )
+    overdueFrequency: OverdueFrequency | None = None
+
+
+class BusinessSettings(Output):
+    organization_id: UUID
+    business_name: str | None
+    business_email: str | None
+    business_phone: str | None
+    business_address: str | None
+    city: str | None
+    state: str | None
+    zip_code: str | None
+    country: str | None
+    tax_id: str | None
+    website: str | None
+    company_logo_url: str | None
+    default_currency: str
+    default_template: str
+    default_payment_terms: str
+    default_tax_rate: Decimal
+    tax_label: str
+    invoice_prefix: str
+    invoice_number_padding: int
+    next_invoice_number: int
+    invoice_footer: str | None
+    default_notes: str | None
+    default_terms: str | None
+    default_payment_instructions: str | None
+    reminder_settings: ReminderSettings = Field(default_factory=ReminderSettings)
+    updated_at: datetime | None = None
+
+    @computed_field(description="The number the next invoice will get (unless taken).")
+    def next_invoice_number_preview(self) -> str:
+        return self.invoice_prefix + str(self.next_invoice_number).zfill(
+            self.invoice_number_padding
+        )
+
+
+class BusinessUpdate(Input):
+    business_name: Text200 = None
+    business_email: OptionalEmail = None
+    business_phone: Text50 = None
+    business_address: Text500 = None
+    city: Text100 = None
+    state: Text100 = None
+    zip_code: Text20 = None
+    country: Text100 = None
+    tax_id: Text50 = None
+    website: OptionalUrl = None
+    company_logo_url: OptionalUrl = None
+    default_currency: CurrencyCode | None = Field(
+        default=None, description="ISO 4217 code of new clients' currency, e.g. EUR."
+    )
+    default_template: Template | None = None
+    default_payment_terms: PaymentTerms | None = None
+    default_tax_rate: TaxRate | None = Field(
+        default=None, description="Percent, 0 to 100, at most 3 decimals."
+    )
+    tax_label: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    invoice_prefix: InvoicePrefix | None = Field(
+        default=None, description="At most 20 of A-Z a-z 0-9 . _ / # - (may be empty)."
+    )
+    invoice_number_padding: Annotated[StrictInt, Field(ge=1, le=12)] | None = None
+    next_invoice_number: Annotated[StrictInt, Field(ge=1, le=999_999_999_999)] | None = Field(
+        default=None, description="Can only go up: numbers below it may be on invoices."
+    )
+    invoice_footer: Text2000 = None
+    default_notes: Text5000 = None
+    default_terms: Text5000 = None
+    default_payment_instructions: Text5000 = None
+    reminder_settings: ReminderSettingsUpdate | None = None
+
+    @field_validator(
+        "default_currency",
+        "default_template",
+        "default_payment_terms",
+        "default_tax_rate",
+        "tax_label",
+        "invoice_prefix",
+        "invoice_number_padding",
+        "next_invoice_number",
+        "reminder_settings",
+    )
+    @classmethod
+    def _required_columns(cls, value: object) -> object:
+        return _refuse_null(value)
+
+
+# -- all three ------------------------------------------------------------------------------
+
+
+class AllSettings(Output):
+    profile: ProfileSettings
+    business: BusinessSettings
+    notifications: NotificationSettings
+
+
+class SettingsUpdate(Patch):
+    """Any of the three sections; applied in one transaction (all or nothing)."""
+
+    profile: ProfileUpdate | None = None
+    business: BusinessUpdate | None = None
+    notifications: NotificationsUpdate | None = None
+
+
+def section_json(section: Input | None) -> dict[str, Any] | None:
+    """A section's fields that were given (nested sections too), JSON-ready."""
+    return None if section is None else section.to_json(exclude_unset=True)

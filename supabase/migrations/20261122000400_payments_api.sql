@@ -1,0 +1,357 @@
+-- =============================================================================
+-- The HTTP API's payment writes: record, change and delete a payment in one
+-- round trip each, answering with the payment and the invoice's new
+-- amount_paid, balance_due and status (the triggers of the payments migration
+-- move them; these functions only read them back).
+--
+-- Every function is SECURITY INVOKER: row level security decides, exactly as
+-- for a direct table write. They add what a direct write cannot say well:
+--   * the organization the caller acts in is explicit, so an invoice or payment
+--     of another organization -- even one the caller also belongs to -- is
+--     "not found" (P0002), exactly like one that does not exist;
+--   * a payment above the balance due is refused with a message that names
+--     the balance (23514), before the generic "sum above total" of the trigger;
+--   * the payment date is at most one day ahead (time zones) and not before
+--     2000-01-01, the method is one of the table's, texts are within length.
+-- Overpayment is never accepted: there is no client credit in this schema.
+--
+-- The invoice is locked (FOR NO KEY UPDATE) before its balance is read, so two
+-- concurrent payments against one invoice are serialized: the second one sees
+-- the first one's amount and is refused if the two would overpay.
+-- =============================================================================
+
+-- The API's JSON for a payment: the row, and a summary of its invoice (with the
+-- invoice's client) as it is now. The same shape as GET /api/payments embeds.
+create or replace function private.payment_json(payment public.payments)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  invoice jsonb;
+begin
+  select jsonb_build_object(
+           'id', i.id,
+           'invoice_number', i.invoice_number,
+           'status', i.status,
+           'currency', i.currency,
+           'due_date', i.due_date,
+           'total_amount', i.total_amount,
+           'amount_paid', i.amount_paid,
+           'balance_due', i.balance_due,
+           'client_id', i.client_id,
+           'client', (select jsonb_build_object('id', c.id, 'company_name', c.company_name)
+                      from public.clients c where c.id = i.client_id))
+  into invoice
+  from public.invoices i
+  where i.id = payment.invoice_id;
+
+  return jsonb_build_object(
+    'id', payment.id,
+    'organization_id', payment.organization_id,
+    'invoice_id', payment.invoice_id,
+    'amount', payment.amount,
+    'currency', payment.currency,
+    'payment_date', payment.payment_date,
+    'payment_method', payment.payment_method,
+    'reference_number', payment.reference_number,
+    'notes', payment.notes,
+    'created_by', payment.created_by,
+    'created_at', payment.created_at,
+    'updated_at', payment.updated_at,
+    'invoice', invoice
+  );
+end;
+$$;
+
+-- The checks every write of a payment makes on its own fields (the amount's
+-- decimals are checked by the row trigger, which knows the currency).
+create or replace function private.check_payment_fields(
+  amount numeric, payment_date date, payment_method text, reference_number text, notes text
+)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  if amount is null or amount <= 0 then
+    raise exception 'a payment amount must be greater than zero' using errcode = '23514';
+  end if;
+  if amount >= 1e12 then
+    raise exception 'a payment amount must be less than 1,000,000,000,000' using errcode = '23514';
+  end if;
+  if payment_date is null then
+    raise exception 'a payment needs a payment_date' using errcode = '23502';
+  end if;
+  if payment_date > current_date + 1 then
+    raise exception 'payment_date % is in the future; record payments once received', payment_date
+      using errcode = '23514', hint = 'The payment date may be at most one day ahead.';
+  end if;
+  if payment_date < date '2000-01-01' then
+    raise exception 'payment_date % is before 2000-01-01', payment_date using errcode = '23514';
+  end if;
+  if payment_method is null
+     or payment_method not in ('bank_transfer', 'credit_card', 'paypal', 'check', 'cash', 'other') then
+    raise exception 'payment_method must be one of bank_transfer, credit_card, paypal, check, cash, other'
+      using errcode = '23514';
+  end if;
+  if length(reference_number) > 100 then
+    raise exception 'reference_number is longer than 100 characters' using errcode = '23514';
+  end if;
+  if length(notes) > 2000 then
+    raise exception 'notes are longer than 2000 characters' using errcode = '23514';
+  end if;
+end;
+$$;
+
+-- The invoice a payment is recorded against, locked, if it is in the
+-- organization and visible to the caller; P0002 otherwise.
+create or replace function private.lock_payable_invoice(org_id uuid, target uuid)
+returns public.invoices
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  inv public.invoices;
+begin
+  select * into inv
+  from public.invoices i
+  where i.id = target and i.organization_id = org_id
+  for no key update;
+  if not found then
+    raise exception 'invoice not found' using errcode = 'P0002';
+  end if;
+  return inv;
+end;
+$$;
+
+-- Refuses an amount the invoice cannot take: drafts and cancelled invoices take
+-- none, and no invoice takes more than its balance (`room`, which for a change
+-- includes the payment's own current amount).
+create or replace function private.check_payable(inv public.invoices, amount numeric, room numeric)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  if inv.status = 'draft' then
+    raise exception 'invoice % is a draft; send it before recording payments', inv.invoice_number
+      using errcode = '23514';
+  elsif inv.status = 'cancelled' then
+    raise exception 'invoice % is cancelled and cannot receive payments', inv.invoice_number
+      using errcode = '23514';
+  end if;
+  if amount > room then
+    if room <= 0 then
+      raise exception 'invoice % is already paid in full', inv.invoice_number
+        using errcode = '23514', hint = 'Nothing is due on it.';
+    end if;
+    raise exception 'a payment of % % is more than the balance due of % % on invoice %',
+      amount, inv.currency, room, inv.currency, inv.invoice_number
+      using errcode = '23514',
+            constraint = 'invoices_amount_paid_not_above_total',
+            hint = pg_catalog.format('The payment can be at most %s %s.', room, inv.currency);
+  end if;
+end;
+$$;
+
+-- -----------------------------------------------------------------------------
+-- record_payment: a new payment against an invoice of the organization.
+-- -----------------------------------------------------------------------------
+create or replace function public.record_payment(
+  organization_id uuid,
+  invoice_id uuid,
+  amount numeric,
+  payment_date date default null,
+  payment_method text default null,
+  reference_number text default null,
+  notes text default null
+)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+  org_id uuid := record_payment.organization_id;
+  paid_on date := coalesce(record_payment.payment_date, current_date);
+  method text := coalesce(record_payment.payment_method, 'bank_transfer');
+  ref text := nullif(btrim(record_payment.reference_number), '');
+  note text := nullif(btrim(record_payment.notes), '');
+  inv public.invoices;
+  amt numeric;
+  created public.payments;
+begin
+  if not private.has_role_on_organization(org_id, 'member') then
+    raise exception 'recording payments needs the member role or above' using errcode = '42501';
+  end if;
+  perform private.check_payment_fields(record_payment.amount, paid_on, method, ref, note);
+  inv := private.lock_payable_invoice(org_id, record_payment.invoice_id);
+  amt := private.checked_money(record_payment.amount, inv.currency, 'payment amount');
+  perform private.check_payable(inv, amt, inv.balance_due);
+
+  insert into public.payments as p
+    (organization_id, invoice_id, currency, amount, payment_date, payment_method,
+     reference_number, notes)
+  values (org_id, inv.id, inv.currency, amt, paid_on, method, ref, note)
+  returning p.* into created;
+
+  return private.payment_json(created);
+end;
+$$;
+
+-- -----------------------------------------------------------------------------
+-- update_payment: changes the fields present in `changes` (amount,
+-- payment_date, payment_method, reference_number, notes; null clears the last
+-- two). The invoice of a payment does not change: delete and record instead.
+-- -----------------------------------------------------------------------------
+create or replace function public.update_payment(
+  organization_id uuid,
+  payment_id uuid,
+  changes jsonb default '{}'
+)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+  org_id uuid := update_payment.organization_id;
+  patch jsonb := coalesce(update_payment.changes, '{}');
+  unknown text;
+  current_row public.payments;
+  inv public.invoices;
+  amt numeric;
+  paid_on date;
+  method text;
+  ref text;
+  note text;
+  changed public.payments;
+begin
+  if not private.has_role_on_organization(org_id, 'member') then
+    raise exception 'changing payments needs the member role or above' using errcode = '42501';
+  end if;
+  if jsonb_typeof(patch) <> 'object' then
+    raise exception 'changes must be a JSON object' using errcode = '22023';
+  end if;
+  select k into unknown
+  from jsonb_object_keys(patch) k
+  where k not in ('amount', 'payment_date', 'payment_method', 'reference_number', 'notes')
+  limit 1;
+  if found then
+    raise exception 'a payment has no changeable field %', unknown
+      using errcode = '22023', hint = 'To move a payment to another invoice, delete it and record a new one.';
+  end if;
+
+  -- The payment's invoice first (the lock order of every payment write), then
+  -- the payment.
+  select p.* into current_row
+  from public.payments p
+  where p.id = update_payment.payment_id and p.organization_id = org_id;
+  if not found then
+    raise exception 'payment not found' using errcode = 'P0002';
+  end if;
+  inv := private.lock_payable_invoice(org_id, current_row.invoice_id);
+  select p.* into current_row
+  from public.payments p
+  where p.id = update_payment.payment_id
+  for update;
+  if not found then
+    raise exception 'payment not found' using errcode = 'P0002';
+  end if;
+
+  amt := case when patch ? 'amount' then (patch ->> 'amount')::numeric else current_row.amount end;
+  paid_on := case when patch ? 'payment_date' then (patch ->> 'payment_date')::date
+                  else current_row.payment_date end;
+  method := case when patch ? 'payment_method' then patch ->> 'payment_method'
+                 else current_row.payment_method end;
+  ref := case when patch ? 'reference_number' then nullif(btrim(patch ->> 'reference_number'), '')
+              else current_row.reference_number end;
+  note := case when patch ? 'notes' then nullif(btrim(patch ->> 'notes'), '')
+               else current_row.notes end;
+  perform private.check_payment_fields(amt, paid_on, method, ref, note);
+  amt := private.checked_money(amt, inv.currency, 'payment amount');
+  if amt <> current_row.amount then
+    -- Room on the invoice for this payment: its balance plus what the payment
+    -- already counts for. Status rules apply only when the amount moves (a
+    -- cancelled invoice has no payments; a paid one may correct its notes).
+    perform private.check_payable(inv, amt, inv.balance_due + current_row.amount);
+  end if;
+
+  if (amt, paid_on, method, ref, note) is not distinct from
+     (current_row.amount, current_row.payment_date, current_row.payment_method,
+      current_row.reference_number, current_row.notes) then
+    return private.payment_json(current_row);
+  end if;
+
+  update public.payments p
+  set amount = amt,
+      payment_date = paid_on,
+      payment_method = method,
+      reference_number = ref,
+      notes = note
+  where p.id = current_row.id
+  returning p.* into changed;
+  if not found then
+    raise exception 'payment not found' using errcode = 'P0002';
+  end if;
+
+  return private.payment_json(changed);
+end;
+$$;
+
+-- -----------------------------------------------------------------------------
+-- delete_payment: removes a payment; the invoice goes back to sent (or overdue
+-- when past due) if it was paid. Returns the deleted payment with the invoice
+-- as it is now.
+-- -----------------------------------------------------------------------------
+create or replace function public.delete_payment(organization_id uuid, payment_id uuid)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+  org_id uuid := delete_payment.organization_id;
+  target public.payments;
+  removed public.payments;
+begin
+  if not private.has_role_on_organization(org_id, 'member') then
+    raise exception 'deleting payments needs the member role or above' using errcode = '42501';
+  end if;
+  select p.* into target
+  from public.payments p
+  where p.id = delete_payment.payment_id and p.organization_id = org_id;
+  if not found then
+    raise exception 'payment not found' using errcode = 'P0002';
+  end if;
+  perform private.lock_payable_invoice(org_id, target.invoice_id);
+
+  delete from public.payments p
+  where p.id = target.id
+  returning p.* into removed;
+  if not found then
+    raise exception 'payment not found' using errcode = 'P0002';
+  end if;
+
+  return private.payment_json(removed);
+end;
+$$;
+
+grant execute on function private.payment_json(public.payments) to authenticated;
+grant execute on function private.check_payment_fields(numeric, date, text, text, text) to authenticated;
+grant execute on function private.lock_payable_invoice(uuid, uuid) to authenticated;
+grant execute on function private.check_payable(public.invoices, numeric, numeric) to authenticated;
+grant execute on function public.record_payment(uuid, uuid, numeric, date, text, text, text) to authenticated;
+grant execute on function public.update_payment(uuid, uuid, jsonb) to authenticated;
+grant execute on function public.delete_payment(uuid, uuid) to authenticated;
+
+-- Nothing created above is executable by PUBLIC; the grants above say who may.
+revoke execute on all functions in schema private, public from public;
