@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi import APIRouter
 
-from devstack.functions import FunctionSpec, http_event
+from devstack.functions import FunctionSpec, LambdaContext, http_event
 from devstack.postgres import free_port
 from shared.api import make_handler
 from shared.settings import get_settings
@@ -115,7 +115,7 @@ def test_a_crash_is_a_500_in_the_error_shape_and_logged_without_the_token(
     token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2VjcmV0LXRva2Vu"
     event = http_event(spec, "GET", "/api/boom", "", {"authorization": f"Bearer {token}"})
     try:
-        result = handler(event, None)
+        result = handler(event, LambdaContext(spec))  # type: ignore[arg-type]
     finally:
         asyncio.set_event_loop(None)
         loop.close()
@@ -127,7 +127,5 @@ def test_a_crash_is_a_500_in_the_error_shape_and_logged_without_the_token(
     assert body["error"]["request_id"] == request_id
     logged = capsys.readouterr().out
     lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
-    assert any(
-        line.get("request_id") == request_id and line["level"] == "ERROR" for line in lines
-    )
+    assert any(line.get("request_id") == request_id and line["level"] == "ERROR" for line in lines)
     assert token not in logged
