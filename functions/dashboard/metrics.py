@@ -1,0 +1,29 @@
+"""GET /api/dashboard/metrics: revenue this month against last month, outstanding and
+overdue balances, invoices paid this month, average days to pay and invoice counts, per
+currency (the organization's default currency first)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from functions.dashboard import ERRORS
+from shared import db
+from shared.api import make_handler
+from shared.context import Viewer
+from shared.models.reports import DashboardMetrics
+
+router = APIRouter(tags=["dashboard"])
+
+
+@router.get(
+    "/api/dashboard/metrics",
+    response_model=DashboardMetrics,
+    summary="Headline figures of the organization, per currency",
+    responses=ERRORS,
+)
+def metrics(ctx: Viewer) -> DashboardMetrics:
+    data = db.rpc(ctx.db, "dashboard_metrics", {"org_id": str(ctx.organization_id)})
+    return DashboardMetrics.model_validate(data)
+
+
+handler = make_handler(router)

@@ -1,0 +1,69 @@
+"""The report routes: overview, revenue, payment status, client performance.
+
+Each route is one call to a SQL function (20261122000600_reports_api.sql) that computes
+its whole answer with the caller's rights; any role of the organization may read.
+Every report covers a date range given by ``from`` and ``to`` (inclusive, YYYY-MM-DD):
+``to`` defaults to today, ``from`` to the first day of the month eleven months before
+``to`` (the last 12 calendar months); ``from`` may not be after ``to`` and the range may
+not span more than 5 years. The database checks the same rules (and applies the
+defaults, so "today" is the database's date).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from shared.errors import validation
+from shared.models.common import ErrorBody
+
+MAX_YEARS = 5
+
+# The errors every report route may answer (docs/api.md, "Errors").
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "organization_required, invalid_organization"},
+    401: {"model": ErrorBody, "description": "missing_token, invalid_token, token_expired"},
+    403: {"model": ErrorBody, "description": "not a member of the named organization"},
+    422: {"model": ErrorBody, "description": "validation_failed: a bad date range or parameter"},
+    429: {"model": ErrorBody, "description": "rate_limited"},
+    503: {"model": ErrorBody, "description": "service_unavailable"},
+}
+
+
+@dataclass(frozen=True)
+class ReportRange:
+    date_from: date | None
+    date_to: date | None
+
+    def params(self) -> dict[str, str]:
+        """The SQL functions' date parameters; an absent end is left to the database."""
+        given = {"date_from": self.date_from, "date_to": self.date_to}
+        return {name: value.isoformat() for name, value in given.items() if value is not None}
+
+
+def years_later(day: date, years: int) -> date:
+    """``day`` plus ``years`` as PostgreSQL adds an interval (29 February -> 28 February)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def report_range(
+    date_from: Annotated[
+        date | None,
+        Query(alias="from", description="first day (inclusive); default: 12 months before `to`"),
+    ] = None,
+    date_to: Annotated[
+        date | None, Query(alias="to", description="last day (inclusive); default: today")
+    ] = None,
+) -> ReportRange:
+    if date_from is not None and date_to is not None:
+        if date_from > date_to:
+            raise validation("from", f"must be on or before to ({date_to.isoformat()})")
+        if date_to > years_later(date_from, MAX_YEARS):
+            raise validation("to", f"the range may span at most {MAX_YEARS} years")
+    return ReportRange(date_from, date_to)

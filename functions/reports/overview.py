@@ -1,0 +1,32 @@
+"""GET /api/reports/overview: what was billed, paid, outstanding and collected over a
+date range, per currency, with invoice counts by status and client counts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from functions.reports import ERRORS, ReportRange, report_range
+from shared import db
+from shared.api import make_handler
+from shared.context import Viewer
+from shared.models.reports import ReportsOverview
+
+router = APIRouter(tags=["reports"])
+
+
+@router.get(
+    "/api/reports/overview",
+    response_model=ReportsOverview,
+    summary="Billed, paid, outstanding and collected over a date range",
+    responses=ERRORS,
+)
+def overview(ctx: Viewer, period: Annotated[ReportRange, Depends(report_range)]) -> ReportsOverview:
+    data = db.rpc(
+        ctx.db, "reports_overview", {"org_id": str(ctx.organization_id), **period.params()}
+    )
+    return ReportsOverview.model_validate(data)
+
+
+handler = make_handler(router)
