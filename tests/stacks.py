@@ -14,6 +14,10 @@ from devstack.keys import Keys
 from devstack.postgres import Database
 from devstack.stack import GatewayServer, serve
 
+# The environment the session started with: the API tests point the functions' settings
+# (SUPABASE_URL, ...) at the stack under test, which must not read as "an external stack".
+_ENV = dict(os.environ)
+
 
 @dataclass(frozen=True)
 class ExternalStack:
@@ -29,7 +33,7 @@ Target = GatewayServer | ExternalStack
 def external_stack() -> ExternalStack | None:
     """SUPABASE_URL (+ keys, JWT secret and DATABASE_URL) points the suite at a real
     Supabase instead of the local stack: the proof that the local stack is faithful."""
-    url = os.environ.get("SUPABASE_URL")
+    url = _ENV.get("SUPABASE_URL")
     if not url:
         return None
     missing = [
@@ -40,22 +44,22 @@ def external_stack() -> ExternalStack | None:
             "SUPABASE_JWT_SECRET",
             "DATABASE_URL",
         )
-        if not os.environ.get(name)
+        if not _ENV.get(name)
     ]
     if missing:
         raise RuntimeError("SUPABASE_URL is set but not " + ", ".join(missing))
     keys = Keys(
-        jwt_secret=os.environ["SUPABASE_JWT_SECRET"],
-        anon_key=os.environ["SUPABASE_ANON_KEY"],
-        service_role_key=os.environ["SUPABASE_SERVICE_ROLE_KEY"],
+        jwt_secret=_ENV["SUPABASE_JWT_SECRET"],
+        anon_key=_ENV["SUPABASE_ANON_KEY"],
+        service_role_key=_ENV["SUPABASE_SERVICE_ROLE_KEY"],
     )
-    config = StackConfig(database_url=os.environ["DATABASE_URL"], public_url=url, keys=keys)
+    config = StackConfig(database_url=_ENV["DATABASE_URL"], public_url=url, keys=keys)
     return ExternalStack(url=url.rstrip("/"), config=config)
 
 
 def local_only(reason: str) -> None:
     """Skips a test that needs to start a second, differently configured local server."""
-    if os.environ.get("SUPABASE_URL"):
+    if _ENV.get("SUPABASE_URL"):
         pytest.skip(f"local stack only: {reason}")
 
 
