@@ -123,17 +123,17 @@ def measure_imports(python: Path, runs: int) -> tuple[list[float], dict[str, lis
 # Warm latency
 
 
-PAYMENTS_SQL = """
-set session_replication_role = replica;
-insert into public.payments (organization_id, invoice_id, currency, amount, payment_date,
-                             payment_method, created_by)
-select i.organization_id, i.id, i.currency, i.amount_paid, (i.paid_at)::date, 'bank_transfer',
-       i.created_by
-from public.invoices i
-where i.organization_id = %(org)s and i.status = 'paid' and i.amount_paid > 0;
-set session_replication_role = origin;
-analyze public.payments;
-"""
+PAYMENTS_SQL = [
+    "set session_replication_role = replica",
+    """insert into public.payments (organization_id, invoice_id, currency, amount, payment_date,
+                                 payment_method, created_by)
+    select i.organization_id, i.id, i.currency, i.amount_paid, (i.paid_at)::date,
+           'bank_transfer', i.created_by
+    from public.invoices i
+    where i.organization_id = %(org)s and i.status = 'paid' and i.amount_paid > 0""",
+    "set session_replication_role = origin",
+    "analyze public.payments",
+]
 
 
 @dataclass
@@ -260,7 +260,8 @@ def measure_latency(calls: int) -> dict[str, Any]:
             ).fetchone()
             assert row is not None
             org, uid = row
-            conn.execute(PAYMENTS_SQL, {"org": org})
+            for statement in PAYMENTS_SQL:
+                conn.execute(statement, {"org": org} if "%(org)s" in statement else None)
             counts = conn.execute(
                 "select (select count(*) from public.invoices where organization_id = %(o)s),"
                 " (select count(*) from public.payments where organization_id = %(o)s)",
@@ -385,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
             f"floor `import {FLOOR}`: median {fmt_ms(floor_median)} ms\n\n"
             + table(["function", "import ms", "vs floor", "≤ 1.5x"], rows)
         )
+        print("\n" + out[-1] + "\n", flush=True)
     if not args.skip_latency:
         lat = measure_latency(args.calls)
         rows = []

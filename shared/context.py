@@ -1,5 +1,10 @@
 """Who is calling, for which organization, with which role: the dependencies routes use.
 
+Dependencies and routes are ``async def`` even though they call PostgREST with a blocking
+client: a Lambda instance serves one request at a time on Mangum's loop, so blocking it
+costs nothing, while FastAPI would run each plain ``def`` on a worker thread (a thread hop
+per dependency: measured 4 ms per request; bench/RESULTS.md).
+
 ``Depends(viewer)`` / ``Depends(member)`` / ``Depends(admin)`` verify the token, call
 ``api_context`` once (memberships and the rate limit in one round trip) and resolve
 the organization: the only one the user has, or the one named by ``X-Organization-Id``.
@@ -7,7 +12,7 @@ the organization: the only one the user has, or the one named by ``X-Organizatio
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -64,11 +69,11 @@ class Context:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
-def _settings() -> Settings:
+async def _settings() -> Settings:
     return get_settings()
 
 
-def current_user(
+async def current_user(
     request: Request,
     settings: Annotated[Settings, Depends(_settings)],
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -125,8 +130,8 @@ def _resolve(user: User, header: str | None) -> Membership:
     )
 
 
-def _requiring(role: str) -> Callable[..., Context]:
-    def dependency(
+def _requiring(role: str) -> Callable[..., Coroutine[Any, Any, Context]]:
+    async def dependency(
         user: Annotated[User, Depends(current_user)],
         x_organization_id: Annotated[
             str | None,

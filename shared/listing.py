@@ -36,7 +36,7 @@ class PageParams:
         return self.first + self.page_size - 1
 
 
-def page_params(
+async def page_params(
     page: Annotated[int, Query(ge=1, le=100_000, description="1-based page number")] = 1,
     page_size: Annotated[
         int, Query(ge=1, le=MAX_PAGE_SIZE, description="rows per page (at most 100)")

@@ -31,7 +31,7 @@ router = APIRouter(tags=["auth"])
         503: {"model": ErrorBody},
     },
 )
-def login(body: LoginRequest) -> LoginResult:
+async def login(body: LoginRequest) -> LoginResult:
     try:
         answer = auth_client(get_settings()).sign_in_with_password(
             {"email": body.email, "password": body.password}

@@ -28,7 +28,7 @@ router = APIRouter(tags=["auth"])
     summary="Sign out",
     responses={401: {"model": ErrorBody}, 503: {"model": ErrorBody}},
 )
-def logout(
+async def logout(
     scope: Annotated[
         Literal["local", "global", "others"],
         Query(description="local: this session; global: all; others: all but this one"),

@@ -20,7 +20,7 @@ router = APIRouter(tags=["auth"])
     summary="The signed-in user, their profile and organizations",
     responses={401: {"model": ErrorBody}},
 )
-def me(user: SignedIn) -> Me:
+async def me(user: SignedIn) -> Me:
     rows = db.run(
         user.db.from_("profiles")
         .select("id,email,first_name,last_name,phone,avatar_url")

@@ -55,7 +55,7 @@ def _personal_organization(settings: Settings, token: str) -> OrganizationMember
     ),
     responses={409: {"model": ErrorBody}, 422: {"model": ErrorBody}, 503: {"model": ErrorBody}},
 )
-def signup(body: SignupRequest) -> SignupResult:
+async def signup(body: SignupRequest) -> SignupResult:
     settings = get_settings()
     metadata = {
         "first_name": body.first_name,

@@ -38,7 +38,7 @@ router = APIRouter(tags=["clients"])
     ),
     responses=error_responses(400, 401, 403, 422),
 )
-def bulk_delete_clients(ctx: Member, body: ClientBulkDelete) -> BulkDeleteResult:
+async def bulk_delete_clients(ctx: Member, body: ClientBulkDelete) -> BulkDeleteResult:
     rows = db.rpc(
         ctx.db,
         "bulk_delete_clients",

@@ -25,7 +25,7 @@ router = APIRouter(tags=["clients"])
     ),
     responses=error_responses(400, 401, 403, 422),
 )
-def create_client(ctx: Member, body: ClientCreate) -> Client:
+async def create_client(ctx: Member, body: ClientCreate) -> Client:
     row = {**body.to_row(), "organization_id": str(ctx.organization_id)}
     created = db.run(ctx.db.from_("clients").insert(row).select(CLIENT_COLUMNS)).data
     return Client.model_validate(created[0])

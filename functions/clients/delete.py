@@ -29,7 +29,7 @@ router = APIRouter(tags=["clients"])
     ),
     responses=error_responses(400, 401, 403, 404, 409, 422),
 )
-def delete_client(ctx: Member, client_id: ClientId) -> Response:
+async def delete_client(ctx: Member, client_id: ClientId) -> Response:
     query = (
         ctx.db.from_("clients")
         .delete()

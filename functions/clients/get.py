@@ -35,7 +35,7 @@ _ACTIVITY_COLUMNS = "id,activity,timestamp,type,metadata,created_by"
     ),
     responses=error_responses(400, 401, 403, 404, 422),
 )
-def get_client(ctx: Viewer, client_id: ClientId) -> ClientDetail:
+async def get_client(ctx: Viewer, client_id: ClientId) -> ClientDetail:
     query = (
         ctx.db.from_("clients")
         .select(

@@ -25,7 +25,7 @@ router = APIRouter(tags=["clients"])
     ),
     responses=error_responses(400, 401, 403, 404, 409, 422),
 )
-def update_client(ctx: Member, client_id: ClientId, body: ClientUpdate) -> Client:
+async def update_client(ctx: Member, client_id: ClientId, body: ClientUpdate) -> Client:
     changes = body.changes()
     query = (
         ctx.db.from_("clients")

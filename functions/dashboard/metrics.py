@@ -21,7 +21,7 @@ router = APIRouter(tags=["dashboard"])
     summary="Headline figures of the organization, per currency",
     responses=ERRORS,
 )
-def metrics(ctx: Viewer) -> DashboardMetrics:
+async def metrics(ctx: Viewer) -> DashboardMetrics:
     data = db.rpc(ctx.db, "dashboard_metrics", {"org_id": str(ctx.organization_id)})
     return DashboardMetrics.model_validate(data)
 

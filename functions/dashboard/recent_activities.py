@@ -22,7 +22,7 @@ router = APIRouter(tags=["dashboard"])
     summary="The latest client activities",
     responses=ERRORS,
 )
-def recent_activities(
+async def recent_activities(
     ctx: Viewer,
     limit: Annotated[int, Query(ge=1, le=50, description="how many (at most 50)")] = 10,
 ) -> RecentActivities:

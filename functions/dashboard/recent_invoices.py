@@ -22,7 +22,7 @@ router = APIRouter(tags=["dashboard"])
     summary="The latest invoices",
     responses=ERRORS,
 )
-def recent_invoices(
+async def recent_invoices(
     ctx: Viewer,
     limit: Annotated[int, Query(ge=1, le=50, description="how many (at most 50)")] = 5,
 ) -> RecentInvoices:

@@ -23,7 +23,7 @@ router = APIRouter(tags=["dashboard"])
     summary="Monthly billed and collected amounts, per currency",
     responses=ERRORS,
 )
-def revenue_chart(
+async def revenue_chart(
     ctx: Viewer,
     months: Annotated[int, Query(ge=1, le=36, description="how many months (1 to 36)")] = 12,
     end_month: Annotated[

@@ -28,7 +28,7 @@ router = APIRouter(tags=["invoices"])
     ),
     responses=error_responses(400, 401, 403, 409, 422),
 )
-def create_invoice(ctx: Member, body: InvoiceCreate, response: Response) -> Invoice:
+async def create_invoice(ctx: Member, body: InvoiceCreate, response: Response) -> Invoice:
     document = db.rpc(
         ctx.db,
         "create_invoice",

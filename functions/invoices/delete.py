@@ -30,7 +30,7 @@ router = APIRouter(tags=["invoices"])
         **error_responses(400, 401, 403, 404, 422),
     },
 )
-def delete_invoice(ctx: Member, invoice_id: InvoiceId) -> Response:
+async def delete_invoice(ctx: Member, invoice_id: InvoiceId) -> Response:
     result = db.rpc(
         ctx.db,
         "delete_invoice",

@@ -20,7 +20,7 @@ router = APIRouter(tags=["invoices"])
     summary="One invoice with its client, items and payments",
     responses=error_responses(400, 401, 403, 404, 422),
 )
-def get_invoice(ctx: Viewer, invoice_id: InvoiceId) -> Invoice:
+async def get_invoice(ctx: Viewer, invoice_id: InvoiceId) -> Invoice:
     rows = db.run(
         ctx.db.from_("invoices")
         .select(INVOICE_SELECT)

@@ -97,7 +97,7 @@ def _ranges(query: Any, bounds: dict[str, tuple[object | None, object | None]]) 
     ),
     responses=error_responses(400, 401, 403, 422),
 )
-def list_invoices(
+async def list_invoices(
     *,
     ctx: Viewer,
     page: Annotated[PageParams, Depends(page_params)],

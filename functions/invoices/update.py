@@ -31,7 +31,7 @@ router = APIRouter(tags=["invoices"])
     ),
     responses=error_responses(400, 401, 403, 404, 409, 422),
 )
-def update_invoice(ctx: Member, invoice_id: InvoiceId, body: InvoiceUpdate) -> Invoice:
+async def update_invoice(ctx: Member, invoice_id: InvoiceId, body: InvoiceUpdate) -> Invoice:
     params: dict[str, Any] = {
         "organization_id": str(ctx.organization_id),
         "invoice_id": str(invoice_id),

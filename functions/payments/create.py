@@ -36,7 +36,7 @@ router = APIRouter(tags=["payments"])
         422: {"model": ErrorBody},
     },
 )
-def create_payment(body: PaymentCreate, ctx: Member) -> Payment:
+async def create_payment(body: PaymentCreate, ctx: Member) -> Payment:
     params: dict[str, Any] = {"organization_id": str(ctx.organization_id)}
     params.update({k: v for k, v in body.to_json().items() if v is not None})
     return Payment.model_validate(db.rpc(ctx.db, "record_payment", params))

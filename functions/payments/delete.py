@@ -22,7 +22,7 @@ router = APIRouter(tags=["payments"])
     summary="Delete a payment",
     responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody}},
 )
-def delete_payment(id: UUID, ctx: Member) -> Response:
+async def delete_payment(id: UUID, ctx: Member) -> Response:
     db.rpc(
         ctx.db,
         "delete_payment",

@@ -22,7 +22,7 @@ router = APIRouter(tags=["payments"])
     summary="Get a payment",
     responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
-def get_payment(id: UUID, ctx: Viewer) -> Payment:
+async def get_payment(id: UUID, ctx: Viewer) -> Payment:
     rows = db.run(
         ctx.db.from_("payments")
         .select(PAYMENT_SELECT)

@@ -14,7 +14,12 @@ from shared.context import Viewer
 from shared.errors import validation
 from shared.listing import PageParams, escape_like, fetch_page, order_by, page_params
 from shared.models.common import ErrorBody, Page
-from shared.models.payments import PAYMENT_METHODS, PAYMENT_SELECT, Payment
+from shared.models.payments import (
+    PAYMENT_METHODS,
+    PAYMENT_SELECT,
+    PAYMENT_SELECT_BY_CLIENT,
+    Payment,
+)
 
 router = APIRouter(tags=["payments"])
 
@@ -82,7 +87,7 @@ def _between(query: Any, column: str, low: date | Decimal | None, high: Any) -> 
     ),
     responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
-def list_payments(
+async def list_payments(
     *,
     ctx: Viewer,
     page: Annotated[PageParams, Depends(page_params)],
@@ -101,14 +106,15 @@ def list_payments(
     amount_from: Annotated[Decimal | None, Query(allow_inf_nan=False)] = None,
     amount_to: Annotated[Decimal | None, Query(allow_inf_nan=False)] = None,
 ) -> Page[Payment]:
+    clients = _uuids("client_id", client_id)
     query = (
         ctx.db.from_("payments")
-        .select(PAYMENT_SELECT, count="exact")
+        .select(PAYMENT_SELECT_BY_CLIENT if clients else PAYMENT_SELECT, count="exact")
         .eq("organization_id", str(ctx.organization_id))
     )
     if invoices := _uuids("invoice_id", invoice_id):
         query = query.in_("invoice_id", invoices)
-    if clients := _uuids("client_id", client_id):
+    if clients:
         query = query.in_("invoice.client_id", clients)
     if methods := _methods(payment_method):
         query = query.in_("payment_method", methods)

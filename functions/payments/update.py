@@ -35,7 +35,7 @@ router = APIRouter(tags=["payments"])
         422: {"model": ErrorBody},
     },
 )
-def update_payment(id: UUID, body: PaymentUpdate, ctx: Member) -> Payment:
+async def update_payment(id: UUID, body: PaymentUpdate, ctx: Member) -> Payment:
     result = db.rpc(
         ctx.db,
         "update_payment",

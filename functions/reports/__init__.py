@@ -52,7 +52,7 @@ def years_later(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def report_range(
+async def report_range(
     date_from: Annotated[
         date | None,
         Query(alias="from", description="first day (inclusive); default: 12 months before `to`"),

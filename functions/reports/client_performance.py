@@ -34,7 +34,7 @@ SORT_FIELDS = (
     summary="Billed, paid, outstanding and days to pay per client",
     responses=ERRORS,
 )
-def client_performance(
+async def client_performance(
     ctx: Viewer,
     period: Annotated[ReportRange, Depends(report_range)],
     sort: Annotated[

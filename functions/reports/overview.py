@@ -22,7 +22,9 @@ router = APIRouter(tags=["reports"])
     summary="Billed, paid, outstanding and collected over a date range",
     responses=ERRORS,
 )
-def overview(ctx: Viewer, period: Annotated[ReportRange, Depends(report_range)]) -> ReportsOverview:
+async def overview(
+    ctx: Viewer, period: Annotated[ReportRange, Depends(report_range)]
+) -> ReportsOverview:
     data = db.rpc(
         ctx.db, "reports_overview", {"org_id": str(ctx.organization_id), **period.params()}
     )

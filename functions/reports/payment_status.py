@@ -22,7 +22,7 @@ router = APIRouter(tags=["reports"])
     summary="Invoices by payment status: counts and amounts",
     responses=ERRORS,
 )
-def payment_status(
+async def payment_status(
     ctx: Viewer, period: Annotated[ReportRange, Depends(report_range)]
 ) -> PaymentStatusReport:
     data = db.rpc(

@@ -24,7 +24,7 @@ router = APIRouter(tags=["reports"])
     summary="Billed and collected per period and per client",
     responses={**ERRORS, 404: {"model": ErrorBody, "description": "no such client"}},
 )
-def revenue(
+async def revenue(
     ctx: Viewer,
     period: Annotated[ReportRange, Depends(report_range)],
     group_by: Annotated[GroupBy, Query(description="month, quarter or year")] = "month",

@@ -21,7 +21,7 @@ router = APIRouter(tags=["settings"])
     summary="The organization's business settings",
     responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody}},
 )
-def get_business(ctx: Viewer) -> BusinessSettings:
+async def get_business(ctx: Viewer) -> BusinessSettings:
     rows = db.run(
         ctx.db.from_("organization_settings")
         .select("*")

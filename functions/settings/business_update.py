@@ -24,7 +24,7 @@ router = APIRouter(tags=["settings"])
     ),
     responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
-def update_business(body: BusinessUpdate, ctx: Admin) -> BusinessSettings:
+async def update_business(body: BusinessUpdate, ctx: Admin) -> BusinessSettings:
     result = db.rpc(
         ctx.db,
         "update_settings",

@@ -20,7 +20,7 @@ router = APIRouter(tags=["settings"])
     summary="All settings: profile, business, notifications",
     responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
 )
-def get_settings(ctx: Viewer) -> AllSettings:
+async def get_settings(ctx: Viewer) -> AllSettings:
     result = db.rpc(ctx.db, "get_settings", {"organization_id": str(ctx.organization_id)})
     return AllSettings.model_validate(result)
 

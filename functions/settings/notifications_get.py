@@ -21,7 +21,7 @@ router = APIRouter(tags=["settings"])
     summary="Your notification preferences",
     responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}},
 )
-def get_notifications(user: SignedIn) -> NotificationSettings:
+async def get_notifications(user: SignedIn) -> NotificationSettings:
     rows = db.run(
         user.db.from_("user_settings")
         .select("email_notifications,push_notifications,updated_at")

@@ -20,7 +20,7 @@ router = APIRouter(tags=["settings"])
     summary="Change your notification preferences",
     responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
-def update_notifications(body: NotificationsUpdate, user: SignedIn) -> NotificationSettings:
+async def update_notifications(body: NotificationsUpdate, user: SignedIn) -> NotificationSettings:
     result = db.rpc(user.db, "update_settings", {"notifications": section_json(body)})
     return NotificationSettings.model_validate(result["notifications"])
 

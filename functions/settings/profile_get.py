@@ -20,7 +20,7 @@ router = APIRouter(tags=["settings"])
     summary="Your profile",
     responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}},
 )
-def get_profile(user: SignedIn) -> ProfileSettings:
+async def get_profile(user: SignedIn) -> ProfileSettings:
     rows = db.run(
         user.db.from_("profiles")
         .select("id,email,first_name,last_name,phone,avatar_url,updated_at")

@@ -20,7 +20,7 @@ router = APIRouter(tags=["settings"])
     summary="Change your profile",
     responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
-def update_profile(body: ProfileUpdate, user: SignedIn) -> ProfileSettings:
+async def update_profile(body: ProfileUpdate, user: SignedIn) -> ProfileSettings:
     result = db.rpc(user.db, "update_settings", {"profile": section_json(body)})
     return ProfileSettings.model_validate(result["profile"])
 

@@ -32,7 +32,7 @@ router = APIRouter(tags=["settings"])
     ),
     responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
-def update_settings(body: SettingsUpdate, ctx: Member) -> AllSettings:
+async def update_settings(body: SettingsUpdate, ctx: Member) -> AllSettings:
     if body.business is not None and not ctx.at_least("admin"):
         raise forbidden(
             f"your role ({ctx.role}) may not change business settings; it needs admin or above"

@@ -132,6 +132,14 @@ def test_make_dev_serves_the_demo_and_keeps_its_data_across_restarts(devhome: Pa
         assert me.status_code == 200, me.text
         assert me.json()["user"]["email"] == "demo@invoiceflow.local"
         assert session.get(api + "/api/auth/me").status_code == 401
+        listed = session.get(
+            api + "/api/invoices",
+            params={"sort": "invoice_number"},
+            headers={"Authorization": f"Bearer {session_token.access_token}"},
+        )
+        assert listed.status_code == 200, listed.text
+        statuses = {row["status"] for row in listed.json()["data"]}
+        assert statuses == {"draft", "sent", "paid", "overdue", "cancelled"}
         assert "/api/invoices" in session.get(api + "/api/openapi.json").json()["paths"]
 
         s3 = boto3.client(
