@@ -28,6 +28,7 @@ from types import FrameType
 import psycopg
 from moto.server import ThreadedMotoServer
 
+from devstack.aws import provision
 from devstack.config import StackConfig
 from devstack.functions import FunctionHost, load_functions
 from devstack.functions import create_app as create_functions_app
@@ -123,7 +124,12 @@ def main(argv: list[str] | None = None) -> int:
             running.callback(gateway.stop)
 
             functions_url = f"http://127.0.0.1:{args.functions_port}"
-            env = environment(config, aws_url) | {"API_URL": functions_url}
+            provisioned = provision(aws_url)  # the bucket, queue and sender serverless.yml declares
+            env = (
+                environment(config, aws_url)
+                | provisioned.environment()
+                | {"API_URL": functions_url}
+            )
             # The functions read their settings from the environment, as in Lambda.
             os.environ.update(env)
             host = FunctionHost(load_functions())

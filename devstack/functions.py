@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import importlib
+import json
 import re
 import threading
 import time
@@ -44,6 +45,9 @@ class FunctionSpec:
     method: str | None  # None for scheduled/queue functions
     path: str | None
     timeout: int
+    uses_aws: bool = False  # it has IAM statements (serverless-iam-roles-per-function)
+    schedules: tuple[dict[str, Any], ...] = ()  # the `input` of each schedule event
+    queue: bool = False  # an SQS event source
 
     @property
     def route_key(self) -> str:
@@ -62,10 +66,17 @@ def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
     for name, function in (document.get("functions") or {}).items():
         module_path, _, attribute = function["handler"].rpartition(".")
         method = route = None
+        schedules: list[dict[str, Any]] = []
+        queue = False
         for event in function.get("events") or []:
             if "httpApi" in event:
                 method = str(event["httpApi"]["method"]).upper()
                 route = str(event["httpApi"]["path"])
+            elif "schedule" in event:
+                schedule = event["schedule"]
+                schedules.append(schedule.get("input", {}) if isinstance(schedule, dict) else {})
+            elif "sqs" in event:
+                queue = True
         specs.append(
             FunctionSpec(
                 name=name,
@@ -74,6 +85,9 @@ def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
                 method=method,
                 path=route,
                 timeout=int(function.get("timeout", default_timeout)),
+                uses_aws=bool(function.get("iamRoleStatements")),
+                schedules=tuple(schedules),
+                queue=queue,
             )
         )
     return specs
@@ -160,6 +174,25 @@ def http_event(  # noqa: PLR0917  (the parts of a request, in the order they app
     return event
 
 
+def scheduled_event(spec: FunctionSpec, when: float | None = None) -> dict[str, Any]:
+    """What EventBridge delivers to a scheduled function: the schedule's ``input`` when
+    serverless.yml gives one, else the "Scheduled Event" envelope."""
+    if spec.schedules and spec.schedules[0]:
+        return dict(spec.schedules[0])
+    moment = time.gmtime(when if when is not None else time.time())
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", moment),
+        "region": "us-east-1",
+        "resources": [f"arn:aws:events:us-east-1:000000000000:rule/{spec.name}"],
+        "detail": {},
+    }
+
+
 def _route_pattern(path: str) -> re.Pattern[str]:
     pattern = ""
     last = 0
@@ -173,6 +206,7 @@ class FunctionHost:
     """Imports functions on first use and invokes them on event-loop-owning threads."""
 
     def __init__(self, specs: list[FunctionSpec], workers: int = 8) -> None:
+        self.by_name = {s.name: s for s in specs}
         self.specs = [s for s in specs if s.method and s.path]
         self._routes = [(spec, _route_pattern(spec.path or "")) for spec in self.specs]
         self._handlers: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {}
@@ -209,15 +243,21 @@ class FunctionHost:
                 self._handlers[spec.name] = handler
             return handler
 
-    def _invoke_here(self, spec: FunctionSpec, event: dict[str, Any]) -> dict[str, Any]:
+    def invoke_by_name(self, name: str, event: dict[str, Any]) -> Any:
+        """Any function (a scheduled job, a queue worker) with the event given."""
+        return self.submit(self.by_name[name], event).result()
+
+    def _invoke_here(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
         # Imported on a worker: Mangum adopts the importing thread's event loop.
         return self.handler(spec)(event, LambdaContext(spec))
 
-    def submit(self, spec: FunctionSpec, event: dict[str, Any]) -> Future[dict[str, Any]]:
+    def submit(self, spec: FunctionSpec, event: dict[str, Any]) -> Future[Any]:
         return self._pool.submit(self._invoke_here, spec, event)
 
     def invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> dict[str, Any]:
-        return self.submit(spec, event).result()
+        """An HTTP function's proxy result."""
+        result: dict[str, Any] = self.submit(spec, event).result()
+        return result
 
     def close(self) -> None:
         """Stops the workers and closes what the functions keep between invocations."""
@@ -276,9 +316,31 @@ def create_app(host: FunctionHost, openapi: Callable[[], dict[str, Any]]) -> Sta
             return _error(502, "function_error", f"{spec.name} failed: {type(exc).__name__}")
         return _response(result)
 
+    async def invoke(request: Request) -> Response:
+        """Lambda's Invoke API (``POST /2015-03-31/functions/{name}/invocations``), so
+        ``boto3.client("lambda", endpoint_url=API_URL).invoke(...)`` and
+        ``python -m devstack.invoke <name>`` run any function by name, jobs included."""
+        name = request.path_params["name"]
+        spec = host.by_name.get(name)
+        if spec is None:
+            return JSONResponse(
+                {"Type": "User", "message": f"Function not found: {name}"}, status_code=404
+            )
+        raw = await request.body()
+        event = json.loads(raw) if raw.strip() else scheduled_event(spec)
+        try:
+            result = await asyncio.wrap_future(host.submit(spec, event))
+        except Exception as exc:
+            return JSONResponse(
+                {"errorMessage": str(exc), "errorType": type(exc).__name__},
+                headers={"X-Amz-Function-Error": "Unhandled"},
+            )
+        return JSONResponse(result)
+
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
     return Starlette(
         routes=[
+            Route("/2015-03-31/functions/{name}/invocations", invoke, methods=["POST"]),
             Route("/api/openapi.json", openapi_document, methods=["GET"]),
             Route("/api/docs", docs, methods=["GET"]),
             Route("/{path:path}", dispatch, methods=methods),

@@ -24,6 +24,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     http_timeout_seconds: float = Field(default=8.0, gt=0)
     log_level: str = "INFO"
+    # Scheduled jobs and queue workers act as the system (the service role), never the
+    # HTTP routes.
+    supabase_service_role_key: str | None = None
+    # Delivery (AWS). Region and endpoint come from boto3's own variables (AWS_REGION,
+    # AWS_ENDPOINT_URL): the same code reaches moto locally and AWS in production.
+    email_from: str = "InvoiceFlow <invoices@invoiceflow.local>"
+    exports_bucket: str = "invoiceflow-exports"
+    bulk_queue_url: str | None = None
+    presigned_url_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    app_url: str = "http://localhost:5173"  # the frontend, for links in emails
 
     @property
     def rest_url(self) -> str:

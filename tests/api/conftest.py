@@ -21,11 +21,14 @@ import httpx
 import jwt
 import psycopg
 import pytest
+from moto.server import ThreadedMotoServer
 
+from devstack.aws import Provisioned, provision
 from devstack.functions import FunctionHost, create_app, http_event, load_functions
 from devstack.openapi import build_openapi
 from devstack.postgres import Database, free_port
 from devstack.stack import AppServer
+from shared import aws as shared_aws
 from shared.settings import get_settings
 from tests.stacks import Target
 
@@ -196,6 +199,30 @@ def api_env(stack: Target) -> Iterator[None]:
         else:
             os.environ[key] = value
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def aws(api_env: None) -> Iterator[Provisioned]:
+    """A moto server (as `make dev` runs it) with the bucket, queues and verified sender
+    serverless.yml declares; the functions' environment points at it."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    provisioned = provision(f"http://{host}:{port}")
+    values = provisioned.environment()
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    get_settings.cache_clear()
+    shared_aws.reset()
+    yield provisioned
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()
+    shared_aws.reset()
+    server.stop()
 
 
 @pytest.fixture(scope="session")

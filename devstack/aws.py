@@ -1,0 +1,78 @@
+"""The AWS resources the functions expect, created in moto: the exports bucket, the bulk
+queue (with its dead-letter queue) and a verified SES sender. ``make dev`` and the
+tests call `provision` once the moto server is up."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import boto3
+
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # moto
+EXPORTS_BUCKET = "invoiceflow-exports"
+BULK_QUEUE = "invoiceflow-bulk"
+SENDER = "invoices@invoiceflow.local"
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    endpoint: str
+    exports_bucket: str
+    bulk_queue_url: str
+    sender: str
+
+    def environment(self) -> dict[str, str]:
+        """What the functions read (shared.settings and boto3)."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "EXPORTS_BUCKET": self.exports_bucket,
+            "BULK_QUEUE_URL": self.bulk_queue_url,
+            "EMAIL_FROM": f"InvoiceFlow <{self.sender}>",
+        }
+
+
+def provision(endpoint: str) -> Provisioned:
+    """Creates (idempotently) what serverless.yml declares, in the moto at ``endpoint``."""
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
+    )
+    s3.create_bucket(Bucket=EXPORTS_BUCKET)
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
+    )
+    dead = sqs.create_queue(QueueName=BULK_QUEUE + "-dlq")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue = sqs.create_queue(
+        QueueName=BULK_QUEUE,
+        Attributes={
+            "VisibilityTimeout": "120",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": "5"}),
+        },
+    )["QueueUrl"]
+    ses = boto3.client(
+        "ses",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
+    )
+    ses.verify_email_identity(EmailAddress=SENDER)
+    return Provisioned(
+        endpoint=endpoint, exports_bucket=EXPORTS_BUCKET, bulk_queue_url=queue, sender=SENDER
+    )

@@ -1,0 +1,1 @@
+"""Queue workers and scheduled jobs: they act as the system (the service role)."""
