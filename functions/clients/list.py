@@ -19,6 +19,7 @@ from shared.models.common import Page, Pagination
 
 router = APIRouter(tags=["clients"])
 
+NULLABLE = frozenset({"last_invoice_date"})  # clients never invoiced sort last either way
 SORTABLE = {
     "company_name",
     "created_at",
@@ -105,7 +106,8 @@ async def list_clients(
             "last_invoice_date": (last_invoice_date_from, last_invoice_date_to),
         },
     )
-    rows, pagination = fetch_page(order_by(query, sort, SORTABLE, "company_name"), page)
+    ordered = order_by(query, sort, SORTABLE, "company_name", NULLABLE)
+    rows, pagination = fetch_page(ordered, page)
     return Page[Client](
         data=[Client.model_validate(row) for row in rows],
         pagination=Pagination(**pagination),
