@@ -11,12 +11,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench import api as api_bench
 from bench import dataset, items, rls, startup
 from bench import stack as stack_bench
 from bench.common import OUT_DIR, Machine, connect, loadavg, log
 from devstack import postgres
 
-BENCHMARKS = ("startup", "rls", "items", "stack")
+BENCHMARKS = ("startup", "rls", "items", "stack", "api")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -202,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
         # it prints its own JSON report and verdicts.
         code = stack_bench.main(["--seconds", "6" if args.quick else "10"])
         verdicts.append(("stack (make dev, test stack, REST throughput)", code == 0))
+
+    if "api" in args.only:
+        # The HTTP API's budgets (import cost per function, warm latency, handler overhead).
+        runs = ["--import-runs", "3", "--calls", "50"] if args.quick else []
+        code = api_bench.main(runs)
+        verdicts.append(("api (imports, latency, handler overhead)", code == 0))
 
     elapsed = time.perf_counter() - started
     summary = "\n".join(f"- {label}: {'PASS' if ok else 'FAIL'}" for label, ok in verdicts)
