@@ -105,7 +105,7 @@ def _import_ms(python: Path, module: str) -> float:
 
 
 def measure_imports(python: Path, runs: int) -> tuple[list[float], dict[str, list[float]]]:
-    specs = load_functions()
+    specs = [spec for spec in load_functions() if spec.source.is_file()]
     floor: list[float] = []
     per: dict[str, list[float]] = {s.name: [] for s in specs}
     for spec in specs:  # compile every module's bytecode once, as a deployed package has
