@@ -45,7 +45,13 @@ from shared import db
 from shared.settings import get_settings
 
 FLOOR = "fastapi, mangum, pydantic"
-_PROBE = "import time; t = time.perf_counter(); import {m}; print((time.perf_counter() - t) * 1000)"
+# Wall time and CPU time (user + system) of the import alone. CPU time is what the verdict
+# uses: on a shared 2-CPU machine the wall time of a 400 ms import includes however long
+# the process waited for a CPU, which says nothing about the code.
+_PROBE = (
+    "import time; w = time.perf_counter(); c = time.process_time(); import {m}; "
+    "print((time.perf_counter() - w) * 1000, (time.process_time() - c) * 1000)"
+)
 
 
 def runtime_python() -> Path:
@@ -89,7 +95,7 @@ def runtime_python() -> Path:
     return python
 
 
-def _import_ms(python: Path, module: str) -> float:
+def _import_ms(python: Path, module: str) -> tuple[float, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "AWS_"))}
     env["PYTHONPATH"] = str(ROOT)
     env["PYTHONDONTWRITEBYTECODE"] = "0"
@@ -101,13 +107,17 @@ def _import_ms(python: Path, module: str) -> float:
         cwd=OUT_DIR,
         env=env,
     )
-    return float(out.stdout.strip().splitlines()[-1])
+    wall, cpu = out.stdout.strip().splitlines()[-1].split()
+    return float(wall), float(cpu)
 
 
-def measure_imports(python: Path, runs: int) -> tuple[list[float], dict[str, list[float]]]:
+Timings = list[tuple[float, float]]  # (wall ms, CPU ms) per fresh process
+
+
+def measure_imports(python: Path, runs: int) -> tuple[Timings, dict[str, Timings]]:
     specs = [spec for spec in load_functions() if spec.source.is_file()]
-    floor: list[float] = []
-    per: dict[str, list[float]] = {s.name: [] for s in specs}
+    floor: Timings = []
+    per: dict[str, Timings] = {s.name: [] for s in specs}
     for spec in specs:  # compile every module's bytecode once, as a deployed package has
         _import_ms(python, spec.module)
     _import_ms(python, FLOOR)
@@ -372,19 +382,42 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_imports:
         python = args.python or runtime_python()
         floor, per = measure_imports(python, args.import_runs)
-        floor_median = statistics.median(floor)
+        floor_wall = statistics.median(w for w, _ in floor)
+        floor_cpu = statistics.median(c for _, c in floor)
         rows = []
         for name, values in per.items():
-            median = statistics.median(values)
-            ok = median <= 1.5 * floor_median
+            wall = statistics.median(w for w, _ in values)
+            cpu = statistics.median(c for _, c in values)
+            best = min(c for _, c in values) / min(c for _, c in floor)
+            ok = cpu <= 1.5 * floor_cpu
             verdicts.append(ok)
             rows.append(
-                [name, fmt_ms(median), fmt_ratio(median / floor_median), "PASS" if ok else "FAIL"]
+                [
+                    name,
+                    fmt_ms(cpu),
+                    fmt_ratio(cpu / floor_cpu),
+                    fmt_ms(wall),
+                    fmt_ratio(wall / floor_wall),
+                    fmt_ratio(best),
+                    "PASS" if ok else "FAIL",
+                ]
             )
         out.append(
-            f"### Import cost ({python}), median of {args.import_runs} fresh processes\n\n"
-            f"floor `import {FLOOR}`: median {fmt_ms(floor_median)} ms\n\n"
-            + table(["function", "import ms", "vs floor", "≤ 1.5x"], rows)
+            f"### Import cost ({python}), median of {args.import_runs} fresh processes each\n\n"
+            f"floor `import {FLOOR}`: median CPU {fmt_ms(floor_cpu)} ms, wall"
+            f" {fmt_ms(floor_wall)} ms (interleaved with the functions, same rounds)\n\n"
+            + table(
+                [
+                    "function",
+                    "CPU ms",
+                    "CPU vs floor",
+                    "wall ms",
+                    "wall vs floor",
+                    "fastest vs fastest",
+                    "CPU ≤ 1.5x",
+                ],
+                rows,
+            )
         )
         print("\n" + out[-1] + "\n", flush=True)
     if not args.skip_latency:
