@@ -55,7 +55,6 @@ class Settings(BaseModel):
     def jwks_url(self) -> str:
         return self.supabase_jwks_url or self.auth_url + "/.well-known/jwks.json"
 
-
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """The settings named by ``environ`` (default: the process environment)."""
