@@ -3,16 +3,25 @@ keys (ES256, RS256, EdDSA) Supabase issues, through the project's JWKS.
 
 Verification happens here, before any database call, so expired, forged and
 malformed tokens get a 401 without a round trip; PostgREST checks them again.
+
+HS256 is checked with the standard library (``hmac``): PyJWT imports ``cryptography``
+when it is imported, which cost every function ~45 ms of its cold start (about 15 % of
+the framework's own import; bench/RESULTS.md) for keys most projects never use. PyJWT is
+imported only when a token signed with an asymmetric key arrives.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
-
-import jwt
 
 from shared.errors import ApiError, unauthorized
 from shared.settings import Settings
@@ -23,6 +32,8 @@ if TYPE_CHECKING:
 _ASYMMETRIC = {"ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "EdDSA"}
 _jwks_clients: dict[str, PyJWKClient] = {}
 _jwks_lock = threading.Lock()
+LEEWAY_SECONDS = 5
+_MAX_TOKEN_BYTES = 16_384
 
 
 @dataclass(frozen=True)
@@ -57,38 +68,96 @@ def _jwks_client(url: str) -> PyJWKClient:
         return client
 
 
-def verify(token: str, settings: Settings) -> Caller:
-    """The caller named by a valid user access token, or a 401."""
+def _b64decode(part: str) -> bytes:
+    if not part or len(part) % 4 == 1 or not part.isascii():
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _split(token: str) -> tuple[dict[str, Any], str, str, str]:
+    """The header, and the three parts, of a compact JWS; ValueError when malformed."""
+    if len(token) > _MAX_TOKEN_BYTES:
+        raise ValueError("too long")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("not three parts")
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.PyJWTError:
+        header = json.loads(_b64decode(parts[0]))
+    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError("bad header") from exc
+    if not isinstance(header, dict):
+        raise ValueError("bad header")
+    return header, parts[0], parts[1], parts[2]
+
+
+def _verify_hs256(token: str, secret: str) -> dict[str, Any]:
+    """The claims of an HS256 token whose signature is the secret's, or a 401."""
+    _, head, body, signature = _split(token)
+    expected = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    try:
+        given = _b64decode(signature)
+    except (ValueError, binascii.Error):
+        raise unauthorized("invalid_token", "the access token was refused") from None
+    if not hmac.compare_digest(expected, given):
+        raise unauthorized("invalid_token", "the access token was refused")
+    try:
+        claims = json.loads(_b64decode(body))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
         raise unauthorized("invalid_token", "the access token is malformed") from None
-    alg = header.get("alg")
-    key: Any
-    if alg == "HS256" and settings.supabase_jwt_secret:
-        key = settings.supabase_jwt_secret
-    elif alg in _ASYMMETRIC:
-        try:
-            key = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key
-        except jwt.PyJWKClientConnectionError:
-            raise ApiError(
-                503,
-                "service_unavailable",
-                "the signing keys could not be fetched; retry shortly",
-                headers={"Retry-After": "1"},
-            ) from None
-        except jwt.PyJWTError:
-            raise unauthorized("invalid_token", "the access token's key is unknown") from None
-    else:
-        raise unauthorized("invalid_token", "the access token's algorithm is not accepted")
+    if not isinstance(claims, dict):
+        raise unauthorized("invalid_token", "the access token is malformed")
+    return claims
+
+
+def _number(claims: dict[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise unauthorized("invalid_token", f"the access token's {name} is not a number")
+    return float(value)
+
+
+def _check_claims(claims: dict[str, Any], audience: str) -> None:
+    """exp (required), nbf and aud, as PyJWT checks them, with the same leeway."""
+    now = time.time()
+    expires = _number(claims, "exp")
+    if expires is None or "sub" not in claims:
+        raise unauthorized("invalid_token", "the access token was refused")
+    if expires <= now - LEEWAY_SECONDS:
+        raise unauthorized("token_expired", "the session has expired; sign in again")
+    not_before = _number(claims, "nbf")
+    if not_before is not None and not_before > now + LEEWAY_SECONDS:
+        raise unauthorized("invalid_token", "the access token is not valid yet")
+    _number(claims, "iat")
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    if audience not in audiences:
+        raise unauthorized("invalid_token", "the access token was refused")
+
+
+def _verify_asymmetric(token: str, alg: str, settings: Settings) -> dict[str, Any]:
+    import jwt  # noqa: PLC0415  (imports cryptography: only for asymmetric keys)
+
+    try:
+        key = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key
+    except jwt.PyJWKClientConnectionError:
+        raise ApiError(
+            503,
+            "service_unavailable",
+            "the signing keys could not be fetched; retry shortly",
+            headers={"Retry-After": "1"},
+        ) from None
+    except jwt.PyJWTError:
+        raise unauthorized("invalid_token", "the access token's key is unknown") from None
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
             key,
-            algorithms=[str(alg)],
+            algorithms=[alg],
             audience=settings.jwt_audience,
             options={"require": ["exp", "sub"]},
-            leeway=5,
+            leeway=LEEWAY_SECONDS,
         )
     except jwt.ExpiredSignatureError:
         raise unauthorized("token_expired", "the session has expired; sign in again") from None
@@ -96,6 +165,23 @@ def verify(token: str, settings: Settings) -> Caller:
         raise unauthorized("invalid_token", "the access token is not valid yet") from None
     except jwt.PyJWTError:
         raise unauthorized("invalid_token", "the access token was refused") from None
+    return claims
+
+
+def verify(token: str, settings: Settings) -> Caller:
+    """The caller named by a valid user access token, or a 401."""
+    try:
+        header = _split(token)[0]
+    except ValueError:
+        raise unauthorized("invalid_token", "the access token is malformed") from None
+    alg = header.get("alg")
+    if alg == "HS256" and settings.supabase_jwt_secret:
+        claims = _verify_hs256(token, settings.supabase_jwt_secret)
+        _check_claims(claims, settings.jwt_audience)
+    elif isinstance(alg, str) and alg in _ASYMMETRIC:
+        claims = _verify_asymmetric(token, alg, settings)
+    else:
+        raise unauthorized("invalid_token", "the access token's algorithm is not accepted")
     if claims.get("role") != "authenticated":
         raise unauthorized("invalid_token", "a signed-in user's access token is required")
     try:
