@@ -1,0 +1,112 @@
+"""One invoice with everything its documents print: the PDF and the emails.
+
+``load_invoice_document`` reads the invoice, its items (in order), its payments,
+its client and the business (the organization's ``organization_settings``) in one
+PostgREST round trip, through whichever client it is given: a user's (RLS decides)
+or the service-role client of the scheduled jobs (RLS bypassed). Either way it
+filters by ``organization_id`` itself, so an id of another organization is "not
+found" (``None``) for both.
+
+Light on purpose: no PDF library, no pydantic; the send, bulk and job functions
+import it.
+
+The document is the invoice's columns as PostgREST returns them (money as
+``Decimal``, dates as ISO strings) plus:
+
+- ``items``: ``[{id, position, description, quantity, rate, amount}]`` in
+  position order;
+- ``payments``: ``[{id, amount, currency, payment_date, payment_method,
+  reference_number}]``, oldest first;
+- ``client``: ``{id, company_name, contact_person, email, phone, address,
+  currency}``;
+- ``business``: the settings' ``business_name``, ``business_email``,
+  ``business_phone``, ``business_address``, ``city``, ``state``, ``zip_code``,
+  ``country``, ``tax_id``, ``website``, ``company_logo_url``, ``tax_label``,
+  ``invoice_footer``, ``default_payment_instructions``, and derived: ``name``
+  (the business name, else the organization's name), ``address_lines`` (the
+  address as printed, empty parts left out), ``organization_name``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from shared import db
+
+BUSINESS_COLUMNS = (
+    "business_name,business_email,business_phone,business_address,city,state,zip_code,"
+    "country,tax_id,website,company_logo_url,tax_label,invoice_footer,"
+    "default_payment_instructions"
+)
+
+# invoices -> clients (many-to-one), -> invoice_items and payments (one-to-many),
+# -> organizations (many-to-one) -> organization_settings (one-to-one: its primary
+# key is the foreign key), all in one statement.
+DOCUMENT_SELECT = (
+    "*,"
+    "client:clients(id,company_name,contact_person,email,phone,address,currency),"
+    "items:invoice_items(id,position,description,quantity,rate,amount),"
+    "payments(id,amount,currency,payment_date,payment_method,reference_number),"
+    f"organization:organizations(name,settings:organization_settings({BUSINESS_COLUMNS}))"
+)
+
+
+def _one(value: Any) -> dict[str, Any]:
+    """An embedded to-one relation: an object, or a list of at most one."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def business_of(organization: dict[str, Any]) -> dict[str, Any]:
+    """The business block of a document from the embedded organization."""
+    settings = _one(organization.get("settings"))
+    business: dict[str, Any] = {
+        column: settings.get(column) for column in BUSINESS_COLUMNS.split(",")
+    }
+    organization_name = _text(organization.get("name"))
+    business["organization_name"] = organization_name
+    business["name"] = _text(settings.get("business_name")) or organization_name
+    business["tax_label"] = _text(settings.get("tax_label")) or "Tax"
+    locality = " ".join(
+        part for part in (_text(settings.get("zip_code")), _text(settings.get("city"))) if part
+    )
+    region = ", ".join(part for part in (locality, _text(settings.get("state"))) if part)
+    lines = [line.strip() for line in _text(settings.get("business_address")).splitlines()]
+    business["address_lines"] = [
+        line for line in (*lines, region, _text(settings.get("country"))) if line
+    ]
+    return business
+
+
+def load_invoice_document(
+    client: Any, organization_id: UUID | str, invoice_id: UUID | str
+) -> dict[str, Any] | None:
+    """The invoice ``invoice_id`` of ``organization_id`` with its items, payments,
+    client and business, or ``None`` when there is no such invoice there."""
+    rows = db.run(
+        client.from_("invoices")
+        .select(DOCUMENT_SELECT)
+        .eq("id", str(invoice_id))
+        .eq("organization_id", str(organization_id))
+        .order("position", foreign_table="items")
+        .order("created_at", foreign_table="items")
+        .order("id", foreign_table="items")
+        .order("payment_date", foreign_table="payments")
+        .order("created_at", foreign_table="payments")
+        .order("id", foreign_table="payments")
+        .limit(1)
+    ).data
+    if not rows:
+        return None
+    document: dict[str, Any] = rows[0]
+    document["client"] = _one(document.get("client"))
+    document["items"] = document.get("items") or []
+    document["payments"] = document.get("payments") or []
+    document["business"] = business_of(_one(document.pop("organization", None)))
+    return document
