@@ -1,0 +1,697 @@
+-- =============================================================================
+-- Scheduled jobs (docs/api.md, "Scheduled jobs"): mark overdue, the overdue
+-- notices to owners and admins, payment reminders to clients, and the weekly
+-- and monthly summaries. SQL decides what is due and remembers what was sent;
+-- the Lambda functions only render and send (functions/jobs/*).
+--
+-- Who may call: the service role only (the scheduled functions use its key).
+-- Every public function here is SECURITY DEFINER with EXECUTE granted to
+-- service_role alone; the API roles cannot call them.
+--
+-- Dates: the schema has no per-organization time zone, so a job's day is the
+-- UTC date (`as_of`, default today in UTC; Supabase runs in UTC, so this is the
+-- current_date the invoice triggers compare due dates with). A job may be run
+-- for a past day (a replay) or at most one day ahead; later is refused (22023).
+--
+-- One table, public.email_deliveries, is both the outbox and the ledger of
+-- every email these jobs send: one row per email, with its state
+--   pending -> sent         (SES accepted it; message_id recorded)
+--   pending -> pending      (a retryable failure: tried again by the next run)
+--   pending -> failed       (a permanent failure, or 5 attempts)
+--   pending -> superseded   (no longer due: a newer reminder slot, an invoice
+--                            paid, a summary period gone by, an opt-out)
+-- Sending is claim -> send -> record: a claim takes pending rows with
+-- FOR UPDATE SKIP LOCKED and leases them (claimed_until), so two runs at once
+-- never send the same row; the result is recorded right after each send. A
+-- run that dies between SES accepting and the record leaves a lease that
+-- expires, and the row is sent again (at least once, never twice otherwise).
+--
+-- Exactly-once, per job:
+--   mark overdue   the transition sent -> overdue happens once per invoice (a
+--                  second run finds nothing still `sent`), and the activity and
+--                  notices are written from that transition, in one statement;
+--   reminders      one row per (invoice, slot), a unique constraint: a slot is
+--                  claimed once however many runs open it;
+--   summaries      one row per (kind, user, organization, period start), unique.
+-- =============================================================================
+
+-- =============================================================================
+-- Tables
+-- =============================================================================
+
+create table public.email_deliveries (
+  id uuid primary key default gen_random_uuid(),
+  kind text not null
+    check (kind in ('invoice_overdue', 'payment_reminder', 'weekly_summary', 'monthly_summary')),
+  organization_id uuid not null references public.organizations (id) on delete cascade,
+  -- The member an overdue notice or a summary is for.
+  user_id uuid references auth.users (id) on delete cascade,
+  -- payment_reminder: the invoice and its slot ('before:<due date>' or
+  -- 'overdue:<slot date>'), and the day the slot opened.
+  invoice_id uuid,
+  slot text check (length(slot) <= 40),
+  slot_date date,
+  -- invoice_overdue: the invoices the run turned overdue.
+  invoice_ids uuid[],
+  -- summaries: the period reported, both ends inclusive.
+  period_start date,
+  period_end date,
+  recipient text check (length(recipient) <= 320),
+  status text not null default 'pending'
+    check (status in ('pending', 'sent', 'failed', 'superseded')),
+  attempts integer not null default 0 check (attempts >= 0),
+  claimed_until timestamptz,
+  message_id text check (length(message_id) <= 500),
+  last_error text check (length(last_error) <= 1000),
+  created_at timestamptz not null default now(),
+  sent_at timestamptz,
+  constraint email_deliveries_invoice_fkey
+    foreign key (organization_id, invoice_id)
+    references public.invoices (organization_id, id) on delete cascade,
+  constraint email_deliveries_shape check (case kind
+    when 'payment_reminder' then invoice_id is not null and slot is not null and slot_date is not null
+    when 'invoice_overdue' then user_id is not null and cardinality(invoice_ids) > 0
+    else user_id is not null and period_start is not null and period_end >= period_start
+  end),
+  -- Never the same reminder slot twice (null invoice_id/slot: other kinds, distinct).
+  constraint email_deliveries_one_reminder_per_slot unique (invoice_id, slot),
+  -- Never the same summary twice.
+  constraint email_deliveries_one_summary_per_period unique (kind, user_id, organization_id, period_start)
+);
+
+comment on table public.email_deliveries is
+  'Outbox and ledger of the emails the scheduled jobs send (reminders, overdue notices, summaries).';
+
+-- What the claims scan: the pending rows of a kind, oldest first.
+create index email_deliveries_pending_idx
+  on public.email_deliveries (kind, created_at, id) where status = 'pending';
+create index email_deliveries_organization_created_at_idx
+  on public.email_deliveries (organization_id, created_at desc);
+create index email_deliveries_user_idx on public.email_deliveries (user_id) where user_id is not null;
+
+-- The open invoices by due date, for mark overdue and the reminders (and any
+-- "what is due" question across organizations).
+create index if not exists invoices_open_due_date_idx
+  on public.invoices (due_date) where status in ('sent', 'overdue');
+
+-- =============================================================================
+-- Helpers
+-- =============================================================================
+
+-- The job's day: `as_of`, or today in UTC; at most one day ahead.
+create or replace function private.job_date(as_of date)
+returns date
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  today date := (pg_catalog.now() at time zone 'UTC')::date;
+begin
+  if as_of is null then
+    return today;
+  end if;
+  if as_of > today + 1 then
+    raise exception 'as_of (%) is in the future; a job runs for today or a past day', as_of
+      using errcode = '22023';
+  end if;
+  if as_of < date '2000-01-01' then
+    raise exception 'as_of (%) is before 2000-01-01', as_of using errcode = '22023';
+  end if;
+  return as_of;
+end;
+$$;
+
+create or replace function private.check_job_batch(batch_limit integer, lease_seconds integer)
+returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if batch_limit is null or batch_limit < 1 or batch_limit > 500 then
+    raise exception 'batch_limit must be between 1 and 500' using errcode = '22023';
+  end if;
+  if lease_seconds is null or lease_seconds < 10 or lease_seconds > 3600 then
+    raise exception 'lease_seconds must be between 10 and 3600' using errcode = '22023';
+  end if;
+end;
+$$;
+
+-- Whether a person wants an email (a missing key is the table's default: yes).
+-- Inlined (SQL, immutable, no SET clause), like the money helpers.
+create or replace function private.wants_email(notifications jsonb, preference text)
+returns boolean
+language sql
+immutable
+parallel safe
+as $$
+  select coalesce(notifications -> preference, 'true'::jsonb) is distinct from 'false'::jsonb
+$$;
+
+-- Leases up to `batch_limit` pending deliveries of the kinds asked for (oldest
+-- first), skipping rows another run holds (SKIP LOCKED, and an unexpired
+-- lease: the re-check on a row a concurrent run just claimed sees its lease)
+-- and the ids this run already tried (`skip_ids`: a failure is retried by the
+-- next run, not in a loop by this one).
+create or replace function private.claim_email_deliveries(
+  wanted_kinds text[],
+  batch_limit integer,
+  lease_seconds integer,
+  skip_ids uuid[],
+  org_ids uuid[]
+)
+returns setof public.email_deliveries
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  return query
+  with claimable as (
+    select d.id
+    from public.email_deliveries d
+    where d.kind = any (wanted_kinds)
+      and d.status = 'pending'
+      and (d.claimed_until is null or d.claimed_until < pg_catalog.now())
+      and not d.id = any (coalesce(skip_ids, '{}'))
+      and (org_ids is null or d.organization_id = any (org_ids))
+    order by d.kind, d.created_at, d.id
+    limit batch_limit
+    for update skip locked
+  )
+  update public.email_deliveries d
+  set claimed_until = pg_catalog.now() + pg_catalog.make_interval(secs => lease_seconds),
+      attempts = d.attempts + 1
+  from claimable c
+  where d.id = c.id
+  returning d.*;
+end;
+$$;
+
+-- =============================================================================
+-- Mark overdue
+-- =============================================================================
+
+-- Turns every `sent` invoice due before `as_of` into `overdue`, writes one
+-- `invoice_overdue` client activity per invoice, and queues one overdue notice
+-- per organization and per owner or admin whose invoiceOverdue preference is
+-- on (members and viewers get none: following up on money owed is the
+-- business's decision), listing that run's invoices. One statement: the
+-- activities and notices come from the UPDATE's own RETURNING, so they exist
+-- exactly when the transition happened, and a second run (or a concurrent
+-- one, serialized by an advisory lock so two scans cannot deadlock) finds
+-- nothing left `sent` and counts nothing. The invoice triggers run as for any
+-- update (client totals, audit log). Returns the counts.
+create or replace function public.job_mark_overdue(as_of date default null)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  today date := private.job_date(as_of);
+  result jsonb;
+begin
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('invoiceflow.job_mark_overdue'));
+
+  with marked as (
+    update public.invoices i
+    set status = 'overdue'
+    where i.status = 'sent' and i.due_date < today
+    returning i.id, i.organization_id, i.client_id, i.invoice_number, i.due_date, i.currency,
+              i.balance_due
+  ),
+  activities as (
+    insert into public.client_activities
+      (organization_id, client_id, created_by, activity, type, metadata)
+    select m.organization_id, m.client_id, null,
+           'Invoice ' || m.invoice_number || ' is overdue (due ' || m.due_date::text || ')',
+           'invoice_overdue',
+           pg_catalog.jsonb_build_object(
+             'invoice_id', m.id, 'invoice_number', m.invoice_number, 'due_date', m.due_date,
+             'balance_due', m.balance_due, 'currency', m.currency, 'as_of', today)
+    from marked m
+    returning 1
+  ),
+  per_organization as (
+    select m.organization_id, pg_catalog.array_agg(m.id order by m.due_date, m.invoice_number) as ids
+    from marked m
+    group by m.organization_id
+  ),
+  queued as (
+    insert into public.email_deliveries (kind, organization_id, user_id, invoice_ids, slot_date)
+    select 'invoice_overdue', p.organization_id, mb.user_id, p.ids, today
+    from per_organization p
+    join public.memberships mb on mb.organization_id = p.organization_id and mb.role >= 'admin'
+    left join public.user_settings us on us.user_id = mb.user_id
+    where private.wants_email(us.email_notifications, 'invoiceOverdue')
+    returning 1
+  )
+  select pg_catalog.jsonb_build_object(
+    'as_of', today,
+    'marked', (select count(*) from marked),
+    'activities', (select count(*) from activities),
+    'organizations', (select count(*) from per_organization),
+    'notifications_queued', (select count(*) from queued))
+  into result;
+  return result;
+end;
+$$;
+
+-- =============================================================================
+-- Overdue notices (the outbox that mark overdue fills)
+-- =============================================================================
+
+-- Claims queued overdue notices and returns what each email needs: the
+-- recipient (the member's current account email), the organization, and the
+-- invoices (their current state; the first 50, with the count of all).
+create or replace function public.job_claim_notifications(
+  batch_limit integer default 50,
+  skip_ids uuid[] default null,
+  organization_ids uuid[] default null,
+  lease_seconds integer default 300
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  result jsonb;
+begin
+  perform private.check_job_batch(batch_limit, lease_seconds);
+
+  -- A notice whose member left the organization or turned the preference off
+  -- since it was queued is not sent.
+  update public.email_deliveries d
+  set status = 'superseded'
+  where d.kind = 'invoice_overdue' and d.status = 'pending'
+    and (d.claimed_until is null or d.claimed_until < pg_catalog.now())
+    and (organization_ids is null or d.organization_id = any (organization_ids))
+    and not exists (
+      select 1
+      from public.memberships mb
+      left join public.user_settings us on us.user_id = mb.user_id
+      where mb.organization_id = d.organization_id and mb.user_id = d.user_id
+        and mb.role >= 'admin' and private.wants_email(us.email_notifications, 'invoiceOverdue'));
+
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+      'id', c.id,
+      'kind', c.kind,
+      'attempts', c.attempts,
+      'organization_id', c.organization_id,
+      'user_id', c.user_id,
+      'recipient', u.email,
+      'first_name', p.first_name,
+      'organization_name', o.name,
+      'business_name', coalesce(nullif(pg_catalog.btrim(os.business_name), ''), o.name),
+      'as_of', c.slot_date,
+      'invoice_count', pg_catalog.cardinality(c.invoice_ids),
+      'invoices', (
+        select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+            'id', i.id, 'invoice_number', i.invoice_number, 'status', i.status,
+            'client_name', cl.company_name, 'due_date', i.due_date, 'currency', i.currency,
+            'total_amount', i.total_amount, 'balance_due', i.balance_due)
+            order by i.due_date, i.invoice_number), '[]'::jsonb)
+        from (
+          select i.* from public.invoices i
+          where i.organization_id = c.organization_id and i.id = any (c.invoice_ids)
+          order by i.due_date, i.invoice_number
+          limit 50
+        ) i
+        join public.clients cl on cl.id = i.client_id),
+      'totals', (
+        select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+            'currency', t.currency, 'balance_due', t.balance_due) order by t.currency), '[]'::jsonb)
+        from (
+          select i.currency, private.round_money(sum(i.balance_due), i.currency) as balance_due
+          from public.invoices i
+          where i.organization_id = c.organization_id and i.id = any (c.invoice_ids)
+          group by i.currency
+        ) t)
+    ) order by c.created_at, c.id), '[]'::jsonb)
+  into result
+  from private.claim_email_deliveries(
+    array['invoice_overdue'], batch_limit, lease_seconds, skip_ids, organization_ids) c
+  join public.organizations o on o.id = c.organization_id
+  left join public.organization_settings os on os.organization_id = c.organization_id
+  left join auth.users u on u.id = c.user_id
+  left join public.profiles p on p.id = c.user_id;
+  return pg_catalog.jsonb_build_object('claimed', result);
+end;
+$$;
+
+-- =============================================================================
+-- Payment reminders
+-- =============================================================================
+
+-- The reminder each open invoice is due as of `today`, by its organization's
+-- reminder_settings (missing keys: the table's defaults, enabled, 7 days,
+-- daily). At most one slot per invoice: the latest that has opened, so a run
+-- after missed days sends one reminder, not one per missed day.
+--   before due   from due_date - daysBeforeDue up to the due date itself, once
+--                per due date (slot 'before:<due date>'); not when the window
+--                opened before the invoice was sent (it just arrived);
+--   overdue      from the day after the due date, every day (daily) or every
+--                7 days (weekly), never with 'none' (slot 'overdue:<date>').
+-- Only invoices with something to pay (sent or overdue, balance_due > 0) and
+-- a client email. The user preference paymentReminder is not consulted: it is
+-- a person's inbox setting, and reminders go to the business's clients by the
+-- business's settings (which admins set).
+-- SQL, stable, with no SET clause: inlined into the statements that call it.
+create or replace function private.reminder_slots(today date, org_ids uuid[])
+returns table (
+  invoice_id uuid, organization_id uuid, recipient text, slot text, slot_date date
+)
+language sql
+stable
+as $$
+  select i.id, i.organization_id, c.email,
+         case when x.overdue then 'overdue:' || x.slot_date::text
+              else 'before:' || i.due_date::text end,
+         x.slot_date
+  from public.invoices i
+  join public.organization_settings os on os.organization_id = i.organization_id
+  join public.clients c on c.id = i.client_id
+  cross join lateral (
+    select coalesce((os.reminder_settings ->> 'enabled')::boolean, true) as enabled,
+           coalesce((os.reminder_settings ->> 'daysBeforeDue')::integer, 7) as days_before,
+           case coalesce(os.reminder_settings ->> 'overdueFrequency', 'daily')
+             when 'daily' then 1 when 'weekly' then 7 end as step
+  ) r
+  cross join lateral (
+    select i.due_date < today as overdue,
+           case when i.due_date < today
+                then i.due_date + 1 + r.step * ((today - i.due_date - 1) / r.step)
+                else i.due_date - r.days_before end as slot_date
+  ) x
+  where i.status in ('sent', 'overdue')
+    and i.balance_due > 0
+    and (org_ids is null or i.organization_id = any (org_ids))
+    and r.enabled
+    and c.email is not null
+    and x.slot_date is not null
+    and x.slot_date <= today
+    and (x.overdue
+         or i.sent_at is null
+         or x.slot_date > (i.sent_at at time zone 'UTC')::date)
+$$;
+
+-- Opens the reminder slots due as of `as_of` (an insert that a unique
+-- constraint keeps to one row per invoice and slot), supersedes unsent
+-- reminders whose slot is no longer current, and claims up to `batch_limit`
+-- pending reminders. Returns what each email needs beyond the invoice's
+-- document (which the job reads itself, for the PDF). The opening is
+-- serialized by an advisory lock (concurrent inserts of the same keys in
+-- different orders could deadlock); the claim is not (SKIP LOCKED).
+create or replace function public.job_claim_reminders(
+  as_of date default null,
+  batch_limit integer default 50,
+  skip_ids uuid[] default null,
+  organization_ids uuid[] default null,
+  lease_seconds integer default 300
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+set jit = off
+as $$
+declare
+  today date := private.job_date(as_of);
+  org_ids uuid[] := job_claim_reminders.organization_ids;
+  opened bigint;
+  superseded bigint;
+  result jsonb;
+begin
+  perform private.check_job_batch(batch_limit, lease_seconds);
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('invoiceflow.job_claim_reminders'));
+
+  insert into public.email_deliveries (kind, organization_id, invoice_id, slot, slot_date, recipient)
+  select 'payment_reminder', s.organization_id, s.invoice_id, s.slot, s.slot_date, s.recipient
+  from private.reminder_slots(today, org_ids) s
+  order by s.invoice_id, s.slot
+  on conflict (invoice_id, slot) do nothing;
+  get diagnostics opened = row_count;
+
+  update public.email_deliveries d
+  set status = 'superseded'
+  where d.kind = 'payment_reminder' and d.status = 'pending'
+    and (d.claimed_until is null or d.claimed_until < pg_catalog.now())
+    and (org_ids is null or d.organization_id = any (org_ids))
+    and not exists (
+      select 1 from private.reminder_slots(today, org_ids) s
+      where s.invoice_id = d.invoice_id and s.slot = d.slot);
+  get diagnostics superseded = row_count;
+
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+      'id', c.id,
+      'kind', c.kind,
+      'attempts', c.attempts,
+      'organization_id', c.organization_id,
+      'invoice_id', c.invoice_id,
+      'recipient', c.recipient,
+      'slot', c.slot,
+      'slot_date', c.slot_date,
+      'phase', pg_catalog.split_part(c.slot, ':', 1),
+      'days_overdue', greatest(today - i.due_date, 0),
+      'days_until_due', greatest(i.due_date - today, 0)
+    ) order by c.created_at, c.id), '[]'::jsonb)
+  into result
+  from private.claim_email_deliveries(
+    array['payment_reminder'], batch_limit, lease_seconds, skip_ids, org_ids) c
+  join public.invoices i on i.id = c.invoice_id;
+
+  return pg_catalog.jsonb_build_object(
+    'as_of', today, 'opened', opened, 'superseded', superseded, 'claimed', result);
+end;
+$$;
+
+-- =============================================================================
+-- Summaries
+-- =============================================================================
+
+-- The period a summary run reports: the last full ISO week (Monday to Sunday)
+-- or calendar month before `today`.
+create or replace function private.summary_period(period text, today date,
+                                                  out period_start date, out period_end date)
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if period = 'week' then
+    period_start := (pg_catalog.date_trunc('week', today::timestamp) - interval '7 days')::date;
+    period_end := period_start + 6;
+  elsif period = 'month' then
+    period_start := (pg_catalog.date_trunc('month', today::timestamp) - interval '1 month')::date;
+    period_end := (pg_catalog.date_trunc('month', today::timestamp) - interval '1 day')::date;
+  else
+    raise exception 'period must be week or month' using errcode = '22023';
+  end if;
+end;
+$$;
+
+-- Opens one summary per member (any role: every member may read the reports)
+-- and organization for the period, for members whose weeklyReport or
+-- monthlyReport preference is on and organizations with something to report
+-- (an invoice issued or a payment received in the period, or an open invoice);
+-- supersedes unsent summaries of earlier periods and of members who opted out
+-- or left; claims up to `batch_limit`. Each claimed summary carries its
+-- figures, from the report functions: reports_overview for the period
+-- (billed, collected, outstanding, overdue, per currency) and
+-- dashboard_metrics as of the job's day (what is open and overdue now).
+create or replace function public.job_claim_summaries(
+  period text,
+  as_of date default null,
+  batch_limit integer default 50,
+  skip_ids uuid[] default null,
+  organization_ids uuid[] default null,
+  lease_seconds integer default 300
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+set jit = off
+as $$
+declare
+  today date := private.job_date(as_of);
+  org_ids uuid[] := job_claim_summaries.organization_ids;
+  wanted_kind text := case period when 'week' then 'weekly_summary' when 'month' then 'monthly_summary' end;
+  preference text := case period when 'week' then 'weeklyReport' when 'month' then 'monthlyReport' end;
+  range_from date;
+  range_to date;
+  opened bigint;
+  superseded bigint;
+  result jsonb;
+begin
+  perform private.check_job_batch(batch_limit, lease_seconds);
+  select p.period_start, p.period_end into range_from, range_to
+  from private.summary_period(period, today) p;
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('invoiceflow.job_claim_summaries'));
+
+  insert into public.email_deliveries (kind, organization_id, user_id, period_start, period_end)
+  select wanted_kind, mb.organization_id, mb.user_id, range_from, range_to
+  from public.memberships mb
+  left join public.user_settings us on us.user_id = mb.user_id
+  where private.wants_email(us.email_notifications, preference)
+    and (org_ids is null or mb.organization_id = any (org_ids))
+    and (exists (select 1 from public.invoices i
+                 where i.organization_id = mb.organization_id
+                   and i.issue_date between range_from and range_to
+                   and i.status in ('sent', 'paid', 'overdue'))
+         or exists (select 1 from public.payments p
+                    where p.organization_id = mb.organization_id
+                      and p.payment_date between range_from and range_to)
+         or exists (select 1 from public.invoices i
+                    where i.organization_id = mb.organization_id
+                      and i.status in ('sent', 'overdue')))
+  order by mb.organization_id, mb.user_id
+  on conflict (kind, user_id, organization_id, period_start) do nothing;
+  get diagnostics opened = row_count;
+
+  update public.email_deliveries d
+  set status = 'superseded'
+  where d.kind = wanted_kind and d.status = 'pending'
+    and (d.claimed_until is null or d.claimed_until < pg_catalog.now())
+    and (org_ids is null or d.organization_id = any (org_ids))
+    and (d.period_start < range_from
+         or not exists (
+           select 1 from public.memberships mb
+           left join public.user_settings us on us.user_id = mb.user_id
+           where mb.organization_id = d.organization_id and mb.user_id = d.user_id
+             and private.wants_email(us.email_notifications, preference)));
+  get diagnostics superseded = row_count;
+
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+      'id', c.id,
+      'kind', c.kind,
+      'attempts', c.attempts,
+      'organization_id', c.organization_id,
+      'user_id', c.user_id,
+      'recipient', u.email,
+      'first_name', p.first_name,
+      'organization_name', o.name,
+      'business_name', coalesce(nullif(pg_catalog.btrim(os.business_name), ''), o.name),
+      'period', period,
+      'from', c.period_start,
+      'to', c.period_end,
+      'overview', public.reports_overview(c.organization_id, c.period_start, c.period_end),
+      'now', public.dashboard_metrics(c.organization_id, today)
+    ) order by c.created_at, c.id), '[]'::jsonb)
+  into result
+  from private.claim_email_deliveries(
+    array[wanted_kind], batch_limit, lease_seconds, skip_ids, org_ids) c
+  join public.organizations o on o.id = c.organization_id
+  left join public.organization_settings os on os.organization_id = c.organization_id
+  left join auth.users u on u.id = c.user_id
+  left join public.profiles p on p.id = c.user_id;
+
+  return pg_catalog.jsonb_build_object(
+    'as_of', today, 'period', period, 'from', range_from, 'to', range_to,
+    'opened', opened, 'superseded', superseded, 'claimed', result);
+end;
+$$;
+
+-- =============================================================================
+-- Recording a send
+-- =============================================================================
+
+-- What happened to one claimed delivery: sent (SES's message id), or failed
+-- (`error`; `retryable` false for a permanent refusal such as a rejected
+-- recipient). A retryable failure stays pending for the next run, up to 5
+-- attempts. Only a pending row changes (recording twice changes nothing). A
+-- sent reminder adds a 'communication' activity to the client's timeline.
+-- `recipient`: the address the email went to (claims give the current one).
+-- Returns the row's new status, or null when it was not pending.
+create or replace function public.job_record_delivery(
+  delivery_id uuid,
+  message_id text default null,
+  error text default null,
+  retryable boolean default true,
+  recipient text default null
+)
+returns text
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  done public.email_deliveries;
+begin
+  if message_id is null and error is null then
+    raise exception 'a delivery is recorded with its message_id or its error' using errcode = '22023';
+  end if;
+  update public.email_deliveries d
+  set status = case
+        when job_record_delivery.message_id is not null then 'sent'
+        when not coalesce(retryable, true) or d.attempts >= 5 then 'failed'
+        else 'pending' end,
+      message_id = job_record_delivery.message_id,
+      sent_at = case when job_record_delivery.message_id is not null then pg_catalog.now() end,
+      last_error = case when job_record_delivery.message_id is null
+                        then left(job_record_delivery.error, 1000) end,
+      recipient = coalesce(left(job_record_delivery.recipient, 320), d.recipient),
+      claimed_until = null
+  where d.id = delivery_id and d.status = 'pending'
+  returning d.* into done;
+  if not found then
+    return null;
+  end if;
+  if done.status = 'sent' and done.kind = 'payment_reminder' then
+    insert into public.client_activities
+      (organization_id, client_id, created_by, activity, type, metadata)
+    select i.organization_id, i.client_id, null,
+           'Payment reminder for invoice ' || i.invoice_number || ' sent to ' || done.recipient,
+           'communication',
+           pg_catalog.jsonb_build_object(
+             'invoice_id', i.id, 'invoice_number', i.invoice_number, 'slot', done.slot,
+             'message_id', done.message_id, 'delivery_id', done.id)
+    from public.invoices i
+    where i.id = done.invoice_id;
+  end if;
+  return done.status;
+end;
+$$;
+
+-- =============================================================================
+-- Row level security and grants
+-- =============================================================================
+
+alter table public.email_deliveries enable row level security;
+
+-- Written only by the functions above; admins may read their organization's.
+revoke all on public.email_deliveries from anon, authenticated, service_role;
+grant select on public.email_deliveries to authenticated, service_role;
+
+create policy "Admins can view their organization's email deliveries"
+  on public.email_deliveries for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids('admin'))::uuid[]));
+
+comment on function public.job_mark_overdue(date) is
+  'Scheduled job: sent invoices past due become overdue, with activities and owner notices.';
+comment on function public.job_claim_notifications(integer, uuid[], uuid[], integer) is
+  'Scheduled job: claims queued overdue notices to send.';
+comment on function public.job_claim_reminders(date, integer, uuid[], uuid[], integer) is
+  'Scheduled job: opens due reminder slots and claims reminders to send.';
+comment on function public.job_claim_summaries(text, date, integer, uuid[], uuid[], integer) is
+  'Scheduled job: opens the period''s summaries and claims them, with their figures.';
+comment on function public.job_record_delivery(uuid, text, text, boolean, text) is
+  'Scheduled job: records the outcome of sending one claimed email.';
+
+-- Nothing created above is executable by PUBLIC; the grants below say who may.
+revoke execute on all functions in schema private, public from public;
+grant execute on function
+  public.job_mark_overdue(date),
+  public.job_claim_notifications(integer, uuid[], uuid[], integer),
+  public.job_claim_reminders(date, integer, uuid[], uuid[], integer),
+  public.job_claim_summaries(text, date, integer, uuid[], uuid[], integer),
+  public.job_record_delivery(uuid, text, text, boolean, text)
+  to service_role;
