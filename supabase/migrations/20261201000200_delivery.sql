@@ -735,6 +735,32 @@ begin
 end;
 $$;
 
+-- Fails the pending items among `ids` that will never be sent (the queue
+-- could not take them): the job finishes instead of waiting for them.
+create or replace function public.abandon_bulk_items(
+  organization_id uuid, job_id uuid, ids uuid[], reason text, message text
+)
+returns void
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+begin
+  if not private.may_write_in(abandon_bulk_items.organization_id) then
+    raise exception 'your role may not send invoices in this organization' using errcode = '42501';
+  end if;
+  update public.bulk_job_items it
+  set status = 'failed', reason = abandon_bulk_items.reason,
+      message = left(abandon_bulk_items.message, 1000)
+  where it.job_id = abandon_bulk_items.job_id
+    and it.organization_id = abandon_bulk_items.organization_id
+    and it.invoice_id = any (ids)
+    and it.status = 'pending';
+  perform private.finish_bulk_job_if_done(abandon_bulk_items.job_id);
+end;
+$$;
+
 -- =============================================================================
 -- Grants
 -- =============================================================================
@@ -754,7 +780,8 @@ grant execute on function
 grant execute on function
   public.mark_invoice_sent(uuid, uuid, text, jsonb, text, text, text, uuid),
   public.claim_bulk_items(uuid, uuid, uuid[], interval),
-  public.fail_bulk_item(uuid, uuid, uuid, text, text, boolean)
+  public.fail_bulk_item(uuid, uuid, uuid, text, text, boolean),
+  public.abandon_bulk_items(uuid, uuid, uuid[], text, text)
   to authenticated, service_role;
 
 -- Nothing created above is executable by PUBLIC; the grants above say who may.

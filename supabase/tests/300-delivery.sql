@@ -8,7 +8,7 @@
 -- retried, the service role kept inside the named organization).
 -- =============================================================================
 begin;
-select plan(67);
+select plan(69);
 
 select tests.create_supabase_user('dl_owner', null, '{"business_name": "Delivery Co"}');
 select tests.create_supabase_user('dl_member');
@@ -246,6 +246,16 @@ select is((select reason from public.bulk_job_items where job_id = pg_temp.job()
   'interrupted', 'it is failed as interrupted');
 select isnt((select finished_at from public.bulk_jobs where id = pg_temp.job()), null,
   'the job is finished once no item is pending or sending');
+
+select public.abandon_bulk_items(pg_temp.org('dl_stranger'), pg_temp.job(), array[pg_temp.inv('DL-DRAFT')], 'x', 'y');
+select is((select status from public.bulk_job_items where job_id = pg_temp.job() and invoice_id = pg_temp.inv('DL-DRAFT')),
+  'ok', 'abandoning touches neither another organization''s job nor an item already sent');
+select tests.authenticate_as('dl_member');
+insert into answers select 'job2', public.create_bulk_send(pg_temp.org(), array[pg_temp.inv('DL-SENT')], '{}', true);
+select public.abandon_bulk_items(pg_temp.org(), (select (body ->> 'job_id')::uuid from answers where name = 'job2'),
+  array[pg_temp.inv('DL-SENT')], 'queue_unavailable', 'the queue could not take it');
+select is((select reason from public.bulk_job_items it join answers a on a.name = 'job2'
+           where it.job_id = (a.body ->> 'job_id')::uuid), 'queue_unavailable', 'an abandoned pending item fails with its reason');
 
 select tests.authenticate_as('dl_stranger');
 select is_empty($$ select 1 from public.bulk_jobs union all select 1 from public.bulk_job_items $$,
