@@ -8,7 +8,10 @@
 * AWS (S3, SES, SQS, EventBridge) through moto in server mode on 127.0.0.1:54329, exported
   as ``AWS_ENDPOINT_URL``.
 * The functions of serverless.yml behind the API Gateway emulator on 127.0.0.1:3000
-  (``/api/...``, the OpenAPI document at ``/api/openapi.json``, docs at ``/api/docs``).
+  (``/api/...``, the OpenAPI document at ``/api/openapi.json``, docs at ``/api/docs``);
+  queue-triggered functions get their SQS messages as Lambda delivers them
+  (devstack/queues.py); any function, scheduled jobs included, runs by name with
+  ``python -m devstack.invoke <name>``.
 
 Everything a tool needs is written to ``.devstack/.env``. Ctrl-C stops it cleanly;
 ``--reset`` starts over.
@@ -28,6 +31,7 @@ from types import FrameType
 import psycopg
 from moto.server import ThreadedMotoServer
 
+from devstack import queues
 from devstack.aws import provision
 from devstack.config import StackConfig
 from devstack.functions import FunctionHost, load_functions
@@ -134,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.update(env)
             host = FunctionHost(load_functions())
             running.callback(host.close)
+            # Lambda's SQS event source mappings: queue workers get their messages.
+            running.enter_context(queues.running(host, provisioned.queue_urls(), aws_url))
             functions = AppServer(
                 create_functions_app(host, build_openapi), args.functions_port, "functions"
             ).start()

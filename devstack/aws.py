@@ -23,6 +23,11 @@ class Provisioned:
     bulk_queue_url: str
     sender: str
 
+    def queue_urls(self) -> dict[str, str]:
+        """The queues by the names serverless.yml gives them (logical id and name), for
+        the SQS event sources (devstack.queues)."""
+        return {"BulkQueue": self.bulk_queue_url, BULK_QUEUE: self.bulk_queue_url}
+
     def environment(self) -> dict[str, str]:
         """What the functions read (shared.settings and boto3)."""
         return {

@@ -48,6 +48,11 @@ class FunctionSpec:
     uses_aws: bool = False  # it has IAM statements (serverless-iam-roles-per-function)
     schedules: tuple[dict[str, Any], ...] = ()  # the `input` of each schedule event
     queue: bool = False  # an SQS event source
+    # The SQS event source: the queue (its CloudFormation logical id, or its name when the
+    # ARN is written out), the batch size, and whether the function reports item failures.
+    queue_resource: str | None = None
+    batch_size: int = 10
+    reports_item_failures: bool = False
 
     @property
     def route_key(self) -> str:
@@ -68,6 +73,9 @@ def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
         method = route = None
         schedules: list[dict[str, Any]] = []
         queue = False
+        queue_resource: str | None = None
+        batch_size = 10
+        item_failures = False
         for event in function.get("events") or []:
             if "httpApi" in event:
                 method = str(event["httpApi"]["method"]).upper()
@@ -77,6 +85,10 @@ def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
                 schedules.append(schedule.get("input", {}) if isinstance(schedule, dict) else {})
             elif "sqs" in event:
                 queue = True
+                source = event["sqs"] if isinstance(event["sqs"], dict) else {"arn": event["sqs"]}
+                queue_resource = _queue_resource(source.get("arn"))
+                batch_size = int(source.get("batchSize", 10))
+                item_failures = source.get("functionResponseType") == "ReportBatchItemFailures"
         specs.append(
             FunctionSpec(
                 name=name,
@@ -88,9 +100,25 @@ def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
                 uses_aws=bool(function.get("iamRoleStatements")),
                 schedules=tuple(schedules),
                 queue=queue,
+                queue_resource=queue_resource,
+                batch_size=batch_size,
+                reports_item_failures=item_failures,
             )
         )
     return specs
+
+
+def _queue_resource(arn: Any) -> str | None:
+    """``{"Fn::GetAtt": [BulkQueue, Arn]}`` -> ``BulkQueue``; ``arn:aws:sqs:...:name`` ->
+    ``name``."""
+    if isinstance(arn, dict):
+        target = arn.get("Fn::GetAtt")
+        if isinstance(target, list) and target:
+            return str(target[0])
+        return None
+    if isinstance(arn, str) and arn.startswith("arn:"):
+        return arn.rsplit(":", 1)[-1]
+    return None
 
 
 class LambdaContext:
