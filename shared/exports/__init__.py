@@ -1,0 +1,12 @@
+"""Report export: tables read page by page, written as CSV, XLSX or PDF as the rows come,
+streamed to S3 and handed out behind a presigned URL (docs/api.md, "Report export").
+
+- `shared.exports.table`: what a table is (typed columns, rows as an iterator, an optional
+  series to chart);
+- `shared.exports.sources`: the tables of the reports (one RPC each) and of the invoice and
+  payment lists (keyset pages through PostgREST with the caller's JWT);
+- `shared.exports.writers`: the CSV, XLSX and PDF writers (xlsxwriter and fpdf2 are imported
+  by the writer that needs them, so a CSV export never pays for them);
+- `shared.exports.storage`: the S3 sink (a single PUT for small files, a multipart upload
+  with bounded parts for the others, aborted on failure) and the presigned URL.
+"""

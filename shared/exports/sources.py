@@ -1,0 +1,559 @@
+"""Where the exported rows come from, always through PostgREST with the caller's JWT
+(row-level security decides, as for every read of the API).
+
+- The reports: one call to the report's SQL function (20261122000600_reports_api.sql), its
+  document flattened into rows. Those are small (a row per currency, period, status or
+  client).
+- The invoice and payment lists: the filters of ``GET /api/invoices`` / ``GET /api/payments``,
+  read in pages of `PAGE_ROWS` by **keyset** on the order the tenant's index gives
+  (``issue_date desc, id desc`` on ``invoices (organization_id, issue_date desc)``;
+  ``payment_date desc, id desc`` on ``payments (organization_id, payment_date desc)``): each
+  page starts where the last one ended, ``issue_date <= d and (issue_date < d or
+  (issue_date = d and id < last))``, so page 100 costs what page 1 costs (OFFSET would read
+  and discard every row before it). Only the first page asks for the exact count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from shared import db
+from shared.errors import validation
+from shared.exports.table import Column, Point, Row, Table, Value
+from shared.listing import escape_like
+from shared.models.invoices import STATUSES
+from shared.models.payments import PAYMENT_METHODS
+
+# PostgREST answers at most 1,000 rows a request (its max-rows, and the local stack's cap).
+PAGE_ROWS = 1000
+
+Convert = Callable[[Any], Value]
+
+
+def _text(value: Any) -> Value:
+    return None if value is None else str(value)
+
+
+def _money(value: Any) -> Value:
+    # JSON numbers arrive as Decimal (with a fraction) or int (without: JPY, "0").
+    if value is None or isinstance(value, Decimal):
+        return value
+    return Decimal(str(value))
+
+
+def _int(value: Any) -> Value:
+    return None if value is None else int(value)
+
+
+def _date(value: Any) -> Value:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _datetime(value: Any) -> Value:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _bool(value: Any) -> Value:
+    return None if value is None else bool(value)
+
+
+CONVERTERS: dict[str, Convert] = {
+    "text": _text,
+    "money": _money,
+    "decimal": _money,
+    "int": _int,
+    "date": _date,
+    "datetime": _datetime,
+    "bool": _bool,
+}
+
+
+def _rows(columns: list[Column], documents: list[dict[str, Any]]) -> list[Row]:
+    converters = [CONVERTERS[c.kind] for c in columns]
+    return [
+        tuple(convert(doc.get(c.key)) for c, convert in zip(columns, converters, strict=True))
+        for doc in documents
+    ]
+
+
+def _range_text(data: dict[str, Any]) -> str:
+    return f"{data['from']} to {data['to']}"
+
+
+def _covered(table: Table, data: dict[str, Any]) -> Table:
+    """The table, with the range the SQL function used (its defaults applied)."""
+    table.date_from = date.fromisoformat(data["from"])
+    table.date_to = date.fromisoformat(data["to"])
+    return table
+
+
+# --------------------------------------------------------------------------------------
+# Reports (one RPC each)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """What the export route parsed: the organization, the range and the report's options."""
+
+    client: Any  # the PostgREST client bound to the caller's JWT
+    organization_id: UUID
+    date_from: date | None
+    date_to: date | None
+    options: dict[str, Any]
+
+    def rpc(self, function: str, **extra: Any) -> Any:
+        params: dict[str, Any] = {"org_id": str(self.organization_id)}
+        if self.date_from is not None:
+            params["date_from"] = self.date_from.isoformat()
+        if self.date_to is not None:
+            params["date_to"] = self.date_to.isoformat()
+        params.update({k: v for k, v in extra.items() if v is not None})
+        return db.rpc(self.client, function, params)
+
+
+OVERVIEW_COLUMNS = [
+    Column("currency", "Currency", "text", 10),
+    Column("invoice_count", "Invoices", "int", 10),
+    Column("billed", "Billed", "money", 16),
+    Column("paid", "Paid", "money", 16),
+    Column("outstanding", "Outstanding", "money", 16),
+    Column("overdue_amount", "Overdue", "money", 16),
+    Column("overdue_count", "Overdue #", "int", 10),
+    Column("collection_rate", "Collected %", "decimal", 12),
+    Column("average_invoice", "Avg invoice", "money", 14),
+    Column("collected", "Collected", "money", 16),
+    Column("payment_count", "Payments", "int", 10),
+    Column("average_days_to_pay", "Days to pay", "decimal", 12),
+]
+
+
+def overview(query: ReportQuery) -> Table:
+    data = query.rpc("reports_overview")
+    rows = _rows(OVERVIEW_COLUMNS, data["by_currency"] or [data["primary"]])
+    counts = data["invoice_counts"]
+    table = Table(
+        name="overview",
+        title="Overview",
+        subtitle=f"{_range_text(data)} · {counts['total']} invoices issued"
+        f" · {data['clients']['new']} new clients",
+        columns=OVERVIEW_COLUMNS,
+        rows=iter(rows),
+        total=len(rows),
+    )
+    return _covered(table, data)
+
+
+REVENUE_COLUMNS = [
+    Column("period", "Period", "text", 10),
+    Column("start", "From", "date", 12),
+    Column("end", "To", "date", 12),
+    Column("currency", "Currency", "text", 9),
+    Column("billed", "Billed", "money", 16),
+    Column("collected", "Collected", "money", 16),
+    Column("invoice_count", "Invoices", "int", 10),
+    Column("payment_count", "Payments", "int", 10),
+]
+
+
+def revenue(query: ReportQuery) -> Table:
+    group_by = query.options.get("group_by") or "month"
+    client_id = query.options.get("client_id")
+    data = query.rpc(
+        "reports_revenue",
+        group_by=group_by,
+        client_id=str(client_id) if client_id else None,
+        client_limit=1,
+    )
+    documents = [
+        {**point, "currency": series["currency"]}
+        for series in data["series"]
+        for point in series["points"]
+    ]
+    rows = _rows(REVENUE_COLUMNS, documents)
+    series = [
+        Point(
+            label=str(doc["period"]),
+            currency=str(doc["currency"]),
+            billed=Decimal(str(doc["billed"])),
+            collected=Decimal(str(doc["collected"])),
+        )
+        for doc in documents
+    ]
+    table = Table(
+        name=f"revenue-by-{group_by}",
+        title=f"Revenue by {group_by}" + (" (one client)" if client_id else ""),
+        subtitle=_range_text(data),
+        columns=REVENUE_COLUMNS,
+        rows=iter(rows),
+        total=len(rows),
+        series=series,
+    )
+    return _covered(table, data)
+
+
+CLIENT_REVENUE_COLUMNS = [
+    Column("client_name", "Client", "text", 32),
+    Column("currency", "Currency", "text", 9),
+    Column("billed", "Billed", "money", 16),
+    Column("collected", "Collected", "money", 16),
+    Column("invoice_count", "Invoices", "int", 10),
+    Column("payment_count", "Payments", "int", 10),
+    Column("client_id", "Client id", "text", 38, in_pdf=False),
+]
+
+
+def revenue_by_client(query: ReportQuery) -> Table:
+    limit = query.options.get("limit") or 100
+    data = query.rpc("reports_revenue", group_by="year", client_limit=limit)
+    rows = _rows(CLIENT_REVENUE_COLUMNS, data["by_client"])
+    table = Table(
+        name="revenue-by-client",
+        title="Revenue by client",
+        subtitle=f"{_range_text(data)} · the top {limit} clients of each currency by billed",
+        columns=CLIENT_REVENUE_COLUMNS,
+        rows=iter(rows),
+        total=len(rows),
+    )
+    return _covered(table, data)
+
+
+PAYMENT_STATUS_COLUMNS = [
+    Column("status", "Status", "text", 12),
+    Column("count", "Invoices", "int", 10),
+    Column("percentage", "Share %", "decimal", 10),
+    Column("currency", "Currency", "text", 9),
+    Column("currency_count", "In currency", "int", 12),
+    Column("total", "Total", "money", 16),
+    Column("paid", "Paid", "money", 16),
+    Column("outstanding", "Outstanding", "money", 16),
+]
+
+
+def payment_status(query: ReportQuery) -> Table:
+    data = query.rpc("reports_payment_status")
+    documents = []
+    for share in data["statuses"]:
+        amounts = share["amounts"] or [
+            {"currency": data["currency"], "count": 0, "total": 0, "paid": 0, "outstanding": 0}
+        ]
+        for amount in amounts:
+            documents.append(
+                {
+                    "status": share["status"],
+                    "count": share["count"],
+                    "percentage": share["percentage"],
+                    "currency": amount["currency"],
+                    "currency_count": amount["count"],
+                    "total": amount["total"],
+                    "paid": amount["paid"],
+                    "outstanding": amount["outstanding"],
+                }
+            )
+    rows = _rows(PAYMENT_STATUS_COLUMNS, documents)
+    table = Table(
+        name="payment-status",
+        title="Payment status",
+        subtitle=f"{_range_text(data)} · {data['total_count']} invoices issued",
+        columns=PAYMENT_STATUS_COLUMNS,
+        rows=iter(rows),
+        total=len(rows),
+    )
+    return _covered(table, data)
+
+
+CLIENT_PERFORMANCE_COLUMNS = [
+    Column("client_name", "Client", "text", 32),
+    Column("currency", "Currency", "text", 9),
+    Column("invoice_count", "Invoices", "int", 10),
+    Column("billed", "Billed", "money", 16),
+    Column("paid", "Paid", "money", 16),
+    Column("outstanding", "Outstanding", "money", 16),
+    Column("overdue_amount", "Overdue", "money", 16),
+    Column("overdue_count", "Overdue #", "int", 10),
+    Column("average_days_to_pay", "Days to pay", "decimal", 12),
+    Column("last_invoice_date", "Last invoice", "date", 13),
+    Column("client_id", "Client id", "text", 38, in_pdf=False),
+]
+
+
+def client_performance(query: ReportQuery) -> Table:
+    limit = query.options.get("limit") or 100
+    data = query.rpc(
+        "reports_client_performance",
+        sort_by=query.options.get("sort") or "-billed",
+        row_limit=limit,
+        currency_code=query.options.get("currency"),
+    )
+    rows = _rows(CLIENT_PERFORMANCE_COLUMNS, data["clients"])
+    table = Table(
+        name="client-performance",
+        title="Client performance",
+        subtitle=f"{_range_text(data)} · {len(rows)} of {data['total']} clients by {data['sort']}",
+        columns=CLIENT_PERFORMANCE_COLUMNS,
+        rows=iter(rows),
+        total=len(rows),
+    )
+    return _covered(table, data)
+
+
+# --------------------------------------------------------------------------------------
+# Lists (keyset pages)
+# --------------------------------------------------------------------------------------
+
+
+def _values(field: str, raw: str | None, allowed: tuple[str, ...] | None = None) -> list[str]:
+    values = sorted({part.strip() for part in (raw or "").split(",") if part.strip()})
+    if len(values) > 100:
+        raise validation(field, "give at most 100 values")
+    for value in values:
+        if allowed is not None and value not in allowed:
+            raise validation(field, f"unknown value {value!r}; use one or more of {list(allowed)}")
+    return values
+
+
+def _uuids(field: str, raw: str | None) -> list[str]:
+    values = _values(field, raw)
+    for value in values:
+        try:
+            UUID(value)
+        except ValueError:
+            raise validation(field, f"{value!r} is not a UUID") from None
+    return values
+
+
+def _between(query: Any, column: str, low: Any, high: Any) -> Any:
+    if low is not None and high is not None and low > high:
+        raise validation(f"{column}_from", f"is after {column}_to")
+    if low is not None:
+        query = query.gte(column, low.isoformat() if isinstance(low, date) else str(low))
+    if high is not None:
+        query = query.lte(column, high.isoformat() if isinstance(high, date) else str(high))
+    return query
+
+
+def _and(query: Any, expression: str) -> Any:
+    """Adds ``and=(expression)``: a second logical tree beside the search's ``or``."""
+    query.request.params = query.request.params.add("and", f"({expression})")
+    return query
+
+
+def _keyset_pages(
+    build: Callable[..., Any], date_column: str, first_count: bool = True
+) -> tuple[int | None, Iterator[list[dict[str, Any]]]]:
+    """Reads the first page (with the exact count), then yields it and the pages after it,
+    each starting after the last row of the one before (``date_column desc, id desc``)."""
+
+    def page(after: tuple[str, str] | None, count: bool) -> db.Result:
+        query = build(count=count)
+        if after is not None:
+            day, last = after
+            query = query.lte(date_column, day)
+            query = _and(
+                query, f"or({date_column}.lt.{day},and({date_column}.eq.{day},id.lt.{last}))"
+            )
+        query = query.order(date_column, desc=True).order("id", desc=True).limit(PAGE_ROWS)
+        return db.run(query)
+
+    first = page(None, first_count)
+
+    def pages() -> Iterator[list[dict[str, Any]]]:
+        result = first
+        while True:
+            rows: list[dict[str, Any]] = result.data or []
+            if rows:
+                yield rows
+            if len(rows) < PAGE_ROWS:
+                return
+            result = page((rows[-1][date_column], rows[-1]["id"]), False)
+
+    return first.count, pages()
+
+
+INVOICE_COLUMNS = [
+    Column("invoice_number", "Number", "text", 14),
+    Column("client_company_name", "Client", "text", 30),
+    Column("status", "Status", "text", 10),
+    Column("is_overdue", "Overdue", "bool", 9, in_pdf=False),
+    Column("issue_date", "Issued", "date", 12),
+    Column("due_date", "Due", "date", 12),
+    Column("payment_terms", "Terms", "text", 14, in_pdf=False),
+    Column("currency", "Cur.", "text", 9),
+    Column("subtotal", "Subtotal", "money", 14, in_pdf=False),
+    Column("discount", "Discount", "money", 12, in_pdf=False),
+    Column("tax_rate", "Tax %", "decimal", 8, in_pdf=False),
+    Column("tax_amount", "Tax", "money", 12, in_pdf=False),
+    Column("total_amount", "Total", "money", 14),
+    Column("amount_paid", "Paid", "money", 14),
+    Column("balance_due", "Balance", "money", 14),
+    Column("sent_at", "Sent at", "datetime", 20, in_pdf=False),
+    Column("paid_at", "Paid at", "datetime", 20, in_pdf=False),
+    Column("id", "Id", "text", 38, in_pdf=False),
+]
+INVOICE_SELECT = ",".join(c.key for c in INVOICE_COLUMNS)
+
+
+def invoices(query: ReportQuery) -> Table:
+    """The invoice list: the filters of ``GET /api/invoices`` (``from``/``to`` are the issue
+    date range), newest issue date first."""
+    o = query.options
+    statuses = _values("status", o.get("status"), STATUSES)
+    clients = _uuids("client_id", o.get("client_id"))
+    issue_from = o.get("issue_date_from") or query.date_from
+    issue_to = o.get("issue_date_to") or query.date_to
+    term = escape_like(str(o.get("q") or "").strip())
+
+    def build(count: bool = False) -> Any:
+        q = (
+            query.client.from_("invoice_list")
+            .select(INVOICE_SELECT, count="exact" if count else None)
+            .eq("organization_id", str(query.organization_id))
+        )
+        if statuses:
+            q = q.in_("status", statuses)
+        if clients:
+            q = q.in_("client_id", clients)
+        if o.get("overdue") is not None:
+            q = q.is_("is_overdue", bool(o["overdue"]))
+        q = _between(q, "issue_date", issue_from, issue_to)
+        q = _between(q, "due_date", o.get("due_date_from"), o.get("due_date_to"))
+        q = _between(q, "total_amount", o.get("total_from"), o.get("total_to"))
+        if term:
+            q = q.or_(f"invoice_number.ilike.*{term}*,client_company_name.ilike.*{term}*")
+        return q
+
+    build()  # the filters are checked (422) before anything is read
+    total, pages = _keyset_pages(build, "issue_date")
+    converters = [CONVERTERS[c.kind] for c in INVOICE_COLUMNS]
+    keys = [c.key for c in INVOICE_COLUMNS]
+
+    def rows() -> Iterator[Row]:
+        for page in pages:
+            for doc in page:
+                yield tuple(
+                    convert(doc[key]) for key, convert in zip(keys, converters, strict=True)
+                )
+
+    described = ", ".join(
+        f"{k}={v}" for k, v in sorted(o.items()) if v is not None and k != "limit"
+    )
+    span = f"issued {issue_from or 'any time'} to {issue_to or 'today'}"
+    return Table(
+        name="invoices",
+        title="Invoices",
+        subtitle=span + (f" · {described}" if described else ""),
+        columns=INVOICE_COLUMNS,
+        rows=rows(),
+        total=total,
+        date_from=issue_from,
+        date_to=issue_to,
+    )
+
+
+PAYMENT_COLUMNS = [
+    Column("payment_date", "Date", "date", 12),
+    Column("invoice_number", "Invoice", "text", 14),
+    Column("client_name", "Client", "text", 30),
+    Column("payment_method", "Method", "text", 14),
+    Column("reference_number", "Reference", "text", 18),
+    Column("currency", "Cur.", "text", 9),
+    Column("amount", "Amount", "money", 14),
+    Column("notes", "Notes", "text", 30, in_pdf=False),
+    Column("invoice_id", "Invoice id", "text", 38, in_pdf=False),
+    Column("client_id", "Client id", "text", 38, in_pdf=False),
+    Column("id", "Id", "text", 38, in_pdf=False),
+]
+PAYMENT_SELECT = (
+    "id,payment_date,amount,currency,payment_method,reference_number,notes,invoice_id,"
+    "invoice:invoices{inner}(invoice_number,client_id,client:clients(company_name))"
+)
+
+
+def payments(query: ReportQuery) -> Table:
+    """The payment list: the filters of ``GET /api/payments`` (``from``/``to`` are the
+    payment date range), newest payment first."""
+    o = query.options
+    invoice_ids = _uuids("invoice_id", o.get("invoice_id"))
+    clients = _uuids("client_id", o.get("client_id"))
+    methods = _values("payment_method", o.get("payment_method"), PAYMENT_METHODS)
+    currencies = [c.upper() for c in _values("currency", o.get("currency"))]
+    if not all(len(c) == 3 and c.isascii() and c.isalpha() for c in currencies):
+        raise validation("currency", "give three-letter currency codes, e.g. USD,EUR")
+    paid_from = o.get("payment_date_from") or query.date_from
+    paid_to = o.get("payment_date_to") or query.date_to
+    term = escape_like(str(o.get("q") or "").strip())
+    # Filtering by the invoice's client needs the inner join (as GET /api/payments).
+    select = PAYMENT_SELECT.format(inner="!inner" if clients else "")
+
+    def build(count: bool = False) -> Any:
+        q = (
+            query.client.from_("payments")
+            .select(select, count="exact" if count else None)
+            .eq("organization_id", str(query.organization_id))
+        )
+        if invoice_ids:
+            q = q.in_("invoice_id", invoice_ids)
+        if clients:
+            q = q.in_("invoice.client_id", clients)
+        if methods:
+            q = q.in_("payment_method", methods)
+        if currencies:
+            q = q.in_("currency", currencies)
+        q = _between(q, "payment_date", paid_from, paid_to)
+        q = _between(q, "amount", o.get("amount_from"), o.get("amount_to"))
+        if term:
+            q = q.or_(f"reference_number.ilike.*{term}*,notes.ilike.*{term}*")
+        return q
+
+    build()
+    total, pages = _keyset_pages(build, "payment_date")
+
+    def rows() -> Iterator[Row]:
+        for page in pages:
+            for doc in page:
+                invoice = doc.get("invoice") or {}
+                client = invoice.get("client") or {}
+                yield (
+                    _date(doc["payment_date"]),
+                    _text(invoice.get("invoice_number")),
+                    _text(client.get("company_name")),
+                    doc["payment_method"],
+                    doc["reference_number"],
+                    doc["currency"],
+                    _money(doc["amount"]),
+                    doc["notes"],
+                    doc["invoice_id"],
+                    _text(invoice.get("client_id")),
+                    doc["id"],
+                )
+
+    described = ", ".join(
+        f"{k}={v}" for k, v in sorted(o.items()) if v is not None and k != "limit"
+    )
+    span = f"paid {paid_from or 'any time'} to {paid_to or 'today'}"
+    return Table(
+        name="payments",
+        title="Payments",
+        subtitle=span + (f" · {described}" if described else ""),
+        columns=PAYMENT_COLUMNS,
+        rows=rows(),
+        total=total,
+        date_from=paid_from,
+        date_to=paid_to,
+    )
+
+
+REPORTS: dict[str, Callable[[ReportQuery], Table]] = {
+    "overview": overview,
+    "revenue": revenue,
+    "revenue-by-client": revenue_by_client,
+    "payment-status": payment_status,
+    "client-performance": client_performance,
+    "invoices": invoices,
+    "payments": payments,
+}

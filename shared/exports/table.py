@@ -1,0 +1,84 @@
+"""A table to export: typed columns and rows that arrive as an iterator.
+
+Values are Python values, never preformatted strings: ``date``/``datetime`` for dates,
+``Decimal`` for money (in the currency named by the row's ``currency`` column), ``int``
+for counts, ``Decimal`` for percentages and day averages, ``bool`` and ``str``. Each writer
+renders them its own way (CSV text, typed XLSX cells, PDF text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+Kind = Literal["text", "date", "datetime", "money", "int", "decimal", "bool"]
+Value = str | int | Decimal | date | datetime | bool | None
+Row = tuple[Value, ...]
+
+# ISO 4217 minor units as private.currency_minor_unit has them (2 unless listed here);
+# they pick the number format of money cells (JPY 0 decimals, KWD 3).
+_ZERO_DECIMALS = frozenset(
+    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()  # noqa: SIM905
+)
+_THREE_DECIMALS = frozenset("BHD IQD JOD KWD LYD OMR TND".split())  # noqa: SIM905
+
+
+def minor_unit(currency: str | None) -> int:
+    """Decimals of ``currency``'s minor unit (2 when unknown or absent)."""
+    if currency in _ZERO_DECIMALS:
+        return 0
+    if currency in _THREE_DECIMALS:
+        return 3
+    return 2
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # the header of CSV and XLSX
+    title: str  # the header of the PDF table
+    kind: Kind = "text"
+    width: float = 14  # XLSX column width (characters); PDF widths are proportional to it
+    in_pdf: bool = True
+
+
+@dataclass(frozen=True)
+class Point:
+    """One period of a series (the revenue report's chart)."""
+
+    label: str
+    currency: str
+    billed: Decimal
+    collected: Decimal
+
+
+@dataclass
+class Table:
+    """A report as rows: what every writer takes."""
+
+    name: str  # the report's name (``revenue``), used in the file name
+    title: str  # a heading for people ("Revenue by month")
+    subtitle: str  # the range and filters it covers
+    columns: Sequence[Column]
+    rows: Iterator[Row]
+    total: int | None = None  # the number of rows when known before reading them
+    series: list[Point] = field(default_factory=list)
+    date_from: date | None = None  # the range the report covers (its defaults applied)
+    date_to: date | None = None
+    rows_written: int = 0
+
+    @property
+    def currency_index(self) -> int | None:
+        """Where the row's currency is (money cells are in it)."""
+        for index, column in enumerate(self.columns):
+            if column.key == "currency":
+                return index
+        return None
+
+    def counted(self) -> Iterator[Row]:
+        """The rows, counting them as they pass."""
+        for row in self.rows:
+            self.rows_written += 1
+            yield row
