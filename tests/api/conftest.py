@@ -8,6 +8,7 @@ The world: organization A (alice owner, maria member, victor viewer) and organiz
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -155,10 +156,13 @@ class Api:
         assert spec is not None, f"no function serves {method} {path}"
         event = http_event(spec, method, path, str(query_string), sent, body, params)
         result = self.host.invoke(spec, event)
+        raw = str(result.get("body") or "")
+        # Binary bodies (PDFs) come back base64-encoded, as API Gateway expects them.
+        content = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()
         return Response(
             int(result["statusCode"]),
             {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()},
-            str(result.get("body") or "").encode(),
+            content,
         )
 
     def get(self, path: str, **kwargs: Any) -> Response:
@@ -186,6 +190,8 @@ def api_env(stack: Target) -> Iterator[None]:
         "SUPABASE_URL": stack.url,
         "SUPABASE_ANON_KEY": stack.config.keys.anon_key,
         "SUPABASE_JWT_SECRET": stack.config.keys.jwt_secret,
+        # The scheduled jobs and queue workers act as the service role.
+        "SUPABASE_SERVICE_ROLE_KEY": stack.config.keys.service_role_key,
         "RATE_LIMIT_PER_WINDOW": "0",
         "LOG_LEVEL": "WARNING",
     }
