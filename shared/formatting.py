@@ -56,7 +56,7 @@ def minor_unit(currency: str) -> int:
     return 2
 
 
-def format_amount(amount: Decimal | int, currency: str) -> str:
+def format_amount(amount: Decimal | int, currency: str, *, exact: bool = False) -> str:
     """The amount at its currency's scale with thousands separators, no symbol:
     ``1234.5, "USD"`` -> ``1,234.50``; ``-1234.5`` -> ``-1,234.50``."""
     if isinstance(amount, (float, bool)):
@@ -65,17 +65,24 @@ def format_amount(amount: Decimal | int, currency: str) -> str:
     if not value.is_finite():
         raise ValueError(f"not an amount: {amount!r}")
     places = minor_unit(currency)
+    if exact:
+        exponent = value.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > places:
+            places = -exponent
     value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     if value == 0:
         value = abs(value)  # never "-0.00"
     return f"{value:,.{places}f}"
 
 
-def format_money(amount: Decimal | int, currency: str) -> str:
+def format_money(amount: Decimal | int, currency: str, *, exact: bool = False) -> str:
     """The amount as a customer reads it: ``$1,234.50``, ``¥1,235``,
-    ``KWD 1,234.500``, ``-€12.00`` (the sign before the symbol)."""
+    ``KWD 1,234.500``, ``-€12.00`` (the sign before the symbol).
+
+    ``exact`` keeps decimals beyond the currency's minor unit instead of rounding
+    them (a unit rate of ``$0.125``: rates may have 4 decimals, amounts may not)."""
     currency = currency.upper()
-    text = format_amount(amount, currency)
+    text = format_amount(amount, currency, exact=exact)
     sign = ""
     if text.startswith("-"):
         sign, text = "-", text[1:]

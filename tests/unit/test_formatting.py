@@ -49,6 +49,14 @@ def test_format_amount_has_no_symbol() -> None:
     assert format_amount(Decimal("1234.5"), "KWD") == "1,234.500"
 
 
+def test_exact_keeps_extra_decimals() -> None:
+    assert format_money(Decimal("0.125"), "USD", exact=True) == "$0.125"
+    assert format_money(Decimal("1250.1000"), "USD", exact=True) == "$1,250.10"
+    assert format_money(Decimal("3"), "JPY", exact=True) == "¥3"
+    assert format_money(Decimal("3.5"), "JPY", exact=True) == "¥3.5"
+    assert format_money(Decimal("0.125"), "USD") == "$0.13"
+
+
 def test_float_is_refused() -> None:
     with pytest.raises(TypeError):
         format_money(0.1, "USD")  # type: ignore[arg-type]

@@ -1,0 +1,17 @@
+"""Invoice PDFs: ``render_invoice_pdf(document, template)`` -> bytes.
+
+``document`` is what `shared.documents.load_invoice_document` returns. The
+templates (``professional``, ``modern``, ``minimal``) share one layout engine and
+differ in colours, header and table style. fpdf2 (pure Python; text shaping
+through uharfbuzz for Arabic and Hebrew) with the fonts bundled under
+``shared/pdf/fonts/`` (bench/RESULTS.md, "Issue 5: invoice PDFs", says why).
+
+Only the functions that make documents import this package
+(tests/api/test_import_cost.py, ``MAKES_DOCUMENTS``).
+"""
+
+from __future__ import annotations
+
+from shared.pdf.invoice import TEMPLATES, render_invoice_pdf
+
+__all__ = ["TEMPLATES", "render_invoice_pdf"]
