@@ -10,12 +10,14 @@
   ``payment_date desc, id desc`` on ``payments (organization_id, payment_date desc)``): each
   page starts where the last one ended, ``issue_date <= d and (issue_date < d or
   (issue_date = d and id < last))``, so page 100 costs what page 1 costs (OFFSET would read
-  and discard every row before it). Only the first page asks for the exact count.
+  and discard every row before it). Only the first page asks for the exact count, and
+  the next page is read while the current one is written (one page ahead, no more).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -363,14 +365,21 @@ def _keyset_pages(
     first = page(None, first_count)
 
     def pages() -> Iterator[list[dict[str, Any]]]:
+        # The next page is asked for as soon as this one arrives (its last row is the
+        # key), on a thread: the database and the network work while this page is written.
         result = first
-        while True:
-            rows: list[dict[str, Any]] = result.data or []
-            if rows:
-                yield rows
-            if len(rows) < PAGE_ROWS:
-                return
-            result = page((rows[-1][date_column], rows[-1]["id"]), False)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-page") as ahead:
+            while True:
+                rows: list[dict[str, Any]] = result.data or []
+                following = None
+                if len(rows) >= PAGE_ROWS:
+                    key = (rows[-1][date_column], rows[-1]["id"])
+                    following = ahead.submit(page, key, False)
+                if rows:
+                    yield rows
+                if following is None:
+                    return
+                result = following.result()
 
     return first.count, pages()
 
