@@ -176,7 +176,7 @@ def build_raw(
 # ---------------------------------------------------------------------------------------
 
 
-def _failure(error: ClientError) -> EmailFailure:
+def _failure(error: ClientError, source: str = "") -> EmailFailure:
     info = error.response.get("Error", {})
     code = str(info.get("Code", ""))
     text = str(info.get("Message", "")) or code
@@ -185,8 +185,12 @@ def _failure(error: ClientError) -> EmailFailure:
     if code in _RETRYABLE_CODES or status >= 500 or status == 429:
         kind = "throttled" if "thrott" in code.lower() or status == 429 else "unavailable"
         return EmailFailure(kind, f"the email service is busy ({text}); retry shortly", True, code)
+    # SES names the identities that failed its check: the sender's (never verified),
+    # or in the sandbox the recipients' (only verified recipients may receive).
+    sender_named = bool(source) and source.lower() in lowered
     if code in _SENDER_CODES or (
-        code == "MessageRejected" and ("not verified" in lowered or "authority" in lowered)
+        code == "MessageRejected"
+        and ("authority to send" in lowered or ("not verified" in lowered and sender_named))
     ):
         return EmailFailure(
             "sender_not_verified",
@@ -211,7 +215,7 @@ def send_raw(raw: bytes, *, source: str, destinations: list[str]) -> str:
             Source=source, Destinations=list(destinations), RawMessage={"Data": raw}
         )
     except ClientError as error:
-        raise _failure(error) from error
+        raise _failure(error, email.utils.parseaddr(source)[1]) from error
     except BotoCoreError as error:  # connection refused, timeouts: the service is away
         raise EmailFailure(
             "unavailable", "the email service cannot be reached; retry shortly", True

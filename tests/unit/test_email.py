@@ -173,3 +173,31 @@ def test_an_unreachable_service_is_retryable(monkeypatch: pytest.MonkeyPatch) ->
         aws.reset()
     assert failure.value.code == "unavailable"
     assert failure.value.retryable is True
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        (
+            f"Email address is not verified. The following identities failed the check"
+            f" in region US-EAST-1: {SENDER}",
+            "sender_not_verified",
+        ),
+        (
+            "Email address is not verified. The following identities failed the check"
+            " in region US-EAST-1: client@example.com",
+            "recipient_rejected",
+        ),
+    ],
+)
+def test_ses_names_who_failed_its_check(ses: Any, message: str, code: str) -> None:
+    with Stubber(aws.client("ses")) as stub:
+        stub.add_client_error(
+            "send_raw_email", service_error_code="MessageRejected", service_message=message
+        )
+        with pytest.raises(mail.EmailFailure) as failure:
+            mail.send_raw(
+                raw_to("client@example.com"), source=SENDER, destinations=["client@example.com"]
+            )
+    assert failure.value.code == code
+    assert failure.value.retryable is False
