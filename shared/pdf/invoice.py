@@ -399,8 +399,13 @@ class _Renderer:
         title_width = 62.0
         block = self.width - title_width - 4
         top = MARGIN - (4 if style.header_band else 0)
+        # The band holds the logo, the name (6.75 mm a line), a gap and the
+        # details, with 7 mm below them.
+        self.font(15, True)
+        name_lines = self.count_lines(name, block, 6.75)
+        band = top + (16 if logo else 0) + 6.75 * name_lines + 1 + 3.8 * len(details) + 7
+        band = max(40.0, band)
         if style.header_band:
-            band = max(40.0, 16 + 4.6 + 3.8 * len(details) + (16 if logo else 0))
             pdf.set_fill_color(*style.accent)
             pdf.rect(0, 0, pdf.w, band, style="F")
             name_color: Color = (255, 255, 255)
@@ -418,7 +423,7 @@ class _Renderer:
         if style.name == "modern":
             # Modern: the title is the heading; the business sits on the right.
             self.font(26, True, style.accent)
-            pdf.set_xy(left, top)
+            pdf.set_xy(left, top + (16 if logo is not None else 0))
             pdf.cell(block, 11, style.title, new_x=XPos.LEFT, new_y=YPos.NEXT)
             self.font(10, False, style.muted)
             pdf.cell(block, 5, self.number_text(), new_x=XPos.LEFT, new_y=YPos.NEXT)
@@ -449,7 +454,7 @@ class _Renderer:
             self.font(9, False, style.muted)
         pdf.cell(title_width, 5, self.number_text(), align="R")
         if style.header_band:
-            pdf.set_y(max(40.0, 16 + 4.6 + 3.8 * len(details) + (16 if logo else 0)) + 8)
+            pdf.set_y(band + 8)
         else:
             pdf.set_y(max(bottom, top + 12) + 4)
             pdf.set_draw_color(*style.rule)

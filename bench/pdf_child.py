@@ -1,0 +1,52 @@
+"""One fresh process of bench/pdf.py: import a PDF library and render one invoice.
+
+``python -m bench.pdf_child fpdf2|reportlab [--function]`` prints JSON timings (ms):
+``import`` (the renderer's imports), ``first`` (the first document, fonts included)
+and ``total``. ``--function`` first imports what the Lambda function imports anyway
+(FastAPI, Mangum, the PostgREST client, shared.documents), untimed, so ``total`` is
+what a PDF adds to the function's cold start.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def main() -> None:
+    library = sys.argv[1]
+    if "--function" in sys.argv:
+        import shared.api  # noqa: PLC0415
+        import shared.context  # noqa: PLC0415
+        import shared.documents  # noqa: F401, PLC0415
+    from bench.pdf_sample import sample_document  # noqa: PLC0415
+
+    document = sample_document()
+    started = time.perf_counter()
+    if library == "fpdf2":
+        from shared.pdf import render_invoice_pdf  # noqa: PLC0415
+
+        imported = time.perf_counter()
+        body = render_invoice_pdf(document)
+    else:
+        from bench.pdf_reportlab import render  # noqa: PLC0415
+
+        imported = time.perf_counter()
+        body = render(document)
+    done = time.perf_counter()
+    assert body.startswith(b"%PDF-")
+    print(
+        json.dumps(
+            {
+                "import": (imported - started) * 1e3,
+                "first": (done - imported) * 1e3,
+                "total": (done - started) * 1e3,
+                "bytes": len(body),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
