@@ -40,10 +40,12 @@ class Targets:
     client: str
     invoice: str
     payment: str
+    bulk_job: str = ""
 
     def fill(self, spec: FunctionSpec) -> str:
         path = spec.path or ""
         for prefix, value in (
+            ("/api/invoices/bulk-actions/", self.bulk_job),
             ("/api/clients", self.client),
             ("/api/invoices", self.invoice),
             ("/api/payments", self.payment),
@@ -81,7 +83,20 @@ def targets(world: World) -> Targets:
         org,
         invoice,
     )[0][0]
-    return Targets(client=client, invoice=invoice, payment=payment)
+    # A bulk send of organization A (GET /api/invoices/bulk-actions/{id}).
+    bulk_job = world.sql(
+        "insert into public.bulk_jobs (organization_id, action, total) values (%s, 'send', 1)"
+        " returning id::text",
+        org,
+    )[0][0]
+    world.sql(
+        "insert into public.bulk_job_items (job_id, organization_id, invoice_id, position)"
+        " values (%s, %s, %s, 0)",
+        bulk_job,
+        org,
+        invoice,
+    )
+    return Targets(client=client, invoice=invoice, payment=payment, bulk_job=bulk_job)
 
 
 def _ids(specs: list[FunctionSpec]) -> list[str]:
