@@ -1,0 +1,994 @@
+-- =============================================================================
+-- Reconciliation: matching settings, the 3-way matching engine, match results,
+-- the exception queue, vendor normalization (merge suggestions, confirm,
+-- reject, split) and the reconciliation dashboard.
+--
+-- The rules (docs/api.md, "Reconciliation: vendors, matching and exceptions"):
+--
+-- * Tolerances: the organization's reconciliation_settings (defaults when it
+--   has none), each one overridable per vendor (vendors.*_tolerance_*; null =
+--   the organization's). The invoice's vendor decides; for an unknown vendor,
+--   the purchase order's vendor; else the organization's.
+-- * The purchase order: the one the person linked (vendor_invoices.
+--   po_linked_manually), else the organization's PO whose normalized number is
+--   the invoice's po_number.
+-- * The PO line of an invoice line: the one a person linked, else the PO's line
+--   with the same normalized item code, else the one with the same description
+--   (case and surrounding blanks ignored); the lowest line number wins a tie.
+-- * Quantity: billed <= received - billed by earlier invoices (matched);
+--   <= received x (1 + quantity tolerance %) - billed earlier (within
+--   tolerance); above, or nothing received yet: over_billed_quantity.
+--   "Earlier" orders every non-rejected invoice billing the same PO line by
+--   (invoice_date, created_at, id, line number): deterministic, so re-matching
+--   gives the same answer and the later of two invoices is the one flagged.
+-- * Unit price: allowance = the LARGER of PO price x price tolerance % and the
+--   absolute price tolerance amount (either one suffices). billed = PO price:
+--   matched; billed below the PO price or above it by <= allowance: within
+--   tolerance (the variance recorded); above by more: price_variance.
+-- * Line amount: |billed amount - round(quantity x billed price)| <= the total
+--   tolerance amount; else total_variance (check line_amount).
+-- * Document: |subtotal - sum of line amounts| and |sum of line amounts + tax -
+--   total| each <= the total tolerance amount (tax and rounding); else
+--   total_variance (checks subtotal, total).
+-- * Duplicate: another non-rejected invoice of the same vendor (the vendor, or
+--   for unknown vendors the normalized name) created before this one with the
+--   same normalized number, or with the same currency, total and invoice date
+--   under another number.
+-- * Unknown vendor: vendor_id null; the evidence lists the best trigram
+--   suggestions (vendor names and aliases) above the similarity threshold.
+--
+-- Idempotence: matching an invoice replaces its result and its line results;
+-- its exceptions are keyed by (type, check, line): one detected again stays
+-- (open, or closed by a person if its evidence is unchanged); one a person
+-- closed is reopened when its expected/actual changed; an open one no longer
+-- detected is resolved as auto_resolved. An invoice a person approved or
+-- rejected is never re-matched (it is skipped and reported).
+--
+-- Re-matching is automatic: statement-level triggers on purchase orders, PO
+-- lines and goods receipt lines re-match the organization's pending and
+-- exception invoices naming those purchase orders (reconciliation_settings.
+-- auto_rematch, default on).
+-- =============================================================================
+
+-- =============================================================================
+-- Settings
+-- =============================================================================
+
+create table public.reconciliation_settings (
+  organization_id uuid primary key references public.organizations (id) on delete cascade,
+  quantity_tolerance_percent numeric not null default 0
+    check (quantity_tolerance_percent between 0 and 100),
+  price_tolerance_percent numeric not null default 0
+    check (price_tolerance_percent between 0 and 100),
+  price_tolerance_amount numeric not null default 0
+    check (price_tolerance_amount >= 0 and price_tolerance_amount < 1e9),
+  total_tolerance_amount numeric not null default 0.05
+    check (total_tolerance_amount >= 0 and total_tolerance_amount < 1e9),
+  vendor_similarity_threshold numeric not null default 0.4
+    check (vendor_similarity_threshold > 0 and vendor_similarity_threshold <= 1),
+  auto_rematch boolean not null default true,
+  updated_by uuid references auth.users (id) on delete set null default auth.uid(),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+
+create trigger set_updated_at before update on public.reconciliation_settings
+  for each row execute function private.set_updated_at();
+
+-- The organization's settings, or the defaults when it never saved any.
+create or replace function private.reconciliation_settings_of(org uuid)
+returns public.reconciliation_settings
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select (s.r).* from (
+    select r, 1 as pref from public.reconciliation_settings r where r.organization_id = org
+    union all
+    select row(org, 0, 0, 0, 0.05, 0.4, true, null, now(), now())::public.reconciliation_settings, 2
+  ) s
+  order by s.pref
+  limit 1
+$$;
+
+-- Who may run matching and resolve: a member or above of the organization, or
+-- the service role (import jobs), or a direct database session (no JWT).
+create or replace function private.require_reconciliation_writer(org uuid)
+returns void
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  if org is null then
+    raise exception 'organization_id is required' using errcode = '22023';
+  end if;
+  if auth.uid() is not null then
+    if not private.has_role_on_organization(org, 'member') then
+      raise exception 'reconciliation changes need the member role or above in the organization'
+        using errcode = '42501';
+    end if;
+  elsif coalesce(auth.role(), 'service_role') <> 'service_role' then
+    raise exception 'a signed-in user is required' using errcode = '42501';
+  end if;
+end;
+$$;
+
+create or replace function private.require_reconciliation_reader(org uuid)
+returns void
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  if org is null then
+    raise exception 'organization_id is required' using errcode = '22023';
+  end if;
+  if auth.uid() is not null then
+    if not private.has_role_on_organization(org, 'viewer') then
+      raise exception 'not a member of the organization' using errcode = '42501';
+    end if;
+  elsif coalesce(auth.role(), 'service_role') <> 'service_role' then
+    raise exception 'a signed-in user is required' using errcode = '42501';
+  end if;
+end;
+$$;
+
+-- =============================================================================
+-- Links a person made (kept by matching) and merge rejections
+-- =============================================================================
+
+alter table public.vendor_invoices
+  add column po_linked_manually boolean not null default false;
+alter table public.vendor_invoice_lines
+  add column po_line_linked_manually boolean not null default false;
+
+-- A suggestion a person rejected ("these are two different vendors"): never
+-- suggested again, in either direction.
+create table public.vendor_merge_rejections (
+  id uuid primary key default gen_random_uuid(),
+  organization_id uuid not null,
+  vendor_id uuid not null,
+  other_vendor_id uuid not null,
+  reason text check (length(reason) <= 1000),
+  created_by uuid references auth.users (id) on delete set null default auth.uid(),
+  created_at timestamptz not null default now(),
+  foreign key (organization_id, vendor_id)
+    references public.vendors (organization_id, id) on delete cascade,
+  foreign key (organization_id, other_vendor_id)
+    references public.vendors (organization_id, id) on delete cascade,
+  constraint vendor_merge_rejections_ordered check (vendor_id < other_vendor_id),
+  unique (organization_id, vendor_id, other_vendor_id)
+);
+
+-- =============================================================================
+-- Match results
+-- =============================================================================
+
+-- The last matching of an invoice (replaced by each re-match).
+create table public.vendor_invoice_matches (
+  vendor_invoice_id uuid primary key,
+  organization_id uuid not null,
+  outcome text not null check (outcome in ('matched', 'matched_with_tolerance', 'exception')),
+  purchase_order_id uuid,
+  po_matched_by text check (po_matched_by in ('po_number', 'manual')),
+  currency text not null,
+  lines_total numeric not null,
+  expected_lines_total numeric,
+  subtotal numeric not null,
+  tax_amount numeric not null,
+  total_amount numeric not null,
+  subtotal_variance numeric not null,
+  total_variance numeric not null,
+  lines_count integer not null,
+  lines_matched integer not null,
+  lines_within_tolerance integer not null,
+  lines_exception integer not null,
+  open_exceptions integer not null,
+  tolerances jsonb not null,
+  matched_at timestamptz not null default now(),
+  foreign key (organization_id, vendor_invoice_id)
+    references public.vendor_invoices (organization_id, id) on delete cascade,
+  foreign key (organization_id, purchase_order_id)
+    references public.purchase_orders (organization_id, id) on delete set null (purchase_order_id)
+);
+
+create index vendor_invoice_matches_organization_idx
+  on public.vendor_invoice_matches (organization_id, outcome);
+
+-- The evidence for one invoice line: what it was matched to and each check's
+-- expected vs actual. rule names the check that decided the line's outcome.
+create table public.vendor_invoice_line_matches (
+  vendor_invoice_line_id uuid primary key,
+  organization_id uuid not null,
+  vendor_invoice_id uuid not null,
+  line_number integer not null,
+  purchase_order_line_id uuid,
+  matched_by text check (matched_by in ('item_code', 'description', 'manual')),
+  outcome text not null check (outcome in ('matched', 'matched_with_tolerance', 'exception')),
+  rule text not null,
+  ordered_quantity numeric,
+  received_quantity numeric,
+  previously_billed_quantity numeric,
+  billed_quantity numeric not null,
+  allowed_quantity numeric,
+  quantity_variance numeric,
+  po_unit_price numeric,
+  billed_unit_price numeric not null,
+  price_variance numeric,
+  price_allowance numeric,
+  expected_amount numeric not null,
+  billed_amount numeric not null,
+  amount_variance numeric not null,
+  foreign key (organization_id, vendor_invoice_line_id)
+    references public.vendor_invoice_lines (organization_id, id) on delete cascade,
+  foreign key (organization_id, vendor_invoice_id)
+    references public.vendor_invoices (organization_id, id) on delete cascade
+);
+
+create index vendor_invoice_line_matches_invoice_idx
+  on public.vendor_invoice_line_matches (vendor_invoice_id, line_number);
+
+-- =============================================================================
+-- Exceptions
+-- =============================================================================
+
+create table public.reconciliation_exceptions (
+  id uuid primary key default gen_random_uuid(),
+  organization_id uuid not null,
+  vendor_invoice_id uuid not null,
+  vendor_invoice_line_id uuid,
+  vendor_id uuid,
+  type text not null check (type in (
+    'unknown_vendor', 'duplicate_invoice', 'missing_po', 'po_closed', 'currency_mismatch',
+    'missing_po_line', 'over_billed_quantity', 'price_variance', 'total_variance')),
+  -- The check that failed: vendor, duplicate, po_number, po_vendor, po_status,
+  -- currency, po_line, received, quantity, price, line_amount, subtotal, total.
+  check_name text not null,
+  severity text not null check (severity in ('low', 'medium', 'high')),
+  line_number integer,
+  expected text,
+  actual text,
+  variance numeric,
+  message text not null,
+  evidence jsonb not null default '{}',
+  status text not null default 'open' check (status in ('open', 'resolved', 'dismissed')),
+  resolution text check (resolution in (
+    'accepted', 'rejected', 'linked', 'dismissed', 'auto_resolved')),
+  resolution_reason text check (length(resolution_reason) <= 1000),
+  resolved_by uuid references auth.users (id) on delete set null,
+  resolved_at timestamptz,
+  detected_at timestamptz not null default now(),
+  last_detected_at timestamptz not null default now(),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  dedupe_key text generated always as (
+    type || '/' || check_name || '/' || coalesce(vendor_invoice_line_id::text, '-')) stored,
+  unique (organization_id, id),
+  constraint reconciliation_exceptions_closed_has_resolution
+    check ((status = 'open') = (resolution is null)),
+  foreign key (organization_id, vendor_invoice_id)
+    references public.vendor_invoices (organization_id, id) on delete cascade,
+  foreign key (organization_id, vendor_invoice_line_id)
+    references public.vendor_invoice_lines (organization_id, id) on delete cascade,
+  foreign key (organization_id, vendor_id) references public.vendors (organization_id, id)
+);
+
+create unique index reconciliation_exceptions_key
+  on public.reconciliation_exceptions (vendor_invoice_id, dedupe_key);
+create index reconciliation_exceptions_queue_idx
+  on public.reconciliation_exceptions (organization_id, status, severity, detected_at desc);
+create index reconciliation_exceptions_vendor_idx
+  on public.reconciliation_exceptions (organization_id, vendor_id, status);
+
+create trigger set_updated_at before update on public.reconciliation_exceptions
+  for each row execute function private.set_updated_at();
+
+-- =============================================================================
+-- Row level security: members read; every write goes through the functions
+-- below (settings: admins, directly or through the function).
+-- =============================================================================
+
+alter table public.reconciliation_settings enable row level security;
+alter table public.vendor_merge_rejections enable row level security;
+alter table public.vendor_invoice_matches enable row level security;
+alter table public.vendor_invoice_line_matches enable row level security;
+alter table public.reconciliation_exceptions enable row level security;
+
+revoke all on public.reconciliation_settings, public.vendor_merge_rejections,
+  public.vendor_invoice_matches, public.vendor_invoice_line_matches,
+  public.reconciliation_exceptions from anon, authenticated;
+grant select on public.reconciliation_settings, public.vendor_merge_rejections,
+  public.vendor_invoice_matches, public.vendor_invoice_line_matches,
+  public.reconciliation_exceptions to authenticated;
+
+do $policies$
+declare
+  t record;
+begin
+  for t in
+    select * from (values
+      ('reconciliation_settings', 'reconciliation settings'),
+      ('vendor_merge_rejections', 'vendor merge rejections'),
+      ('vendor_invoice_matches', 'vendor invoice matches'),
+      ('vendor_invoice_line_matches', 'invoice line matches'),
+      ('reconciliation_exceptions', 'reconciliation exceptions')
+    ) as v (tbl, words)
+  loop
+    execute format(
+      'create policy %I on public.%I for select to authenticated'
+      ' using (organization_id = any ((select private.my_organization_ids())::uuid[]))',
+      format('Members can view their organization''s %s', t.words), t.tbl);
+  end loop;
+end;
+$policies$;
+
+select private.enable_audit('public.reconciliation_settings', array['updated_at']);
+select private.enable_audit('public.vendor_merge_rejections');
+select private.enable_audit('public.reconciliation_exceptions', array['updated_at', 'last_detected_at']);
+
+-- =============================================================================
+-- Helpers
+-- =============================================================================
+
+-- A quantity or price for a sentence: no trailing zeros ("10", "2.5").
+create or replace function private.recon_num(value numeric)
+returns text
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+  select coalesce(pg_catalog.trim_scale(value)::text, 'none')
+$$;
+
+-- The best existing vendors for a name: by trigram similarity of the normalized
+-- name against vendors' normalized names and aliases, above the threshold.
+create or replace function private.vendor_candidates(
+  org uuid, name text, threshold numeric, max_results integer default 3,
+  exclude_vendor uuid default null
+)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  with key as (select private.normalize_vendor_name(name) as k),
+  hits as (
+    select v.id, v.name, extensions.similarity(v.normalized_name, key.k) as score,
+           'name'::text as via, v.name as matched
+    from public.vendors v, key
+    where v.organization_id = org and v.status <> 'merged'
+      and (exclude_vendor is null or v.id <> exclude_vendor)
+    union all
+    select v.id, v.name, extensions.similarity(a.normalized_alias, key.k), 'alias', a.alias
+    from public.vendor_aliases a
+    join public.vendors v on v.id = a.vendor_id, key
+    where a.organization_id = org and v.status <> 'merged'
+      and (exclude_vendor is null or v.id <> exclude_vendor)
+  ),
+  best as (
+    select distinct on (h.id) h.* from hits h
+    where h.score >= threshold
+    order by h.id, h.score desc
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'vendor_id', b.id, 'name', b.name, 'similarity', round(b.score::numeric, 3),
+           'via', b.via, 'matched', b.matched) order by b.score desc, b.name), '[]')
+  from (select * from best order by score desc, name limit max_results) b
+$$;
+
+-- =============================================================================
+-- The engine
+-- =============================================================================
+
+-- Matches the given vendor invoices of the organization (null: every pending
+-- and exception invoice) in a few set-based statements. Returns
+-- {"matched": n, "matched_with_tolerance": n, "exception": n, "invoices": n,
+--  "skipped": [{"id", "reason"}]} (ids given that are approved, rejected or
+-- not the organization's).
+create or replace function public.match_vendor_invoices(
+  organization_id uuid, invoice_ids uuid[] default null
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+set client_min_messages = warning
+as $$
+declare
+  org uuid := match_vendor_invoices.organization_id;
+  ids uuid[] := match_vendor_invoices.invoice_ids;
+  cfg public.reconciliation_settings;
+  skipped jsonb := '[]';
+  counts jsonb;
+  n integer;
+begin
+  perform private.require_reconciliation_writer(org);
+  if ids is not null and cardinality(ids) > 50000 then
+    raise exception 'at most 50000 invoices can be matched at once; % were given', cardinality(ids)
+      using errcode = '22023';
+  end if;
+  cfg := private.reconciliation_settings_of(org);
+
+  drop table if exists pg_temp.recon_ids, pg_temp.recon_mi, pg_temp.recon_ml,
+    pg_temp.recon_lr, pg_temp.recon_mx;
+
+  -- 1. The invoices, locked (id order: concurrent matchings cannot deadlock).
+  create temp table recon_ids on commit drop as
+  select vi.id
+  from public.vendor_invoices vi
+  where vi.organization_id = org
+    and vi.status not in ('approved', 'rejected')
+    and (case when ids is null then vi.status in ('pending', 'exception')
+              else vi.id = any (ids) end)
+  order by vi.id
+  for update;
+
+  if ids is not null then
+    select coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'reason',
+             case when vi.status in ('approved', 'rejected')
+                  then 'the invoice was ' || vi.status || ' by a person and is not re-matched'
+                  else 'no such vendor invoice in the organization' end)), '[]')
+    into skipped
+    from (select distinct u.id from unnest(ids) u(id) where u.id is not null) x
+    left join public.vendor_invoices vi on vi.id = x.id and vi.organization_id = org
+    where not exists (select 1 from recon_ids r where r.id = x.id);
+  end if;
+
+  -- 2. Each invoice with its purchase order and effective tolerances.
+  create temp table recon_mi on commit drop as
+  select vi.id as invoice_id, vi.vendor_id, vi.vendor_name, vi.invoice_number,
+         vi.normalized_invoice_number, vi.invoice_date, vi.created_at, vi.currency,
+         vi.subtotal, vi.tax_amount, vi.total_amount, vi.po_number, vi.po_linked_manually,
+         po.id as po_id, po.po_number as po_number_found, po.status as po_status,
+         po.vendor_id as po_vendor_id, po.currency as po_currency,
+         case when po.id is null then null
+              when vi.po_linked_manually then 'manual' else 'po_number' end as po_matched_by,
+         coalesce(tv.quantity_tolerance_percent, cfg.quantity_tolerance_percent) as qty_pct,
+         coalesce(tv.price_tolerance_percent, cfg.price_tolerance_percent) as price_pct,
+         coalesce(tv.price_tolerance_amount, cfg.price_tolerance_amount) as price_amt,
+         coalesce(tv.total_tolerance_amount, cfg.total_tolerance_amount) as total_tol
+  from recon_ids r
+  join public.vendor_invoices vi on vi.id = r.id
+  left join public.purchase_orders po on po.organization_id = org and (
+    case when vi.po_linked_manually then po.id = vi.purchase_order_id
+         else po.normalized_po_number = private.normalize_document_number(vi.po_number) end)
+  left join public.vendors tv on tv.organization_id = org
+    and tv.id = coalesce(vi.vendor_id, po.vendor_id);
+  analyze recon_mi;
+
+  -- 3. Each line with its PO line, received and earlier-billed quantities.
+  create temp table recon_ml on commit drop as
+  with lines as (
+    select l.id as line_id, m.invoice_id, l.line_number, l.item_code, l.description,
+           l.quantity, l.unit_price, l.amount, m.currency, m.invoice_date, m.created_at,
+           m.qty_pct, m.price_pct, m.price_amt, m.total_tol, m.po_id,
+           pl.id as po_line_id, pl.matched_by, pl.line_number as po_line_number,
+           pl.quantity as ordered, pl.unit_price as po_price
+    from recon_mi m
+    join public.vendor_invoice_lines l on l.vendor_invoice_id = m.invoice_id
+    left join lateral (
+      select c.id, c.matched_by, c.line_number, c.quantity, c.unit_price
+      from (
+        select p.id, 'manual'::text as matched_by, p.line_number, p.quantity, p.unit_price, 1 as pref
+        from public.purchase_order_lines p
+        where l.po_line_linked_manually and p.organization_id = org
+          and p.id = l.purchase_order_line_id
+        union all
+        select p.id, 'item_code', p.line_number, p.quantity, p.unit_price, 2
+        from public.purchase_order_lines p
+        where not l.po_line_linked_manually and p.purchase_order_id = m.po_id
+          and l.normalized_item_code <> '' and p.normalized_item_code = l.normalized_item_code
+        union all
+        select p.id, 'description', p.line_number, p.quantity, p.unit_price, 3
+        from public.purchase_order_lines p
+        where not l.po_line_linked_manually and p.purchase_order_id = m.po_id
+          and lower(btrim(p.description)) = lower(btrim(l.description))
+      ) c
+      order by c.pref, c.line_number
+      limit 1
+    ) pl on true
+  ),
+  received as (
+    select g.purchase_order_line_id as po_line_id, sum(g.quantity_received) as qty
+    from public.goods_receipt_lines g
+    where g.organization_id = org
+      and g.purchase_order_line_id in (select po_line_id from lines where po_line_id is not null)
+    group by g.purchase_order_line_id
+  ),
+  billing as (
+    select x.line_id, x.po_line_id, x.quantity, x.invoice_date, x.created_at, x.invoice_id,
+           x.line_number, true as mine
+    from lines x where x.po_line_id is not null
+    union all
+    select l.id, l.purchase_order_line_id, l.quantity, vi.invoice_date, vi.created_at, vi.id,
+           l.line_number, false
+    from public.vendor_invoice_lines l
+    join public.vendor_invoices vi on vi.id = l.vendor_invoice_id
+    where l.organization_id = org
+      and l.purchase_order_line_id in (select po_line_id from lines where po_line_id is not null)
+      and vi.status <> 'rejected'
+      and not exists (select 1 from recon_ids r where r.id = vi.id)
+  ),
+  earlier as (
+    select b.line_id, b.mine,
+           coalesce(sum(b.quantity) over (
+             partition by b.po_line_id
+             order by b.invoice_date, b.created_at, b.invoice_id, b.line_number
+             rows between unbounded preceding and 1 preceding), 0) as billed_before
+    from billing b
+  )
+  select x.*, coalesce(rc.qty, 0) as received, e.billed_before
+  from lines x
+  left join received rc on rc.po_line_id = x.po_line_id
+  left join earlier e on e.line_id = x.line_id and e.mine;
+
+  -- 4. Each line's checks.
+  create temp table recon_lr on commit drop as
+  with c as (
+    select ml.*,
+           case when ml.po_line_id is null then null
+                else pg_catalog.trim_scale(ml.received * (1 + ml.qty_pct / 100) - ml.billed_before)
+           end as allowed_qty,
+           case when ml.po_line_id is null then null
+                else ml.received - ml.billed_before end as available_qty,
+           case when ml.po_line_id is null then null
+                else ml.unit_price - ml.po_price end as price_var,
+           case when ml.po_line_id is null then null
+                else pg_catalog.trim_scale(greatest(ml.po_price * ml.price_pct / 100, ml.price_amt))
+           end as price_allow,
+           private.round_money(ml.quantity * ml.unit_price, ml.currency) as expected_amount
+    from recon_ml ml
+  )
+  select c.*,
+         c.amount - c.expected_amount as amount_var,
+         case when c.po_line_id is null then 'exception'
+              when c.received = 0 or c.quantity > c.allowed_qty then 'exception'
+              when c.quantity > c.available_qty then 'matched_with_tolerance'
+              else 'matched' end as qty_outcome,
+         case when c.po_line_id is null then 'exception'
+              when c.price_var > c.price_allow then 'exception'
+              when c.price_var <> 0 then 'matched_with_tolerance'
+              else 'matched' end as price_outcome,
+         case when abs(c.amount - c.expected_amount) > c.total_tol then 'exception'
+              when c.amount <> c.expected_amount then 'matched_with_tolerance'
+              else 'matched' end as amount_outcome
+  from c;
+
+  -- 5. The exceptions detected now.
+  create temp table recon_mx on commit drop as
+  -- unknown vendor, with suggestions
+  select m.invoice_id, null::uuid as line_id, null::integer as line_number,
+         'unknown_vendor'::text as type, 'vendor'::text as check_name, 'high'::text as severity,
+         'a vendor of the organization'::text as expected, m.vendor_name as actual,
+         null::numeric as variance,
+         format('The vendor %s is not one of the organization''s vendors (nor a confirmed alias)%s',
+                pg_catalog.quote_literal(m.vendor_name),
+                case when jsonb_array_length(s.candidates) > 0
+                     then '; did you mean ' || (s.candidates -> 0 ->> 'name') || '?' else '' end)
+           as message,
+         jsonb_build_object('vendor_name', m.vendor_name,
+                            'normalized_name', private.normalize_vendor_name(m.vendor_name),
+                            'suggestions', s.candidates) as evidence
+  from recon_mi m
+  cross join lateral (
+    select private.vendor_candidates(org, m.vendor_name, cfg.vendor_similarity_threshold) as candidates
+  ) s
+  where m.vendor_id is null
+  union all
+  -- duplicate invoice
+  select m.invoice_id, null, null, 'duplicate_invoice', 'duplicate', 'high',
+         'no other invoice of this vendor with this number, or with this total and date',
+         format('%s of %s, %s %s', d.invoice_number, d.invoice_date, d.total_amount, d.currency),
+         null,
+         format('Invoice %s looks like a duplicate of invoice %s (%s) of the same vendor: %s',
+                m.invoice_number, d.invoice_number, d.invoice_date,
+                case when d.normalized_invoice_number = m.normalized_invoice_number
+                     then 'the same invoice number'
+                     else format('the same total %s %s and date under another number',
+                                 m.total_amount, m.currency) end),
+         jsonb_build_object('duplicate_of', d.id, 'invoice_number', d.invoice_number,
+                            'invoice_date', d.invoice_date, 'total_amount', d.total_amount::text,
+                            'status', d.status)
+  from recon_mi m
+  cross join lateral (
+    select o.id, o.invoice_number, o.normalized_invoice_number, o.invoice_date, o.total_amount,
+           o.currency, o.status
+    from public.vendor_invoices o
+    where o.organization_id = org and o.id <> m.invoice_id and o.status <> 'rejected'
+      and (case when m.vendor_id is not null then o.vendor_id = m.vendor_id
+                else o.vendor_id is null
+                     and private.normalize_vendor_name(o.vendor_name)
+                         = private.normalize_vendor_name(m.vendor_name) end)
+      and (o.normalized_invoice_number = m.normalized_invoice_number
+           or (o.total_amount = m.total_amount and o.invoice_date = m.invoice_date
+               and o.currency = m.currency))
+      and (o.created_at, o.id) < (m.created_at, m.invoice_id)
+    order by o.created_at, o.id
+    limit 1
+  ) d
+  union all
+  -- missing purchase order
+  select m.invoice_id, null, null, 'missing_po', 'po_number', 'high',
+         'a purchase order of the organization', coalesce(m.po_number, 'none'), null,
+         case when coalesce(btrim(m.po_number), '') = ''
+              then format('Invoice %s names no purchase order', m.invoice_number)
+              else format('Invoice %s names purchase order %s, which the organization does not have',
+                          m.invoice_number, m.po_number) end,
+         jsonb_build_object('po_number', m.po_number)
+  from recon_mi m
+  where m.po_id is null
+  union all
+  -- the purchase order is another vendor's
+  select m.invoice_id, null, null, 'missing_po', 'po_vendor', 'high',
+         pv.name, m.vendor_name, null,
+         format('Purchase order %s is for vendor %s, not for %s',
+                m.po_number_found, pv.name, m.vendor_name),
+         jsonb_build_object('purchase_order_id', m.po_id, 'po_vendor_id', m.po_vendor_id,
+                            'invoice_vendor_id', m.vendor_id)
+  from recon_mi m
+  join public.vendors pv on pv.id = m.po_vendor_id
+  where m.po_id is not null and m.vendor_id is not null and m.vendor_id <> m.po_vendor_id
+  union all
+  -- the purchase order is closed or cancelled
+  select m.invoice_id, null, null, 'po_closed', 'po_status', 'medium', 'open', m.po_status, null,
+         format('Purchase order %s is %s: it takes no more invoices', m.po_number_found, m.po_status),
+         jsonb_build_object('purchase_order_id', m.po_id, 'po_status', m.po_status)
+  from recon_mi m
+  where m.po_id is not null and m.po_status <> 'open'
+  union all
+  select m.invoice_id, null, null, 'currency_mismatch', 'currency', 'high', m.po_currency,
+         m.currency, null,
+         format('Invoice %s is in %s but purchase order %s is in %s',
+                m.invoice_number, m.currency, m.po_number_found, m.po_currency),
+         jsonb_build_object('purchase_order_id', m.po_id)
+  from recon_mi m
+  where m.po_id is not null and m.po_currency <> m.currency
+  union all
+  -- lines: no PO line
+  select r.invoice_id, r.line_id, r.line_number, 'missing_po_line', 'po_line', 'high',
+         'a line of the purchase order with this item code or description',
+         coalesce(r.item_code || ' ', '') || r.description, null,
+         format('Line %s (%s) is on no line of purchase order %s (no line with item code %s or description %s)',
+                r.line_number, r.description, m.po_number_found,
+                coalesce(r.item_code, 'none'), pg_catalog.quote_literal(r.description)),
+         jsonb_build_object('item_code', r.item_code, 'description', r.description,
+                            'purchase_order_id', r.po_id)
+  from recon_lr r join recon_mi m on m.invoice_id = r.invoice_id
+  where r.po_line_id is null and r.po_id is not null
+  union all
+  -- lines: quantity
+  select r.invoice_id, r.line_id, r.line_number, 'over_billed_quantity',
+         case when r.received = 0 then 'received' else 'quantity' end, 'high',
+         private.recon_num(greatest(r.allowed_qty, 0)), private.recon_num(r.quantity),
+         r.quantity - greatest(r.available_qty, 0),
+         case when r.received = 0
+              then format('Line %s (%s): %s billed but nothing has been received yet against PO %s line %s',
+                          r.line_number, r.description, private.recon_num(r.quantity),
+                          m.po_number_found, r.po_line_number)
+              else format('Line %s (%s): %s billed but only %s received against PO %s line %s%s; at most %s may be billed with the %s%% quantity tolerance',
+                          r.line_number, r.description, private.recon_num(r.quantity),
+                          private.recon_num(r.received), m.po_number_found, r.po_line_number,
+                          case when r.billed_before > 0
+                               then format(' of which %s already billed by earlier invoices',
+                                           private.recon_num(r.billed_before))
+                               else '' end,
+                          private.recon_num(greatest(r.allowed_qty, 0)), private.recon_num(r.qty_pct))
+         end,
+         jsonb_build_object('purchase_order_line_id', r.po_line_id,
+                            'ordered', r.ordered::text, 'received', r.received::text,
+                            'billed_before', r.billed_before::text,
+                            'billed', r.quantity::text, 'allowed', r.allowed_qty::text,
+                            'tolerance_percent', r.qty_pct::text)
+  from recon_lr r join recon_mi m on m.invoice_id = r.invoice_id
+  where r.po_line_id is not null and r.qty_outcome = 'exception'
+  union all
+  -- lines: unit price
+  select r.invoice_id, r.line_id, r.line_number, 'price_variance', 'price',
+         case when r.price_var > r.po_price * 0.1 then 'high' else 'medium' end,
+         private.recon_num(r.po_price), private.recon_num(r.unit_price), r.price_var,
+         format('Line %s (%s): unit price %s is %s above the PO %s price %s; the tolerance allows %s (the larger of %s%% and %s)',
+                r.line_number, r.description, private.recon_num(r.unit_price),
+                private.recon_num(r.price_var), m.po_number_found, private.recon_num(r.po_price),
+                private.recon_num(r.price_allow), private.recon_num(r.price_pct),
+                private.recon_num(r.price_amt)),
+         jsonb_build_object('purchase_order_line_id', r.po_line_id,
+                            'po_unit_price', r.po_price::text, 'billed_unit_price', r.unit_price::text,
+                            'variance', r.price_var::text, 'allowance', r.price_allow::text,
+                            'tolerance_percent', r.price_pct::text,
+                            'tolerance_amount', r.price_amt::text)
+  from recon_lr r join recon_mi m on m.invoice_id = r.invoice_id
+  where r.price_outcome = 'exception' and r.po_line_id is not null
+  union all
+  -- lines: amount vs quantity x price
+  select r.invoice_id, r.line_id, r.line_number, 'total_variance', 'line_amount', 'medium',
+         r.expected_amount::text, r.amount::text, r.amount_var,
+         format('Line %s (%s): amount %s is not quantity %s x unit price %s = %s (off by %s; the rounding tolerance is %s)',
+                r.line_number, r.description, r.amount, private.recon_num(r.quantity),
+                private.recon_num(r.unit_price), r.expected_amount, r.amount_var, r.total_tol),
+         jsonb_build_object('expected_amount', r.expected_amount::text,
+                            'billed_amount', r.amount::text, 'tolerance', r.total_tol::text)
+  from recon_lr r
+  where r.amount_outcome = 'exception';
+
+  -- Document totals (needs the line sums).
+  insert into recon_mx
+  select t.invoice_id, null, null, 'total_variance', t.check_name, 'medium',
+         t.expected::text, t.actual::text, t.actual - t.expected, t.message,
+         jsonb_build_object('lines_total', t.lines_total::text, 'subtotal', t.subtotal::text,
+                            'tax_amount', t.tax_amount::text, 'total_amount', t.total_amount::text,
+                            'tolerance', t.total_tol::text)
+  from (
+    select m.invoice_id, 'subtotal' as check_name, coalesce(s.total, 0) as expected,
+           m.subtotal as actual, m.total_tol, coalesce(s.total, 0) as lines_total, m.subtotal,
+           m.tax_amount, m.total_amount,
+           format('Invoice %s: the subtotal %s is not the sum of its lines %s (off by %s; the tolerance is %s)',
+                  m.invoice_number, m.subtotal, coalesce(s.total, 0),
+                  m.subtotal - coalesce(s.total, 0), m.total_tol) as message
+    from recon_mi m
+    left join (select invoice_id, sum(amount) as total from recon_ml group by invoice_id) s
+      on s.invoice_id = m.invoice_id
+    union all
+    select m.invoice_id, 'total', coalesce(s.total, 0) + m.tax_amount, m.total_amount, m.total_tol,
+           coalesce(s.total, 0), m.subtotal, m.tax_amount, m.total_amount,
+           format('Invoice %s: the total %s is not the lines %s + tax %s = %s (off by %s; the tolerance is %s)',
+                  m.invoice_number, m.total_amount, coalesce(s.total, 0), m.tax_amount,
+                  coalesce(s.total, 0) + m.tax_amount,
+                  m.total_amount - coalesce(s.total, 0) - m.tax_amount, m.total_tol)
+    from recon_mi m
+    left join (select invoice_id, sum(amount) as total from recon_ml group by invoice_id) s
+      on s.invoice_id = m.invoice_id
+  ) t
+  where abs(t.actual - t.expected) > t.total_tol;
+
+  -- 6. Write: resolved links, results, exceptions, statuses.
+  update public.vendor_invoices vi
+  set purchase_order_id = m.po_id
+  from recon_mi m
+  where vi.id = m.invoice_id and vi.purchase_order_id is distinct from m.po_id;
+
+  update public.vendor_invoice_lines l
+  set purchase_order_line_id = r.po_line_id
+  from recon_lr r
+  where l.id = r.line_id and l.purchase_order_line_id is distinct from r.po_line_id;
+
+  delete from public.vendor_invoice_line_matches lm
+  using recon_ids r where lm.vendor_invoice_id = r.id;
+
+  insert into public.vendor_invoice_line_matches (
+    vendor_invoice_line_id, organization_id, vendor_invoice_id, line_number,
+    purchase_order_line_id, matched_by, outcome, rule, ordered_quantity, received_quantity,
+    previously_billed_quantity, billed_quantity, allowed_quantity, quantity_variance,
+    po_unit_price, billed_unit_price, price_variance, price_allowance, expected_amount,
+    billed_amount, amount_variance)
+  select r.line_id, org, r.invoice_id, r.line_number, r.po_line_id, r.matched_by,
+         case when 'exception' in (r.qty_outcome, r.price_outcome, r.amount_outcome) then 'exception'
+              when 'matched_with_tolerance' in (r.qty_outcome, r.price_outcome, r.amount_outcome)
+                then 'matched_with_tolerance'
+              else 'matched' end,
+         case when r.po_line_id is null then 'po_line'
+              when r.qty_outcome = 'exception' then 'quantity'
+              when r.price_outcome = 'exception' then 'price'
+              when r.amount_outcome = 'exception' then 'line_amount'
+              when r.qty_outcome <> 'matched' then 'quantity'
+              when r.price_outcome <> 'matched' then 'price'
+              when r.amount_outcome <> 'matched' then 'line_amount'
+              else 'exact' end,
+         r.ordered, case when r.po_line_id is null then null else r.received end,
+         case when r.po_line_id is null then null else r.billed_before end,
+         r.quantity, r.allowed_qty, r.quantity - r.available_qty, r.po_price, r.unit_price,
+         r.price_var, r.price_allow, r.expected_amount, r.amount, r.amount_var
+  from recon_lr r;
+
+  -- Exceptions detected again are refreshed (reopened when a person's decision
+  -- no longer fits the evidence); new ones are opened.
+  insert into public.reconciliation_exceptions as e (
+    organization_id, vendor_invoice_id, vendor_invoice_line_id, vendor_id, type, check_name,
+    severity, line_number, expected, actual, variance, message, evidence)
+  select org, x.invoice_id, x.line_id, m.vendor_id, x.type, x.check_name, x.severity,
+         x.line_number, x.expected, x.actual, x.variance, x.message, x.evidence
+  from recon_mx x join recon_mi m on m.invoice_id = x.invoice_id
+  on conflict (vendor_invoice_id, dedupe_key) do update
+  set vendor_id = excluded.vendor_id,
+      severity = excluded.severity,
+      line_number = excluded.line_number,
+      expected = excluded.expected,
+      actual = excluded.actual,
+      variance = excluded.variance,
+      message = excluded.message,
+      evidence = excluded.evidence,
+      last_detected_at = now(),
+      status = case when e.status = 'open' or e.resolution in ('auto_resolved', 'linked')
+                      or e.expected is distinct from excluded.expected
+                      or e.actual is distinct from excluded.actual
+                    then 'open' else e.status end,
+      resolution = case when e.status = 'open' or e.resolution in ('auto_resolved', 'linked')
+                          or e.expected is distinct from excluded.expected
+                          or e.actual is distinct from excluded.actual
+                        then null else e.resolution end,
+      resolution_reason = case when e.status = 'open' or e.resolution in ('auto_resolved', 'linked')
+                                 or e.expected is distinct from excluded.expected
+                                 or e.actual is distinct from excluded.actual
+                               then null else e.resolution_reason end,
+      resolved_by = case when e.status = 'open' or e.resolution in ('auto_resolved', 'linked')
+                           or e.expected is distinct from excluded.expected
+                           or e.actual is distinct from excluded.actual
+                         then null else e.resolved_by end,
+      resolved_at = case when e.status = 'open' or e.resolution in ('auto_resolved', 'linked')
+                           or e.expected is distinct from excluded.expected
+                           or e.actual is distinct from excluded.actual
+                         then null else e.resolved_at end;
+
+  -- Open exceptions not detected any more resolve themselves.
+  update public.reconciliation_exceptions e
+  set status = 'resolved', resolution = 'auto_resolved', resolved_by = null, resolved_at = now(),
+      resolution_reason = 'no longer detected when the invoice was matched again'
+  from recon_ids r
+  where e.vendor_invoice_id = r.id and e.status = 'open'
+    and not exists (
+      select 1 from recon_mx x
+      where x.invoice_id = e.vendor_invoice_id
+        and e.dedupe_key = x.type || '/' || x.check_name || '/' || coalesce(x.line_id::text, '-'));
+
+  insert into public.vendor_invoice_matches as vm (
+    vendor_invoice_id, organization_id, outcome, purchase_order_id, po_matched_by, currency,
+    lines_total, expected_lines_total, subtotal, tax_amount, total_amount, subtotal_variance,
+    total_variance, lines_count, lines_matched, lines_within_tolerance, lines_exception,
+    open_exceptions, tolerances, matched_at)
+  select m.invoice_id, org,
+         case when coalesce(ex.open, 0) > 0 then 'exception'
+              when coalesce(ex.closed, 0) > 0 or coalesce(ls.tolerance, 0) > 0
+                   or coalesce(ls.exception, 0) > 0 then 'matched_with_tolerance'
+              else 'matched' end,
+         m.po_id, m.po_matched_by, m.currency,
+         coalesce(ls.total, 0), ls.expected, m.subtotal, m.tax_amount, m.total_amount,
+         m.subtotal - coalesce(ls.total, 0), m.total_amount - coalesce(ls.total, 0) - m.tax_amount,
+         coalesce(ls.n, 0), coalesce(ls.matched, 0), coalesce(ls.tolerance, 0),
+         coalesce(ls.exception, 0), coalesce(ex.open, 0),
+         jsonb_build_object('quantity_tolerance_percent', m.qty_pct::text,
+                            'price_tolerance_percent', m.price_pct::text,
+                            'price_tolerance_amount', m.price_amt::text,
+                            'total_tolerance_amount', m.total_tol::text),
+         now()
+  from recon_mi m
+  left join (
+    select r.invoice_id, count(*) as n, sum(r.amount) as total,
+           sum(private.round_money(r.quantity * r.po_price, r.currency)) as expected,
+           count(*) filter (where lm.outcome = 'matched') as matched,
+           count(*) filter (where lm.outcome = 'matched_with_tolerance') as tolerance,
+           count(*) filter (where lm.outcome = 'exception') as exception
+    from recon_lr r join public.vendor_invoice_line_matches lm on lm.vendor_invoice_line_id = r.line_id
+    group by r.invoice_id
+  ) ls on ls.invoice_id = m.invoice_id
+  left join (
+    select e.vendor_invoice_id, count(*) filter (where e.status = 'open') as open,
+           count(*) filter (where e.status <> 'open' and e.resolution <> 'auto_resolved') as closed
+    from public.reconciliation_exceptions e
+    join recon_mx x on x.invoice_id = e.vendor_invoice_id
+      and e.dedupe_key = x.type || '/' || x.check_name || '/' || coalesce(x.line_id::text, '-')
+    group by e.vendor_invoice_id
+  ) ex on ex.vendor_invoice_id = m.invoice_id
+  on conflict (vendor_invoice_id) do update
+  set outcome = excluded.outcome, purchase_order_id = excluded.purchase_order_id,
+      po_matched_by = excluded.po_matched_by, currency = excluded.currency,
+      lines_total = excluded.lines_total, expected_lines_total = excluded.expected_lines_total,
+      subtotal = excluded.subtotal, tax_amount = excluded.tax_amount,
+      total_amount = excluded.total_amount, subtotal_variance = excluded.subtotal_variance,
+      total_variance = excluded.total_variance, lines_count = excluded.lines_count,
+      lines_matched = excluded.lines_matched,
+      lines_within_tolerance = excluded.lines_within_tolerance,
+      lines_exception = excluded.lines_exception, open_exceptions = excluded.open_exceptions,
+      tolerances = excluded.tolerances, matched_at = excluded.matched_at;
+
+  update public.vendor_invoices vi
+  set status = vm.outcome, matched_at = vm.matched_at
+  from public.vendor_invoice_matches vm, recon_ids r
+  where vm.vendor_invoice_id = r.id and vi.id = r.id
+    and (vi.status is distinct from vm.outcome or vi.matched_at is distinct from vm.matched_at);
+
+  select jsonb_build_object(
+           'invoices', count(*),
+           'matched', count(*) filter (where vm.outcome = 'matched'),
+           'matched_with_tolerance', count(*) filter (where vm.outcome = 'matched_with_tolerance'),
+           'exception', count(*) filter (where vm.outcome = 'exception'))
+  into counts
+  from recon_ids r join public.vendor_invoice_matches vm on vm.vendor_invoice_id = r.id;
+
+  drop table if exists pg_temp.recon_ids, pg_temp.recon_mi, pg_temp.recon_ml,
+    pg_temp.recon_lr, pg_temp.recon_mx;
+  return counts || jsonb_build_object('skipped', skipped);
+end;
+$$;
+
+comment on function public.match_vendor_invoices(uuid, uuid[]) is
+  'Matches vendor invoices (null: every pending and exception invoice) against their POs and receipts.';
+
+-- =============================================================================
+-- Automatic re-matching: a purchase order, a PO line or a goods receipt line
+-- arriving (or a PO's status changing) re-matches the organization's pending
+-- and exception invoices that name those purchase orders, in the same
+-- transaction, once per statement (bench/recon_match.py measures the cost).
+-- =============================================================================
+
+create or replace function private.rematch_for_purchase_orders(org uuid, po_ids uuid[])
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  ids uuid[];
+begin
+  if not (private.reconciliation_settings_of(org)).auto_rematch then
+    return;
+  end if;
+  select array_agg(vi.id) into ids
+  from public.purchase_orders po
+  join public.vendor_invoices vi on vi.organization_id = org
+    and (vi.purchase_order_id = po.id
+         or (not vi.po_linked_manually
+             and private.normalize_document_number(vi.po_number) = po.normalized_po_number))
+  where po.organization_id = org and po.id = any (po_ids)
+    and vi.status in ('pending', 'exception');
+  if ids is not null then
+    perform public.match_vendor_invoices(org, ids);
+  end if;
+end;
+$$;
+
+create or replace function private.rematch_after_purchasing()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  r record;
+begin
+  if tg_table_name = 'purchase_orders' then
+    for r in select n.organization_id as org, array_agg(n.id) as pos
+             from new_rows n group by n.organization_id loop
+      perform private.rematch_for_purchase_orders(r.org, r.pos);
+    end loop;
+  elsif tg_table_name = 'purchase_order_lines' then
+    for r in select n.organization_id as org, array_agg(distinct n.purchase_order_id) as pos
+             from new_rows n group by n.organization_id loop
+      perform private.rematch_for_purchase_orders(r.org, r.pos);
+    end loop;
+  else
+    for r in select n.organization_id as org, array_agg(distinct g.purchase_order_id) as pos
+             from new_rows n
+             join public.goods_receipts g on g.id = n.goods_receipt_id
+             group by n.organization_id loop
+      perform private.rematch_for_purchase_orders(r.org, r.pos);
+    end loop;
+  end if;
+  return null;
+end;
+$$;
+
+create trigger rematch_on_new_purchase_orders
+  after insert on public.purchase_orders referencing new table as new_rows
+  for each statement execute function private.rematch_after_purchasing();
+create trigger rematch_on_purchase_order_changes
+  after update on public.purchase_orders referencing new table as new_rows
+  for each statement execute function private.rematch_after_purchasing();
+create trigger rematch_on_new_purchase_order_lines
+  after insert on public.purchase_order_lines referencing new table as new_rows
+  for each statement execute function private.rematch_after_purchasing();
+create trigger rematch_on_new_receipt_lines
+  after insert on public.goods_receipt_lines referencing new table as new_rows
+  for each statement execute function private.rematch_after_purchasing();
+
+-- =============================================================================
+-- Grants
+-- =============================================================================
+
+revoke execute on all functions in schema private, public from public;
+grant execute on function public.match_vendor_invoices(uuid, uuid[]) to authenticated, service_role;
