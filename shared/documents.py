@@ -2,10 +2,12 @@
 
 ``load_invoice_document`` reads the invoice, its items (in order), its payments,
 its client and the business (the organization's ``organization_settings``) in one
-PostgREST round trip, through whichever client it is given: a user's (RLS decides)
-or the service-role client of the scheduled jobs (RLS bypassed). Either way it
-filters by ``organization_id`` itself, so an id of another organization is "not
-found" (``None``) for both.
+round trip: the SQL function ``public.invoice_document`` (migration
+20261201000100_invoice_documents.sql; an RPC measured faster than the same read
+by PostgREST embedding, bench/RESULTS.md), through whichever client it is given: a
+user's (RLS decides) or the service-role client of the scheduled jobs (RLS
+bypassed). Either way the function filters by ``organization_id`` itself, so an id
+of another organization is "not found" (``None``) for both.
 
 Light on purpose: no PDF library, no pydantic; the send, bulk and job functions
 import it.
@@ -38,17 +40,6 @@ BUSINESS_COLUMNS = (
     "business_name,business_email,business_phone,business_address,city,state,zip_code,"
     "country,tax_id,website,company_logo_url,tax_label,invoice_footer,"
     "default_payment_instructions"
-)
-
-# invoices -> clients (many-to-one), -> invoice_items and payments (one-to-many),
-# -> organizations (many-to-one) -> organization_settings (one-to-one: its primary
-# key is the foreign key), all in one statement.
-DOCUMENT_SELECT = (
-    "*,"
-    "client:clients(id,company_name,contact_person,email,phone,address,currency),"
-    "items:invoice_items(id,position,description,quantity,rate,amount),"
-    "payments(id,amount,currency,payment_date,payment_method,reference_number),"
-    f"organization:organizations(name,settings:organization_settings({BUSINESS_COLUMNS}))"
 )
 
 
@@ -89,22 +80,13 @@ def load_invoice_document(
 ) -> dict[str, Any] | None:
     """The invoice ``invoice_id`` of ``organization_id`` with its items, payments,
     client and business, or ``None`` when there is no such invoice there."""
-    rows = db.run(
-        client.from_("invoices")
-        .select(DOCUMENT_SELECT)
-        .eq("id", str(invoice_id))
-        .eq("organization_id", str(organization_id))
-        .order("position", foreign_table="items")
-        .order("created_at", foreign_table="items")
-        .order("id", foreign_table="items")
-        .order("payment_date", foreign_table="payments")
-        .order("created_at", foreign_table="payments")
-        .order("id", foreign_table="payments")
-        .limit(1)
-    ).data
-    if not rows:
+    document = db.rpc(
+        client,
+        "invoice_document",
+        {"org_id": str(organization_id), "invoice_id": str(invoice_id)},
+    )
+    if not isinstance(document, dict):
         return None
-    document: dict[str, Any] = rows[0]
     document["client"] = _one(document.get("client"))
     document["items"] = document.get("items") or []
     document["payments"] = document.get("payments") or []
