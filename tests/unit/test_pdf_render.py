@@ -1,0 +1,87 @@
+"""shared.pdf without a database: templates, determinism, odd input."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from bench.pdf_sample import sample_document
+from shared.pdf import TEMPLATES, render_invoice_pdf
+
+ROOT = Path(__file__).parents[2]
+
+
+def text(body: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+
+
+def test_unknown_template_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown template"):
+        render_invoice_pdf(sample_document(), "fancy")
+
+
+def test_unknown_stored_template_falls_back_to_professional() -> None:
+    document = sample_document(template="retro")
+    assert render_invoice_pdf(document) == render_invoice_pdf(document, "professional")
+
+
+def test_three_templates_three_documents() -> None:
+    bodies = {render_invoice_pdf(sample_document(), name) for name in TEMPLATES}
+    assert len(bodies) == 3
+
+
+def test_float_money_is_refused() -> None:
+    document = sample_document()
+    document["total_amount"] = 12.5
+    with pytest.raises(TypeError, match="never a float"):
+        render_invoice_pdf(document)
+
+
+def test_same_bytes_in_a_fresh_process() -> None:
+    """The fonts parsed once per process must not change the output."""
+    here = render_invoice_pdf(sample_document())
+    script = (
+        "import sys; from bench.pdf_sample import sample_document; "
+        "from shared.pdf import render_invoice_pdf; "
+        "sys.stdout.buffer.write(render_invoice_pdf(sample_document()))"
+    )
+    there = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, check=True, cwd=ROOT
+    ).stdout
+    assert here == there
+
+
+def test_control_characters_and_empty_parts() -> None:
+    document = sample_document()
+    document["notes"] = "Line one\r\nLine\ttwo\x00\x07"
+    document["client"] = {"company_name": "Bare Client"}
+    document["business"] = {}
+    document["items"][0]["description"] = ""
+    body = render_invoice_pdf(document)
+    extracted = text(body)
+    assert "Line one" in extracted
+    assert "Line    two" in extracted
+    assert "Bare Client" in extracted
+
+
+def test_missing_amounts_print_as_zero() -> None:
+    document = sample_document(items=0)
+    for key in ("subtotal", "total_amount", "balance_due", "amount_paid", "discount"):
+        document[key] = Decimal(0)
+    assert "$0.00" in text(render_invoice_pdf(document))
+
+
+def test_long_description_wraps_and_long_footer_is_cut() -> None:
+    document = sample_document(items=1)
+    document["items"][0]["description"] = "word " * 400
+    document["business"]["invoice_footer"] = "footer " * 400
+    body = render_invoice_pdf(document)
+    reader = PdfReader(io.BytesIO(body))
+    assert len(reader.pages) >= 1
+    assert "…" in text(body)
