@@ -35,7 +35,7 @@ from functions.invoices import error_responses
 from shared import aws, db, sending
 from shared.api import make_handler
 from shared.context import Context, Member
-from shared.documents import DOCUMENT_SELECT, business_of
+from shared.documents import load_invoice_document
 from shared.errors import ApiError
 from shared.log import get_logger
 from shared.models.delivery import BulkActionRequest, BulkActionResult, BulkItemResult
@@ -43,7 +43,6 @@ from shared.pdf import render_invoice_pdf
 
 router = APIRouter(tags=["invoices"])
 
-DOCUMENTS_PER_QUERY = 100
 _s3_lock = threading.Lock()
 _s3: dict[str, Any] = {}
 _S3_CONFIG = Config(
@@ -220,45 +219,16 @@ def _s3_client() -> Any:
         return found
 
 
-def _documents(ctx: Context, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The organization's invoices among ``ids`` as documents, 100 per query."""
-    found: dict[str, dict[str, Any]] = {}
-    for chunk in sending.chunks(ids, DOCUMENTS_PER_QUERY):
-        rows = db.run(
-            ctx.db.from_("invoices")
-            .select(DOCUMENT_SELECT)
-            .in_("id", chunk)
-            .eq("organization_id", str(ctx.organization_id))
-            .order("position", foreign_table="items")
-            .order("created_at", foreign_table="items")
-            .order("id", foreign_table="items")
-            .order("payment_date", foreign_table="payments")
-            .order("created_at", foreign_table="payments")
-            .order("id", foreign_table="payments")
-        ).data
-        for row in rows or []:
-            client = row.get("client")
-            row["client"] = (client[0] if client else {}) if isinstance(client, list) else client
-            row["items"] = row.get("items") or []
-            row["payments"] = row.get("payments") or []
-            organization = row.pop("organization", None)
-            if isinstance(organization, list):
-                organization = organization[0] if organization else {}
-            row["business"] = business_of(organization or {})
-            found[str(row["id"])] = row
-    return found
-
-
 def _download(ctx: Context, body: BulkActionRequest) -> BulkActionResult:
     settings = ctx.user.settings
     ids = [str(i) for i in body.ids]
-    documents = _documents(ctx, ids)
+    org = str(ctx.organization_id)
     results: list[BulkItemResult] = []
     buffer = io.BytesIO()
     names: set[str] = set()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for invoice_id in ids:
-            document = documents.get(invoice_id)
+            document = load_invoice_document(ctx.db, org, invoice_id)
             if document is None:
                 results.append(
                     BulkItemResult(
