@@ -250,6 +250,7 @@ def test_pages_are_read_by_keyset_without_loss_or_repeat(
 ) -> None:
     """Pages of 2 rows: three invoices share 2025-03-01, so pages break inside a date."""
     monkeypatch.setattr(sources, "PAGE_ROWS", 2)
+    monkeypatch.setattr(sources, "INVOICE_PAGE_ROWS", 2)
     _, content = exported(api, report="invoices", format="csv")
     numbers = [r["invoice_number"] for r in csv_rows(content)]
     assert sorted(numbers) == sorted(exp.invoices)
