@@ -41,6 +41,9 @@ class Settings(BaseModel):
     exports_bucket: str = "invoiceflow-exports"
     bulk_queue_url: str | None = None
     presigned_url_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    # Reconciliation imports: CSV files uploaded through presigned PUT URLs
+    # (<organization_id>/imports/<batch_id>/<file>), imported by the bucket's S3 event.
+    uploads_bucket: str = "invoiceflow-uploads"
     app_url: str = "http://localhost:5173"  # the frontend, for links in emails
 
     @property
