@@ -24,10 +24,12 @@ router = APIRouter(tags=["invoices"])
 JobId = Annotated[UUID, Path(alias="id", description="The bulk job's id")]
 
 
-def _state(job: dict[str, Any], counts: Counter[str]) -> str:
-    if job.get("finished_at") or not (counts["pending"] or counts["sending"]):
+def _state(job: dict[str, Any], items: list[dict[str, Any]]) -> str:
+    """completed once nothing is pending or being sent; running once any item was taken
+    up (ids decided when the job was made, such as not_found, do not count)."""
+    if job.get("finished_at") or not any(i["status"] in ("pending", "sending") for i in items):
         return "completed"
-    if any(status not in ("pending",) for status in counts.elements()):
+    if any((i.get("attempts") or 0) > 0 for i in items):
         return "running"
     return "queued"
 
@@ -48,7 +50,7 @@ async def get_bulk_job(ctx: Viewer, job_id: JobId) -> BulkJob:
         ctx.db.from_("bulk_jobs")
         .select(
             "id,action,queued,total,created_by,created_at,finished_at,"
-            "items:bulk_job_items(invoice_id,position,status,reason,message)"
+            "items:bulk_job_items(invoice_id,position,status,reason,message,attempts)"
         )
         .eq("id", str(job_id))
         .eq("organization_id", str(ctx.organization_id))
@@ -74,7 +76,7 @@ async def get_bulk_job(ctx: Viewer, job_id: JobId) -> BulkJob:
     return BulkJob.model_validate(
         {
             **job,
-            "state": _state(job, raw),
+            "state": _state(job, items),
             "done": raw["ok"] + raw["failed"],
             "summary": {"requested": len(results), **dict(sorted(summary.items()))},
             "results": results,

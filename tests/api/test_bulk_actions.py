@@ -17,12 +17,15 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+import yaml
+from botocore.stub import Stubber
 from pypdf import PdfReader
 
 from devstack.aws import CREDENTIALS, REGION, Provisioned
-from devstack.functions import FunctionHost
+from devstack.functions import ROOT, FunctionHost
 from devstack.queues import sqs_event
 from functions.jobs import bulk_worker
+from shared import aws as shared_aws
 from tests.api.conftest import Api, World
 from tests.api.test_send import (
     message_by_id,
@@ -404,6 +407,62 @@ def test_unreadable_messages_are_dropped_not_retried(function_host: FunctionHost
         },
     ]
     assert run_worker(function_host, sqs, junk) == []
+
+
+def test_a_throttled_email_service_retries_the_message_then_gives_up(
+    api: Api, world: World, sqs: Any, queue: str
+) -> None:
+    """Throttling (through a stub on the real SES client: moto never throttles) puts the
+    items back and reports the message for redelivery; on the queue's last receive the
+    items fail for good, so the job finishes."""
+    batch, body = queued_send(api, world, 11)
+    messages = receive_all(sqs, queue)
+    arn = "arn:aws:sqs:us-east-1:123456789012:invoiceflow-bulk"
+    before = len(sent_messages())
+
+    def throttled(receive_count: int) -> dict[str, Any]:
+        event = sqs_event(messages, arn)
+        for record in event["Records"]:
+            record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+        with Stubber(shared_aws.client("ses")) as stub:
+            for _ in range(3 * 11):  # the client retries throttling 3 times
+                stub.add_client_error(
+                    "send_raw_email",
+                    service_error_code="Throttling",
+                    service_message="Maximum sending rate exceeded.",
+                )
+            return bulk_worker.handler(event, None)
+
+    first = throttled(1)
+    assert {f["itemIdentifier"] for f in first["batchItemFailures"]} == {
+        m["MessageId"] for m in messages
+    }
+    job = api.get(f"{BULK}/{body['job_id']}", as_="alice").json()
+    assert job["summary"] == {"requested": 11, "pending": 11}
+    assert job["state"] == "running"
+    last = throttled(bulk_worker.MAX_RECEIVES)
+    assert last == {"batchItemFailures": []}
+    job = api.get(f"{BULK}/{body['job_id']}", as_="alice").json()
+    assert job["summary"] == {"requested": 11, "send_failed": 11}
+    assert job["state"] == "completed"
+    assert "busy" in job["results"][0]["message"]
+    assert len(sent_messages()) == before
+    assert all(status_of(world, i["id"]) == "draft" for i in batch)
+
+
+def test_the_queue_has_a_dead_letter_queue_after_the_workers_last_attempt(
+    sqs: Any, aws: Provisioned
+) -> None:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=aws.bulk_queue_url, AttributeNames=["RedrivePolicy"]
+    )["Attributes"]
+    policy = json.loads(attributes["RedrivePolicy"])
+    assert int(policy["maxReceiveCount"]) == bulk_worker.MAX_RECEIVES
+    assert policy["deadLetterTargetArn"].endswith(":invoiceflow-bulk-dlq")
+    declared = yaml.safe_load((ROOT / "serverless.yml").read_text())["resources"]["Resources"]
+    redrive = declared["BulkQueue"]["Properties"]["RedrivePolicy"]
+    assert int(redrive["maxReceiveCount"]) == bulk_worker.MAX_RECEIVES
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]}
 
 
 # =============================================================================
