@@ -12,6 +12,7 @@ import boto3
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # moto
 EXPORTS_BUCKET = "invoiceflow-exports"
+UPLOADS_BUCKET = "invoiceflow-uploads"
 BULK_QUEUE = "invoiceflow-bulk"
 SENDER = "invoices@invoiceflow.local"
 
@@ -22,6 +23,7 @@ class Provisioned:
     exports_bucket: str
     bulk_queue_url: str
     sender: str
+    uploads_bucket: str = UPLOADS_BUCKET
 
     def queue_urls(self) -> dict[str, str]:
         """The queues by the names serverless.yml gives them (logical id and name), for
@@ -39,6 +41,7 @@ class Provisioned:
             "EXPORTS_BUCKET": self.exports_bucket,
             "BULK_QUEUE_URL": self.bulk_queue_url,
             "EMAIL_FROM": f"InvoiceFlow <{self.sender}>",
+            "UPLOADS_BUCKET": self.uploads_bucket,
         }
 
 
@@ -52,6 +55,28 @@ def provision(endpoint: str) -> Provisioned:
         aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
     )
     s3.create_bucket(Bucket=EXPORTS_BUCKET)
+    # Reconciliation imports: the browser PUTs CSV files through presigned URLs, so the
+    # bucket takes CORS PUTs; encrypted at rest (SSE-S3), as serverless.yml's UploadsBucket.
+    s3.create_bucket(Bucket=UPLOADS_BUCKET)
+    s3.put_bucket_encryption(
+        Bucket=UPLOADS_BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    s3.put_bucket_cors(
+        Bucket=UPLOADS_BUCKET,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedMethods": ["PUT"],
+                    "AllowedOrigins": ["*"],
+                    "AllowedHeaders": ["Content-Type", "Content-Length"],
+                    "MaxAgeSeconds": 3000,
+                }
+            ]
+        },
+    )
     sqs = boto3.client(
         "sqs",
         endpoint_url=endpoint,

@@ -66,8 +66,9 @@ class ImportUpload(BaseModel):
 def object_name(file_name: str) -> str:
     """The file name as a safe S3 key segment (ASCII letters, digits, ``._-``)."""
     ascii_name = unicodedata.normalize("NFKD", file_name).encode("ascii", "ignore").decode()
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._-")[:120]
-    return safe or "import.csv"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._-")[:116] or "import"
+    # The bucket's event fires for .csv keys (serverless.yml).
+    return safe if safe.lower().endswith(".csv") else safe + ".csv"
 
 
 @router.post(
