@@ -8,12 +8,13 @@ due) kept together on the last page; notes, terms and payment instructions. Each
 page has the business's footer and "Page n of N"; drafts and cancelled invoices
 carry a watermark.
 
-Fonts are bundled (fonts/README.md): a DejaVu Sans subset (Latin, Greek,
-Cyrillic, Hebrew, Arabic) and a Droid Sans Fallback subset for Chinese and
-Japanese, registered only when the document has such characters (it costs about
-100 ms to load). Text shaping (uharfbuzz: Arabic joining, right-to-left order)
-is switched on only for documents with right-to-left text: it triples the time
-of a plain one-page document.
+Fonts are bundled (fonts/README.md): DejaVu Sans subsets (Latin; Greek,
+Cyrillic, Hebrew, Arabic), a Droid Sans Fallback subset for Chinese and Japanese
+and a Nanum Gothic subset for Korean, the last two registered only as fallbacks
+when the document has such characters (the CJK font costs about 100 ms to
+load). Text shaping (uharfbuzz: Arabic joining, right-to-left order) is switched
+on only for documents with right-to-left text: it triples the time of a plain
+one-page document.
 
 Output is deterministic: the creation date is the invoice's issue date, and
 fpdf2's file id is a hash of the content.
@@ -54,6 +55,7 @@ _BEYOND_CORE = re.compile(
     "\u2000-\u206f\u20a0-\u20c0\u2116\u2122\u2190-\u2193\u2212]"
 )
 _CJK = re.compile("[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
+_HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 _TERMS = {
@@ -262,7 +264,9 @@ def _font_bytes(file: str) -> bytes:
 class InvoicePDF(FPDF):
     """FPDF with the invoice's page decorations (watermark, strip, footer)."""
 
-    def __init__(self, style: Style, document: dict[str, Any], world: bool, cjk: bool) -> None:
+    def __init__(
+        self, style: Style, document: dict[str, Any], world: bool, cjk: bool, hangul: bool
+    ) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.style = style
         self.document = document
@@ -274,9 +278,16 @@ class InvoicePDF(FPDF):
         family = "InvoiceSans" if world else "InvoiceSansCore"
         self.add_bundled_font("sans", "", f"{family}.ttf")
         self.add_bundled_font("sans", "B", f"{family}-Bold.ttf")
+        fallbacks = []
         if cjk:
             self.add_bundled_font("cjk", "", "InvoiceCJK.ttf")
-            self.set_fallback_fonts(["cjk"], exact_match=False)
+            fallbacks.append("cjk")
+        if hangul:
+            self.add_bundled_font("hangul", "", "InvoiceHangul.ttf")
+            fallbacks.append("hangul")
+        self.has_fallbacks = bool(fallbacks)
+        if fallbacks:
+            self.set_fallback_fonts(fallbacks, exact_match=False)
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(True, margin=BOTTOM)
         self.c_margin = 1.5
@@ -310,6 +321,21 @@ class InvoicePDF(FPDF):
             # The bundled glyphs' boxes are right: recomputing them when fpdf2 saves
             # the subset costs a third of a one-page document (bench/pdf.py).
             font.ttfont.recalcBBoxes = False
+
+    # A line drawn entirely in a fallback font leaves that font selected in the page
+    # (a PDF's Tf outlives its BT/ET), while fpdf2 believes its own font still is: the
+    # next line in the same font would be drawn with the fallback's glyph ids (garbled
+    # text, tests/unit/test_pdf_render.py). With fallbacks, every text sets its font.
+
+    def cell(self, *args: Any, **kwargs: Any) -> bool:
+        if self.has_fallbacks:
+            self.current_font_is_set_on_page = False
+        return bool(super().cell(*args, **kwargs))
+
+    def multi_cell(self, *args: Any, **kwargs: Any) -> Any:
+        if self.has_fallbacks:
+            self.current_font_is_set_on_page = False
+        return super().multi_cell(*args, **kwargs)
 
     # fpdf2 calls these on every page -------------------------------------------------
 
@@ -368,7 +394,8 @@ class _Renderer:
         texts = list(_texts(document))
         cjk = any(_CJK.search(t) for t in texts)
         world = any(_BEYOND_CORE.search(t) for t in texts)
-        self.pdf = InvoicePDF(style, document, world, cjk)
+        hangul = any(_HANGUL.search(t) for t in texts)
+        self.pdf = InvoicePDF(style, document, world, cjk, hangul)
         if any(_RTL.search(t) for t in texts):
             self.pdf.set_text_shaping(True)
         self.width = self.pdf.w - 2 * MARGIN

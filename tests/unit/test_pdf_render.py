@@ -85,3 +85,29 @@ def test_long_description_wraps_and_long_footer_is_cut() -> None:
     reader = PdfReader(io.BytesIO(body))
     assert len(reader.pages) >= 1
     assert "…" in text(body)
+
+
+@pytest.mark.parametrize(
+    ("client_name", "contact"),
+    [
+        ("주식회사 한빛", "김민준"),  # Korean: the Hangul fallback font
+        ("株式会社テスト", "東京"),  # Japanese: the CJK fallback font
+        ("主식회사 株式", "محمد عبد الله"),  # both fallbacks, and shaping
+    ],
+)
+def test_text_after_a_fallback_line_is_not_garbled(client_name: str, contact: str) -> None:
+    """Lines wholly in a fallback font, then lines in the main font: each keeps its
+    own glyphs (fpdf2 would draw the next line with the fallback's glyph ids)."""
+    document = sample_document(client_name=client_name, contact=contact)
+    document["items"][1]["description"] = "東京 出張費"
+    extracted = text(render_invoice_pdf(document))
+    for expected in (
+        client_name,
+        contact,
+        "Friedrichstraße 123",
+        "accounts@mueller.example",
+        "東京 出張費",
+        "$253.00",
+        "$1,258.88",
+    ):
+        assert expected in extracted, expected
