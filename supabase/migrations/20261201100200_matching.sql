@@ -400,6 +400,7 @@ volatile
 security definer
 set search_path = ''
 set client_min_messages = warning
+set jit = off
 as $$
 declare
   org uuid := match_vendor_invoices.organization_id;
@@ -429,6 +430,8 @@ begin
               else vi.id = any (ids) end)
   order by vi.id
   for update;
+  create unique index on recon_ids (id);
+  analyze recon_ids;
 
   if ids is not null then
     select coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'reason',
@@ -456,9 +459,18 @@ begin
          coalesce(tv.total_tolerance_amount, cfg.total_tolerance_amount) as total_tol
   from recon_ids r
   join public.vendor_invoices vi on vi.id = r.id
-  left join public.purchase_orders po on po.organization_id = org and (
-    case when vi.po_linked_manually then po.id = vi.purchase_order_id
-         else po.normalized_po_number = private.normalize_document_number(vi.po_number) end)
+  left join public.purchase_orders by_link on vi.po_linked_manually
+    and by_link.organization_id = org and by_link.id = vi.purchase_order_id
+  left join public.purchase_orders by_number on not vi.po_linked_manually
+    and by_number.organization_id = org
+    and by_number.normalized_po_number = private.normalize_document_number(vi.po_number)
+  cross join lateral (
+    select coalesce(by_link.id, by_number.id) as id,
+           coalesce(by_link.po_number, by_number.po_number) as po_number,
+           coalesce(by_link.status, by_number.status) as status,
+           coalesce(by_link.vendor_id, by_number.vendor_id) as vendor_id,
+           coalesce(by_link.currency, by_number.currency) as currency
+  ) po
   left join public.vendors tv on tv.organization_id = org
     and tv.id = coalesce(vi.vendor_id, po.vendor_id);
   analyze recon_mi;
@@ -528,6 +540,7 @@ begin
   from lines x
   left join received rc on rc.po_line_id = x.po_line_id
   left join earlier e on e.line_id = x.line_id and e.mine;
+  analyze recon_ml;
 
   -- 4. Each line's checks.
   create temp table recon_lr on commit drop as
@@ -598,18 +611,28 @@ begin
                             'status', d.status)
   from recon_mi m
   cross join lateral (
-    select o.id, o.invoice_number, o.normalized_invoice_number, o.invoice_date, o.total_amount,
-           o.currency, o.status
-    from public.vendor_invoices o
-    where o.organization_id = org and o.id <> m.invoice_id and o.status <> 'rejected'
-      and (case when m.vendor_id is not null then o.vendor_id = m.vendor_id
-                else o.vendor_id is null
-                     and private.normalize_vendor_name(o.vendor_name)
-                         = private.normalize_vendor_name(m.vendor_name) end)
-      and (o.normalized_invoice_number = m.normalized_invoice_number
-           or (o.total_amount = m.total_amount and o.invoice_date = m.invoice_date
-               and o.currency = m.currency))
-      and (o.created_at, o.id) < (m.created_at, m.invoice_id)
+    select o.* from (
+      select o.id, o.invoice_number, o.normalized_invoice_number, o.invoice_date,
+             o.total_amount, o.currency, o.status, o.created_at
+      from public.vendor_invoices o
+      where m.vendor_id is not null and o.organization_id = org and o.vendor_id = m.vendor_id
+        and o.id <> m.invoice_id and o.status <> 'rejected'
+        and (o.normalized_invoice_number = m.normalized_invoice_number
+             or (o.total_amount = m.total_amount and o.invoice_date = m.invoice_date
+                 and o.currency = m.currency))
+        and (o.created_at, o.id) < (m.created_at, m.invoice_id)
+      union all
+      select o.id, o.invoice_number, o.normalized_invoice_number, o.invoice_date,
+             o.total_amount, o.currency, o.status, o.created_at
+      from public.vendor_invoices o
+      where m.vendor_id is null and o.organization_id = org and o.vendor_id is null
+        and private.normalize_vendor_name(o.vendor_name) = private.normalize_vendor_name(m.vendor_name)
+        and o.id <> m.invoice_id and o.status <> 'rejected'
+        and (o.normalized_invoice_number = m.normalized_invoice_number
+             or (o.total_amount = m.total_amount and o.invoice_date = m.invoice_date
+                 and o.currency = m.currency))
+        and (o.created_at, o.id) < (m.created_at, m.invoice_id)
+    ) o
     order by o.created_at, o.id
     limit 1
   ) d
@@ -823,7 +846,14 @@ begin
       resolved_at = case when e.status = 'open' or e.resolution in ('auto_resolved', 'linked')
                            or e.expected is distinct from excluded.expected
                            or e.actual is distinct from excluded.actual
-                         then null else e.resolved_at end;
+                         then null else e.resolved_at end
+  -- Unchanged and staying as it is: not written (no audit entry, no churn).
+  where (e.vendor_id, e.severity, e.line_number, e.expected, e.actual, e.variance, e.message,
+         e.evidence)
+        is distinct from
+        (excluded.vendor_id, excluded.severity, excluded.line_number, excluded.expected,
+         excluded.actual, excluded.variance, excluded.message, excluded.evidence)
+     or (e.status <> 'open' and e.resolution in ('auto_resolved', 'linked'));
 
   -- Open exceptions not detected any more resolve themselves.
   update public.reconciliation_exceptions e
@@ -921,6 +951,7 @@ returns void
 language plpgsql
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   ids uuid[];
@@ -928,14 +959,20 @@ begin
   if not (private.reconciliation_settings_of(org)).auto_rematch then
     return;
   end if;
-  select array_agg(vi.id) into ids
-  from public.purchase_orders po
-  join public.vendor_invoices vi on vi.organization_id = org
-    and (vi.purchase_order_id = po.id
-         or (not vi.po_linked_manually
-             and private.normalize_document_number(vi.po_number) = po.normalized_po_number))
-  where po.organization_id = org and po.id = any (po_ids)
-    and vi.status in ('pending', 'exception');
+  select array_agg(distinct x.id) into ids
+  from (
+    select vi.id
+    from public.vendor_invoices vi
+    where vi.purchase_order_id = any (po_ids) and vi.organization_id = org
+      and vi.status in ('pending', 'exception')
+    union all
+    select vi.id
+    from public.purchase_orders po
+    join public.vendor_invoices vi on vi.organization_id = org
+      and private.normalize_document_number(vi.po_number) = po.normalized_po_number
+    where po.organization_id = org and po.id = any (po_ids)
+      and not vi.po_linked_manually and vi.status in ('pending', 'exception')
+  ) x;
   if ids is not null then
     perform public.match_vendor_invoices(org, ids);
   end if;
@@ -987,8 +1024,857 @@ create trigger rematch_on_new_receipt_lines
   for each statement execute function private.rematch_after_purchasing();
 
 -- =============================================================================
+-- Settings
+-- =============================================================================
+
+create or replace function private.reconciliation_settings_json(org uuid)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'organization_id', org,
+    'quantity_tolerance_percent', s.quantity_tolerance_percent::text,
+    'price_tolerance_percent', s.price_tolerance_percent::text,
+    'price_tolerance_amount', s.price_tolerance_amount::text,
+    'total_tolerance_amount', s.total_tolerance_amount::text,
+    'vendor_similarity_threshold', s.vendor_similarity_threshold::text,
+    'auto_rematch', s.auto_rematch,
+    'saved', exists (select 1 from public.reconciliation_settings r where r.organization_id = org),
+    'updated_by', s.updated_by,
+    'updated_at', s.updated_at)
+  from private.reconciliation_settings_of(org) s
+$$;
+
+create or replace function public.get_reconciliation_settings(organization_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  perform private.require_reconciliation_reader(get_reconciliation_settings.organization_id);
+  return private.reconciliation_settings_json(get_reconciliation_settings.organization_id);
+end;
+$$;
+
+-- Changes the fields present in `changes` (a partial update); admins and owners.
+create or replace function public.update_reconciliation_settings(organization_id uuid, changes jsonb)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  org uuid := update_reconciliation_settings.organization_id;
+  cur public.reconciliation_settings;
+  unknown text;
+begin
+  if auth.uid() is null or not private.has_role_on_organization(org, 'admin') then
+    raise exception 'changing the matching settings needs the admin role or above'
+      using errcode = '42501';
+  end if;
+  if changes is null or jsonb_typeof(changes) <> 'object' or changes = '{}' then
+    raise exception 'give at least one setting to change' using errcode = '22023';
+  end if;
+  select k into unknown from jsonb_object_keys(changes) k
+  where k not in ('quantity_tolerance_percent', 'price_tolerance_percent', 'price_tolerance_amount',
+                  'total_tolerance_amount', 'vendor_similarity_threshold', 'auto_rematch')
+  limit 1;
+  if unknown is not null then
+    raise exception 'unknown setting %', unknown using errcode = '22023';
+  end if;
+  if exists (select 1 from jsonb_each(changes) e where jsonb_typeof(e.value) = 'null') then
+    raise exception 'settings cannot be null' using errcode = '22023';
+  end if;
+  cur := private.reconciliation_settings_of(org);
+  insert into public.reconciliation_settings as r (
+    organization_id, quantity_tolerance_percent, price_tolerance_percent, price_tolerance_amount,
+    total_tolerance_amount, vendor_similarity_threshold, auto_rematch, updated_by)
+  values (
+    org,
+    coalesce((changes ->> 'quantity_tolerance_percent')::numeric, cur.quantity_tolerance_percent),
+    coalesce((changes ->> 'price_tolerance_percent')::numeric, cur.price_tolerance_percent),
+    coalesce((changes ->> 'price_tolerance_amount')::numeric, cur.price_tolerance_amount),
+    coalesce((changes ->> 'total_tolerance_amount')::numeric, cur.total_tolerance_amount),
+    coalesce((changes ->> 'vendor_similarity_threshold')::numeric, cur.vendor_similarity_threshold),
+    coalesce((changes ->> 'auto_rematch')::boolean, cur.auto_rematch),
+    auth.uid())
+  on conflict (organization_id) do update
+  set quantity_tolerance_percent = excluded.quantity_tolerance_percent,
+      price_tolerance_percent = excluded.price_tolerance_percent,
+      price_tolerance_amount = excluded.price_tolerance_amount,
+      total_tolerance_amount = excluded.total_tolerance_amount,
+      vendor_similarity_threshold = excluded.vendor_similarity_threshold,
+      auto_rematch = excluded.auto_rematch,
+      updated_by = excluded.updated_by;
+  return private.reconciliation_settings_json(org);
+end;
+$$;
+
+-- =============================================================================
+-- Vendors: suggestions, confirm (merge or alias), reject, split
+-- =============================================================================
+
+-- Other vendors that may be the same one: trigram similarity of normalized
+-- names and aliases above the organization's threshold, without the pairs a
+-- person rejected.
+create or replace function private.vendor_suggestions(org uuid, vendor uuid)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  with me as (
+    select v.id, v.normalized_name as k from public.vendors v
+    where v.organization_id = org and v.id = vendor
+    union
+    select a.vendor_id, a.normalized_alias from public.vendor_aliases a
+    where a.organization_id = org and a.vendor_id = vendor
+  ),
+  threshold as (select (private.reconciliation_settings_of(org)).vendor_similarity_threshold as t),
+  hits as (
+    select o.id, o.name, extensions.similarity(o.normalized_name, me.k) as score, o.name as matched,
+           'name'::text as via
+    from public.vendors o, me
+    where o.organization_id = org and o.id <> vendor and o.status <> 'merged'
+    union all
+    select o.id, o.name, extensions.similarity(a.normalized_alias, me.k), a.alias, 'alias'
+    from public.vendor_aliases a join public.vendors o on o.id = a.vendor_id, me
+    where a.organization_id = org and o.id <> vendor and o.status <> 'merged'
+  ),
+  best as (
+    select distinct on (h.id) h.* from hits h, threshold
+    where h.score >= threshold.t
+      and not exists (
+        select 1 from public.vendor_merge_rejections x
+        where x.organization_id = org
+          and x.vendor_id = least(vendor, h.id) and x.other_vendor_id = greatest(vendor, h.id))
+    order by h.id, h.score desc
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'vendor_id', b.id, 'name', b.name, 'similarity', round(b.score::numeric, 3),
+           'via', b.via, 'matched', b.matched) order by b.score desc, b.name), '[]')
+  from (select * from best order by score desc, name limit 10) b
+$$;
+
+create or replace function private.vendor_json(org uuid, vendor uuid)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select to_jsonb(v) - 'quantity_tolerance_percent' - 'price_tolerance_percent'
+           - 'price_tolerance_amount' - 'total_tolerance_amount'
+         || jsonb_build_object(
+              'quantity_tolerance_percent', v.quantity_tolerance_percent::text,
+              'price_tolerance_percent', v.price_tolerance_percent::text,
+              'price_tolerance_amount', v.price_tolerance_amount::text,
+              'total_tolerance_amount', v.total_tolerance_amount::text,
+              'aliases', coalesce((
+                select jsonb_agg(jsonb_build_object(
+                         'id', a.id, 'alias', a.alias, 'normalized_alias', a.normalized_alias,
+                         'source', a.source, 'created_at', a.created_at)
+                         order by a.alias, a.id)
+                from public.vendor_aliases a
+                where a.organization_id = org and a.vendor_id = v.id), '[]'),
+              'suggestions', case when v.status = 'merged' then '[]'::jsonb
+                                  else private.vendor_suggestions(org, v.id) end,
+              'invoice_counts', (
+                select jsonb_build_object(
+                  'total', count(*),
+                  'exception', count(*) filter (where vi.status = 'exception'),
+                  'pending', count(*) filter (where vi.status = 'pending'))
+                from public.vendor_invoices vi
+                where vi.organization_id = org and vi.vendor_id = v.id),
+              'open_exceptions', (
+                select count(*) from public.reconciliation_exceptions e
+                where e.organization_id = org and e.vendor_id = v.id and e.status = 'open'))
+  from public.vendors v
+  where v.organization_id = org and v.id = vendor
+$$;
+
+-- One vendor with its aliases, merge suggestions and counts (null: not the
+-- organization's).
+create or replace function public.reconciliation_vendor(organization_id uuid, vendor_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  perform private.require_reconciliation_reader(reconciliation_vendor.organization_id);
+  return private.vendor_json(reconciliation_vendor.organization_id, reconciliation_vendor.vendor_id);
+end;
+$$;
+
+create or replace function private.lock_vendor(org uuid, vendor uuid, what text default 'vendor')
+returns public.vendors
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v public.vendors;
+begin
+  select * into v from public.vendors x where x.organization_id = org and x.id = vendor for update;
+  if not found then
+    raise exception '% not found', what using errcode = 'P0002';
+  end if;
+  return v;
+end;
+$$;
+
+-- Unknown-vendor invoices whose name is now a vendor's name or confirmed alias
+-- get that vendor (an invoice whose number the vendor already has stays
+-- unknown: it is a duplicate), then everything of the organization still
+-- pending or in exception for those names is re-matched.
+create or replace function private.assign_unknown_invoices(org uuid, vendor uuid, keys text[])
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  ids uuid[];
+begin
+  with candidates as (
+    select distinct on (vi.normalized_invoice_number) vi.id
+    from public.vendor_invoices vi
+    where vi.organization_id = org and vi.vendor_id is null
+      and private.normalize_vendor_name(vi.vendor_name) = any (keys)
+      and not exists (
+        select 1 from public.vendor_invoices o
+        where o.organization_id = org and o.vendor_id = vendor
+          and o.normalized_invoice_number = vi.normalized_invoice_number)
+    order by vi.normalized_invoice_number, vi.created_at, vi.id
+  ),
+  moved as (
+    update public.vendor_invoices vi set vendor_id = vendor
+    from candidates c where vi.id = c.id
+    returning vi.id, vi.status
+  )
+  select array_agg(id) filter (where status not in ('approved', 'rejected')) into ids from moved;
+  if ids is not null then
+    perform public.match_vendor_invoices(org, ids);
+  end if;
+  return coalesce(cardinality(ids), 0);
+end;
+$$;
+
+-- Confirms that `alias` is another name of the vendor: a confirmed alias,
+-- remembered for imports; unknown-vendor invoices of that name move to the
+-- vendor and are re-matched (their unknown_vendor exceptions resolve).
+create or replace function public.add_vendor_alias(organization_id uuid, vendor_id uuid, alias text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  org uuid := add_vendor_alias.organization_id;
+  v public.vendors;
+  key text;
+  other uuid;
+  rematched integer;
+begin
+  perform private.require_reconciliation_writer(org);
+  v := private.lock_vendor(org, add_vendor_alias.vendor_id);
+  if v.status = 'merged' then
+    raise exception 'the vendor was merged into another; add the alias to the surviving vendor'
+      using errcode = '23514';
+  end if;
+  if alias is null or length(btrim(alias)) not between 1 and 200 then
+    raise exception 'alias: give a name of 1 to 200 characters' using errcode = '22023';
+  end if;
+  key := private.normalize_vendor_name(alias);
+  if key = '' then
+    raise exception 'alias: the name has no letters or digits' using errcode = '22023';
+  end if;
+  select a.vendor_id into other from public.vendor_aliases a
+  where a.organization_id = org and a.normalized_alias = key;
+  if other is not null and other <> v.id then
+    raise exception 'the name % is already an alias of another vendor', alias
+      using errcode = '23505';
+  end if;
+  select o.id into other from public.vendors o
+  where o.organization_id = org and o.normalized_name = key and o.id <> v.id and o.status <> 'merged'
+  limit 1;
+  if other is not null then
+    raise exception 'the name % is another vendor''s own name: merge the two vendors instead', alias
+      using errcode = '23505';
+  end if;
+  insert into public.vendor_aliases (organization_id, vendor_id, alias, source)
+  values (org, v.id, btrim(alias), 'confirmed')
+  on conflict (organization_id, normalized_alias) do nothing;
+  rematched := private.assign_unknown_invoices(org, v.id, array[key]);
+  return private.vendor_json(org, v.id) || jsonb_build_object('rematched_invoices', rematched);
+end;
+$$;
+
+-- Confirms a suggestion: `merged_id` is the same vendor as `vendor_id` (the
+-- survivor). The merged vendor's name and aliases become the survivor's
+-- aliases, its purchase orders and invoices move to the survivor, it is kept
+-- as status 'merged' (merged_into = the survivor); the moved invoices and the
+-- survivor's unknown-name invoices are re-matched.
+create or replace function public.merge_vendors(
+  organization_id uuid, vendor_id uuid, merged_id uuid, reason text default null
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  org uuid := merge_vendors.organization_id;
+  survivor public.vendors;
+  merged public.vendors;
+  keys text[];
+  ids uuid[];
+  clash text;
+begin
+  perform private.require_reconciliation_writer(org);
+  survivor := private.lock_vendor(org, merge_vendors.vendor_id);
+  if merged_id is null then
+    raise exception 'vendor_id: name the vendor to merge into this one' using errcode = '22023';
+  end if;
+  if merged_id = survivor.id then
+    raise exception 'a vendor cannot be merged into itself' using errcode = '22023';
+  end if;
+  select * into merged from public.vendors x where x.organization_id = org and x.id = merged_id for update;
+  if not found then
+    raise exception 'the vendor to merge is not one of the organization''s vendors'
+      using errcode = '23503';
+  end if;
+  if survivor.status = 'merged' or merged.status = 'merged' then
+    raise exception 'a merged vendor cannot be merged again; use the surviving vendor'
+      using errcode = '23514';
+  end if;
+  select vi.invoice_number into clash
+  from public.vendor_invoices vi
+  join public.vendor_invoices o on o.organization_id = org and o.vendor_id = survivor.id
+    and o.normalized_invoice_number = vi.normalized_invoice_number
+  where vi.organization_id = org and vi.vendor_id = merged.id
+  limit 1;
+  if clash is not null then
+    raise exception 'both vendors have an invoice numbered %: resolve the duplicate first', clash
+      using errcode = '23505';
+  end if;
+
+  update public.vendor_aliases a set vendor_id = survivor.id
+  where a.organization_id = org and a.vendor_id = merged.id;
+  insert into public.vendor_aliases (organization_id, vendor_id, alias, source)
+  values (org, survivor.id, merged.name, 'merge')
+  on conflict (organization_id, normalized_alias) do nothing;
+  update public.purchase_orders po set vendor_id = survivor.id
+  where po.organization_id = org and po.vendor_id = merged.id;
+  with moved as (
+    update public.vendor_invoices vi set vendor_id = survivor.id
+    where vi.organization_id = org and vi.vendor_id = merged.id
+    returning vi.id, vi.status
+  )
+  select array_agg(id) filter (where status not in ('approved', 'rejected')) into ids from moved;
+  update public.reconciliation_exceptions e set vendor_id = survivor.id
+  where e.organization_id = org and e.vendor_id = merged.id;
+  update public.vendors v
+  set status = 'merged', merged_into = survivor.id,
+      notes = left(concat_ws(E'\n', v.notes,
+                   format('Merged into %s (%s)%s', survivor.name, survivor.id,
+                          coalesce(': ' || nullif(btrim(reason), ''), ''))), 5000)
+  where v.id = merged.id;
+  if ids is not null then
+    perform public.match_vendor_invoices(org, ids);
+  end if;
+  select array_agg(a.normalized_alias) into keys from public.vendor_aliases a
+  where a.organization_id = org and a.vendor_id = survivor.id;
+  perform private.assign_unknown_invoices(org, survivor.id, keys || survivor.normalized_name);
+  return private.vendor_json(org, survivor.id)
+         || jsonb_build_object('merged_vendor_id', merged.id,
+                               'moved_invoices', coalesce(cardinality(ids), 0));
+end;
+$$;
+
+-- Rejects a suggestion: the two vendors are different; never suggested again.
+create or replace function public.reject_vendor_suggestion(
+  organization_id uuid, vendor_id uuid, other_vendor_id uuid, reason text default null
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  org uuid := reject_vendor_suggestion.organization_id;
+  v public.vendors;
+begin
+  perform private.require_reconciliation_writer(org);
+  v := private.lock_vendor(org, reject_vendor_suggestion.vendor_id);
+  if other_vendor_id is null or other_vendor_id = v.id then
+    raise exception 'vendor_id: name the other vendor of the suggestion' using errcode = '22023';
+  end if;
+  if not exists (select 1 from public.vendors o where o.organization_id = org and o.id = other_vendor_id) then
+    raise exception 'the other vendor is not one of the organization''s vendors' using errcode = '23503';
+  end if;
+  if length(reason) > 1000 then
+    raise exception 'reason: at most 1000 characters' using errcode = '22023';
+  end if;
+  insert into public.vendor_merge_rejections (organization_id, vendor_id, other_vendor_id, reason)
+  values (org, least(v.id, other_vendor_id), greatest(v.id, other_vendor_id), nullif(btrim(reason), ''))
+  on conflict (organization_id, vendor_id, other_vendor_id) do nothing;
+  return private.vendor_json(org, v.id);
+end;
+$$;
+
+-- Splits an alias back out: the alias is removed from the vendor and (by
+-- default) becomes a vendor of its own; the vendor's invoices written under
+-- that name move to it (or become unknown-vendor invoices) and are re-matched.
+-- Refused for the name of a merged vendor (split nothing twice).
+create or replace function public.split_vendor_alias(
+  organization_id uuid, vendor_id uuid, alias_id uuid, create_vendor boolean default true
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  org uuid := split_vendor_alias.organization_id;
+  v public.vendors;
+  a public.vendor_aliases;
+  target uuid;
+  ids uuid[];
+begin
+  perform private.require_reconciliation_writer(org);
+  v := private.lock_vendor(org, split_vendor_alias.vendor_id);
+  if alias_id is null then
+    raise exception 'alias_id: name the alias to split off' using errcode = '22023';
+  end if;
+  select * into a from public.vendor_aliases x
+  where x.organization_id = org and x.vendor_id = v.id and x.id = alias_id for update;
+  if not found then
+    raise exception 'the vendor has no such alias' using errcode = '23503';
+  end if;
+  delete from public.vendor_aliases x where x.id = a.id;
+  if coalesce(create_vendor, true) then
+    select o.id into target from public.vendors o
+    where o.organization_id = org and o.status = 'merged' and o.merged_into = v.id
+      and o.normalized_name = a.normalized_alias
+    limit 1;
+    if target is not null then
+      -- The alias came from a merge: the merged vendor comes back.
+      update public.vendors o set status = 'active', merged_into = null where o.id = target;
+      update public.purchase_orders po set vendor_id = target
+      where po.organization_id = org and po.vendor_id = v.id
+        and exists (select 1 from public.audit_log l
+                    where l.table_name = 'public.purchase_orders' and l.record_id = po.id
+                      and l.operation = 'INSERT' and (l.new_record ->> 'vendor_id')::uuid = target);
+    else
+      insert into public.vendors (organization_id, name, notes)
+      values (org, a.alias, format('Split from %s (%s)', v.name, v.id))
+      returning id into target;
+    end if;
+  end if;
+  with moved as (
+    update public.vendor_invoices vi set vendor_id = target
+    where vi.organization_id = org and vi.vendor_id = v.id
+      and private.normalize_vendor_name(vi.vendor_name) = a.normalized_alias
+    returning vi.id, vi.status
+  )
+  select array_agg(id) filter (where status not in ('approved', 'rejected')) into ids from moved;
+  if ids is not null then
+    perform public.match_vendor_invoices(org, ids);
+  end if;
+  return private.vendor_json(org, v.id)
+         || jsonb_build_object('new_vendor_id', target,
+                               'moved_invoices', coalesce(cardinality(ids), 0));
+end;
+$$;
+
+-- =============================================================================
+-- Reading: an invoice with its evidence, an exception, the dashboard
+-- =============================================================================
+
+create or replace function private.exception_json(e public.reconciliation_exceptions)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select to_jsonb(e) - 'dedupe_key' - 'variance'
+         || jsonb_build_object('variance', e.variance::text)
+$$;
+
+create or replace function private.money_fields(row_json jsonb, fields text[])
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select row_json || coalesce((
+    select jsonb_object_agg(f, case when jsonb_typeof(row_json -> f) = 'number'
+                                    then to_jsonb(row_json ->> f) else row_json -> f end)
+    from unnest(fields) f where row_json ? f), '{}')
+$$;
+
+create or replace function public.reconciliation_invoice(organization_id uuid, invoice_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  org uuid := reconciliation_invoice.organization_id;
+  result jsonb;
+begin
+  perform private.require_reconciliation_reader(org);
+  select private.money_fields(to_jsonb(vi), array['subtotal', 'tax_amount', 'total_amount'])
+         || jsonb_build_object(
+              'vendor', (select jsonb_build_object('id', v.id, 'name', v.name, 'status', v.status)
+                         from public.vendors v where v.id = vi.vendor_id),
+              'purchase_order', (
+                select jsonb_build_object('id', po.id, 'po_number', po.po_number,
+                                          'status', po.status, 'vendor_id', po.vendor_id,
+                                          'currency', po.currency)
+                from public.purchase_orders po where po.id = vi.purchase_order_id),
+              'match', (
+                select private.money_fields(to_jsonb(m) - 'organization_id' - 'vendor_invoice_id',
+                         array['lines_total', 'expected_lines_total', 'subtotal', 'tax_amount',
+                               'total_amount', 'subtotal_variance', 'total_variance'])
+                from public.vendor_invoice_matches m where m.vendor_invoice_id = vi.id),
+              'lines', coalesce((
+                select jsonb_agg(
+                         private.money_fields(to_jsonb(l) - 'organization_id',
+                           array['quantity', 'unit_price', 'amount'])
+                         || jsonb_build_object('match', (
+                              select private.money_fields(
+                                       to_jsonb(lm) - 'organization_id' - 'vendor_invoice_id'
+                                         - 'vendor_invoice_line_id' - 'line_number',
+                                       array['ordered_quantity', 'received_quantity',
+                                             'previously_billed_quantity', 'billed_quantity',
+                                             'allowed_quantity', 'quantity_variance',
+                                             'po_unit_price', 'billed_unit_price', 'price_variance',
+                                             'price_allowance', 'expected_amount', 'billed_amount',
+                                             'amount_variance'])
+                              from public.vendor_invoice_line_matches lm
+                              where lm.vendor_invoice_line_id = l.id))
+                         order by l.line_number)
+                from public.vendor_invoice_lines l where l.vendor_invoice_id = vi.id), '[]'),
+              'exceptions', coalesce((
+                select jsonb_agg(private.exception_json(e)
+                                 order by (e.status = 'open') desc, e.line_number nulls first,
+                                          e.type, e.id)
+                from public.reconciliation_exceptions e where e.vendor_invoice_id = vi.id), '[]'))
+  into result
+  from public.vendor_invoices vi
+  where vi.organization_id = org and vi.id = reconciliation_invoice.invoice_id;
+  return result;
+end;
+$$;
+
+create or replace function public.reconciliation_exception(organization_id uuid, exception_id uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  org uuid := reconciliation_exception.organization_id;
+  result jsonb;
+begin
+  perform private.require_reconciliation_reader(org);
+  select private.exception_json(e)
+         || jsonb_build_object(
+              'invoice', (
+                select private.money_fields(
+                         jsonb_build_object('id', vi.id, 'invoice_number', vi.invoice_number,
+                           'vendor_id', vi.vendor_id, 'vendor_name', vi.vendor_name,
+                           'invoice_date', vi.invoice_date, 'po_number', vi.po_number,
+                           'purchase_order_id', vi.purchase_order_id, 'currency', vi.currency,
+                           'subtotal', vi.subtotal, 'tax_amount', vi.tax_amount,
+                           'total_amount', vi.total_amount, 'status', vi.status),
+                         array['subtotal', 'tax_amount', 'total_amount'])
+                from public.vendor_invoices vi where vi.id = e.vendor_invoice_id),
+              'line', (
+                select private.money_fields(to_jsonb(l) - 'organization_id',
+                         array['quantity', 'unit_price', 'amount'])
+                from public.vendor_invoice_lines l where l.id = e.vendor_invoice_line_id),
+              'line_match', (
+                select private.money_fields(
+                         to_jsonb(lm) - 'organization_id' - 'vendor_invoice_id',
+                         array['ordered_quantity', 'received_quantity', 'previously_billed_quantity',
+                               'billed_quantity', 'allowed_quantity', 'quantity_variance',
+                               'po_unit_price', 'billed_unit_price', 'price_variance',
+                               'price_allowance', 'expected_amount', 'billed_amount',
+                               'amount_variance'])
+                from public.vendor_invoice_line_matches lm
+                where lm.vendor_invoice_line_id = e.vendor_invoice_line_id),
+              'history', coalesce((
+                select jsonb_agg(jsonb_build_object(
+                         'changed_at', a.changed_at, 'changed_by', a.changed_by,
+                         'operation', a.operation, 'status', a.new_record ->> 'status',
+                         'resolution', a.new_record ->> 'resolution',
+                         'reason', a.new_record ->> 'resolution_reason')
+                         order by a.changed_at, a.id)
+                from public.audit_log a
+                where a.table_name = 'public.reconciliation_exceptions' and a.record_id = e.id), '[]'))
+  into result
+  from public.reconciliation_exceptions e
+  where e.organization_id = org and e.id = reconciliation_exception.exception_id;
+  return result;
+end;
+$$;
+
+-- =============================================================================
+-- Resolving an exception
+-- =============================================================================
+
+-- action: accept (the variance is fine: the exception is resolved, the invoice
+-- re-matched: matched_with_tolerance once nothing else is open), dismiss (not
+-- a real problem: dismissed, re-matched likewise), reject (the invoice is
+-- rejected: every open exception of it is resolved as rejected; a rejected
+-- invoice is never re-matched), link (purchase_order_id, goods_receipt_id (its
+-- purchase order) or purchase_order_line_id (for a line's exception): the link
+-- is kept by matching and the invoice re-matched; the exception stays open
+-- if the new link still shows it). reason: 1 to 1000 characters, required.
+-- The decision, the person and the reason are the exception's row, in the
+-- audit log.
+create or replace function public.resolve_reconciliation_exception(
+  organization_id uuid,
+  exception_id uuid,
+  action text,
+  reason text,
+  purchase_order_id uuid default null,
+  purchase_order_line_id uuid default null,
+  goods_receipt_id uuid default null
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  org uuid := resolve_reconciliation_exception.organization_id;
+  e public.reconciliation_exceptions;
+  vi public.vendor_invoices;
+  po uuid := resolve_reconciliation_exception.purchase_order_id;
+  pol uuid := resolve_reconciliation_exception.purchase_order_line_id;
+  links integer;
+begin
+  perform private.require_reconciliation_writer(org);
+  select * into e from public.reconciliation_exceptions x
+  where x.organization_id = org and x.id = exception_id for update;
+  if not found then
+    raise exception 'exception not found' using errcode = 'P0002';
+  end if;
+  select * into vi from public.vendor_invoices x where x.id = e.vendor_invoice_id for update;
+  if action is null or action not in ('accept', 'dismiss', 'reject', 'link') then
+    raise exception 'action: use accept, dismiss, reject or link' using errcode = '22023';
+  end if;
+  if reason is null or length(btrim(reason)) not between 1 and 1000 then
+    raise exception 'reason: say why, in 1 to 1000 characters' using errcode = '22023';
+  end if;
+  links := (po is not null)::integer + (pol is not null)::integer + (goods_receipt_id is not null)::integer;
+  if action <> 'link' and links > 0 then
+    raise exception 'purchase_order_id, purchase_order_line_id and goods_receipt_id are for action link'
+      using errcode = '22023';
+  end if;
+  if action = 'link' and links <> 1 then
+    raise exception 'link: give exactly one of purchase_order_id, purchase_order_line_id, goods_receipt_id'
+      using errcode = '22023';
+  end if;
+  if e.status <> 'open' then
+    raise exception 'the exception is already % (%); only open exceptions are resolved', e.status, e.resolution
+      using errcode = '23514';
+  end if;
+  if vi.status in ('approved', 'rejected') then
+    raise exception 'the invoice was already %', vi.status using errcode = '23514';
+  end if;
+
+  if action = 'reject' then
+    update public.reconciliation_exceptions x
+    set status = 'resolved', resolution = 'rejected', resolved_by = auth.uid(), resolved_at = now(),
+        resolution_reason = case when x.id = e.id then btrim(reason)
+                                 else left('the invoice was rejected: ' || btrim(reason), 1000) end
+    where x.vendor_invoice_id = vi.id and x.status = 'open';
+    update public.vendor_invoices x set status = 'rejected' where x.id = vi.id;
+    return public.reconciliation_exception(org, e.id);
+  end if;
+
+  if action = 'link' then
+    if goods_receipt_id is not null then
+      select g.purchase_order_id into po from public.goods_receipts g
+      where g.organization_id = org and g.id = goods_receipt_id;
+      if po is null then
+        raise exception 'goods_receipt_id: no such goods receipt in the organization'
+          using errcode = '23503';
+      end if;
+    end if;
+    if po is not null then
+      if not exists (select 1 from public.purchase_orders p where p.organization_id = org and p.id = po) then
+        raise exception 'purchase_order_id: no such purchase order in the organization'
+          using errcode = '23503';
+      end if;
+      update public.vendor_invoices x set purchase_order_id = po, po_linked_manually = true
+      where x.id = vi.id;
+      -- Lines follow the new purchase order (matched again by item code or description).
+      update public.vendor_invoice_lines l set po_line_linked_manually = false
+      where l.vendor_invoice_id = vi.id and l.po_line_linked_manually;
+    else
+      if e.vendor_invoice_line_id is null then
+        raise exception 'purchase_order_line_id: this exception is about the whole invoice, not a line; link a purchase order'
+          using errcode = '22023';
+      end if;
+      if not exists (select 1 from public.purchase_order_lines p
+                     where p.organization_id = org and p.id = pol) then
+        raise exception 'purchase_order_line_id: no such purchase order line in the organization'
+          using errcode = '23503';
+      end if;
+      update public.vendor_invoice_lines l
+      set purchase_order_line_id = pol, po_line_linked_manually = true
+      where l.id = e.vendor_invoice_line_id;
+    end if;
+  end if;
+
+  update public.reconciliation_exceptions x
+  set status = case when action = 'dismiss' then 'dismissed' else 'resolved' end,
+      resolution = case action when 'accept' then 'accepted' when 'dismiss' then 'dismissed'
+                               else 'linked' end,
+      resolved_by = auth.uid(), resolved_at = now(), resolution_reason = btrim(reason)
+  where x.id = e.id;
+  perform public.match_vendor_invoices(org, array[vi.id]);
+  return public.reconciliation_exception(org, e.id);
+end;
+$$;
+
+-- =============================================================================
+-- Dashboard and export rows
+-- =============================================================================
+
+-- For invoices dated in [date_from, date_to] (either may be null): counts and
+-- amounts by status, open exceptions by type and severity, the top exception
+-- reasons (type and check) and the vendors with the most variances.
+create or replace function public.reconciliation_dashboard(
+  organization_id uuid, date_from date default null, date_to date default null
+)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  org uuid := reconciliation_dashboard.organization_id;
+  result jsonb;
+begin
+  perform private.require_reconciliation_reader(org);
+  with inv as (
+    select vi.* from public.vendor_invoices vi
+    where vi.organization_id = org
+      and (date_from is null or vi.invoice_date >= date_from)
+      and (date_to is null or vi.invoice_date <= date_to)
+  ),
+  exc as (
+    select e.*, inv.currency, inv.total_amount
+    from public.reconciliation_exceptions e join inv on inv.id = e.vendor_invoice_id
+    where e.resolution is distinct from 'auto_resolved'
+  )
+  select jsonb_build_object(
+    'date_from', date_from, 'date_to', date_to,
+    'invoices', (select count(*) from inv),
+    'by_outcome', coalesce((
+      select jsonb_agg(jsonb_build_object('status', s.status, 'currency', s.currency,
+                                          'count', s.n, 'amount', s.amount::text)
+                       order by s.status, s.currency)
+      from (select status, currency, count(*) as n, sum(total_amount) as amount
+            from inv group by status, currency) s), '[]'),
+    'open_exceptions', (select count(*) from exc where status = 'open'),
+    'exceptions_by_status', coalesce((
+      select jsonb_object_agg(s.status, s.n)
+      from (select status, count(*) as n from exc group by status) s), '{}'),
+    'open_by_severity', coalesce((
+      select jsonb_object_agg(s.severity, s.n)
+      from (select severity, count(*) as n from exc where status = 'open' group by severity) s), '{}'),
+    'top_exception_reasons', coalesce((
+      select jsonb_agg(jsonb_build_object('type', s.type, 'check', s.check_name, 'count', s.n,
+                                          'open', s.open, 'invoices', s.invoices)
+                       order by s.n desc, s.type, s.check_name)
+      from (select type, check_name, count(*) as n, count(*) filter (where status = 'open') as open,
+                   count(distinct vendor_invoice_id) as invoices
+            from exc group by type, check_name order by count(*) desc, type, check_name limit 10) s), '[]'),
+    'vendors_with_most_variances', coalesce((
+      select jsonb_agg(jsonb_build_object('vendor_id', s.vendor_id, 'name', s.name,
+                                          'exceptions', s.n, 'open', s.open,
+                                          'invoices_with_variances', s.invoices,
+                                          'price_variance_amount', s.price_amount::text)
+                       order by s.n desc, s.name)
+      from (select x.vendor_id, v.name, count(*) as n, count(*) filter (where x.status = 'open') as open,
+                   count(distinct x.vendor_invoice_id) as invoices,
+                   sum(x.variance) filter (where x.type = 'price_variance') as price_amount
+            from exc x join public.vendors v on v.id = x.vendor_id
+            where x.type in ('price_variance', 'over_billed_quantity', 'total_variance')
+            group by x.vendor_id, v.name
+            order by count(*) desc, v.name limit 10) s), '[]'),
+    'unknown_vendor_names', coalesce((
+      select jsonb_agg(jsonb_build_object('vendor_name', s.vendor_name, 'invoices', s.n)
+                       order by s.n desc, s.vendor_name)
+      from (select min(vendor_name) as vendor_name, count(*) as n from inv
+            where vendor_id is null group by private.normalize_vendor_name(vendor_name)
+            order by count(*) desc limit 10) s), '[]'))
+  into result;
+  return result;
+end;
+$$;
+
+-- The rows of a match-results export: one per invoice line with the invoice's
+-- outcome and the line's evidence (RLS of the caller applies).
+create or replace view public.reconciliation_match_rows
+with (security_invoker = true)
+as
+select vi.organization_id, vi.id as vendor_invoice_id, vi.invoice_number, vi.invoice_date,
+       vi.vendor_id, vi.vendor_name, vi.po_number, vi.purchase_order_id, vi.currency,
+       vi.total_amount, vi.status as invoice_status, m.outcome as invoice_outcome,
+       m.total_variance, m.open_exceptions, m.matched_at,
+       lm.line_number, lm.purchase_order_line_id, lm.matched_by, lm.outcome as line_outcome,
+       lm.rule, lm.ordered_quantity, lm.received_quantity, lm.previously_billed_quantity,
+       lm.billed_quantity, lm.allowed_quantity, lm.po_unit_price, lm.billed_unit_price,
+       lm.price_variance, lm.price_allowance, lm.expected_amount, lm.billed_amount,
+       lm.amount_variance
+from public.vendor_invoices vi
+join public.vendor_invoice_matches m on m.vendor_invoice_id = vi.id
+left join public.vendor_invoice_line_matches lm on lm.vendor_invoice_id = vi.id;
+
+revoke all on public.reconciliation_match_rows from anon, authenticated;
+grant select on public.reconciliation_match_rows to authenticated;
+
+-- =============================================================================
 -- Grants
 -- =============================================================================
 
 revoke execute on all functions in schema private, public from public;
 grant execute on function public.match_vendor_invoices(uuid, uuid[]) to authenticated, service_role;
+grant execute on function public.get_reconciliation_settings(uuid),
+  public.update_reconciliation_settings(uuid, jsonb),
+  public.reconciliation_vendor(uuid, uuid),
+  public.add_vendor_alias(uuid, uuid, text),
+  public.merge_vendors(uuid, uuid, uuid, text),
+  public.reject_vendor_suggestion(uuid, uuid, uuid, text),
+  public.split_vendor_alias(uuid, uuid, uuid, boolean),
+  public.reconciliation_invoice(uuid, uuid),
+  public.reconciliation_exception(uuid, uuid),
+  public.resolve_reconciliation_exception(uuid, uuid, text, text, uuid, uuid, uuid),
+  public.reconciliation_dashboard(uuid, date, date)
+  to authenticated, service_role;
