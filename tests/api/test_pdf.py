@@ -151,7 +151,13 @@ def test_unicode_names_round_trip(any_api: Api, world: World) -> None:
         address="Øresundsvej 7\n2300 København S\nשדרות רוטשילד 1",  # noqa: RUF001
     )
     invoice = created(
-        any_api, client, items=[item("Réunion — café crème", "1", "10"), item("Ελληνικά", "1", "1")]
+        any_api,
+        client,
+        items=[
+            item("Réunion — café crème", "1", "10"),
+            item("Ελληνικά", "1", "1"),
+            item("한국어 번역", "1", "1"),
+        ],
     )
     reader = pdf_of(get_pdf(any_api, invoice["id"]))
     text = text_of(reader)
@@ -161,9 +167,11 @@ def test_unicode_names_round_trip(any_api: Api, world: World) -> None:
     assert "Réunion — café crème" in text
     assert "Ελληνικά" in text
     assert "שדרות" in text
+    assert "한국어 번역" in text
     fonts = font_names(reader)
     assert any("DroidSansFallback" in f for f in fonts), fonts
     assert any("DejaVuSans" in f for f in fonts), fonts
+    assert any("InvoiceHangul" in f for f in fonts), fonts
 
 
 def test_long_invoice_flows_over_pages(api: Api, world: World) -> None:
