@@ -370,3 +370,14 @@ def test_loader_is_the_same_for_user_and_service_role(api: Api, world: World) ->
     bob = db.rest(settings, world.token("bob"))
     assert load_invoice_document(bob, world.org_a, invoice["id"]) is None
     assert load_invoice_document(bob, world.org_b, invoice["id"]) is None
+
+
+def test_http_serves_the_handlers_bytes(api: Api, http_api: Api, world: World) -> None:
+    """Through the API Gateway emulator the body arrives byte for byte."""
+    client = new_client(world, world.org_a, name="株式会社テスト")
+    invoice = created(api, client)
+    in_process = get_pdf(api, invoice["id"])
+    over_http = get_pdf(http_api, invoice["id"])
+    assert over_http.status == 200
+    assert over_http.headers["content-length"] == str(len(in_process.content))
+    assert over_http.content == in_process.content
