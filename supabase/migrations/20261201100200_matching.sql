@@ -31,9 +31,9 @@
 --   total| each <= the total tolerance amount (tax and rounding); else
 --   total_variance (checks subtotal, total).
 -- * Duplicate: another non-rejected invoice of the same vendor (the vendor, or
---   for unknown vendors the normalized name) created before this one with the
---   same normalized number, or with the same currency, total and invoice date
---   under another number.
+--   for unknown vendors the normalized name) with the same normalized number,
+--   or with the same currency, total and invoice date under another number;
+--   the later one (created_at, then invoice number, then id) is the duplicate.
 -- * Unknown vendor: vendor_id null; the evidence lists the best trigram
 --   suggestions (vendor names and aliases) above the similarity threshold.
 --
@@ -161,7 +161,7 @@ create table public.vendor_merge_rejections (
   foreign key (organization_id, other_vendor_id)
     references public.vendors (organization_id, id) on delete cascade,
   constraint vendor_merge_rejections_ordered check (vendor_id < other_vendor_id),
-  unique (organization_id, vendor_id, other_vendor_id)
+  constraint vendor_merge_rejections_pair unique (organization_id, vendor_id, other_vendor_id)
 );
 
 -- =============================================================================
@@ -620,7 +620,8 @@ begin
         and (o.normalized_invoice_number = m.normalized_invoice_number
              or (o.total_amount = m.total_amount and o.invoice_date = m.invoice_date
                  and o.currency = m.currency))
-        and (o.created_at, o.id) < (m.created_at, m.invoice_id)
+        and (o.created_at, o.normalized_invoice_number, o.id)
+            < (m.created_at, m.normalized_invoice_number, m.invoice_id)
       union all
       select o.id, o.invoice_number, o.normalized_invoice_number, o.invoice_date,
              o.total_amount, o.currency, o.status, o.created_at
@@ -631,9 +632,10 @@ begin
         and (o.normalized_invoice_number = m.normalized_invoice_number
              or (o.total_amount = m.total_amount and o.invoice_date = m.invoice_date
                  and o.currency = m.currency))
-        and (o.created_at, o.id) < (m.created_at, m.invoice_id)
+        and (o.created_at, o.normalized_invoice_number, o.id)
+            < (m.created_at, m.normalized_invoice_number, m.invoice_id)
     ) o
-    order by o.created_at, o.id
+    order by o.created_at, o.normalized_invoice_number, o.id
     limit 1
   ) d
   union all
@@ -1104,7 +1106,7 @@ begin
     coalesce((changes ->> 'vendor_similarity_threshold')::numeric, cur.vendor_similarity_threshold),
     coalesce((changes ->> 'auto_rematch')::boolean, cur.auto_rematch),
     auth.uid())
-  on conflict (organization_id) do update
+  on conflict on constraint reconciliation_settings_pkey do update
   set quantity_tolerance_percent = excluded.quantity_tolerance_percent,
       price_tolerance_percent = excluded.price_tolerance_percent,
       price_tolerance_amount = excluded.price_tolerance_amount,
@@ -1314,7 +1316,7 @@ begin
   end if;
   insert into public.vendor_aliases (organization_id, vendor_id, alias, source)
   values (org, v.id, btrim(alias), 'confirmed')
-  on conflict (organization_id, normalized_alias) do nothing;
+  on conflict on constraint vendor_aliases_one_vendor_per_name do nothing;
   rematched := private.assign_unknown_invoices(org, v.id, array[key]);
   return private.vendor_json(org, v.id) || jsonb_build_object('rematched_invoices', rematched);
 end;
@@ -1374,7 +1376,7 @@ begin
   where a.organization_id = org and a.vendor_id = merged.id;
   insert into public.vendor_aliases (organization_id, vendor_id, alias, source)
   values (org, survivor.id, merged.name, 'merge')
-  on conflict (organization_id, normalized_alias) do nothing;
+  on conflict on constraint vendor_aliases_one_vendor_per_name do nothing;
   update public.purchase_orders po set vendor_id = survivor.id
   where po.organization_id = org and po.vendor_id = merged.id;
   with moved as (
@@ -1430,7 +1432,7 @@ begin
   end if;
   insert into public.vendor_merge_rejections (organization_id, vendor_id, other_vendor_id, reason)
   values (org, least(v.id, other_vendor_id), greatest(v.id, other_vendor_id), nullif(btrim(reason), ''))
-  on conflict (organization_id, vendor_id, other_vendor_id) do nothing;
+  on conflict on constraint vendor_merge_rejections_pair do nothing;
   return private.vendor_json(org, v.id);
 end;
 $$;
