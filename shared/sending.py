@@ -14,7 +14,6 @@ library).
 from __future__ import annotations
 
 import email.utils
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -306,8 +305,3 @@ def process_bulk_items(
 
 def chunks(values: Sequence[str], size: int) -> list[list[str]]:
     return [list(values[i : i + size]) for i in range(0, len(values), size)]
-
-
-def monotonic_deadline(seconds: float) -> Callable[[], float]:
-    end = time.monotonic() + seconds
-    return lambda: end - time.monotonic()

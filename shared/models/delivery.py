@@ -181,19 +181,6 @@ class InvoiceSendResult(Output):
     invoice: Invoice
 
 
-BulkItemStatus = Literal[
-    "ok",
-    "pending",
-    "sending",
-    "not_found",
-    "wrong_status",
-    "has_payments",
-    "no_email",
-    "send_failed",
-    "interrupted",
-]
-
-
 class BulkItemResult(Output):
     id: UUID
     status: str = Field(
