@@ -331,6 +331,11 @@ WHAT: dict[Kind, str] = {
     "purchase_orders": "purchase order",
     "goods_receipts": "receipt",
 }
+A_WHAT: dict[Kind, str] = {
+    "vendor_invoices": "an invoice",
+    "purchase_orders": "a purchase order",
+    "goods_receipts": "a receipt",
+}
 # The JSON body's list of documents, per kind.
 JSON_LIST: dict[Kind, str] = {
     "vendor_invoices": "invoices",
@@ -890,7 +895,7 @@ class _Assembler:
                                     None,
                                     None,
                                     f"not imported with the rest of {group.label}: row(s) "
-                                    f"{bad} of it have errors, and a {WHAT[self.kind]} is "
+                                    f"{bad} of it have errors, and {A_WHAT[self.kind]} is "
                                     "imported whole or not at all",
                                 )
                             )

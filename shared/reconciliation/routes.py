@@ -1,8 +1,8 @@
 """The JSON import routes (``POST /api/reconciliation/invoices``, ``/purchase-orders``,
 ``/receipts``): one body shape, the same validation as a CSV file, one RPC per call."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: the route's body annotation names the model
+# made in json_import_router, which FastAPI must see as an object, not a string.
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response

@@ -128,7 +128,7 @@ begin
     insert into pg_temp.import_problems (doc_id, row_number, message)
     select d.id, r.n::integer,
            pg_catalog.format('not imported with the rest of %s: other rows of it have errors, '
-                             'and a %s is imported whole or not at all', d.label, what)
+                             'and %s is imported whole or not at all', d.label, what)
     from pg_temp.import_docs d
     cross join lateral pg_catalog.jsonb_array_elements_text(d.rows) as r (n)
     where exists (select 1 from pg_temp.import_problems p where p.doc_id = d.id)
@@ -503,7 +503,7 @@ begin
     where d.stored;
   end if;
 
-  return private.import_finish(b, errors, rows_total, 'invoice');
+  return private.import_finish(b, errors, rows_total, 'an invoice');
 end;
 $$;
 
@@ -617,7 +617,7 @@ begin
     where d.stored;
   end if;
 
-  return private.import_finish(b, errors, rows_total, 'purchase order');
+  return private.import_finish(b, errors, rows_total, 'a purchase order');
 end;
 $$;
 
@@ -764,7 +764,7 @@ begin
     where d.stored;
   end if;
 
-  return private.import_finish(b, errors, rows_total, 'receipt');
+  return private.import_finish(b, errors, rows_total, 'a receipt');
 end;
 $$;
 

@@ -41,11 +41,15 @@ class Targets:
     invoice: str
     payment: str
     bulk_job: str = ""
+    import_batch: str = ""
+    purchase_order: str = ""
 
     def fill(self, spec: FunctionSpec) -> str:
         path = spec.path or ""
         for prefix, value in (
             ("/api/invoices/bulk-actions/", self.bulk_job),
+            ("/api/reconciliation/imports/", self.import_batch),
+            ("/api/reconciliation/purchase-orders/", self.purchase_order),
             ("/api/clients", self.client),
             ("/api/invoices", self.invoice),
             ("/api/payments", self.payment),
@@ -96,7 +100,37 @@ def targets(world: World) -> Targets:
         org,
         invoice,
     )
-    return Targets(client=client, invoice=invoice, payment=payment, bulk_job=bulk_job)
+    # Reconciliation: an import batch (with a row error) and a purchase order of A.
+    import_batch = world.sql(
+        "insert into public.import_batches (organization_id, kind, source, status, file_name)"
+        " values (%s, 'purchase_orders', 'api', 'completed', 'matrix.csv') returning id::text",
+        org,
+    )[0][0]
+    world.sql(
+        "insert into public.import_row_errors (organization_id, import_batch_id, row_number,"
+        " message) values (%s, %s, 1, 'matrix row error')",
+        org,
+        import_batch,
+    )
+    vendor = world.sql(
+        "insert into public.vendors (organization_id, name) values (%s, 'Matrix Vendor')"
+        " returning id::text",
+        org,
+    )[0][0]
+    purchase_order = world.sql(
+        "insert into public.purchase_orders (organization_id, vendor_id, po_number, currency,"
+        " notes) values (%s, %s, 'MATRIX-1', 'USD', 'untouched') returning id::text",
+        org,
+        vendor,
+    )[0][0]
+    return Targets(
+        client=client,
+        invoice=invoice,
+        payment=payment,
+        bulk_job=bulk_job,
+        import_batch=import_batch,
+        purchase_order=purchase_order,
+    )
 
 
 def _ids(specs: list[FunctionSpec]) -> list[str]:
@@ -234,7 +268,15 @@ def test_stranger_gets_404_for_organization_a_ids(
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/clients", "/api/invoices", "/api/payments", "/api/dashboard/recent-invoices"]
+    "path",
+    [
+        "/api/clients",
+        "/api/invoices",
+        "/api/payments",
+        "/api/dashboard/recent-invoices",
+        "/api/reconciliation/imports",
+        "/api/reconciliation/purchase-orders",
+    ],
 )
 def test_stranger_lists_never_show_organization_a(
     any_api: Api, targets: Targets, path: str
@@ -242,7 +284,15 @@ def test_stranger_lists_never_show_organization_a(
     reply = any_api.get(path, as_="bob")
     assert reply.status == 200, reply.json()
     text = reply.content.decode()
-    for secret in (targets.client, targets.invoice, targets.payment, "Matrix target"):
+    for secret in (
+        targets.client,
+        targets.invoice,
+        targets.payment,
+        "Matrix target",
+        targets.import_batch,
+        targets.purchase_order,
+        "MATRIX-1",
+    ):
         assert secret not in text
 
 
