@@ -13,7 +13,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from functions.reconciliation import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Member
@@ -22,6 +21,7 @@ from shared.exports.storage import s3
 from shared.models import Input
 from shared.reconciliation.imports import ImportBatch
 from shared.reconciliation.ingest import MAX_FILE_BYTES, DateOrder, Kind, Policy
+from shared.reconciliation.routes import error_responses
 
 router = APIRouter(tags=["reconciliation"])
 

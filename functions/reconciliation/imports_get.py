@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from functions.reconciliation import ImportBatchId, error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
@@ -15,6 +14,7 @@ from shared.errors import not_found
 from shared.listing import PageParams, fetch_page, page_params
 from shared.models.common import Page, Pagination
 from shared.reconciliation.imports import ImportBatch
+from shared.reconciliation.routes import ImportBatchId, error_responses
 
 router = APIRouter(tags=["reconciliation"])
 

@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from functions.reconciliation import error_responses
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import validation
 from shared.listing import PageParams, escape_like, fetch_page, order_by, page_params
 from shared.models.common import Page, Pagination
 from shared.reconciliation.imports import ImportBatch
+from shared.reconciliation.routes import error_responses
 
 router = APIRouter(tags=["reconciliation"])
 

@@ -11,12 +11,12 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from functions.reconciliation import PurchaseOrderId, error_responses
 from functions.reconciliation.purchase_orders_list import COLUMNS, PurchaseOrderSummary
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import not_found
+from shared.reconciliation.routes import PurchaseOrderId, error_responses
 
 router = APIRouter(tags=["reconciliation"])
 

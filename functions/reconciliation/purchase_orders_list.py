@@ -8,13 +8,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
-from functions.reconciliation import error_responses
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import validation
 from shared.listing import PageParams, escape_like, fetch_page, order_by, page_params
 from shared.models import Output
 from shared.models.common import Page, Pagination
+from shared.reconciliation.routes import error_responses
 
 router = APIRouter(tags=["reconciliation"])
 

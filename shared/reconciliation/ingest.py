@@ -767,7 +767,9 @@ class _Assembler:
             if column.name not in group.fields:
                 group.fields[column.name] = value
                 group.field_rows[column.name] = row
-            elif group.fields[column.name] != value:
+            elif _same(column.name, group.fields[column.name], value, self.kind):
+                continue
+            else:
                 name = self.col(column.name)
                 problems.append(
                     RowError(
@@ -905,6 +907,26 @@ class _Assembler:
             )
         self.errors.sort(key=lambda e: e.row)
         return documents
+
+
+# The fields that make a document's key: its rows agree on them by definition (written
+# however: "ACME" and "Acme", "INV-1" and "inv 1"); the first row's spelling is kept.
+_KEYS: dict[Kind, tuple[str, ...]] = {
+    "vendor_invoices": ("vendor_name", "invoice_number"),
+    "purchase_orders": ("po_number",),
+    "goods_receipts": ("receipt_number",),
+}
+
+
+def _same(name: str, first: Any, value: Any, kind: Kind) -> bool:
+    if name in _KEYS[kind]:
+        return True
+    if name.endswith("_number") and isinstance(first, str) and isinstance(value, str):
+        return (
+            re.sub(r"[^0-9A-Za-z]+", "", first).upper()
+            == re.sub(r"[^0-9A-Za-z]+", "", value).upper()
+        )
+    return bool(first == value)
 
 
 def _text(value: Any) -> str | None:

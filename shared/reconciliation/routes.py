@@ -4,8 +4,9 @@
 # No `from __future__ import annotations`: the route's body annotation names the model
 # made in json_import_router, which FastAPI must see as an object, not a string.
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Path, Response
 from pydantic import Field, create_model
 
 from shared.context import Member
@@ -16,6 +17,24 @@ from shared.reconciliation import imports
 from shared.reconciliation.ingest import JSON_LIST, Kind, Policy, validate_json
 
 MAX_DOCUMENTS = 1000
+
+ImportBatchId = Annotated[UUID, Path(alias="id", description="The import batch's id")]
+PurchaseOrderId = Annotated[UUID, Path(alias="id", description="The purchase order's id")]
+
+_DESCRIPTIONS = {
+    400: "Malformed JSON, or the organization is not named",
+    401: "Missing, invalid or expired token",
+    403: "Role too weak, or not a member of the organization",
+    404: "No such row in the organization",
+    422: "Invalid input (validation_failed, details list each field)",
+    503: "The database or the file store is briefly unavailable; retry",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of an import route for the OpenAPI document: the one error body."""
+    return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in statuses}
+
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Malformed JSON, or the organization is not named"},
