@@ -101,7 +101,18 @@ def _syn(*names: str) -> tuple[str, ...]:
     return names
 
 
-_VENDOR = _syn("vendor", "vendorname", "supplier", "suppliername", "seller", "payee", "company")
+_VENDOR = _syn(
+    "vendor",
+    "vendorname",
+    "supplier",
+    "suppliername",
+    "seller",
+    "payee",
+    "company",
+    "lieferant",
+    "fournisseur",
+    "proveedor",
+)
 _PO = _syn(
     "ponumber",
     "pono",
@@ -182,7 +193,12 @@ COLUMNS: dict[Kind, tuple[Column, ...]] = {
         Column("due_date", "date", "doc", False, 0, _syn("duedate", "paymentdue", "dueon", "due")),
         Column("po_number", "text", "doc", False, 50, _PO),
         Column(
-            "currency", "currency", "doc", True, 0, _syn("currency", "currencycode", "curr", "ccy")
+            "currency",
+            "currency",
+            "doc",
+            True,
+            0,
+            _syn("currency", "currencycode", "curr", "ccy", "wahrung", "devise", "moneda"),
         ),
         Column(
             "subtotal", "money", "doc", False, 0, _syn("subtotal", "net", "nettotal", "netamount")
@@ -248,7 +264,12 @@ COLUMNS: dict[Kind, tuple[Column, ...]] = {
             "order_date", "date", "doc", False, 0, _syn("orderdate", "podate", "date", "ordered")
         ),
         Column(
-            "currency", "currency", "doc", True, 0, _syn("currency", "currencycode", "curr", "ccy")
+            "currency",
+            "currency",
+            "doc",
+            True,
+            0,
+            _syn("currency", "currencycode", "curr", "ccy", "wahrung", "devise", "moneda"),
         ),
         Column("status", "status", "doc", False, 0, _syn("status", "postatus", "state")),
         Column("notes", "text", "doc", False, 5000, _NOTES),
