@@ -7,7 +7,7 @@ PYTHON    := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps test test-db lint format dev dev-reset bench clean
+.PHONY: setup system-deps test test-db lint format dev dev-reset bench package clean
 
 setup: system-deps $(STAMP)
 
@@ -46,5 +46,24 @@ dev-reset: setup
 bench: setup
 	$(PYTHON) -m bench
 
+# The deployment CLI and its plugins (package.json, pinned by package-lock.json).
+NODE_STAMP := node_modules/.installed-$(shell cksum package-lock.json | cut -d' ' -f1)
+STAGE      ?= dev
+PACKAGE_DIR ?= .serverless
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@rm -f node_modules/.installed-*
+	@touch $@
+
+# Every function's zip, the Python packages' layer and the CloudFormation template in
+# $(PACKAGE_DIR), offline: placeholder AWS credentials, nothing is asked of AWS
+# (docs/deploy.md). tests/deploy/test_package.py checks what it builds.
+package: $(STAMP) $(NODE_STAMP)
+	env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline \
+		AWS_EC2_METADATA_DISABLED=true SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off \
+		PYTHON_BIN=$(abspath $(PYTHON)) \
+		node_modules/.bin/serverless package --stage $(STAGE) --package $(PACKAGE_DIR)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules .serverless
