@@ -1,38 +1,78 @@
-"""The reconciliation (payables) routes (docs/api.md, "Reconciliation: import", ...): one
-Lambda function per route.
+"""The reconciliation routes (docs/api.md, "Reconciliation: vendors, matching and
+exceptions"): one Lambda function per route.
 
-What the import routes share lives here, kept small: every reconciliation function
-imports it.
+The SQL functions of supabase/migrations/20261201100200_matching.sql do the work (one
+round trip each) and answer JSON whose amounts are decimal strings; what the routes
+share lives here, kept small.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Path
 
+from shared import db
+from shared.context import Context
+from shared.errors import not_found, validation
 from shared.models.common import ErrorBody
 
-ImportBatchId = Annotated[UUID, Path(alias="id", description="The import batch's id")]
-PurchaseOrderId = Annotated[UUID, Path(alias="id", description="The purchase order's id")]
+VendorId = Annotated[UUID, Path(alias="id", description="The vendor's id")]
+VendorInvoiceId = Annotated[UUID, Path(alias="id", description="The vendor invoice's id")]
+ExceptionId = Annotated[UUID, Path(alias="id", description="The exception's id")]
 
 _DESCRIPTIONS = {
     400: "Malformed JSON, or the organization is not named",
     401: "Missing, invalid or expired token",
     403: "Role too weak, or not a member of the organization",
-    404: "No such row in the organization",
-    409: "A document of the import was stored concurrently by another import",
+    404: "No such id in the organization",
+    409: "A name already taken (an alias of another vendor), or a duplicate invoice number",
     413: "The body is larger than the function's limit",
     422: (
-        "Invalid input (validation_failed), or an import whose every row was rejected "
-        "or that is all-or-nothing with a rejected row (import_rejected: details list "
-        "each rejected row)"
+        "Invalid input (validation_failed, details list each field), a refused change "
+        "(rule_violation), or a reference that is not the organization's (invalid_reference)"
     ),
-    503: "The database or the file store is briefly unavailable; retry",
+    503: "The database is briefly unavailable; retry",
 }
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` of a route for the OpenAPI document: the one error body."""
     return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in statuses}
+
+
+def plain(value: Any) -> Any:
+    """JSON from the database with any number that has a fraction as a decimal string
+    (money and quantities never pass through a float on the way out)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def call(ctx: Context, function: str, params: dict[str, Any]) -> Any:
+    """One SQL function, the organization first, JSON-ready parameters."""
+    payload = {"organization_id": str(ctx.organization_id)}
+    payload.update({k: (str(v) if isinstance(v, UUID) else v) for k, v in params.items()})
+    return plain(db.rpc(ctx.db, function, payload))
+
+
+def found(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise not_found(what)
+    return value
+
+
+def one_of(field: str, value: str | None, allowed: Sequence[str]) -> list[str]:
+    """A comma-separated equality filter, each value checked; empty means no filter."""
+    values = [part.strip() for part in (value or "").split(",") if part.strip()]
+    for item in values:
+        if item not in allowed:
+            raise validation(field, f"unknown value {item!r}; use one or more of {list(allowed)}")
+    return sorted(set(values))

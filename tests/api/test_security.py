@@ -43,6 +43,9 @@ class Targets:
     bulk_job: str = ""
     import_batch: str = ""
     purchase_order: str = ""
+    vendor: str = ""
+    vendor_invoice: str = ""
+    exception: str = ""
 
     def fill(self, spec: FunctionSpec) -> str:
         path = spec.path or ""
@@ -50,6 +53,9 @@ class Targets:
             ("/api/invoices/bulk-actions/", self.bulk_job),
             ("/api/reconciliation/imports/", self.import_batch),
             ("/api/reconciliation/purchase-orders/", self.purchase_order),
+            ("/api/reconciliation/vendors/", self.vendor),
+            ("/api/reconciliation/invoices/", self.vendor_invoice),
+            ("/api/reconciliation/exceptions/", self.exception),
             ("/api/clients", self.client),
             ("/api/invoices", self.invoice),
             ("/api/payments", self.payment),
@@ -123,6 +129,27 @@ def targets(world: World) -> Targets:
         org,
         vendor,
     )[0][0]
+    # Matching: a vendor invoice of A naming no PO of A, matched (a missing_po exception).
+    vendor_invoice = world.sql(
+        "insert into public.vendor_invoices (organization_id, vendor_id, vendor_name,"
+        " invoice_number, invoice_date, po_number, currency, subtotal, total_amount, notes)"
+        " values (%s, %s, 'Matrix Vendor', 'MATRIX-INV-1', current_date, 'NO-SUCH-PO', 'USD',"
+        " 10, 10, 'untouched') returning id::text",
+        org,
+        vendor,
+    )[0][0]
+    world.sql(
+        "insert into public.vendor_invoice_lines (organization_id, vendor_invoice_id, currency,"
+        " line_number, description, quantity, unit_price, amount)"
+        " values (%s, %s, 'USD', 1, 'Matrix work', 1, 10, 10)",
+        org,
+        vendor_invoice,
+    )
+    world.sql("select public.match_vendor_invoices(%s, array[%s]::uuid[])", org, vendor_invoice)
+    exception = world.sql(
+        "select id::text from public.reconciliation_exceptions where vendor_invoice_id = %s",
+        vendor_invoice,
+    )[0][0]
     return Targets(
         client=client,
         invoice=invoice,
@@ -130,6 +157,9 @@ def targets(world: World) -> Targets:
         bulk_job=bulk_job,
         import_batch=import_batch,
         purchase_order=purchase_order,
+        vendor=vendor,
+        vendor_invoice=vendor_invoice,
+        exception=exception,
     )
 
 

@@ -1,0 +1,32 @@
+"""GET /api/reconciliation/invoices/{id}: a vendor invoice with its match evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from functions.reconciliation import VendorInvoiceId, call, error_responses, found
+from shared.api import make_handler
+from shared.context import Viewer
+
+router = APIRouter(tags=["reconciliation"])
+
+
+@router.get(
+    "/api/reconciliation/invoices/{id}",
+    summary="One vendor invoice with its lines, match result, line evidence and exceptions",
+    description=(
+        "`match`: the invoice's last matching (outcome, purchase order, totals and their "
+        "variances, the tolerances used); each line's `match`: the PO line and how it was "
+        "found, ordered / received / billed earlier / billed / allowed quantities, PO and "
+        "billed unit prices, the price variance and allowance, expected and billed amounts, "
+        "and `rule`, the check that decided it; `exceptions`: open ones first."
+    ),
+    responses=error_responses(400, 401, 403, 404, 422),
+)
+async def get_vendor_invoice(ctx: Viewer, invoice_id: VendorInvoiceId) -> dict[str, Any]:
+    return found(call(ctx, "reconciliation_invoice", {"invoice_id": invoice_id}), "vendor invoice")
+
+
+handler = make_handler(router)

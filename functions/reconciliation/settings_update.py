@@ -1,0 +1,35 @@
+"""PUT /api/reconciliation/settings: change the matching settings (admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from functions.reconciliation import call, error_responses
+from shared.api import make_handler
+from shared.context import Admin
+from shared.models.reconciliation import SettingsUpdate
+
+router = APIRouter(tags=["reconciliation"])
+
+
+@router.put(
+    "/api/reconciliation/settings",
+    summary="Change the matching settings (the fields given)",
+    description=(
+        "`quantity_tolerance_percent`, `price_tolerance_percent` (0-100), "
+        "`price_tolerance_amount`, `total_tolerance_amount` (>= 0), "
+        "`vendor_similarity_threshold` (0-1], `auto_rematch`. Admins and owners. Takes "
+        "effect at the next matching."
+    ),
+    responses=error_responses(400, 401, 403, 422),
+)
+async def update_settings(ctx: Admin, body: SettingsUpdate) -> dict[str, Any]:
+    result: dict[str, Any] = call(
+        ctx, "update_reconciliation_settings", {"changes": body.to_json(exclude_unset=True)}
+    )
+    return result
+
+
+handler = make_handler(router)

@@ -1,0 +1,44 @@
+"""PUT /api/reconciliation/vendors/{id}: a vendor's details and tolerance overrides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from functions.reconciliation import VendorId, call, error_responses, found
+from shared import db
+from shared.api import make_handler
+from shared.context import Member
+from shared.errors import not_found
+from shared.models.reconciliation import VendorUpdate
+
+router = APIRouter(tags=["reconciliation"])
+
+
+@router.put(
+    "/api/reconciliation/vendors/{id}",
+    summary="Update a vendor (the fields given)",
+    description=(
+        "Details (`name`, `tax_id`, `email`, `phone`, `address`, `default_currency`, "
+        "`status` active/inactive, `notes`) and the vendor's tolerance overrides "
+        "(`quantity_tolerance_percent`, `price_tolerance_percent`, `price_tolerance_amount`, "
+        "`total_tolerance_amount`; `null` = the organization's). Takes effect at the next "
+        "matching (`POST /api/reconciliation/match`)."
+    ),
+    responses=error_responses(400, 401, 403, 404, 422),
+)
+async def update_vendor(ctx: Member, vendor_id: VendorId, body: VendorUpdate) -> dict[str, Any]:
+    rows = db.run(
+        ctx.db.from_("vendors")
+        .update(body.changes())
+        .eq("id", str(vendor_id))
+        .eq("organization_id", str(ctx.organization_id))
+        .select("id")
+    ).data
+    if not rows:
+        raise not_found("vendor")
+    return found(call(ctx, "reconciliation_vendor", {"vendor_id": vendor_id}), "vendor")
+
+
+handler = make_handler(router)
