@@ -2,9 +2,10 @@
 
 ``document`` is what `shared.documents.load_invoice_document` returns. The
 templates (``professional``, ``modern``, ``minimal``) share one layout engine and
-differ in colours, header and table style. fpdf2 (pure Python; text shaping
-through uharfbuzz for Arabic and Hebrew) with the fonts bundled under
-``shared/pdf/fonts/`` (bench/RESULTS.md, "Issue 5: invoice PDFs", says why).
+differ in colours, header and table style. Drawn on reportlab's canvas with the
+fonts bundled under ``shared/pdf/fonts/`` (CJK and Korean per character from
+fallback fonts; Arabic reshaped with arabic_reshaper, right-to-left text ordered
+with python-bidi); bench/RESULTS.md, "Issue 5: invoice PDFs", says why.
 
 Only the functions that make documents import this package
 (tests/api/test_import_cost.py, ``MAKES_DOCUMENTS``).

@@ -1,4 +1,4 @@
-"""The invoice PDF: one layout engine, three templates.
+"""The invoice PDF: one layout engine, three templates, drawn on reportlab's canvas.
 
 Layout, top to bottom: the business (logo, name, address, contacts, tax id) and
 the title; the client ("Bill to") beside the invoice's number, dates, terms and
@@ -8,38 +8,54 @@ due) kept together on the last page; notes, terms and payment instructions. Each
 page has the business's footer and "Page n of N"; drafts and cancelled invoices
 carry a watermark.
 
-Fonts are bundled (fonts/README.md): DejaVu Sans subsets (Latin; Greek,
-Cyrillic, Hebrew, Arabic), a Droid Sans Fallback subset for Chinese and Japanese
-and a Nanum Gothic subset for Korean, the last two registered only as fallbacks
-when the document has such characters (the CJK font costs about 100 ms to
-load). Text shaping (uharfbuzz: Arabic joining, right-to-left order) is switched
-on only for documents with right-to-left text: it triples the time of a plain
-one-page document.
+How: `_Layout` lays the document out in millimetres from the top-left corner,
+with the cell model of the earlier fpdf2 renderer (a cell is a box of a width
+and a height, its text vertically centred and 1.5 mm in from its sides), and
+records per page the shapes and the texts; `_Layout.draw` then writes them on a
+reportlab canvas, the page decorations (side strip, watermark, "continued"
+line, footer with "Page n of N") included now that the page count is known. All
+texts of a page go into one text object: reportlab's per-string overhead was
+half of a page's time.
 
-Output is deterministic: the creation date is the invoice's issue date, and
-fpdf2's file id is a hash of the content.
+Fonts are bundled (fonts/README.md) and registered once per process as
+reportlab `TTFont`s (reportlab subsets them itself when it writes a PDF): DejaVu
+Sans subsets (the 30 KB Latin core pair for most documents, the 210 KB pair for
+Greek, Cyrillic, Hebrew and Arabic), a Droid Sans Fallback subset for Chinese and
+Japanese and a Nanum Gothic subset for Korean, the last two loaded only for
+documents with such characters (the CJK font costs about 100 ms to load). A
+text is split into runs by which font covers each character (main font first,
+then Korean, then CJK) and each run is drawn in its font.
+
+Right-to-left: Arabic is reshaped to its joining forms (arabic_reshaper, with
+only the ligatures the font has), then Arabic and Hebrew are put in display
+order (python-bidi's `get_display`), line by line after wrapping. The fonts'
+ToUnicode maps turn the presentation forms back into letters, so the text
+copied or extracted from the PDF is the name as typed. Both packages are
+imported only for documents with such text.
+
+Output is deterministic: reportlab's invariant mode (fixed file id, no
+timestamps), the creation date printed as the invoice's issue date.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import functools
 import re
+import unicodedata
 import warnings
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
-from fpdf.fonts import SubsetMap, TTFFont
+from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+from reportlab.pdfbase.ttfonts import SUBSETN, TTFont  # type: ignore[import-untyped]
+from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from shared.formatting import format_date, format_money
 
@@ -48,11 +64,13 @@ TEMPLATES = ("professional", "modern", "minimal")
 DEFAULT_TEMPLATE = "professional"
 
 _RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+_ARABIC = re.compile("[\u0600-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
 # What InvoiceSansCore covers (fonts/README.md); a document with any other
-# character is set in the larger InvoiceSans (Greek, Cyrillic, Hebrew, Arabic...).
+# character but CJK and Hangul (their own fonts) is set in the larger InvoiceSans.
 _BEYOND_CORE = re.compile(
     "[^\n\u0020-\u007e\u00a0-\u017f\u0192\u0218-\u021b\u02c6-\u02dd"
-    "\u2000-\u206f\u20a0-\u20c0\u2116\u2122\u2190-\u2193\u2212]"
+    "\u2000-\u206f\u20a0-\u20c0\u2116\u2122\u2190-\u2193\u2212"
+    "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]"
 )
 _CJK = re.compile("[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
 _HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
@@ -142,8 +160,12 @@ STYLES = {
     ),
 }
 
+PAGE_W, PAGE_H = 210.0, 297.0  # A4, mm
 MARGIN = 16.0
 BOTTOM = 24.0  # the footer's room
+C_MARGIN = 1.5  # a cell's text is this far in from its sides
+PT = 72 / 25.4  # points per millimetre
+WHITE: Color = (255, 255, 255)
 
 
 def _clean(value: Any) -> str:
@@ -204,8 +226,9 @@ def _creation_date(document: dict[str, Any]) -> datetime:
 
 
 def _logo(url: Any) -> Any:
-    """The logo as a PIL image from a ``data:image/...;base64,`` URL, else ``None``.
-    Anything odd (another scheme, too big, not an image) is skipped, never raised."""
+    """The logo as a PIL image (RGB or RGBA) from a ``data:image/...;base64,`` URL,
+    else ``None``. Anything odd (another scheme, too big, not an image) is skipped,
+    never raised."""
     if not isinstance(url, str) or not url.startswith("data:image/"):
         return None
     header, _, payload = url.partition(",")
@@ -225,7 +248,8 @@ def _logo(url: Any) -> Any:
             if width < 1 or height < 1 or width * height > MAX_LOGO_PIXELS:
                 return None
             image.load()
-        return image
+            alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+            return image.convert("RGBA" if alpha else "RGB")
     except Exception:  # a broken logo leaves the invoice without one
         return None
 
@@ -246,142 +270,408 @@ def _texts(document: dict[str, Any]) -> Iterable[str]:
         yield _clean(item.get("description"))
 
 
-def wrapped(pdf: FPDF, width: float, height: float, text: str) -> list[str]:
-    """The lines fpdf2 breaks ``text`` into in a cell of ``width``."""
-    result = pdf.multi_cell(width, height, text, dry_run=True, output="LINES")
-    assert isinstance(result, list)
-    return [str(line) for line in result]
+# Fonts ----------------------------------------------------------------------------
 
 
-_PARSED: dict[tuple[str, str], TTFFont] = {}
+def _unicode_of(code: int) -> str:
+    """The text a glyph stands for: Arabic presentation forms (what the reshaper
+    draws) as their letters, a lam-alef ligature as lam then alef."""
+    if 0xFB1D <= code <= 0xFDFF or 0xFE70 <= code <= 0xFEFF:
+        return unicodedata.normalize("NFKC", chr(code)) or chr(code)
+    return chr(code)
+
+
+def _to_unicode_cmap(name: str, subset: list[int]) -> str:
+    """reportlab's ToUnicode CMap of a font subset, with `_unicode_of`'s targets."""
+    pairs = [
+        f"<{code:02X}> <{_unicode_of(u).encode('utf-16-be').hex().upper()}>"
+        for code, u in enumerate(subset)
+    ]
+    return "\n".join(
+        [
+            "/CIDInit /ProcSet findresource begin",
+            "12 dict begin",
+            "begincmap",
+            "/CIDSystemInfo",
+            f"<< /Registry ({name})",
+            f"/Ordering ({name})",
+            "/Supplement 0",
+            ">> def",
+            f"/CMapName /{name} def",
+            "/CMapType 2 def",
+            "1 begincodespacerange",
+            f"<00> <{len(subset) - 1:02X}>",
+            "endcodespacerange",
+            f"{len(pairs)} beginbfchar",
+            *pairs,
+            "endbfchar",
+            "endcmap",
+            "CMapName currentdict /CMap defineresource pop",
+            "end",
+            "end",
+        ]
+    )
+
+
+class _Font(TTFont):  # type: ignore[misc]
+    """A bundled TrueType font. reportlab maps each glyph of a subset to the one
+    character it was drawn for; for Arabic presentation forms that is not the
+    letter a reader copies, so those subsets get `_to_unicode_cmap`."""
+
+    def addObjects(self, doc: Any) -> None:
+        state = self.state.get(doc)
+        subsets = [list(s) for s in state.subsets] if state is not None else []
+        super().addObjects(doc)
+        for n, subset in enumerate(subsets):
+            if not any(0xFB1D <= u <= 0xFDFF or 0xFE70 <= u <= 0xFEFF for u in subset):
+                continue
+            face = self.face
+            name = b"".join((SUBSETN(n), b"+", face.name, face.subfontNameX)).decode("pdfdoc")
+            stream = doc.idToObject.get("toUnicodeCMap:" + name)
+            if stream is not None:
+                stream.content = _to_unicode_cmap(name, subset)
+
+
+@dataclass(frozen=True)
+class Face:
+    """A registered font: its reportlab name and the characters it has glyphs for."""
+
+    name: str
+    glyphs: dict[int, int] = field(repr=False)
+    width: Callable[[str, float], float] = field(repr=False)  # (text, pt) -> pt
+
+
+# reportlab registers one font per face (PostScript) name: a second font of the
+# same name would be drawn with the first one's glyphs. The two DejaVu subsets get
+# names of their own (fixed, so the bytes never depend on which loaded first).
+_FACE_NAMES = {
+    "InvoiceSansCore.ttf": b"DejaVuSansCore",
+    "InvoiceSansCore-Bold.ttf": b"DejaVuSansCore-Bold",
+}
 
 
 @functools.cache
-def _font_bytes(file: str) -> bytes:
-    return (FONTS / file).read_bytes()
+def _face(file: str) -> Face:
+    """Register a bundled font with reportlab, once per process."""
+    name = file.removesuffix(".ttf")
+    font = _Font(name, str(FONTS / file))
+    font.face.name = _FACE_NAMES.get(file, font.face.name)
+    pdfmetrics.registerFont(font)
+    return Face(name, font.face.charToGlyph, font.stringWidth)
 
 
-class InvoicePDF(FPDF):
-    """FPDF with the invoice's page decorations (watermark, strip, footer)."""
+@functools.cache
+def _reshaper(file: str) -> Any:
+    """An Arabic reshaper using only the ligatures ``file`` has glyphs for."""
+    from arabic_reshaper import ArabicReshaper  # type: ignore[import-untyped]  # noqa: PLC0415
+    from arabic_reshaper.ligatures import LIGATURES  # type: ignore[import-untyped]  # noqa: PLC0415
 
-    def __init__(
-        self, style: Style, document: dict[str, Any], world: bool, cjk: bool, hangul: bool
-    ) -> None:
-        super().__init__(orientation="P", unit="mm", format="A4")
-        self.style = style
-        self.document = document
-        self.number = _clean(document.get("invoice_number"))
-        business = document.get("business") or {}
-        self.footer_text = _clean(business.get("invoice_footer"))
-        status = _clean(document.get("status"))
-        self.watermark = {"draft": "DRAFT", "cancelled": "CANCELLED"}.get(status, "")
+    glyphs = _face(file).glyphs
+    config: dict[str, Any] = {"delete_harakat": True, "support_ligatures": True}
+    for name, (_, forms) in LIGATURES:
+        config[name] = all(ord(form) in glyphs for form in forms if len(form) == 1)
+    return ArabicReshaper(configuration=config)
+
+
+@dataclass
+class Fonts:
+    """The fonts of one document: the main pair and the fallbacks its text needs."""
+
+    regular: Face
+    bold: Face
+    fallbacks: tuple[Face, ...]
+    rtl: bool
+    file: str
+
+    @classmethod
+    def of(cls, texts: list[str]) -> Fonts:
+        world = any(_BEYOND_CORE.search(t) for t in texts)
         family = "InvoiceSans" if world else "InvoiceSansCore"
-        self.add_bundled_font("sans", "", f"{family}.ttf")
-        self.add_bundled_font("sans", "B", f"{family}-Bold.ttf")
         fallbacks = []
-        if cjk:
-            self.add_bundled_font("cjk", "", "InvoiceCJK.ttf")
-            fallbacks.append("cjk")
-        if hangul:
-            self.add_bundled_font("hangul", "", "InvoiceHangul.ttf")
-            fallbacks.append("hangul")
-        self.has_fallbacks = bool(fallbacks)
-        if fallbacks:
-            self.set_fallback_fonts(fallbacks, exact_match=False)
-        self.set_margins(MARGIN, MARGIN, MARGIN)
-        self.set_auto_page_break(True, margin=BOTTOM)
-        self.c_margin = 1.5
+        if any(_HANGUL.search(t) for t in texts):
+            fallbacks.append(_face("InvoiceHangul.ttf"))
+        if any(_CJK.search(t) for t in texts):
+            fallbacks.append(_face("InvoiceCJK.ttf"))
+        return cls(
+            regular=_face(f"{family}.ttf"),
+            bold=_face(f"{family}-Bold.ttf"),
+            fallbacks=tuple(fallbacks),
+            rtl=any(_RTL.search(t) for t in texts),
+            file=f"{family}.ttf",
+        )
 
-    def add_bundled_font(self, family: str, style: str, file: str) -> None:
-        """``add_font`` of a bundled font, parsed once per process.
+    def logical(self, text: str) -> str:
+        """Arabic in its joining forms (still in reading order)."""
+        if self.rtl and _ARABIC.search(text):
+            return str(_reshaper(self.file).reshape(text))
+        return text
 
-        fpdf2 parses a font's cmap and metrics on every ``add_font`` (2.7 ms for
-        the core pair, 12 ms for the larger one, 100 ms for CJK) and subsets the
-        font object in place when it writes the PDF. The parsed font is kept; each
-        document gets a copy with a freshly opened (lazy) font file and an empty
-        subset, the per-document state ``TTFFont.__init__`` sets.
-        """
-        key = f"{family}{style}"
-        cached = _PARSED.get((key, file))
-        if cached is None:
-            self.add_font(family, style, FONTS / file)
-            font = self.fonts[key]
-            if isinstance(font, TTFFont):
-                _PARSED[(key, file)] = copy.copy(font)
+    def visual(self, line: str) -> str:
+        """One line in display order (right-to-left runs reversed)."""
+        if self.rtl and _RTL.search(line):
+            from bidi import get_display  # type: ignore[import-untyped]  # noqa: PLC0415
+
+            return str(get_display(line))
+        return line
+
+    def runs(self, text: str, bold: bool) -> list[tuple[Face, str]]:
+        """``text`` split by the font that has each character: the main font first,
+        then the fallbacks; a space stays in the run it is in when that font has one."""
+        main = self.bold if bold else self.regular
+        if not self.fallbacks:
+            return [(main, text)]
+        runs: list[tuple[Face, str]] = []
+        current, start = main, 0
+        for index, char in enumerate(text):
+            code = ord(char)
+            if code in main.glyphs and (current is main or code != 0x20):
+                face = main
+            elif code == 0x20 and code in current.glyphs:
+                face = current
+            else:
+                face = next((f for f in self.fallbacks if code in f.glyphs), main)
+            if face is not current:
+                if index > start:
+                    runs.append((current, text[start:index]))
+                current, start = face, index
+        runs.append((current, text[start:]))
+        return runs
+
+    def width(self, text: str, size: float, bold: bool) -> float:
+        """The width of ``text`` (already shaped) in mm."""
+        return sum(face.width(part, size) for face, part in self.runs(text, bold)) / PT
+
+
+# The layout -----------------------------------------------------------------------
+
+
+@dataclass
+class Text:
+    x: float  # mm from the left
+    y: float  # the baseline, mm from the top
+    size: float  # pt
+    color: Color
+    runs: list[tuple[Face, str]]
+
+
+@dataclass
+class Page:
+    shapes: list[tuple[Any, ...]] = field(default_factory=list)
+    texts: list[Text] = field(default_factory=list)
+
+
+class _Layout:
+    """A cursor over A4 pages in mm from the top left, with cells as in fpdf2."""
+
+    def __init__(self, fonts: Fonts, base_size: float, color: Color) -> None:
+        self.fonts = fonts
+        self.pages: list[Page] = []
+        self.x = self.y = MARGIN
+        self.size, self.bold, self.color = base_size, False, color
+        self.trigger = PAGE_H - BOTTOM
+
+    @property
+    def page(self) -> Page:
+        return self.pages[-1]
+
+    def add_page(self, *, keep_x: bool = False) -> None:
+        x = self.x
+        self.pages.append(Page())
+        self.x, self.y = (x if keep_x else MARGIN), MARGIN
+
+    def will_page_break(self, height: float) -> bool:
+        return self.y + height > self.trigger
+
+    def set_font(self, size: float, bold: bool, color: Color) -> None:
+        self.size, self.bold, self.color = size, bold, color
+
+    def set_xy(self, x: float, y: float) -> None:
+        self.x, self.y = x, y
+
+    def set_y(self, y: float) -> None:
+        self.x, self.y = MARGIN, y
+
+    def ln(self, height: float) -> None:
+        self.x, self.y = MARGIN, self.y + height
+
+    def width(self, text: str) -> float:
+        return self.fonts.width(text, self.size, self.bold)
+
+    def rect(self, x: float, y: float, w: float, h: float, color: Color) -> None:
+        self.page.shapes.append(("rect", x, y, w, h, color))
+
+    def line(self, x1: float, y: float, x2: float, color: Color, width: float) -> None:
+        self.page.shapes.append(("line", x1, y, x2, color, width))
+
+    def text(self, x: float, baseline: float, text: str) -> None:
+        """``text`` (shaped, one line) with its left end at ``x``."""
+        runs = self.fonts.runs(self.fonts.visual(text), self.bold)
+        self.page.texts.append(Text(x, baseline, self.size, self.color, runs))
+
+    def cell(
+        self,
+        w: float,
+        h: float,
+        text: str = "",
+        align: str = "L",
+        *,
+        fill: Color | None = None,
+        down: bool = False,
+    ) -> None:
+        """A box of ``w`` x ``h`` at the cursor (``w`` 0: to the right margin); the
+        cursor moves right, or down (``down``: x stays). A page break first if the
+        box does not fit above the footer."""
+        if self.will_page_break(h):
+            self.add_page(keep_x=True)
+        if w == 0:
+            w = PAGE_W - MARGIN - self.x
+        if fill is not None:
+            self.rect(self.x, self.y, w, h, fill)
+        if text:
+            shaped = self.fonts.logical(text)
+            baseline = self.y + 0.5 * h + 0.3 * self.size / PT
+            x = self.x + C_MARGIN
+            if align == "R":
+                x = self.x + w - C_MARGIN - self.width(shaped)
+            self.text(x, baseline, shaped)
+        if down:
+            self.y += h
         else:
-            font = copy.copy(cached)
-            font.i = len(self.fonts) + 1
-            font.ttfont = TTFont(BytesIO(_font_bytes(file)), recalcTimestamp=False, lazy=True)
-            font.missing_glyphs = []
-            font.biggest_size_pt = 0
-            font.subset = SubsetMap(font)
-            self.fonts[key] = font
-        font = self.fonts[key]
-        if isinstance(font, TTFFont):
-            # The bundled glyphs' boxes are right: recomputing them when fpdf2 saves
-            # the subset costs a third of a one-page document (bench/pdf.py).
-            font.ttfont.recalcBBoxes = False
+            self.x += w
 
-    # A line drawn entirely in a fallback font leaves that font selected in the page
-    # (a PDF's Tf outlives its BT/ET), while fpdf2 believes its own font still is: the
-    # next line in the same font would be drawn with the fallback's glyph ids (garbled
-    # text, tests/unit/test_pdf_render.py). With fallbacks, every text sets its font.
+    def wrap(self, text: str, width: float) -> list[str]:
+        """``text`` (one paragraph, shaped) broken into lines that fit a cell of
+        ``width``: at spaces, and inside a word longer than a line."""
+        room = width - 2 * C_MARGIN
+        if self.width(text) <= room:
+            return [text]
+        space = self.width(" ")
+        lines: list[str] = []
+        current, used = "", 0.0
+        for piece in text.split(" "):
+            word, size = piece, self.width(piece)
+            if current and used + space + size <= room:
+                current, used = f"{current} {word}", used + space + size
+                continue
+            if current:
+                lines.append(current)
+            while size > room and len(word) > 1:
+                cut = self._fitting(word, room)
+                lines.append(word[:cut])
+                word = word[cut:]
+                size = self.width(word)
+            current, used = word, size
+        lines.append(current)
+        return lines
 
-    def cell(self, *args: Any, **kwargs: Any) -> bool:
-        if self.has_fallbacks:
-            self.current_font_is_set_on_page = False
-        return bool(super().cell(*args, **kwargs))
+    def _fitting(self, word: str, room: float) -> int:
+        """How many leading characters of ``word`` fit in ``room`` (at least one)."""
+        low, high = 1, len(word)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.width(word[:middle]) <= room:
+                low = middle
+            else:
+                high = middle - 1
+        return low
 
-    def multi_cell(self, *args: Any, **kwargs: Any) -> Any:
-        if self.has_fallbacks:
-            self.current_font_is_set_on_page = False
-        return super().multi_cell(*args, **kwargs)
+    def paragraph_lines(self, text: str, width: float) -> list[str]:
+        lines: list[str] = []
+        for paragraph in text.split("\n"):
+            lines.extend(self.wrap(self.fonts.logical(paragraph), width))
+        return lines
 
-    # fpdf2 calls these on every page -------------------------------------------------
+    def lines(self, width: float, height: float, text: str, align: str = "L") -> None:
+        """A paragraph at the current x, moving down (over pages if need be)."""
+        if not text:
+            return
+        x = self.x
+        for line in self.paragraph_lines(text, width):
+            self.x = x
+            self.text_cell(width, height, line, align)
+            self.y += height
+        self.x = x
 
-    def header(self) -> None:
-        style = self.style
-        if style.side_strip:
-            self.set_fill_color(*style.accent)
-            self.rect(0, 0, 5, self.h, style="F")
-        if self.watermark:
-            with self.local_context(), self.rotation(35, self.w / 2, self.h / 2):
-                self.set_font("sans", "B", 96)
-                self.set_text_color(236, 236, 236)
-                width = self.get_string_width(self.watermark)
-                self.text(self.w / 2 - width / 2, self.h / 2 + 12, self.watermark)
-        if self.page_no() > 1:
-            self.set_y(8)
-            self.set_font("sans", "", 7.5)
-            self.set_text_color(*style.muted)
-            business = _clean((self.document.get("business") or {}).get("name"))
-            self.cell(0, 4, f"{business} · {self.number} (continued)", align="L")
-            self.set_y(MARGIN)
+    def text_cell(self, w: float, h: float, line: str, align: str) -> None:
+        if self.will_page_break(h):
+            self.add_page(keep_x=True)
+        if line:
+            baseline = self.y + 0.5 * h + 0.3 * self.size / PT
+            x = self.x + w - C_MARGIN - self.width(line) if align == "R" else self.x + C_MARGIN
+            self.text(x, baseline, line)
 
-    def footer(self) -> None:
-        style = self.style
-        self.set_y(-BOTTOM + 6)
-        self.set_draw_color(*style.rule)
-        self.set_line_width(0.2)
-        self.line(MARGIN, self.get_y(), self.w - MARGIN, self.get_y())
-        self.ln(1.5)
-        self.set_text_color(*style.muted)
-        self.set_font("sans", "", 7.5)
-        width = self.w - 2 * MARGIN
-        text = self.footer_text
-        if text and "\n" not in text and self.get_string_width(text) <= width - 33:
-            self.cell(width - 30, 3.4, text, align="L")
-        elif text:
-            lines = wrapped(self, width - 30, 3.4, text)
-            text = "\n".join(lines[:3])
-            if len(lines) > 3:
-                text = text.rstrip() + "…"
-            top = self.get_y()
-            self.multi_cell(width - 30, 3.4, text, align="L")
-            self.set_xy(self.w - MARGIN - 30, top)
-        else:
-            self.cell(width - 30, 3.4, self.number, align="L")
-        self.cell(30, 3.4, f"Page {self.page_no()} of {{nb}}", align="R")
+    def image(self, image: Any, x: float, y: float, h: float, max_w: float) -> None:
+        width, height = image.size
+        w = h * width / height
+        if w > max_w:
+            w, h = max_w, max_w * height / width
+        self.page.shapes.append(("image", image, x, y, w, h))
+
+
+# Drawing --------------------------------------------------------------------------
+
+
+def _rgb(color: Color) -> tuple[float, float, float]:
+    return color[0] / 255, color[1] / 255, color[2] / 255
+
+
+class _Painter:
+    """Writes a `_Layout`'s pages on a reportlab canvas (mm top-down -> pt bottom-up)."""
+
+    def __init__(self, canvas: Any) -> None:
+        self.c = canvas
+        self.images: dict[int, Any] = {}
+
+    def shapes(self, shapes: list[tuple[Any, ...]]) -> None:
+        c = self.c
+        fill: Color | None = None
+        stroke: tuple[Color, float] | None = None
+        for shape in shapes:
+            kind = shape[0]
+            if kind == "rect":
+                _, x, y, w, h, color = shape
+                if color != fill:
+                    c.setFillColorRGB(*_rgb(color))
+                    fill = color
+                c.rect(x * PT, (PAGE_H - y - h) * PT, w * PT, h * PT, stroke=0, fill=1)
+            elif kind == "line":
+                _, x1, y, x2, color, width = shape
+                if (color, width) != stroke:
+                    c.setStrokeColorRGB(*_rgb(color))
+                    c.setLineWidth(width * PT)
+                    stroke = (color, width)
+                c.line(x1 * PT, (PAGE_H - y) * PT, x2 * PT, (PAGE_H - y) * PT)
+            elif kind == "image":
+                _, image, x, y, w, h = shape
+                self.image(image, x, y, w, h)
+
+    def image(self, image: Any, x: float, y: float, w: float, h: float) -> None:
+        from reportlab.lib.utils import ImageReader  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        try:
+            reader = self.images.setdefault(id(image), ImageReader(image))
+            mask = "auto" if image.mode == "RGBA" else None
+            self.c.drawImage(reader, x * PT, (PAGE_H - y - h) * PT, w * PT, h * PT, mask=mask)
+        except Exception:  # an image reportlab cannot embed: no logo
+            return
+
+    def texts(self, texts: list[Text]) -> None:
+        if not texts:
+            return
+        t = self.c.beginText()
+        font: tuple[str, float] | None = None
+        color: Color | None = None
+        for text in texts:
+            if text.color != color:
+                t.setFillColorRGB(*_rgb(text.color))
+                color = text.color
+            t.setTextOrigin(text.x * PT, (PAGE_H - text.y) * PT)
+            for face, part in text.runs:
+                if (face.name, text.size) != font:
+                    t.setFont(face.name, text.size)
+                    font = (face.name, text.size)
+                t.textOut(part)
+        self.c.drawText(t)
 
 
 class _Renderer:
@@ -391,14 +681,11 @@ class _Renderer:
         self.currency = _clean(document.get("currency")) or "USD"
         self.client = document.get("client") or {}
         self.business = document.get("business") or {}
-        texts = list(_texts(document))
-        cjk = any(_CJK.search(t) for t in texts)
-        world = any(_BEYOND_CORE.search(t) for t in texts)
-        hangul = any(_HANGUL.search(t) for t in texts)
-        self.pdf = InvoicePDF(style, document, world, cjk, hangul)
-        if any(_RTL.search(t) for t in texts):
-            self.pdf.set_text_shaping(True)
-        self.width = self.pdf.w - 2 * MARGIN
+        self.number = _clean(document.get("invoice_number"))
+        self.fonts = Fonts.of(list(_texts(document)))
+        self.pdf = _Layout(self.fonts, style.base_size, style.text)
+        self.left = MARGIN + (3 if style.side_strip else 0)
+        self.width = PAGE_W - 2 * MARGIN
 
     # helpers -------------------------------------------------------------------------
 
@@ -408,36 +695,13 @@ class _Renderer:
     def font(
         self, size: float | None = None, bold: bool = False, color: Color | None = None
     ) -> None:
-        self.pdf.set_font("sans", "B" if bold else "", size or self.style.base_size)
-        self.pdf.set_text_color(*(color or self.style.text))
+        self.pdf.set_font(size or self.style.base_size, bold, color or self.style.text)
 
     def label(self, text: str) -> str:
         return text.upper() if self.style.uppercase_labels else text
 
-    def fits(self, text: str, width: float) -> bool:
-        """Whether ``text`` is one line in ``width`` (fpdf2's line breaking costs
-        O(n²) in a line's length: short texts skip it)."""
-        pdf = self.pdf
-        return "\n" not in text and pdf.get_string_width(text) <= width - 2 * pdf.c_margin
-
-    def count_lines(self, text: str, width: float, height: float) -> int:
-        if self.fits(text, width):
-            return 1
-        pdf = self.pdf
-        return len(wrapped(pdf, width, height, text))
-
-    def lines(self, width: float, height: float, text: str, align: str = "L") -> None:
-        """A paragraph at the current x, moving down."""
-        if not text:
-            return
-        pdf = self.pdf
-        x = pdf.get_x()
-        for line in text.split("\n"):
-            if self.fits(line, width):
-                pdf.cell(width, height, line, align=align, new_x=XPos.LEFT, new_y=YPos.NEXT)
-            else:
-                pdf.multi_cell(width, height, line, align=align, new_x=XPos.LEFT, new_y=YPos.NEXT)
-            pdf.set_x(x)
+    def count_lines(self, text: str, width: float) -> int:
+        return len(self.pdf.paragraph_lines(text, width))
 
     # the parts -----------------------------------------------------------------------
 
@@ -458,96 +722,85 @@ class _Renderer:
         name = _clean(self.business.get("name")) or "Invoice"
         details = self.business_lines()
         logo = _logo(self.business.get("company_logo_url"))
-        left = MARGIN + (3 if style.side_strip else 0)
+        left = self.left
         title_width = 62.0
         block = self.width - title_width - 4
         top = MARGIN - (4 if style.header_band else 0)
-        # The band holds the logo, the name (6.75 mm a line), a gap and the
-        # details, with 7 mm below them.
-        self.font(15, True)
-        name_lines = self.count_lines(name, block, 6.75)
-        band = top + (16 if logo else 0) + 6.75 * name_lines + 1 + 3.8 * len(details) + 7
-        band = max(40.0, band)
-        if style.header_band:
-            pdf.set_fill_color(*style.accent)
-            pdf.rect(0, 0, pdf.w, band, style="F")
-            name_color: Color = (255, 255, 255)
-            detail_color: Color = (210, 220, 235)
-        else:
-            name_color, detail_color = style.text, style.muted
-        pdf.set_xy(left, top)
+        logo_room = 16 if logo is not None else 0
         if logo is not None:
-            try:
-                info = pdf.image(logo, x=left, y=top, h=14)
-                pdf.set_xy(left, top + 16)
-                del info
-            except Exception:  # an image fpdf2 cannot embed: no logo
-                pdf.set_xy(left, top)
+            pdf.image(logo, left, top, 14, block)
         if style.name == "modern":
             # Modern: the title is the heading; the business sits on the right.
             self.font(26, True, style.accent)
-            pdf.set_xy(left, top + (16 if logo is not None else 0))
-            pdf.cell(block, 11, style.title, new_x=XPos.LEFT, new_y=YPos.NEXT)
+            pdf.set_xy(left, top + logo_room)
+            pdf.cell(block, 11, style.title, down=True)
             self.font(10, False, style.muted)
-            pdf.cell(block, 5, self.number_text(), new_x=XPos.LEFT, new_y=YPos.NEXT)
-            bottom = pdf.get_y()
-            pdf.set_xy(pdf.w - MARGIN - 90, top + 1)
+            pdf.cell(block, 5, self.number_text(), down=True)
+            bottom = pdf.y
+            pdf.set_xy(PAGE_W - MARGIN - 90, top + 1)
             self.font(12, True)
-            self.lines(90, 5.5, name, align="R")
+            pdf.lines(90, 5.5, name, align="R")
             self.font(8.5, False, style.muted)
-            self.lines(90, 3.8, "\n".join(details), align="R")
-            pdf.set_y(max(bottom, pdf.get_y()) + 8)
+            pdf.lines(90, 3.8, "\n".join(details), align="R")
+            pdf.set_y(max(bottom, pdf.y) + 8)
             return
+        # The band holds the logo, the name (6.75 mm a line), a gap and the
+        # details, with 7 mm below them.
+        self.font(15, True)
+        name_lines = self.count_lines(name, block)
+        band = max(40.0, top + logo_room + 6.75 * name_lines + 1 + 3.8 * len(details) + 7)
+        if style.header_band:
+            pdf.rect(0, 0, PAGE_W, band, style.accent)
+            name_color, detail_color = WHITE, (210, 220, 235)
+        else:
+            name_color, detail_color = style.text, style.muted
         size = 15 if style.header_band else 13
         self.font(size, style.header_band, name_color)
-        self.lines(block, size * 0.45, name)
+        pdf.set_xy(left, top + logo_room)
+        pdf.lines(block, size * 0.45, name)
+        pdf.y += 1
         self.font(8.5, False, detail_color)
-        pdf.ln(1)
-        self.lines(block, 3.8, "\n".join(details))
-        bottom = pdf.get_y()
-        right = pdf.w - MARGIN - title_width
+        pdf.lines(block, 3.8, "\n".join(details))
+        bottom = pdf.y
+        right = PAGE_W - MARGIN - title_width
         pdf.set_xy(right, top)
         if style.header_band:
             self.font(22, True, name_color)
-            pdf.cell(title_width, 10, style.title, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+            pdf.cell(title_width, 10, style.title, align="R", down=True)
             self.font(10, False, detail_color)
         else:
             self.font(13, False, style.text)
-            pdf.cell(title_width, 6.5, style.title, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
+            pdf.cell(title_width, 6.5, style.title, align="R", down=True)
             self.font(9, False, style.muted)
         pdf.cell(title_width, 5, self.number_text(), align="R")
         if style.header_band:
             pdf.set_y(band + 8)
         else:
             pdf.set_y(max(bottom, top + 12) + 4)
-            pdf.set_draw_color(*style.rule)
-            pdf.set_line_width(0.2)
-            pdf.line(MARGIN, pdf.get_y(), pdf.w - MARGIN, pdf.get_y())
+            pdf.line(MARGIN, pdf.y, PAGE_W - MARGIN, style.rule, 0.2)
             pdf.ln(6)
 
     def number_text(self) -> str:
-        return f"No. {_clean(self.doc.get('invoice_number'))}"
+        return f"No. {self.number}"
 
     def parties(self) -> None:
         pdf, style = self.pdf, self.style
-        top = pdf.get_y()
-        left = MARGIN + (3 if style.side_strip else 0)
+        top = pdf.y
         client_width = 88.0
-        pdf.set_xy(left, top)
+        pdf.set_xy(self.left, top)
         self.font(7.5, True, style.muted)
-        pdf.cell(client_width, 4.5, self.label("Bill to"), new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.cell(client_width, 4.5, self.label("Bill to"), down=True)
         c = self.client
         self.font(11, True)
-        self.lines(client_width, 5.2, _clean(c.get("company_name")))
-        self.font(self.style.base_size, False)
-        block = [_clean(c.get("contact_person")), _clean(c.get("address"))]
-        block += [_clean(c.get("email")), _clean(c.get("phone"))]
-        self.lines(client_width, 4.4, "\n".join(part for part in block if part))
-        client_bottom = pdf.get_y()
+        pdf.lines(client_width, 5.2, _clean(c.get("company_name")))
+        self.font()
+        block = [_clean(c.get(k)) for k in ("contact_person", "address", "email", "phone")]
+        pdf.lines(client_width, 4.4, "\n".join(part for part in block if part))
+        client_bottom = pdf.y
 
         # The invoice's facts, label and value, on the right.
         facts = [
-            ("Invoice number", _clean(self.doc.get("invoice_number"))),
+            ("Invoice number", self.number),
             ("Issue date", _date(self.doc.get("issue_date"))),
             ("Due date", _date(self.doc.get("due_date"))),
             ("Payment terms", _terms(self.doc.get("payment_terms"))),
@@ -556,39 +809,33 @@ class _Renderer:
         if status in ("paid", "overdue", "cancelled"):
             facts.append(("Status", status.capitalize()))
         label_w, value_w = 34.0, 40.0
-        x = pdf.w - MARGIN - label_w - value_w
+        x = PAGE_W - MARGIN - label_w - value_w
         pdf.set_xy(x, top)
         for key, value in facts:
             self.font(8.5, False, style.muted)
             pdf.cell(label_w, 5, key)
             self.font(8.5, key == "Invoice number")
-            pdf.cell(value_w, 5, value, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
-            pdf.set_x(x)
+            pdf.cell(value_w, 5, value, align="R", down=True)
+            pdf.x = x
         balance = self.money(self.doc.get("balance_due"))
-        pdf.ln(1.5)
-        pdf.set_x(x)
+        pdf.set_xy(x, pdf.y + 1.5)
         if style.balance_box:
-            pdf.set_fill_color(*style.accent)
-            self.font(9, True, (255, 255, 255))
-            pdf.cell(label_w, 9, " Balance due", fill=True)
-            self.font(12, True, (255, 255, 255))
-            pdf.cell(value_w, 9, balance, align="R", fill=True, new_x=XPos.LEFT, new_y=YPos.NEXT)
+            self.font(9, True, WHITE)
+            pdf.cell(label_w, 9, " Balance due", fill=style.accent)
+            self.font(12, True, WHITE)
+            pdf.cell(value_w, 9, balance, align="R", fill=style.accent, down=True)
         else:
-            pdf.set_draw_color(*style.text)
-            pdf.set_line_width(0.3)
-            pdf.line(x, pdf.get_y(), x + label_w + value_w, pdf.get_y())
-            pdf.ln(1)
-            pdf.set_x(x)
+            pdf.line(x, pdf.y, x + label_w + value_w, style.text, 0.3)
+            pdf.set_xy(x, pdf.y + 1)
             self.font(9, True)
             pdf.cell(label_w, 6, "Balance due")
-            pdf.cell(value_w, 6, balance, align="R", new_x=XPos.LEFT, new_y=YPos.NEXT)
-        pdf.set_y(max(client_bottom, pdf.get_y()) + 8)
+            pdf.cell(value_w, 6, balance, align="R", down=True)
+        pdf.set_y(max(client_bottom, pdf.y) + 8)
 
     # The items table -------------------------------------------------------------
 
     def columns(self) -> list[tuple[str, float, str]]:
-        left = MARGIN + (3 if self.style.side_strip else 0)
-        total = self.pdf.w - MARGIN - left
+        total = PAGE_W - MARGIN - self.left
         qty, rate, amount = 20.0, 32.0, 34.0
         return [
             ("Description", total - qty - rate - amount, "L"),
@@ -599,41 +846,40 @@ class _Renderer:
 
     def table_header(self) -> None:
         pdf, style = self.pdf, self.style
-        left = MARGIN + (3 if style.side_strip else 0)
-        pdf.set_x(left)
-        fill = style.table_header_fill is not None
-        if style.table_header_fill is not None:
-            pdf.set_fill_color(*style.table_header_fill)
+        pdf.x = self.left
         self.font(8, True, style.table_header_text)
         for title, width, align in self.columns():
-            pdf.cell(width, 7.5, self.label(title), align=align, fill=fill)
+            pdf.cell(width, 7.5, self.label(title), align=align, fill=style.table_header_fill)
         pdf.ln(7.5)
-        if not fill:
-            pdf.set_draw_color(*(style.accent if style.name == "modern" else style.rule))
-            pdf.set_line_width(0.4 if style.name == "modern" else 0.2)
-            pdf.line(left, pdf.get_y(), pdf.w - MARGIN, pdf.get_y())
+        if style.table_header_fill is None:
+            modern = style.name == "modern"
+            color = style.accent if modern else style.rule
+            pdf.line(self.left, pdf.y, PAGE_W - MARGIN, color, 0.4 if modern else 0.2)
         pdf.ln(1)
 
     def items(self) -> None:
         pdf, style = self.pdf, self.style
-        left = MARGIN + (3 if style.side_strip else 0)
+        left = self.left
         columns = self.columns()
         line_h, pad = 4.4, 1.6
         self.table_header()
         for index, item in enumerate(self.doc.get("items") or []):
             self.font()
             description = _clean(item.get("description")) or "—"
-            height = self.count_lines(description, columns[0][1], line_h) * line_h + 2 * pad
+            lines = pdf.paragraph_lines(description, columns[0][1])
+            height = len(lines) * line_h + 2 * pad
             if pdf.will_page_break(height):
                 pdf.add_page()
                 self.table_header()
                 self.font()
-            y = pdf.get_y()
+            y = pdf.y
             if style.zebra is not None and index % 2 == 1:
-                pdf.set_fill_color(*style.zebra)
-                pdf.rect(left, y, pdf.w - MARGIN - left, height, style="F")
+                pdf.rect(left, y, PAGE_W - MARGIN - left, height, style.zebra)
             pdf.set_xy(left, y + pad)
-            self.lines(columns[0][1], line_h, description)
+            for line in lines:
+                pdf.x = left
+                pdf.text_cell(columns[0][1], line_h, line, "L")
+                pdf.y += line_h
             x = left + columns[0][1]
             values = (
                 _number(item.get("quantity")),
@@ -646,9 +892,7 @@ class _Renderer:
                 x += width
             pdf.set_y(y + height)
             if style.zebra is None:
-                pdf.set_draw_color(*style.rule)
-                pdf.set_line_width(0.1)
-                pdf.line(left, pdf.get_y(), pdf.w - MARGIN, pdf.get_y())
+                pdf.line(left, pdf.y, PAGE_W - MARGIN, style.rule, 0.1)
         pdf.ln(4)
 
     def totals(self) -> None:
@@ -668,26 +912,21 @@ class _Renderer:
             rows.append(("Amount paid", self.money(-paid), False))
         rows.append(("Balance due", self.money(doc.get("balance_due")), True))
         row_h = 6.2
-        height = row_h * len(rows) + 6
-        if pdf.will_page_break(height):
+        if pdf.will_page_break(row_h * len(rows) + 6):
             pdf.add_page()
         label_w, value_w = 50.0, 40.0
-        x = pdf.w - MARGIN - label_w - value_w
+        x = PAGE_W - MARGIN - label_w - value_w
         for label, value, strong in rows:
-            pdf.set_x(x)
-            last = label == "Balance due"
-            if last and style.balance_box:
-                pdf.set_fill_color(*style.accent)
-                self.font(10, True, (255, 255, 255))
-                pdf.cell(label_w, row_h + 1.5, f" {label}", fill=True)
-                pdf.cell(value_w, row_h + 1.5, value, align="R", fill=True)
+            pdf.x = x
+            if label == "Balance due" and style.balance_box:
+                self.font(10, True, WHITE)
+                pdf.cell(label_w, row_h + 1.5, f" {label}", fill=style.accent)
+                pdf.cell(value_w, row_h + 1.5, value, align="R", fill=style.accent)
                 pdf.ln(row_h + 1.5)
                 continue
             if label == "Total":
-                pdf.set_draw_color(*style.text)
-                pdf.set_line_width(0.3)
-                pdf.line(x, pdf.get_y(), pdf.w - MARGIN, pdf.get_y())
-            self.font(self.style.base_size + (0.5 if strong else 0), strong)
+                pdf.line(x, pdf.y, PAGE_W - MARGIN, style.text, 0.3)
+            self.font(style.base_size + (0.5 if strong else 0), strong)
             pdf.cell(label_w, row_h, label)
             pdf.cell(value_w, row_h, value, align="R")
             pdf.ln(row_h)
@@ -695,8 +934,7 @@ class _Renderer:
 
     def notes(self) -> None:
         pdf, style = self.pdf, self.style
-        left = MARGIN + (3 if style.side_strip else 0)
-        width = pdf.w - MARGIN - left
+        width = PAGE_W - MARGIN - self.left
         sections = [
             ("Notes", _clean(self.doc.get("notes"))),
             ("Terms", _clean(self.doc.get("terms"))),
@@ -711,34 +949,112 @@ class _Renderer:
                 continue
             if pdf.will_page_break(14):
                 pdf.add_page()
-            pdf.set_x(left)
+            pdf.x = self.left
             self.font(8, True, style.accent if style.name != "minimal" else style.muted)
-            pdf.cell(width, 5, self.label(title), new_x=XPos.LEFT, new_y=YPos.NEXT)
-            self.font(self.style.base_size - 0.5, False)
-            pdf.set_x(left)
-            self.lines(width, 4.2, text)
+            pdf.cell(width, 5, self.label(title), down=True)
+            self.font(style.base_size - 0.5, False)
+            pdf.x = self.left
+            pdf.lines(width, 4.2, text)
             pdf.ln(4)
+
+    # page decorations, drawn once the page count is known -------------------------------
+
+    def decorations(self, number: int, count: int) -> tuple[Page, Page]:
+        """What a page has beneath its content (strip, "continued" line; the
+        watermark is `watermark`'s) and over it (the footer)."""
+        style, main = self.style, self.pdf
+        deco = self.pdf = _Layout(self.fonts, style.base_size, style.text)
+        deco.trigger = float("inf")  # nothing here breaks a page
+        try:
+            deco.add_page()
+            if style.side_strip:
+                deco.rect(0, 0, 5, PAGE_H, style.accent)
+            if number > 1:
+                self.font(7.5, False, style.muted)
+                business = _clean(self.business.get("name"))
+                deco.set_y(8)
+                deco.cell(0, 4, f"{business} · {self.number} (continued)")
+            deco.add_page()
+            deco.set_y(PAGE_H - BOTTOM + 6)
+            deco.line(MARGIN, deco.y, PAGE_W - MARGIN, style.rule, 0.2)
+            deco.ln(1.5)
+            self.font(7.5, False, style.muted)
+            width = self.width
+            text = _clean(self.business.get("invoice_footer"))
+            top = deco.y
+            if text:
+                lines = deco.paragraph_lines(text, width - 30)
+                if len(lines) > 3:
+                    lines = [*lines[:2], lines[2].rstrip() + "…"]
+                for line in lines:
+                    deco.x = MARGIN
+                    deco.text_cell(width - 30, 3.4, line, "L")
+                    deco.y += 3.4
+            else:
+                deco.cell(width - 30, 3.4, self.number)
+            deco.set_xy(PAGE_W - MARGIN - 30, top)
+            deco.cell(30, 3.4, f"Page {number} of {count}", align="R")
+        finally:
+            self.pdf = main
+        under, over = deco.pages
+        return under, over
+
+    def watermark(self, canvas: Any) -> None:
+        status = _clean(self.doc.get("status"))
+        text = {"draft": "DRAFT", "cancelled": "CANCELLED"}.get(status)
+        if not text:
+            return
+        face = self.fonts.bold
+        canvas.saveState()
+        canvas.translate(PAGE_W / 2 * PT, PAGE_H / 2 * PT)
+        canvas.rotate(35)
+        canvas.setFillColorRGB(*_rgb((236, 236, 236)))
+        canvas.setFont(face.name, 96)
+        canvas.drawString(-face.width(text, 96) / 2, -12 * PT, text)
+        canvas.restoreState()
 
     def render(self) -> bytes:
         pdf = self.pdf
-        doc = self.doc
-        number = _clean(doc.get("invoice_number"))
-        business = _clean(self.business.get("name"))
-        pdf.set_title(f"Invoice {number}")
-        pdf.set_subject(f"Invoice {number} for {_clean(self.client.get('company_name'))}")
-        if business:
-            pdf.set_author(business)
-            pdf.set_creator(business)
-        pdf.set_producer("InvoiceFlow")
-        pdf.set_creation_date(_creation_date(doc))
-        pdf.alias_nb_pages()
         pdf.add_page()
         self.header()
         self.parties()
         self.items()
         self.totals()
         self.notes()
-        return bytes(pdf.output())
+        pages = pdf.pages
+        out = BytesIO()
+        canvas = Canvas(
+            out,
+            pagesize=(PAGE_W * PT, PAGE_H * PT),
+            invariant=1,
+            pageCompression=1,
+            initialFontName=self.fonts.regular.name,  # else an unused Helvetica
+            initialFontSize=self.style.base_size,
+        )
+        day = _creation_date(self.doc)
+        stamp = f"D:{day:%Y%m%d%H%M%S}+00'00'"
+        canvas.setDateFormatter(lambda *_: stamp)
+        client = _clean(self.client.get("company_name"))
+        canvas.setTitle(f"Invoice {self.number}")
+        canvas.setSubject(f"Invoice {self.number} for {client}")
+        business = _clean(self.business.get("name"))
+        if business:
+            canvas.setAuthor(business)
+            canvas.setCreator(business)
+        canvas.setProducer("InvoiceFlow")
+        painter = _Painter(canvas)
+        for number, page in enumerate(pages, start=1):
+            under, over = self.decorations(number, len(pages))
+            painter.shapes(under.shapes)
+            self.watermark(canvas)
+            painter.texts(under.texts)
+            painter.shapes(page.shapes)
+            painter.texts(page.texts)
+            painter.shapes(over.shapes)
+            painter.texts(over.texts)
+            canvas.showPage()
+        canvas.save()
+        return out.getvalue()
 
 
 def render_invoice_pdf(document: dict[str, Any], template: str | None = None) -> bytes:
