@@ -111,3 +111,42 @@ def test_text_after_a_fallback_line_is_not_garbled(client_name: str, contact: st
         "$1,258.88",
     ):
         assert expected in extracted, expected
+
+
+def test_right_to_left_text_is_joined_and_extracts_as_typed() -> None:
+    """Arabic drawn in its joining forms (lam-alef ligatures included) and Hebrew in
+    display order; the text read back is what was typed, in reading order."""
+    document = sample_document(client_name="مكتبة الإسكندرية", contact="سلام عليكم")
+    document["client"]["address"] = "רחוב הרצל 12, תל אביב"
+    body = render_invoice_pdf(document)
+    extracted = text(body)
+    for expected in ("مكتبة الإسكندرية", "سلام عليكم", "רחוב הרצל", "תל אביב", "$1,258.88"):
+        assert expected in extracted, expected
+    # The content stream holds the presentation forms, not the bare letters: the
+    # letters were shaped (a PDF of unjoined letters would extract the same text).
+    reader = PdfReader(io.BytesIO(body))
+    cmaps = b"".join(
+        font.get_object()["/ToUnicode"].get_object().get_data()
+        for font in reader.pages[0]["/Resources"]["/Font"].values()
+    )
+    assert b"<06440627>" in cmaps or b"<06440625>" in cmaps  # a lam-alef ligature glyph
+
+
+def test_font_load_order_does_not_change_output() -> None:
+    """Fonts are registered once per process, in whatever order documents need them;
+    the two DejaVu subsets share a family name, and neither may stand in for the
+    other: the bytes of each document are the same as in a fresh process."""
+    plain = sample_document()
+    world = sample_document(contact="Привет")
+    script = (
+        "import sys; from bench.pdf_sample import sample_document as s; "
+        "from shared.pdf import render_invoice_pdf as r; "
+        "r(s()); sys.stdout.buffer.write(r(s(contact='Привет')))"
+    )
+    there = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, check=True, cwd=ROOT
+    ).stdout
+    assert "Привет" in text(there)
+    render_invoice_pdf(world)
+    assert render_invoice_pdf(world) == there
+    assert "Müller & Söhne GmbH" in text(render_invoice_pdf(plain))
