@@ -7,6 +7,7 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
@@ -124,10 +125,10 @@ def test_right_to_left_text_is_joined_and_extracts_as_typed() -> None:
         assert expected in extracted, expected
     # The content stream holds the presentation forms, not the bare letters: the
     # letters were shaped (a PDF of unjoined letters would extract the same text).
-    reader = PdfReader(io.BytesIO(body))
+    resources: Any = PdfReader(io.BytesIO(body)).pages[0]["/Resources"].get_object()
     cmaps = b"".join(
         font.get_object()["/ToUnicode"].get_object().get_data()
-        for font in reader.pages[0]["/Resources"]["/Font"].values()
+        for font in resources["/Font"].values()
     )
     assert b"<06440627>" in cmaps or b"<06440625>" in cmaps  # a lam-alef ligature glyph
 
