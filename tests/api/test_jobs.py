@@ -346,6 +346,10 @@ def test_reminders_email_the_client_with_the_pdf_once(
     tenant.invoice(due=today - dt.timedelta(days=5), status="paid")
     tenant.invoice(due=today - dt.timedelta(days=5), client=tenant.add_client(None))  # no email
     tenant.invoice(due=today - dt.timedelta(days=5), status="draft")
+    world.sql(  # client-supplied text is text in the HTML, never markup
+        "update public.clients set contact_person = 'Ana <script>x</script>' where id = %s",
+        tenant.client,
+    )
 
     result = run(function_host, "jobsReminders", scoped(tenant))
     assert (result["claimed"], result["sent"], result["failed"]) == (2, 2, 0), result
@@ -371,6 +375,9 @@ def test_reminders_email_the_client_with_the_pdf_once(
         assert number in plain
         assert total in plain
         assert number in html
+        assert "Dear Ana <script>x</script>," in plain
+        assert "<script>" not in html
+        assert "Ana &lt;script&gt;x&lt;/script&gt;" in html
     timeline = world.sql(
         "select metadata ->> 'invoice_id' from public.client_activities"
         " where organization_id = %s and type = 'communication'",
