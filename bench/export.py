@@ -35,7 +35,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,20 @@ def _source_rows(config: dict[str, Any]) -> Any:
         options={},
     )
     return sources.invoices(query)
+
+
+def _typed(row: tuple[Any, ...], kinds: list[str]) -> tuple[Any, ...]:
+    """A row of the database's strings as Python values (dates, Decimal)."""
+    parse: dict[str, Any] = {
+        "date": date.fromisoformat,
+        "datetime": datetime.fromisoformat,
+        "money": Decimal,
+        "decimal": Decimal,
+    }
+    return tuple(
+        parse[k](v) if v is not None and k in parse and isinstance(v, str) else v
+        for k, v in zip(kinds, row, strict=True)
+    )
 
 
 def _bare_xlsx(rows: list[tuple[Any, ...]], kinds: list[str], path: str) -> None:
@@ -149,9 +163,11 @@ def child(case: str, traced: bool) -> None:
         if traced:
             tracemalloc.start()
         _reset_peak()
+        cpu = time.process_time()
         started = time.perf_counter()
         body = _call(handler, host, event)
         result["seconds"] = time.perf_counter() - started
+        result["cpu"] = time.process_time() - cpu
         result["rss_growth"] = _status("VmHWM") - before
         result["rss_peak"] = _status("VmHWM")
         if traced:
@@ -167,8 +183,8 @@ def child(case: str, traced: bool) -> None:
         result["seconds"] = time.perf_counter() - started
     else:
         t = _source_rows(config)
-        rows = list(t.rows)
         kinds = [c.kind for c in t.columns]
+        rows = [_typed(row, kinds) for row in t.rows]  # what the bare code is handed
         path = str(OUT_DIR / "bare.xlsx")
         _bare_xlsx(rows[:100], kinds, path)  # warm: the import, the code paths
         started = time.perf_counter()
@@ -372,8 +388,8 @@ def main(argv: list[str] | None = None) -> int:
                 "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
             }
             config = {"token": token, "org": org}
-            log("pages: OFFSET, keyset, RPC, 98% in")
-            pages = _pages(gateway.url + "/rest/v1", keys.anon_key, token, org, args.rows - 2000)
+            log("pages: OFFSET, keyset, RPC, 94% in")
+            pages = _pages(gateway.url + "/rest/v1", keys.anon_key, token, org, args.rows - 6000)
             log("imports")
             imports = _imports(env, 5)
             for round_ in range(args.rounds):
@@ -402,6 +418,13 @@ def main(argv: list[str] | None = None) -> int:
             ", ".join(f"{r['seconds']:.2f}" for r in results["csv"]),
             "≤ 3 s",
             "PASS" if med("csv") <= 3 else "FAIL",
+        ),
+        (
+            "CSV export: CPU of the function's process",
+            f"{med('csv', 'cpu'):.2f} s",
+            ", ".join(f"{r['cpu']:.2f}" for r in results["csv"]),
+            "",
+            "",
         ),
         (
             "XLSX export (whole request)",
@@ -451,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
             "PASS" if worst("xlsx", "rss_growth") <= 100 * MIB else "FAIL",
         ),
         (
-            "a page 98% in, ms per 1,000 rows (request + parse)",
+            "a page 94% in, ms per 1,000 rows (request + parse)",
             " / ".join(f"{label} {value:.1f}" for label, value in pages.items()),
             "median of 7, interleaved",
             "",

@@ -1,9 +1,12 @@
 """A table to export: typed columns and rows that arrive as an iterator.
 
-Values are Python values, never preformatted strings: ``date``/``datetime`` for dates,
-``Decimal`` for money (in the currency named by the row's ``currency`` column), ``int``
-for counts, ``Decimal`` for percentages and day averages, ``bool`` and ``str``. Each writer
-renders them its own way (CSV text, typed XLSX cells, PDF text).
+A column's kind says what its values are: ``date``/``datetime`` for dates, ``money`` (in
+the currency named by the row's ``currency`` column), ``int`` for counts, ``decimal`` for
+percentages and day averages, ``bool`` and ``text``. A value is that Python type
+(``date``, ``Decimal``, ...) or its canonical text as PostgreSQL writes it (``2025-01-15``,
+``1200.50``): the invoice export passes the database's strings through, so the CSV writer
+copies them as they are and only XLSX and PDF pay for parsing them. Each writer renders
+values its own way (CSV text, typed XLSX cells, PDF text).
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ import csv
 import io
 import itertools
 import re
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +38,7 @@ from shared.exports.table import Column, Point, Row, Table, Value, minor_unit
 PDF_MAX_ROWS = 2000  # about 45 pages; fpdf2 sets 1,000 rows in 1.3-2.9 s here
 CSV_BATCH = 500  # rows formatted per write to the sink
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_STARTS)
 FONTS_DIR = Path(__file__).resolve().parent.parent / "pdf" / "fonts"
 
 
@@ -73,34 +74,38 @@ def safe_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
-def _csv_cell(kind: str) -> Callable[[Value], str]:
-    if kind == "text":
-        return lambda v: "" if v is None else safe_text(str(v))
-    if kind in ("money", "decimal"):
-        return lambda v: "" if v is None else format(v, "f")
-    if kind == "bool":
-        return lambda v: "" if v is None else ("true" if v else "false")
-    if kind in ("date", "datetime"):
-        return lambda v: "" if v is None else v.isoformat()  # type: ignore[union-attr]
-    return lambda v: "" if v is None else str(v)
+def _csv_rows(table: Table) -> Iterator[list[Any]]:
+    """The rows as the csv module writes them: it prints ``None`` as an empty cell and
+    ``str()`` of the rest, which is already the export's text for decimal strings and
+    ``Decimal`` amounts, ints and ISO date strings; only the columns whose ``str()`` is
+    not are touched (text neutralised, booleans, ``date``/``datetime`` objects)."""
+    kinds = [c.kind for c in table.columns]
+    texts = [i for i, k in enumerate(kinds) if k == "text"]
+    flags = [i for i, k in enumerate(kinds) if k == "bool"]
+    stamps = [i for i, k in enumerate(kinds) if k in ("date", "datetime")]
+    for row in table.counted():
+        cells = list(row)
+        for i in texts:
+            text = cells[i]
+            if text and text[0] in _FORMULA_FIRST:  # type: ignore[index]
+                cells[i] = "'" + text  # type: ignore[operator]
+        for i in flags:
+            if cells[i] is not None:
+                cells[i] = "true" if cells[i] else "false"
+        for i in stamps:
+            value = cells[i]
+            if value is not None and not isinstance(value, str):
+                cells[i] = value.isoformat()  # type: ignore[union-attr]
+        yield cells
 
 
 def write_csv(table: Table, sink: Sink) -> None:
-    cells = [_csv_cell(c.kind) for c in table.columns]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([c.key for c in table.columns])
     sink.write(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
-    batch: list[list[str]] = []
-    for row in table.counted():
-        batch.append([cell(value) for cell, value in zip(cells, row, strict=True)])
-        if len(batch) >= CSV_BATCH:
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerows(batch)
-            sink.write(buffer.getvalue().encode("utf-8"))
-            batch.clear()
-    if batch:
+    rows = _csv_rows(table)
+    while batch := list(itertools.islice(rows, CSV_BATCH)):
         buffer.seek(0)
         buffer.truncate()
         writer.writerows(batch)
@@ -115,6 +120,18 @@ MONEY_FORMATS = {0: "#,##0", 2: "#,##0.00", 3: "#,##0.000"}
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DECIMAL_FORMAT = "#,##0.0##"
+
+
+def _day(value: date | str) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _moment(value: datetime | str) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _amount(value: Decimal | int | str) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def _naive_utc(value: datetime) -> datetime:
@@ -134,8 +151,8 @@ def _cell_writers(sheet: Any, kinds: list[str], formats: dict[str, Any]) -> list
     by_kind: dict[str, CellWriter] = {
         "money": lambda r, c, v, money: number(r, c, float(v), money),
         "text": lambda r, c, v, _: string(r, c, v),
-        "date": lambda r, c, v, _: stamp(r, c, v, dates),
-        "datetime": lambda r, c, v, _: stamp(r, c, _naive_utc(v), stamps),
+        "date": lambda r, c, v, _: stamp(r, c, _day(v), dates),
+        "datetime": lambda r, c, v, _: stamp(r, c, _naive_utc(_moment(v)), stamps),
         "int": lambda r, c, v, _: number(r, c, v),
         "decimal": lambda r, c, v, _: number(r, c, float(v), decimals),
         "bool": lambda r, c, v, _: boolean(r, c, bool(v)),
@@ -221,11 +238,11 @@ def _fonts() -> tuple[Path, Path, Path | None] | None:
 
 
 _PDF_TEXT: dict[str, Callable[[Any, str | None], str]] = {
-    "money": lambda v, currency: f"{v:,.{minor_unit(currency)}f}",
-    "decimal": lambda v, _: f"{v:,}",
+    "money": lambda v, currency: f"{_amount(v):,.{minor_unit(currency)}f}",
+    "decimal": lambda v, _: f"{_amount(v):,}",
     "bool": lambda v, _: "yes" if v else "no",
-    "datetime": lambda v, _: _naive_utc(v).strftime("%Y-%m-%d %H:%M"),
-    "date": lambda v, _: v.isoformat(),
+    "datetime": lambda v, _: _naive_utc(_moment(v)).strftime("%Y-%m-%d %H:%M"),
+    "date": lambda v, _: _day(v).isoformat(),
 }
 
 
