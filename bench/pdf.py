@@ -1,20 +1,23 @@
-"""Invoice PDFs: fpdf2 (shared.pdf) against reportlab, side by side in one run.
+"""Invoice PDFs: shared.pdf (reportlab) against the previous fpdf2 renderer, side by side.
 
 ``.venv/bin/python -m bench.pdf [--runs 7] [--warm 60] [--loader-calls 200]``
 
 Budgets (issue 5): a one-page invoice in <= 10 ms warm, and <= 250 ms for the first
 document in a fresh process including imports (median of several fresh processes).
 
-- Fresh processes (bench/pdf_child.py), fpdf2 and reportlab interleaved: the
-  renderer's imports and the first document, bare, then after what the Lambda
-  function imports anyway (``--function``: FastAPI, Mangum, postgrest).
-- Warm, in one process, the two libraries alternating document by document on the
-  same one-page invoice (bench/pdf_sample.py), then fpdf2 alone on the other
-  templates, a Unicode invoice (Arabic, Hebrew, CJK) and a 120-item one.
-- Unicode: what each library needs for right-to-left text and CJK.
-- Package size: the files of each library's distributions (what a Lambda zip carries).
+- Fresh processes (bench/pdf_child.py), the two renderers interleaved: the renderer's
+  imports and the first document, bare, then after what the Lambda function imports
+  anyway (``--function``: FastAPI, Mangum, postgrest), then the Unicode invoice bare.
+- Warm, in one process, the two renderers alternating document by document on the
+  same one-page invoice (bench/pdf_sample.py), then on the other templates, a draft
+  (watermark), a Unicode invoice (Arabic, Hebrew, Greek, Cyrillic, CJK, Korean) and a
+  120-item one.
+- Unicode: the names read back from each renderer's PDF (pypdf).
+- Package size: the files of each renderer's distributions (what a Lambda zip carries).
 - The document loader (bench/pdf_loader.py): ``public.invoice_document`` by RPC against
   the same read by PostgREST embedding, alternating, on a throw-away cluster.
+
+The fpdf2 renderer is bench/pdf_fpdf2.py (shared.pdf before it moved to reportlab).
 """
 
 from __future__ import annotations
@@ -25,27 +28,27 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from bench.common import OUT_DIR, Summary, fmt_ms, loadavg, log, table, verdict
-from bench.pdf_sample import sample_document
+from bench.pdf_sample import sample_document, unicode_document
 
 WARM_BUDGET_MS = 10.0
 FIRST_BUDGET_MS = 250.0
 ROOT = Path(__file__).resolve().parents[1]
-LIBRARIES = ("fpdf2", "reportlab")
+LIBRARIES = ("reportlab", "fpdf2")
 DISTRIBUTIONS = {
+    "reportlab": ("reportlab", "pillow", "charset-normalizer", "python-bidi", "arabic-reshaper"),
     "fpdf2": ("fpdf2", "fonttools", "pillow", "defusedxml", "uharfbuzz"),
-    "reportlab": ("reportlab", "pillow", "charset-normalizer"),
 }
+Render = Callable[[dict[str, Any]], bytes]
 
 
-def fresh(library: str, function: bool) -> dict[str, float]:
-    command = [sys.executable, "-m", "bench.pdf_child", library]
-    if function:
-        command.append("--function")
+def fresh(library: str, *flags: str) -> dict[str, float]:
+    command = [sys.executable, "-m", "bench.pdf_child", library, *flags]
     started = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
     timings: dict[str, float] = json.loads(proc.stdout)
@@ -55,78 +58,68 @@ def fresh(library: str, function: bool) -> dict[str, float]:
 
 def fresh_runs(runs: int) -> dict[str, list[dict[str, float]]]:
     results: dict[str, list[dict[str, float]]] = {}
-    for function in (False, True):
+    modes = (("", ()), (" in function", ("--function",)), (", Unicode invoice", ("--unicode",)))
+    for suffix, flags in modes:
         for _ in range(runs):
             for library in LIBRARIES:  # interleaved: both see the same load
-                key = f"{library}{' in function' if function else ''}"
-                results.setdefault(key, []).append(fresh(library, function))
+                results.setdefault(f"{library}{suffix}", []).append(fresh(library, *flags))
     return results
 
 
-def warm_runs(count: int) -> dict[str, list[float]]:
-    from bench.pdf_reportlab import render as render_reportlab  # noqa: PLC0415
-    from shared.pdf import render_invoice_pdf  # noqa: PLC0415
+def renderers() -> dict[str, Render]:
+    from bench.pdf_fpdf2 import render_invoice_pdf as fpdf2  # noqa: PLC0415
+    from shared.pdf import render_invoice_pdf as reportlab  # noqa: PLC0415
 
-    document = sample_document()
-    render_invoice_pdf(document)
-    render_reportlab(document)
-    series: dict[str, list[float]] = {"fpdf2": [], "reportlab": []}
-    for _ in range(count):
-        for name, render in (("fpdf2", render_invoice_pdf), ("reportlab", render_reportlab)):
-            started = time.perf_counter()
-            render(document)
-            series[name].append((time.perf_counter() - started) * 1e3)
-    extra = {
-        "fpdf2 modern": (sample_document(template="modern"), None),
-        "fpdf2 minimal": (sample_document(template="minimal"), None),
-        "fpdf2 draft (watermark)": (sample_document(status="draft"), None),
-        "fpdf2 Unicode (Arabic, Hebrew, CJK)": (unicode_document(), None),
-        "fpdf2 120 items (4 pages)": (sample_document(items=120), None),
+    return {"reportlab": reportlab, "fpdf2": fpdf2}
+
+
+def warm_runs(count: int) -> dict[str, list[float]]:
+    """Each document rendered by both renderers in turn, after one untimed render."""
+    documents = {
+        "one-page (professional)": (sample_document(), count),
+        "modern": (sample_document(template="modern"), max(5, count // 5)),
+        "minimal": (sample_document(template="minimal"), max(5, count // 5)),
+        "draft (watermark)": (sample_document(status="draft"), max(5, count // 5)),
+        "Unicode (Arabic, Hebrew, CJK, Korean)": (unicode_document(), max(5, count // 5)),
+        "120 items (4 pages)": (sample_document(items=120), max(5, count // 5)),
     }
-    for name, (doc, _) in extra.items():
-        render_invoice_pdf(doc)
-        times = []
-        for _ in range(max(5, count // 5)):
-            started = time.perf_counter()
-            render_invoice_pdf(doc)
-            times.append((time.perf_counter() - started) * 1e3)
-        series[name] = times
+    series: dict[str, list[float]] = {}
+    for label, (document, n) in documents.items():
+        for render in renderers().values():
+            render(document)
+        for _ in range(n):
+            for name, render in renderers().items():
+                started = time.perf_counter()
+                render(document)
+                series.setdefault(f"{name}: {label}", []).append(
+                    (time.perf_counter() - started) * 1e3
+                )
     return series
 
 
-def unicode_document() -> dict[str, Any]:
-    document = sample_document(client_name="株式会社テスト 東京", contact="محمد عبد الله")
-    document["items"][0]["description"] = "שירותי ייעוץ — Ελληνικά — Привет"
-    return document
-
-
 def unicode_support() -> list[tuple[str, str, str]]:
-    """What each library does with right-to-left and CJK names (checked, not assumed)."""
+    """What each renderer's PDF gives back (checked, not assumed)."""
     from pypdf import PdfReader  # noqa: PLC0415
-    from reportlab.pdfgen import textobject  # type: ignore[import-untyped]  # noqa: PLC0415
 
-    from shared.pdf import render_invoice_pdf  # noqa: PLC0415
-
-    text = PdfReader(io.BytesIO(render_invoice_pdf(unicode_document()))).pages[0].extract_text()
-    fpdf2_ok = all(s in text for s in ("株式会社テスト 東京", "محمد عبد الله", "Ελληνικά"))
-    rtl = "yes" if getattr(textobject, "rtlSupport", False) else "no (needs `rlbidi`)"
+    names = ("株式会社テスト 東京", "محمد عبد الله", "שדרות", "Ελληνικά", "Привет", "한국어 번역")
+    found = {}
+    for name, render in renderers().items():
+        reader = PdfReader(io.BytesIO(render(unicode_document())))
+        text = reader.pages[0].extract_text()
+        found[name] = ", ".join(f"{n} {'yes' if n in text else 'NO'}" for n in names)
     return [
         (
             "right-to-left (Arabic, Hebrew)",
-            "bidi + shaping built in (uharfbuzz, a runtime dependency)",
-            f"bidi only with the `rlbidi` C extension (installed here: {rtl}); shaping "
-            "through uharfbuzz",
+            "arabic_reshaper (joining forms, the font's ligatures) + python-bidi "
+            "`get_display` (display order); ToUnicode maps the forms back to letters",
+            "bidi and shaping built in (uharfbuzz)",
         ),
         (
-            "CJK next to Latin text",
+            "CJK and Korean beside Latin text",
+            "runs split by the font that has each character, each run in its font",
             "fallback fonts per glyph (`set_fallback_fonts`)",
-            "no fallback: the caller splits runs of text by font itself",
         ),
-        (
-            "round trip here (pypdf extracts the names from fpdf2's PDF)",
-            "yes" if fpdf2_ok else "NO",
-            "not built",
-        ),
+        ("read back by pypdf", found["reportlab"], found["fpdf2"]),
     ]
 
 
@@ -193,31 +186,33 @@ def main(argv: list[str] | None = None) -> int:
             rows,
         )
     )
-    fpdf2_first = Summary.of([r["total"] for r in cold["fpdf2"]]).median
     rl_first = Summary.of([r["total"] for r in cold["reportlab"]]).median
-    fpdf2_cpu = Summary.of([r["cpu"] for r in cold["fpdf2"]]).median
+    rl_cpu = Summary.of([r["cpu"] for r in cold["reportlab"]]).median
+    fpdf2_first = Summary.of([r["total"] for r in cold["fpdf2"]]).median
     print(
-        f"\nfpdf2 / reportlab, imports + first: {fpdf2_first / rl_first:.2f}x. Budget "
-        f"<= {FIRST_BUDGET_MS:.0f} ms (fpdf2, bare, wall): "
-        f"{verdict(fpdf2_first <= FIRST_BUDGET_MS)}; on CPU time: "
-        f"{verdict(fpdf2_cpu <= FIRST_BUDGET_MS)}"
+        f"\nreportlab / fpdf2, imports + first: {rl_first / fpdf2_first:.2f}x. Budget "
+        f"<= {FIRST_BUDGET_MS:.0f} ms (shared.pdf, reportlab, bare): wall "
+        f"{fmt_ms(rl_first)} ms {verdict(rl_first <= FIRST_BUDGET_MS)}; CPU "
+        f"{fmt_ms(rl_cpu)} ms {verdict(rl_cpu <= FIRST_BUDGET_MS)}"
     )
 
     rows = []
     for key, times in warm.items():
         s = Summary.of(times)
         rows.append((key, s.n, fmt_ms(s.median), fmt_ms(s.p95), fmt_ms(s.minimum)))
-    print("\n### Warm documents (ms)\n")
-    print(table(["document", "n", "median", "p95", "min"], rows))
-    fpdf2_warm = Summary.of(warm["fpdf2"]).median
-    rl_warm = Summary.of(warm["reportlab"]).median
+    print("\n### Warm documents (ms, the two renderers alternating)\n")
+    print(table(["renderer: document", "n", "median", "p95", "min"], rows))
+    page = "one-page (professional)"
+    rl_warm = Summary.of(warm[f"reportlab: {page}"]).median
+    fpdf2_warm = Summary.of(warm[f"fpdf2: {page}"]).median
     print(
-        f"\nfpdf2 / reportlab, warm one-page: {fpdf2_warm / rl_warm:.2f}x. Budget "
-        f"<= {WARM_BUDGET_MS:.0f} ms (fpdf2): {verdict(fpdf2_warm <= WARM_BUDGET_MS)}"
+        f"\nreportlab / fpdf2, warm one-page: {rl_warm / fpdf2_warm:.2f}x. Budget "
+        f"<= {WARM_BUDGET_MS:.0f} ms (shared.pdf, reportlab): {fmt_ms(rl_warm)} ms "
+        f"{verdict(rl_warm <= WARM_BUDGET_MS)}"
     )
 
     print("\n### Unicode\n")
-    print(table(["", "fpdf2", "reportlab"], unicode_support()))
+    print(table(["", "reportlab (shared.pdf)", "fpdf2 (bench/pdf_fpdf2.py)"], unicode_support()))
 
     print("\n### Package size (installed files, no .pyc)\n")
     rows = []
@@ -225,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
         size, files = package_size(library)
         rows.append((library, " + ".join(DISTRIBUTIONS[library]), f"{size:.1f} MiB", files))
     fonts = sum(p.stat().st_size for p in (ROOT / "shared/pdf/fonts").glob("*.ttf")) / 2**20
-    rows.append(("bundled fonts (both)", "shared/pdf/fonts/*.ttf", f"{fonts:.1f} MiB", ""))
+    rows.append(
+        ("bundled fonts (both renderers)", "shared/pdf/fonts/*.ttf", f"{fonts:.1f} MiB", "")
+    )
     print(table(["library", "distributions", "size", "files"], rows))
 
     loader: dict[str, list[float]] = {}

@@ -1,11 +1,14 @@
-"""One fresh process of bench/pdf.py: import a PDF library and render one invoice.
+"""One fresh process of bench/pdf.py: import a renderer and render one invoice.
 
-``python -m bench.pdf_child fpdf2|reportlab [--function]`` prints JSON timings (ms):
-``import`` (the renderer's imports), ``first`` (the first document, fonts included),
-``total`` (wall) and ``cpu`` (user + system time of the same span: on a shared machine
-the wall time includes waiting for a CPU). ``--function`` first imports what the
-Lambda function imports anyway (FastAPI, Mangum, the PostgREST client,
+``python -m bench.pdf_child reportlab|fpdf2 [--function] [--unicode]`` prints JSON
+timings (ms): ``import`` (the renderer's imports), ``first`` (the first document, fonts
+included), ``total`` (wall) and ``cpu`` (user + system time of the same span: on a
+shared machine the wall time includes waiting for a CPU). ``reportlab`` is `shared.pdf`,
+``fpdf2`` the previous renderer kept in bench/pdf_fpdf2.py. ``--function`` first imports
+what the Lambda function imports anyway (FastAPI, Mangum, the PostgREST client,
 shared.documents), untimed, so ``total`` is what a PDF adds to its cold start.
+``--unicode`` renders bench/pdf.py's Unicode invoice (Arabic, Hebrew, Greek, Cyrillic,
+Japanese) instead of the Latin one.
 """
 
 from __future__ import annotations
@@ -21,21 +24,17 @@ def main() -> None:
         import shared.api  # noqa: PLC0415
         import shared.context  # noqa: PLC0415
         import shared.documents  # noqa: F401, PLC0415
-    from bench.pdf_sample import sample_document  # noqa: PLC0415
+    from bench.pdf_sample import sample_document, unicode_document  # noqa: PLC0415
 
-    document = sample_document()
+    document = unicode_document() if "--unicode" in sys.argv else sample_document()
     started = time.perf_counter()
     cpu_started = time.process_time()
     if library == "fpdf2":
-        from shared.pdf import render_invoice_pdf  # noqa: PLC0415
-
-        imported = time.perf_counter()
-        body = render_invoice_pdf(document)
+        from bench.pdf_fpdf2 import render_invoice_pdf  # noqa: PLC0415
     else:
-        from bench.pdf_reportlab import render  # noqa: PLC0415
-
-        imported = time.perf_counter()
-        body = render(document)
+        from shared.pdf import render_invoice_pdf  # noqa: PLC0415
+    imported = time.perf_counter()
+    body = render_invoice_pdf(document)
     done = time.perf_counter()
     cpu = time.process_time() - cpu_started
     assert body.startswith(b"%PDF-")

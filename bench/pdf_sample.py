@@ -104,3 +104,13 @@ def sample_document(
             "company_logo_url": None,
         },
     }
+
+
+def unicode_document() -> dict[str, Any]:
+    """The sample with a Japanese client, an Arabic contact, a Hebrew address line and
+    an item in Hebrew, Greek and Cyrillic (fallback fonts, shaping, right-to-left)."""
+    document = sample_document(client_name="株式会社テスト 東京", contact="محمد عبد الله")
+    document["client"]["address"] = "Øresundsvej 7\n2300 København S\nשדרות רוטשילד 1"  # noqa: RUF001
+    document["items"][0]["description"] = "שירותי ייעוץ — Ελληνικά — Привет"
+    document["items"][1]["description"] = "한국어 번역 and 東京 出張費"
+    return document
