@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                     "SUPABASE_SERVICE_ROLE_KEY": keys.service_role_key,
                     "RATE_LIMIT_PER_WINDOW": "0",
                     "LOG_LEVEL": "WARNING",
+                    "HTTP_TIMEOUT_SECONDS": "120",  # the worker's, as serverless.yml sets it
                 }
             )
             from functions.reconciliation import import_worker  # noqa: PLC0415

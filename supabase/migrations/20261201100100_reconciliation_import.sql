@@ -41,6 +41,12 @@ alter table public.import_batches
 
 create index import_row_errors_organization_idx on public.import_row_errors (organization_id);
 
+-- Duplicates of an unknown vendor's invoice (vendor_id null) are found by number; the
+-- unique index per vendor covers the others.
+create index vendor_invoices_unknown_vendor_number_idx
+  on public.vendor_invoices (organization_id, normalized_invoice_number)
+  where vendor_id is null;
+
 -- =============================================================================
 -- Helpers
 -- =============================================================================
@@ -424,6 +430,7 @@ begin
     index integer, rows jsonb, vendor_name text, invoice_number text, invoice_date date,
     due_date date, po_number text, currency text, subtotal numeric, tax_amount numeric,
     total_amount numeric, notes text, lines jsonb);
+  analyze pg_temp.import_docs;
 
   if pg_catalog.to_regclass('pg_temp.import_lines') is not null then
     drop table pg_temp.import_lines;
@@ -436,19 +443,21 @@ begin
   cross join lateral pg_catalog.jsonb_to_recordset(d.lines) as l (
     "row" integer, at text, line_number integer, item_code text, description text,
     quantity numeric, unit_price numeric, amount numeric);
+  analyze pg_temp.import_lines;
 
-  -- What only the database knows: duplicates, inside the batch and stored.
+  -- What only the database knows: duplicates, inside the batch and stored. The
+  -- same vendor (or, unknown, the same normalized name) and the same number.
   perform private.import_problem_rows(d.id, d.rows, coalesce(columns ->> 'invoice_number', 'invoice_number'),
     d.invoice_number,
     pg_catalog.format('%s appears twice in this import (first at %s %s): a duplicate', d.label,
-                      case when b.source = 'csv' then 'row' else 'index' end, e.index))
-  from pg_temp.import_docs d
-  join lateral (
-    select min(e.index) as index from pg_temp.import_docs e
-    where e.number_key = d.number_key and e.index < d.index
-      and (e.vendor_id = d.vendor_id
-           or (e.vendor_id is null and d.vendor_id is null and e.vendor_key = d.vendor_key))
-  ) e on e.index is not null;
+                      case when b.source = 'csv' then 'row' else 'index' end, d.first_index))
+  from (
+    select e.*, min(e.index) over (
+             partition by e.number_key, coalesce(e.vendor_id::text, 'name:' || e.vendor_key)
+           ) as first_index
+    from pg_temp.import_docs e
+  ) d
+  where d.first_index < d.index;
 
   perform private.import_problem_rows(d.id, d.rows, coalesce(columns ->> 'invoice_number', 'invoice_number'),
     d.invoice_number,
@@ -457,12 +466,25 @@ begin
   from pg_temp.import_docs d
   join lateral (
     select vi.created_at from public.vendor_invoices vi
-    where vi.organization_id = org and vi.normalized_invoice_number = d.number_key
-      and (vi.vendor_id = d.vendor_id
-           or (d.vendor_id is null and vi.vendor_id is null
-               and private.normalize_vendor_name(vi.vendor_name) = d.vendor_key))
+    where vi.organization_id = org and vi.vendor_id = d.vendor_id
+      and vi.normalized_invoice_number = d.number_key
     order by vi.created_at limit 1
-  ) vi on true;
+  ) vi on true
+  where d.vendor_id is not null;
+
+  perform private.import_problem_rows(d.id, d.rows, coalesce(columns ->> 'invoice_number', 'invoice_number'),
+    d.invoice_number,
+    pg_catalog.format('%s is already recorded (since %s): a duplicate', d.label,
+                      pg_catalog.to_char(vi.created_at, 'YYYY-MM-DD')))
+  from pg_temp.import_docs d
+  join lateral (
+    select vi.created_at from public.vendor_invoices vi
+    where vi.organization_id = org and vi.vendor_id is null
+      and vi.normalized_invoice_number = d.number_key
+      and private.normalize_vendor_name(vi.vendor_name) = d.vendor_key
+    order by vi.created_at limit 1
+  ) vi on true
+  where d.vendor_id is null;
 
   perform private.import_problem_rows(d.id, d.rows, coalesce(columns ->> 'due_date', 'due_date'),
     d.due_date::text,
@@ -482,15 +504,15 @@ begin
        po_number, currency, subtotal, tax_amount, total_amount, notes, import_batch_id,
        created_by)
     select d.id, org, d.vendor_id, d.vendor_name, d.invoice_number, d.invoice_date, d.due_date,
-           d.po_number, d.currency, coalesce(d.subtotal, s.lines_total),
+           d.po_number, d.currency, coalesce(d.subtotal, s.lines_total, 0),
            coalesce(d.tax_amount, 0),
-           coalesce(d.total_amount, coalesce(d.subtotal, s.lines_total) + coalesce(d.tax_amount, 0)),
+           coalesce(d.total_amount, coalesce(d.subtotal, s.lines_total, 0) + coalesce(d.tax_amount, 0)),
            d.notes, b.id, who
     from pg_temp.import_docs d
-    join lateral (
-      select coalesce(sum(l.amount), 0) as lines_total
-      from pg_temp.import_lines l where l.doc_id = d.id
-    ) s on true
+    left join (
+      select l.doc_id, sum(l.amount) as lines_total
+      from pg_temp.import_lines l group by l.doc_id
+    ) s on s.doc_id = d.id
     where d.stored;
 
     insert into public.vendor_invoice_lines
@@ -559,16 +581,17 @@ begin
   from pg_catalog.jsonb_to_recordset(coalesce(batch, '[]'::jsonb)) as d (
     index integer, rows jsonb, po_number text, vendor_name text, order_date date,
     currency text, status text, notes text, lines jsonb);
+  analyze pg_temp.import_docs;
 
   perform private.import_problem_rows(d.id, d.rows, coalesce(columns ->> 'po_number', 'po_number'),
     d.po_number,
     pg_catalog.format('%s appears twice in this import (first at %s %s): a duplicate', d.label,
-                      case when b.source = 'csv' then 'row' else 'index' end, e.index))
-  from pg_temp.import_docs d
-  join lateral (
-    select min(e.index) as index from pg_temp.import_docs e
-    where e.number_key = d.number_key and e.index < d.index
-  ) e on e.index is not null;
+                      case when b.source = 'csv' then 'row' else 'index' end, d.first_index))
+  from (
+    select e.*, min(e.index) over (partition by e.number_key) as first_index
+    from pg_temp.import_docs e
+  ) d
+  where d.first_index < d.index;
 
   perform private.import_problem_rows(d.id, d.rows, coalesce(columns ->> 'po_number', 'po_number'),
     d.po_number,
@@ -673,6 +696,7 @@ begin
   left join public.purchase_orders po
     on po.organization_id = org
    and po.normalized_po_number = private.normalize_document_number(d.po_number);
+  analyze pg_temp.import_docs;
 
   if pg_catalog.to_regclass('pg_temp.import_lines') is not null then
     drop table pg_temp.import_lines;
@@ -696,6 +720,7 @@ begin
   from pg_temp.import_docs d
   cross join lateral pg_catalog.jsonb_to_recordset(d.lines) as l (
     "row" integer, at text, po_line integer, item_code text, quantity_received numeric);
+  analyze pg_temp.import_lines;
 
   perform private.import_problem_rows(d.id, d.rows, coalesce(columns ->> 'po_number', 'po_number'),
     d.po_number,
@@ -726,12 +751,12 @@ begin
   perform private.import_problem_rows(d.id, d.rows,
     coalesce(columns ->> 'receipt_number', 'receipt_number'), d.receipt_number,
     pg_catalog.format('%s appears twice in this import (first at %s %s): a duplicate', d.label,
-                      case when b.source = 'csv' then 'row' else 'index' end, e.index))
-  from pg_temp.import_docs d
-  join lateral (
-    select min(e.index) as index from pg_temp.import_docs e
-    where e.number_key = d.number_key and e.index < d.index
-  ) e on e.index is not null;
+                      case when b.source = 'csv' then 'row' else 'index' end, d.first_index))
+  from (
+    select e.*, min(e.index) over (partition by e.number_key) as first_index
+    from pg_temp.import_docs e
+  ) d
+  where d.first_index < d.index;
 
   perform private.import_problem_rows(d.id, d.rows,
     coalesce(columns ->> 'receipt_number', 'receipt_number'), d.receipt_number,
