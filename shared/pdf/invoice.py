@@ -727,10 +727,10 @@ class _Renderer:
         block = self.width - title_width - 4
         top = MARGIN - (4 if style.header_band else 0)
         logo_room = 16 if logo is not None else 0
-        if logo is not None:
-            pdf.image(logo, left, top, 14, block)
         if style.name == "modern":
             # Modern: the title is the heading; the business sits on the right.
+            if logo is not None:
+                pdf.image(logo, left, top, 14, block)
             self.font(26, True, style.accent)
             pdf.set_xy(left, top + logo_room)
             pdf.cell(block, 11, style.title, down=True)
@@ -754,6 +754,8 @@ class _Renderer:
             name_color, detail_color = WHITE, (210, 220, 235)
         else:
             name_color, detail_color = style.text, style.muted
+        if logo is not None:  # over the band
+            pdf.image(logo, left, top, 14, block)
         size = 15 if style.header_band else 13
         self.font(size, style.header_band, name_color)
         pdf.set_xy(left, top + logo_room)

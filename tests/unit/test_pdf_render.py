@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from pypdf import PdfReader
 
 from bench.pdf_sample import sample_document
@@ -151,3 +154,31 @@ def test_font_load_order_does_not_change_output() -> None:
     render_invoice_pdf(world)
     assert render_invoice_pdf(world) == there
     assert "Müller & Söhne GmbH" in text(render_invoice_pdf(plain))
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="needs poppler's pdftoppm")
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_logo_is_visible(template: str, tmp_path: Path) -> None:
+    """The logo is drawn over the professional template's band, not under it."""
+    logo = Image.new("RGB", (40, 40), (255, 0, 0))
+    raw = io.BytesIO()
+    logo.save(raw, "PNG")
+    document = sample_document(template=template)
+    document["business"]["company_logo_url"] = (
+        "data:image/png;base64," + base64.b64encode(raw.getvalue()).decode()
+    )
+    (tmp_path / "logo.pdf").write_bytes(render_invoice_pdf(document))
+    subprocess.run(
+        ["pdftoppm", "-r", "30", "-png", "-singlefile", "logo.pdf", "page"],
+        check=True,
+        cwd=tmp_path,
+    )
+    with Image.open(tmp_path / "page.png") as page:
+        top = page.convert("RGB").crop((0, 0, page.width, page.height // 6))
+        pixels = top.tobytes()
+    red = sum(
+        1
+        for i in range(0, len(pixels), 3)
+        if pixels[i] > 200 and pixels[i + 1] < 60 and pixels[i + 2] < 60
+    )
+    assert red > 10, red
