@@ -57,13 +57,15 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $@
 
 # Every function's zip, the Python packages' layer and the CloudFormation template in
-# $(PACKAGE_DIR), offline: placeholder AWS credentials, nothing is asked of AWS
+# $(PACKAGE_DIR), the monitoring stack's template in $(PACKAGE_DIR)/monitoring, offline: placeholder AWS credentials, nothing is asked of AWS
 # (docs/deploy.md). tests/deploy/test_package.py checks what it builds.
 package: $(STAMP) $(NODE_STAMP)
 	env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline \
 		AWS_EC2_METADATA_DISABLED=true SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off \
 		PYTHON_BIN=$(abspath $(PYTHON)) \
-		node_modules/.bin/serverless package --stage $(STAGE) --package $(PACKAGE_DIR)
+		sh -c 'node_modules/.bin/serverless package --stage $(STAGE) --package $(PACKAGE_DIR) && \
+		node_modules/.bin/serverless package --config serverless.monitoring.yml --stage $(STAGE) \
+			--package $(PACKAGE_DIR)/monitoring'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules .serverless

@@ -1,0 +1,477 @@
+"""The deployment package, built for real and checked.
+
+Once per session, ``make package`` runs the pinned Serverless Framework v3 CLI
+(package.json: osls, no login) with placeholder AWS credentials into a temporary directory:
+the functions' zips, the layer of Python packages and the CloudFormation template. These
+tests read those artifacts: one zip per function of serverless.yml (whatever functions it
+declares), within the size budgets, with its handler and ``shared/`` and nothing of the
+tests, the local stack or the benchmarks; a layer for arm64; and a template whose roles
+grant each function only what serverless.yml gives it, with the alarms, the queues' dead
+letter queues and the buckets' rules. About 30 s with warm caches (npm's, pip's and the
+layer's), 2 minutes on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Size budgets (bench/RESULTS.md, "Issue 7: packaging", has the measured sizes).
+FUNCTION_ZIP_BUDGET = 3 * 1024 * 1024  # a function's own code: its module and shared/
+FUNCTION_UNZIPPED_BUDGET = 8 * 1024 * 1024
+LAYER_ZIP_BUDGET = 40 * 1024 * 1024
+# Lambda's limit is 250 MB unzipped for a function and its layers; keep room.
+FUNCTION_AND_LAYER_UNZIPPED_BUDGET = 200 * 1024 * 1024
+# CloudFormation refuses a stack of more than 500 resources.
+STACK_RESOURCE_LIMIT = 500
+
+FORBIDDEN_PREFIXES = (
+    "tests/",
+    "devstack/",
+    "bench/",
+    "docs/",
+    "supabase/",
+    "deploy/",
+    "node_modules/",
+    ".venv/",
+    ".devstack/",
+    ".serverless/",
+    ".github/",
+)
+LOG_ACTIONS = {
+    "logs:CreateLogStream",
+    "logs:CreateLogGroup",
+    "logs:TagResource",
+    "logs:PutLogEvents",
+}
+SQS_CONSUMER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+AARCH64 = 0xB7  # ELF e_machine
+# Amazon Linux 2 (the python3.11 runtime) has glibc 2.26.
+MAX_GLIBC = (2, 26)
+
+
+@dataclass(frozen=True)
+class Package:
+    directory: Path
+    config: dict[str, Any]  # serverless.yml as written
+    template: dict[str, Any]  # the CloudFormation template, as deployed
+    monitoring: dict[str, Any]  # the monitoring stack's template (serverless.monitoring.yml)
+    state: dict[str, Any]  # the CLI's resolved service (serverless-state.json)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        resources: dict[str, Any] = self.template["Resources"]
+        return resources
+
+    @property
+    def functions(self) -> dict[str, Any]:
+        functions: dict[str, Any] = self.config["functions"]
+        return functions
+
+    def function_resource(self, name: str) -> dict[str, Any]:
+        resource: dict[str, Any] = self.resources[logical_id(name) + "LambdaFunction"]
+        return resource
+
+    def zip(self, name: str) -> zipfile.ZipFile:
+        return zipfile.ZipFile(self.directory / f"{name}.zip")
+
+    @property
+    def layer_zip(self) -> Path:
+        return self.directory / "pythonRequirements.zip"
+
+
+def runs_on_lambda(platform: str) -> bool:
+    """Whether a wheel's platform tag runs on arm64 Amazon Linux 2 (glibc 2.26)."""
+    if platform == "any":
+        return True
+    if platform == "manylinux2014_aarch64":
+        return True
+    glibc = re.fullmatch(r"manylinux_(\d+)_(\d+)_aarch64", platform)
+    return bool(glibc) and (int(glibc[1]), int(glibc[2])) <= MAX_GLIBC
+
+
+def logical_id(function_name: str) -> str:
+    """The framework's normalized name (naming.getNormalizedFunctionName)."""
+    name = function_name.replace("-", "Dash").replace("_", "Underscore")
+    return name[0].upper() + name[1:]
+
+
+def is_http(function: dict[str, Any]) -> bool:
+    return any("httpApi" in event for event in function.get("events") or [])
+
+
+@pytest.fixture(scope="session")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
+    directory = tmp_path_factory.mktemp("package")
+    result = subprocess.run(
+        ["make", "--no-print-directory", "package", f"PACKAGE_DIR={directory}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"make package failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return Package(
+        directory=directory,
+        config=yaml.safe_load((ROOT / "serverless.yml").read_text()),
+        template=json.loads((directory / "cloudformation-template-update-stack.json").read_text()),
+        monitoring=json.loads(
+            (directory / "monitoring" / "cloudformation-template-update-stack.json").read_text()
+        ),
+        state=json.loads((directory / "serverless-state.json").read_text()),
+    )
+
+
+# --- the artifacts ---------------------------------------------------------------------
+
+
+def test_one_zip_per_function_and_nothing_else(package: Package) -> None:
+    zips = {path.stem for path in package.directory.glob("*.zip")}
+    assert zips == {*package.functions, "pythonRequirements"}  # and the layer
+
+
+def test_each_function_zip_is_within_its_budget(package: Package) -> None:
+    over = {}
+    for name in package.functions:
+        size = (package.directory / f"{name}.zip").stat().st_size
+        with package.zip(name) as archive:
+            unzipped = sum(info.file_size for info in archive.infolist())
+        if size > FUNCTION_ZIP_BUDGET or unzipped > FUNCTION_UNZIPPED_BUDGET:
+            over[name] = (size, unzipped)
+    assert not over, f"over {FUNCTION_ZIP_BUDGET} B zipped / {FUNCTION_UNZIPPED_BUDGET} B: {over}"
+
+
+def test_each_zip_holds_its_handler_and_all_of_shared(package: Package) -> None:
+    shared = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "shared").rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
+    assert "shared/__init__.py" in shared
+    for name, function in package.functions.items():
+        module = function["handler"].rpartition(".")[0]
+        handler = module + ".py"
+        with package.zip(name) as archive:
+            names = set(archive.namelist())
+        package_init = module.rpartition("/")[0] + "/__init__.py"
+        assert {handler, "functions/__init__.py", package_init} <= names, name
+        assert shared <= names, f"{name} misses {sorted(shared - names)[:5]}"
+
+
+def test_no_zip_holds_tests_devstack_bench_or_other_functions(package: Package) -> None:
+    for name, function in package.functions.items():
+        patterns = set(function.get("package", {}).get("patterns", []))
+        with package.zip(name) as archive:
+            names = archive.namelist()
+        forbidden = [n for n in names if n.startswith(FORBIDDEN_PREFIXES)]
+        assert not forbidden, f"{name}: {forbidden[:5]}"
+        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")], name
+        top_level = [n for n in names if "/" not in n]
+        assert not top_level, f"{name} holds {top_level}"
+        # functions/: only the files its own patterns name (its module, the packages' inits)
+        others = [n for n in names if n.startswith("functions/") and n not in patterns]
+        assert not others, f"{name} holds other functions' code: {others[:5]}"
+
+
+def test_the_layer_holds_the_locked_packages_for_arm64(package: Package) -> None:
+    locked = {}
+    for line in (ROOT / "deploy" / "requirements.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.split()[0].partition("==")
+            locked[re.sub(r"[-_.]+", "_", name).lower()] = version
+    with zipfile.ZipFile(package.layer_zip) as layer:
+        names = layer.namelist()
+        assert all(n.startswith("python/") for n in names), "a layer's packages live in python/"
+        dists: dict[str, tuple[str, bytes]] = {}
+        for n in names:
+            match = re.fullmatch(r"python/([^/]+)-([^/-]+)\.dist-info/WHEEL", n)
+            if match:
+                dists[re.sub(r"[-_.]+", "_", match[1]).lower()] = (match[2], layer.read(n))
+        assert {k: v for k, (v, _) in dists.items()} == locked
+        for dist, (_, wheel) in dists.items():
+            # A wheel runs where one of its tags does.
+            tags = re.findall(r"^Tag: (\S+)$", wheel.decode(), flags=re.MULTILINE)
+            assert any(runs_on_lambda(tag.split("-")[-1]) for tag in tags), f"{dist}: {tags}"
+        objects = [n for n in names if re.search(r"\.so(\.\d+)*$", n)]
+        assert objects, "the layer has compiled extensions (pydantic-core, cryptography, ...)"
+        for n in objects:
+            header = layer.read(n)[:20]
+            assert header[:4] == b"\x7fELF", n
+            assert int.from_bytes(header[18:20], "little") == AARCH64, f"{n} is not arm64"
+        # The runtime provides the AWS SDK; no bytecode (slim), the metadata stays.
+        assert not [n for n in names if n.startswith(("python/boto3/", "python/botocore/"))]
+        assert not [n for n in names if n.endswith(".pyc")]
+        for module in ("fastapi", "pydantic_core", "mangum", "jwt", "supabase", "reportlab"):
+            assert f"python/{module}/__init__.py" in names, module
+
+
+def test_the_layer_and_any_function_fit_lambda(package: Package) -> None:
+    assert package.layer_zip.stat().st_size <= LAYER_ZIP_BUDGET
+    with zipfile.ZipFile(package.layer_zip) as layer:
+        layer_size = sum(info.file_size for info in layer.infolist())
+    largest = 0
+    for name in package.functions:
+        with package.zip(name) as archive:
+            largest = max(largest, sum(info.file_size for info in archive.infolist()))
+    assert layer_size + largest <= FUNCTION_AND_LAYER_UNZIPPED_BUDGET
+
+
+# --- the template: functions and their roles -------------------------------------------
+
+
+def test_every_function_runs_arm64_python_with_the_layer(package: Package) -> None:
+    layer = {"Ref": "PythonRequirementsLambdaLayer"}
+    for name in package.functions:
+        properties = package.function_resource(name)["Properties"]
+        assert properties["Runtime"] == "python3.11"
+        assert properties["Architectures"] == ["arm64"]
+        assert layer in properties["Layers"], name
+
+
+def test_configuration_is_dynamic_references_resolved_at_deploy(package: Package) -> None:
+    """Nothing of the environment needed AWS while packaging; secrets are Secrets
+    Manager references, and only jobs and workers get the service role key."""
+    for name, function in package.functions.items():
+        variables = package.function_resource(name)["Properties"]["Environment"]["Variables"]
+        text = json.dumps(variables)
+        assert "${" not in text, f"{name}: an unresolved variable in {text}"
+        assert variables["SUPABASE_URL"] == "{{resolve:ssm:/invoiceflow/dev/supabase-url}}"
+        assert variables["SUPABASE_JWT_SECRET"].startswith(
+            "{{resolve:secretsmanager:invoiceflow/dev/supabase:SecretString:"
+        )
+        key = variables.get("SUPABASE_SERVICE_ROLE_KEY")
+        if is_http(function):
+            assert key is None, f"{name} is an HTTP route: it must not hold the service role key"
+        elif key is not None:
+            assert key.startswith("{{resolve:secretsmanager:invoiceflow/dev/supabase:"), name
+
+
+def role_statements(package: Package, name: str) -> list[dict[str, Any]]:
+    role = package.function_resource(name)["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements: list[dict[str, Any]] = []
+    for policy in package.resources[role]["Properties"]["Policies"]:
+        statements += policy["PolicyDocument"]["Statement"]
+    return statements
+
+
+def actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def test_each_role_grants_only_what_serverless_yml_gives_its_function(package: Package) -> None:
+    for name, function in package.functions.items():
+        granted = set().union(*(actions(s) for s in role_statements(package, name)))
+        declared = set().union(*(actions(s) for s in function.get("iamRoleStatements", [])))
+        if any("sqs" in event for event in function.get("events") or []):
+            declared |= SQS_CONSUMER_ACTIONS
+        assert granted - LOG_ACTIONS == declared, f"{name}: {granted - LOG_ACTIONS ^ declared}"
+        assert {"logs:CreateLogStream", "logs:PutLogEvents"} <= granted, name
+
+
+def test_functions_without_statements_share_a_role_that_only_logs(package: Package) -> None:
+    plain = [name for name, fn in package.functions.items() if "iamRoleStatements" not in fn]
+    assert plain, "the CRUD routes declare no AWS permissions"
+    for name in plain:
+        role = package.function_resource(name)["Properties"]["Role"]["Fn::GetAtt"][0]
+        assert role == "IamRoleLambdaExecution", name
+        granted = set().union(*(actions(s) for s in role_statements(package, name)))
+        # not even the bulk queue's consumer permissions, which the framework puts there
+        assert granted == LOG_ACTIONS, f"{name}: {granted - LOG_ACTIONS}"
+
+
+def test_ses_only_for_sending_and_buckets_only_for_their_users(package: Package) -> None:
+    custom = package.state["service"]["custom"]
+    buckets = {
+        f"arn:aws:s3:::{custom[key]}/*"
+        for key in ("exportsBucket", "uploadsBucket")
+        if key in custom
+    }
+    for name, function in package.functions.items():
+        declared = function.get("iamRoleStatements", [])
+        for statement in role_statements(package, name):
+            granted = actions(statement)
+            assert "*" not in granted, name
+            assert not [a for a in granted if a.endswith(":*")], name
+            if any(a.startswith("ses:") for a in granted):
+                assert any(a.startswith("ses:") for s in declared for a in actions(s)), name
+                assert granted <= {"ses:SendRawEmail", "ses:SendEmail"}, name
+            if any(a.startswith("s3:") for a in granted):
+                resources = statement["Resource"]
+                resources = [resources] if isinstance(resources, str) else resources
+                assert set(resources) <= buckets, f"{name}: {resources}"
+            if statement.get("Resource") == "*":
+                assert granted <= {"ses:SendRawEmail", "ses:SendEmail"}, f"{name}: {granted}"
+
+
+# --- the template: alarms, queues, buckets, API ----------------------------------------
+
+
+def test_every_function_has_error_rate_and_p95_duration_alarms(package: Package) -> None:
+    """In the monitoring stack, notifying the application stack's topic."""
+    alarms = package.monitoring["Resources"]
+    export = package.template["Outputs"]["AlarmTopicArn"]
+    assert export["Value"] == {"Ref": "AlarmTopic"}
+    topic = {"Fn::ImportValue": export["Export"]["Name"]}
+    for name in package.functions:
+        properties = package.function_resource(name)["Properties"]
+        dimension = [{"Name": "FunctionName", "Value": properties["FunctionName"]}]
+        errors = alarms[logical_id(name) + "ErrorRateAlarm"]["Properties"]
+        duration = alarms[logical_id(name) + "DurationAlarm"]["Properties"]
+        stats = {m["Id"]: m for m in errors["Metrics"]}
+        assert stats["errors"]["MetricStat"]["Metric"]["MetricName"] == "Errors"
+        assert stats["errors"]["MetricStat"]["Metric"]["Dimensions"] == dimension
+        assert stats["invocations"]["MetricStat"]["Metric"]["Dimensions"] == dimension
+        assert "100 * errors / invocations" in stats["rate"]["Expression"]
+        assert duration["ExtendedStatistic"] == "p95"
+        assert duration["Dimensions"] == dimension
+        assert 0 < duration["Threshold"] < properties["Timeout"] * 1000, name
+        for alarm in (errors, duration):
+            assert alarm["AlarmActions"] == [topic]
+            assert alarm["OKActions"] == [topic]
+    assert len(package.monitoring["Resources"]) < STACK_RESOURCE_LIMIT
+
+
+def test_api_account_and_queue_alarms(package: Package) -> None:
+    alarms = {
+        key: resource["Properties"]
+        for key, resource in package.resources.items()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    api = alarms["ApiServerErrorRateAlarm"]
+    assert {
+        m["MetricStat"]["Metric"]["MetricName"] for m in api["Metrics"] if "MetricStat" in m
+    } == {
+        "5xx",
+        "Count",
+    }
+    assert alarms["ApiLatencyP95Alarm"]["ExtendedStatistic"] == "p95"
+    throttles = alarms["LambdaThrottlesAlarm"]
+    assert (throttles["MetricName"], throttles.get("Dimensions")) == ("Throttles", None)
+    assert alarms["LambdaConcurrencyAlarm"]["MetricName"] == "ConcurrentExecutions"
+    assert alarms["BulkDeadLetterQueueAlarm"]["Dimensions"][0]["Value"] == {
+        "Fn::GetAtt": ["BulkDeadLetterQueue", "QueueName"]
+    }
+    for key, alarm in alarms.items():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], key
+
+
+def test_every_consumed_queue_has_a_dead_letter_queue(package: Package) -> None:
+    queues = {k: r for k, r in package.resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    assert queues
+    for key, queue in queues.items():
+        properties = queue["Properties"]
+        assert properties.get("SqsManagedSseEnabled") or properties.get("KmsMasterKeyId"), key
+    mappings = [
+        r for r in package.resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"
+    ]
+    assert mappings
+    for mapping in mappings:
+        queue_id = mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
+        properties = queues[queue_id]["Properties"]
+        dead = properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert dead in queues
+        assert dead != queue_id
+        assert queues[dead]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+        assert 1 <= properties["RedrivePolicy"]["maxReceiveCount"] <= 10
+        consumer = mapping["Properties"]["FunctionName"]["Fn::GetAtt"][0]
+        timeout = package.resources[consumer]["Properties"]["Timeout"]
+        # AWS: at least six times the consumer's timeout, or messages are redelivered
+        # while a batch is still running.
+        assert properties["VisibilityTimeout"] >= 6 * timeout, queue_id
+
+
+def test_every_bucket_is_encrypted_private_and_tls_only(package: Package) -> None:
+    buckets = {k: r for k, r in package.resources.items() if r["Type"] == "AWS::S3::Bucket"}
+    assert {"ExportsBucket", "ServerlessDeploymentBucket"} <= set(buckets)
+    policies = [
+        r["Properties"] for r in package.resources.values() if r["Type"] == "AWS::S3::BucketPolicy"
+    ]
+    for key, bucket in buckets.items():
+        properties = bucket["Properties"]
+        rules = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+        assert properties["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, key
+        tls = [
+            p
+            for p in policies
+            if p["Bucket"] == {"Ref": key}
+            and any(
+                s["Effect"] == "Deny"
+                and str(s["Condition"]["Bool"]["aws:SecureTransport"]).lower() == "false"
+                for s in p["PolicyDocument"]["Statement"]
+            )
+        ]
+        assert tls, f"{key} accepts plain HTTP"
+        cors = properties.get("CorsConfiguration", {}).get("CorsRules", [])
+        assert not [r for r in cors if "*" in r["AllowedOrigins"]], f"{key}: CORS for any origin"
+
+
+def test_exports_expire_and_unfinished_uploads_are_aborted(package: Package) -> None:
+    rules = package.resources["ExportsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert [r for r in rules if r["Status"] == "Enabled" and 0 < r.get("ExpirationInDays", 0) <= 7]
+    assert [
+        r for r in rules if r.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation")
+    ]
+
+
+def test_api_cors_is_the_frontend_origin_with_the_api_headers(package: Package) -> None:
+    cors = package.resources["HttpApi"]["Properties"]["CorsConfiguration"]
+    origins = package.config["params"]["default"]["frontendOrigins"]
+    assert cors["AllowOrigins"] == origins
+    assert "*" not in origins
+    assert {"Authorization", "Content-Type", "X-Organization-Id", "Idempotency-Key"} <= set(
+        cors["AllowHeaders"]
+    )
+    assert "X-Request-Id" in cors["ExposeHeaders"]
+
+
+def test_api_throttling_covers_every_route_and_names_real_ones(package: Package) -> None:
+    stage = package.resources["HttpApiStage"]["Properties"]
+    default = stage["DefaultRouteSettings"]
+    assert default["ThrottlingRateLimit"] > 0
+    assert default["ThrottlingBurstLimit"] > 0
+    routes = {
+        r["Properties"]["RouteKey"]
+        for r in package.resources.values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route"
+    }
+    for key, settings in stage["RouteSettings"].items():
+        assert key in routes, f"throttling for {key}, which is no route"
+        assert settings["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
+
+
+def test_logs_are_kept_for_the_stage_retention(package: Package) -> None:
+    retention = package.config["params"]["default"]["logRetentionInDays"]
+    groups = [
+        r["Properties"] for r in package.resources.values() if r["Type"] == "AWS::Logs::LogGroup"
+    ]
+    assert len(groups) >= len(package.functions)
+    assert {g.get("RetentionInDays") for g in groups} == {retention}
+
+
+def test_the_stack_fits_cloudformation(package: Package) -> None:
+    count = len(package.resources)
+    assert count < STACK_RESOURCE_LIMIT, (
+        f"{count} resources: CloudFormation's limit is {STACK_RESOURCE_LIMIT} "
+        "(docs/deploy.md#the-stack-size)"
+    )
