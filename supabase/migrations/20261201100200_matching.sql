@@ -146,6 +146,15 @@ alter table public.vendor_invoices
 alter table public.vendor_invoice_lines
   add column po_line_linked_manually boolean not null default false;
 
+-- The PO line matching resolves for a line is derived (recomputed by every
+-- matching, its evidence in vendor_invoice_line_matches), like a derived total:
+-- its change alone writes no audit entry. A person's link does (it also sets
+-- po_line_linked_manually). First matchings of 50,000 lines: bench/RESULTS.md.
+drop trigger audit_updates on public.vendor_invoice_lines;
+create trigger audit_updates after update on public.vendor_invoice_lines
+  referencing old table as old_rows new table as new_rows
+  for each statement execute function private.record_audit('updated_at', 'purchase_order_line_id');
+
 -- A suggestion a person rejected ("these are two different vendors"): never
 -- suggested again, in either direction.
 create table public.vendor_merge_rejections (
@@ -773,11 +782,6 @@ begin
   where abs(t.actual - t.expected) > t.total_tol;
 
   -- 6. Write: resolved links, results, exceptions, statuses.
-  update public.vendor_invoices vi
-  set purchase_order_id = m.po_id
-  from recon_mi m
-  where vi.id = m.invoice_id and vi.purchase_order_id is distinct from m.po_id;
-
   update public.vendor_invoice_lines l
   set purchase_order_line_id = r.po_line_id
   from recon_lr r
@@ -918,11 +922,13 @@ begin
       lines_exception = excluded.lines_exception, open_exceptions = excluded.open_exceptions,
       tolerances = excluded.tolerances, matched_at = excluded.matched_at;
 
+  -- The resolved purchase order, the outcome and the time: one update per invoice.
   update public.vendor_invoices vi
-  set status = vm.outcome, matched_at = vm.matched_at
+  set status = vm.outcome, matched_at = vm.matched_at, purchase_order_id = vm.purchase_order_id
   from public.vendor_invoice_matches vm, recon_ids r
   where vm.vendor_invoice_id = r.id and vi.id = r.id
-    and (vi.status is distinct from vm.outcome or vi.matched_at is distinct from vm.matched_at);
+    and (vi.status is distinct from vm.outcome or vi.matched_at is distinct from vm.matched_at
+         or vi.purchase_order_id is distinct from vm.purchase_order_id);
 
   select jsonb_build_object(
            'invoices', count(*),
