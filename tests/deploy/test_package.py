@@ -99,7 +99,7 @@ def runs_on_lambda(platform: str) -> bool:
     if platform == "manylinux2014_aarch64":
         return True
     glibc = re.fullmatch(r"manylinux_(\d+)_(\d+)_aarch64", platform)
-    return bool(glibc) and (int(glibc[1]), int(glibc[2])) <= MAX_GLIBC
+    return glibc is not None and (int(glibc[1]), int(glibc[2])) <= MAX_GLIBC
 
 
 def logical_id(function_name: str) -> str:
@@ -114,6 +114,13 @@ def is_http(function: dict[str, Any]) -> bool:
 
 @pytest.fixture(scope="session")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
+    config = (ROOT / "serverless.yml").read_text()
+    # ${ssm:...} is resolved by the CLI, asking AWS: packaging would hang on retries, then fail.
+    asks_aws = sorted(set(re.findall(r"\$\{(?:ssm|cf|s3|aws):[^}]*\}", config)))
+    assert not asks_aws, (
+        f"serverless.yml asks AWS while packaging: {asks_aws}; use a CloudFormation dynamic "
+        "reference ({{resolve:ssm:...}}) or ${self:custom.secrets...} (docs/deploy.md)"
+    )
     directory = tmp_path_factory.mktemp("package")
     result = subprocess.run(
         ["make", "--no-print-directory", "package", f"PACKAGE_DIR={directory}"],
@@ -127,7 +134,7 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
         pytest.fail(f"make package failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return Package(
         directory=directory,
-        config=yaml.safe_load((ROOT / "serverless.yml").read_text()),
+        config=yaml.safe_load(config),
         template=json.loads((directory / "cloudformation-template-update-stack.json").read_text()),
         monitoring=json.loads(
             (directory / "monitoring" / "cloudformation-template-update-stack.json").read_text()
