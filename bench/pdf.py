@@ -1,6 +1,6 @@
 """Invoice PDFs: shared.pdf (reportlab) against the previous fpdf2 renderer, side by side.
 
-``.venv/bin/python -m bench.pdf [--runs 7] [--warm 60] [--loader-calls 200]``
+``.venv/bin/python -m bench.pdf [--runs 7] [--warm 60] [--loader-calls 200] [--accel-path DIR]``
 
 Budgets (issue 5): a one-page invoice in <= 10 ms warm, and <= 250 ms for the first
 document in a fresh process including imports (median of several fresh processes).
@@ -12,6 +12,8 @@ document in a fresh process including imports (median of several fresh processes
   same one-page invoice (bench/pdf_sample.py), then on the other templates, a draft
   (watermark), a Unicode invoice (Arabic, Hebrew, Greek, Cyrillic, CJK, Korean) and a
   120-item one.
+- With ``--accel-path``: shared.pdf warm, CPU time, in fresh processes without and with
+  reportlab's optional C accelerator (``rl-accel``, not a dependency of ours).
 - Unicode: the names read back from each renderer's PDF (pypdf).
 - Package size: the files of each renderer's distributions (what a Lambda zip carries).
 - The document loader (bench/pdf_loader.py): ``public.invoice_document`` by RPC against
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -74,7 +77,8 @@ def renderers() -> dict[str, Render]:
 
 
 def warm_runs(count: int) -> dict[str, list[float]]:
-    """Each document rendered by both renderers in turn, after one untimed render."""
+    """Each document rendered by both renderers in turn, after one untimed render:
+    wall time (key ``renderer: document``) and CPU time (key ``... cpu``) of each."""
     documents = {
         "one-page (professional)": (sample_document(), count),
         "modern": (sample_document(template="modern"), max(5, count // 5)),
@@ -89,12 +93,32 @@ def warm_runs(count: int) -> dict[str, list[float]]:
             render(document)
         for _ in range(n):
             for name, render in renderers().items():
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 render(document)
-                series.setdefault(f"{name}: {label}", []).append(
-                    (time.perf_counter() - started) * 1e3
-                )
+                wall = (time.perf_counter() - started) * 1e3
+                series.setdefault(f"{name}: {label}", []).append(wall)
+                cpu_ms = (time.process_time() - cpu) * 1e3
+                series.setdefault(f"{name}: {label} cpu", []).append(cpu_ms)
     return series
+
+
+def accelerated(count: int, path: str) -> dict[str, list[float]]:
+    """shared.pdf's warm one-page CPU time in fresh processes without and with
+    reportlab's optional C accelerator (rl-accel, installed under ``path``), ABBA."""
+    results: dict[str, list[float]] = {}
+    for accel in (False, True, True, False):
+        env = dict(os.environ)
+        if accel:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [path, env.get("PYTHONPATH")]))
+        command = [sys.executable, "-m", "bench.pdf_child", "reportlab", "--warm", str(count)]
+        proc = subprocess.run(
+            command, capture_output=True, text=True, check=True, cwd=ROOT, env=env
+        )
+        out = json.loads(proc.stdout)
+        assert out["accelerated"] == accel, out
+        key = "with rl-accel" if accel else "without"
+        results.setdefault(key, []).extend(out["warm_cpu"])
+    return results
 
 
 def unicode_support() -> list[tuple[str, str, str]]:
@@ -147,6 +171,12 @@ def main(argv: list[str] | None = None) -> int:
         default=200,
         help="document loader calls per way and caller (0: skip; needs PostgreSQL)",
     )
+    parser.add_argument(
+        "--accel-path",
+        default="",
+        help="a directory with rl-accel installed (pip install --target DIR rl-accel): "
+        "also measure shared.pdf with reportlab's C accelerator",
+    )
     args = parser.parse_args(argv)
     log(f"load average at start: {loadavg()}")
     log(f"{args.runs} fresh processes per library and mode, interleaved")
@@ -198,18 +228,33 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for key, times in warm.items():
-        s = Summary.of(times)
-        rows.append((key, s.n, fmt_ms(s.median), fmt_ms(s.p95), fmt_ms(s.minimum)))
+        if key.endswith(" cpu"):
+            continue
+        s, c = Summary.of(times), Summary.of(warm[f"{key} cpu"])
+        rows.append(
+            (key, s.n, fmt_ms(s.median), fmt_ms(s.p95), fmt_ms(s.minimum), fmt_ms(c.median))
+        )
     print("\n### Warm documents (ms, the two renderers alternating)\n")
-    print(table(["renderer: document", "n", "median", "p95", "min"], rows))
+    print(table(["renderer: document", "n", "median", "p95", "min", "CPU median"], rows))
     page = "one-page (professional)"
     rl_warm = Summary.of(warm[f"reportlab: {page}"]).median
+    rl_warm_cpu = Summary.of(warm[f"reportlab: {page} cpu"]).median
     fpdf2_warm = Summary.of(warm[f"fpdf2: {page}"]).median
     print(
         f"\nreportlab / fpdf2, warm one-page: {rl_warm / fpdf2_warm:.2f}x. Budget "
-        f"<= {WARM_BUDGET_MS:.0f} ms (shared.pdf, reportlab): {fmt_ms(rl_warm)} ms "
-        f"{verdict(rl_warm <= WARM_BUDGET_MS)}"
+        f"<= {WARM_BUDGET_MS:.0f} ms (shared.pdf, reportlab): wall {fmt_ms(rl_warm)} ms "
+        f"{verdict(rl_warm <= WARM_BUDGET_MS)}; CPU {fmt_ms(rl_warm_cpu)} ms "
+        f"{verdict(rl_warm_cpu <= WARM_BUDGET_MS)}"
     )
+    accel: dict[str, list[float]] = {}
+    if args.accel_path:
+        accel = accelerated(args.warm, args.accel_path)
+        print("\n### reportlab's C accelerator (rl-accel), warm one-page CPU ms\n")
+        rows = []
+        for key, times in accel.items():
+            c = Summary.of(times)
+            rows.append((key, c.n, fmt_ms(c.median), fmt_ms(c.minimum)))
+        print(table(["shared.pdf", "n", "CPU median", "CPU min"], rows))
 
     print("\n### Unicode\n")
     print(table(["", "reportlab (shared.pdf)", "fpdf2 (bench/pdf_fpdf2.py)"], unicode_support()))
@@ -242,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
 
     OUT_DIR.mkdir(exist_ok=True)
     (OUT_DIR / "pdf.json").write_text(
-        json.dumps({"cold": cold, "warm": warm, "loader": loader}, indent=1)
+        json.dumps({"cold": cold, "warm": warm, "accel": accel, "loader": loader}, indent=1)
     )
     return 0
 

@@ -53,6 +53,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from reportlab import rl_config  # type: ignore[import-untyped]
 from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
 from reportlab.pdfbase.ttfonts import SUBSETN, TTFont  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
@@ -60,6 +61,9 @@ from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 from shared.formatting import format_date, format_money
 
 FONTS = Path(__file__).parent / "fonts"
+# Binary (deflated) streams rather than reportlab's default ASCII85 on top: a tenth
+# less time a page (bench/RESULTS.md), and every PDF reader reads them.
+rl_config.useA85 = 0
 TEMPLATES = ("professional", "modern", "minimal")
 DEFAULT_TEMPLATE = "professional"
 
