@@ -427,7 +427,7 @@ begin
   cfg := private.reconciliation_settings_of(org);
 
   drop table if exists pg_temp.recon_ids, pg_temp.recon_mi, pg_temp.recon_ml,
-    pg_temp.recon_lr, pg_temp.recon_mx;
+    pg_temp.recon_lr, pg_temp.recon_mx, pg_temp.recon_old, pg_temp.recon_ex, pg_temp.recon_ir;
 
   -- 1. The invoices, locked (id order: concurrent matchings cannot deadlock).
   create temp table recon_ids on commit drop as
@@ -567,7 +567,8 @@ begin
            end as price_allow,
            private.round_money(ml.quantity * ml.unit_price, ml.currency) as expected_amount
     from recon_ml ml
-  )
+  ),
+  d as (
   select c.*,
          c.amount - c.expected_amount as amount_var,
          case when c.po_line_id is null then 'exception'
@@ -581,7 +582,22 @@ begin
          case when abs(c.amount - c.expected_amount) > c.total_tol then 'exception'
               when c.amount <> c.expected_amount then 'matched_with_tolerance'
               else 'matched' end as amount_outcome
-  from c;
+  from c
+  )
+  select d.*,
+         case when 'exception' in (d.qty_outcome, d.price_outcome, d.amount_outcome) then 'exception'
+              when 'matched_with_tolerance' in (d.qty_outcome, d.price_outcome, d.amount_outcome)
+                then 'matched_with_tolerance'
+              else 'matched' end as line_outcome,
+         case when d.po_line_id is null then 'po_line'
+              when d.qty_outcome = 'exception' then 'quantity'
+              when d.price_outcome = 'exception' then 'price'
+              when d.amount_outcome = 'exception' then 'line_amount'
+              when d.qty_outcome <> 'matched' then 'quantity'
+              when d.price_outcome <> 'matched' then 'price'
+              when d.amount_outcome <> 'matched' then 'line_amount'
+              else 'exact' end as line_rule
+  from d;
 
   -- 5. The exceptions detected now.
   create temp table recon_mx on commit drop as
@@ -781,7 +797,13 @@ begin
   ) t
   where abs(t.actual - t.expected) > t.total_tol;
 
-  -- 6. Write: resolved links, results, exceptions, statuses.
+  -- 6. Write: resolved links, results, exceptions, statuses. Every statement
+  -- joins the analyzed temp tables by their keys, never a table written in
+  -- this call (its statistics would not know the rows just written).
+  create index on recon_lr (line_id);
+  analyze recon_lr;
+  analyze recon_mx;
+
   update public.vendor_invoice_lines l
   set purchase_order_line_id = r.po_line_id
   from recon_lr r
@@ -797,32 +819,44 @@ begin
     po_unit_price, billed_unit_price, price_variance, price_allowance, expected_amount,
     billed_amount, amount_variance)
   select r.line_id, org, r.invoice_id, r.line_number, r.po_line_id, r.matched_by,
-         case when 'exception' in (r.qty_outcome, r.price_outcome, r.amount_outcome) then 'exception'
-              when 'matched_with_tolerance' in (r.qty_outcome, r.price_outcome, r.amount_outcome)
-                then 'matched_with_tolerance'
-              else 'matched' end,
-         case when r.po_line_id is null then 'po_line'
-              when r.qty_outcome = 'exception' then 'quantity'
-              when r.price_outcome = 'exception' then 'price'
-              when r.amount_outcome = 'exception' then 'line_amount'
-              when r.qty_outcome <> 'matched' then 'quantity'
-              when r.price_outcome <> 'matched' then 'price'
-              when r.amount_outcome <> 'matched' then 'line_amount'
-              else 'exact' end,
+         r.line_outcome, r.line_rule,
          r.ordered, case when r.po_line_id is null then null else r.received end,
          case when r.po_line_id is null then null else r.billed_before end,
          r.quantity, r.allowed_qty, r.quantity - r.available_qty, r.po_price, r.unit_price,
          r.price_var, r.price_allow, r.expected_amount, r.amount, r.amount_var
   from recon_lr r;
 
-  -- Exceptions detected again are refreshed (reopened when a person's decision
-  -- no longer fits the evidence); new ones are opened.
+  -- The invoices' exceptions as they were, and as they are after this matching:
+  -- one detected again stays (a person's accepted or dismissed decision stands
+  -- while its expected and actual figures are unchanged; after an automatic or
+  -- linked resolution it reopens); a new one opens; an open one no longer
+  -- detected resolves itself.
+  create temp table recon_old on commit drop as
+  select e.id, e.vendor_invoice_id, e.dedupe_key, e.status, e.resolution, e.expected, e.actual
+  from public.reconciliation_exceptions e
+  where e.vendor_invoice_id in (select r.id from recon_ids r);
+  create index on recon_old (vendor_invoice_id, dedupe_key);
+  analyze recon_old;
+
+  create temp table recon_ex on commit drop as
+  select x.*, m.vendor_id, o.id as old_id,
+         case when o.id is null then 'open'
+              when o.status = 'open' or o.resolution in ('auto_resolved', 'linked')
+                   or o.expected is distinct from x.expected
+                   or o.actual is distinct from x.actual then 'open'
+              else o.status end as new_status
+  from recon_mx x
+  join recon_mi m on m.invoice_id = x.invoice_id
+  left join recon_old o on o.vendor_invoice_id = x.invoice_id
+    and o.dedupe_key = x.type || '/' || x.check_name || '/' || coalesce(x.line_id::text, '-');
+  analyze recon_ex;
+
   insert into public.reconciliation_exceptions as e (
     organization_id, vendor_invoice_id, vendor_invoice_line_id, vendor_id, type, check_name,
     severity, line_number, expected, actual, variance, message, evidence)
-  select org, x.invoice_id, x.line_id, m.vendor_id, x.type, x.check_name, x.severity,
+  select org, x.invoice_id, x.line_id, x.vendor_id, x.type, x.check_name, x.severity,
          x.line_number, x.expected, x.actual, x.variance, x.message, x.evidence
-  from recon_mx x join recon_mi m on m.invoice_id = x.invoice_id
+  from recon_ex x
   on conflict (vendor_invoice_id, dedupe_key) do update
   set vendor_id = excluded.vendor_id,
       severity = excluded.severity,
@@ -861,55 +895,62 @@ begin
          excluded.actual, excluded.variance, excluded.message, excluded.evidence)
      or (e.status <> 'open' and e.resolution in ('auto_resolved', 'linked'));
 
-  -- Open exceptions not detected any more resolve themselves.
   update public.reconciliation_exceptions e
   set status = 'resolved', resolution = 'auto_resolved', resolved_by = null, resolved_at = now(),
       resolution_reason = 'no longer detected when the invoice was matched again'
-  from recon_ids r
-  where e.vendor_invoice_id = r.id and e.status = 'open'
-    and not exists (
-      select 1 from recon_mx x
-      where x.invoice_id = e.vendor_invoice_id
-        and e.dedupe_key = x.type || '/' || x.check_name || '/' || coalesce(x.line_id::text, '-'));
+  from recon_old o
+  where e.id = o.id and o.status = 'open'
+    and not exists (select 1 from recon_ex x where x.old_id = o.id);
+
+  -- 7. Each invoice's result, from the temp tables.
+  create temp table recon_ir on commit drop as
+  select m.invoice_id,
+         case when coalesce(ex.open, 0) > 0 then 'exception'
+              when coalesce(ex.closed, 0) > 0 or coalesce(ls.tolerance, 0) > 0
+                   or coalesce(ls.exception, 0) > 0 then 'matched_with_tolerance'
+              else 'matched' end as outcome,
+         m.po_id, m.po_matched_by, m.currency,
+         coalesce(ls.total, 0) as lines_total, ls.expected as expected_lines_total,
+         m.subtotal, m.tax_amount, m.total_amount,
+         m.subtotal - coalesce(ls.total, 0) as subtotal_variance,
+         m.total_amount - coalesce(ls.total, 0) - m.tax_amount as total_variance,
+         coalesce(ls.n, 0)::integer as lines_count, coalesce(ls.matched, 0)::integer as lines_matched,
+         coalesce(ls.tolerance, 0)::integer as lines_within_tolerance,
+         coalesce(ls.exception, 0)::integer as lines_exception,
+         coalesce(ex.open, 0)::integer as open_exceptions,
+         jsonb_build_object('quantity_tolerance_percent', m.qty_pct::text,
+                            'price_tolerance_percent', m.price_pct::text,
+                            'price_tolerance_amount', m.price_amt::text,
+                            'total_tolerance_amount', m.total_tol::text) as tolerances
+  from recon_mi m
+  left join (
+    select r.invoice_id, count(*) as n, sum(r.amount) as total,
+           sum(private.round_money(r.quantity * r.po_price, r.currency)) as expected,
+           count(*) filter (where r.line_outcome = 'matched') as matched,
+           count(*) filter (where r.line_outcome = 'matched_with_tolerance') as tolerance,
+           count(*) filter (where r.line_outcome = 'exception') as exception
+    from recon_lr r
+    group by r.invoice_id
+  ) ls on ls.invoice_id = m.invoice_id
+  left join (
+    select x.invoice_id, count(*) filter (where x.new_status = 'open') as open,
+           count(*) filter (where x.new_status <> 'open') as closed
+    from recon_ex x
+    group by x.invoice_id
+  ) ex on ex.invoice_id = m.invoice_id;
+  create unique index on recon_ir (invoice_id);
+  analyze recon_ir;
 
   insert into public.vendor_invoice_matches as vm (
     vendor_invoice_id, organization_id, outcome, purchase_order_id, po_matched_by, currency,
     lines_total, expected_lines_total, subtotal, tax_amount, total_amount, subtotal_variance,
     total_variance, lines_count, lines_matched, lines_within_tolerance, lines_exception,
     open_exceptions, tolerances, matched_at)
-  select m.invoice_id, org,
-         case when coalesce(ex.open, 0) > 0 then 'exception'
-              when coalesce(ex.closed, 0) > 0 or coalesce(ls.tolerance, 0) > 0
-                   or coalesce(ls.exception, 0) > 0 then 'matched_with_tolerance'
-              else 'matched' end,
-         m.po_id, m.po_matched_by, m.currency,
-         coalesce(ls.total, 0), ls.expected, m.subtotal, m.tax_amount, m.total_amount,
-         m.subtotal - coalesce(ls.total, 0), m.total_amount - coalesce(ls.total, 0) - m.tax_amount,
-         coalesce(ls.n, 0), coalesce(ls.matched, 0), coalesce(ls.tolerance, 0),
-         coalesce(ls.exception, 0), coalesce(ex.open, 0),
-         jsonb_build_object('quantity_tolerance_percent', m.qty_pct::text,
-                            'price_tolerance_percent', m.price_pct::text,
-                            'price_tolerance_amount', m.price_amt::text,
-                            'total_tolerance_amount', m.total_tol::text),
-         now()
-  from recon_mi m
-  left join (
-    select r.invoice_id, count(*) as n, sum(r.amount) as total,
-           sum(private.round_money(r.quantity * r.po_price, r.currency)) as expected,
-           count(*) filter (where lm.outcome = 'matched') as matched,
-           count(*) filter (where lm.outcome = 'matched_with_tolerance') as tolerance,
-           count(*) filter (where lm.outcome = 'exception') as exception
-    from recon_lr r join public.vendor_invoice_line_matches lm on lm.vendor_invoice_line_id = r.line_id
-    group by r.invoice_id
-  ) ls on ls.invoice_id = m.invoice_id
-  left join (
-    select e.vendor_invoice_id, count(*) filter (where e.status = 'open') as open,
-           count(*) filter (where e.status <> 'open' and e.resolution <> 'auto_resolved') as closed
-    from public.reconciliation_exceptions e
-    join recon_mx x on x.invoice_id = e.vendor_invoice_id
-      and e.dedupe_key = x.type || '/' || x.check_name || '/' || coalesce(x.line_id::text, '-')
-    group by e.vendor_invoice_id
-  ) ex on ex.vendor_invoice_id = m.invoice_id
+  select i.invoice_id, org, i.outcome, i.po_id, i.po_matched_by, i.currency, i.lines_total,
+         i.expected_lines_total, i.subtotal, i.tax_amount, i.total_amount, i.subtotal_variance,
+         i.total_variance, i.lines_count, i.lines_matched, i.lines_within_tolerance,
+         i.lines_exception, i.open_exceptions, i.tolerances, now()
+  from recon_ir i
   on conflict (vendor_invoice_id) do update
   set outcome = excluded.outcome, purchase_order_id = excluded.purchase_order_id,
       po_matched_by = excluded.po_matched_by, currency = excluded.currency,
@@ -924,22 +965,20 @@ begin
 
   -- The resolved purchase order, the outcome and the time: one update per invoice.
   update public.vendor_invoices vi
-  set status = vm.outcome, matched_at = vm.matched_at, purchase_order_id = vm.purchase_order_id
-  from public.vendor_invoice_matches vm, recon_ids r
-  where vm.vendor_invoice_id = r.id and vi.id = r.id
-    and (vi.status is distinct from vm.outcome or vi.matched_at is distinct from vm.matched_at
-         or vi.purchase_order_id is distinct from vm.purchase_order_id);
+  set status = i.outcome, matched_at = now(), purchase_order_id = i.po_id
+  from recon_ir i
+  where vi.id = i.invoice_id;
 
   select jsonb_build_object(
            'invoices', count(*),
-           'matched', count(*) filter (where vm.outcome = 'matched'),
-           'matched_with_tolerance', count(*) filter (where vm.outcome = 'matched_with_tolerance'),
-           'exception', count(*) filter (where vm.outcome = 'exception'))
+           'matched', count(*) filter (where i.outcome = 'matched'),
+           'matched_with_tolerance', count(*) filter (where i.outcome = 'matched_with_tolerance'),
+           'exception', count(*) filter (where i.outcome = 'exception'))
   into counts
-  from recon_ids r join public.vendor_invoice_matches vm on vm.vendor_invoice_id = r.id;
+  from recon_ir i;
 
   drop table if exists pg_temp.recon_ids, pg_temp.recon_mi, pg_temp.recon_ml,
-    pg_temp.recon_lr, pg_temp.recon_mx;
+    pg_temp.recon_lr, pg_temp.recon_mx, pg_temp.recon_old, pg_temp.recon_ex, pg_temp.recon_ir;
   return counts || jsonb_build_object('skipped', skipped);
 end;
 $$;

@@ -446,6 +446,16 @@ def test_vendor_update_settings_and_dashboard(any_api: Api, world: World) -> Non
         == "matched_with_tolerance"
     )
 
+    # No ids: every pending and exception invoice of the organization (this one included).
+    pending = _invoice(world, p, "PENDING", [("G", "Gadget", "1", "25")])
+    everything = any_api.post("/api/reconciliation/match", as_="maria", json_body={})
+    assert everything.status == 200, everything.json()
+    assert everything.json()["invoices"] >= 1
+    assert (
+        any_api.get(f"/api/reconciliation/invoices/{pending}", as_="victor").json()["status"]
+        == "matched"
+    )
+
     settings = any_api.get("/api/reconciliation/settings", as_="victor")
     assert settings.status == 200, settings.json()
     assert settings.json()["total_tolerance_amount"] is not None
