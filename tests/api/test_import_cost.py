@@ -23,6 +23,7 @@ FUNCTIONS = load_functions()
 
 # Top-level packages no API route may import.
 PDF = {"reportlab", "fpdf", "PIL", "weasyprint", "uharfbuzz", "fontTools"}
+PDF |= {"bidi", "arabic_reshaper"}  # shared.pdf's right-to-left text
 SPREADSHEET = {"openpyxl", "xlsxwriter"}
 # The only functions that render documents (a PDF) or write spreadsheets.
 MAKES_DOCUMENTS = {
