@@ -6,7 +6,7 @@
 -- the batch's counts and row errors, uploads claimed once, and who may call what.
 -- =============================================================================
 begin;
-select plan(46);
+select plan(50);
 
 select tests.create_supabase_user('owner', 'owner@import.test', '{"business_name": "Import Co"}');
 select tests.create_supabase_user('member', 'member@import.test');
@@ -261,6 +261,26 @@ select throws_ok(
   $$ select public.import_vendor_invoices(tests.personal_org('stranger'), '[]', 'all_or_nothing', '[]', 0,
        (select (body ->> 'id')::uuid from report where name = 'up1')) $$,
   'P0002', null, 'a batch is found only in its own organization');
+
+-- A run that could not finish gives its batch back for the retry, or fails it.
+select tests.authenticate_as('member');
+insert into report
+select 'up2', public.create_import_upload(tests.personal_org('owner'), 'purchase_orders', 'po.csv', 'po.csv');
+select tests.authenticate_as_service_role();
+select is(
+  (public.claim_import_upload((select body ->> 's3_key' from report where name = 'up2')) ->> 'claimed')::boolean,
+  true, 'a second upload is claimed');
+select is(
+  public.release_import_upload((select (body ->> 'id')::uuid from report where name = 'up2'), 'S3 was down', true) ->> 'status',
+  'awaiting_upload', 'a transient failure gives the batch back');
+select is(
+  (public.claim_import_upload((select body ->> 's3_key' from report where name = 'up2')) ->> 'claimed')::boolean,
+  true, 'so the retried event claims it again');
+select results_eq(
+  $$ select b ->> 'status', b ->> 'error' from (select public.release_import_upload(
+       (select (body ->> 'id')::uuid from report where name = 'up2'), 'the file is 12.0 MB; at most 10 MB per import') as b) x $$,
+  $$ values ('failed'::text, 'the file is 12.0 MB; at most 10 MB per import'::text) $$,
+  'a final failure fails the batch with its reason');
 
 -- Who may import ------------------------------------------------------------------
 select tests.authenticate_as('viewer');

@@ -335,6 +335,11 @@ def test_worker_trusts_the_batch_not_the_key(
     detail = batch(api, who, batch_id)
     assert detail["status"] == "failed"
     assert detail["error"] == "the uploaded file could not be read; upload it again"
+    # A file over the limit is not read at all.
+    batch_id, event = upload(api, aws, who, "goods_receipts", data=data, file_name="big.csv")
+    event["Records"][0]["s3"]["object"]["size"] = 11 * 1024 * 1024
+    assert run_worker(function_host, event)["results"][0]["outcome"] == "failed"
+    assert batch(api, who, batch_id)["error"] == "the file is 11.0 MB; at most 10 MB per import"
 
 
 def test_upload_request_names_a_safe_key_and_refuses_bad_input(
