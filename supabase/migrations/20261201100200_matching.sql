@@ -146,14 +146,14 @@ alter table public.vendor_invoices
 alter table public.vendor_invoice_lines
   add column po_line_linked_manually boolean not null default false;
 
--- The PO line matching resolves for a line is derived (recomputed by every
--- matching, its evidence in vendor_invoice_line_matches), like a derived total:
--- its change alone writes no audit entry. A person's link does (it also sets
--- po_line_linked_manually). First matchings of 50,000 lines: bench/RESULTS.md.
-drop trigger audit_updates on public.vendor_invoice_lines;
-create trigger audit_updates after update on public.vendor_invoice_lines
-  referencing old table as old_rows new table as new_rows
-  for each statement execute function private.record_audit('updated_at', 'purchase_order_line_id');
+-- vendor_invoice_lines.purchase_order_line_id holds a person's link (with
+-- po_line_linked_manually); the PO line matching finds for a line is derived,
+-- recomputed by every matching, and lives with its evidence in
+-- vendor_invoice_line_matches.purchase_order_line_id. Writing it back to
+-- every line as well (50,000 lines: row triggers, foreign keys, indexes and
+-- the audit log) cost 40 % of a first matching (bench/RESULTS.md).
+comment on column public.vendor_invoice_lines.purchase_order_line_id is
+  'The purchase order line a person linked this line to (po_line_linked_manually); the line matching found is vendor_invoice_line_matches.purchase_order_line_id.';
 
 -- A suggestion a person rejected ("these are two different vendors"): never
 -- suggested again, in either direction.
@@ -234,12 +234,18 @@ create table public.vendor_invoice_line_matches (
   amount_variance numeric not null,
   foreign key (organization_id, vendor_invoice_line_id)
     references public.vendor_invoice_lines (organization_id, id) on delete cascade,
+  foreign key (organization_id, purchase_order_line_id)
+    references public.purchase_order_lines (organization_id, id)
+    on delete set null (purchase_order_line_id),
   foreign key (organization_id, vendor_invoice_id)
     references public.vendor_invoices (organization_id, id) on delete cascade
 );
 
 create index vendor_invoice_line_matches_invoice_idx
   on public.vendor_invoice_line_matches (vendor_invoice_id, line_number);
+-- What other invoices billed against a PO line (over-billing).
+create index vendor_invoice_line_matches_po_line_idx
+  on public.vendor_invoice_line_matches (purchase_order_line_id);
 
 -- =============================================================================
 -- Exceptions
@@ -528,12 +534,12 @@ begin
            x.line_number, true as mine
     from lines x where x.po_line_id is not null
     union all
-    select l.id, l.purchase_order_line_id, l.quantity, vi.invoice_date, vi.created_at, vi.id,
-           l.line_number, false
-    from public.vendor_invoice_lines l
-    join public.vendor_invoices vi on vi.id = l.vendor_invoice_id
-    where l.organization_id = org
-      and l.purchase_order_line_id in (select po_line_id from lines where po_line_id is not null)
+    select lm.vendor_invoice_line_id, lm.purchase_order_line_id, lm.billed_quantity,
+           vi.invoice_date, vi.created_at, vi.id, lm.line_number, false
+    from public.vendor_invoice_line_matches lm
+    join public.vendor_invoices vi on vi.id = lm.vendor_invoice_id
+    where lm.organization_id = org
+      and lm.purchase_order_line_id in (select po_line_id from lines where po_line_id is not null)
       and vi.status <> 'rejected'
       and not exists (select 1 from recon_ids r where r.id = vi.id)
   ),
@@ -803,11 +809,6 @@ begin
   create index on recon_lr (line_id);
   analyze recon_lr;
   analyze recon_mx;
-
-  update public.vendor_invoice_lines l
-  set purchase_order_line_id = r.po_line_id
-  from recon_lr r
-  where l.id = r.line_id and l.purchase_order_line_id is distinct from r.po_line_id;
 
   delete from public.vendor_invoice_line_matches lm
   using recon_ids r where lm.vendor_invoice_id = r.id;
@@ -1778,7 +1779,8 @@ begin
       update public.vendor_invoices x set purchase_order_id = po, po_linked_manually = true
       where x.id = vi.id;
       -- Lines follow the new purchase order (matched again by item code or description).
-      update public.vendor_invoice_lines l set po_line_linked_manually = false
+      update public.vendor_invoice_lines l
+      set po_line_linked_manually = false, purchase_order_line_id = null
       where l.vendor_invoice_id = vi.id and l.po_line_linked_manually;
     else
       if e.vendor_invoice_line_id is null then
