@@ -56,7 +56,7 @@ async def get_import(
         .eq("import_batch_id", str(batch_id))
         .eq("organization_id", str(ctx.organization_id))
         .order("row_number")
-        .order("created_at")
+        .order("position")
         .order("id"),
         page,
     )

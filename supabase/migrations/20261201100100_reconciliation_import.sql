@@ -41,6 +41,9 @@ alter table public.import_batches
 
 create index import_row_errors_organization_idx on public.import_row_errors (organization_id);
 
+-- A row's errors in the order they were found (several per row, or the header's).
+alter table public.import_row_errors add column position integer check (position >= 0);
+
 -- Duplicates of an unknown vendor's invoice (vendor_id null) are found by number; the
 -- unique index per vendor covers the others.
 create index vendor_invoices_unknown_vendor_number_idx
@@ -127,6 +130,7 @@ declare
   accepted integer;
   rows_all integer;
   bad_docs integer;
+  file_error text;
   done public.import_batches;
 begin
   -- A document rejected for one row: its other rows are told why they were left out.
@@ -143,17 +147,18 @@ begin
   end if;
 
   insert into public.import_row_errors
-    (organization_id, import_batch_id, row_number, column_name, value, message)
+    (organization_id, import_batch_id, row_number, column_name, value, message, position)
   select b.organization_id, b.id, e.row_number, left(e.column_name, 100), left(e.value, 500),
-         left(e.message, 1000)
+         left(e.message, 1000),
+         (row_number() over (order by e.row_number, e.source, e.n))::integer
   from (
-    select g."row" as row_number, g."column" as column_name, g.value, g.message
-    from pg_catalog.jsonb_to_recordset(coalesce(given_errors, '[]'::jsonb))
-      as g ("row" integer, "column" text, value text, message text)
+    select (g.e ->> 'row')::integer as row_number, g.e ->> 'column' as column_name,
+           g.e ->> 'value' as value, g.e ->> 'message' as message, 0 as source, g.n
+    from pg_catalog.jsonb_array_elements(coalesce(given_errors, '[]'::jsonb))
+      with ordinality as g (e, n)
     union all
-    select p.row_number, p.column_name, p.value, p.message from pg_temp.import_problems p
-  ) e
-  order by e.row_number;
+    select p.row_number, p.column_name, p.value, p.message, 1, 0 from pg_temp.import_problems p
+  ) e;
 
   select coalesce(sum(pg_catalog.jsonb_array_length(d.rows)) filter (where d.stored), 0),
          coalesce(sum(pg_catalog.jsonb_array_length(d.rows)), 0),
@@ -162,13 +167,21 @@ begin
   from pg_temp.import_docs d;
   total := greatest(coalesce(total, 0), rows_all, accepted);
 
+  select e.message into file_error
+  from public.import_row_errors e
+  where e.import_batch_id = b.id and e.row_number = 0
+  order by e.position
+  limit 1;
+
   update public.import_batches ib
-  set status = case when accepted = 0 and total > 0 then 'rejected' else 'completed' end,
+  set status = case when accepted = 0 and (total > 0 or file_error is not null)
+                    then 'rejected' else 'completed' end,
       rows_total = total,
       rows_accepted = accepted,
       rows_rejected = total - accepted,
       completed_at = now(),
       error = case
+        when accepted = 0 and file_error is not null then 'nothing was imported: ' || file_error
         when accepted = 0 and total > 0 and b.policy = 'all_or_nothing' then
           pg_catalog.format('nothing was imported: %s of %s rows have errors, and the batch is '
                             'all or nothing', (select count(distinct e.row_number)
@@ -190,7 +203,7 @@ begin
     'rejected', coalesce((
       select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'row', e.row_number, 'column', e.column_name, 'value', e.value,
-               'message', e.message) order by e.row_number, e.created_at, e.id)
+               'message', e.message) order by e.row_number, e.position, e.id)
       from public.import_row_errors e where e.import_batch_id = b.id), '[]'::jsonb));
 end;
 $$;
@@ -210,7 +223,7 @@ as $$
     'rejected', coalesce((
       select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                'row', e.row_number, 'column', e.column_name, 'value', e.value,
-               'message', e.message) order by e.row_number, e.created_at, e.id)
+               'message', e.message) order by e.row_number, e.position, e.id)
       from public.import_row_errors e where e.import_batch_id = b.id), '[]'::jsonb))
 $$;
 

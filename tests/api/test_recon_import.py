@@ -290,6 +290,37 @@ def test_csv_with_errors_all_or_nothing_stores_nothing(
     assert [e["row"] for e in detail["errors"]["data"]] == [2, 4, 5, 6, 7, 9, 10]
 
 
+def test_csv_without_required_columns_is_rejected_whole(
+    api: Api, aws: Provisioned, function_host: FunctionHost, world: World
+) -> None:
+    who = fresh(world)
+    data = b"Vendor;Invoice No;Qty\nACME;1;2\nACME;2;3\n"
+    batch_id, event = upload(
+        api,
+        aws,
+        who,
+        "vendor_invoices",
+        data=data,
+        file_name="short.csv",
+        policy="accept_valid_rows",
+    )
+    assert run_worker(function_host, event)["results"][0]["outcome"] == "rejected"
+    detail = batch(api, who, batch_id)
+    assert (detail["rows_total"], detail["rows_rejected"]) == (2, 2)
+    assert detail["error"] == (
+        "nothing was imported: the header has no invoice_date column (also accepted: "
+        "invoicedate, date, invdate, billdate)"
+    )
+    assert [(e["row"], e["column"]) for e in detail["errors"]["data"]] == [
+        (0, "invoice_date"),
+        (0, "currency"),
+        (0, "unit_price"),
+    ]
+    empty_id, empty = upload(api, aws, who, "purchase_orders", data=b"\n\n", file_name="e.csv")
+    assert run_worker(function_host, empty)["results"][0]["outcome"] == "rejected"
+    assert batch(api, who, empty_id)["error"] == "nothing was imported: the file is empty"
+
+
 def test_redelivered_event_imports_nothing_twice(
     api: Api, aws: Provisioned, function_host: FunctionHost, world: World
 ) -> None:
