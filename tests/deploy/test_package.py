@@ -290,6 +290,46 @@ def test_each_role_grants_only_what_serverless_yml_gives_its_function(package: P
         assert {"logs:CreateLogStream", "logs:PutLogEvents"} <= granted, name
 
 
+def test_role_names_fit_iam_in_every_stage_and_region() -> None:
+    """deploy/role-names.js names the roles that would pass IAM's 64 characters."""
+    config = yaml.safe_load((ROOT / "serverless.yml").read_text())
+    stages = {"dev", *config["params"]} - {"default"}
+    own_roles = [n for n, fn in config["functions"].items() if "iamRoleStatements" in fn]
+    cases = [
+        {"service": config["service"], "stage": stage, "region": region, "functionName": name}
+        for stage in sorted(stages)
+        for region in ("us-east-1", "ap-southeast-2")
+        for name in own_roles
+    ]
+    script = (
+        "const { roleName } = require('./deploy/role-names.js');"
+        "console.log(JSON.stringify(JSON.parse(process.argv[1]).map(roleName)));"
+    )
+    result = subprocess.run(
+        ["node", "-e", script, json.dumps(cases)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    names = json.loads(result.stdout)
+    assert len(names) == len(cases)
+    assert max(len(name) for name in names) <= 64, max(names, key=len)
+    assert len(set(names)) == len(names), "role names are global to the account"
+
+
+def test_the_roles_are_named_within_iams_limit(package: Package) -> None:
+    region = package.state["service"]["provider"]["region"]
+    for key, resource in package.resources.items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        name = resource["Properties"]["RoleName"]
+        if isinstance(name, dict):
+            parts = name["Fn::Join"][1]
+            name = "-".join(region if isinstance(part, dict) else part for part in parts)
+        assert len(name) <= 64, f"{key}: {name}"
+
+
 def test_functions_without_statements_share_a_role_that_only_logs(package: Package) -> None:
     plain = [name for name, fn in package.functions.items() if "iamRoleStatements" not in fn]
     assert plain, "the CRUD routes declare no AWS permissions"
