@@ -24,9 +24,12 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.api.test_import_cost import MAKES_DOCUMENTS
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
+FONTS = "shared/pdf/fonts"
 
 # Size budgets (bench/RESULTS.md, "Issue 7: packaging", has the measured sizes).
 FUNCTION_ZIP_BUDGET = 3 * 1024 * 1024  # a function's own code: its module and shared/
@@ -163,12 +166,19 @@ def test_each_function_zip_is_within_its_budget(package: Package) -> None:
 
 
 def test_each_zip_holds_its_handler_and_all_of_shared(package: Package) -> None:
+    """All of shared/; its PDF fonts (94 % of its bytes) only where serverless.yml adds
+    them back, which must be exactly the functions allowed to make documents."""
     shared = {
         path.relative_to(ROOT).as_posix()
         for path in (ROOT / "shared").rglob("*")
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
     }
     assert "shared/__init__.py" in shared
+    fonts = {f for f in shared if f.startswith(f"{FONTS}/")}
+    assert fonts
+    service_patterns = package.config["package"]["patterns"]
+    fonts_excluded = f"!{FONTS}/**" in service_patterns
+    with_fonts = set()
     for name, function in package.functions.items():
         module = function["handler"].rpartition(".")[0]
         handler = module + ".py"
@@ -176,7 +186,14 @@ def test_each_zip_holds_its_handler_and_all_of_shared(package: Package) -> None:
             names = set(archive.namelist())
         package_init = module.rpartition("/")[0] + "/__init__.py"
         assert {handler, "functions/__init__.py", package_init} <= names, name
-        assert shared <= names, f"{name} misses {sorted(shared - names)[:5]}"
+        assert shared - fonts <= names, f"{name} misses {sorted(shared - fonts - names)[:5]}"
+        if fonts & names:
+            assert fonts <= names, f"{name} has some fonts only"
+            with_fonts.add(name)
+    if fonts_excluded:
+        assert with_fonts == MAKES_DOCUMENTS & set(package.functions)
+    else:
+        assert with_fonts == set(package.functions)
 
 
 def test_no_zip_holds_tests_devstack_bench_or_other_functions(package: Package) -> None:
