@@ -433,7 +433,8 @@ begin
   cfg := private.reconciliation_settings_of(org);
 
   drop table if exists pg_temp.recon_ids, pg_temp.recon_mi, pg_temp.recon_ml,
-    pg_temp.recon_lr, pg_temp.recon_mx, pg_temp.recon_old, pg_temp.recon_ex, pg_temp.recon_ir;
+    pg_temp.recon_lr, pg_temp.recon_mx, pg_temp.recon_old, pg_temp.recon_ex, pg_temp.recon_ir,
+    pg_temp.recon_lines, pg_temp.recon_pol;
 
   -- 1. The invoices, locked (id order: concurrent matchings cannot deadlock).
   create temp table recon_ids on commit drop as
@@ -491,8 +492,7 @@ begin
   analyze recon_mi;
 
   -- 3. Each line with its PO line, received and earlier-billed quantities.
-  create temp table recon_ml on commit drop as
-  with lines as (
+  create temp table recon_lines on commit drop as
     select l.id as line_id, m.invoice_id, l.line_number, l.item_code, l.description,
            l.quantity, l.unit_price, l.amount, m.currency, m.invoice_date, m.created_at,
            m.qty_pct, m.price_pct, m.price_amt, m.total_tol, m.po_id,
@@ -521,25 +521,35 @@ begin
       order by c.pref, c.line_number
       limit 1
     ) pl on true
-  ),
-  received as (
+;
+  analyze recon_lines;
+  -- The PO lines concerned, keyed: what other invoices billed against them and
+  -- what was received are read through this index, whatever the statistics of
+  -- vendor_invoice_line_matches (perhaps written earlier in this transaction).
+  create temp table recon_pol on commit drop as
+  select distinct x.po_line_id as id from recon_lines x where x.po_line_id is not null;
+  create unique index on recon_pol (id);
+  analyze recon_pol;
+
+  create temp table recon_ml on commit drop as
+  with received as (
     select g.purchase_order_line_id as po_line_id, sum(g.quantity_received) as qty
-    from public.goods_receipt_lines g
+    from recon_pol p
+    join public.goods_receipt_lines g on g.purchase_order_line_id = p.id
     where g.organization_id = org
-      and g.purchase_order_line_id in (select po_line_id from lines where po_line_id is not null)
     group by g.purchase_order_line_id
   ),
   billing as (
     select x.line_id, x.po_line_id, x.quantity, x.invoice_date, x.created_at, x.invoice_id,
            x.line_number, true as mine
-    from lines x where x.po_line_id is not null
+    from recon_lines x where x.po_line_id is not null
     union all
     select lm.vendor_invoice_line_id, lm.purchase_order_line_id, lm.billed_quantity,
            vi.invoice_date, vi.created_at, vi.id, lm.line_number, false
-    from public.vendor_invoice_line_matches lm
+    from recon_pol p
+    join public.vendor_invoice_line_matches lm on lm.purchase_order_line_id = p.id
     join public.vendor_invoices vi on vi.id = lm.vendor_invoice_id
     where lm.organization_id = org
-      and lm.purchase_order_line_id in (select po_line_id from lines where po_line_id is not null)
       and vi.status <> 'rejected'
       and not exists (select 1 from recon_ids r where r.id = vi.id)
   ),
@@ -552,7 +562,7 @@ begin
     from billing b
   )
   select x.*, coalesce(rc.qty, 0) as received, e.billed_before
-  from lines x
+  from recon_lines x
   left join received rc on rc.po_line_id = x.po_line_id
   left join earlier e on e.line_id = x.line_id and e.mine;
   analyze recon_ml;
@@ -979,7 +989,8 @@ begin
   from recon_ir i;
 
   drop table if exists pg_temp.recon_ids, pg_temp.recon_mi, pg_temp.recon_ml,
-    pg_temp.recon_lr, pg_temp.recon_mx, pg_temp.recon_old, pg_temp.recon_ex, pg_temp.recon_ir;
+    pg_temp.recon_lr, pg_temp.recon_mx, pg_temp.recon_old, pg_temp.recon_ex, pg_temp.recon_ir,
+    pg_temp.recon_lines, pg_temp.recon_pol;
   return counts || jsonb_build_object('skipped', skipped);
 end;
 $$;
