@@ -9,9 +9,9 @@
   as ``AWS_ENDPOINT_URL``.
 * The functions of serverless.yml behind the API Gateway emulator on 127.0.0.1:3000
   (``/api/...``, the OpenAPI document at ``/api/openapi.json``, docs at ``/api/docs``);
-  queue-triggered functions get their SQS messages as Lambda delivers them
-  (devstack/queues.py); any function, scheduled jobs included, runs by name with
-  ``python -m devstack.invoke <name>``.
+  queue-triggered functions get their SQS messages as Lambda delivers them, and
+  bucket-triggered ones their S3 events (devstack/queues.py); any function, scheduled
+  jobs included, runs by name with ``python -m devstack.invoke <name>``.
 
 Everything a tool needs is written to ``.devstack/.env``. Ctrl-C stops it cleanly;
 ``--reset`` starts over.
@@ -139,7 +139,10 @@ def main(argv: list[str] | None = None) -> int:
             host = FunctionHost(load_functions())
             running.callback(host.close)
             # Lambda's SQS event source mappings: queue workers get their messages.
-            running.enter_context(queues.running(host, provisioned.queue_urls(), aws_url))
+            # and S3's triggers: the uploads bucket's notifications reach their function.
+            running.enter_context(
+                queues.running(host, provisioned.queue_urls(), aws_url, provisioned.bucket_events())
+            )
             functions = AppServer(
                 create_functions_app(host, build_openapi), args.functions_port, "functions"
             ).start()

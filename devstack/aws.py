@@ -14,6 +14,9 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 EXPORTS_BUCKET = "invoiceflow-exports"
 UPLOADS_BUCKET = "invoiceflow-uploads"
 BULK_QUEUE = "invoiceflow-bulk"
+# moto sends the uploads bucket's notifications here; devstack.queues hands them to the
+# functions with an s3 event (Lambda's S3 trigger, which moto cannot call in server mode).
+UPLOADS_EVENTS_QUEUE = "invoiceflow-uploads-events"
 SENDER = "invoices@invoiceflow.local"
 
 
@@ -24,6 +27,17 @@ class Provisioned:
     bulk_queue_url: str
     sender: str
     uploads_bucket: str = UPLOADS_BUCKET
+    uploads_events_queue_url: str = ""
+
+    def bucket_events(self) -> dict[str, str]:
+        """The queue carrying each bucket's notifications, by the names serverless.yml
+        gives the bucket (its provider.s3 key and its name)."""
+        if not self.uploads_events_queue_url:
+            return {}
+        return {
+            "uploads": self.uploads_events_queue_url,
+            UPLOADS_BUCKET: self.uploads_events_queue_url,
+        }
 
     def queue_urls(self) -> dict[str, str]:
         """The queues by the names serverless.yml gives them (logical id and name), for
@@ -95,6 +109,16 @@ def provision(endpoint: str) -> Provisioned:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": "5"}),
         },
     )["QueueUrl"]
+    events = sqs.create_queue(QueueName=UPLOADS_EVENTS_QUEUE)["QueueUrl"]
+    events_arn = sqs.get_queue_attributes(QueueUrl=events, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=UPLOADS_BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": events_arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
     ses = boto3.client(
         "ses",
         endpoint_url=endpoint,
@@ -104,5 +128,9 @@ def provision(endpoint: str) -> Provisioned:
     )
     ses.verify_email_identity(EmailAddress=SENDER)
     return Provisioned(
-        endpoint=endpoint, exports_bucket=EXPORTS_BUCKET, bulk_queue_url=queue, sender=SENDER
+        endpoint=endpoint,
+        exports_bucket=EXPORTS_BUCKET,
+        bulk_queue_url=queue,
+        sender=SENDER,
+        uploads_events_queue_url=events,
     )

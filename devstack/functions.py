@@ -53,6 +53,11 @@ class FunctionSpec:
     queue_resource: str | None = None
     batch_size: int = 10
     reports_item_failures: bool = False
+    # An S3 event source: the bucket (serverless.yml's key under provider.s3, or a bucket
+    # name), the event pattern and the key suffix its rules ask for.
+    s3_bucket: str | None = None
+    s3_event: str = "s3:ObjectCreated:*"
+    s3_suffix: str = ""
 
     @property
     def route_key(self) -> str:
@@ -76,6 +81,7 @@ def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
         queue_resource: str | None = None
         batch_size = 10
         item_failures = False
+        s3_source: dict[str, Any] = {}
         for event in function.get("events") or []:
             if "httpApi" in event:
                 method = str(event["httpApi"]["method"]).upper()
@@ -89,6 +95,10 @@ def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
                 queue_resource = _queue_resource(source.get("arn"))
                 batch_size = int(source.get("batchSize", 10))
                 item_failures = source.get("functionResponseType") == "ReportBatchItemFailures"
+            elif "s3" in event:
+                s3_source = (
+                    event["s3"] if isinstance(event["s3"], dict) else {"bucket": event["s3"]}
+                )
         specs.append(
             FunctionSpec(
                 name=name,
@@ -103,6 +113,13 @@ def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
                 queue_resource=queue_resource,
                 batch_size=batch_size,
                 reports_item_failures=item_failures,
+                s3_bucket=str(s3_source["bucket"]) if s3_source.get("bucket") else None,
+                s3_event=str(s3_source.get("event", "s3:ObjectCreated:*")),
+                s3_suffix="".join(
+                    str(rule.get("suffix", ""))
+                    for rule in s3_source.get("rules") or []
+                    if isinstance(rule, dict)
+                ),
             )
         )
     return specs

@@ -11,6 +11,10 @@ to ``batchSize`` messages to the function's real ``handler(event, context)`` as 
   dead-letter queue after the redrive policy's ``maxReceiveCount``, which moto applies);
 * the handler raised (a crash, a timeout): nothing is deleted, the whole batch comes back.
 
+Functions with an ``s3`` event get the bucket's notifications the same way
+(`BucketEventPoller`): moto's server cannot invoke a function, but it sends a bucket's
+notifications to an SQS queue, which devstack/aws.py configures.
+
 `drain` processes until the queue is empty (tests and benchmarks); `start` runs the pollers
 in the background (``make dev``).
 """
@@ -18,9 +22,12 @@ in the background (``make dev``).
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import hashlib
+import json
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -113,17 +120,7 @@ class QueuePoller:
         delivery = Delivery(received=len(messages))
         if not messages:
             return delivery
-        try:
-            result = self.host.invoke_by_name(self.spec.name, sqs_event(messages, self.queue_arn))
-        except Exception as exc:  # Lambda: the whole batch is retried
-            delivery.failed = len(messages)
-            delivery.errors.append(f"{type(exc).__name__}: {exc}")
-            return delivery
-        failed: set[str] = set()
-        if self.spec.reports_item_failures and isinstance(result, Mapping):
-            for item in result.get("batchItemFailures") or []:
-                if isinstance(item, Mapping) and item.get("itemIdentifier"):
-                    failed.add(str(item["itemIdentifier"]))
+        failed = self.deliver(messages, delivery)
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), 10):
             chunk = done[start : start + 10]
@@ -136,6 +133,20 @@ class QueuePoller:
         delivery.deleted = len(done)
         delivery.failed = len(messages) - len(done)
         return delivery
+
+    def deliver(self, messages: list[dict[str, Any]], delivery: Delivery) -> set[str]:
+        """Hands ``messages`` to the function; the ids of those to leave on the queue."""
+        try:
+            result = self.host.invoke_by_name(self.spec.name, sqs_event(messages, self.queue_arn))
+        except Exception as exc:  # Lambda: the whole batch is retried
+            delivery.errors.append(f"{type(exc).__name__}: {exc}")
+            return {m["MessageId"] for m in messages}
+        failed: set[str] = set()
+        if self.spec.reports_item_failures and isinstance(result, Mapping):
+            for item in result.get("batchItemFailures") or []:
+                if isinstance(item, Mapping) and item.get("itemIdentifier"):
+                    failed.add(str(item["itemIdentifier"]))
+        return failed
 
     def drain(self, timeout: float = 120.0, idle_polls: int = 1) -> Delivery:
         """Delivers until the queue has been empty for ``idle_polls`` polls in a row (or
@@ -177,11 +188,65 @@ class QueuePoller:
             self._thread = None
 
 
-def pollers(host: FunctionHost, queue_urls: Mapping[str, str], endpoint: str) -> list[QueuePoller]:
+def _event_matches(pattern: str, name: str) -> bool:
+    """``s3:ObjectCreated:*`` against a record's ``ObjectCreated:Put``."""
+    wanted = pattern.removeprefix("s3:")
+    return fnmatch.fnmatchcase(name, wanted) or name == wanted
+
+
+class BucketEventPoller(QueuePoller):
+    """Lambda's S3 trigger: moto sends the bucket's notifications to a queue (what moto's
+    server can do), and this hands each notification's records whose event and key
+    suffix the function's ``s3`` event asks for to the function, one invocation per
+    notification, as S3 invokes Lambda. A notification whose invocation raised stays on
+    the queue and comes back (S3's asynchronous invocations are retried too)."""
+
+    def deliver(self, messages: list[dict[str, Any]], delivery: Delivery) -> set[str]:
+        failed: set[str] = set()
+        for message in messages:
+            try:
+                body = json.loads(message.get("Body") or "{}")
+            except ValueError:
+                continue  # not a notification: dropped
+            records = [
+                record
+                for record in body.get("Records") or []
+                if _event_matches(self.spec.s3_event, str(record.get("eventName", "")))
+                and urllib.parse.unquote_plus(
+                    str(record.get("s3", {}).get("object", {}).get("key", ""))
+                ).endswith(self.spec.s3_suffix)
+            ]
+            if not records:  # s3:TestEvent, or an object the rules leave out
+                continue
+            for record in records:
+                # moto encodes the key's slashes too; S3 leaves them (``a+b/c%C3%A9.csv``).
+                obj = record.get("s3", {}).get("object", {})
+                if "key" in obj:
+                    obj["key"] = urllib.parse.quote_plus(
+                        urllib.parse.unquote_plus(str(obj["key"])), safe="/"
+                    )
+            try:
+                self.host.invoke_by_name(self.spec.name, {"Records": records})
+            except Exception as exc:
+                delivery.errors.append(f"{type(exc).__name__}: {exc}")
+                failed.add(message["MessageId"])
+        return failed
+
+
+def pollers(
+    host: FunctionHost,
+    queue_urls: Mapping[str, str],
+    endpoint: str,
+    bucket_events: Mapping[str, str] | None = None,
+) -> list[QueuePoller]:
     """A poller for every queue-triggered function whose queue (by the logical id or name
-    serverless.yml gives it) is in ``queue_urls``."""
-    found = []
+    serverless.yml gives it) is in ``queue_urls``, and for every bucket-triggered function
+    whose bucket's notification queue is in ``bucket_events``."""
+    found: list[QueuePoller] = []
     for spec in host.by_name.values():
+        events_url = (bucket_events or {}).get(spec.s3_bucket or "")
+        if events_url:
+            found.append(BucketEventPoller(host, spec, events_url, endpoint))
         url = queue_urls.get(spec.queue_resource or "") if spec.queue else None
         if url:
             found.append(QueuePoller(host, spec, url, endpoint))
@@ -189,9 +254,14 @@ def pollers(host: FunctionHost, queue_urls: Mapping[str, str], endpoint: str) ->
 
 
 @contextlib.contextmanager
-def running(host: FunctionHost, queue_urls: Mapping[str, str], endpoint: str) -> Any:
+def running(
+    host: FunctionHost,
+    queue_urls: Mapping[str, str],
+    endpoint: str,
+    bucket_events: Mapping[str, str] | None = None,
+) -> Any:
     """The pollers of `pollers`, started, and stopped on exit."""
-    started = [poller.start() for poller in pollers(host, queue_urls, endpoint)]
+    started = [poller.start() for poller in pollers(host, queue_urls, endpoint, bucket_events)]
     try:
         yield started
     finally:

@@ -18,3 +18,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if record["body"] == "fail":
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
+
+
+S3_SEEN: list[str] = []
+
+
+def s3_handler(event: dict[str, Any], context: Any) -> None:
+    for record in event["Records"]:
+        assert record["eventSource"] == "aws:s3"
+        S3_SEEN.append(record["s3"]["object"]["key"])

@@ -16,7 +16,7 @@ from moto.server import ThreadedMotoServer
 from devstack.aws import CREDENTIALS, REGION
 from devstack.functions import FunctionHost, FunctionSpec, load_functions
 from devstack.postgres import free_port
-from devstack.queues import QueuePoller, pollers
+from devstack.queues import BucketEventPoller, QueuePoller, pollers
 from tests.devstack import sqs_probe
 
 
@@ -153,3 +153,56 @@ def test_background_pollers_start_and_stop(endpoint: str) -> None:
         host.close()
     assert "later" in sqs_probe.SEEN
     assert errors == []
+
+
+def test_bucket_notifications_reach_the_s3_triggered_function(endpoint: str) -> None:
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
+    )
+    sqs, queue, _ = _queues(endpoint, "probe-bucket-events")
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    s3.create_bucket(Bucket="probe-uploads")
+    s3.put_bucket_notification_configuration(
+        Bucket="probe-uploads",
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    s3.put_object(Bucket="probe-uploads", Key="org/imports/a file.csv", Body=b"x")
+    s3.put_object(Bucket="probe-uploads", Key="org/imports/notes.txt", Body=b"x")
+    spec = FunctionSpec(
+        name="s3probe",
+        module="tests.devstack.sqs_probe",
+        attribute="s3_handler",
+        method=None,
+        path=None,
+        timeout=10,
+        s3_bucket="uploads",
+        s3_suffix=".csv",
+    )
+    host = FunctionHost([spec], workers=1)
+    try:
+        sqs_probe.S3_SEEN.clear()
+        found = pollers(host, {}, endpoint, {"uploads": queue})
+        assert [type(p) for p in found] == [BucketEventPoller]
+        total = found[0].drain(timeout=30)
+    finally:
+        host.close()
+    # The test event and the .txt object are dropped; the key arrives URL-encoded, as S3
+    # sends it.
+    assert sqs_probe.S3_SEEN == ["org/imports/a+file.csv"]
+    assert total.failed == 0
+    assert _count(sqs, queue) == 0
+
+
+def test_serverless_yml_s3_sources_are_read() -> None:
+    worker = [s for s in load_functions() if s.s3_bucket]
+    assert worker, "no function has an s3 event"
+    for spec in worker:
+        assert spec.s3_event.startswith("s3:ObjectCreated")
