@@ -27,6 +27,7 @@ import csv
 import io
 import itertools
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -176,50 +177,67 @@ def _xlsx_rows(sheet: Any, table: Table, formats: dict[str, Any]) -> int:
     return line
 
 
+def _close_row_files(workbook: Any) -> None:
+    """Closes the constant_memory row files of a workbook that will not be closed."""
+    for sheet in workbook.worksheets():
+        handle = getattr(sheet, "row_data_fh", None)
+        if handle is not None and not handle.closed:
+            handle.close()
+
+
 def write_xlsx(table: Table, sink: Sink, *, generated_at: datetime) -> None:
+    """The workbook, its temporary files in a directory of this export's own: removed
+    whatever happens, so a failed export leaves nothing in a reused Lambda's /tmp (and a
+    failed one is never closed, which would write a whole file into an aborted upload)."""
     import xlsxwriter  # type: ignore[import-untyped]  # noqa: PLC0415 - only XLSX pays for it
 
-    workbook = xlsxwriter.Workbook(
-        sink,
-        {
-            "constant_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
-    try:
-        sheet = workbook.add_worksheet(table.title[:31])
-        header = workbook.add_format({"bold": True, "bottom": 1, "bg_color": "#EEF2F7"})
-        formats = {
-            "money": {d: workbook.add_format({"num_format": f}) for d, f in MONEY_FORMATS.items()},
-            "date": workbook.add_format({"num_format": DATE_FORMAT}),
-            "datetime": workbook.add_format({"num_format": DATETIME_FORMAT}),
-            "decimal": workbook.add_format({"num_format": DECIMAL_FORMAT}),
-        }
-        columns = list(table.columns)
-        for index, column in enumerate(columns):
-            sheet.set_column(index, index, column.width)
-            sheet.write_string(0, index, column.key, header)
-        sheet.freeze_panes(1, 0)
-        lines = _xlsx_rows(sheet, table, formats)
-        sheet.autofilter(0, 0, max(lines, 1), len(columns) - 1)
+    with tempfile.TemporaryDirectory(prefix="export-") as scratch:
+        workbook = xlsxwriter.Workbook(
+            sink,
+            {
+                "constant_memory": True,
+                "tmpdir": scratch,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+                "strings_to_numbers": False,
+            },
+        )
+        try:
+            sheet = workbook.add_worksheet(table.title[:31])
+            header = workbook.add_format({"bold": True, "bottom": 1, "bg_color": "#EEF2F7"})
+            formats = {
+                "money": {
+                    d: workbook.add_format({"num_format": f}) for d, f in MONEY_FORMATS.items()
+                },
+                "date": workbook.add_format({"num_format": DATE_FORMAT}),
+                "datetime": workbook.add_format({"num_format": DATETIME_FORMAT}),
+                "decimal": workbook.add_format({"num_format": DECIMAL_FORMAT}),
+            }
+            columns = list(table.columns)
+            for index, column in enumerate(columns):
+                sheet.set_column(index, index, column.width)
+                sheet.write_string(0, index, column.key, header)
+            sheet.freeze_panes(1, 0)
+            lines = _xlsx_rows(sheet, table, formats)
+            sheet.autofilter(0, 0, max(lines, 1), len(columns) - 1)
 
-        about = workbook.add_worksheet("About")
-        about.set_column(0, 0, 14)
-        about.set_column(1, 1, 60)
-        for at, (label, text) in enumerate(
-            (
-                ("Report", table.title),
-                ("Covers", table.subtitle),
-                ("Rows", str(lines)),
-                ("Generated", generated_at.strftime("%Y-%m-%d %H:%M:%S UTC")),
-            )
-        ):
-            about.write_string(at, 0, label, header)
-            about.write_string(at, 1, text)
-    finally:
-        workbook.close()
+            about = workbook.add_worksheet("About")
+            about.set_column(0, 0, 14)
+            about.set_column(1, 1, 60)
+            for at, (label, text) in enumerate(
+                (
+                    ("Report", table.title),
+                    ("Covers", table.subtitle),
+                    ("Rows", str(lines)),
+                    ("Generated", generated_at.strftime("%Y-%m-%d %H:%M:%S UTC")),
+                )
+            ):
+                about.write_string(at, 0, label, header)
+                about.write_string(at, 1, text)
+            workbook.close()
+        except BaseException:
+            _close_row_files(workbook)
+            raise
 
 
 # --------------------------------------------------------------------------------------

@@ -12,10 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -26,6 +28,8 @@ import pypdf
 import pytest
 
 from devstack.aws import CREDENTIALS, REGION, Provisioned
+from shared import db
+from shared.errors import ApiError
 from shared.exports import sources, writers
 from shared.exports.storage import S3Sink
 from shared.settings import get_settings
@@ -484,6 +488,35 @@ def test_storage_failure_is_503_in_the_error_shape(
     assert "could not be stored" in reply.error["message"]
     assert reply.headers["retry-after"]
     assert _keys(aws, exp.org) == before
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_database_failure_half_way_leaves_nothing(
+    aws: Provisioned, api: Api, exp: Fixture, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """Pages of 2 rows; the third page's call fails as an outage does: the answer is the
+    database's 503, no object, no unfinished upload, no temporary file."""
+    monkeypatch.setattr(sources, "INVOICE_PAGE_ROWS", 2)
+    real = db.rpc
+    calls = {"pages": 0}
+
+    def failing(client: Any, function: str, params: dict[str, Any]) -> Any:
+        if function == "export_invoice_page":
+            calls["pages"] += 1
+            if calls["pages"] == 3:
+                raise ApiError(503, "service_unavailable", "the database went away")
+        return real(client, function, params)
+
+    monkeypatch.setattr(db, "rpc", failing)
+    scratch_before = set(Path(tempfile.gettempdir()).glob("export-*"))
+    before = _keys(aws, exp.org)
+    reply = export(api, report="invoices", format=fmt)
+    assert reply.status == 503, reply.json()
+    assert reply.error["code"] == "service_unavailable"
+    assert calls["pages"] == 3
+    assert _keys(aws, exp.org) == before
+    assert _s3(aws).list_multipart_uploads(Bucket=aws.exports_bucket).get("Uploads", []) == []
+    assert set(Path(tempfile.gettempdir()).glob("export-*")) == scratch_before
 
 
 def test_a_failed_multipart_upload_is_aborted(aws: Provisioned) -> None:
