@@ -14,11 +14,15 @@
   ``#,##0``, KWD ``#,##0.000``), counts integers — a bold header row, frozen, with an
   autofilter, and column widths; text is always written as a string, never as a formula.
   A second sheet says what the export covers.
-- **PDF** (fpdf2): a heading, a chart of the series where the report has one (billed and
+- **PDF** (reportlab's canvas with `shared.pdf`'s bundled fonts and text shaping: CJK and
+  Korean names from the fallback fonts, Arabic joined and right-to-left names in display
+  order): a heading, a chart of the series where the report has one (billed and
   collected per period, one chart per currency), and the table, its header repeated on
-  every page. A PDF holds at most `PDF_MAX_ROWS` rows (it is for reading, not for data).
+  every page, money right-aligned in the currency's minor unit, "page n of N" in the
+  footer. A PDF holds at most `PDF_MAX_ROWS` rows (it is for reading, not for data).
 
-xlsxwriter and fpdf2 are imported inside their writer: a CSV export does not load them.
+xlsxwriter and reportlab (`shared.pdf`) are imported inside their writer: a CSV export
+does not load them.
 """
 
 from __future__ import annotations
@@ -31,16 +35,14 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Protocol
 
 from shared.exports.table import Column, Point, Row, Table, Value, minor_unit
 
-PDF_MAX_ROWS = 2000  # about 45 pages; fpdf2 sets 1,000 rows in 1.3-2.9 s here
+PDF_MAX_ROWS = 2000  # about 45 pages (bench/export_pdf.py)
 CSV_BATCH = 500  # rows formatted per write to the sink
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_FIRST = frozenset(_FORMULA_STARTS)
-FONTS_DIR = Path(__file__).resolve().parent.parent / "pdf" / "fonts"
 
 
 class Sink(Protocol):
@@ -244,17 +246,6 @@ def write_xlsx(table: Table, sink: Sink, *, generated_at: datetime) -> None:
 # PDF
 # --------------------------------------------------------------------------------------
 
-
-def _fonts() -> tuple[Path, Path, Path | None] | None:
-    """Part A's bundled Unicode fonts (shared/pdf/fonts: regular, bold and the CJK
-    fallback), when they are there."""
-    regular, bold = FONTS_DIR / "InvoiceSans.ttf", FONTS_DIR / "InvoiceSans-Bold.ttf"
-    if not (regular.is_file() and bold.is_file()):
-        return None
-    cjk = FONTS_DIR / "InvoiceCJK.ttf"
-    return regular, bold, cjk if cjk.is_file() else None
-
-
 _PDF_TEXT: dict[str, Callable[[Any, str | None], str]] = {
     "money": lambda v, currency: f"{_amount(v):,.{minor_unit(currency)}f}",
     "decimal": lambda v, _: f"{_amount(v):,}",
@@ -262,215 +253,288 @@ _PDF_TEXT: dict[str, Callable[[Any, str | None], str]] = {
     "datetime": lambda v, _: _naive_utc(_moment(v)).strftime("%Y-%m-%d %H:%M"),
     "date": lambda v, _: _day(v).isoformat(),
 }
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def _pdf_text(kind: str, value: Value, currency: str | None) -> str:
     if value is None:
         return ""
     render = _PDF_TEXT.get(kind)
-    return render(value, currency) if render is not None else str(value)
+    if render is not None:
+        return render(value, currency)
+    return _CONTROL.sub(" ", str(value))
 
 
-_CJK = re.compile("[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")
+Color = tuple[int, int, int]
+BILLED: Color = (52, 101, 164)
+COLLECTED: Color = (115, 186, 96)
+HEADER_FILL: Color = (238, 242, 247)
+STRIPE: Color = (248, 249, 251)
+GREY: Color = (120, 120, 120)
+TEXT: Color = (0, 0, 0)
 
 
-class _Pdf:
-    """The document: fpdf2 with the bundled Unicode font, else a core font (whose Latin-1
-    cannot show every name: other characters print as ``?``).
+class _Page:
+    """What one page holds, in mm from the top left: filled rectangles, lines and texts
+    (each text already split into runs by font), drawn once the page count is known."""
 
-    The CJK font is loaded on the first text that needs it and is the fallback only for
-    such texts: fpdf2 checks every character against the fallback fonts while one is set,
-    which made a 1,000-row table 3 times slower."""
-
-    def __init__(self, landscape: bool) -> None:
-        from fpdf import FPDF  # noqa: PLC0415 - only the PDF export pays for it
-
-        self.doc: Any = FPDF(orientation="L" if landscape else "P", unit="mm", format="A4")
-        self.doc.set_auto_page_break(False)
-        self.doc.set_margins(12, 12, 12)
-        self.cjk_font: Path | None = None
-        self.cjk_loaded = False
-        self.cjk_on = False
-        fonts = _fonts()
-        if fonts is not None:
-            self.doc.add_font("export", "", str(fonts[0]))
-            self.doc.add_font("export", "B", str(fonts[1]))
-            self.cjk_font = fonts[2]
-            self.family, self.unicode = "export", True
-        else:
-            self.family, self.unicode = "helvetica", False
-
-    def text(self, value: str) -> str:
-        """``value`` ready to print: the CJK fallback switched on for it when it needs it."""
-        if not self.unicode:
-            return value.encode("latin-1", "replace").decode("latin-1")
-        if self.cjk_font is not None:
-            wanted = _CJK.search(value) is not None
-            if wanted and not self.cjk_loaded:
-                self.doc.add_font("export-cjk", "", str(self.cjk_font))
-                self.cjk_loaded = True
-            if wanted != self.cjk_on:
-                self.doc.set_fallback_fonts(["export-cjk"] if wanted else [], exact_match=False)
-                self.cjk_on = wanted
-        return value
-
-    def font(self, size: float, bold: bool = False) -> None:
-        self.doc.set_font(self.family, "B" if bold else "", size)
+    def __init__(self) -> None:
+        self.rects: list[tuple[float, float, float, float, Color]] = []
+        self.lines: list[tuple[float, float, float, float, Color]] = []
+        self.texts: list[tuple[float, float, float, Color, list[tuple[Any, str]]]] = []
 
 
-def _chart(pdf: _Pdf, points: list[Point], currency: str, top: float, height: float) -> None:
-    """Billed and collected bars per period, with a value axis and a legend."""
-    doc = pdf.doc
-    left = doc.l_margin + 16
-    width = doc.w - doc.r_margin - left
-    bottom = top + height - 8
-    peak = max([max(p.billed, p.collected) for p in points] + [Decimal(0)])
-    scale = peak if peak > 0 else Decimal(1)
-    pdf.font(8, bold=True)
-    doc.set_text_color(40, 40, 40)
-    doc.text(doc.l_margin, top - 1, pdf.text(f"Billed and collected ({currency})"))
-    pdf.font(6)
-    doc.set_draw_color(200, 200, 200)
-    for step in range(5):
-        value = scale * step / 4
-        y = bottom - float(value / scale) * (height - 14)
-        doc.line(left, y, left + width, y)
-        label = f"{value:,.0f}"
-        doc.text(left - 2 - doc.get_string_width(label), y + 1, label)
-    slot = width / max(len(points), 1)
-    bar = max(min(slot * 0.36, 8), 0.3)
-    labels_every = max(1, int(len(points) / max(width / 14, 1)) + 1)
-    for index, point in enumerate(points):
-        x = left + index * slot + (slot - 2 * bar) / 2
-        for offset, (value, color) in enumerate(
-            ((point.billed, (52, 101, 164)), (point.collected, (115, 186, 96)))
-        ):
-            h = float(value / scale) * (height - 14)
-            doc.set_fill_color(*color)
-            if h > 0:
-                doc.rect(x + offset * bar, bottom - h, bar, h, style="F")
-        if index % labels_every == 0:
-            label = pdf.text(point.label)
-            doc.text(
-                left + index * slot + slot / 2 - doc.get_string_width(label) / 2,
-                bottom + 3.5,
-                label,
-            )
-    doc.set_draw_color(120, 120, 120)
-    doc.line(left, bottom, left + width, bottom)
-    for offset, (name, color) in enumerate(
-        (("billed", (52, 101, 164)), ("collected", (115, 186, 96)))
-    ):
-        x = left + width - 40 + offset * 20
-        doc.set_fill_color(*color)
-        doc.rect(x, top - 3.5, 3, 3, style="F")
-        doc.text(x + 4, top - 1, name)
-
-
-class _TableLayout:
-    """The PDF's pages: heading, charts, then the rows under a header repeated on every
-    page, and a footer naming the report and the page."""
+class _PdfReport:
+    """The PDF on reportlab's canvas with `shared.pdf`'s bundled fonts: a heading, the
+    charts of the series (billed and collected per period, one per currency), then the
+    rows under a header repeated on every page, and a footer naming the report and
+    "page n of N". Texts are shaped as the invoice PDF shapes them (CJK and Korean from
+    their fallback fonts, Arabic joined, right-to-left in display order)."""
 
     ROW = 5.0
+    MARGIN = 12.0
+    PAD = 1.5  # a cell's text is this far in from its sides
 
-    def __init__(self, table: Table) -> None:
-        self.table = table
+    def __init__(self, table: Table, rows: list[Row]) -> None:
+        from shared.pdf import PT, Fonts  # noqa: PLC0415 - only the PDF export pays for it
+
+        self.pt = PT
+        self.table, self.rows = table, rows
         self.columns = [(i, c) for i, c in enumerate(table.columns) if c.in_pdf]
-        total_width = sum(c.width for _, c in self.columns)
-        self.pdf = _Pdf(landscape=total_width > 110)
-        doc = self.doc = self.pdf.doc
-        usable = doc.w - doc.l_margin - doc.r_margin
+        texts = [table.title, table.subtitle, *(c.title for _, c in self.columns)]
+        texts += [p.label for p in table.series]
+        for index, column in self.columns:
+            if column.kind == "text":
+                texts += [str(r[index]) for r in rows if r[index] is not None]
+        self.fonts = Fonts.of(texts)
+        total_width = sum(c.width for _, c in self.columns) or 1
+        landscape = total_width > 110
+        self.w, self.h = (297.0, 210.0) if landscape else (210.0, 297.0)
+        usable = self.w - 2 * self.MARGIN
         self.widths = [usable * c.width / total_width for _, c in self.columns]
-        self.aligns = [
-            "R" if c.kind in ("money", "int", "decimal") else "L" for _, c in self.columns
-        ]
-        self.bottom = doc.h - 16  # the footer's line is at h - 7
+        self.right = [c.kind in ("money", "int", "decimal") for _, c in self.columns]
+        self.bottom = self.h - 16  # the footer's line is at h - 7
+        self.pages: list[_Page] = []
+        self.y = self.MARGIN
 
-    def fit(self, text: str, width: float) -> str:
-        """``text`` cut (with an ellipsis) to fit ``width`` beside the cell's padding."""
-        room = width - 2 * self.doc.c_margin
-        if len(text) < width / 2.2 or self.doc.get_string_width(text) <= room:
-            return text  # 7.5 pt: no character is wider than 2.2 mm
-        mark = "…" if self.pdf.unicode else "..."
-        while text and self.doc.get_string_width(text + mark) > room:
-            text = text[:-1]
-        return text.rstrip() + mark
+    # the cursor ------------------------------------------------------------------------
 
-    def footer(self) -> None:
-        doc, pdf = self.doc, self.pdf
-        pdf.font(7)
-        doc.set_text_color(120, 120, 120)
-        doc.text(doc.l_margin, doc.h - 7, pdf.text(f"{self.table.title} · {self.table.subtitle}"))
-        page = f"page {doc.page_no()}"
-        doc.text(doc.w - doc.r_margin - doc.get_string_width(page), doc.h - 7, page)
-        doc.set_text_color(0, 0, 0)
+    @property
+    def page(self) -> _Page:
+        return self.pages[-1]
 
-    def new_page(self) -> None:
-        self.footer()
-        self.doc.add_page()
+    def add_page(self) -> None:
+        self.pages.append(_Page())
+        self.y = self.MARGIN
 
-    def header(self) -> None:
-        doc, pdf = self.doc, self.pdf
-        pdf.font(7.5, bold=True)
-        doc.set_fill_color(238, 242, 247)
-        for width, (_, column), align in zip(self.widths, self.columns, self.aligns, strict=True):
-            doc.cell(
-                width, self.ROW + 1, pdf.text(column.title), border="B", align=align, fill=True
-            )
-        doc.ln(self.ROW + 1)
-        pdf.font(7.5)
+    def width(self, line: str, size: float, bold: bool = False) -> float:
+        return float(self.fonts.width(line, size, bold))
+
+    def text(
+        self,
+        x: float,
+        baseline: float,
+        line: str,
+        size: float,
+        color: Color = TEXT,
+        *,
+        bold: bool = False,
+    ) -> None:
+        """``line`` (already shaped) with its left end at ``x``."""
+        self.page.texts.append((x, baseline, size, color, self.fonts.runs(line, bold)))
+
+    def fit(self, text: str, room: float, size: float) -> str:
+        """``text`` shaped, cut (with an ellipsis) to fit ``room`` mm."""
+        if len(text) * size / self.pt <= room:  # no character is wider than 1 em
+            return str(self.fonts.line(text))
+        shaped = self.fonts.logical(text)
+        if self.width(shaped, size) <= room:
+            return str(self.fonts.visual(shaped))
+        while shaped and self.width(shaped + "…", size) > room:
+            shaped = shaped[:-1]
+        return str(self.fonts.visual(shaped.rstrip() + "…"))
+
+    # the parts ---------------------------------------------------------------------------
 
     def heading(self, generated_at: datetime) -> None:
-        doc, pdf = self.doc, self.pdf
-        doc.add_page()
-        pdf.font(15, bold=True)
-        doc.cell(0, 8, pdf.text(self.table.title))
-        doc.ln(8)
-        pdf.font(9)
-        doc.set_text_color(90, 90, 90)
-        doc.cell(0, 5, pdf.text(self.table.subtitle))
-        doc.ln(5)
-        doc.cell(0, 5, generated_at.strftime("Generated %Y-%m-%d %H:%M UTC"))
-        doc.ln(8)
-        doc.set_text_color(0, 0, 0)
+        table, fonts, m = self.table, self.fonts, self.MARGIN
+        self.add_page()
+        self.text(m, m + 5.8, self.fit(table.title, self.w - 2 * m, 15), 15, bold=True)
+        grey: Color = (90, 90, 90)
+        self.text(m, m + 11.4, self.fit(table.subtitle, self.w - 2 * m, 9), 9, grey)
+        self.text(
+            m, m + 16.4, fonts.line(generated_at.strftime("Generated %Y-%m-%d %H:%M UTC")), 9, grey
+        )
+        self.y = m + 26
+
+    def chart(self, points: list[Point], currency: str, top: float, height: float) -> None:
+        """Billed and collected bars per period, with a value axis and a legend."""
+        page, m = self.page, self.MARGIN
+        left = m + 16
+        width = self.w - m - left
+        bottom = top + height - 8
+        peak = max([max(p.billed, p.collected) for p in points] + [Decimal(0)])
+        scale = peak if peak > 0 else Decimal(1)
+        dark: Color = (40, 40, 40)
+        self.text(
+            m, top - 1, self.fonts.line(f"Billed and collected ({currency})"), 8, dark, bold=True
+        )
+        for step in range(5):
+            value = scale * step / 4
+            y = bottom - float(value / scale) * (height - 14)
+            page.lines.append((left, y, left + width, y, (200, 200, 200)))
+            label = f"{value:,.0f}"
+            self.text(left - 2 - self.width(label, 6), y + 1, label, 6, dark)
+        slot = width / max(len(points), 1)
+        bar = max(min(slot * 0.36, 8), 0.3)
+        labels_every = max(1, int(len(points) / max(width / 14, 1)) + 1)
+        for index, point in enumerate(points):
+            x = left + index * slot + (slot - 2 * bar) / 2
+            for offset, (value, color) in enumerate(
+                ((point.billed, BILLED), (point.collected, COLLECTED))
+            ):
+                h = float(value / scale) * (height - 14)
+                if h > 0:
+                    page.rects.append((x + offset * bar, bottom - h, bar, h, color))
+            if index % labels_every == 0:
+                label = self.fit(point.label, slot * labels_every, 6)
+                centre = left + index * slot + slot / 2
+                self.text(centre - self.width(label, 6) / 2, bottom + 3.5, label, 6, dark)
+        page.lines.append((left, bottom, left + width, bottom, GREY))
+        for offset, (name, color) in enumerate((("billed", BILLED), ("collected", COLLECTED))):
+            x = left + width - 40 + offset * 20
+            page.rects.append((x, top - 3.5, 3, 3, color))
+            self.text(x + 4, top - 1, name, 6, dark)
 
     def charts(self) -> None:
         by_currency: dict[str, list[Point]] = {}
         for point in self.table.series:
             by_currency.setdefault(point.currency, []).append(point)
         for currency, points in list(by_currency.items())[:3]:
-            if self.doc.get_y() + 62 > self.bottom:
-                self.new_page()
-            top = self.doc.get_y() + 4
-            _chart(self.pdf, points, currency, top, 56)
-            self.doc.set_y(top + 58)
+            if self.y + 62 > self.bottom:
+                self.add_page()
+            top = self.y + 4
+            self.chart(points, currency, top, 56)
+            self.y = top + 58
 
-    def rows(self, rows: list[Row]) -> None:
-        doc, pdf, table = self.doc, self.pdf, self.table
-        if doc.get_y() + 3 * self.ROW > self.bottom:
-            self.new_page()
+    def cells(self, texts: list[str], size: float, *, bold: bool = False) -> None:
+        """One row of cells at the cursor, text vertically centred, numbers right."""
+        x = self.MARGIN
+        height = self.ROW + (1 if bold else 0)
+        baseline = self.y + height / 2 + size * 0.35 / self.pt
+        for text, width, right in zip(texts, self.widths, self.right, strict=True):
+            if text:
+                at = x + width - self.PAD - self.width(text, size, bold) if right else x + self.PAD
+                self.text(at, baseline, text, size, bold=bold)
+            x += width
+        self.y += height
+
+    def header(self) -> None:
+        page, m = self.page, self.MARGIN
+        page.rects.append((m, self.y, self.w - 2 * m, self.ROW + 1, HEADER_FILL))
+        page.lines.append((m, self.y + self.ROW + 1, self.w - m, self.y + self.ROW + 1, GREY))
+        self.cells(
+            [
+                self.fit(c.title, w - 2 * self.PAD, 7.5)
+                for (_, c), w in zip(self.columns, self.widths, strict=True)
+            ],
+            7.5,
+            bold=True,
+        )
+
+    def body(self) -> None:
+        if self.y + 3 * self.ROW > self.bottom:
+            self.add_page()
         self.header()
-        currency_at = table.currency_index
-        layout = list(zip(self.widths, self.columns, self.aligns, strict=True))
+        currency_at = self.table.currency_index
+        layout = [
+            (index, column.kind, width - 2 * self.PAD)
+            for (index, column), width in zip(self.columns, self.widths, strict=True)
+        ]
         stripe = False
-        for row in rows:
-            if doc.get_y() + self.ROW > self.bottom:
-                self.new_page()
+        full = self.w - 2 * self.MARGIN
+        for row in self.rows:
+            if self.y + self.ROW > self.bottom:
+                self.add_page()
                 self.header()
             currency = row[currency_at] if currency_at is not None else None
             stripe = not stripe
             if stripe:
-                doc.set_fill_color(248, 249, 251)
-            for width, (index, column), align in layout:
-                text = pdf.text(_pdf_text(column.kind, row[index], currency))  # type: ignore[arg-type]
-                if column.kind == "text":
-                    text = self.fit(text, width)
-                doc.cell(width, self.ROW, text, align=align, fill=stripe)
-            doc.ln(self.ROW)
-        if not rows:
-            pdf.font(8)
-            doc.cell(0, self.ROW, "No rows in this range.")
-        self.footer()
+                self.page.rects.append((self.MARGIN, self.y, full, self.ROW, STRIPE))
+            texts = []
+            for index, kind, room in layout:
+                text = _pdf_text(kind, row[index], currency)  # type: ignore[arg-type]
+                texts.append(self.fit(text, room, 7.5) if kind == "text" and text else text)
+            self.cells(texts, 7.5)
+        if not self.rows:
+            self.text(self.MARGIN + self.PAD, self.y + 3.5, "No rows in this range.", 8)
+
+    def footers(self) -> None:
+        footer = self.fit(f"{self.table.title} · {self.table.subtitle}", self.w * 0.7, 7)
+        count = len(self.pages)
+        for number, page in enumerate(self.pages, start=1):
+            label = f"page {number} of {count}"
+            runs = self.fonts.runs
+            page.texts.append((self.MARGIN, self.h - 7, 7, GREY, runs(footer, False)))
+            at = self.w - self.MARGIN - self.width(label, 7)
+            page.texts.append((at, self.h - 7, 7, GREY, runs(label, False)))
+
+    # drawing ---------------------------------------------------------------------------
+
+    def render(self, generated_at: datetime) -> bytes:
+        from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        self.heading(generated_at)
+        if self.table.series:
+            self.charts()
+        self.body()
+        self.footers()
+        pt, h = self.pt, self.h
+        out = io.BytesIO()
+        canvas = Canvas(
+            out,
+            pagesize=(self.w * pt, h * pt),
+            invariant=1,
+            pageCompression=1,
+            initialFontName=self.fonts.regular.name,  # else an unused Helvetica
+            initialFontSize=7.5,
+        )
+        stamp = f"D:{generated_at.astimezone(UTC):%Y%m%d%H%M%S}+00'00'"
+        canvas.setDateFormatter(lambda *_: stamp)
+        canvas.setTitle(self.table.title)
+        canvas.setSubject(self.table.subtitle)
+        canvas.setProducer("InvoiceFlow")
+        for page in self.pages:
+            fill: Color | None = None
+            for x, y, w, rh, color in page.rects:
+                if color != fill:
+                    canvas.setFillColorRGB(*(c / 255 for c in color))
+                    fill = color
+                canvas.rect(x * pt, (h - y - rh) * pt, w * pt, rh * pt, stroke=0, fill=1)
+            stroke: Color | None = None
+            canvas.setLineWidth(0.2 * pt)
+            for x1, y1, x2, y2, color in page.lines:
+                if color != stroke:
+                    canvas.setStrokeColorRGB(*(c / 255 for c in color))
+                    stroke = color
+                canvas.line(x1 * pt, (h - y1) * pt, x2 * pt, (h - y2) * pt)
+            t = canvas.beginText()
+            font: tuple[str, float] | None = None
+            ink: Color | None = None
+            for x, y, size, color, runs in page.texts:
+                if color != ink:
+                    t.setFillColorRGB(*(c / 255 for c in color))
+                    ink = color
+                t.setTextOrigin(x * pt, (h - y) * pt)
+                for face, part in runs:
+                    if (face.name, size) != font:
+                        t.setFont(face.name, size)
+                        font = (face.name, size)
+                    t.textOut(part)
+            canvas.drawText(t)
+            canvas.showPage()
+        canvas.save()
+        return out.getvalue()
 
 
 def write_pdf(table: Table, sink: Sink, *, generated_at: datetime) -> None:
@@ -479,12 +543,7 @@ def write_pdf(table: Table, sink: Sink, *, generated_at: datetime) -> None:
     rows = list(itertools.islice(table.counted(), PDF_MAX_ROWS + 1))
     if len(rows) > PDF_MAX_ROWS:
         raise TooManyRows(PDF_MAX_ROWS)
-    layout = _TableLayout(table)
-    layout.heading(generated_at)
-    if table.series:
-        layout.charts()
-    layout.rows(rows)
-    sink.write(bytes(layout.doc.output()))
+    sink.write(_PdfReport(table, rows).render(generated_at))
 
 
 def write(table: Table, fmt: str, sink: Sink, *, generated_at: datetime) -> None:

@@ -409,6 +409,10 @@ class Fonts:
             return str(_reshaper(self.file).reshape(text))
         return text
 
+    def line(self, text: str) -> str:
+        """One line of ``text`` ready to draw: reshaped, then in display order."""
+        return self.visual(self.logical(text))
+
     def visual(self, line: str) -> str:
         """One line in display order (right-to-left runs reversed)."""
         if self.rtl and _RTL.search(line):
