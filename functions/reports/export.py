@@ -1,4 +1,5 @@
-"""GET /api/reports/export: a report, or the invoice or payment list, as a CSV, XLSX or PDF
+"""GET /api/reports/export: a report, the invoice or payment list, or the reconciliation
+match results, as a CSV, XLSX or PDF
 file in S3 (under the organization's prefix), answered with a presigned URL that expires.
 
 The rows are read page by page with the caller's JWT (row-level security decides what is
@@ -37,6 +38,7 @@ Report = Literal[
     "client-performance",
     "invoices",
     "payments",
+    "match-results",
 ]
 Format = Literal["csv", "xlsx", "pdf"]
 
@@ -70,6 +72,7 @@ OPTIONS: dict[str, set[str]] = {
         "amount_from",
         "amount_to",
     },
+    "match-results": {"outcome", "vendor_id"},
 }
 # Query parameters that are not options.
 _FIXED = {"report", "format", "from", "to"}
@@ -108,7 +111,9 @@ def _options(request: Request, report: str, values: dict[str, Any]) -> dict[str,
         "`report`: overview, revenue (`group_by`, `client_id`), revenue-by-client "
         "(`limit`), payment-status, client-performance (`sort`, `limit`, `currency`), "
         "invoices and payments (the filters of their list routes; `from`/`to` are the "
-        "issue or payment date range). See docs/api.md, Report export."
+        "issue or payment date range), match-results (the reconciliation match results, a "
+        "row per vendor invoice line: `outcome`, `vendor_id`; `from`/`to` are the invoice "
+        "date range). See docs/api.md, Report export."
     ),
     responses={
         **ERRORS,
@@ -143,6 +148,11 @@ async def export(
     payment_date_to: date | None = None,
     amount_from: Annotated[Decimal | None, Query(allow_inf_nan=False)] = None,
     amount_to: Annotated[Decimal | None, Query(allow_inf_nan=False)] = None,
+    outcome: Annotated[
+        str | None,
+        Query(description="match-results: matched, matched_with_tolerance, exception"),
+    ] = None,
+    vendor_id: Annotated[str | None, Query(description="match-results: vendor ids")] = None,
 ) -> ExportResult:
     values = dict(locals())
     options = _options(request, report, values)

@@ -1,0 +1,151 @@
+"""The report export's PDF writer, before (fpdf2) and after (reportlab), side by side:
+
+    .venv/bin/python -m bench.export_pdf [--rows 2000] [--rounds 5] [--names mixed|latin]
+
+The invoice list's table (``sources.INVOICE_COLUMNS``, its PDF columns: number, client,
+status, dates, currency, total, paid, balance) of ``--rows`` rows (2,000: the PDF's cap),
+USD and JPY amounts, client names Latin only or mixed (Latin, Chinese, Korean, Arabic,
+Hebrew: ``mixed``, the default, the case the fallback fonts and shaping cost most in).
+The rows are made in memory: the database read and the S3 upload are the same for both
+writers (bench/export.py measures those) and only the writer changed.
+
+Each measurement is a **fresh process** (a new Lambda instance): the writer's imports
+(``import``), the first PDF (``cold``: fonts loaded and registered) and the median of 3
+more in the same process (``warm``), and the file's size; rounds interleave the two
+writers, alternating which goes first. ``fpdf2`` is `bench.export_fpdf2`, the previous
+writer as it was; ``reportlab`` is `shared.exports.writers.write_pdf`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from bench.common import Machine, fmt_ratio, loadavg, log, table
+
+WRITERS = ("fpdf2", "reportlab")
+LATIN = ("Acmé Ünïcode GmbH", "Northwind Traders Ltd", "Żółć & Sons sp. z o.o.")
+MIXED = (*LATIN, "東京商事株式会社", "한국무역상사", "شركة الأمل للتجارة", "חברת שלום בע״מ")
+
+
+def _rows(count: int, names: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
+    start = date(2025, 1, 1)
+    for i in range(count):
+        yen = i % 4 == 0
+        total = Decimal(150000 + i) if yen else Decimal(f"{1200 + i}.50")
+        paid = total if i % 3 == 0 else Decimal(0)
+        yield (
+            f"INV-{i:06d}",
+            names[i % len(names)],
+            "paid" if i % 3 == 0 else "sent",
+            False,
+            (start + timedelta(days=i % 90)).isoformat(),
+            (start + timedelta(days=30 + i % 90)).isoformat(),
+            "net30",
+            "JPY" if yen else "USD",
+            total,
+            Decimal(0),
+            Decimal(0),
+            Decimal(0),
+            total,
+            paid,
+            total - paid,
+            None,
+            None,
+            f"00000000-0000-0000-0000-{i:012d}",
+        )
+
+
+def child(writer: str, rows: int, names: str) -> None:
+    started = time.perf_counter()
+    from shared.exports import sources  # noqa: PLC0415
+    from shared.exports.table import Table  # noqa: PLC0415
+
+    if writer == "fpdf2":
+        import fpdf  # noqa: F401, PLC0415
+
+        from bench.export_fpdf2 import write_pdf  # noqa: PLC0415
+    else:
+        import shared.pdf  # noqa: F401, PLC0415
+        from shared.exports.writers import write_pdf  # noqa: PLC0415
+    imported = time.perf_counter() - started
+    chosen = MIXED if names == "mixed" else LATIN
+
+    def once() -> tuple[float, int]:
+        table = Table(
+            name="invoices",
+            title="Invoices",
+            subtitle="issued 2025-01-01 to 2025-03-31",
+            columns=sources.INVOICE_COLUMNS,
+            rows=_rows(rows, chosen),
+        )
+        sink = io.BytesIO()
+        began = time.perf_counter()
+        write_pdf(table, sink, generated_at=datetime(2026, 12, 1, tzinfo=UTC))
+        return time.perf_counter() - began, len(sink.getvalue())
+
+    cold, size = once()
+    warm = statistics.median(once()[0] for _ in range(3))
+    print(json.dumps({"import": imported, "cold": cold, "warm": warm, "bytes": size}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.export_pdf")
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--names", choices=("mixed", "latin"), default="mixed")
+    parser.add_argument("--child", choices=WRITERS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.rows, args.names)
+        return 0
+    machine = Machine.describe()
+    results: dict[str, list[dict[str, float]]] = {w: [] for w in WRITERS}
+    for round_ in range(args.rounds):
+        order = WRITERS if round_ % 2 == 0 else WRITERS[::-1]
+        for writer in order:
+            command = [sys.executable, "-m", "bench.export_pdf", "--child", writer]
+            out = subprocess.run(
+                [*command, "--rows", str(args.rows), "--names", args.names],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            results[writer].append(json.loads(out.strip().splitlines()[-1]))
+            log(f"round {round_ + 1} {writer}: {results[writer][-1]} (load {loadavg()})")
+
+    def med(writer: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[writer])
+
+    lines = []
+    for key in ("import", "cold", "warm"):
+        before, after = med("fpdf2", key), med("reportlab", key)
+        lines.append((key, f"{before:.3f} s", f"{after:.3f} s", fmt_ratio(after / before)))
+    lines.append(
+        (
+            "bytes",
+            f"{med('fpdf2', 'bytes'):,.0f}",
+            f"{med('reportlab', 'bytes'):,.0f}",
+            fmt_ratio(med("reportlab", "bytes") / med("fpdf2", "bytes")),
+        )
+    )
+    print(
+        f"PDF export writer, {args.rows} rows, {args.names} names, {args.rounds} rounds"
+        f" (medians); {machine.nproc} CPUs {machine.cpu_model}; load at start"
+        f" {machine.loadavg_start}, at end {loadavg()}"
+    )
+    print(table(("", "fpdf2 (before)", "reportlab (after)", "after/before"), lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
