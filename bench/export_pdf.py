@@ -10,8 +10,9 @@ The rows are made in memory: the database read and the S3 upload are the same fo
 writers (bench/export.py measures those) and only the writer changed.
 
 Each measurement is a **fresh process** (a new Lambda instance): the writer's imports
-(``import``), the first PDF (``cold``: fonts loaded and registered) and the median of 3
-more in the same process (``warm``), and the file's size; rounds interleave the two
+(``import``, wall), the first PDF (``cold``: fonts loaded and registered) and the median of
+3 more in the same process (``warm``), each in wall and CPU time (``_cpu``: the process's,
+steadier on a shared machine), and the file's size; rounds interleave the two
 writers, alternating which goes first. ``fpdf2`` is `bench.export_fpdf2`, the previous
 writer as it was; ``reportlab`` is `shared.exports.writers.write_pdf`.
 """
@@ -80,7 +81,7 @@ def child(writer: str, rows: int, names: str) -> None:
     imported = time.perf_counter() - started
     chosen = MIXED if names == "mixed" else LATIN
 
-    def once() -> tuple[float, int]:
+    def once() -> tuple[float, float, int]:
         table = Table(
             name="invoices",
             title="Invoices",
@@ -89,13 +90,24 @@ def child(writer: str, rows: int, names: str) -> None:
             rows=_rows(rows, chosen),
         )
         sink = io.BytesIO()
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         write_pdf(table, sink, generated_at=datetime(2026, 12, 1, tzinfo=UTC))
-        return time.perf_counter() - began, len(sink.getvalue())
+        return time.perf_counter() - began, time.process_time() - cpu, len(sink.getvalue())
 
-    cold, size = once()
-    warm = statistics.median(once()[0] for _ in range(3))
-    print(json.dumps({"import": imported, "cold": cold, "warm": warm, "bytes": size}))
+    cold, cold_cpu, size = once()
+    warm = [once() for _ in range(3)]
+    print(
+        json.dumps(
+            {
+                "import": imported,
+                "cold": cold,
+                "cold_cpu": cold_cpu,
+                "warm": statistics.median(w[0] for w in warm),
+                "warm_cpu": statistics.median(w[1] for w in warm),
+                "bytes": size,
+            }
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         return statistics.median(r[key] for r in results[writer])
 
     lines = []
-    for key in ("import", "cold", "warm"):
+    for key in ("import", "cold", "cold_cpu", "warm", "warm_cpu"):
         before, after = med("fpdf2", key), med("reportlab", key)
         lines.append((key, f"{before:.3f} s", f"{after:.3f} s", fmt_ratio(after / before)))
     lines.append(
