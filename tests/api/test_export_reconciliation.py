@@ -172,7 +172,7 @@ def test_csv_has_a_row_per_line_with_the_evidence(any_api: Api, recon: Recon) ->
         assert ok["matched_by"] == "item_code"
         assert ok["vendor_invoice_id"] == recon.ids["VI-OK"]
         assert ok["vendor_id"] == recon.vendor_id
-    assert (Decimal(ok_w["ordered_quantity"]), Decimal(ok_w["received_quantity"])) == (10, 10)
+    assert Decimal(ok_w["ordered_quantity"]) == Decimal(ok_w["received_quantity"]) == 10
     assert Decimal(ok_w["billed_quantity"]) == 5
     assert ok_w["invoice_date"] == "2026-11-10"
     assert ok_w["vendor_name"] == "شركة الأمل للتجارة"
@@ -290,3 +290,57 @@ def test_pages_are_read_by_keyset_across_invoices_and_lines(
         got = [(r["vendor_invoice_id"], r["line_number"]) for r in csv_rows(content)]
         assert got == expected, size
         assert body["rows"] == 3
+
+
+def test_an_invoice_without_line_evidence_is_one_row_and_pages_go_on_after_it(
+    api: Api, world: World, aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invoice of no lines (made in SQL: the imports always give lines) is matched
+    without line evidence: one row, its line columns empty; a page ending on it goes on
+    with the next invoice (the keyset without a line number)."""
+    who = f"mr_lineless_{uuid.uuid4().hex[:6]}"
+    org = world.add_person(who).personal_org
+    imported = _post(
+        api,
+        who,
+        "/api/reconciliation/invoices",
+        {
+            "invoices": [
+                {
+                    "vendor_name": "Initech",
+                    "invoice_number": f"IN-{day}",
+                    "invoice_date": f"2026-11-{day:02d}",
+                    "currency": "USD",
+                    "lines": [{"description": "Stapler", "quantity": "1", "unit_price": "9"}],
+                }
+                for day in (1, 3)
+            ]
+        },
+    )
+    ids = [a["id"] for a in imported["accepted"]]
+    ids.append(
+        world.sql(
+            "insert into public.vendor_invoices (organization_id, vendor_name, invoice_number,"
+            " invoice_date, currency, subtotal, total_amount)"
+            " values (%s, 'Initech', 'IN-EMPTY', '2026-11-02', 'USD', 0, 0) returning id::text",
+            org,
+        )[0][0]
+    )
+    matched = api.post("/api/reconciliation/match", as_=who, json_body={"invoice_ids": ids})
+    assert matched.status == 200, matched.json()
+    _, whole = exported(api, who, format="csv")
+    rows = csv_rows(whole)
+    assert [(r["invoice_number"], r["line_number"]) for r in rows] == [
+        ("IN-3", "1"),
+        ("IN-EMPTY", ""),
+        ("IN-1", "1"),
+    ]
+    empty = rows[1]
+    assert empty["invoice_outcome"] in sources.MATCH_OUTCOMES
+    assert empty["rule"] == empty["line_outcome"] == empty["billed_amount"] == ""
+    monkeypatch.setattr(sources, "PAGE_ROWS", 1)
+    body, paged = exported(api, who, format="csv")
+    assert [(r["invoice_number"], r["line_number"]) for r in csv_rows(paged)] == [
+        (r["invoice_number"], r["line_number"]) for r in rows
+    ]
+    assert body["rows"] == 3
