@@ -222,7 +222,7 @@ def _imports(env: dict[str, str], runs: int) -> dict[str, float]:
     probe = (
         "import sys, time; w = time.process_time(); import {m}; "
         "print((time.process_time() - w) * 1000, int('xlsxwriter' in sys.modules), "
-        "int('fpdf' in sys.modules))"
+        "int('reportlab' in sys.modules))"
     )
     found: dict[str, list[float]] = {}
     flags: dict[str, str] = {}
@@ -230,7 +230,7 @@ def _imports(env: dict[str, str], runs: int) -> dict[str, float]:
         for label, module in (
             ("functions.reports.export", "functions.reports.export"),
             ("+ xlsxwriter", "xlsxwriter"),
-            ("+ fpdf", "fpdf"),
+            ("+ shared.pdf", "shared.pdf"),  # the PDF writer's reportlab and fonts
         ):
             out = subprocess.run(
                 [sys.executable, "-c", probe.format(m=module)],
@@ -242,7 +242,7 @@ def _imports(env: dict[str, str], runs: int) -> dict[str, float]:
             found.setdefault(label, []).append(float(out[0]))
             if label == "functions.reports.export":
                 flags["xlsxwriter loaded by the module"] = out[1]
-                flags["fpdf loaded by the module"] = out[2]
+                flags["reportlab loaded by the module"] = out[2]
     result = {label: statistics.median(values) for label, values in found.items()}
     result.update({k: float(v) for k, v in flags.items()})
     return result
@@ -496,9 +496,9 @@ def main(argv: list[str] | None = None) -> int:
         (
             "import functions.reports.export (CPU)",
             f"{imports['functions.reports.export']:.0f} ms",
-            f"xlsxwriter loaded: {int(imports['xlsxwriter loaded by the module'])}, fpdf loaded:"
-            f" {int(imports['fpdf loaded by the module'])}; alone: xlsxwriter"
-            f" {imports['+ xlsxwriter']:.0f} ms, fpdf {imports['+ fpdf']:.0f} ms",
+            f"xlsxwriter loaded: {int(imports['xlsxwriter loaded by the module'])}, reportlab"
+            f" loaded: {int(imports['reportlab loaded by the module'])}; alone: xlsxwriter"
+            f" {imports['+ xlsxwriter']:.0f} ms, shared.pdf {imports['+ shared.pdf']:.0f} ms",
             "",
             "",
         ),
