@@ -65,7 +65,8 @@ begin
   insert into public.vendor_invoices (id, organization_id, vendor_id, vendor_name, invoice_number,
     invoice_date, po_number, currency, subtotal, tax_amount, total_amount)
   values (new_id, tests.personal_org('owner'), vendor, vendor_name, number,
-          coalesce(day, date '2026-01-01' + (select count(*)::integer from public.vendor_invoices)),
+          coalesce(day, date '2026-01-01' + (select count(*)::integer from public.vendor_invoices
+                                             where organization_id = tests.personal_org('owner'))),
           po, 'USD', sub, tax,
           sub + tax + total_delta);
   insert into public.vendor_invoice_lines (organization_id, vendor_invoice_id, currency, line_number,
