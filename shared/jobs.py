@@ -20,13 +20,16 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import db
 from shared.log import get_logger
 from shared.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from shared.email import Attachment
 
 # Stop claiming when less than this is left of the Lambda's time.
 TIME_RESERVE_MS = 20_000
@@ -141,6 +144,45 @@ class Outcome:
     error: str | None = None
     retryable: bool = True
     recipient: str | None = None
+
+
+def send_email(
+    job: Job,
+    *,
+    recipient: str,
+    sender_name: str,
+    subject: str,
+    html: str,
+    text: str,
+    reply_to: str | None = None,
+    attachments: Sequence[Attachment] = (),
+) -> Outcome:
+    """Sends one claimed email from the configured sender and says how it went (SES's
+    failures become an `Outcome` whose ``retryable`` the claim loop acts on). Imports
+    `shared.email` only when called: mark-overdue sends nothing and loads no SES code."""
+    import email.utils  # noqa: PLC0415
+
+    from shared import email as mail  # noqa: PLC0415
+
+    _, sender = email.utils.parseaddr(job.settings.email_from)
+    raw = mail.build_raw(
+        sender=mail.address(sender, sender_name),
+        to=[recipient],
+        subject=subject,
+        html=html,
+        text=text,
+        reply_to=reply_to,
+        attachments=attachments,
+    )
+    try:
+        message_id = mail.send_raw(raw, source=sender, destinations=[recipient])
+    except mail.EmailFailure as failure:
+        return Outcome(
+            error=f"{failure.code}: {failure.message}",
+            retryable=failure.retryable,
+            recipient=recipient,
+        )
+    return Outcome(message_id=message_id, recipient=recipient)
 
 
 def drain(

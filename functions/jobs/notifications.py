@@ -9,13 +9,12 @@ up). Event: ``{}`` or EventBridge's; ``{"organization_ids": [...]}`` limits a ru
 
 from __future__ import annotations
 
-import email.utils
 from decimal import Decimal
 from typing import Any
 
 from shared import email as mail
 from shared.formatting import format_date, format_money
-from shared.jobs import Job, JobEvent, Outcome, drain
+from shared.jobs import Job, JobEvent, Outcome, drain, send_email
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -71,20 +70,11 @@ def send_notice(job: Job, item: dict[str, Any]) -> Outcome:
         )
     else:
         subject = f"{count} invoices are now overdue at {business}"
-    _, sender = email.utils.parseaddr(job.settings.email_from)
-    raw = mail.build_raw(
-        sender=mail.address(sender, "InvoiceFlow"),
-        to=[recipient],
+    return send_email(
+        job,
+        recipient=recipient,
+        sender_name="InvoiceFlow",
         subject=subject,
         html=html,
         text=text,
     )
-    try:
-        message_id = mail.send_raw(raw, source=sender, destinations=[recipient])
-    except mail.EmailFailure as failure:
-        return Outcome(
-            error=f"{failure.code}: {failure.message}",
-            retryable=failure.retryable,
-            recipient=recipient,
-        )
-    return Outcome(message_id=message_id, recipient=recipient)

@@ -13,14 +13,13 @@ run.
 
 from __future__ import annotations
 
-import email.utils
 from decimal import Decimal
 from typing import Any
 
 from shared import email as mail
 from shared.documents import load_invoice_document
 from shared.formatting import format_date, format_money
-from shared.jobs import Job, JobEvent, Outcome, drain
+from shared.jobs import Job, JobEvent, Outcome, drain, send_email
 from shared.pdf import render_invoice_pdf
 
 
@@ -74,22 +73,13 @@ def send_reminder(job: Job, item: dict[str, Any]) -> Outcome:
     else:
         subject = f"Reminder: invoice {number} from {business['name']} is due {due}"
     pdf = render_invoice_pdf(document, document.get("template"))
-    _, sender = email.utils.parseaddr(job.settings.email_from)
-    raw = mail.build_raw(
-        sender=mail.address(sender, business["name"]),
-        to=[recipient],
+    return send_email(
+        job,
+        recipient=recipient,
+        sender_name=business["name"],
         subject=subject,
         html=html,
         text=text,
         reply_to=business.get("business_email") or None,
         attachments=[mail.Attachment(filename=f"Invoice {number}.pdf", content=pdf)],
     )
-    try:
-        message_id = mail.send_raw(raw, source=sender, destinations=[recipient])
-    except mail.EmailFailure as failure:
-        return Outcome(
-            error=f"{failure.code}: {failure.message}",
-            retryable=failure.retryable,
-            recipient=recipient,
-        )
-    return Outcome(message_id=message_id, recipient=recipient)

@@ -12,13 +12,12 @@ once; a failed one is retried by the next run of the same period.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 from decimal import Decimal
 from typing import Any
 
 from shared import email as mail
 from shared.formatting import format_date, format_money
-from shared.jobs import Job, JobEvent, JobInputError, Outcome, drain
+from shared.jobs import Job, JobEvent, JobInputError, Outcome, drain, send_email
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -89,20 +88,11 @@ def send_summary(job: Job, item: dict[str, Any]) -> Outcome:
     )
     kind = "weekly" if period == "week" else "monthly"
     subject = f"Your {kind} summary for {business}: {label.removeprefix('the week of ')}"
-    _, sender = email.utils.parseaddr(job.settings.email_from)
-    raw = mail.build_raw(
-        sender=mail.address(sender, "InvoiceFlow"),
-        to=[recipient],
+    return send_email(
+        job,
+        recipient=recipient,
+        sender_name="InvoiceFlow",
         subject=subject,
         html=html,
         text=text,
     )
-    try:
-        message_id = mail.send_raw(raw, source=sender, destinations=[recipient])
-    except mail.EmailFailure as failure:
-        return Outcome(
-            error=f"{failure.code}: {failure.message}",
-            retryable=failure.retryable,
-            recipient=recipient,
-        )
-    return Outcome(message_id=message_id, recipient=recipient)
