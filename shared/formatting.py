@@ -48,7 +48,8 @@ SYMBOLS: dict[str, str] = {
 
 
 def minor_unit(currency: str) -> int:
-    """How many decimals an amount in ``currency`` has."""
+    """How many decimals an amount in ``currency`` has (as SQL's
+    private.currency_minor_unit: 2 unless listed above)."""
     if currency in ZERO_DECIMALS:
         return 0
     if currency in THREE_DECIMALS:

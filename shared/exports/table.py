@@ -17,25 +17,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+from shared import formatting
+
 Kind = Literal["text", "date", "datetime", "money", "int", "decimal", "bool"]
 Value = str | int | Decimal | date | datetime | bool | None
 Row = tuple[Value, ...]
 
-# ISO 4217 minor units as private.currency_minor_unit has them (2 unless listed here);
-# they pick the number format of money cells (JPY 0 decimals, KWD 3).
-_ZERO_DECIMALS = frozenset(
-    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()  # noqa: SIM905
-)
-_THREE_DECIMALS = frozenset("BHD IQD JOD KWD LYD OMR TND".split())  # noqa: SIM905
-
 
 def minor_unit(currency: str | None) -> int:
-    """Decimals of ``currency``'s minor unit (2 when unknown or absent)."""
-    if currency in _ZERO_DECIMALS:
-        return 0
-    if currency in _THREE_DECIMALS:
-        return 3
-    return 2
+    """Decimals of ``currency``'s minor unit (2 when unknown or absent): the number format
+    of money cells (JPY 0 decimals, KWD 3), as `shared.formatting` prints amounts."""
+    return formatting.minor_unit(currency or "")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from shared.formatting import minor_unit
 from shared.models import Input, Output
 
 ClientStatus = Literal["active", "inactive", "pending"]
@@ -43,21 +44,6 @@ CURRENCY_PATTERN = r"^[A-Z]{3}$"
 _EMAIL = re.compile(EMAIL_PATTERN)
 _CURRENCY = re.compile(CURRENCY_PATTERN)
 MAX_BULK_IDS = 500
-
-# ISO 4217 minor units, as private.currency_minor_unit has them (2 unless listed);
-# used only to present derived totals at their currency's scale ("0.00", not "0").
-_ZERO_DECIMALS = frozenset(
-    "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split()  # noqa: SIM905
-)
-_THREE_DECIMALS = frozenset("BHD IQD JOD KWD LYD OMR TND".split())  # noqa: SIM905
-
-
-def minor_unit(currency: str) -> int:
-    if currency in _ZERO_DECIMALS:
-        return 0
-    if currency in _THREE_DECIMALS:
-        return 3
-    return 2
 
 
 def at_currency_scale(amount: Decimal, currency: str) -> Decimal:

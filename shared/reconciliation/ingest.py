@@ -45,6 +45,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from shared.formatting import minor_unit
+
 Kind = Literal["vendor_invoices", "purchase_orders", "goods_receipts"]
 Policy = Literal["all_or_nothing", "accept_valid_rows"]
 DateOrder = Literal["dmy", "mdy"]
@@ -67,17 +69,6 @@ _CODES = (
     "WST XAF XCD XOF XPF YER ZAR ZMW ZWL"
 )
 CURRENCIES = frozenset(_CODES.split())
-_ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
-_ZERO_DECIMALS = frozenset(_ZERO.split())
-_THREE = "BHD IQD JOD KWD LYD OMR TND"
-_THREE_DECIMALS = frozenset(_THREE.split())
-
-
-def minor_unit(currency: str) -> int:
-    """Decimals of the currency (as the database's private.currency_minor_unit)."""
-    if currency in _ZERO_DECIMALS:
-        return 0
-    return 3 if currency in _THREE_DECIMALS else 2
 
 
 # ---------------------------------------------------------------------------------------

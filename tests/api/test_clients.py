@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from shared.models.clients import minor_unit
+from shared.formatting import minor_unit
 from tests.api.conftest import Api, Person, Response, World
 
 CLIENTS = "/api/clients"
