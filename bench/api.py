@@ -34,10 +34,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 
 from bench import dataset
-from bench.common import OUT_DIR, Machine, Summary, connect, fmt_ms, fmt_ratio, log, table
+from bench.common import (
+    OUT_DIR,
+    Machine,
+    Summary,
+    connect,
+    fmt_ms,
+    fmt_ratio,
+    log,
+    table,
+    user_token,
+)
 from devstack import postgres
 from devstack.functions import ROOT, FunctionHost, FunctionSpec, http_event, load_functions
 from devstack.stack import serve
@@ -305,18 +314,7 @@ def measure_latency(calls: int) -> dict[str, Any]:
             get_settings.cache_clear()
             recorder = Recorder()
             db._Instance.http = httpx.Client(transport=recorder, timeout=10)
-            now = int(time.time())
-            token = jwt.encode(
-                {
-                    "sub": uid,
-                    "role": "authenticated",
-                    "aud": "authenticated",
-                    "iat": now,
-                    "exp": now + 7200,
-                },
-                keys.jwt_secret,
-                "HS256",
-            )
+            token = user_token(keys.jwt_secret, uid, 7200)
             host = FunctionHost(load_functions())
             for route in routes(ids):
                 spec, params, _ = host.match(route.method, route.path)

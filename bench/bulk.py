@@ -34,7 +34,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jwt
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.server import ThreadedMotoServer
 from moto.ses.models import ses_backends
@@ -50,6 +49,7 @@ from bench.common import (
     log,
     ratio,
     table,
+    user_token,
     verdict,
 )
 from devstack import pgtap, postgres
@@ -275,18 +275,7 @@ def measure(rounds: int) -> Result:
 
             get_settings.cache_clear()
             aws.reset()
-            now = int(time.time())
-            token = jwt.encode(
-                {
-                    "sub": uid,
-                    "role": "authenticated",
-                    "aud": "authenticated",
-                    "iat": now,
-                    "exp": now + 7200,
-                },
-                keys.jwt_secret,
-                "HS256",
-            )
+            token = user_token(keys.jwt_secret, uid, 7200)
             host = FunctionHost(load_functions())
             worker = host.by_name["jobsBulkWorker"]
             poller = QueuePoller(host, worker, provisioned.bulk_queue_url, provisioned.endpoint)

@@ -30,6 +30,21 @@ def connect(url: str, *, autocommit: bool = True) -> Conn:
     return psycopg.connect(url, autocommit=autocommit, prepare_threshold=None)
 
 
+def user_token(secret: str, user_id: str, seconds: int = 7200) -> str:
+    """An access token for ``user_id`` as Supabase Auth signs it (HS256)."""
+    import jwt  # noqa: PLC0415  (only the benchmarks that sign in need it)
+
+    now = int(time.time())
+    claims = {
+        "sub": user_id,
+        "role": "authenticated",
+        "aud": "authenticated",
+        "iat": now,
+        "exp": now + seconds,
+    }
+    return jwt.encode(claims, secret, "HS256")
+
+
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 

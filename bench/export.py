@@ -41,10 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 
 from bench import dataset
-from bench.common import OUT_DIR, Machine, connect, fmt_ratio, loadavg, log, table
+from bench.common import OUT_DIR, Machine, connect, fmt_ratio, loadavg, log, table, user_token
 
 CASES = ("csv", "xlsx", "bare-xlsx", "fetch")
 MIB = 1024 * 1024
@@ -367,18 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             host, port = moto.get_host_and_port()
             aws = provision(f"http://{host}:{port}")
             keys = gateway.config.keys
-            now = int(time.time())
-            token = jwt.encode(
-                {
-                    "sub": uid,
-                    "role": "authenticated",
-                    "aud": "authenticated",
-                    "iat": now,
-                    "exp": now + 7200,
-                },
-                keys.jwt_secret,
-                "HS256",
-            )
+            token = user_token(keys.jwt_secret, uid, 7200)
             env = {
                 **{k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "AWS_"))},
                 **aws.environment(),

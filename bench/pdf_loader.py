@@ -13,9 +13,7 @@ import os
 import time
 from typing import Any
 
-import jwt
-
-from bench.common import Summary, connect, log
+from bench.common import Summary, connect, log, user_token
 from devstack import pgtap, postgres
 from devstack.stack import serve
 from shared import db
@@ -107,18 +105,7 @@ def measure(calls: int) -> dict[str, list[float]]:
             )
             get_settings.cache_clear()
             settings = get_settings()
-            now = int(time.time())
-            token = jwt.encode(
-                {
-                    "sub": user_id,
-                    "role": "authenticated",
-                    "aud": "authenticated",
-                    "iat": now,
-                    "exp": now + 3600,
-                },
-                keys.jwt_secret,
-                algorithm="HS256",
-            )
+            token = user_token(keys.jwt_secret, user_id, 3600)
             clients = {
                 "user": db.rest(settings, token),
                 "service role": db.rest(settings, service=keys.service_role_key),

@@ -40,9 +40,8 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import httpx
-import jwt
 
-from bench.common import OUT_DIR, Machine, connect, loadavg, log, table
+from bench.common import OUT_DIR, Machine, connect, loadavg, log, table, user_token
 
 ROOT = Path(__file__).resolve().parent.parent
 LINES = 5
@@ -267,13 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                         " from generate_series(0, %s) n",
                         (org, VENDORS - 1),
                     )
-                now = int(time.time())
-                token = jwt.encode(
-                    {"sub": uid, "role": "authenticated", "aud": "authenticated", "iat": now,
-                     "exp": now + 7200},
-                    keys.jwt_secret,
-                    "HS256",
-                )  # fmt: skip
+                token = user_token(keys.jwt_secret, uid, 7200)
                 return org, token
 
             def worker(case: str, org: str, token: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.formatting import minor_unit
 from shared.models import Input, Output
+from shared.models.common import unique_ids
 
 ClientStatus = Literal["active", "inactive", "pending"]
 BillingFrequency = Literal["monthly", "quarterly", "annually", "one-time"]
@@ -165,14 +166,7 @@ class ClientBulkDelete(Input):
     @field_validator("ids")
     @classmethod
     def _unique(cls, ids: list[UUID]) -> list[UUID]:
-        seen: set[UUID] = set()
-        for value in ids:
-            if value in seen:
-                raise PydanticCustomError(
-                    "unique_ids", "ids must be unique; {id} is repeated", {"id": str(value)}
-                )
-            seen.add(value)
-        return ids
+        return unique_ids(ids)
 
 
 # ----------------------------------------------------------------------------- output

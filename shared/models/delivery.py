@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.models import Input, Output
+from shared.models.common import unique_ids
 from shared.models.invoices import Invoice
 
 MAX_BULK_IDS = 500
@@ -107,14 +108,7 @@ class BulkActionRequest(Input):
     @field_validator("ids")
     @classmethod
     def _unique(cls, ids: list[UUID]) -> list[UUID]:
-        seen: set[UUID] = set()
-        for value in ids:
-            if value in seen:
-                raise PydanticCustomError(
-                    "unique_ids", "ids must be unique; {id} is repeated", {"id": str(value)}
-                )
-            seen.add(value)
-        return ids
+        return unique_ids(ids)
 
     @model_validator(mode="after")
     def _options_fit_the_action(self) -> BulkActionRequest:
