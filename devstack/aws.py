@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 
@@ -59,6 +60,27 @@ class Provisioned:
         }
 
 
+def queue_with_dead_letters(
+    sqs: Any, name: str, *, visibility_seconds: int, max_receives: int
+) -> tuple[str, str]:
+    """The queue ``name`` and its ``name-dlq``, messages moved there after
+    ``max_receives`` receives (as serverless.yml's redrive policies); their URLs."""
+    dead = sqs.create_queue(QueueName=name + "-dlq")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(visibility_seconds),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dead_arn, "maxReceiveCount": str(max_receives)}
+            ),
+        },
+    )["QueueUrl"]
+    return queue, dead
+
+
 def provision(endpoint: str) -> Provisioned:
     """Creates (idempotently) what serverless.yml declares, in the moto at ``endpoint``."""
     s3 = boto3.client(
@@ -98,17 +120,7 @@ def provision(endpoint: str) -> Provisioned:
         aws_access_key_id=CREDENTIALS["aws_access_key_id"],
         aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
     )
-    dead = sqs.create_queue(QueueName=BULK_QUEUE + "-dlq")["QueueUrl"]
-    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    queue = sqs.create_queue(
-        QueueName=BULK_QUEUE,
-        Attributes={
-            "VisibilityTimeout": "120",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": "5"}),
-        },
-    )["QueueUrl"]
+    queue, _ = queue_with_dead_letters(sqs, BULK_QUEUE, visibility_seconds=120, max_receives=5)
     events = sqs.create_queue(QueueName=UPLOADS_EVENTS_QUEUE)["QueueUrl"]
     events_arn = sqs.get_queue_attributes(QueueUrl=events, AttributeNames=["QueueArn"])[
         "Attributes"

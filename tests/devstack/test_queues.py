@@ -4,7 +4,6 @@ moved to the dead-letter queue by the redrive policy), the rest deleted."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +12,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from devstack.aws import CREDENTIALS, REGION
+from devstack.aws import CREDENTIALS, REGION, queue_with_dead_letters
 from devstack.functions import FunctionHost, FunctionSpec, load_functions
 from devstack.postgres import free_port
 from devstack.queues import BucketEventPoller, QueuePoller, pollers
@@ -37,17 +36,7 @@ def _queues(endpoint: str, name: str) -> tuple[Any, str, str]:
         aws_access_key_id=CREDENTIALS["aws_access_key_id"],
         aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
     )
-    dead = sqs.create_queue(QueueName=name + "-dlq")["QueueUrl"]
-    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    queue = sqs.create_queue(
-        QueueName=name,
-        Attributes={
-            "VisibilityTimeout": "0",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": "2"}),
-        },
-    )["QueueUrl"]
+    queue, dead = queue_with_dead_letters(sqs, name, visibility_seconds=0, max_receives=2)
     return sqs, queue, dead
 
 
