@@ -302,9 +302,9 @@ def main(argv: list[str] | None = None) -> int:
                         "rows_accepted": outcome["rows_accepted"],
                         "rows_rejected": outcome["rows_rejected"]}  # fmt: skip
 
-            from shared.exports.storage import s3  # noqa: PLC0415
+            from shared.aws import client  # noqa: PLC0415
 
-            aws_client = s3()
+            aws_client = client("s3")
             log(f"matching deployed: {bool(matching and matching[0])}; {args.rows:,} rows a file")
             # Warm-up: imports, connections, plans.
             org, token = tenant()

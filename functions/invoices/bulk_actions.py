@@ -17,16 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
-import threading
 import uuid
 import zipfile
 from collections import Counter
 from typing import Any
 from uuid import UUID
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -42,15 +38,6 @@ from shared.models.delivery import BulkActionRequest, BulkActionResult, BulkItem
 from shared.pdf import render_invoice_pdf
 
 router = APIRouter(tags=["invoices"])
-
-_s3_lock = threading.Lock()
-_s3: dict[str, Any] = {}
-_S3_CONFIG = Config(
-    signature_version="s3v4",
-    retries={"max_attempts": 3, "mode": "standard"},
-    connect_timeout=3,
-    read_timeout=20,
-)
 
 
 def _summary(results: list[BulkItemResult]) -> dict[str, int]:
@@ -205,20 +192,6 @@ def _enqueue(ctx: Context, job_id: str, pending: list[str]) -> None:
 # =============================================================================
 
 
-def _s3_client() -> Any:
-    """S3 signing with Signature Version 4, so a presigned URL expires as asked (one per
-    endpoint: tests move AWS_ENDPOINT_URL)."""
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    key = f"{os.environ.get('AWS_ENDPOINT_URL')}|{region}"
-    with _s3_lock:
-        found = _s3.get(key)
-        if found is None:
-            make: Any = boto3.client
-            found = make("s3", region_name=region, config=_S3_CONFIG)
-            _s3[key] = found
-        return found
-
-
 def _download(ctx: Context, body: BulkActionRequest) -> BulkActionResult:
     settings = ctx.user.settings
     ids = [str(i) for i in body.ids]
@@ -248,7 +221,7 @@ def _download(ctx: Context, body: BulkActionRequest) -> BulkActionResult:
         f"{ctx.organization_id}/invoices/{now:%Y/%m}/"
         f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}-invoices.zip"
     )
-    s3 = _s3_client()
+    s3 = aws.client("s3")
     try:
         s3.put_object(
             Bucket=settings.exports_bucket,

@@ -20,9 +20,8 @@ from urllib.parse import unquote_plus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared import db
+from shared import aws, db
 from shared.errors import ApiError
-from shared.exports.storage import s3
 from shared.log import get_logger
 from shared.reconciliation import imports
 from shared.reconciliation.ingest import MAX_FILE_BYTES, parse_csv
@@ -69,7 +68,7 @@ def import_object(client: Any, bucket: str, key: str, size: int | None) -> dict[
         if size is not None and size > MAX_FILE_BYTES:
             _release(client, batch_id, _too_large(size), retry=False)
             return {"key": key, "outcome": "failed", "batch_id": batch_id}
-        body = s3().get_object(Bucket=bucket, Key=key)["Body"]
+        body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
         data = body.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             _release(client, batch_id, _too_large(len(data)), retry=False)

@@ -13,11 +13,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from shared import db
+from shared import aws, db
 from shared.api import make_handler
 from shared.context import Member
 from shared.errors import ApiError
-from shared.exports.storage import s3
 from shared.models import Input
 from shared.reconciliation.imports import ImportBatch
 from shared.reconciliation.ingest import MAX_FILE_BYTES, DateOrder, Kind, Policy
@@ -97,7 +96,7 @@ async def create_import(ctx: Member, body: ImportCreate) -> ImportUpload:
     if body.size is not None:
         params["ContentLength"] = body.size  # signed: S3 refuses another size
     try:
-        url = s3().generate_presigned_url(
+        url = aws.client("s3").generate_presigned_url(
             "put_object",
             Params=params,
             ExpiresIn=settings.presigned_url_seconds,

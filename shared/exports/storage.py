@@ -13,39 +13,19 @@ S3 presigning in us-east-1 is still the deprecated version 2.
 from __future__ import annotations
 
 import contextlib
-import os
-import threading
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from shared import aws
 from shared.errors import ApiError
 
 PART_BYTES = 8 * 1024 * 1024  # S3's minimum part is 5 MiB (except the last)
 
-_CONFIG = Config(
-    signature_version="s3v4",
-    retries={"max_attempts": 3, "mode": "standard"},
-    connect_timeout=3,
-    read_timeout=20,
-)
-_clients: dict[tuple[str | None, str], Any] = {}
-_lock = threading.Lock()
-
 
 def s3() -> Any:
-    """The instance's S3 client (SigV4), for the endpoint and region of the environment."""
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    key = (os.environ.get("AWS_ENDPOINT_URL"), region)
-    with _lock:
-        found = _clients.get(key)
-        if found is None:
-            make: Any = boto3.client
-            found = make("s3", region_name=region, config=_CONFIG)
-            _clients[key] = found
-        return found
+    """The instance's S3 client (`shared.aws`: Signature Version 4)."""
+    return aws.client("s3")
 
 
 def storage_failed() -> ApiError:
