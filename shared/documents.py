@@ -75,6 +75,14 @@ def business_of(organization: dict[str, Any]) -> dict[str, Any]:
     return business
 
 
+def _shaped(document: dict[str, Any]) -> dict[str, Any]:
+    document["client"] = _one(document.get("client"))
+    document["items"] = document.get("items") or []
+    document["payments"] = document.get("payments") or []
+    document["business"] = business_of(_one(document.pop("organization", None)))
+    return document
+
+
 def load_invoice_document(
     client: Any, organization_id: UUID | str, invoice_id: UUID | str
 ) -> dict[str, Any] | None:
@@ -85,10 +93,19 @@ def load_invoice_document(
         "invoice_document",
         {"org_id": str(organization_id), "invoice_id": str(invoice_id)},
     )
-    if not isinstance(document, dict):
-        return None
-    document["client"] = _one(document.get("client"))
-    document["items"] = document.get("items") or []
-    document["payments"] = document.get("payments") or []
-    document["business"] = business_of(_one(document.pop("organization", None)))
-    return document
+    return _shaped(document) if isinstance(document, dict) else None
+
+
+def load_invoice_documents(
+    client: Any, organization_id: UUID | str, invoice_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The documents of ``invoice_ids`` in one round trip, by invoice id; an id that is
+    not an invoice of ``organization_id`` has no entry."""
+    documents = db.rpc(
+        client,
+        "invoice_documents",
+        {"org_id": str(organization_id), "invoice_ids": [str(i) for i in invoice_ids]},
+    )
+    if not isinstance(documents, dict):
+        return {}
+    return {key: _shaped(value) for key, value in documents.items() if isinstance(value, dict)}

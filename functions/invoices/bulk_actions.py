@@ -31,7 +31,7 @@ from functions.invoices import error_responses
 from shared import aws, db, sending
 from shared.api import make_handler
 from shared.context import Context, Member
-from shared.documents import load_invoice_document
+from shared.documents import load_invoice_documents
 from shared.errors import ApiError
 from shared.log import get_logger
 from shared.models.delivery import BulkActionRequest, BulkActionResult, BulkItemResult
@@ -199,9 +199,10 @@ def _download(ctx: Context, body: BulkActionRequest) -> BulkActionResult:
     results: list[BulkItemResult] = []
     buffer = io.BytesIO()
     names: set[str] = set()
+    documents = load_invoice_documents(ctx.db, org, ids)
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for invoice_id in ids:
-            document = load_invoice_document(ctx.db, org, invoice_id)
+            document = documents.get(invoice_id)
             if document is None:
                 results.append(
                     BulkItemResult(

@@ -69,9 +69,26 @@ as $$
   where i.id = invoice_id and i.organization_id = org_id
 $$;
 
+-- Many invoices' documents in one call (the bulk PDF download), keyed by invoice id;
+-- ids that name no invoice of the organization are left out.
+create or replace function public.invoice_documents(org_id uuid, invoice_ids uuid[])
+returns jsonb
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select coalesce(jsonb_object_agg(u.id, d.document), '{}'::jsonb)
+  from unnest(invoice_ids) as u (id)
+  cross join lateral (select public.invoice_document(org_id, u.id) as document) d
+  where d.document is not null
+$$;
+
 -- =============================================================================
 -- Grants
 -- =============================================================================
 
 revoke execute on function public.invoice_document(uuid, uuid) from public, anon;
 grant execute on function public.invoice_document(uuid, uuid) to authenticated, service_role;
+revoke execute on function public.invoice_documents(uuid, uuid[]) from public, anon;
+grant execute on function public.invoice_documents(uuid, uuid[]) to authenticated, service_role;
