@@ -38,6 +38,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from shared.exports.table import Column, Point, Row, Table, Value, minor_unit
+from shared.formatting import format_amount
 
 PDF_MAX_ROWS = 2000  # about 45 pages (bench/export_pdf.py)
 CSV_BATCH = 500  # rows formatted per write to the sink
@@ -247,7 +248,7 @@ def write_xlsx(table: Table, sink: Sink, *, generated_at: datetime) -> None:
 # --------------------------------------------------------------------------------------
 
 _PDF_TEXT: dict[str, Callable[[Any, str | None], str]] = {
-    "money": lambda v, currency: f"{_amount(v):,.{minor_unit(currency)}f}",
+    "money": lambda v, currency: format_amount(_amount(v), currency or ""),
     "decimal": lambda v, _: f"{_amount(v):,}",
     "bool": lambda v, _: "yes" if v else "no",
     "datetime": lambda v, _: _naive_utc(_moment(v)).strftime("%Y-%m-%d %H:%M"),
