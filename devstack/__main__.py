@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import time
@@ -148,7 +149,11 @@ def main(argv: list[str] | None = None) -> int:
             ).start()
             running.callback(functions.stop)
             env_file = args.home / ".env"
-            env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
+            # Shell-quoted where needed (EMAIL_FROM has a space and <>), so `. .devstack/.env`
+            # works as the announcement says.
+            env_file.write_text(
+                "".join(f"{k}={shlex.quote(v)}\n" for k, v in env.items()), encoding="utf-8"
+            )
             announce(config, aws_url, functions_url, env_file, ran)
             print(f"ready in {time.monotonic() - started:.1f}s — Ctrl-C to stop", flush=True)
             while True:

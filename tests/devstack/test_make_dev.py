@@ -3,6 +3,7 @@ clients against it, Ctrl-C, and the data found again on the next start."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import subprocess
@@ -61,7 +62,8 @@ class DevStack:
         else:
             raise AssertionError("devstack never became ready:\n" + "".join(self.output))
         env_file = self.home / ".env"
-        return dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+        pairs = (line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+        return {key: " ".join(shlex.split(value)) for key, value in pairs}
 
     def stop(self) -> str:
         assert self.proc is not None
