@@ -7,7 +7,7 @@ PYTHON    := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps test test-db lint format dev dev-reset bench package clean
+.PHONY: setup system-deps test test-db reliability lint format dev dev-reset bench package clean
 
 setup: system-deps $(STAMP)
 
@@ -27,6 +27,11 @@ test: setup
 # Only the database: migrations and the pgTAP files.
 test-db: setup
 	$(PYTHON) -m pytest tests/db $(PYTEST_ARGS)
+
+# The reliability suite (reliability/README.md): load, faults, concurrency, fuzzing and
+# security against a whole local stack; minutes long, so not part of `make test`.
+reliability: setup
+	$(PYTHON) -m pytest reliability -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

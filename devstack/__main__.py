@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shlex
 import shutil
 import signal
@@ -29,39 +28,15 @@ import time
 from pathlib import Path
 from types import FrameType
 
-import psycopg
-from moto.server import ThreadedMotoServer
-
-from devstack import queues
-from devstack.aws import provision
 from devstack.config import StackConfig
-from devstack.functions import FunctionHost, load_functions
-from devstack.functions import create_app as create_functions_app
-from devstack.keys import Keys
-from devstack.openapi import build_openapi
-from devstack.postgres import ROOT, ClusterError, bootstrap, has_platform, persistent_cluster
-from devstack.stack import AppServer, GatewayServer
+from devstack.local import LocalStack, Ports
+from devstack.postgres import ROOT, ClusterError, persistent_cluster
 
 HOME = ROOT / ".devstack"
 DB_PORT = 54322
 API_PORT = 54321
 AWS_PORT = 54329
 FUNCTIONS_PORT = 3000
-
-
-def environment(config: StackConfig, aws_url: str) -> dict[str, str]:
-    """The variables the functions, the tests and the Supabase clients read."""
-    return {
-        "SUPABASE_URL": config.public_url,
-        "SUPABASE_ANON_KEY": config.keys.anon_key,
-        "SUPABASE_SERVICE_ROLE_KEY": config.keys.service_role_key,
-        "SUPABASE_JWT_SECRET": config.keys.jwt_secret,
-        "DATABASE_URL": config.database_url,
-        "AWS_ENDPOINT_URL": aws_url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # moto accepts any credentials
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
 
 
 def announce(
@@ -109,45 +84,14 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(args.home)
                 print(f"removed {args.home}")
 
-            cluster = persistent_cluster(args.home, args.db_port)
-            running.callback(cluster.stop)
-            with psycopg.connect(cluster.url) as conn:
-                fresh = not has_platform(conn)
-            ran = bootstrap(cluster.url, seed=fresh)
-
-            config = StackConfig(
-                database_url=cluster.url,
-                public_url=f"http://127.0.0.1:{args.api_port}",
-                keys=Keys.local(),
-                minimum_password_length=8,
+            stack = LocalStack(
+                args.home,
+                Ports(args.db_port, args.api_port, args.aws_port, args.functions_port),
             )
-            aws = ThreadedMotoServer(ip_address="127.0.0.1", port=args.aws_port, verbose=False)
-            aws.start()
-            running.callback(aws.stop)
-            aws_url = f"http://127.0.0.1:{args.aws_port}"
-            gateway = GatewayServer(config, args.api_port).start()
-            running.callback(gateway.stop)
-
-            functions_url = f"http://127.0.0.1:{args.functions_port}"
-            provisioned = provision(aws_url)  # the bucket, queue and sender serverless.yml declares
-            env = (
-                environment(config, aws_url)
-                | provisioned.environment()
-                | {"API_URL": functions_url}
-            )
-            # The functions read their settings from the environment, as in Lambda.
-            os.environ.update(env)
-            host = FunctionHost(load_functions())
-            running.callback(host.close)
-            # Lambda's SQS event source mappings: queue workers get their messages.
-            # and S3's triggers: the uploads bucket's notifications reach their function.
-            running.enter_context(
-                queues.running(host, provisioned.queue_urls(), aws_url, provisioned.bucket_events())
-            )
-            functions = AppServer(
-                create_functions_app(host, build_openapi), args.functions_port, "functions"
-            ).start()
-            running.callback(functions.stop)
+            running.callback(stack.close)
+            stack.start()
+            config, aws_url, functions_url = stack.config, stack.aws_url, stack.functions_url
+            env, ran = stack.env, stack.applied
             env_file = args.home / ".env"
             # Shell-quoted where needed (EMAIL_FROM has a space and <>), so `. .devstack/.env`
             # works as the announcement says.
