@@ -90,3 +90,12 @@ def test_a_stage_deploys_migrations_then_functions_then_alarms_then_checks_healt
     # AWS credentials from GitHub's OIDC token, no long-lived keys
     assert not [s for s in job["steps"] if "aws-access-key-id" in (s.get("with") or {})]
     assert job["permissions"]["id-token"] == "write"
+
+
+def test_reliability_suite_runs_nightly_and_on_demand() -> None:
+    workflow = load("reliability.yml")
+    assert "schedule" in workflow["on"]
+    assert "workflow_dispatch" in workflow["on"]
+    commands = [command for job in workflow["jobs"].values() for command in runs(job)]
+    assert "make reliability" in commands
+    assert re.search(r"^reliability:", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
