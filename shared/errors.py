@@ -93,6 +93,7 @@ _SQLSTATE: dict[str, tuple[int, str]] = {
     "PGRST000": (503, "service_unavailable"),
     "PGRST001": (503, "service_unavailable"),
     "PGRST002": (503, "service_unavailable"),
+    "PGRST003": (503, "service_unavailable"),  # 504: no pooled connection came free in time
     "PGRST116": (404, "not_found"),
     "28000": (401, "session_ended"),
     "PGRST301": (401, "invalid_token"),

@@ -32,7 +32,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import bcrypt
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -60,6 +59,7 @@ from devstack.auth.tokens import (
     verify_totp,
 )
 from devstack.config import StackConfig
+from devstack.rest.pool import Pool, is_connection_error
 
 log = logging.getLogger("devstack.auth")
 
@@ -259,12 +259,12 @@ class AuthServer:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.signer = Signer(config)
-        self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+        # Connections on demand, none waiting on a back-off while the database is away
+        # (database/sql's way, GoTrue's pool): devstack/rest/pool.py.
+        self.pool = Pool(
             _auth_db_url(config.database_url),
             connection_class=AsyncConnection[DictRow],
-            min_size=1,
             max_size=max(2, config.db_pool_size),
-            open=False,
             kwargs={
                 "row_factory": dict_row,
                 "options": "-c search_path=auth -c TimeZone=UTC",
@@ -285,7 +285,13 @@ class AuthServer:
             except (AuthError, OAuthError) as exc:
                 return error_response(request, exc)
             except Exception as exc:
-                log.exception("unhandled error in %s %s", request.method, request.url.path)
+                if is_connection_error(exc):
+                    # The database went away (GoTrue answers 500 too): the idle
+                    # connections went with it.
+                    await self.pool.flush()
+                    log.warning("database unavailable: %s", str(exc).strip()[:200])
+                else:
+                    log.exception("unhandled error in %s %s", request.method, request.url.path)
                 return error_response(request, exc)
 
         run.__name__ = fn.__name__
@@ -1507,7 +1513,7 @@ def create_app(config: StackConfig) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await server.pool.open(wait=True)
+        await server.pool.open()
         try:
             yield
         finally:

@@ -26,7 +26,6 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -46,6 +45,7 @@ from devstack.rest.parse import (
     parse_order,
     parse_select,
 )
+from devstack.rest.pool import AcquireTimeout, Pool, is_connection_error
 from devstack.rest.query import (
     Builder,
     Node,
@@ -199,22 +199,19 @@ class RestServer:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.auth = Authenticator(config)
-        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        self.pool: Pool | None = None
         self.cache = SchemaCache()
         self._listener: asyncio.Task[None] | None = None
         self._reload_lock = asyncio.Lock()
 
     # -- lifecycle
     async def start(self) -> None:
-        self.pool = AsyncConnectionPool(
+        self.pool = Pool(
             self.config.authenticator_url,
-            min_size=min(2, self.config.db_pool_size),
             max_size=self.config.db_pool_size,
             kwargs={"autocommit": True},
-            open=False,
-            name="rest",
         )
-        await self.pool.open(wait=True, timeout=30)
+        await self.pool.open(timeout=30)
         await self.reload_schema_cache()
         self._listener = asyncio.create_task(self._listen())
 
@@ -233,7 +230,10 @@ class RestServer:
             self.cache = await schema_module.load(conn)
 
     async def _listen(self) -> None:
-        """LISTEN pgrst: 'reload schema' (or an empty payload) reloads the cache."""
+        """LISTEN pgrst: 'reload schema' (or an empty payload) reloads the cache. Like
+        PostgREST, the cache is reloaded too when the listener reconnects after losing
+        the database (what changed while it was away is not missed)."""
+        reconnecting = False
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(
@@ -241,12 +241,16 @@ class RestServer:
                 )
                 async with conn:
                     await conn.execute("LISTEN pgrst")
+                    if reconnecting:
+                        await self.reload_schema_cache()
+                    reconnecting = True
                     async for notify in conn.notifies():
                         if notify.payload in {"reload schema", ""}:
                             await self.reload_schema_cache()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the listener must outlive a restarted database
+                reconnecting = True
                 await asyncio.sleep(1)
 
     # -- the per-request transaction
@@ -264,9 +268,9 @@ class RestServer:
 
         ``decide`` sees the row before the transaction ends: an error it returns rolls
         the transaction back and is raised."""
-        assert self.pool is not None
         keys, values = self._settings(request, identity)
-        async with self.pool.connection() as conn:
+        conn = await self._acquire()
+        try:
             try:
                 async with conn.pipeline() as pipeline:
                     await conn.execute(b"BEGIN READ ONLY" if read_only else b"BEGIN")
@@ -277,12 +281,7 @@ class RestServer:
                     await pipeline.sync()
                     row = await cur.fetchone()
             except psycopg.Error as exc:
-                await _rollback(conn)
-                if exc.sqlstate is None:
-                    raise ApiError(
-                        503, "PGRST000", "Database connection error. Retrying the connection."
-                    ) from exc
-                raise from_database(exc, identity.anonymous) from exc
+                raise await self._failed(conn, exc, identity) from exc
             assert row is not None
             result: tuple[Any, ...] = tuple(row)
             if read_only and decide is None:
@@ -291,11 +290,46 @@ class RestServer:
             try:
                 await conn.execute(b"ROLLBACK" if problem is not None else b"COMMIT")
             except psycopg.Error as exc:  # deferred constraints fail at COMMIT
-                await _rollback(conn)
-                raise from_database(exc, identity.anonymous) from exc
+                raise await self._failed(conn, exc, identity) from exc
             if problem is not None:
                 raise problem
             return result
+        finally:
+            await self._release(conn)
+
+    async def _acquire(self) -> psycopg.AsyncConnection[Any]:
+        """A pooled connection, or PostgREST's answer when none can be had: 503 PGRST000
+        while the database cannot be reached, 504 PGRST003 when the pool stays full."""
+        assert self.pool is not None
+        try:
+            return await self.pool.acquire()
+        except AcquireTimeout as exc:
+            raise ApiError(504, "PGRST003", str(exc)) from exc
+        except psycopg.OperationalError as exc:
+            raise ApiError(
+                503, "PGRST000", "Database connection error. Retrying the connection.", str(exc)
+            ) from exc
+
+    async def _release(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        assert self.pool is not None
+        await self.pool.release(conn)
+
+    async def _failed(
+        self, conn: psycopg.AsyncConnection[Any], exc: psycopg.Error, identity: Identity
+    ) -> ApiError:
+        """The answer for a statement (or its COMMIT) that failed. A lost connection (no
+        SQLSTATE: the database went away mid-request, the outcome of a COMMIT unknown) is
+        503 PGRST001, as PostgREST's client error; it and the server's shutdown (57P01,
+        503) drop the pool's idle connections, which went with the database."""
+        await _rollback(conn)
+        if is_connection_error(exc):
+            assert self.pool is not None
+            await self.pool.flush()
+            if exc.sqlstate is None:
+                return ApiError(
+                    503, "PGRST001", "Database client error. Retrying the connection.", str(exc)
+                )
+        return from_database(exc, identity.anonymous)
 
     def _settings(self, request: Request, identity: Identity) -> tuple[list[str], list[str]]:
         headers: dict[str, str] = {}

@@ -71,6 +71,7 @@ def status_for_sqlstate(code: str, anonymous: bool) -> int:
         "42P01": 404,
         "42883": 404,
         "42P17": 500,
+        "57P01": 503,  # the server shutting down (PostgREST: 503, the rest of 57: 500)
         "P0001": 400,
         "42501": 401 if anonymous else 403,
     }

@@ -1,0 +1,606 @@
+"""Faults on the whole local stack, over HTTP: PostgreSQL restarted mid-load, AWS (SES, S3)
+away, and the bulk send worker cut off mid-batch like a Lambda timeout.
+
+What each scenario holds to, and how a request cut mid-commit is treated:
+
+* **PostgreSQL restarted** (`test_postgres_restart_mid_load`): a few threads create
+  invoices with items (each with a known item count and total, marked by a unique note) and
+  record payments (marked by a unique reference) while the database is stopped for
+  ``FAULTS_PG_DOWN_SECONDS`` and started again. Every answer is a 2xx, or a clean
+  ``503 service_unavailable`` with ``Retry-After`` (never a 500/502, never slower than
+  ``FAULTS_REQUEST_BOUND_SECONDS``). Every stored invoice has exactly the items and totals
+  its request asked for; every stored payment is in its invoice's ``amount_paid``. A request
+  answered 2xx is stored. A request answered 503 is, as a rule, not stored — except a
+  request that was *in flight when the database stopped*: its COMMIT may have reached the
+  database while the answer did not come back (the one "outcome unknown" window), so it may
+  be stored, but then whole. Those are counted (``unknown_outcome_stored``) and bounded by
+  the number of writes in flight at the stop. Sign-in during the outage is 503 too. The
+  service resumes by itself; the time to the first success of each kind after PostgreSQL is
+  back is measured.
+* **SES and S3 away** (`test_ses_*`, `test_s3_*`): sends are 503 (AWS unreachable) or 503
+  non-retryable (an unverified sender), the invoice is not marked and nothing is recorded;
+  with AWS back the same Idempotency-Key sends once (the failed request gave its key back),
+  a new key after success sends again (a new key is a new request, by design), and moto
+  holds exactly that many emails. Report export and bulk download are 503 while S3 is away,
+  leave no job or object behind, and work again once it is back.
+* **Lambda timeout mid bulk send** (`test_bulk_send_*`): a queued bulk send whose worker
+  runs out of time (a Lambda context whose remaining time runs out: the worker stops claiming
+  before its deadline and reports the rest as ``batchItemFailures``), and one whose worker
+  process is SIGKILLed right after SES accepted an email and before the database recorded it
+  (the outcome-unknown item). The queue redelivers the rest; every invoice is emailed at most
+  once (moto's SES mailbox counted per recipient), all but the unknown one exactly once, the
+  unknown one is reported ``interrupted`` and never resent, and the job finishes with the
+  right counts.
+
+Environment (defaults in brackets): ``FAULTS_THREADS`` [6], ``FAULTS_PG_DOWN_SECONDS`` [3],
+``FAULTS_LOAD_BEFORE_SECONDS`` [3], ``FAULTS_LOAD_AFTER_SECONDS`` [5],
+``FAULTS_REQUEST_BOUND_SECONDS`` [2: no answer, success or error, may take longer; shorter
+than the outage, so a request waiting the outage out fails it],
+``FAULTS_RECOVERY_BOUND_SECONDS`` [2: the first success of each kind after PostgreSQL is
+back], ``FAULTS_BULK_INVOICES`` [40].
+Figures go to bench/out/reliability/faults.json (one key per scenario).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from devstack.local import LocalStack
+from reliability.conftest import Client, Reply, record, sql
+
+THREADS = int(os.environ.get("FAULTS_THREADS", "6"))
+PG_DOWN_SECONDS = float(os.environ.get("FAULTS_PG_DOWN_SECONDS", "3"))
+LOAD_BEFORE_SECONDS = float(os.environ.get("FAULTS_LOAD_BEFORE_SECONDS", "3"))
+LOAD_AFTER_SECONDS = float(os.environ.get("FAULTS_LOAD_AFTER_SECONDS", "5"))
+REQUEST_BOUND_SECONDS = float(os.environ.get("FAULTS_REQUEST_BOUND_SECONDS", "2"))
+RECOVERY_BOUND_SECONDS = float(os.environ.get("FAULTS_RECOVERY_BOUND_SECONDS", "2"))
+BULK_INVOICES = int(os.environ.get("FAULTS_BULK_INVOICES", "40"))
+
+CENT = Decimal("0.01")
+FIGURES: dict[str, Any] = {}
+
+
+def _record(scenario: str, figures: dict[str, Any]) -> None:
+    """Every scenario's figures in one file, faults.json (each test adds its own)."""
+    FIGURES[scenario] = figures
+    record("faults", FIGURES)
+
+
+# =============================================================================
+# Traffic
+# =============================================================================
+
+
+@dataclass
+class Sent:
+    """One request the load made, with what it asked for and what it got."""
+
+    kind: str  # invoice | payment | sign_in
+    started: float
+    ended: float
+    status: int  # 0: no answer within the client's timeout (a hang)
+    code: str | None
+    retry_after: str | None
+    marker: str = ""
+    items: int = 0
+    total: Decimal = Decimal(0)
+    invoice_id: str | None = None
+    amount: Decimal = Decimal(0)
+
+
+@dataclass
+class Load:
+    """Threads of a small invoicing workload (create an invoice with items, record a part
+    payment on one of the thread's invoices) until ``stop`` is set."""
+
+    stack: LocalStack
+    threads: int
+    stop: threading.Event = field(default_factory=threading.Event)
+    sent: list[Sent] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self) -> list[threading.Thread]:
+        workers = [
+            threading.Thread(target=self._worker, args=(n,), name=f"load-{n}", daemon=True)
+            for n in range(self.threads)
+        ]
+        for worker in workers:
+            worker.start()
+        return workers
+
+    def _add(self, sent: Sent) -> None:
+        with self.lock:
+            self.sent.append(sent)
+
+    def _worker(self, n: int) -> None:
+        rng = random.Random(n)  # noqa: S311 - test data
+        client = Client(self.stack, timeout=REQUEST_BOUND_SECONDS + 10)
+        client.sign_up(f"faults-load{n}")
+        made = client.request(
+            "POST",
+            "/api/clients",
+            json_body={"company_name": f"Load client {n} {uuid.uuid4().hex[:6]}"},
+        )
+        assert made.status == 201, made.content
+        client_id = made.json()["id"]
+        invoices: list[tuple[str, Decimal]] = []  # (id, what is left to pay)
+        try:
+            while not self.stop.is_set():
+                if invoices and rng.random() < 0.4:
+                    self._pay(client, rng, invoices)
+                else:
+                    self._create(client, rng, client_id, invoices)
+        finally:
+            client.close()
+
+    def _create(
+        self,
+        client: Client,
+        rng: random.Random,
+        client_id: str,
+        invoices: list[tuple[str, Decimal]],
+    ) -> None:
+        items = [
+            {
+                "description": f"Line {k}",
+                "quantity": str(Decimal(rng.randint(1, 400)) / 4),
+                "rate": str(Decimal(rng.randint(100, 99_999)) / 100),
+            }
+            for k in range(rng.randint(1, 6))
+        ]
+        total = sum(
+            (
+                (Decimal(i["quantity"]) * Decimal(i["rate"])).quantize(CENT, ROUND_HALF_UP)
+                for i in items
+            ),
+            Decimal(0),
+        )
+        marker = f"faults-{uuid.uuid4().hex}"
+        body = {
+            "client_id": client_id,
+            "status": "sent",
+            "tax_rate": "0",
+            "notes": marker,
+            "items": items,
+        }
+        reply = self._timed(client, "POST", "/api/invoices", body)
+        sent = self._sent("invoice", reply, marker=marker, items=len(items), total=total)
+        if reply is not None and reply.status == 201:
+            stored = reply.json()
+            assert Decimal(stored["total_amount"]) == total, stored
+            invoices.append((stored["id"], total))
+            sent.invoice_id = stored["id"]
+        self._add(sent)
+        self._back_off(reply)
+
+    def _pay(self, client: Client, rng: random.Random, invoices: list[tuple[str, Decimal]]) -> None:
+        index = rng.randrange(len(invoices))
+        invoice_id, left = invoices[index]
+        amount = min(left, Decimal(rng.randint(1, 5_000)) / 100)
+        marker = f"faults-{uuid.uuid4().hex[:20]}"
+        body = {"invoice_id": invoice_id, "amount": str(amount), "reference_number": marker}
+        reply = self._timed(client, "POST", "/api/payments", body)
+        sent = self._sent("payment", reply, marker=marker, invoice_id=invoice_id, amount=amount)
+        if sent.status == 201:
+            left -= amount
+        self._back_off(reply)
+        # A 503 payment may or may not have been stored: the thread stops paying that
+        # invoice rather than guess what is left (the check reads what was stored).
+        if sent.status != 201 or left <= 0:
+            invoices.pop(index)
+        else:
+            invoices[index] = (invoice_id, left)
+        self._add(sent)
+
+    def _back_off(self, reply: Reply | None) -> None:
+        """A client honouring Retry-After, capped so that recovery is seen within 0.25 s."""
+        if reply is not None and reply.status == 503:
+            self.stop.wait(min(float(reply.headers.get("retry-after") or 1), 0.25))
+
+    @staticmethod
+    def _timed(client: Client, method: str, path: str, body: Any) -> Reply | None:
+        try:
+            return client.request(method, path, json_body=body)
+        except Exception:  # no answer within the client's timeout: a hang
+            return None
+
+    @staticmethod
+    def _sent(kind: str, reply: Reply | None, **what: Any) -> Sent:
+        ended = time.monotonic()
+        if reply is None:
+            return Sent(kind, ended - REQUEST_BOUND_SECONDS - 10, ended, 0, None, None, **what)
+        code = None
+        if reply.status >= 400:
+            try:
+                code = reply.json()["error"]["code"]
+            except (ValueError, KeyError, TypeError):
+                code = "not-the-error-shape"
+        return Sent(
+            kind,
+            ended - reply.seconds,
+            ended,
+            reply.status,
+            code,
+            reply.headers.get("retry-after"),
+            **what,
+        )
+
+
+def _errors_by(sent: list[Sent]) -> dict[str, int]:
+    return dict(
+        Counter(f"{s.kind} {s.status} {s.code}" for s in sent if s.status >= 300 or not s.status)
+    )
+
+
+def _first_success_after(sent: list[Sent], kind: str, moment: float) -> float | None:
+    times = [
+        s.ended - moment for s in sent if s.kind == kind and s.status < 300 and s.started >= moment
+    ]
+    return round(min(times), 3) if times else None
+
+
+# =============================================================================
+# 1. PostgreSQL restarted mid-load
+# =============================================================================
+
+
+def test_postgres_restart_mid_load(stack: LocalStack) -> None:
+    load = Load(stack, THREADS)
+    workers = load.run()
+    prober = Client(stack, timeout=REQUEST_BOUND_SECONDS + 10)
+    probe_user = prober.sign_up("faults-signin")
+    time.sleep(LOAD_BEFORE_SECONDS)
+
+    sign_ins: list[Sent] = []
+    probing = threading.Event()
+
+    def probe_sign_in() -> None:
+        while not probing.is_set():
+            try:
+                reply = prober.sign_in(probe_user.email)
+            except Exception:
+                reply = None
+            sign_ins.append(Load._sent("sign_in", reply))
+            time.sleep(0.1)
+
+    signing = threading.Thread(target=probe_sign_in, daemon=True)
+    down_at = time.monotonic()
+    signing.start()
+    stack.restart_postgres(down_for=PG_DOWN_SECONDS)
+    up_at = time.monotonic()
+    time.sleep(LOAD_AFTER_SECONDS)
+    load.stop.set()
+    probing.set()
+    for worker in [*workers, signing]:
+        worker.join(timeout=REQUEST_BOUND_SECONDS + 15)
+        assert not worker.is_alive(), f"{worker.name} still running"
+    prober.close()
+
+    everything = [*load.sent, *sign_ins]
+    figures: dict[str, Any] = {
+        "threads": THREADS,
+        "requests": len(load.sent),
+        "sign_in_probes": len(sign_ins),
+        "by_status": dict(Counter(f"{s.kind} {s.status}" for s in everything)),
+        "errors": _errors_by(everything),
+        "outage_seconds": round(up_at - down_at, 3),
+        "recovery_seconds": {
+            kind: _first_success_after(everything, kind, up_at)
+            for kind in ("invoice", "payment", "sign_in")
+        },
+        "slowest_seconds": round(max((s.ended - s.started for s in everything), default=0), 3),
+        "slowest_error_seconds": round(
+            max((s.ended - s.started for s in everything if s.status >= 500), default=0), 3
+        ),
+    }
+    _record("postgres_restart", figures)
+
+    # Every answer is a success or a clean, retryable 503 -- within the bound.
+    bad = [
+        s
+        for s in everything
+        if s.status >= 300 and (s.status, s.code) != (503, "service_unavailable")
+    ]
+    assert not bad, f"answers other than 2xx or 503 service_unavailable: {_errors_by(bad)}"
+    assert all(s.status for s in everything), "a request got no answer within the bound"
+    assert all(s.retry_after for s in everything if s.status == 503), "503 without Retry-After"
+    assert all(s.ended - s.started <= REQUEST_BOUND_SECONDS for s in everything)
+    outage_errors = [s for s in load.sent if s.status == 503]
+    assert outage_errors, "the outage was not seen by the load (nothing failed)"
+    assert any(s.status == 503 for s in sign_ins), "sign-in during the outage was not a 503"
+
+    # It came back by itself: every kind succeeded again after PostgreSQL was up.
+    for kind, seconds in figures["recovery_seconds"].items():
+        assert seconds is not None, f"no {kind} succeeded after PostgreSQL came back"
+        assert seconds <= RECOVERY_BOUND_SECONDS, f"{kind} took {seconds} s to recover"
+
+    # No partial writes: what is stored is what was asked, whole.
+    unknown_window = [s for s in load.sent if s.started <= down_at <= s.ended]
+    stored_invoices = {
+        row[0]: row[1:]
+        for row in sql(
+            stack,
+            "select i.notes, i.id::text, i.total_amount, i.amount_paid, i.balance_due,"
+            " (select count(*) from public.invoice_items it where it.invoice_id = i.id),"
+            " (select coalesce(sum(it.amount), 0) from public.invoice_items it"
+            "   where it.invoice_id = i.id),"
+            " (select coalesce(sum(p.amount), 0) from public.payments p where p.invoice_id = i.id)"
+            " from public.invoices i where i.notes like 'faults-%%'",
+        )
+    }
+    stored_payments = {
+        row[0]: row[1:]
+        for row in sql(
+            stack,
+            "select reference_number, invoice_id::text, amount from public.payments"
+            " where reference_number like 'faults-%%'",
+        )
+    }
+    unknown_stored = 0
+    for s in load.sent:
+        if s.kind == "invoice":
+            found = stored_invoices.get(s.marker)
+            if found is None:
+                assert s.status != 201, f"invoice answered 201 but not stored: {s}"
+                continue
+            _, total, paid, balance, item_count, item_sum, payments = found
+            assert (item_count, item_sum, total) == (s.items, s.total, s.total), (s, found)
+            assert paid == payments, (s, found)
+            assert balance == total - paid, (s, found)
+        else:
+            found = stored_payments.get(s.marker)
+            if found is None:
+                assert s.status != 201, f"payment answered 201 but not stored: {s}"
+                continue
+            assert found == (s.invoice_id, s.amount), (s, found)
+        if s.status != 201:
+            assert s in unknown_window, f"a request answered {s.status} was stored: {s}"
+            unknown_stored += 1
+    figures["unknown_outcome_window"] = len(unknown_window)
+    figures["unknown_outcome_stored"] = unknown_stored
+    figures["invoices_stored"] = len(stored_invoices)
+    figures["payments_stored"] = len(stored_payments)
+    figures["held"] = [
+        "every answer 2xx or 503 service_unavailable with Retry-After, within the bound",
+        "sign-in during the outage 503",
+        "every stored invoice whole (items, totals); every stored payment in amount_paid",
+        "errors stored only when in flight at the stop (outcome unknown)",
+        "invoices, payments and sign-in succeed again without a restart of the stack",
+    ]
+    _record("postgres_restart", figures)
+
+
+# =============================================================================
+# 2. SES and S3 failing
+# =============================================================================
+
+
+def _mailbox() -> list[Any]:
+    """Every email moto's SES accepted (its state lives in this process)."""
+    from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: PLC0415
+    from moto.ses.models import ses_backends  # noqa: PLC0415
+
+    return list(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
+
+
+def _mails_to(address: str) -> int:
+    return sum(1 for m in _mailbox() if address in (m.destinations or []))
+
+
+def _mailable_invoice(client: Client, *, status: str = "draft") -> tuple[str, str]:
+    """A client with an email and an invoice for it; (invoice id, client email)."""
+    address = f"{uuid.uuid4().hex[:12]}@client.example"
+    made = client.request(
+        "POST",
+        "/api/clients",
+        json_body={"company_name": f"Mail {uuid.uuid4().hex[:6]}", "email": address},
+    )
+    assert made.status == 201, made.content
+    invoice = client.request(
+        "POST",
+        "/api/invoices",
+        json_body={
+            "client_id": made.json()["id"],
+            "status": status,
+            "items": [{"description": "Work", "quantity": "2", "rate": "150.00"}],
+        },
+    )
+    assert invoice.status == 201, invoice.content
+    return invoice.json()["id"], address
+
+
+def _error(reply: Reply) -> dict[str, Any]:
+    body = reply.json()
+    assert isinstance(body, dict), reply.content
+    error = body["error"]
+    assert isinstance(error, dict)
+    return error
+
+
+def _sends_of(stack: LocalStack, invoice_id: str) -> tuple[str, int, int]:
+    """The invoice's status, its recorded sends and its invoice_sent activities."""
+    ((status, sends, activities),) = sql(
+        stack,
+        "select i.status,"
+        " (select count(*) from public.invoice_sends s where s.invoice_id = i.id),"
+        " (select count(*) from public.client_activities a where a.type = 'invoice_sent'"
+        "   and a.metadata ->> 'invoice_id' = i.id::text)"
+        " from public.invoices i where i.id = %s",
+        invoice_id,
+    )
+    return status, sends, activities
+
+
+def test_ses_unreachable_then_back_sends_exactly_once(stack: LocalStack, client: Client) -> None:
+    invoice_id, address = _mailable_invoice(client)
+    path = f"/api/invoices/{invoice_id}/send"
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    stack.stop_aws()
+    try:
+        started = time.monotonic()
+        failed = client.request("POST", path, headers=key)
+        outage = time.monotonic() - started
+        again = client.request("POST", path, headers=key)  # the key was given back
+    finally:
+        stack.start_aws()
+    for reply in (failed, again):
+        assert reply.status == 503, reply.content
+        error = _error(reply)
+        assert error["code"] == "service_unavailable"
+        assert error["details"] == {"reason": "unavailable", "retryable": True}
+        assert reply.headers.get("retry-after")
+    assert reply.seconds <= REQUEST_BOUND_SECONDS
+    assert _sends_of(stack, invoice_id) == ("draft", 0, 0), "nothing marked while SES is away"
+    assert _mails_to(address) == 0
+
+    # AWS back: the same key sends (its failed requests gave it back), once.
+    started = time.monotonic()
+    sent = client.request("POST", path, headers=key)
+    recovery = time.monotonic() - started
+    assert sent.status == 200, sent.content
+    assert "idempotent-replayed" not in sent.headers
+    replay = client.request("POST", path, headers=key)
+    assert replay.status == 200, replay.content
+    assert replay.headers.get("idempotent-replayed") == "true"
+    assert replay.json()["send"]["id"] == sent.json()["send"]["id"]
+    assert _mails_to(address) == 1
+    assert _sends_of(stack, invoice_id) == ("sent", 1, 1)
+    # A new key is a new request: the invoice is sent again (a sent invoice may be resent),
+    # and the old key still replays its own answer.
+    resend = client.request("POST", path, headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert resend.status == 200, resend.content
+    assert resend.json()["send"]["id"] != sent.json()["send"]["id"]
+    assert client.request("POST", path, headers=key).headers.get("idempotent-replayed") == "true"
+    assert _mails_to(address) == 2
+    assert _sends_of(stack, invoice_id) == ("sent", 2, 2)
+    _record(
+        "ses_unreachable",
+        {
+            "requests": 6,
+            "errors": {"503 service_unavailable (retryable)": 2},
+            "outage_answer_seconds": round(outage, 3),
+            "first_send_after_back_seconds": round(recovery, 3),
+            "mails": {"during_outage": 0, "same_key_after": 1, "new_key_after": 1},
+            "held": [
+                "503 retryable with Retry-After; invoice stays draft, nothing recorded",
+                "same key after the outage sends once, then replays",
+                "a new key sends again (a new request); moto holds exactly 2 emails",
+            ],
+        },
+    )
+
+
+def test_ses_refusing_the_sender_is_503_not_retryable_and_marks_nothing(
+    stack: LocalStack, client: Client
+) -> None:
+    from shared.settings import get_settings  # noqa: PLC0415
+
+    invoice_id, address = _mailable_invoice(client)
+    path = f"/api/invoices/{invoice_id}/send"
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    good = os.environ["EMAIL_FROM"]
+    os.environ["EMAIL_FROM"] = "Nobody <nobody@unverified.example>"
+    get_settings.cache_clear()
+    try:
+        refused = client.request("POST", path, headers=key)
+    finally:
+        os.environ["EMAIL_FROM"] = good
+        get_settings.cache_clear()
+    assert refused.status == 503, refused.content
+    error = _error(refused)
+    assert error["code"] == "service_unavailable"
+    assert error["details"] == {"reason": "sender_not_verified", "retryable": False}
+    assert _sends_of(stack, invoice_id) == ("draft", 0, 0)
+    assert _mails_to(address) == 0
+    fixed = client.request("POST", path, headers=key)
+    assert fixed.status == 200, fixed.content
+    assert _mails_to(address) == 1
+    assert _sends_of(stack, invoice_id) == ("sent", 1, 1)
+    _record(
+        "ses_sender_refused",
+        {
+            "requests": 2,
+            "errors": {"503 service_unavailable (sender_not_verified, not retryable)": 1},
+            "held": ["nothing marked or mailed; the same key sends once the sender is fixed"],
+        },
+    )
+
+
+def _objects(stack: LocalStack, prefix: str) -> tuple[list[str], list[str]]:
+    """The exports bucket's objects and unfinished multipart uploads under ``prefix``."""
+    import boto3  # noqa: PLC0415
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.aws_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    bucket = stack.env["EXPORTS_BUCKET"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])]
+    uploads = [
+        u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])
+    ]
+    return keys, uploads
+
+
+def test_s3_unreachable_export_and_download_are_503_and_leave_nothing(
+    stack: LocalStack, client: Client
+) -> None:
+    assert client.user is not None
+    org = client.user.organization_id
+    ids = [_mailable_invoice(client, status="sent")[0] for _ in range(3)]
+    export = ("GET", "/api/reports/export")
+    export_params = {"report": "invoices", "format": "csv"}
+    download = {"action": "download", "ids": ids}
+    assert _objects(stack, f"{org}/") == ([], [])
+
+    stack.stop_aws()
+    try:
+        failed_export = client.request(*export, params=export_params)
+        failed_pdf_export = client.request(*export, params={"report": "revenue", "format": "pdf"})
+        failed_download = client.request("POST", "/api/invoices/bulk-actions", json_body=download)
+    finally:
+        stack.start_aws()
+    for reply in (failed_export, failed_pdf_export, failed_download):
+        assert reply.status == 503, reply.content
+        assert _error(reply)["code"] == "service_unavailable"
+        assert reply.headers.get("retry-after")
+        assert reply.seconds <= REQUEST_BOUND_SECONDS
+    assert _objects(stack, f"{org}/") == ([], []), "nothing stored, no upload left open"
+    assert sql(stack, "select count(*) from public.bulk_jobs where organization_id = %s", org) == [
+        (0,)
+    ], "a download makes no job"
+
+    ok_export = client.request(*export, params=export_params)
+    assert ok_export.status == 200, ok_export.content
+    ok_download = client.request("POST", "/api/invoices/bulk-actions", json_body=download)
+    assert ok_download.status == 200, ok_download.content
+    assert ok_download.json()["summary"] == {"requested": 3, "ok": 3}
+    keys, uploads = _objects(stack, f"{org}/")
+    assert len(keys) == 2
+    assert uploads == []
+    _record(
+        "s3_unreachable",
+        {
+            "requests": 5,
+            "errors": {"503 service_unavailable": 3},
+            "answer_seconds": [
+                round(r.seconds, 3) for r in (failed_export, failed_pdf_export, failed_download)
+            ],
+            "held": [
+                "export (csv, pdf) and bulk download 503 with Retry-After while S3 is away",
+                "no object, no open multipart upload, no job left behind",
+                "both work once S3 is back (2 objects)",
+            ],
+        },
+    )
