@@ -8,8 +8,9 @@
 -- update_invoice with status cancelled: both check "no payments" under the
 -- invoice's lock) saw the invoice still sent, waited for the lock, and then
 -- private.refresh_amounts_paid wrote its amount onto the now cancelled invoice:
--- a cancelled invoice with money paid (found by reliability/test_concurrency.py's
--- race; tests/db/test_payment_races.py makes it deterministic).
+-- a cancelled invoice with money paid (found reading the lock order for
+-- reliability/test_concurrency.py; tests/db/test_payment_races.py replays the
+-- race deterministically).
 --
 -- The rule now holds where the amount lands: once b_prepare_invoice_row has run,
 -- an update that raises a cancelled invoice's amount_paid is refused (check
