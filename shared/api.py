@@ -102,6 +102,33 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
+    """The request's body (None when it is over ``limit`` bytes, read no further) and a
+    ``receive`` that hands the app that body first, then what ``receive`` gives (a client
+    gone mid-body: its disconnect)."""
+    chunks: list[bytes] = []
+    size = 0
+    first: Message | None = None
+    while first is None:
+        message = await receive()
+        if message["type"] != "http.request":
+            first = message
+            break
+        chunk = bytes(message.get("body", b""))
+        size += len(chunk)
+        if size > limit:
+            return None, receive
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+    queued = [first]
+
+    async def received() -> Message:
+        return queued.pop() if queued else await receive()
+
+    return b"".join(chunks), received
+
+
 class Envelope:
     """Outermost ASGI middleware: request id, body limit, last-resort 500, access log."""
 
@@ -145,18 +172,25 @@ class Envelope:
 
         try:
             length = headers.get("content-length")
+            too_large = ApiError(
+                413,
+                "payload_too_large",
+                f"the request body is larger than {settings.max_body_bytes} bytes",
+            )
             if length is not None and (
                 not length.isdigit() or int(length) > settings.max_body_bytes
             ):
-                await reply(
-                    ApiError(
-                        413,
-                        "payload_too_large",
-                        f"the request body is larger than {settings.max_body_bytes} bytes",
-                    )
-                )
+                await reply(too_large)
             else:
-                await self.app(scope, receive, send_wrapper)
+                # The body itself is counted too: a chunked request has no
+                # Content-Length, and one passed the limit unchecked (3 MB reached the
+                # route's validation). Lambda hands the whole body in one message, so
+                # reading it first costs nothing.
+                body, received = await _read_body(receive, settings.max_body_bytes)
+                if body is None:
+                    await reply(too_large)
+                else:
+                    await self.app(scope, received, send_wrapper)
         except Exception:
             get_logger(settings.log_level).exception(
                 "unhandled error", extra={"fields": {"request_id": request_id}}

@@ -32,6 +32,13 @@ if TYPE_CHECKING:
 _ASYMMETRIC = {"ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "EdDSA"}
 _jwks_clients: dict[str, PyJWKClient] = {}
 _jwks_lock = threading.Lock()
+# A JWKS with no signing keys (a project on the HS256 secret alone) is remembered for a
+# while, and so is an unreachable one: otherwise every forged ES256/RS256 token, signed
+# in by nobody, made this function fetch the JWKS again (one request to Auth per
+# anonymous request; PyJWT's refetch cooldown only applies once a key set was cached).
+JWKS_EMPTY_SECONDS = 60.0
+JWKS_DOWN_SECONDS = 2.0
+_jwks_not_before: dict[str, tuple[float, str]] = {}  # url -> (monotonic until, "empty"|"down")
 LEEWAY_SECONDS = 5
 _MAX_TOKEN_BYTES = 16_384
 
@@ -57,15 +64,40 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-def _jwks_client(url: str) -> PyJWKClient:
+def _jwks_client(url: str, api_key: str) -> PyJWKClient:
     with _jwks_lock:
         client = _jwks_clients.get(url)
         if client is None:
             from jwt import PyJWKClient  # noqa: PLC0415  (only asymmetric keys need it)
 
-            client = PyJWKClient(url, cache_keys=True, lifespan=600, timeout=5)
+            # The apikey header, as for every other call through Supabase's gateway
+            # (the local one refuses a request without it: the fetch failed, and every
+            # asymmetric token, forged or not, was a 503).
+            client = PyJWKClient(
+                url, cache_keys=True, lifespan=600, timeout=5, headers={"apikey": api_key}
+            )
             _jwks_clients[url] = client
         return client
+
+
+def _jwks_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "service_unavailable",
+        "the signing keys could not be fetched; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _remember(url: str, state: str, seconds: float) -> None:
+    with _jwks_lock:
+        _jwks_not_before[url] = (time.monotonic() + seconds, state)
+
+
+def _remembered(url: str) -> str | None:
+    with _jwks_lock:
+        until, state = _jwks_not_before.get(url, (0.0, ""))
+    return state if time.monotonic() < until else None
 
 
 def _b64decode(part: str) -> bytes:
@@ -139,16 +171,20 @@ def _check_claims(claims: dict[str, Any], audience: str) -> None:
 def _verify_asymmetric(token: str, alg: str, settings: Settings) -> dict[str, Any]:
     import jwt  # noqa: PLC0415  (imports cryptography: only for asymmetric keys)
 
+    url = settings.jwks_url
+    remembered = _remembered(url)
+    if remembered == "empty":
+        raise unauthorized("invalid_token", "the access token's key is unknown")
+    if remembered == "down":
+        raise _jwks_unavailable()
     try:
-        key = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key
+        key = _jwks_client(url, settings.supabase_anon_key).get_signing_key_from_jwt(token).key
     except jwt.PyJWKClientConnectionError:
-        raise ApiError(
-            503,
-            "service_unavailable",
-            "the signing keys could not be fetched; retry shortly",
-            headers={"Retry-After": "1"},
-        ) from None
-    except jwt.PyJWTError:
+        _remember(url, "down", JWKS_DOWN_SECONDS)
+        raise _jwks_unavailable() from None
+    except jwt.PyJWTError as exc:
+        if isinstance(exc, jwt.PyJWKSetError) or "did not contain any" in str(exc):
+            _remember(url, "empty", JWKS_EMPTY_SECONDS)
         raise unauthorized("invalid_token", "the access token's key is unknown") from None
     try:
         claims: dict[str, Any] = jwt.decode(
