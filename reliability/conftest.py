@@ -184,3 +184,13 @@ def record(name: str, figures: dict[str, Any]) -> Path:
     path.write_text(json.dumps(figures, indent=2, default=str) + "\n", encoding="utf-8")
     print(f"\n[reliability] {name}: {json.dumps(figures, default=str)}", flush=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def load_run(stack: LocalStack) -> Any:
+    """One load run (reliability/load.py, RELIABILITY_LOAD_CLIENTS x
+    RELIABILITY_LOAD_SECONDS) with every log line captured: test_load.py checks what it
+    stored, test_logs.py what it logged. A (LoadResult, LogCapture) pair."""
+    from reliability.load import run_captured  # noqa: PLC0415 - it imports this module
+
+    return run_captured(stack)

@@ -1,0 +1,89 @@
+"""Load: a bounded run of realistic traffic against the whole local stack over HTTP
+(reliability/load.py), then every invariant checked with SQL behind RLS's back.
+
+Environment (defaults are issue 7's figures):
+  RELIABILITY_LOAD_CLIENTS   concurrent clients, one thread and httpx client each (20)
+  RELIABILITY_LOAD_SECONDS   how long they run (120)
+  RELIABILITY_LOAD_ORG_SIZE  clients sharing one organization (5: 4 organizations of 5)
+
+A short run while developing:
+  RELIABILITY_LOAD_SECONDS=15 RELIABILITY_LOAD_CLIENTS=6 \
+    .venv/bin/python -m pytest reliability/test_load.py -q -x -s
+
+Figures: bench/out/reliability/load.json (throughput, p50/p95/p99 overall and per
+operation, errors by status and code, what was created, the invariants checked).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devstack.local import LocalStack
+from reliability.conftest import record
+from reliability.load import MIX, PROBES, LoadResult, check_invariants, check_reports
+
+
+def _result(load_run: tuple[LoadResult, Any]) -> LoadResult:
+    return load_run[0]
+
+
+def test_every_answer_was_the_expected_one(load_run: tuple[LoadResult, Any]) -> None:
+    result = _result(load_run)
+    assert result.server_errors == [], result.server_errors[:10]
+    assert result.unexpected == [], result.unexpected[:10]
+    assert result.ledger.mismatches == [], result.ledger.mismatches[:10]
+    assert result.ledger.unknown == []
+    # The run did what it is for: every operation ran, and contended.
+    long_run = result.seconds >= 60
+    wanted = {op for op, weight in MIX.items() if weight >= 2 or long_run} - {"probe"}
+    wanted |= {"send_replay", "job_mark_overdue"}
+    ran = {c.op for c in result.calls}
+    assert wanted <= ran, f"never ran: {sorted(wanted - ran)}"
+    if long_run:
+        assert {f"probe_{p}" for p in PROBES} <= ran, sorted({f"probe_{p}" for p in PROBES} - ran)
+    assert len(result.ledger.payments) >= 10
+    assert sum(1 for c in result.calls if c.op == "overpay" and c.status == 422) >= 1
+
+
+def test_every_invariant_holds_afterwards(
+    stack: LocalStack, load_run: tuple[LoadResult, Any]
+) -> None:
+    result = _result(load_run)
+    invariants = check_invariants(stack, result)
+    figures = result.figures()
+    figures["invariants"] = {
+        "checked": dict(sorted(invariants.checked.items())),
+        "checks": sum(invariants.checked.values()),
+        "violations": len(invariants.violations),
+        "first_violations": invariants.violations[:10],
+    }
+    figures["first_unexpected"] = [
+        f"{c.op} {c.method} {c.route} -> {c.status} {c.code}: {c.detail[:200]}"
+        for c in result.unexpected[:10]
+    ]
+    record("load", figures)
+    assert invariants.violations == []
+    # Each family of checks ran on something.
+    for name in (
+        "amount_paid_is_sum_of_payments",
+        "total_rule",
+        "numbers_have_no_gaps",
+        "one_email_per_send_record",
+        "client_totals",
+        "invoices_stored_were_told",
+        "payments_told_are_stored",
+    ):
+        assert invariants.checked[name] > 0, name
+
+
+def test_the_dashboard_agrees_with_the_ledger(
+    stack: LocalStack, load_run: tuple[LoadResult, Any]
+) -> None:
+    """After the run, each organization's metrics (several currencies, payments from
+    several people at once) are what the driver's own bookkeeping says."""
+    result = _result(load_run)
+    assert result.ledger.unknown == []
+    reports = check_reports(stack, result)
+    assert reports.violations == []
+    assert reports.checked["metrics_per_currency"] >= len(result.ledger.orgs)
+    assert reports.checked["metrics_invoice_counts"] == len(result.ledger.orgs)
