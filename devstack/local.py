@@ -67,6 +67,7 @@ class LocalStack:
     host: FunctionHost = field(init=False)
     env: dict[str, str] = field(init=False)
     applied: list[str] = field(init=False)
+    pollers: list[queues.QueuePoller] = field(init=False, default_factory=list)
     _aws: Any = field(init=False, default=None)
     _running: contextlib.ExitStack = field(init=False, default_factory=contextlib.ExitStack)
 
@@ -112,7 +113,7 @@ class LocalStack:
         running.callback(self.host.close)
         # Lambda's SQS event source mappings (queue workers get their messages) and S3's
         # triggers (the uploads bucket's notifications reach their function).
-        running.enter_context(
+        self.pollers = running.enter_context(
             queues.running(
                 self.host,
                 self.provisioned.queue_urls(),
@@ -135,6 +136,10 @@ class LocalStack:
         if down_for:
             time.sleep(down_for)
         self.cluster.start()
+
+    def poller(self, function: str) -> queues.QueuePoller:
+        """The poller delivering to ``function`` (stop it to hold its queue's messages)."""
+        return next(p for p in self.pollers if p.spec.name == function)
 
     def stop_aws(self) -> None:
         """AWS unreachable: connections to S3, SES and SQS are refused. moto's state

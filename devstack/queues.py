@@ -175,6 +175,7 @@ class QueuePoller:
                 on_error(f"{self.spec.name}: {error}")
 
     def start(self, on_error: Callable[[str], None] = print) -> QueuePoller:
+        self._stop.clear()  # a stopped poller may be started again
         self._thread = threading.Thread(
             target=self._run, args=(on_error,), name=f"sqs-{self.spec.name}", daemon=True
         )

@@ -604,3 +604,196 @@ def test_s3_unreachable_export_and_download_are_503_and_leave_nothing(
             ],
         },
     )
+
+
+# =============================================================================
+# 3. A Lambda timeout mid bulk send
+# =============================================================================
+
+BULK_WORKER = "jobsBulkWorker"
+# The worker process the test kills: the real handler on the real queue, in its own
+# process, SIGKILLed right after SES accepted its Nth email and before the database
+# recorded it (the outcome-unknown window; Lambda's timeout kills the process as bluntly).
+_KILLED_WORKER = """
+import os, signal, sys
+import boto3
+from devstack.functions import LambdaContext, load_functions
+from devstack.queues import sqs_event
+from functions.jobs import bulk_worker
+from shared import sending
+
+kill_after, queue_url = int(sys.argv[1]), sys.argv[2]
+accepted = 0
+real_send = sending.send
+
+def send_then_die(*args, **kwargs):
+    global accepted
+    message_id = real_send(*args, **kwargs)
+    accepted += 1
+    if accepted >= kill_after:
+        print(f"accepted {message_id}", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return message_id
+
+sending.send = send_then_die
+sqs = boto3.client("sqs", region_name="us-east-1")
+arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+messages = sqs.receive_message(
+    QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=10, AttributeNames=["All"]
+).get("Messages", [])
+print(f"received {len(messages)}", flush=True)
+spec = next(s for s in load_functions() if s.name == "jobsBulkWorker")
+bulk_worker.handler(sqs_event(messages, arn["Attributes"]["QueueArn"]), LambdaContext(spec))
+print("finished without being killed", flush=True)
+"""
+
+
+def _sqs(stack: LocalStack) -> Any:
+    import boto3  # noqa: PLC0415
+
+    return boto3.client(
+        "sqs",
+        endpoint_url=stack.aws_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def _job_items(stack: LocalStack, job_id: str) -> dict[str, tuple[str, str | None]]:
+    return {
+        row[0]: (row[1], row[2])
+        for row in sql(
+            stack,
+            "select invoice_id::text, status, reason from public.bulk_job_items where job_id = %s",
+            job_id,
+        )
+    }
+
+
+def test_bulk_send_cut_off_mid_batch_resumes_and_sends_each_once(
+    stack: LocalStack, client: Client
+) -> None:
+    import dataclasses  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from devstack.functions import LambdaContext  # noqa: PLC0415
+    from devstack.queues import sqs_event  # noqa: PLC0415
+    from functions.jobs import bulk_worker  # noqa: PLC0415
+    from shared.settings import get_settings  # noqa: PLC0415
+
+    invoices = [_mailable_invoice(client) for _ in range(BULK_INVOICES)]
+    address_of = dict(invoices)
+    ids = [i for i, _ in invoices]
+    sqs = _sqs(stack)
+    queue = stack.provisioned.bulk_queue_url
+    poller = stack.poller(BULK_WORKER)
+    spec = stack.host.by_name[BULK_WORKER]
+    saved_visibility = sqs.get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["VisibilityTimeout"]
+    )["Attributes"]["VisibilityTimeout"]
+    visibility, stale = 4, 2  # seconds: as 720 and 600 in production, stale < visibility
+    poller.stop()  # the test plays Lambda for the first deliveries
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": str(visibility)})
+    os.environ["BULK_CLAIM_STALE_SECONDS"] = str(stale)
+    get_settings.cache_clear()
+    started = time.monotonic()
+    try:
+        queued = client.request(
+            "POST", "/api/invoices/bulk-actions", json_body={"action": "send", "ids": ids}
+        )
+        assert queued.status == 202, queued.content
+        job_id = queued.json()["job_id"]
+
+        # (a) A Lambda whose time runs out: it stops claiming SAFETY_MARGIN_SECONDS before
+        # its deadline and names the messages with items left in batchItemFailures.
+        first = sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=2, AttributeNames=["All"]
+        )["Messages"]
+        margin = bulk_worker.SAFETY_MARGIN_SECONDS
+        short = dataclasses.replace(spec, timeout=int(margin) + 1)
+        context = LambdaContext(short)
+        # An invocation that has used most of its time: 0.3 s left before the margin.
+        time.sleep(max(0.0, context.get_remaining_time_in_millis() / 1000 - margin - 0.3))
+        result = bulk_worker.handler(sqs_event(first, poller.queue_arn), context)
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        items = _job_items(stack, job_id)
+        sent_in_time = sum(1 for status, _ in items.values() if status == "ok")
+        assert sent_in_time < BULK_INVOICES, "the deadline stopped the worker"
+        assert failed, "items left are reported as batch item failures"
+        assert all(status != "sending" for status, _ in items.values()), "nothing left claimed"
+        done = [m for m in first if m["MessageId"] not in failed]
+        for message in done:  # what Lambda does with the messages not named
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+
+        # (b) A Lambda killed mid-batch: the process dies after SES accepted an email and
+        # before the database recorded it.
+        killed = subprocess.run(
+            [sys.executable, "-c", _KILLED_WORKER, "3", queue],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env=dict(os.environ),
+        )
+        assert killed.returncode == -9, (killed.returncode, killed.stdout, killed.stderr[-2000:])
+        accepted = killed.stdout.split("accepted ")[-1].strip()
+        items = _job_items(stack, job_id)
+        in_doubt = [i for i, (status, _) in items.items() if status == "sending"]
+        assert len(in_doubt) == 1, f"only the item being sent is in doubt: {items}"
+        assert sum(1 for status, _ in items.values() if status == "pending") > 0
+
+        # (c) The queue redelivers after the visibility timeout; the stack's poller (Lambda's
+        # event source mapping) runs the worker until the job is done.
+        poller.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = client.request("GET", f"/api/invoices/bulk-actions/{job_id}").json()
+            if job["state"] in ("completed", "failed"):
+                break
+            time.sleep(0.5)
+    finally:
+        poller.start() if poller._thread is None else None
+        sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": saved_visibility})
+        os.environ.pop("BULK_CLAIM_STALE_SECONDS", None)
+        get_settings.cache_clear()
+    elapsed = time.monotonic() - started
+
+    assert job["state"] == "completed", job
+    assert job["summary"] == {"requested": BULK_INVOICES, "ok": BULK_INVOICES - 1, "interrupted": 1}
+    assert job["done"] == BULK_INVOICES
+    items = _job_items(stack, job_id)
+    (unknown,) = in_doubt
+    assert items[unknown] == ("failed", "interrupted")
+    mails = {i: _mails_to(address_of[i]) for i in ids}
+    assert max(mails.values()) == 1, "an invoice was emailed twice"
+    assert mails[unknown] == 1, "the item in doubt had been accepted by SES, and only once"
+    assert sum(mails.values()) == BULK_INVOICES
+    for invoice_id in ids:
+        expected = ("draft", 0, 0) if invoice_id == unknown else ("sent", 1, 1)
+        assert _sends_of(stack, invoice_id) == expected, invoice_id
+    assert accepted, killed.stdout
+    _record(
+        "bulk_send_lambda_timeout",
+        {
+            "invoices": BULK_INVOICES,
+            "messages": -(-BULK_INVOICES // 10),
+            "sent_before_deadline": sent_in_time,
+            "deferred_messages": len(failed),
+            "killed_after_ses_accepted": 3,
+            "in_doubt": 1,
+            "emails_in_moto": sum(mails.values()),
+            "recorded_sends": BULK_INVOICES - 1,
+            "summary": job["summary"],
+            "seconds_to_complete": round(elapsed, 3),
+            "visibility_timeout_seconds": visibility,
+            "claim_stale_seconds": stale,
+            "held": [
+                "the worker out of time claims nothing more and reports its messages",
+                "a SIGKILL mid-batch leaves one item in doubt, the rest pending",
+                "redelivery sends the rest; every invoice emailed at most once",
+                "the item in doubt is reported interrupted, never resent; job completed",
+            ],
+        },
+    )

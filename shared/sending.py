@@ -164,7 +164,7 @@ def email_error(failure: mail.EmailFailure) -> ApiError:
 class BulkProgress:
     sent: int = 0
     failed: int = 0
-    retry: list[str] = field(default_factory=list)  # ids put back to pending
+    retry: list[str] = field(default_factory=list)  # ids the message must come back for
 
 
 class _Skip(Exception):
@@ -221,18 +221,23 @@ def process_bulk_items(
 ) -> BulkProgress:
     """Sends the pending items among ``invoice_ids`` of a job, each at most once.
 
+    Each item is claimed (pending -> sending) just before its email is made, one at a
+    time, so an invocation cut off (a Lambda timeout, a crash) leaves at most the one item
+    it was sending in doubt; the others stay pending for the next delivery. That item, still
+    "sending" once ``settings.bulk_claim_stale_seconds`` have passed, is failed as
+    interrupted by the next claim, never sent again.
+
     ``may_retry``: a throttled or unavailable email service (or database) puts the item
     back to pending (the queue redelivers the message) instead of failing it. Items not
-    reached before ``time_left()`` drops under the margin are put back too.
+    reached before ``time_left()`` drops under the margin are left pending, and so are
+    retried too. ``BulkProgress.retry`` also names the items still "sending" at the end
+    (another invocation's, or this one's sent but not recorded): the message must come back
+    until they are settled, or the job would never finish.
     """
     org, job = str(organization_id), str(job_id)
     log = get_logger(settings.log_level)
     progress = BulkProgress()
-    claimed = db.rpc(
-        client, "claim_bulk_items", {"organization_id": org, "job_id": job, "ids": invoice_ids}
-    )
-    order = {value: n for n, value in enumerate(invoice_ids)}
-    claimed = sorted((str(c) for c in claimed or []), key=lambda c: order.get(c, 0))
+    stale_after = f"{int(settings.bulk_claim_stale_seconds)} seconds"
 
     def fail(invoice_id: str, skip: _Skip) -> None:
         db.rpc(
@@ -252,10 +257,22 @@ def process_bulk_items(
         else:
             progress.failed += 1
 
-    for invoice_id in claimed:
+    for invoice_id in dict.fromkeys(str(i) for i in invoice_ids):
         if time_left() < margin_seconds:
-            fail(invoice_id, _Skip("deferred", "waiting for the next attempt", retry=True))
+            progress.retry.append(invoice_id)  # not claimed: still pending
             continue
+        claimed = db.rpc(
+            client,
+            "claim_bulk_items",
+            {
+                "organization_id": org,
+                "job_id": job,
+                "ids": [invoice_id],
+                "stale_after": stale_after,
+            },
+        )
+        if not claimed:
+            continue  # done already, or another invocation's (see the end)
         try:
             document, composed = _prepare(client, settings, org, invoice_id, options)
             try:
@@ -300,6 +317,18 @@ def process_bulk_items(
             )
             continue
         progress.sent += 1
+    waiting = set(progress.retry)
+    unsettled = [i for i in invoice_ids if str(i) not in waiting]
+    if unsettled:
+        held = db.run(
+            client.from_("bulk_job_items")
+            .select("invoice_id")
+            .eq("job_id", job)
+            .eq("organization_id", org)
+            .eq("status", "sending")
+            .in_("invoice_id", unsettled)
+        ).data
+        progress.retry.extend(str(row["invoice_id"]) for row in held or [])
     return progress
 
 

@@ -40,6 +40,11 @@ class Settings(BaseModel):
     email_from: str = "InvoiceFlow <invoices@invoiceflow.local>"
     exports_bucket: str = "invoiceflow-exports"
     bulk_queue_url: str | None = None
+    # A bulk item claimed ("sending") longer ago than this belongs to an invocation that is
+    # over: it is failed as interrupted (maybe sent), never resent. Longer than the
+    # longest invocation that claims (the worker's 120 s), shorter than the bulk queue's
+    # visibility timeout (720 s), so the first redelivery after a timeout settles it.
+    bulk_claim_stale_seconds: int = Field(default=600, ge=1)
     presigned_url_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
     # Reconciliation imports: CSV files uploaded through presigned PUT URLs
     # (<organization_id>/imports/<batch_id>/<file>), imported by the bucket's S3 event.

@@ -3,16 +3,20 @@
 Each message is ``{"job_id", "invoice_ids": [...]}``. The worker speaks as the service
 role, so it reads the job's organization and options **from the database** (never from
 the message) and passes that organization to every call: it acts only within the job's
-organization. Items are claimed before they are emailed and marked in the transaction
-that records the send (`shared.sending.process_bulk_items`), so a message delivered
-twice, or a batch rerun after a timeout, never emails an invoice twice.
+organization. Items are claimed one at a time, just before each is emailed, and marked in
+the transaction that records the send (`shared.sending.process_bulk_items`), so a message
+delivered twice, or a batch rerun after a timeout, never emails an invoice twice, and an
+invocation killed mid-batch (Lambda's timeout) leaves only the item it was sending in
+doubt: the rest stay pending and are sent when the message comes back; that one is failed
+as ``interrupted`` once its claim is stale (``BULK_CLAIM_STALE_SECONDS``), never resent.
 
 Failures are reported per message (``batchItemFailures``, serverless.yml's
 ``ReportBatchItemFailures``): a throttled or unavailable email service puts the items
 back and the message is retried after the visibility timeout; after
 ``MAX_RECEIVES`` attempts the items fail for good (the queue would move the message to
 its dead-letter queue). Items not reached before the Lambda's time runs out are put
-back and their message retried.
+back and their message retried; so is a message whose items are still "sending" (held by
+another invocation, or sent and not recorded), until they are settled.
 """
 
 from __future__ import annotations
