@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 
 import yaml
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -215,7 +216,10 @@ def http_event(  # noqa: PLR0917  (the parts of a request, in the order they app
     if path_parameters:
         event["pathParameters"] = path_parameters
     if body:
-        event["body"] = body.decode() if is_text else base64.b64encode(body).decode()
+        try:
+            event["body"] = body.decode() if is_text else base64.b64encode(body).decode()
+        except UnicodeDecodeError:  # a "text" body that is not UTF-8 arrives base64-encoded
+            event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
     return event
 
 
@@ -330,6 +334,22 @@ _DOCS_PAGE = """<!doctype html>
 """
 
 
+class _AnyPath(Convertor[str]):
+    """Every path, newlines (%0A) included: Starlette's ``path`` convertor (``.*``) stops at
+    a newline and left such paths to a plain-text 404, where API Gateway routes them."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("any_path", _AnyPath())
+
+
 def create_app(host: FunctionHost, openapi: Callable[[], dict[str, Any]]) -> Starlette:
     async def openapi_document(request: Request) -> Response:
         return JSONResponse(openapi())
@@ -388,7 +408,7 @@ def create_app(host: FunctionHost, openapi: Callable[[], dict[str, Any]]) -> Sta
             Route("/2015-03-31/functions/{name}/invocations", invoke, methods=["POST"]),
             Route("/api/openapi.json", openapi_document, methods=["GET"]),
             Route("/api/docs", docs, methods=["GET"]),
-            Route("/{path:path}", dispatch, methods=methods),
+            Route("/{path:any_path}", dispatch, methods=methods),
         ]
     )
 

@@ -73,8 +73,9 @@ def order_by(
 
 def escape_like(text: str) -> str:
     """A search term for PostgREST's ``ilike``: its wildcards and its grammar's
-    reserved characters cannot change the query."""
-    cleaned = "".join(ch for ch in text if ch not in ',()"\\:')
+    reserved characters cannot change the query, and a NUL (which no stored text can
+    contain, and PostgreSQL refuses) is dropped like them."""
+    cleaned = "".join(ch for ch in text if ch not in ',()"\\:\x00')
     return cleaned.replace("%", r"\%").replace("_", r"\_").replace("*", "")
 
 

@@ -322,6 +322,10 @@ class RestServer:
         503 PGRST001, as PostgREST's client error; it and the server's shutdown (57P01,
         503) drop the pool's idle connections, which went with the database."""
         await _rollback(conn)
+        if isinstance(exc, psycopg.DataError) and exc.sqlstate is None:
+            # psycopg refuses a NUL in a text parameter before sending it; PostgreSQL,
+            # which PostgREST hands the text to, refuses it as 22021 (400).
+            return ApiError(400, "22021", 'invalid byte sequence for encoding "UTF8": 0x00')
         if is_connection_error(exc):
             assert self.pool is not None
             await self.pool.flush()
