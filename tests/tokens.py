@@ -1,7 +1,8 @@
 """Access tokens the API must refuse, built from a user's id and the project's keys:
-for the in-process security matrix (tests/api/test_security.py) and the whole-stack one
-(reliability/test_security.py). Each is the ``Authorization`` header a client would
-send (None: no header) with the error code the API answers (always a 401).
+used by the whole-stack matrix (reliability/test_security.py) and the default suite's
+tests/api/test_forged_asymmetric_tokens.py (tests/api/test_security.py still builds its
+own ten kinds). Each is the ``Authorization`` header a client would send (None: no
+header) with the error code the API answers (always a 401).
 """
 
 from __future__ import annotations
