@@ -165,9 +165,13 @@ class Pool:
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """The connection, not the statement, failed: no SQLSTATE (the socket broke), class 08
-    (connection exception) or 57P01-57P03 (the server shut down, crashed, cannot connect)."""
+    """The connection, not the statement, failed: an operational or interface error without
+    SQLSTATE (the socket broke; not psycopg refusing a parameter, e.g. a NUL in a text,
+    which has none either), class 08 (connection exception) or 57P01-57P03 (the server
+    shut down, crashed, cannot connect)."""
     if not isinstance(exc, psycopg.Error):
         return False
     state = exc.sqlstate
-    return state is None or state.startswith("08") or state in {"57P01", "57P02", "57P03"}
+    if state is None:
+        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+    return state.startswith("08") or state in {"57P01", "57P02", "57P03"}

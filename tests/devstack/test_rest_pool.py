@@ -72,3 +72,9 @@ def test_a_full_pool_times_out_and_a_given_back_connection_is_reused(database: D
         await pool.close()
 
     asyncio.run(scenario())
+
+
+def test_only_the_connection_failing_is_a_connection_error() -> None:
+    assert is_connection_error(psycopg.OperationalError("server closed the connection"))
+    assert not is_connection_error(psycopg.DataError("NUL (0x00) in a text parameter"))
+    assert not is_connection_error(ValueError("not a database error"))
