@@ -485,6 +485,62 @@ def test_cancels_racing_payments_leave_no_paid_cancelled_invoice(
     }
 
 
+def test_bulk_actions_racing_single_payments_agree_with_what_is_stored(
+    stack: LocalStack, client: Client
+) -> None:
+    """Two bulk mark_paid and one bulk cancel over the same invoices, with single
+    payments, all at once: each bulk answer is true of what is stored (an invoice marked
+    paid is paid, a cancelled one has no payments), at most one mark_paid pays each
+    invoice, and no invoice is over-paid."""
+    assert client.user is not None
+    customer = new_customer(client)
+    invoices = [new_invoice(client, customer, ["200.00"]) for _ in range(8)]
+    ids = [str(i["id"]) for i in invoices]
+    work: list[tuple[str, str, Any]] = [
+        ("POST", "/api/invoices/bulk-actions", {"action": "mark_paid", "ids": ids}),
+        ("POST", "/api/invoices/bulk-actions", {"action": "mark_paid", "ids": ids[::-1]}),
+        ("POST", "/api/invoices/bulk-actions", {"action": "cancel", "ids": ids[2:6]}),
+    ]
+    work += [("POST", "/api/payments", {"invoice_id": i, "amount": "150.00"}) for i in ids]
+    draws(5).shuffle(work)
+    workers = clients_of(stack, client.user, len(work))
+    try:
+        replies = at_once(
+            len(work), lambda n: workers[n].request(work[n][0], work[n][1], json_body=work[n][2])
+        )
+    finally:
+        closing(workers)
+    outcomes = Counter(
+        f"{w[2].get('action', 'pay')} {r.status}" for w, r in zip(work, replies, strict=True)
+    )
+    paid_by_bulk: Counter[str] = Counter()
+    cancelled_by_bulk: set[str] = set()
+    for (_, path, body), reply in zip(work, replies, strict=True):
+        if path.endswith("bulk-actions"):
+            assert reply.status == 200, reply.content
+            for result in reply.json()["results"]:
+                assert result["status"] in ("ok", "wrong_status", "has_payments"), result
+                if result["status"] == "ok" and body["action"] == "mark_paid":
+                    paid_by_bulk[result["id"]] += 1
+                elif result["status"] == "ok":
+                    cancelled_by_bulk.add(result["id"])
+        else:
+            assert reply.status in (201, 422), reply.content
+            if reply.status == 422:
+                assert error_code(reply) == "rule_violation", reply.content
+    for invoice_id in ids:
+        row = invoice_row(stack, invoice_id)
+        assert_consistent(row)
+        assert paid_by_bulk[invoice_id] <= 1, "two bulk calls both paid it"
+        if paid_by_bulk[invoice_id]:
+            assert row["status"] == "paid", row
+        if invoice_id in cancelled_by_bulk:
+            assert (row["status"], row["payments"]) == ("cancelled", 0), row
+        else:
+            assert row["status"] != "cancelled", row
+    FIGURES["bulk_vs_payments"] = {"requests": len(work), "outcomes": dict(outcomes)}
+
+
 # =============================================================================
 # Idempotency-Key
 # =============================================================================
