@@ -1,8 +1,12 @@
-"""Races between a payment and a change of its invoice, made deterministic: one
-transaction holds the invoice (as ``delete_invoice`` or ``update_invoice`` do) while a
-member records a payment straight through PostgREST (a plain insert: RLS lets members
-insert payments), then commits. The payment's checks must see what the first
-transaction committed, not what its own statement snapshot showed.
+"""Races made deterministic: one transaction holds a row while another write that must
+wait for it starts, then commits; the waiting write's checks must see what the first
+committed, not what its own statement snapshot showed.
+
+* a payment and a change of its invoice: the invoice held (as ``delete_invoice`` or
+  ``update_invoice`` hold it) while a member records a payment straight through
+  PostgREST (a plain insert: RLS lets members insert payments);
+* a number given by hand and the counter: an invoice (or a renumbered draft) with the
+  counter's next number not yet committed while an invoice without a number is made.
 """
 
 from __future__ import annotations
@@ -128,3 +132,91 @@ def test_a_payment_racing_a_lower_total_is_checked_against_it(
     )
     assert isinstance(error, errors.CheckViolation), repr(error)
     assert _state(database, invoice_id) == ("sent", Decimal("0.00"), 0)
+
+
+# =============================================================================
+# Numbering: a number given by hand racing the counter
+# =============================================================================
+
+
+def _insert_waiting_for(
+    database: Database, tenant: Tenant, hold: str, params: tuple[object, ...]
+) -> tuple[psycopg.Error | None, object]:
+    """``hold`` (an invoice with a number given by hand) in a transaction left open while
+    an invoice without a number is inserted (and must wait), then committed; the insert's
+    error or the number it got."""
+    outcome: list[tuple[psycopg.Error | None, object]] = []
+    with psycopg.connect(database.url) as holder:
+        holder.execute("select tests.authenticate_as(%s)", (tenant.identifier,))
+        holder.execute(hold, params)
+
+        def insert() -> None:
+            with psycopg.connect(database.url) as conn:
+                conn.execute("select tests.authenticate_as(%s)", (tenant.identifier,))
+                try:
+                    row = conn.execute(
+                        "insert into public.invoices (organization_id, client_id)"
+                        " values (%s, %s) returning invoice_number",
+                        (tenant.org_id, tenant.client_id),
+                    ).fetchone()
+                    conn.commit()
+                    outcome.append((None, row[0] if row else None))
+                except psycopg.Error as exc:
+                    conn.rollback()
+                    outcome.append((exc, None))
+
+        worker = threading.Thread(target=insert)
+        worker.start()
+        deadline = time.monotonic() + 5
+        with psycopg.connect(database.url, autocommit=True) as watcher:
+            while time.monotonic() < deadline and worker.is_alive():
+                waiting = watcher.execute(
+                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+                    " and query like 'insert into public.invoices%%'"
+                ).fetchone()
+                if waiting and waiting[0]:
+                    break
+                time.sleep(0.02)
+        holder.commit()
+        worker.join(timeout=30)
+    assert outcome, "the insert did not finish"
+    return outcome[0]
+
+
+def test_a_number_given_by_hand_racing_the_counter_is_skipped(
+    database: Database, tenant: Tenant
+) -> None:
+    """INV-0001 taken by hand in a transaction still open while an invoice without a
+    number is created: the counter's INV-0001 must not collide with it (a 409 "number
+    already used" to someone who gave no number) — the new invoice gets INV-0002."""
+    error, number = _insert_waiting_for(
+        database,
+        tenant,
+        "insert into public.invoices (organization_id, client_id, invoice_number)"
+        " values (%s, %s, 'INV-0001')",
+        (tenant.org_id, tenant.client_id),
+    )
+    assert error is None, repr(error)
+    assert number == "INV-0002"
+
+
+def test_a_draft_renumbered_by_hand_racing_the_counter_is_skipped(
+    database: Database, tenant: Tenant
+) -> None:
+    with psycopg.connect(database.url) as conn:
+        conn.execute("select tests.authenticate_as(%s)", (tenant.identifier,))
+        draft = conn.execute(
+            "insert into public.invoices (organization_id, client_id, invoice_number)"
+            " values (%s, %s, 'DRAFT-1') returning id",
+            (tenant.org_id, tenant.client_id),
+        ).fetchone()
+        conn.commit()
+    assert draft is not None
+    error, number = _insert_waiting_for(
+        database,
+        tenant,
+        "update public.invoices set invoice_number = 'INV-0001' where id = %s",
+        (draft[0],),
+    )
+    assert error is None, repr(error)
+    assert number == "INV-0002"
