@@ -47,6 +47,27 @@ _ERRORS = ("400", "401", "403", "404", "413", "422", "429", "500", "503")
 _PUBLIC_ERRORS = ("400", "413", "422", "429", "500", "503")
 
 
+def _decimal_strings(node: Any) -> None:
+    """A money or quantity field (pydantic's Decimal: a JSON number or a string) says
+    which strings it takes: decimal ones ("1234.50"), unsigned where the number is."""
+    if isinstance(node, list):
+        for item in node:
+            _decimal_strings(item)
+        return
+    if not isinstance(node, dict):
+        return
+    branches = node.get("anyOf")
+    if isinstance(branches, list) and {"type": "string"} in branches:
+        numbers = [b for b in branches if isinstance(b, dict) and b.get("type") == "number"]
+        if numbers:
+            low = numbers[0].get("minimum", numbers[0].get("exclusiveMinimum"))
+            unsigned = low is not None and low >= 0
+            string = branches[branches.index({"type": "string"})]
+            string["pattern"] = r"^\d+(\.\d+)?$" if unsigned else r"^-?\d+(\.\d+)?$"
+    for value in node.values():
+        _decimal_strings(value)
+
+
 def _import_on_a_worker(names: list[str]) -> list[Any]:
     """Imports the function modules on a thread with its own (then closed) event loop:
     Mangum adopts the importing thread's loop, and must not leave one on the caller's."""
@@ -88,6 +109,7 @@ def build_openapi() -> dict[str, Any]:
     # FastAPI documents its own 422 body; the API answers every error in one shape.
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+    _decimal_strings(document)
     public = {("/api/auth/signup", "post"), ("/api/auth/login", "post")}
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():

@@ -6,9 +6,27 @@ send strings ("1234.50") so no client parses money into a float by accident.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, ValidationError, field_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
+
+
+@dataclass(frozen=True)
+class DocumentedPattern:
+    """The pattern a validator enforces (with its own message), for the document: a text
+    type annotated with it says in its schema which texts it takes."""
+
+    pattern: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema["pattern"] = self.pattern
+        return schema
 
 
 def _has_nul(value: Any) -> bool:
@@ -21,11 +39,33 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _refuses_null(model: type[BaseModel], key: str) -> bool:
+    """Whether validating ``{key: null}`` fails at ``key`` itself."""
+    try:
+        model.model_validate({key: None})
+    except ValidationError as error:
+        return any(e["loc"][:1] == (key,) and e["type"] != "missing" for e in error.errors())
+    return False
+
+
+def _refuses_empty(model: type[BaseModel]) -> bool:
+    """Whether an empty body is refused as such (a partial update with nothing in it)."""
+    try:
+        model.model_validate({})
+    except ValidationError as error:
+        return any(e["type"] == "empty_update" for e in error.errors())
+    return False
+
+
 class Input(BaseModel):
     """A request body: unknown fields are an error, strings are trimmed, and no text may
     hold a NUL character (PostgreSQL's text cannot; refused here, naming the field)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    #: Fields typed optional so that the database's own message names them when missing,
+    #: but required all the same: the document marks them required, and not null.
+    required_in_document: ClassVar[tuple[str, ...]] = ()
 
     @field_validator("*", mode="before")
     @classmethod
@@ -33,6 +73,35 @@ class Input(BaseModel):
         if _has_nul(value):
             raise ValueError("text may not contain the NUL character (\\u0000)")
         return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The document says what the validation does: a field typed ``X | None`` that
+        may be left out but not set to null (a validator refuses it) has no null branch,
+        and a partial update that refuses an empty body has ``minProperties``."""
+        json_schema = handler(core_schema)
+        target = handler.resolve_ref_schema(json_schema)
+        for name, prop in (target.get("properties") or {}).items():
+            branches = prop.get("anyOf")
+            if not isinstance(branches, list) or {"type": "null"} not in branches:
+                continue
+            if name in cls.required_in_document or _refuses_null(cls, name):
+                kept = [b for b in branches if b != {"type": "null"}]
+                del prop["anyOf"]
+                if len(kept) == 1:
+                    prop.update(kept[0])
+                else:
+                    prop["anyOf"] = kept
+                if "default" in prop and prop["default"] is None:
+                    del prop["default"]
+        if _refuses_empty(cls):
+            target["minProperties"] = 1
+        if cls.required_in_document:
+            required = target.setdefault("required", [])
+            required.extend(n for n in cls.required_in_document if n not in required)
+        return json_schema
 
     def to_json(self, *, exclude_unset: bool = False) -> dict[str, Any]:
         """JSON-ready (Decimal and dates as strings) for PostgREST."""

@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from shared.models import Input
+from shared.models import DocumentedPattern, Input
 
 
 class OrganizationMembership(BaseModel):
@@ -64,6 +64,7 @@ Email = Annotated[
     str,
     StringConstraints(min_length=3, max_length=255),
     AfterValidator(_email),
+    DocumentedPattern(_EMAIL.pattern),
     Field(examples=["ada@example.com"]),
 ]
 

@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from shared.formatting import minor_unit
-from shared.models import Input, Output
+from shared.models import DocumentedPattern, Input, Output
 from shared.models.common import unique_ids
 
 ClientStatus = Literal["active", "inactive", "pending"]
@@ -82,9 +82,14 @@ def _currency(value: str) -> str:
 
 
 CompanyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Currency = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_currency)]
+Currency = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True),
+    AfterValidator(_currency),
+    DocumentedPattern(CURRENCY_PATTERN),
+]
 Email = Annotated[
-    Annotated[str, _limited(320), AfterValidator(_email)] | None,
+    Annotated[str, _limited(320), AfterValidator(_email), DocumentedPattern(EMAIL_PATTERN)] | None,
     _Blank,
 ]
 ContactPerson = Annotated[Annotated[str, _limited(200)] | None, _Blank]

@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from shared.models import Input, Output
+from shared.models import DocumentedPattern, Input, Output
 from shared.models.common import unique_ids
 from shared.models.invoices import Invoice
 
@@ -38,7 +38,12 @@ def _blank_to_none(value: str | None) -> str | None:
     return value or None
 
 
-EmailAddress = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_email)]
+EmailAddress = Annotated[
+    str,
+    Field(min_length=3, max_length=320),
+    AfterValidator(_email),
+    DocumentedPattern(_EMAIL.pattern),
+]
 Recipients = Annotated[list[EmailAddress], Field(max_length=MAX_RECIPIENTS)]
 Subject = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
 Message = Annotated[str, Field(max_length=5000), AfterValidator(_blank_to_none)]

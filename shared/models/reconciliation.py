@@ -110,6 +110,8 @@ class VendorUpdate(Input):
 
 
 class VendorMerge(Input):
+    required_in_document = ("vendor_id",)
+
     vendor_id: UUID | None = Field(
         default=None, description="the vendor merged into this one (required)"
     )
@@ -117,6 +119,8 @@ class VendorMerge(Input):
 
 
 class VendorSuggestionReject(Input):
+    required_in_document = ("vendor_id",)
+
     vendor_id: UUID | None = Field(
         default=None, description="the suggested vendor that is a different one (required)"
     )
@@ -124,12 +128,16 @@ class VendorSuggestionReject(Input):
 
 
 class VendorAliasCreate(Input):
+    required_in_document = ("alias",)
+
     alias: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = Field(
         default=None, description="the other name (required): 1 to 200 characters"
     )
 
 
 class VendorSplit(Input):
+    required_in_document = ("alias_id",)
+
     alias_id: UUID | None = Field(default=None, description="the alias to split off (required)")
     create_vendor: bool = Field(
         default=True,
@@ -149,6 +157,8 @@ class MatchRequest(Input):
 
 
 class ExceptionResolve(Input):
+    required_in_document = ("action", "reason")
+
     action: Literal["accept", "dismiss", "reject", "link"] | None = Field(
         default=None, description="required"
     )

@@ -26,14 +26,15 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from shared.models import Input, Output
+from shared.models import DocumentedPattern, Input, Output
 
 Template = Literal["professional", "modern", "minimal"]
 PaymentTerms = Literal["due_on_receipt", "net7", "net15", "net30", "net45", "net60", "net90"]
 OverdueFrequency = Literal["daily", "weekly", "none"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+[^\s]*$"  # the document has no flags
+_URL = re.compile(_URL_PATTERN)
 _PREFIX = re.compile(r"^[A-Za-z0-9._/#-]*$")
 
 
@@ -87,11 +88,23 @@ Text5000 = Annotated[
 ]
 
 OptionalUrl = Annotated[
-    Annotated[str, StringConstraints(max_length=2048), AfterValidator(_url)] | None,
+    Annotated[
+        str,
+        StringConstraints(max_length=2048),
+        AfterValidator(_url),
+        DocumentedPattern(_URL_PATTERN),
+    ]
+    | None,
     BeforeValidator(_blank_to_none),
 ]
 OptionalEmail = Annotated[
-    Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)] | None,
+    Annotated[
+        str,
+        StringConstraints(max_length=320),
+        AfterValidator(_email),
+        DocumentedPattern(_EMAIL.pattern),
+    ]
+    | None,
     BeforeValidator(_blank_to_none),
 ]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$"), AfterValidator(_upper)]

@@ -4,11 +4,18 @@ shape (or, in a search, simply match nothing), never a 500 or a 503."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
+from pydantic import BaseModel, ValidationError
 
+from devstack.openapi import build_openapi
+from shared.models.auth import SignupRequest
+from shared.models.clients import ClientCreate
+from shared.models.settings import BusinessUpdate
 from tests.api.conftest import Api, World
 
 LISTS = (
@@ -85,3 +92,82 @@ def test_rest_refuses_a_nul_as_postgresql_does(world: World) -> None:
         assert refused.status_code == 400, refused.text
         assert refused.json()["code"] == "22021"
         assert http.get(url, params={"select": "id", "limit": "1"}).status_code == 200
+
+
+# -- the document says what the validation does ----------------------------------------------
+
+
+def _schemas() -> dict[str, Any]:
+    schemas: dict[str, Any] = build_openapi()["components"]["schemas"]
+    return schemas
+
+
+def _nullable(prop: dict[str, Any]) -> bool:
+    return {"type": "null"} in prop.get("anyOf", [])
+
+
+def test_fields_that_refuse_null_are_not_nullable_in_the_document() -> None:
+    schemas = _schemas()
+    refused = {
+        "ClientUpdate": ["company_name", "currency", "status", "billing_frequency"],
+        "InvoiceUpdate": ["client_id", "status", "items", "discount"],
+        "PaymentUpdate": ["amount", "payment_date", "payment_method"],
+        "BusinessUpdate": ["default_currency", "reminder_settings"],
+        "VendorUpdate": ["name", "status"],
+    }
+    for name, fields in refused.items():
+        for field in fields:
+            assert not _nullable(schemas[name]["properties"][field]), (name, field)
+    # null still clears these, and the document still says so
+    assert _nullable(schemas["ClientUpdate"]["properties"]["email"])
+    assert _nullable(schemas["InvoiceUpdate"]["properties"]["notes"])
+    assert _nullable(schemas["PaymentUpdate"]["properties"]["notes"])
+
+
+def test_fields_the_database_requires_are_required_in_the_document() -> None:
+    schemas = _schemas()
+    assert set(schemas["ExceptionResolve"]["required"]) == {"action", "reason"}
+    assert schemas["VendorSplit"]["required"] == ["alias_id"]
+    assert schemas["VendorMerge"]["required"] == ["vendor_id"]
+    assert schemas["ClientUpdate"]["minProperties"] == 1
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "good", "bad"),
+    [
+        (ClientCreate, "email", ["ap@example.com"], ["ap@example", "a b@c.d"]),
+        (ClientCreate, "currency", ["USD"], ["usd", "US"]),
+        (BusinessUpdate, "website", ["https://example.com/x"], ["ftp://x", "https://"]),
+        (BusinessUpdate, "business_email", ["a@b.co"], ["nobody"]),
+        (SignupRequest, "email", ["ada@example.com"], ["ada@", "@example.com"]),
+    ],
+)
+def test_documented_patterns_agree_with_the_validators(
+    model: type[BaseModel], field: str, good: list[str], bad: list[str]
+) -> None:
+    prop = model.model_json_schema()["properties"][field]
+    branch = next(b for b in prop.get("anyOf", [prop]) if b.get("type") == "string")
+    pattern = re.compile(branch["pattern"])
+    base = {"company_name": "X"} if model is ClientCreate else {}
+    if model is SignupRequest:
+        base = {"password": "long-enough-1", "first_name": "A", "last_name": "B"}
+    for value in good:
+        assert pattern.search(value), value
+        model.model_validate({**base, field: value})
+    for value in bad:
+        assert not pattern.search(value), value
+        with pytest.raises(ValidationError):
+            model.model_validate({**base, field: value})
+
+
+def test_money_strings_are_documented_as_decimals() -> None:
+    document = build_openapi()
+    amount = document["components"]["schemas"]["PaymentCreate"]["properties"]["amount"]
+    string = next(b for b in amount["anyOf"] if b["type"] == "string")
+    assert re.search(string["pattern"], "250.00")
+    assert not re.search(string["pattern"], "-1")
+    params = document["paths"]["/api/invoices"]["get"]["parameters"]
+    total_from = next(p for p in params if p["name"] == "total_from")["schema"]
+    string = next(b for b in total_from["anyOf"] if b.get("type") == "string")
+    assert re.search(string["pattern"], "-5.5")
+    assert not re.search(string["pattern"], "5,5")
