@@ -648,6 +648,97 @@ def test_different_keys_at_once_each_send_once(stack: LocalStack, client: Client
     }
 
 
+def test_one_key_for_two_invoices_at_once_sends_one_of_them(
+    stack: LocalStack, client: Client
+) -> None:
+    """One Idempotency-Key on two different invoices at once (three requests each): one
+    request sends; the same invoice's others replay it; the other invoice's requests are
+    a different request under a used key, 422 idempotency_key_reused, and send nothing."""
+    assert client.user is not None
+    customer = new_customer(client)
+    address = sql(stack, "select email from public.clients where id = %s", customer)[0][0]
+    pair = [new_invoice(client, customer, ["40.00"], status="draft") for _ in range(2)]
+    key = uuid.uuid4().hex
+    workers = clients_of(stack, client.user, 6)
+    try:
+        replies = at_once(6, lambda n: _send(workers[n], pair[n % 2]["id"], key))
+    finally:
+        closing(workers)
+    originals = [
+        (n, r)
+        for n, r in enumerate(replies)
+        if r.status == 200 and r.headers.get("idempotent-replayed") != "true"
+    ]
+    assert len(originals) == 1, [(r.status, r.content[:200]) for r in replies]
+    winner = originals[0][0] % 2
+    for n, reply in enumerate(replies):
+        if n % 2 == winner:
+            assert reply.status in (200, 409), reply.content
+            if reply.status == 200:
+                assert reply.content == originals[0][1].content
+        else:
+            assert (reply.status, error_code(reply)) in {
+                (422, "idempotency_key_reused"),
+                (409, "conflict"),  # still held past the wait
+            }, reply.content
+    assert len(to_address(address)) == 1
+    statuses = [invoice_row(stack, i["id"])["status"] for i in pair]
+    assert sorted(statuses) == ["draft", "sent"]
+    FIGURES["one_key_two_invoices"] = {
+        "requests": 6,
+        "statuses": dict(Counter(r.status for r in replies)),
+        "emails": 1,
+    }
+
+
+def test_one_email_signed_up_at_once_makes_one_account(stack: LocalStack) -> None:
+    """Ten sign-ups of one address at once: one account (one user, one personal
+    organization). The others are 409 conflict, or — when they lost the race inside
+    Auth, whose insert then hits the email's unique index and answers 500, as Supabase
+    Auth does (supabase/auth#2675) — 503 with Retry-After; retried, those are 409.
+    Never a 500 from the API, never a second account."""
+    email = f"twice-{uuid.uuid4().hex[:8]}@reliability.example"
+    body = {
+        "email": email,
+        "password": "reliability-Pa55!",
+        "first_name": "Twice",
+        "last_name": "Signed",
+    }
+    workers = [Client(stack) for _ in range(10)]
+    try:
+        replies = at_once(
+            10, lambda n: workers[n].request("POST", "/api/auth/signup", json_body=body)
+        )
+        statuses = Counter(r.status for r in replies)
+        assert statuses[201] == 1, [(r.status, r.content[:200]) for r in replies]
+        assert set(statuses) <= {201, 409, 503}, [(r.status, r.content[:200]) for r in replies]
+        for reply in replies:
+            if reply.status == 409:
+                assert error_code(reply) == "conflict"
+            elif reply.status == 503:
+                assert error_code(reply) == "service_unavailable"
+                assert reply.headers.get("retry-after")
+        retried = [
+            workers[n].request("POST", "/api/auth/signup", json_body=body)
+            for n, r in enumerate(replies)
+            if r.status == 503
+        ]
+    finally:
+        closing(workers)
+    assert all((r.status, error_code(r)) == (409, "conflict") for r in retried), [
+        (r.status, r.content[:200]) for r in retried
+    ]
+    users = sql(stack, "select id::text from auth.users where email = %s", email)
+    assert len(users) == 1
+    organizations = sql(
+        stack,
+        "select count(*) from public.memberships where user_id = %s and role = 'owner'",
+        users[0][0],
+    )
+    assert organizations == [(1,)]
+    FIGURES["same_signup"] = {"requests": 10, "statuses": dict(statuses), "retried": len(retried)}
+
+
 # =============================================================================
 # Scheduled jobs run at once
 # =============================================================================
