@@ -372,13 +372,30 @@ def test_public_routes_ignore_a_bad_authorization_header(
 
 
 @pytest.mark.parametrize("spec", IN_AN_ORGANIZATION, ids=_ids(IN_AN_ORGANIZATION))
-def test_a_stranger_naming_organization_a_is_403(world: World, spec: FunctionSpec) -> None:
+def test_a_stranger_naming_organization_a_or_none_is_refused(
+    world: World, spec: FunctionSpec
+) -> None:
     before = world.snapshot()
     reply = world.bob.request(
         spec.method or "GET", world.path(spec), json_body=_body(spec), organization=world.org_a
     )
     assert reply.status == 403, reply.content
     assert reply.json()["error"]["code"] == "forbidden"
+    # An organization that does not exist is the same 403 (never which); a header that
+    # is no organization id, or two of them, a 400.
+    for header, status, code in (
+        (str(uuid.uuid4()), 403, "forbidden"),
+        ("not-an-id", 400, "invalid_organization"),
+        (
+            f"{world.org_a}, {world.bob.user.organization_id if world.bob.user else ''}",
+            400,
+            "invalid_organization",
+        ),
+    ):
+        other = world.bob.request(
+            spec.method or "GET", world.path(spec), json_body=_body(spec), organization=header
+        )
+        assert (other.status, other.json()["error"]["code"]) == (status, code), other.content
     assert world.snapshot() == before
 
 
