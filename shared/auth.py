@@ -168,6 +168,17 @@ def _check_claims(claims: dict[str, Any], audience: str) -> None:
         raise unauthorized("invalid_token", "the access token was refused")
 
 
+def _cached_key(client: PyJWKClient, token: str) -> Any:
+    """The key the token names among those already fetched, or a 503: the JWKS was
+    unreachable a moment ago and is not asked again yet."""
+    kid = _split(token)[0].get("kid")
+    cached = client.jwk_set_cache.get() if client.jwk_set_cache is not None else None
+    for jwk in cached.keys if cached is not None else []:
+        if jwk.key_id == kid:
+            return jwk.key
+    raise _jwks_unavailable()
+
+
 def _verify_asymmetric(token: str, alg: str, settings: Settings) -> dict[str, Any]:
     import jwt  # noqa: PLC0415  (imports cryptography: only for asymmetric keys)
 
@@ -175,10 +186,13 @@ def _verify_asymmetric(token: str, alg: str, settings: Settings) -> dict[str, An
     remembered = _remembered(url)
     if remembered == "empty":
         raise unauthorized("invalid_token", "the access token's key is unknown")
-    if remembered == "down":
-        raise _jwks_unavailable()
+    client = _jwks_client(url, settings.supabase_anon_key)
     try:
-        key = _jwks_client(url, settings.supabase_anon_key).get_signing_key_from_jwt(token).key
+        if remembered == "down":
+            # Keys fetched before still verify; only a fetch is not tried again yet.
+            key = _cached_key(client, token)
+        else:
+            key = client.get_signing_key_from_jwt(token).key
     except jwt.PyJWKClientConnectionError:
         _remember(url, "down", JWKS_DOWN_SECONDS)
         raise _jwks_unavailable() from None

@@ -117,3 +117,29 @@ def test_keys_published_later_are_found_after_the_pause(
         {**claims, "exp": int(time.time()) + 600}, key, algorithm="ES256", headers={"kid": "k1"}
     )
     assert str(auth.verify(token, config).user_id) == USER
+
+
+def test_keys_fetched_before_still_verify_while_the_jwks_is_unreachable(jwks: str) -> None:
+    """A failed fetch (a forged kid asking for a refresh while Auth is away) pauses the
+    fetches, not the keys already known: a real user's token still verifies."""
+    config = _settings(jwks)
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    public.update({"kid": "k1", "alg": "ES256", "use": "sig"})
+    _Counting.document = json.dumps({"keys": [public]}).encode()
+    claims = {"sub": USER, "role": "authenticated", "aud": "authenticated"}
+    real = jwt.encode(
+        {**claims, "exp": int(time.time()) + 600}, key, algorithm="ES256", headers={"kid": "k1"}
+    )
+    assert str(auth.verify(real, config).user_id) == USER
+    auth._jwks_clients[jwks].cooldown_duration = 0  # the refetch cooldown over
+    _Counting.status = 500
+    with pytest.raises(ApiError) as caught:
+        auth.verify(_forged("rotated-or-forged"), config)
+    assert caught.value.status == 503
+    fetches = len(_Counting.seen)
+    assert str(auth.verify(real, config).user_id) == USER
+    with pytest.raises(ApiError) as again:
+        auth.verify(_forged("another"), config)
+    assert again.value.status == 503
+    assert len(_Counting.seen) == fetches, "no fetch while it is paused"
