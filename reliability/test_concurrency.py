@@ -13,7 +13,9 @@ edits racing the first payment, with the Lambda Invoke API as a second way in.
 Sizes (environment variables; defaults in brackets):
   RELIABILITY_CONC_PAYMENTS   payments raced against one invoice [30]
   RELIABILITY_CONC_SENDS      sends of one Idempotency-Key at once [10]
-  RELIABILITY_CONC_JOB_RUNS   overlapping runs of each job [4]
+  RELIABILITY_CONC_JOB_RUNS   overlapping runs of each job [6]
+  RELIABILITY_CONC_JOB_ORGS   organizations the jobs work through [5]
+  RELIABILITY_CONC_JOB_OVERDUE  past-due invoices in each [6] (and 3 due soon)
   RELIABILITY_CONC_INVOICES   invoices created at once in one organization [40]
   RELIABILITY_CONC_SEED       the seed of the amounts drawn [7]
 Figures go to bench/out/reliability/concurrency.json (record("concurrency", ...)).
@@ -44,7 +46,9 @@ from reliability.conftest import Client, Reply, User, record, sql
 
 PAYMENTS = int(os.environ.get("RELIABILITY_CONC_PAYMENTS", "30"))
 SENDS = int(os.environ.get("RELIABILITY_CONC_SENDS", "10"))
-JOB_RUNS = int(os.environ.get("RELIABILITY_CONC_JOB_RUNS", "4"))
+JOB_RUNS = int(os.environ.get("RELIABILITY_CONC_JOB_RUNS", "6"))
+JOB_ORGS = int(os.environ.get("RELIABILITY_CONC_JOB_ORGS", "5"))
+JOB_OVERDUE = int(os.environ.get("RELIABILITY_CONC_JOB_OVERDUE", "6"))
 INVOICES = int(os.environ.get("RELIABILITY_CONC_INVOICES", "40"))
 SEED = int(os.environ.get("RELIABILITY_CONC_SEED", "7"))
 
@@ -63,6 +67,8 @@ def _record_figures() -> Iterator[None]:
                     "payments": PAYMENTS,
                     "sends": SENDS,
                     "job_runs": JOB_RUNS,
+                    "job_organizations": JOB_ORGS,
+                    "job_overdue_per_organization": JOB_OVERDUE,
                     "invoices": INVOICES,
                     "seed": SEED,
                 },
@@ -811,12 +817,12 @@ def _tenant(stack: LocalStack, overdue: int, soon: int) -> tuple[Client, list[st
 
 def test_overlapping_job_runs_send_each_email_once(stack: LocalStack) -> None:
     """Mark overdue, the overdue notices, the reminders and the summaries, each run
-    JOB_RUNS times at once over three organizations: each invoice marked once, each
+    JOB_RUNS times at once over JOB_ORGS organizations: each invoice marked once, each
     notice, reminder and summary sent once (counted in SES and in email_deliveries)."""
     stack.host.invoke_by_name("jobsMarkOverdue", {})  # settles what earlier tests made
-    tenants = [_tenant(stack, overdue=4, soon=2) for _ in range(3)]
+    tenants = [_tenant(stack, overdue=JOB_OVERDUE, soon=3) for _ in range(JOB_ORGS)]
     orgs = [t[0].user.organization_id for t in tenants if t[0].user]
-    overdue_ids = {i for t in tenants for i in t[1][:4]}
+    overdue_ids = {i for t in tenants for i in t[1][:JOB_OVERDUE]}
     all_ids = {i for t in tenants for i in t[1]}
     scope = {"organization_ids": orgs, "batch_limit": 2}
     timings: dict[str, float] = {}
