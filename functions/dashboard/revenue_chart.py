@@ -3,7 +3,6 @@ zero-filled series per currency (the organization's default currency first)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -12,6 +11,7 @@ from functions.dashboard import ERRORS
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
+from shared.models.common import Day
 from shared.models.reports import RevenueChart
 
 router = APIRouter(tags=["dashboard"])
@@ -27,7 +27,8 @@ async def revenue_chart(
     ctx: Viewer,
     months: Annotated[int, Query(ge=1, le=36, description="how many months (1 to 36)")] = 12,
     end_month: Annotated[
-        date | None, Query(description="any day of the last month shown; default: today")
+        Day | None,
+        Query(description="any day of the last month shown (years 1900 to 2200); default: today"),
     ] = None,
 ) -> RevenueChart:
     params: dict[str, Any] = {"org_id": str(ctx.organization_id), "months": months}

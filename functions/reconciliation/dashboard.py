@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -11,6 +10,7 @@ from functions.reconciliation import call, error_responses
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import validation
+from shared.models.common import Day
 
 router = APIRouter(tags=["reconciliation"])
 
@@ -28,8 +28,8 @@ router = APIRouter(tags=["reconciliation"])
 )
 async def dashboard(
     ctx: Viewer,
-    date_from: Annotated[date | None, Query()] = None,
-    date_to: Annotated[date | None, Query()] = None,
+    date_from: Annotated[Day | None, Query(description="years 1900 to 2200")] = None,
+    date_to: Annotated[Day | None, Query(description="years 1900 to 2200")] = None,
 ) -> dict[str, Any]:
     if date_from and date_to and date_from > date_to:
         raise validation("date_to", "must not be before date_from")

@@ -11,7 +11,7 @@ from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import validation
 from shared.listing import PageParams, escape_like, fetch_page, order_by, page_params
-from shared.models.common import Page, Pagination
+from shared.models.common import Day, Page, Pagination
 from shared.reconciliation.imports import ImportBatch
 from shared.reconciliation.routes import error_responses
 
@@ -62,8 +62,8 @@ async def list_imports(
     ] = None,
     source: Annotated[str | None, Query(description="csv, api, email")] = None,
     policy: Annotated[str | None, Query(description="all_or_nothing, accept_valid_rows")] = None,
-    created_from: Annotated[date | None, Query()] = None,
-    created_to: Annotated[date | None, Query()] = None,
+    created_from: Annotated[Day | None, Query(description="years 1900 to 2200")] = None,
+    created_to: Annotated[Day | None, Query(description="years 1900 to 2200")] = None,
     sort: Annotated[str | None, Query(description="Up to three fields, `-` for descending")] = None,
 ) -> Page[ImportBatch]:
     query = (

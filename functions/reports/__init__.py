@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from shared.errors import validation
-from shared.models.common import ErrorBody
+from shared.models.common import Day, ErrorBody
 
 MAX_YEARS = 5
 
@@ -54,11 +54,15 @@ def years_later(day: date, years: int) -> date:
 
 async def report_range(
     date_from: Annotated[
-        date | None,
-        Query(alias="from", description="first day (inclusive); default: 12 months before `to`"),
+        Day | None,
+        Query(
+            alias="from",
+            description="first day (inclusive; years 1900 to 2200); default: 12 months before `to`",
+        ),
     ] = None,
     date_to: Annotated[
-        date | None, Query(alias="to", description="last day (inclusive); default: today")
+        Day | None,
+        Query(alias="to", description="last day (inclusive; years 1900 to 2200); default: today"),
     ] = None,
 ) -> ReportRange:
     if date_from is not None and date_to is not None:

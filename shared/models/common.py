@@ -1,14 +1,29 @@
-"""Models every domain shares: the page envelope and the error body."""
+"""Models every domain shares: the page envelope, the error body, the date of sane years."""
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from datetime import date
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
+
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
+def _sane_year(value: date) -> date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+# A date of the years the API takes (bodies and the query dates computed from: a report's
+# `to`, a month to end on); 0001-01-01 or 9999-12-31 would leave Python's or the
+# database's calendar on the way (date arithmetic, BC dates).
+Day = Annotated[date, AfterValidator(_sane_year)]
 
 
 class Pagination(BaseModel):

@@ -17,6 +17,7 @@ from uuid import UUID
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from shared.models import Input, Output
+from shared.models.common import Day
 
 InvoiceStatus = Literal["draft", "sent", "paid", "overdue", "cancelled"]
 PaymentTerms = Literal[
@@ -27,7 +28,6 @@ ItemsMode = Literal["replace", "patch"]
 
 STATUSES: tuple[str, ...] = ("draft", "sent", "paid", "overdue", "cancelled")
 MAX_ITEMS = 200
-MIN_YEAR, MAX_YEAR = 1900, 2200
 
 
 def _scale(places: int) -> AfterValidator:
@@ -49,18 +49,11 @@ def _blank_to_none(value: str) -> str | None:
     return value or None
 
 
-def _sane_year(value: dt.date) -> dt.date:
-    if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise ValueError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
-    return value
-
-
 Quantity = Annotated[Decimal, Field(gt=0, lt=Decimal("1e9"), decimal_places=4), _scale(4)]
 Rate = Annotated[Decimal, Field(ge=0, lt=Decimal("1e12"), decimal_places=4), _scale(4)]
 # The currency (the client's) decides the allowed decimals; KWD has the most: 3.
 Discount = Annotated[Decimal, Field(ge=0, lt=Decimal("1e12"), decimal_places=3), _scale(3)]
 TaxRate = Annotated[Decimal, Field(ge=0, le=100, decimal_places=3), _scale(3)]
-Day = Annotated[dt.date, AfterValidator(_sane_year)]
 Description = Annotated[str, Field(min_length=1, max_length=2000)]
 InvoiceNumber = Annotated[str, Field(min_length=1, max_length=50)]
 # notes, terms, payment instructions: blank (after trimming) is stored as null.

@@ -94,6 +94,29 @@ def test_rest_refuses_a_nul_as_postgresql_does(world: World) -> None:
         assert http.get(url, params={"select": "id", "limit": "1"}).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "name", "value"),
+    [
+        ("/api/reports/overview", "to", "0001-01-01"),
+        ("/api/reports/payment-status", "to", "0001-01-01"),
+        ("/api/reports/revenue", "from", "9999-12-31"),
+        ("/api/reports/client-performance", "to", "0001-01-01"),
+        ("/api/dashboard/revenue-chart", "end_month", "0001-01-01"),
+        ("/api/reconciliation/imports", "created_to", "9999-12-31"),
+        ("/api/reconciliation/dashboard", "date_from", "0001-01-01"),
+    ],
+)
+def test_query_dates_outside_the_sane_years_are_422(
+    api: Api, path: str, name: str, value: str
+) -> None:
+    # A report's default `from` (11 months before `to`) fell before year 1 in the database
+    # (a BC date no response could hold), `created_to` + 1 day past Python's year 9999: 500s.
+    reply = api.get(path, as_="alice", query={name: value})
+    assert reply.status == 422, reply.content
+    assert reply.error["details"][0]["field"] == name
+    assert api.get(path, as_="alice", query={name: "2026-06-30"}).status == 200
+
+
 # -- the document says what the validation does ----------------------------------------------
 
 
