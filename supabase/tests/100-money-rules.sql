@@ -395,6 +395,9 @@ select results_eq(
   $$ values (200.00, 150.00, current_date - 3) $$,
   'before the move, the first client carries the invoice'
 );
+-- A sent invoice moves only as a correction by the service role (members are
+-- refused: 135-issued-invoices-keep-their-identity.sql); the totals follow either way.
+select tests.authenticate_as_service_role();
 select lives_ok(
   $$ update public.invoices set client_id = pg_temp.client('Move To') where id = pg_temp.inv('MV-1') $$,
   'an invoice can move to another client of the same organization and currency'
@@ -413,6 +416,7 @@ select throws_ok(
   $$ update public.invoices set client_id = (select tests.personal_org('stranger')) where id = pg_temp.inv('MV-1') $$,
   '23503', null, 'an invoice cannot move to a non-existent client'
 );
+select tests.authenticate_as('money');
 select tests.as_superuser();
 select throws_ok(
   format($$ update public.invoices set client_id = %L where id = %L $$,
