@@ -32,6 +32,7 @@ from starlette.routing import Route
 
 from shared import auth_client
 from shared import db as shared_db
+from shared.settings import function_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERLESS_YML = ROOT / "serverless.yml"
@@ -59,6 +60,9 @@ class FunctionSpec:
     s3_bucket: str | None = None
     s3_event: str = "s3:ObjectCreated:*"
     s3_suffix: str = ""
+    # The function's own environment (serverless.yml), literal values only: references
+    # (${self:...}, ${ssm:...}) name what the local stack provides to every function.
+    environment: tuple[tuple[str, str], ...] = ()
 
     @property
     def route_key(self) -> str:
@@ -120,6 +124,11 @@ def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
                     str(rule.get("suffix", ""))
                     for rule in s3_source.get("rules") or []
                     if isinstance(rule, dict)
+                ),
+                environment=tuple(
+                    (str(key), str(value))
+                    for key, value in (function.get("environment") or {}).items()
+                    if "${" not in str(value)
                 ),
             )
         )
@@ -298,7 +307,15 @@ class FunctionHost:
 
     def _invoke_here(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
         # Imported on a worker: Mangum adopts the importing thread's event loop.
-        return self.handler(spec)(event, LambdaContext(spec))
+        handler = self.handler(spec)
+        if not spec.environment:
+            return handler(event, LambdaContext(spec))
+        # As if in the function's own Lambda environment (shared.settings).
+        token = function_environment.set(spec.environment)
+        try:
+            return handler(event, LambdaContext(spec))
+        finally:
+            function_environment.reset(token)
 
     def submit(self, spec: FunctionSpec, event: dict[str, Any]) -> Future[Any]:
         return self._pool.submit(self._invoke_here, spec, event)

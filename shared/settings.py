@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -71,6 +72,31 @@ class Settings(BaseModel):
         return cls.model_validate(values)
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings.from_environment()
+# A function's own variables (serverless.yml ``functions.<name>.environment``) over the
+# process environment. In Lambda each function has its own process and environment, so
+# nothing sets this; the local stack runs every function in one process and sets it
+# around each invocation of a function that has some (devstack/functions.py).
+function_environment: ContextVar[tuple[tuple[str, str], ...]] = ContextVar(
+    "function_environment", default=()
+)
+
+
+@lru_cache(maxsize=32)
+def _settings(overrides: tuple[tuple[str, str], ...]) -> Settings:
+    if not overrides:
+        return Settings.from_environment()
+    return Settings.from_environment({**os.environ, **dict(overrides)})
+
+
+class _GetSettings:
+    """``get_settings()``: the settings, read once; ``get_settings.cache_clear()`` reads
+    the environment again (tests change it)."""
+
+    def __call__(self) -> Settings:
+        return _settings(function_environment.get())
+
+    def cache_clear(self) -> None:
+        _settings.cache_clear()
+
+
+get_settings = _GetSettings()

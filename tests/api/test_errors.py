@@ -37,6 +37,18 @@ def test_body_over_the_limit_is_413(api: Api) -> None:
     assert reply.error["code"] == "payload_too_large"
 
 
+def test_a_function_s_own_limit_applies_locally_as_in_lambda(api: Api) -> None:
+    """serverless.yml gives the JSON import routes MAX_BODY_BYTES 6,000,000; the local
+    stack runs every function in one process and must apply it to those routes only."""
+    body = json.dumps({"documents": [], "notes": "n" * 1_500_000}).encode()
+    reply = api.post("/api/reconciliation/invoices", as_="alice", content=body)
+    assert reply.status != 413, reply.json()
+    assert reply.status in (400, 422)
+    over = json.dumps({"documents": [], "notes": "n" * 6_100_000}).encode()
+    assert api.post("/api/reconciliation/invoices", as_="alice", content=over).status == 413
+    assert api.post("/api/clients", as_="alice", content=body).status == 413
+
+
 def test_deeply_nested_json_is_refused_cleanly(api: Api) -> None:
     nested = b'{"company_name": "Deep", "notes": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     reply = api.post("/api/clients", as_="alice", content=nested)
