@@ -43,6 +43,27 @@ _ERROR_TEXT = {
     "500": "Internal error",
     "503": "Temporarily unavailable; retry after Retry-After",
 }
+_REQUEST_ID = {
+    "description": "The request's id, as in an error's `request_id` and the function's log line",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1},
+}
+_RETRY_AFTER = {
+    "description": "Seconds to wait before retrying",
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+}
+# Headers of every answer, and those of some statuses (docs/api.md).
+_HEADERS: dict[str, dict[str, Any]] = {
+    "401": {
+        "WWW-Authenticate": {
+            "description": "Bearer",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^Bearer"},
+        }
+    },
+    "429": {"Retry-After": {**_RETRY_AFTER, "required": True}},
+    "503": {"Retry-After": _RETRY_AFTER},
+}
 _ERRORS = ("400", "401", "403", "404", "413", "422", "429", "500", "503")
 _PUBLIC_ERRORS = ("400", "413", "422", "429", "500", "503")
 
@@ -123,6 +144,10 @@ def build_openapi() -> dict[str, Any]:
                     "description": described.get("description") or _ERROR_TEXT[code],
                     "content": {"application/json": {"schema": _ERROR_REF}},
                 }
+            for code, response in responses.items():
+                headers = response.setdefault("headers", {})
+                headers["X-Request-Id"] = _REQUEST_ID
+                headers.update(_HEADERS.get(code, {}))
     return document
 
 

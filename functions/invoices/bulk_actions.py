@@ -65,7 +65,17 @@ def _result(action: str, results: list[BulkItemResult], **extra: Any) -> BulkAct
     ),
     responses={
         **error_responses(400, 401, 403, 422),
-        202: {"model": BulkActionResult, "description": "A send queued; see job_id"},
+        202: {
+            "model": BulkActionResult,
+            "description": "A send queued; see job_id",
+            "headers": {
+                "Location": {
+                    "description": "The job: /api/invoices/bulk-actions/{job_id}",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            },
+        },
     },
 )
 async def bulk_action(ctx: Member, body: BulkActionRequest) -> Any:

@@ -194,3 +194,21 @@ def test_money_strings_are_documented_as_decimals() -> None:
     string = next(b for b in total_from["anyOf"] if b.get("type") == "string")
     assert re.search(string["pattern"], "-5.5")
     assert not re.search(string["pattern"], "5,5")
+
+
+def test_the_document_names_the_headers_every_answer_carries(http_api: Api) -> None:
+    """X-Request-Id on every answer, WWW-Authenticate on a 401, Retry-After on a 429: the
+    fuzzing checks each response's headers against these."""
+    document = build_openapi()
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for code, response in operation["responses"].items():
+                assert response["headers"]["X-Request-Id"]["required"], code
+                if code == "401":
+                    assert response["headers"]["WWW-Authenticate"]["required"]
+                if code == "429":
+                    assert response["headers"]["Retry-After"]["required"]
+    refused = http_api.get("/api/clients")
+    assert refused.status == 401
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    assert refused.headers["x-request-id"]
