@@ -5,6 +5,8 @@ Environment (defaults are issue 7's figures):
   RELIABILITY_LOAD_CLIENTS   concurrent clients, one thread and httpx client each (20)
   RELIABILITY_LOAD_SECONDS   how long they run (120)
   RELIABILITY_LOAD_ORG_SIZE  clients sharing one organization (5: 4 organizations of 5)
+  RELIABILITY_LOAD_BASELINE_SECONDS  the baseline after the run: the same clients on
+                             GET /api/auth/me, to which the mix is compared (10; 0: none)
 
 A short run while developing:
   RELIABILITY_LOAD_SECONDS=15 RELIABILITY_LOAD_CLIENTS=6 \
@@ -17,12 +19,15 @@ operation, errors by status and code, what was created, the invariants checked).
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import threading
+import time
 from decimal import Decimal
 from typing import Any
 
 from devstack.local import LocalStack
-from reliability.conftest import record
+from reliability.conftest import Client, record
 from reliability.load import (
     MIX,
     PROBES,
@@ -71,6 +76,57 @@ def test_every_answer_was_the_expected_one(load_run: tuple[LoadResult, LogCaptur
     assert sum(1 for c in result.calls if c.op == "overpay" and c.status == 422) >= 1
 
 
+BASELINE_SECONDS = float(os.environ.get("RELIABILITY_LOAD_BASELINE_SECONDS", "10"))
+
+
+def baseline(stack: LocalStack, result: LoadResult, seconds: float) -> dict[str, Any]:
+    """The same clients, the same way in, on the cheapest authenticated route
+    (GET /api/auth/me: the token checked, one call to PostgREST), right after the run:
+    the machine's own figure, against which the mix is compared (these machines are
+    noisy; a ratio travels, milliseconds do not)."""
+    timings: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def loop(client: Client) -> None:
+        try:
+            while time.perf_counter() < deadline:
+                reply = client.request("GET", "/api/auth/me")
+                with lock:
+                    timings.append(reply.seconds * 1000)
+                    statuses[reply.status] = statuses.get(reply.status, 0) + 1
+        finally:
+            client.close()
+
+    threads = [
+        threading.Thread(target=loop, args=(Client(stack, user),), daemon=True)
+        for user in result.users
+    ]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    timings.sort()
+
+    def pct(p: float) -> float:
+        return round(timings[min(len(timings) - 1, int(p * len(timings)))], 1)
+
+    return {
+        "route": "GET /api/auth/me",
+        "clients": len(threads),
+        "seconds": round(elapsed, 2),
+        "requests": len(timings),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "throughput_rps": round(len(timings) / elapsed, 1),
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+    }
+
+
 def test_every_invariant_holds_afterwards(
     stack: LocalStack, load_run: tuple[LoadResult, Any]
 ) -> None:
@@ -87,8 +143,20 @@ def test_every_invariant_holds_afterwards(
         f"{c.op} {c.method} {c.route} -> {c.status} {c.code}: {c.detail[:200]}"
         for c in result.unexpected[:10]
     ]
+    if BASELINE_SECONDS > 0:
+        base = baseline(stack, result, BASELINE_SECONDS)
+        latency = figures["latency"]
+        base["mix_to_baseline"] = {
+            "throughput": round(figures["throughput_rps"] / base["throughput_rps"], 2),
+            "p50": round(latency["p50_ms"] / base["p50_ms"], 2),
+            "p95": round(latency["p95_ms"] / base["p95_ms"], 2),
+            "p99": round(latency["p99_ms"] / base["p99_ms"], 2),
+        }
+        figures["baseline"] = base
     record("load", figures)
     assert invariants.violations == []
+    if BASELINE_SECONDS > 0:
+        assert figures["baseline"]["statuses"] == {"200": figures["baseline"]["requests"]}
     # Each family of checks ran on something.
     for name in (
         "amount_paid_is_sum_of_payments",
