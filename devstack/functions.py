@@ -305,20 +305,23 @@ class FunctionHost:
         """Any function (a scheduled job, a queue worker) with the event given."""
         return self.submit(self.by_name[name], event).result()
 
-    def _invoke_here(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
+    def _invoke_here(self, spec: FunctionSpec, event: dict[str, Any], context: Any = None) -> Any:
         # Imported on a worker: Mangum adopts the importing thread's event loop.
         handler = self.handler(spec)
+        context = LambdaContext(spec) if context is None else context
         if not spec.environment:
-            return handler(event, LambdaContext(spec))
+            return handler(event, context)
         # As if in the function's own Lambda environment (shared.settings).
         token = function_environment.set(spec.environment)
         try:
-            return handler(event, LambdaContext(spec))
+            return handler(event, context)
         finally:
             function_environment.reset(token)
 
-    def submit(self, spec: FunctionSpec, event: dict[str, Any]) -> Future[Any]:
-        return self._pool.submit(self._invoke_here, spec, event)
+    def submit(self, spec: FunctionSpec, event: dict[str, Any], context: Any = None) -> Future[Any]:
+        """The invocation on a worker; ``context`` is the Lambda context to pass (default
+        a fresh `LambdaContext` with the function's timeout; tests pass one running out)."""
+        return self._pool.submit(self._invoke_here, spec, event, context)
 
     def invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> dict[str, Any]:
         """An HTTP function's proxy result."""

@@ -46,6 +46,11 @@ class Settings(BaseModel):
     # longest invocation that claims (the worker's 120 s), shorter than the bulk queue's
     # visibility timeout (720 s), so the first redelivery after a timeout settles it.
     bulk_claim_stale_seconds: int = Field(default=600, ge=1)
+    # An inline bulk send (the API, a few ids) also queues one message for its items,
+    # delayed past the request's own end, so a request cut off mid-way is finished by the
+    # worker. Unset: the invocation's remaining time plus a margin (capped at SQS's 900 s).
+    # Tests shorten it.
+    bulk_inline_safety_delay_seconds: int | None = Field(default=None, ge=0, le=900)
     presigned_url_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
     # Reconciliation imports: CSV files uploaded through presigned PUT URLs
     # (<organization_id>/imports/<batch_id>/<file>), imported by the bucket's S3 event.

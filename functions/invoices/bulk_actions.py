@@ -5,7 +5,11 @@
 - ``send``: a bulk job records every id (``create_bulk_send``); up to
   `shared.sending.INLINE_SEND_LIMIT` are emailed during the request (200), more are
   queued on SQS for `functions.jobs.bulk_worker` (202 with the job id; progress at
-  ``GET /api/invoices/bulk-actions/{id}``).
+  ``GET /api/invoices/bulk-actions/{id}``). An inline send first queues one message for
+  its items, delayed past the request's end (`_safety_delay`): a request cut off mid-way
+  (a Lambda timeout, a crash) is finished by the worker, which finds the items already
+  settled when it was not. It also stops claiming before the Lambda's deadline and leaves
+  the rest to that message (202). Best effort: without SQS the inline send still works.
 - ``download``: the PDFs in a zip in S3 under the organization's prefix, answered with a
   presigned URL.
 
@@ -17,14 +21,16 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import math
 import uuid
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from botocore.exceptions import BotoCoreError, ClientError
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from functions.invoices import error_responses
@@ -38,6 +44,16 @@ from shared.models.delivery import BulkActionRequest, BulkActionResult, BulkItem
 from shared.pdf import render_invoice_pdf
 
 router = APIRouter(tags=["invoices"])
+
+# serverless.yml's timeout of invoicesBulkActions (tests/api/test_bulk_worker_cut_off.py
+# checks it): how long an inline send may run when no Lambda context says so.
+ROUTE_TIMEOUT_SECONDS = 29
+# The safety message of an inline send becomes visible this long after the invocation's
+# deadline at the earliest.
+SAFETY_DELAY_MARGIN_SECONDS = 30
+# An inline send stops claiming this long before the Lambda's deadline (the answer still
+# has to be read and sent back); the items not reached are left to the safety message.
+INLINE_MARGIN_SECONDS = 5.0
 
 
 def _summary(results: list[BulkItemResult]) -> dict[str, int]:
@@ -61,13 +77,16 @@ def _result(action: str, results: list[BulkItemResult], **extra: Any) -> BulkAct
         "`subject`, `message`; mark_paid `payment_date`, `payment_method`, "
         "`reference_number`, `notes`. Each id gets a result: `ok` or a reason "
         "(not_found, wrong_status, has_payments, no_email, send_failed). Sends of more "
-        f"than {sending.INLINE_SEND_LIMIT} invoices are queued: 202 with `job_id`."
+        f"than {sending.INLINE_SEND_LIMIT} invoices are queued: 202 with `job_id`. A "
+        "smaller send is made during the request (200); if the request runs short of time "
+        "the items it did not reach stay `pending` and are sent from the queue: 202, "
+        "`queued` true, with `job_id`."
     ),
     responses={
         **error_responses(400, 401, 403, 422),
         202: {
             "model": BulkActionResult,
-            "description": "A send queued; see job_id",
+            "description": "A send queued (or, inline, its rest); see job_id",
             "headers": {
                 "Location": {
                     "description": "The job: /api/invoices/bulk-actions/{job_id}",
@@ -78,9 +97,9 @@ def _result(action: str, results: list[BulkItemResult], **extra: Any) -> BulkAct
         },
     },
 )
-async def bulk_action(ctx: Member, body: BulkActionRequest) -> Any:
+async def bulk_action(ctx: Member, body: BulkActionRequest, request: Request) -> Any:
     if body.action == "send":
-        return _send(ctx, body)
+        return _send(ctx, body, _time_left(request.scope.get("aws.context")))
     if body.action == "download":
         return _download(ctx, body)
     options = body.payment_options() if body.action == "mark_paid" else {}
@@ -112,7 +131,27 @@ def _item_result(item: dict[str, Any]) -> BulkItemResult:
     )
 
 
-def _send(ctx: Context, body: BulkActionRequest) -> Any:
+def _time_left(context: Any) -> Callable[[], float] | None:
+    """The Lambda invocation's remaining seconds (Mangum puts its context in the ASGI
+    scope as ``aws.context``); None outside Lambda."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    return lambda: float(remaining()) / 1000.0
+
+
+def _safety_delay(ctx: Context, time_left: Callable[[], float] | None) -> int:
+    """Seconds the safety message waits: past this invocation's deadline (its remaining
+    time, or the route's timeout) plus a margin, at most SQS's 900;
+    ``BULK_INLINE_SAFETY_DELAY_SECONDS`` when set."""
+    configured = ctx.user.settings.bulk_inline_safety_delay_seconds
+    if configured is not None:
+        return configured
+    remaining = time_left() if time_left is not None else ROUTE_TIMEOUT_SECONDS
+    return min(900, math.ceil(remaining) + SAFETY_DELAY_MARGIN_SECONDS)
+
+
+def _send(ctx: Context, body: BulkActionRequest, time_left: Callable[[], float] | None) -> Any:
     settings = ctx.user.settings
     org = str(ctx.organization_id)
     ids = [str(i) for i in body.ids]
@@ -130,7 +169,8 @@ def _send(ctx: Context, body: BulkActionRequest) -> Any:
     job_id = job["job_id"]
     pending = [i["invoice_id"] for i in job["items"] if i["status"] == "pending"]
     if not queued:
-        sending.process_bulk_items(
+        safety = bool(pending) and _enqueue_safety(ctx, job_id, pending, time_left)
+        progress = sending.process_bulk_items(
             ctx.db,
             settings,
             organization_id=org,
@@ -138,11 +178,31 @@ def _send(ctx: Context, body: BulkActionRequest) -> Any:
             invoice_ids=pending,
             options=options,
             may_retry=False,
+            time_left=time_left or (lambda: 3600.0),
+            margin_seconds=INLINE_MARGIN_SECONDS,
         )
+        if progress.retry and not safety:
+            # Out of time with nothing queued to finish: fail what was not reached (still
+            # pending; nothing was sent for them), so the job finishes.
+            db.rpc(
+                ctx.db,
+                "abandon_bulk_items",
+                {
+                    "organization_id": org,
+                    "job_id": job_id,
+                    "ids": progress.retry,
+                    "reason": "send_failed",
+                    "message": "the request ran out of time before this one; nothing was "
+                    "sent, retry it",
+                },
+            )
         items = _job_items(ctx, job_id)
-        return _result("send", [_item_result(i) for i in items], job_id=job_id)
-    _enqueue(ctx, job_id, pending)
-    items = _job_items(ctx, job_id)
+        left = any(i["status"] in ("pending", "sending") for i in items)
+        if not (safety and left):
+            return _result("send", [_item_result(i) for i in items], job_id=job_id)
+    else:
+        _enqueue(ctx, job_id, pending)
+        items = _job_items(ctx, job_id)
     result = _result("send", [_item_result(i) for i in items], job_id=job_id, queued=True)
     return JSONResponse(
         result.model_dump(mode="json"),
@@ -160,6 +220,30 @@ def _job_items(ctx: Context, job_id: str) -> list[dict[str, Any]]:
         .order("position")
     ).data
     return list(rows or [])
+
+
+def _enqueue_safety(
+    ctx: Context, job_id: str, pending: list[str], time_left: Callable[[], float] | None
+) -> bool:
+    """One delayed message for an inline send's pending ids (the shape `_enqueue` uses:
+    they are at most `sending.INLINE_SEND_LIMIT`, one message's worth); True when queued.
+    Best effort: without a queue, or with SQS away, the send goes on inline."""
+    settings = ctx.user.settings
+    if not settings.bulk_queue_url:
+        return False
+    try:
+        aws.client("sqs").send_message(
+            QueueUrl=settings.bulk_queue_url,
+            MessageBody=json.dumps({"job_id": job_id, "invoice_ids": pending}),
+            DelaySeconds=_safety_delay(ctx, time_left),
+        )
+    except (ClientError, BotoCoreError) as error:
+        get_logger(settings.log_level).warning(
+            "bulk send safety message not queued; sending inline only",
+            extra={"fields": {"job_id": job_id, "error": type(error).__name__}},
+        )
+        return False
+    return True
 
 
 def _enqueue(ctx: Context, job_id: str, pending: list[str]) -> None:
