@@ -100,8 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             announce(config, aws_url, functions_url, env_file, ran)
             print(f"ready in {time.monotonic() - started:.1f}s — Ctrl-C to stop", flush=True)
+            # Short sleeps: the kernel may deliver Ctrl-C or SIGTERM to any of the stack's
+            # threads, and Python runs the handler in this one only once it wakes (a long
+            # sleep here left a SIGINT sent right after "ready" unanswered).
             while True:
-                time.sleep(3600)
+                time.sleep(0.2)
         except Stop:
             print("\nstopping…", flush=True)
             # Further signals must not interrupt the clean-up.
