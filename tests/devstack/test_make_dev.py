@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,10 +66,10 @@ class DevStack:
         pairs = (line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
         return {key: " ".join(shlex.split(value)) for key, value in pairs}
 
-    def stop(self) -> str:
+    def stop(self, timeout: float = 60) -> str:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGINT)
-        rest, _ = self.proc.communicate(timeout=60)
+        rest, _ = self.proc.communicate(timeout=timeout)
         return rest
 
 
@@ -169,3 +170,19 @@ def test_make_dev_serves_the_demo_and_keeps_its_data_across_restarts(devhome: Pa
     finally:
         again.stop()
         session.close()
+
+
+def test_ctrl_c_right_after_ready_stops_it_at_once(devhome: Path) -> None:
+    """A signal the kernel hands to any of the stack's threads still stops it promptly
+    (the main thread once slept an hour at a time, and a Ctrl-C sent right after "ready"
+    to a restarted stack went unanswered)."""
+    for _ in range(3):
+        stack = DevStack(devhome)
+        stack.start()
+        started = time.monotonic()
+        rest = stack.stop(timeout=20)
+        assert stack.proc is not None
+        assert stack.proc.returncode == 0, rest
+        assert "stopped" in rest
+        assert time.monotonic() - started < 15
+
