@@ -49,7 +49,8 @@ Environment:
 - RELIABILITY_FUZZ_MIN_REQUESTS: the number of requests the run must reach (default 2000).
 - RELIABILITY_FUZZ_NUDGE_PERCENT: the share of positive cases nudged (default 60).
 - RELIABILITY_FUZZ_MIN_2XX, RELIABILITY_FUZZ_MIN_2XX_WRITES: the 2xx answers every
-  operation, and each main write, must get (defaults 5 and 20, for 25 examples; lower them
+  operation, and each main write, must get (defaults 5 and 15, for 25 examples: floors
+  with a margin, as the answers depend a little on the session before; lower them
   with RELIABILITY_FUZZ_EXAMPLES, or the totals test fails on them).
 """
 
@@ -96,7 +97,7 @@ SEED = int(os.environ.get("RELIABILITY_FUZZ_SEED", "20261201"))
 MIN_REQUESTS = int(os.environ.get("RELIABILITY_FUZZ_MIN_REQUESTS", "2000"))
 NUDGE_SHARE = int(os.environ.get("RELIABILITY_FUZZ_NUDGE_PERCENT", "60"))
 MIN_2XX = int(os.environ.get("RELIABILITY_FUZZ_MIN_2XX", "5"))
-MIN_2XX_WRITES = int(os.environ.get("RELIABILITY_FUZZ_MIN_2XX_WRITES", "20"))
+MIN_2XX_WRITES = int(os.environ.get("RELIABILITY_FUZZ_MIN_2XX_WRITES", "15"))
 # The main writes, which must succeed MIN_2XX_WRITES times (every operation MIN_2XX times).
 MAIN_WRITES = (
     "POST /api/invoices",

@@ -185,4 +185,3 @@ def test_ctrl_c_right_after_ready_stops_it_at_once(devhome: Path) -> None:
         assert stack.proc.returncode == 0, rest
         assert "stopped" in rest
         assert time.monotonic() - started < 15
-
