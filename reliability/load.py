@@ -47,11 +47,7 @@ and what PostgreSQL wrote to its server log meanwhile (reliability/test_logs.py)
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
-import json
 import logging
 import os
 import random
@@ -67,6 +63,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar, TextIO
 
 import httpx
+import jwt
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
@@ -75,6 +72,7 @@ from reliability.conftest import PASSWORD, Client, Reply, User, sql
 from shared.formatting import minor_unit
 from shared.log import _JsonFormatter, get_logger
 from shared.settings import get_settings
+from tests import tokens
 
 DEFAULT_CLIENTS = int(os.environ.get("RELIABILITY_LOAD_CLIENTS", "20"))
 DEFAULT_SECONDS = float(os.environ.get("RELIABILITY_LOAD_SECONDS", "120"))
@@ -367,23 +365,18 @@ class LoadResult:
 # =============================================================================
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def _claims(token: str) -> dict[str, Any]:
-    part = token.split(".")[1]
-    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
     return claims
 
 
-def hs256(claims: dict[str, Any], secret: str, alg: str = "HS256") -> str:
-    header = _b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
-    payload = _b64(json.dumps(claims).encode())
-    if alg == "none":
-        return f"{header}.{payload}."
-    signature = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256)
-    return f"{header}.{payload}.{_b64(signature.digest())}"
+def forge(claims: dict[str, Any], secret: str, alg: str = "HS256") -> str:
+    """An HS256 token signed with ``secret``, or with ``alg="none"`` an unsigned one."""
+    return tokens.unsigned(claims) if alg == "none" else tokens.hs256(claims, secret)
+
+
+def _is_draft(invoice: InvoiceRecord) -> bool:
+    return invoice.status == "draft"
 
 
 # =============================================================================
@@ -976,15 +969,7 @@ class Worker:
 
     def pay_draft(self) -> None:
         ledger = self.run.ledger
-        with ledger.lock:  # held busy: no thread sends it meanwhile
-            drafts = [
-                i
-                for i in ledger.invoices.values()
-                if i.org == self.org and i.status == "draft" and not i.busy
-            ]
-            invoice = self.rng.choice(drafts) if drafts else None
-            if invoice is not None:
-                invoice.busy = True
+        invoice = self._claim(_is_draft)  # held busy: no thread sends it meanwhile
         if invoice is None:
             return self.create_invoice()
         try:
@@ -1343,15 +1328,7 @@ class Worker:
 
     def send(self) -> None:
         ledger = self.run.ledger
-        with ledger.lock:
-            drafts = [
-                i
-                for i in ledger.invoices.values()
-                if i.org == self.org and i.status == "draft" and not i.busy
-            ]
-            invoice = self.rng.choice(drafts) if drafts else None
-            if invoice is not None:
-                invoice.busy = True
+        invoice = self._claim(_is_draft)
         if invoice is None:
             return self.create_invoice()
         key = uuid.uuid4().hex
@@ -1446,7 +1423,7 @@ class Worker:
 
     def _forged(self, secret: str, alg: str = "HS256", **changes: Any) -> str:
         claims = _claims(self.user.access_token) | changes
-        token = hs256(claims, secret, alg)
+        token = forge(claims, secret, alg)
         self.run.result.secret("forged_token", token)
         return token
 

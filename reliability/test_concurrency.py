@@ -110,6 +110,17 @@ def closing(clients: list[Client]) -> None:
         c.close()
 
 
+def race(stack: LocalStack, user: User, work: list[tuple[str, str, Any]]) -> list[Reply]:
+    """Each ``(method, path, body)`` of ``work`` sent at once, from a client of its own."""
+    workers = clients_of(stack, user, len(work))
+    try:
+        return at_once(
+            len(work), lambda n: workers[n].request(work[n][0], work[n][1], json_body=work[n][2])
+        )
+    finally:
+        closing(workers)
+
+
 def new_customer(client: Client, currency: str = "USD") -> str:
     reply = client.request(
         "POST",
@@ -400,13 +411,7 @@ def test_item_edits_racing_payments_never_change_a_paid_total(
         for amount in ("400.00", "400.00", "400.00"):
             work.append(("POST", "/api/payments", {"invoice_id": invoice["id"], "amount": amount}))
     draws(3).shuffle(work)
-    workers = clients_of(stack, client.user, len(work))
-    try:
-        replies = at_once(
-            len(work), lambda n: workers[n].request(work[n][0], work[n][1], json_body=work[n][2])
-        )
-    finally:
-        closing(workers)
+    replies = race(stack, client.user, work)
 
     outcomes = Counter(f"{w[0]} {r.status}" for w, r in zip(work, replies, strict=True))
     for (method, _, _), reply in zip(work, replies, strict=True):
@@ -456,13 +461,7 @@ def test_cancels_racing_payments_leave_no_paid_cancelled_invoice(
         work.append(("DELETE", f"/api/invoices/{invoice['id']}", None))
         work += [("POST", "/api/payments", {"invoice_id": invoice["id"], "amount": "50.00"})] * 3
     draws(4).shuffle(work)
-    workers = clients_of(stack, client.user, len(work))
-    try:
-        replies = at_once(
-            len(work), lambda n: workers[n].request(work[n][0], work[n][1], json_body=work[n][2])
-        )
-    finally:
-        closing(workers)
+    replies = race(stack, client.user, work)
     outcomes = Counter(f"{w[0]} {r.status}" for w, r in zip(work, replies, strict=True))
     for (method, _, _), reply in zip(work, replies, strict=True):
         assert reply.status in ((200,) if method == "DELETE" else (201,)) + (422,), reply.content
@@ -509,13 +508,7 @@ def test_bulk_actions_racing_single_payments_agree_with_what_is_stored(
     ]
     work += [("POST", "/api/payments", {"invoice_id": i, "amount": "150.00"}) for i in ids]
     draws(5).shuffle(work)
-    workers = clients_of(stack, client.user, len(work))
-    try:
-        replies = at_once(
-            len(work), lambda n: workers[n].request(work[n][0], work[n][1], json_body=work[n][2])
-        )
-    finally:
-        closing(workers)
+    replies = race(stack, client.user, work)
     outcomes = Counter(
         f"{w[2].get('action', 'pay')} {r.status}" for w, r in zip(work, replies, strict=True)
     )

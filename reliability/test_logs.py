@@ -32,8 +32,9 @@ from typing import Any
 
 from devstack.local import LocalStack
 from reliability.conftest import record
-from reliability.load import AUTH_HEADER, JWT_SHAPE, LoadResult, LogCapture, hs256
+from reliability.load import AUTH_HEADER, JWT_SHAPE, LoadResult, LogCapture
 from shared.log import get_logger
+from tests.tokens import hs256
 
 
 def _secrets(stack: LocalStack, result: LoadResult) -> dict[str, set[str]]:
