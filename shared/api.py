@@ -102,31 +102,30 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
-    """The request's body (None when it is over ``limit`` bytes, read no further) and a
-    ``receive`` that hands the app that body first, then what ``receive`` gives (a client
-    gone mid-body: its disconnect)."""
+async def _read_body(receive: Receive, limit: int) -> Receive | None:
+    """Reads the request's body, counting its bytes: None when it is over ``limit`` (read
+    no further), else a ``receive`` that hands the app that body in one message, then
+    what ``receive`` gives (a client gone mid-body: its disconnect)."""
     chunks: list[bytes] = []
     size = 0
-    first: Message | None = None
-    while first is None:
+    while True:
         message = await receive()
         if message["type"] != "http.request":
-            first = message
             break
         chunk = bytes(message.get("body", b""))
         size += len(chunk)
         if size > limit:
-            return None, receive
+            return None
         chunks.append(chunk)
         if not message.get("more_body", False):
-            first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-    queued = [first]
+            message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            break
+    queued = [message]
 
     async def received() -> Message:
         return queued.pop() if queued else await receive()
 
-    return b"".join(chunks), received
+    return received
 
 
 class Envelope:
@@ -186,8 +185,8 @@ class Envelope:
                 # Content-Length, and one passed the limit unchecked (3 MB reached the
                 # route's validation). Lambda hands the whole body in one message, so
                 # reading it first costs nothing.
-                body, received = await _read_body(receive, settings.max_body_bytes)
-                if body is None:
+                received = await _read_body(receive, settings.max_body_bytes)
+                if received is None:
                     await reply(too_large)
                 else:
                     await self.app(scope, received, send_wrapper)

@@ -332,5 +332,14 @@ def process_bulk_items(
     return progress
 
 
+def lambda_time_left(context: Any) -> Callable[[], float] | None:
+    """The Lambda invocation's remaining seconds, read from its ``context`` (the handler's
+    argument, or Mangum's ``aws.context`` in the ASGI scope); None outside Lambda."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    return lambda: float(remaining()) / 1000.0
+
+
 def chunks(values: Sequence[str], size: int) -> list[list[str]]:
     return [list(values[i : i + size]) for i in range(0, len(values), size)]

@@ -99,7 +99,7 @@ def _result(action: str, results: list[BulkItemResult], **extra: Any) -> BulkAct
 )
 async def bulk_action(ctx: Member, body: BulkActionRequest, request: Request) -> Any:
     if body.action == "send":
-        return _send(ctx, body, _time_left(request.scope.get("aws.context")))
+        return _send(ctx, body, sending.lambda_time_left(request.scope.get("aws.context")))
     if body.action == "download":
         return _download(ctx, body)
     options = body.payment_options() if body.action == "mark_paid" else {}
@@ -129,15 +129,6 @@ def _item_result(item: dict[str, Any]) -> BulkItemResult:
     return BulkItemResult.model_validate(
         {"id": item["invoice_id"], "status": status, "message": item.get("message")}
     )
-
-
-def _time_left(context: Any) -> Callable[[], float] | None:
-    """The Lambda invocation's remaining seconds (Mangum puts its context in the ASGI
-    scope as ``aws.context``); None outside Lambda."""
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if not callable(remaining):
-        return None
-    return lambda: float(remaining()) / 1000.0
 
 
 def _safety_delay(ctx: Context, time_left: Callable[[], float] | None) -> int:

@@ -97,9 +97,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = get_settings()
     client = _service(settings)
 
-    def time_left() -> float:
-        remaining = getattr(context, "get_remaining_time_in_millis", None)
-        return remaining() / 1000.0 if callable(remaining) else 3600.0
+    time_left = sending.lambda_time_left(context) or (lambda: 3600.0)
 
     failures: list[dict[str, str]] = []
     for record in event.get("Records") or []:
