@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local stack and the tests need, when missing:
-# the PostgreSQL 15 server and client, contrib (pgcrypto, pg_trgm) and pgTAP.
+# the PostgreSQL 15 server and client, contrib (pgcrypto, pg_trgm), pgTAP and plpgsql_check
+# (which `supabase db lint` uses).
 set -euo pipefail
 
 need=()
@@ -8,6 +9,7 @@ need=()
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client-15)
 [ -f /usr/share/postgresql/15/extension/pgtap.control ] || need+=(postgresql-15-pgtap)
 [ -f /usr/share/postgresql/15/extension/pg_trgm.control ] || need+=(postgresql-contrib)
+[ -f /usr/share/postgresql/15/extension/plpgsql_check.control ] || need+=(postgresql-15-plpgsql-check)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
