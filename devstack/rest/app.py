@@ -4,9 +4,10 @@ Mounted by the gateway at ``/rest/v1``. Per request, as PostgREST does: verify t
 bearer token, then on one pooled ``authenticator`` connection run — in one pipeline —
 ``BEGIN [READ ONLY]``, one statement setting ``search_path``, ``role``,
 ``request.jwt.claims``, ``request.method``, ``request.path``, ``request.headers``,
-``request.cookies`` (and the role's own settings, e.g. ``statement_timeout``) with
-``set_config(..., true)``, then the request's single statement, then ``COMMIT`` (or
-``ROLLBACK`` when the response is an error, e.g. a singular response with 0 or 2 rows).
+``request.cookies`` (then the impersonated role's own settings, e.g. ``statement_timeout``,
+and for an RPC the function's hoisted ones) with ``set_config(..., true)``, then the
+request's single statement, then ``COMMIT`` (or ``ROLLBACK`` when the response is an
+error, e.g. a singular response with 0 or 2 rows).
 
 Routes: ``/<table or view>`` (GET, HEAD, POST, PATCH, DELETE) and ``/rpc/<function>``
 (GET, HEAD, POST). See devstack/rest/query.py for how each request becomes SQL.
@@ -263,12 +264,16 @@ class RestServer:
         statement: sql.Composed,
         params: dict[str, Any],
         decide: Callable[[tuple[Any, ...]], ApiError | None] | None = None,
+        hoisted: list[tuple[str, str]] | None = None,
     ) -> tuple[Any, ...]:
         """Run ``statement`` in the request's transaction; return its one row.
 
         ``decide`` sees the row before the transaction ends: an error it returns rolls
         the transaction back and is raised."""
         keys, values = self._settings(request, identity)
+        for key, value in hoisted or []:
+            keys.append(key)
+            values.append(value)
         conn = await self._acquire()
         try:
             try:
@@ -513,6 +518,8 @@ class Ctx:
     builder: Builder
     mode: str
     prefer: Prefer
+    # the called function's hoisted settings (an RPC), applied after the role's
+    hoisted: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def representation(self) -> bool:
@@ -822,6 +829,7 @@ class Handlers:
             query = parse_query(items)
             args = None if fn.single_json_param else (raw if isinstance(raw, dict) else {})
         call = function_call(ctx.builder, fn, args, raw)
+        ctx.hoisted = fn.hoisted
         read_only = read_request or fn.read_only
         if fn.shape == "void":
             statement = sql.SQL("SELECT NULL::bigint, 0, NULL::text FROM (SELECT {}) AS _").format(
@@ -850,6 +858,7 @@ class Handlers:
             statement=statement,
             params=ctx.builder.params,
             decide=decide,
+            hoisted=ctx.hoisted,
         )
 
     async def _rpc_scalar_set(

@@ -2,8 +2,8 @@
 
 Tables and views with their columns, primary and unique keys, foreign keys (the
 relationships embedding follows, in both directions), functions with their
-parameters and return shapes, the types a ``::cast`` may name, and the per-role
-settings PostgREST applies when it switches role. Every identifier a request names is
+parameters, return shapes and hoisted settings, the types a ``::cast`` may name, and
+the per-role settings PostgREST applies when it switches role. Every identifier a request names is
 looked up here (or quoted with :class:`psycopg.sql.Identifier`); nothing from a request
 is ever spliced into SQL.
 """
@@ -16,6 +16,13 @@ from typing import Any
 import psycopg
 
 SCHEMA = "public"
+
+# PostgREST's db-hoisted-tx-settings default (v12+; Supabase keeps it): a function's own
+# `SET statement_timeout = ...` becomes a transaction setting before the call, so that it
+# governs the request's statement (set inside the function it would come too late).
+# PostgREST turns default_transaction_isolation into the transaction's isolation level
+# instead; no function of ours sets it, so it is not hoisted here.
+HOISTED_SETTINGS = ("statement_timeout", "plan_filter.statement_cost_limit")
 
 
 @dataclass
@@ -84,6 +91,8 @@ class Function:
     # the exposed table whose rows the function returns, for embedding from the result
     table: str | None
     variadic: bool = False
+    # the function's own settings (proconfig) that PostgREST hoists, in order
+    hoisted: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def read_only(self) -> bool:
@@ -209,7 +218,8 @@ select p.proname, p.provolatile, p.proretset, format_type(p.prorettype, null),
   coalesce(p.proargmodes::text[], '{}'),
   p.pronargs, p.pronargdefaults, p.provariadic <> 0,
   coalesce((select array_agg(a.attname::text order by a.attnum) from pg_attribute a
-            where a.attrelid = rt.typrelid and a.attnum > 0 and not a.attisdropped), '{}')
+            where a.attrelid = rt.typrelid and a.attnum > 0 and not a.attisdropped), '{}'),
+  coalesce(p.proconfig, '{}')
 from pg_proc p
 join pg_namespace n on n.oid = p.pronamespace
 join pg_type rt on rt.oid = p.prorettype
@@ -225,11 +235,32 @@ where n.nspname in ('pg_catalog', %(schema)s, 'extensions')
   and t.typname not like '\\_%%'
 """
 
+# The impersonated roles' settings, as PostgREST (v12+) reads them: the role-wide
+# settings (pg_roles.rolconfig, not the per-database ones) of every role the
+# authenticator is a member of, only those it may set itself (context "user", or a
+# GRANT SET ON PARAMETER); PostgREST applies them per transaction after switching role.
+# The authenticator's own settings (statement_timeout 8s, lock_timeout 8s, ...) apply
+# by themselves: the connections log in as authenticator.
 _ROLE_SETTINGS = """
-select r.rolname, s.setconfig from pg_db_role_setting s
-join pg_roles r on r.oid = s.setrole
-where s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
-order by s.setdatabase
+with role_setting as (
+  select r.rolname, unnest(r.rolconfig) as setting
+  from pg_auth_members m
+  join pg_roles r on r.oid = m.roleid
+  where m.member = quote_ident(current_user)::regrole::oid
+),
+kv as (
+  select rolname,
+         substr(setting, 1, strpos(setting, '=') - 1) as key,
+         substr(setting, strpos(setting, '=') + 1) as value
+  from role_setting
+)
+select kv.rolname, array_agg(kv.key || '=' || kv.value)
+from kv
+join pg_settings ps on ps.name = kv.key
+  and (ps.context = 'user'
+       or has_parameter_privilege(quote_ident(current_user)::regrole::oid, ps.name, 'set'))
+where kv.key <> 'default_transaction_isolation'
+group by kv.rolname
 """
 
 _TYPE_ALIASES = {
@@ -309,6 +340,7 @@ def _function(row: tuple[Any, ...], cache: SchemaCache) -> Function:
         ndefaults,
         variadic,
         relcols,
+        config,
     ) = row
     modes = list(argmodes) or ["i"] * len(argtypes)
     names = list(argnames) + [""] * (len(argtypes) - len(argnames))
@@ -345,4 +377,9 @@ def _function(row: tuple[Any, ...], cache: SchemaCache) -> Function:
         columns,
         table,
         bool(variadic),
+        [
+            (key, value)
+            for key, _, value in (str(setting).partition("=") for setting in config)
+            if key in HOISTED_SETTINGS
+        ],
     )

@@ -37,6 +37,13 @@ $$;
 
 grant anon, authenticated, service_role to authenticator;
 
+-- Per-role settings, as supabase/postgres sets them (init-scripts/00000000000000-initial-
+-- schema.sql; migrations 20221028101028_set_authenticator_timeout.sql and
+-- 20231130133139_set_lock_timeout_to_authenticator_role.sql). PostgREST logs in as
+-- authenticator, so its settings hold for every request (service_role has none of its
+-- own); PostgREST applies anon's and authenticated's on top, per transaction.
+alter role authenticator set statement_timeout = '8s';
+alter role authenticator set lock_timeout = '8s';
 alter role anon set statement_timeout = '3s';
 alter role authenticated set statement_timeout = '8s';
 
