@@ -10,6 +10,12 @@ Failures: the database or S3 briefly unavailable -> the batch goes back to
 ``awaiting_upload`` and the handler raises, so Lambda's retry of the asynchronous
 invocation runs it again; anything else (a file that is gone, too large, a bug) -> the
 batch is ``failed`` with a reason a person reads, and the event is not retried.
+
+Matching runs after the import committed, in calls of at most
+``imports.MATCH_CHUNK`` invoices (each well inside the 8 s statement timeout). A call
+cancelled (57014) or refused for a moment raises `Retry`: the batch stays ``completed``,
+its unmatched invoices ``pending``, and the retried event, finding the batch completed,
+matches what is left (docs/architecture.md, "Statement timeouts").
 """
 
 from __future__ import annotations
@@ -60,7 +66,14 @@ def import_object(client: Any, bucket: str, key: str, size: int | None) -> dict[
     batch = claim.get("batch")
     if not claim.get("claimed"):
         status = batch["status"] if batch else None
-        return {"key": key, "outcome": "skipped", "status": status}
+        skipped: dict[str, Any] = {"key": key, "outcome": "skipped", "status": status}
+        if batch and status == "completed":
+            # A retry after matching was interrupted (or a duplicate event): the import
+            # stands; match what it left unmatched (nothing, for a duplicate).
+            resumed = _match(client, str(batch["organization_id"]), batch["kind"], str(batch["id"]))
+            if resumed and resumed.get("invoices"):
+                skipped["matching"] = resumed
+        return skipped
     batch_id = str(batch["id"])
     organization_id = str(batch["organization_id"])
     started = time.perf_counter()
@@ -119,7 +132,9 @@ def import_object(client: Any, bucket: str, key: str, size: int | None) -> dict[
         )
         raise
     done = report["batch"]
-    matching = imports.match_after(client, organization_id, batch["kind"], report)
+    matching = None
+    if report.get("accepted"):
+        matching = _match(client, organization_id, batch["kind"], batch_id)
     matched = time.perf_counter()
     return {
         "key": key,
@@ -137,6 +152,26 @@ def import_object(client: Any, bucket: str, key: str, size: int | None) -> dict[
             "total": round(matched - started, 3),
         },
     }
+
+
+def _match(client: Any, organization_id: str, kind: str, batch_id: str) -> dict[str, Any] | None:
+    """Matching after an import, in bounded calls (`imports.match_in_chunks`): the batch's
+    invoices not matched yet, or after purchase orders or receipts every pending and
+    exception invoice of the organization. A call cancelled by the statement timeout
+    (57014) or the database briefly unavailable raises `Retry`: the import stands, what
+    was matched stays matched, and Lambda's retry of the event resumes with the rest (the
+    batch is ``completed``, so the retry only matches). Any other failure of matching is
+    raised too: never a silently unmatched batch."""
+    try:
+        if kind == "vendor_invoices":
+            return imports.match_in_chunks(client, organization_id, batch_id=batch_id)
+        return imports.match_in_chunks(client, organization_id)
+    except imports.MatchingInterrupted as error:
+        if error.retryable:
+            raise Retry(
+                f"matching {error.code}; {error.done.get('invoices', 0)} matched"
+            ) from error
+        raise
 
 
 def _too_large(size: int) -> str:

@@ -13,9 +13,11 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+from postgrest.exceptions import APIError
 from pydantic import BaseModel, Field
 
 from shared import db
+from shared.errors import ApiError, from_postgrest
 from shared.log import get_logger
 from shared.models import Output
 from shared.reconciliation.ingest import JSON_LIST, Kind, Parsed, Policy
@@ -27,6 +29,9 @@ RPC: dict[Kind, str] = {
     "goods_receipts": "import_goods_receipts",
 }
 MATCH_RPC = "match_vendor_invoices"
+# Invoices per matching call: ~1 ms each (bench/RESULTS.md, "Issue 13: statement
+# timeouts"), so a call stays far below the 8 s statement timeout and its 4 s budget.
+MATCH_CHUNK = 500
 
 
 class ImportBatch(Output):
@@ -103,33 +108,157 @@ def store(
     return report
 
 
+class MatchingInterrupted(RuntimeError):
+    """A matching call failed part-way (cancelled by the statement timeout, the database
+    briefly unavailable, ...). The chunks before it are committed; the invoices of the
+    failed chunk and after it are still ``pending`` and unmatched (``matched_at`` null),
+    so calling again resumes where it stopped. ``retryable`` for a 503 (57014, 55P03,
+    40001, a connection failure)."""
+
+    def __init__(self, status: int, code: str | None, done: dict[str, Any]) -> None:
+        super().__init__(f"matching interrupted: {status} {code}")
+        self.status = status
+        self.code = code
+        self.done = done
+
+    @property
+    def retryable(self) -> bool:
+        return self.status == 503
+
+
+def _call_match(client: Any, organization_id: str, ids: list[str]) -> dict[str, Any] | None:
+    """One bounded matching call (at most MATCH_CHUNK ids); None when the matching RPC is
+    not deployed (PostgREST's PGRST202)."""
+    params = {"organization_id": organization_id, "invoice_ids": ids}
+    try:
+        response: httpx.Response = client.rpc(MATCH_RPC, params).request.send(httpx.Headers())
+    except httpx.HTTPError as error:
+        raise MatchingInterrupted(503, type(error).__name__, {}) from error
+    body = json.loads(response.content, parse_float=Decimal) if response.content else None
+    if response.is_success and isinstance(body, dict):
+        return body
+    code = body.get("code") if isinstance(body, dict) else None
+    if code == "PGRST202":
+        return None
+    status = 503 if response.status_code in (502, 503, 504) else 0
+    if not status and isinstance(body, dict) and "message" in body:
+        status = from_postgrest(APIError(body)).status
+    raise MatchingInterrupted(status or 500, code, {})
+
+
+def _add(total: dict[str, Any], part: dict[str, Any]) -> None:
+    for key, value in part.items():
+        if key == "skipped":
+            total["skipped"] = [*total.get("skipped", []), *(value or [])]
+        elif isinstance(value, int):
+            total[key] = total.get(key, 0) + value
+    total["calls"] = total.get("calls", 0) + 1
+
+
+def _unmatched_page(
+    client: Any, organization_id: str, *, batch_id: str | None, after: str | None
+) -> list[str]:
+    """The next ids to match, id order: a batch's invoices never matched yet (pending,
+    ``matched_at`` null: what a cancelled call left), or every pending and exception
+    invoice of the organization after ``after``."""
+    query = (
+        client.table("vendor_invoices")
+        .select("id")
+        .eq("organization_id", organization_id)
+        .order("id")
+        .limit(MATCH_CHUNK)
+    )
+    if batch_id is not None:
+        query = (
+            query.eq("import_batch_id", batch_id).eq("status", "pending").is_("matched_at", "null")
+        )
+    else:
+        query = query.in_("status", ["pending", "exception"])
+    if after is not None:
+        query = query.gt("id", after)
+    rows = db.run(query).data or []
+    return [str(row["id"]) for row in rows]
+
+
+def match_in_chunks(
+    client: Any,
+    organization_id: UUID | str,
+    *,
+    invoice_ids: list[str] | None = None,
+    batch_id: UUID | str | None = None,
+) -> dict[str, Any] | None:
+    """3-way matching in calls of at most MATCH_CHUNK invoices, each its own transaction,
+    so that no statement approaches the API roles' statement timeout (docs/architecture.md,
+    "Statement timeouts"): the given ids; or a batch's invoices not matched yet (what a
+    retry resumes); or (neither) every pending and exception invoice of the organization.
+    Answers the summed counts (``calls``: how many), None when matching is not deployed;
+    raises `MatchingInterrupted` (with what was done) when a call fails."""
+    org = str(organization_id)
+    total: dict[str, Any] = {
+        "invoices": 0,
+        "matched": 0,
+        "matched_with_tolerance": 0,
+        "exception": 0,
+        "skipped": [],
+    }
+    total["calls"] = 0
+    after: str | None = None
+    pending = list(invoice_ids) if invoice_ids is not None else None
+    try:
+        while True:
+            if pending is not None:
+                chunk, pending = pending[:MATCH_CHUNK], pending[MATCH_CHUNK:]
+            else:
+                chunk = _unmatched_page(
+                    client,
+                    org,
+                    batch_id=None if batch_id is None else str(batch_id),
+                    after=None if batch_id is not None else after,
+                )
+            if not chunk:
+                return total
+            part = _call_match(client, org, chunk)
+            if part is None:
+                return None
+            _add(total, part)
+            if batch_id is not None and not part.get("invoices"):
+                return total  # nothing of the page could be matched: never loop on it
+            after = chunk[-1]
+    except MatchingInterrupted as error:
+        error.done = total
+        raise
+    except ApiError as error:  # reading the next page failed
+        raise MatchingInterrupted(error.status, error.code, total) from error
+
+
 def match_after(
     client: Any, organization_id: UUID | str, kind: Kind, report: dict[str, Any]
 ) -> Any:
-    """Runs 3-way matching for what the import changed: the new vendor invoices, or every
-    pending and exception invoice after new purchase orders or receipts. Skipped (None)
-    when nothing was stored or the matching RPC is not deployed (PostgREST's PGRST202);
-    a matching failure is logged and leaves the invoices pending: the import stands."""
+    """Runs 3-way matching for what a JSON import changed (`match_in_chunks`): the new
+    vendor invoices, or every pending and exception invoice after new purchase orders or
+    receipts. Skipped (None) when nothing was stored or the matching RPC is not deployed.
+    A failure is logged and leaves the invoices pending (the import stands and is
+    answered; ``POST /api/reconciliation/match`` matches them later). The import worker
+    does not use this: it retries instead (functions/reconciliation/import_worker.py)."""
     accepted = report.get("accepted") or []
     if not accepted:
         return None
     ids = [str(item["id"]) for item in accepted] if kind == "vendor_invoices" else None
-    params = {"organization_id": str(organization_id), "invoice_ids": ids}
-    log = get_logger(get_settings().log_level)
     try:
-        response: httpx.Response = client.rpc(MATCH_RPC, params).request.send(httpx.Headers())
-    except httpx.HTTPError as error:
-        log.warning("matching unreachable", extra={"fields": {"error": type(error).__name__}})
-        return None
-    body = json.loads(response.content, parse_float=Decimal) if response.content else None
-    if response.is_success:
-        return body
-    code = body.get("code") if isinstance(body, dict) else None
-    if code != "PGRST202":
+        return match_in_chunks(client, organization_id, invoice_ids=ids)
+    except MatchingInterrupted as error:
+        log = get_logger(get_settings().log_level)
         log.warning(
-            "matching failed", extra={"fields": {"status": response.status_code, "code": code}}
+            "matching failed",
+            extra={
+                "fields": {
+                    "status": error.status,
+                    "code": error.code,
+                    "done": error.done.get("invoices"),
+                }
+            },
         )
-    return None
+        return None
 
 
 def response_report(kind: Kind, report: dict[str, Any], matching: Any = None) -> ImportReport:
