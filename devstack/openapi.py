@@ -27,6 +27,9 @@ The InvoiceFlow HTTP API. Conventions (authentication, organizations, errors, li
 money) are in docs/api.md. Every route but signup and login needs
 `Authorization: Bearer <Supabase access token>`; members of several organizations
 name one with `X-Organization-Id`. Money is sent and returned as decimal strings.
+A query parameter an operation does not list is refused with `400 unknown_parameter`
+(each such name in the error's `details`), and one given twice with
+`400 repeated_parameter` (several values are comma-separated), before the token is checked.
 """
 
 
@@ -43,6 +46,11 @@ _ERROR_TEXT = {
     "500": "Internal error",
     "503": "Temporarily unavailable; retry after Retry-After",
 }
+# Every operation, with query parameters or without (shared.query).
+_QUERY_400 = (
+    "; a query parameter the operation does not list (`unknown_parameter`) or one given "
+    "twice (`repeated_parameter`)"
+)
 _REQUEST_ID = {
     "description": "The request's id, as in an error's `request_id` and the function's log line",
     "required": True,
@@ -140,8 +148,9 @@ def build_openapi() -> dict[str, Any]:
                 operation["security"] = [{"bearer": []}]
             for code in codes:
                 described = responses.get(code, {})
+                text = described.get("description") or _ERROR_TEXT[code]
                 responses[code] = {
-                    "description": described.get("description") or _ERROR_TEXT[code],
+                    "description": text + (_QUERY_400 if code == "400" else ""),
                     "content": {"application/json": {"schema": _ERROR_REF}},
                 }
             for code, response in responses.items():

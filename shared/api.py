@@ -1,8 +1,9 @@
 """Building a function: the route's router in a FastAPI app, wrapped by Mangum.
 
 The app adds what every route shares: the one error shape (validation, HTTP and
-unexpected errors included), the request id, a body size limit and one structured
-log line per request.
+unexpected errors included), the request id, a body size limit, the refusal of query
+parameters the route does not declare (shared.query) and one structured log line per
+request.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from mangum import Mangum
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException
 
 from shared.errors import ApiError
 from shared.log import get_logger
+from shared.query import refuse_unknown
 from shared.settings import get_settings
 
 Scope = MutableMapping[str, Any]
@@ -219,6 +221,8 @@ def create_app(*routers: APIRouter, title: str = "InvoiceFlow API", docs: bool =
         openapi_url="/api/openapi.json" if docs else None,
         docs_url=None,
         redoc_url=None,
+        # First on every route, before its own dependencies (the token's among them).
+        dependencies=[Depends(refuse_unknown)],
     )
     for router in routers:
         app.include_router(router)
