@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 
 import httpx
+from fastapi.routing import APIRoute
 
 from devstack.functions import load_functions
-from devstack.openapi import OPENAPI_JSON, build_openapi, render
+from devstack.openapi import OPENAPI_JSON, _import_on_a_worker, build_openapi, render
+from shared.query import declared
 
 
 def test_docs_openapi_json_is_current() -> None:
@@ -39,6 +41,22 @@ def test_operations_say_how_to_authenticate_and_how_they_fail() -> None:
             assert ("security" in operation) != public, (method, path)
             assert operation.get("summary"), f"{method} {path} has no summary"
             assert "422" in operation["responses"], (method, path)
+
+
+def test_the_query_parameters_documented_are_those_the_api_takes() -> None:
+    """The check that refuses unknown query parameters (shared.query) and the document
+    read the same routes: each operation lists exactly the names it accepts, and every
+    operation documents the 400 it answers for any other."""
+    document = build_openapi()
+    assert "unknown_parameter" in document["info"]["description"]
+    specs = [s for s in load_functions() if s.method]
+    modules = _import_on_a_worker([s.module for s in specs])
+    for spec, module in zip(specs, modules, strict=True):
+        route = next(r for r in module.router.routes if isinstance(r, APIRoute))
+        operation = document["paths"][spec.path][(spec.method or "").lower()]
+        listed = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        assert listed == declared(route).names, spec.route_key
+        assert "unknown_parameter" in operation["responses"]["400"]["description"]
 
 
 def test_emulator_serves_the_document_and_docs_page(emulator: str) -> None:
