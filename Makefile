@@ -55,6 +55,7 @@ bench: setup
 NODE_STAMP := node_modules/.installed-$(shell cksum package-lock.json | cut -d' ' -f1)
 STAGE      ?= dev
 PACKAGE_DIR ?= .serverless
+MONITORING_PACKAGE_DIR ?= $(patsubst %/,%,$(PACKAGE_DIR))-monitoring
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -62,15 +63,21 @@ $(NODE_STAMP): package.json package-lock.json
 	@touch $@
 
 # Every function's zip, the Python packages' layer and the CloudFormation template in
-# $(PACKAGE_DIR), the monitoring stack's template in $(PACKAGE_DIR)/monitoring, offline: placeholder AWS credentials, nothing is asked of AWS
-# (docs/deploy.md). tests/deploy/test_package.py checks what it builds.
+# $(PACKAGE_DIR), the monitoring stack's template beside it in $(MONITORING_PACKAGE_DIR)
+# (.serverless and .serverless-monitoring by default), offline: placeholder AWS credentials,
+# nothing is asked of AWS (docs/deploy.md). Both stacks are services of this directory, so
+# the CLI builds each in ./.serverless, which it empties first, then moves it to --package
+# unless that ends in .serverless: the monitoring stack goes first, and never inside
+# $(PACKAGE_DIR) (.serverless/monitoring copied .serverless into itself without end).
+# tests/deploy/test_package.py runs `make package` in a fresh clone and checks what it builds.
 package: $(STAMP) $(NODE_STAMP)
 	env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline \
 		AWS_EC2_METADATA_DISABLED=true SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off \
 		PYTHON_BIN=$(abspath $(PYTHON)) \
-		sh -c 'node_modules/.bin/serverless package --stage $(STAGE) --package $(PACKAGE_DIR) && \
-		node_modules/.bin/serverless package --config serverless.monitoring.yml --stage $(STAGE) \
-			--package $(PACKAGE_DIR)/monitoring'
+		sh -c 'node_modules/.bin/serverless package --config serverless.monitoring.yml \
+			--stage $(STAGE) --package $(MONITORING_PACKAGE_DIR) && \
+		node_modules/.bin/serverless package --stage $(STAGE) --package $(PACKAGE_DIR)'
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules .serverless
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules .serverless \
+		.serverless-monitoring

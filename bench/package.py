@@ -32,7 +32,7 @@ def unzipped(path: Path) -> int:
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
+        out = Path(tmp) / "app"  # and the monitoring stack beside it, in app-monitoring
         started = time.perf_counter()
         subprocess.run(
             ["make", "--no-print-directory", "package", f"PACKAGE_DIR={out}"],
@@ -43,7 +43,7 @@ def main() -> int:
         seconds = time.perf_counter() - started
         template = json.loads((out / "cloudformation-template-update-stack.json").read_text())
         monitoring = json.loads(
-            (out / "monitoring" / "cloudformation-template-update-stack.json").read_text()
+            (Path(tmp) / "app-monitoring" / "cloudformation-template-update-stack.json").read_text()
         )
         layer = out / "pythonRequirements.zip"
         functions = {p.stem: p for p in out.glob("*.zip") if p != layer}

@@ -1,11 +1,14 @@
 """The deployment package, built for real and checked.
 
-Once per session, ``make package`` runs the pinned Serverless Framework v3 CLI
-(package.json: osls, no login) with placeholder AWS credentials into a temporary directory:
-the functions' zips, the layer of Python packages and the CloudFormation template. These
-tests read those artifacts: one zip per function of serverless.yml (whatever functions it
-declares), within the size budgets, with its handler and ``shared/`` and nothing of the
-tests, the local stack or the benchmarks; a layer for arm64; and a template whose roles
+Once per session, ``make package`` runs as the README says, word for word, in a fresh clone
+of the repository (tests/checkout.py; the virtualenv and the Node packages of this checkout
+linked in): the pinned Serverless Framework v3 CLI (package.json: osls, no login) with
+placeholder AWS credentials builds, in the default ``.serverless``, the functions' zips, the
+layer of Python packages and the CloudFormation template, and the monitoring stack's
+template in ``.serverless-monitoring``. These tests read those artifacts: one zip per
+function of serverless.yml (whatever functions it declares), within the size budgets, with
+its handler and ``shared/`` and nothing of the tests, the local stack or the benchmarks; a
+layer for arm64 with only the packages the functions import; and a template whose roles
 grant each function only what serverless.yml gives it, with the alarms, the queues' dead
 letter queues and the buckets' rules. About 30 s with warm caches (npm's, pip's and the
 layer's), 2 minutes on a fresh machine.
@@ -25,6 +28,7 @@ import pytest
 import yaml
 
 from tests.api.test_import_cost import MAKES_DOCUMENTS
+from tests.checkout import clean_clone, share_installs
 
 pytestmark = pytest.mark.slow
 
@@ -63,11 +67,15 @@ SQS_CONSUMER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueue
 AARCH64 = 0xB7  # ELF e_machine
 # Amazon Linux 2 (the python3.11 runtime) has glibc 2.26.
 MAX_GLIBC = (2, 26)
+README_PACKAGE_COMMAND = ["make", "package"]
+MONITORING_DIR = ".serverless-monitoring"
 
 
 @dataclass(frozen=True)
 class Package:
-    directory: Path
+    clone: Path  # the fresh clone `make package` ran in
+    status_before: list[str]  # its `git status --ignored` before `make package`
+    directory: Path  # its .serverless
     config: dict[str, Any]  # serverless.yml as written
     template: dict[str, Any]  # the CloudFormation template, as deployed
     monitoring: dict[str, Any]  # the monitoring stack's template (serverless.monitoring.yml)
@@ -115,6 +123,17 @@ def is_http(function: dict[str, Any]) -> bool:
     return any("httpApi" in event for event in function.get("events") or [])
 
 
+def git_status(tree: Path) -> list[str]:
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [line for line in status.stdout.split("\n") if line]
+
+
 @pytest.fixture(scope="session")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
     config = (ROOT / "serverless.yml").read_text()
@@ -124,10 +143,13 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
         f"serverless.yml asks AWS while packaging: {asks_aws}; use a CloudFormation dynamic "
         "reference ({{resolve:ssm:...}}) or ${self:custom.secrets...} (docs/deploy.md)"
     )
-    directory = tmp_path_factory.mktemp("package")
+    clone = clean_clone(tmp_path_factory.mktemp("clone") / "invoiceflow")
+    share_installs(clone)
+    status_before = git_status(clone)
+    # The README's command as written: no PACKAGE_DIR, so the default .serverless.
     result = subprocess.run(
-        ["make", "--no-print-directory", "package", f"PACKAGE_DIR={directory}"],
-        cwd=ROOT,
+        README_PACKAGE_COMMAND,
+        cwd=clone,
         capture_output=True,
         text=True,
         timeout=900,
@@ -135,15 +157,41 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
     )
     if result.returncode != 0:
         pytest.fail(f"make package failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    directory = clone / ".serverless"
     return Package(
+        clone=clone,
+        status_before=status_before,
         directory=directory,
         config=yaml.safe_load(config),
         template=json.loads((directory / "cloudformation-template-update-stack.json").read_text()),
         monitoring=json.loads(
-            (directory / "monitoring" / "cloudformation-template-update-stack.json").read_text()
+            (clone / MONITORING_DIR / "cloudformation-template-update-stack.json").read_text()
         ),
         state=json.loads((directory / "serverless-state.json").read_text()),
     )
+
+
+def test_make_package_as_the_readme_says_in_a_fresh_clone(package: Package) -> None:
+    """Both stacks packaged side by side, neither inside the other: the monitoring stack
+    packaged into .serverless/monitoring once copied .serverless into itself until the path
+    was too long (ENAMETOOLONG), and each `serverless package` empties ./.serverless first."""
+    readme = (ROOT / "README.md").read_text()
+    assert "\n" + " ".join(README_PACKAGE_COMMAND) + " " in readme, "the README's command changed"
+    monitoring = package.clone / MONITORING_DIR
+    assert sorted(p.name for p in monitoring.iterdir()) == [
+        "cloudformation-template-create-stack.json",
+        "cloudformation-template-update-stack.json",
+        "serverless-state.json",
+    ], "the monitoring stack packages nothing of the service tree"
+    assert not (package.directory / "monitoring").exists()
+    state = json.loads((monitoring / "serverless-state.json").read_text())
+    assert state["service"]["service"] == "invoiceflow-monitoring"
+    assert package.state["service"]["service"] == "invoiceflow-backend"
+    # Nothing else appeared in the tree (what the README deploys next from).
+    assert sorted(set(git_status(package.clone)) - set(package.status_before)) == [
+        "!! .serverless-monitoring/",
+        "!! .serverless/",
+    ]
 
 
 # --- the artifacts ---------------------------------------------------------------------
