@@ -37,6 +37,14 @@ every distinct failure is reported at once, each with a curl command to reproduc
 last test asserts there are none and that at least RELIABILITY_FUZZ_MIN_REQUESTS requests
 were sent, and records the figures (bench/out/reliability/fuzz.json).
 
+Unknown query parameters (test_fuzz_unknown_parameters): every operation, with positive
+cases of its own (RELIABILITY_FUZZ_UNKNOWN_EXAMPLES each, the coverage phase off), gets one
+or two query parameters it does not document added, names a frontend could send (`per_page`,
+`search`, `Page_Size`, `status[]`, ...; an empty value for some), chosen by the case's place;
+the answer must be `400 unknown_parameter` naming exactly those, and pass the five checks.
+The request is refused before the token is looked at, so logout's cases (as the person of
+test_fuzz_logout) end no session; the totals test asserts every operation was tried.
+
 Exclusions (the only ones):
 - POST /api/auth/logout ends the session it is called with (scope=global ends all the
   person's sessions), which would turn every later case into a 401. It is fuzzed on its own
@@ -48,6 +56,8 @@ Environment:
   the same requests are generated on every run (`derandomize`), so a CI failure reproduces.
 - RELIABILITY_FUZZ_MIN_REQUESTS: the number of requests the run must reach (default 2000).
 - RELIABILITY_FUZZ_NUDGE_PERCENT: the share of positive cases nudged (default 60).
+- RELIABILITY_FUZZ_UNKNOWN_EXAMPLES: positive cases per operation given unknown query
+  parameters (default 3).
 - RELIABILITY_FUZZ_MIN_2XX, RELIABILITY_FUZZ_MIN_2XX_WRITES: the 2xx answers every
   operation, and each main write, must get (defaults 5 and 15, for 25 examples: floors
   with a margin, as the answers depend a little on the session before; lower them
@@ -98,6 +108,9 @@ MIN_REQUESTS = int(os.environ.get("RELIABILITY_FUZZ_MIN_REQUESTS", "2000"))
 NUDGE_SHARE = int(os.environ.get("RELIABILITY_FUZZ_NUDGE_PERCENT", "60"))
 MIN_2XX = int(os.environ.get("RELIABILITY_FUZZ_MIN_2XX", "5"))
 MIN_2XX_WRITES = int(os.environ.get("RELIABILITY_FUZZ_MIN_2XX_WRITES", "15"))
+UNKNOWN_EXAMPLES = int(os.environ.get("RELIABILITY_FUZZ_UNKNOWN_EXAMPLES", "3"))
+# Names a frontend might send that no operation takes (a list's are page_size and q).
+UNKNOWN_NAMES = ("per_page", "search", "Page_Size", "status[]", "limit ", "dry_run", "_")
 # The main writes, which must succeed MIN_2XX_WRITES times (every operation MIN_2XX times).
 MAIN_WRITES = (
     "POST /api/invoices",
@@ -165,6 +178,7 @@ class Run:
     seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     checking: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     taken: Counter[str] = field(default_factory=Counter)
+    unknown: Counter[str] = field(default_factory=Counter)  # unknown-parameter cases
     failures: dict[tuple[str, str, int], str] = field(default_factory=dict)
 
     def count(self, label: str, status: int) -> None:
@@ -750,21 +764,22 @@ def nudge(case: OpCase, seeded: Seeded, run: Run) -> None:
         op(Nudge(case, seeded, run, number, _tag(f"{label}|{number}"), body, params))
 
 
-def _config(examples: int = EXAMPLES) -> schemathesis.Config:
+def _config(examples: int = EXAMPLES, *, positive_only: bool = False) -> schemathesis.Config:
     """The generation's settings; the stack's address and the person's token are only
-    known once the session's stack runs, and are given to each call."""
+    known once the session's stack runs, and are given to each call. Positive only: no
+    coverage phase (its cases are mostly negative) and positive data."""
+    generation: dict[str, Any] = {
+        "max-examples": examples,
+        "deterministic": True,
+        "database": "none",
+        "no-shrink": True,
+    }
+    phases: dict[str, Any] = {"stateful": {"enabled": False}}
+    if positive_only:
+        generation["mode"] = "positive"
+        phases["coverage"] = {"enabled": False}
     return schemathesis.Config.from_dict(
-        {
-            "seed": SEED,
-            "request-timeout": 60,
-            "generation": {
-                "max-examples": examples,
-                "deterministic": True,
-                "database": "none",
-                "no-shrink": True,
-            },
-            "phases": {"stateful": {"enabled": False}},
-        }
+        {"seed": SEED, "request-timeout": 60, "generation": generation, "phases": phases}
     )
 
 
@@ -781,6 +796,9 @@ def http() -> Iterator[requests.Session]:
 
 SCHEMA = schemathesis.openapi.from_path(DOCUMENT, config=_config())
 IMPORTS_SCHEMA = schemathesis.openapi.from_path(DOCUMENT, config=_config(2 * EXAMPLES))
+UNKNOWN_SCHEMA = schemathesis.openapi.from_path(
+    DOCUMENT, config=_config(UNKNOWN_EXAMPLES, positive_only=True)
+)
 
 
 def _headers(user: User) -> dict[str, str]:
@@ -865,6 +883,50 @@ def test_fuzz_logout(
     _call(case, stack, http, _headers(leaver.user))
 
 
+def _unknown_names(case: OpCase, number: int) -> dict[str, str]:
+    """One or two names the operation does not document, and their values (some empty),
+    chosen by the case's place."""
+    operation = _document()["paths"][case.operation.path][case.operation.method.lower()]
+    documented = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+    names = [name for name in UNKNOWN_NAMES if name not in documented]
+    digest = hashlib.sha256(f"{case.operation.label}|{number}|unknown".encode()).digest()
+    chosen = [names[digest[0] % len(names)]]
+    if digest[1] % 2:
+        second = names[digest[2] % len(names)]
+        if second not in chosen:
+            chosen.append(second)
+    return dict.fromkeys(chosen, "" if digest[3] % 3 == 0 else "10")
+
+
+@UNKNOWN_SCHEMA.parametrize()
+def test_fuzz_unknown_parameters(
+    case: OpCase, stack: LocalStack, seeded: Seeded, leaver: Client, http: requests.Session
+) -> None:
+    """Negative: a query parameter the operation does not document is `400
+    unknown_parameter` naming it, whatever else the (positive) case holds."""
+    label = case.operation.label
+    number = RUN.unknown[label]
+    RUN.unknown[label] += 1
+    added = _unknown_names(case, number)
+    case.query = {**(case.query or {}), **added}
+    person = leaver.user if (case.operation.method.upper(), case.operation.path) == LOGOUT else None
+    headers = _headers(person or seeded.user)
+    response = case.call(base_url=stack.functions_url, session=http, headers=headers)
+    try:
+        error = response.json()["error"]
+        named = [d["field"] for d in error["details"]]
+        code = error["code"]
+    except (ValueError, KeyError, TypeError):
+        named, code = [], None
+    if response.status_code != 400 or code != "unknown_parameter" or named != list(added):
+        key = (label, f"unknown parameters {sorted(added)} not refused", response.status_code)
+        RUN.failures.setdefault(key, f"{code} {named}: {response.text[:300]}")
+    try:
+        case.validate_response(response, checks=CHECKS, headers=headers)
+    except FailureGroup as group:
+        RUN.fail(case, response.status_code, group)
+
+
 def test_fuzz_totals() -> None:
     """Runs last: the figures of the whole module, and what broke."""
     total = sum(RUN.requests.values())
@@ -885,6 +947,7 @@ def test_fuzz_totals() -> None:
             "ids_substituted": sum(RUN.substituted.values()),
             "positive_cases_refused_by_rules": dict(sorted(RUN.refused.items())),
             "positive_cases_nudged": dict(sorted(RUN.nudged.items())),
+            "unknown_parameter_cases": sum(RUN.unknown.values()),
             "seconds_answering": round(sum(RUN.seconds.values()), 1),
             "seconds_checking": round(sum(RUN.checking.values()), 1),
             "slowest_operations": _slowest(RUN.seconds),
@@ -903,6 +966,7 @@ def test_fuzz_totals() -> None:
     assert sum(RUN.substituted.values()) > 0, "no case reached a real row"
     everything = {op.ok().label for op in SCHEMA.get_all_operations() if isinstance(op, Ok)}
     assert set(RUN.requests) == everything, sorted(everything - set(RUN.requests))
+    assert set(RUN.unknown) == everything, sorted(everything - set(RUN.unknown))
     short = {
         label: successes
         for label, successes in sorted(_successes().items())
