@@ -208,6 +208,8 @@ def drain(
             first = False
         items: list[dict[str, Any]] = body.get("claimed") or []
         if not items:
+            if int(body.get("superseded") or 0) > 0:
+                continue  # a claim that only superseded stale rows: more may be pending
             break
         totals["claimed"] += len(items)
         for item in items:

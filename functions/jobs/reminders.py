@@ -1,12 +1,14 @@
 """Scheduled job (daily, 08:00 UTC): payment reminders to clients, the invoice attached.
 
-``public.job_claim_reminders`` opens the reminder slot each open invoice is due by its
-organization's ``reminder_settings`` (days before the due date, then daily or weekly
-once overdue; one slot per invoice and run, the latest, so missed days bring one
-reminder), at most once per invoice and slot (a unique constraint), and claims them
-with a lease. Each claimed reminder is rendered (the invoice's PDF from its document),
-sent through SES and recorded at once: sent with its message id (and a line on the
-client's timeline), or failed (retried by the next run while the slot is current).
+``public.job_open_reminders`` opens, a chunk of open invoices a call, the reminder slot
+each open invoice is due by its organization's ``reminder_settings`` (days before the due
+date, then daily or weekly once overdue; one slot per invoice and run, the latest, so
+missed days bring one reminder), at most once per invoice and slot (a unique
+constraint); ``job_claim_reminders`` claims them with a lease, superseding those no longer
+current. Each claimed reminder is rendered (the invoice's PDF from its document), sent
+through SES and recorded at once: sent with its message id (and a line on the client's
+timeline), or failed (retried by the next run while the slot is current). Every call is
+bounded (docs/architecture.md, "Statement timeouts").
 Event: ``{}`` or EventBridge's; ``as_of`` replays a day, ``organization_ids`` limits a
 run.
 """
@@ -19,22 +21,52 @@ from typing import Any
 from shared import email as mail
 from shared.documents import load_invoice_document
 from shared.formatting import format_date, format_money
-from shared.jobs import Job, JobEvent, Outcome, drain, send_email
+from shared.jobs import TIME_RESERVE_MS, Job, JobEvent, Outcome, drain, send_email
 from shared.pdf import render_invoice_pdf
+
+# Open invoices per opening call (``job_open_reminders``): well under a second each.
+OPEN_BATCH = 5000
+
+
+def open_slots(job: Job, params: dict[str, Any]) -> dict[str, int]:
+    """Opens the day's reminder slots a chunk of open invoices a call (keyset by due date
+    and id), so no statement approaches the statement timeout (docs/architecture.md,
+    "Statement timeouts")."""
+    counts = {"opened": 0, "superseded": 0, "open_calls": 0}
+    cursor: dict[str, Any] = {}
+    while True:
+        body: dict[str, Any] = job.rpc(
+            "job_open_reminders", {**params, **cursor, "batch_limit": OPEN_BATCH}
+        )
+        counts["opened"] += int(body["opened"])
+        counts["superseded"] += int(body["superseded"])
+        counts["open_calls"] += 1
+        if body["done"]:
+            return counts
+        if job.time_left_ms() <= TIME_RESERVE_MS:
+            job.warning("out of time while opening reminders", opened=counts["opened"])
+            return counts
+        cursor = {"after_due_date": body["after_due_date"], "after_id": body["after_id"]}
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     job = Job.start("reminders", context)
     asked = JobEvent.parse(event)
     params = asked.params()
+    opening = open_slots(job, params)
 
     def claim(skip: list[str]) -> dict[str, Any]:
         body: dict[str, Any] = job.rpc(
-            "job_claim_reminders", {**params, "batch_limit": asked.batch_limit, "skip_ids": skip}
+            "job_claim_reminders",
+            {**params, "batch_limit": asked.batch_limit, "skip_ids": skip, "open_slots": False},
         )
         return body
 
-    return job.finish(drain(job, claim, lambda item: send_reminder(job, item)))
+    totals = drain(job, claim, lambda item: send_reminder(job, item))
+    totals["opened"] = opening["opened"]
+    totals["superseded"] = totals.get("superseded", 0) + opening["superseded"]
+    totals["open_calls"] = opening["open_calls"]
+    return job.finish(totals)
 
 
 def send_reminder(job: Job, item: dict[str, Any]) -> Outcome:

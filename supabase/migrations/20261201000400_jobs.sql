@@ -89,10 +89,15 @@ create index email_deliveries_organization_created_at_idx
   on public.email_deliveries (organization_id, created_at desc);
 create index email_deliveries_user_idx on public.email_deliveries (user_id) where user_id is not null;
 
--- The open invoices by due date, for mark overdue and the reminders (and any
--- "what is due" question across organizations).
+-- The open invoices by due date, for the reminders (and any "what is due"
+-- question across organizations); with the id, the order the reminders open
+-- their slots in, a chunk at a time (keyset).
 create index if not exists invoices_open_due_date_idx
-  on public.invoices (due_date) where status in ('sent', 'overdue');
+  on public.invoices (due_date, id) where status in ('sent', 'overdue');
+-- The sent invoices by due date: what mark overdue takes, a chunk at a time,
+-- from the front (the invoices it already marked have left the index).
+create index if not exists invoices_sent_due_date_idx
+  on public.invoices (due_date, id) where status = 'sent';
 
 -- =============================================================================
 -- Helpers
@@ -193,17 +198,27 @@ $$;
 -- Mark overdue
 -- =============================================================================
 
--- Turns every `sent` invoice due before `as_of` into `overdue`, writes one
--- `invoice_overdue` client activity per invoice, and queues one overdue notice
--- per organization and per owner or admin whose invoiceOverdue preference is
--- on (members and viewers get none: following up on money owed is the
--- business's decision), listing that run's invoices. One statement: the
--- activities and notices come from the UPDATE's own RETURNING, so they exist
--- exactly when the transition happened, and a second run (or a concurrent
--- one, serialized by an advisory lock so two scans cannot deadlock) finds
--- nothing left `sent` and counts nothing. The invoice triggers run as for any
--- update (client totals, audit log). Returns the counts.
-create or replace function public.job_mark_overdue(as_of date default null)
+-- Turns the `sent` invoices due before `as_of` into `overdue`, at most
+-- `batch_limit` of them (the earliest due first), writes one `invoice_overdue`
+-- client activity per invoice, and queues the overdue notice of each
+-- organization and owner or admin whose invoiceOverdue preference is on
+-- (members and viewers get none: following up on money owed is the business's
+-- decision), listing the invoices. The job calls it until it marks fewer than
+-- `batch_limit`: each call is one short transaction, far inside the API roles'
+-- statement timeout however many invoices are due (docs/architecture.md,
+-- "Statement timeouts"; 5,000 invoices take about a second). Within a call one
+-- statement: the activities and notices come from the UPDATE's own RETURNING,
+-- so they exist exactly when the transition happened, and a second run (or a
+-- concurrent one, serialized call by call by an advisory lock so two scans
+-- cannot deadlock) finds nothing left `sent` and counts nothing. A notice still
+-- pending and unclaimed for the same organization, member and day takes the
+-- later calls' invoices, so a run that needs several calls still sends one
+-- notice per organization and member (two only if the notifications job claimed
+-- the first in between). The invoice triggers run as for any update (client
+-- totals, audit log). Returns the counts of this call (`organizations`: those
+-- with invoices marked in it).
+create or replace function public.job_mark_overdue(as_of date default null,
+                                                   batch_limit integer default 5000)
 returns jsonb
 language plpgsql
 volatile
@@ -214,12 +229,24 @@ declare
   today date := private.job_date(as_of);
   result jsonb;
 begin
+  if batch_limit is null or batch_limit < 1 or batch_limit > 50000 then
+    raise exception 'batch_limit must be between 1 and 50000' using errcode = '22023';
+  end if;
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('invoiceflow.job_mark_overdue'));
 
-  with marked as (
+  with chosen as (
+    select i.id
+    from public.invoices i
+    where i.status = 'sent' and i.due_date < today
+    order by i.due_date, i.id
+    limit batch_limit
+    for update
+  ),
+  marked as (
     update public.invoices i
     set status = 'overdue'
-    where i.status = 'sent' and i.due_date < today
+    from chosen c
+    where i.id = c.id and i.status = 'sent'
     returning i.id, i.organization_id, i.client_id, i.invoice_number, i.due_date, i.currency,
               i.balance_due
   ),
@@ -240,13 +267,28 @@ begin
     from marked m
     group by m.organization_id
   ),
-  queued as (
-    insert into public.email_deliveries (kind, organization_id, user_id, invoice_ids, slot_date)
-    select 'invoice_overdue', p.organization_id, mb.user_id, p.ids, today
+  recipients as (
+    select p.organization_id, mb.user_id, p.ids
     from per_organization p
     join public.memberships mb on mb.organization_id = p.organization_id and mb.role >= 'admin'
     left join public.user_settings us on us.user_id = mb.user_id
     where private.wants_email(us.email_notifications, 'invoiceOverdue')
+  ),
+  merged as (
+    update public.email_deliveries d
+    set invoice_ids = d.invoice_ids || r.ids
+    from recipients r
+    where d.kind = 'invoice_overdue' and d.status = 'pending'
+      and d.organization_id = r.organization_id and d.user_id = r.user_id
+      and d.slot_date = today and d.claimed_until is null
+    returning d.organization_id, d.user_id
+  ),
+  queued as (
+    insert into public.email_deliveries (kind, organization_id, user_id, invoice_ids, slot_date)
+    select 'invoice_overdue', r.organization_id, r.user_id, r.ids, today
+    from recipients r
+    where not exists (select 1 from merged g
+                      where g.organization_id = r.organization_id and g.user_id = r.user_id)
     returning 1
   )
   select pg_catalog.jsonb_build_object(
@@ -400,19 +442,112 @@ as $$
          or x.slot_date > (i.sent_at at time zone 'UTC')::date)
 $$;
 
--- Opens the reminder slots due as of `as_of` (an insert that a unique
--- constraint keeps to one row per invoice and slot), supersedes unsent
--- reminders whose slot is no longer current, and claims up to `batch_limit`
--- pending reminders. Returns what each email needs beyond the invoice's
--- document (which the job reads itself, for the PDF). The opening is
--- serialized by an advisory lock (concurrent inserts of the same keys in
--- different orders could deadlock); the claim is not (SKIP LOCKED).
+-- Opens the reminder slots due as of `today` for at most `batch_limit` open
+-- invoices, the next ones after (`after_due_date`, `after_id`) in due-date
+-- order (a keyset on invoices_open_due_date_idx), and supersedes the unsent
+-- reminders of those invoices whose slot is no longer current. The insert is
+-- kept to one row per invoice and slot by a unique constraint. Returns the
+-- counts and where the next chunk starts (`scanned` < `batch_limit`: done).
+create or replace function private.open_reminder_slots(
+  today date, org_ids uuid[], after_due_date date, after_id uuid, batch_limit integer,
+  out opened bigint, out superseded bigint, out scanned integer,
+  out last_due_date date, out last_id uuid)
+language plpgsql
+volatile
+set search_path = ''
+set jit = off
+as $$
+declare
+  ids uuid[];
+begin
+  select coalesce(pg_catalog.array_agg(c.id), '{}'), count(*)::integer,
+         (pg_catalog.array_agg(c.due_date order by c.due_date desc, c.id desc))[1],
+         (pg_catalog.array_agg(c.id order by c.due_date desc, c.id desc))[1]
+  into ids, scanned, last_due_date, last_id
+  from (
+    select i.id, i.due_date
+    from public.invoices i
+    where i.status in ('sent', 'overdue')
+      and (after_id is null or (i.due_date, i.id) > (after_due_date, after_id))
+      and (org_ids is null or i.organization_id = any (org_ids))
+    order by i.due_date, i.id
+    limit batch_limit
+  ) c;
+
+  insert into public.email_deliveries (kind, organization_id, invoice_id, slot, slot_date, recipient)
+  select 'payment_reminder', s.organization_id, s.invoice_id, s.slot, s.slot_date, s.recipient
+  from private.reminder_slots(today, org_ids) s
+  where s.invoice_id = any (ids)
+  order by s.invoice_id, s.slot
+  on conflict (invoice_id, slot) do nothing;
+  get diagnostics opened = row_count;
+
+  update public.email_deliveries d
+  set status = 'superseded'
+  where d.invoice_id = any (ids)
+    and d.kind = 'payment_reminder' and d.status = 'pending'
+    and (d.claimed_until is null or d.claimed_until < pg_catalog.now())
+    and not exists (
+      select 1 from private.reminder_slots(today, org_ids) s
+      where s.invoice_id = d.invoice_id and s.slot = d.slot);
+  get diagnostics superseded = row_count;
+end;
+$$;
+
+-- One chunk of the reminders' opening (private.open_reminder_slots): the job
+-- calls it from the start (no `after_id`) until it answers `done`, then claims.
+-- Each call is one short transaction, far inside the API roles' statement
+-- timeout however many invoices are open (docs/architecture.md, "Statement
+-- timeouts"). Serialized by an advisory lock (concurrent inserts of the same
+-- keys in different orders could deadlock).
+create or replace function public.job_open_reminders(
+  as_of date default null,
+  organization_ids uuid[] default null,
+  after_due_date date default null,
+  after_id uuid default null,
+  batch_limit integer default 5000
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+set jit = off
+as $$
+declare
+  today date := private.job_date(as_of);
+  chunk record;
+begin
+  if batch_limit is null or batch_limit < 1 or batch_limit > 50000 then
+    raise exception 'batch_limit must be between 1 and 50000' using errcode = '22023';
+  end if;
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('invoiceflow.job_claim_reminders'));
+  select * into chunk
+  from private.open_reminder_slots(today, job_open_reminders.organization_ids,
+                                   after_due_date, after_id, batch_limit);
+  return pg_catalog.jsonb_build_object(
+    'as_of', today, 'opened', chunk.opened, 'superseded', chunk.superseded,
+    'scanned', chunk.scanned, 'done', chunk.scanned < batch_limit,
+    'after_due_date', chunk.last_due_date, 'after_id', chunk.last_id);
+end;
+$$;
+
+-- Claims up to `batch_limit` pending reminders. Returns what each email needs
+-- beyond the invoice's document (which the job reads itself, for the PDF). A
+-- claimed reminder whose slot is no longer current (the invoice paid,
+-- cancelled, or a newer slot open) is superseded instead of returned: stale
+-- rows of invoices no longer open are found here, a claim at a time. With
+-- `open_slots` (the default) it first opens every slot due as of `as_of`, all
+-- chunks in this one call (for a few organizations, and the pgTAP tests); the
+-- job opens them with job_open_reminders, a chunk a call, and claims with
+-- `open_slots => false`. The claim is not serialized (SKIP LOCKED).
 create or replace function public.job_claim_reminders(
   as_of date default null,
   batch_limit integer default 50,
   skip_ids uuid[] default null,
   organization_ids uuid[] default null,
-  lease_seconds integer default 300
+  lease_seconds integer default 300,
+  open_slots boolean default true
 )
 returns jsonb
 language plpgsql
@@ -424,29 +559,39 @@ as $$
 declare
   today date := private.job_date(as_of);
   org_ids uuid[] := job_claim_reminders.organization_ids;
-  opened bigint;
-  superseded bigint;
+  opened bigint := 0;
+  superseded bigint := 0;
+  stale bigint;
+  chunk record;
+  after_due date;
+  after uuid;
+  claimed_ids uuid[];
   result jsonb;
 begin
   perform private.check_job_batch(batch_limit, lease_seconds);
-  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('invoiceflow.job_claim_reminders'));
+  if open_slots then
+    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('invoiceflow.job_claim_reminders'));
+    loop
+      select * into chunk from private.open_reminder_slots(today, org_ids, after_due, after, 5000);
+      opened := opened + chunk.opened;
+      superseded := superseded + chunk.superseded;
+      exit when chunk.scanned < 5000;
+      after_due := chunk.last_due_date;
+      after := chunk.last_id;
+    end loop;
+  end if;
 
-  insert into public.email_deliveries (kind, organization_id, invoice_id, slot, slot_date, recipient)
-  select 'payment_reminder', s.organization_id, s.invoice_id, s.slot, s.slot_date, s.recipient
-  from private.reminder_slots(today, org_ids) s
-  order by s.invoice_id, s.slot
-  on conflict (invoice_id, slot) do nothing;
-  get diagnostics opened = row_count;
+  select coalesce(pg_catalog.array_agg(c.id), '{}') into claimed_ids
+  from private.claim_email_deliveries(
+    array['payment_reminder'], batch_limit, lease_seconds, skip_ids, org_ids) c;
 
   update public.email_deliveries d
-  set status = 'superseded'
-  where d.kind = 'payment_reminder' and d.status = 'pending'
-    and (d.claimed_until is null or d.claimed_until < pg_catalog.now())
-    and (org_ids is null or d.organization_id = any (org_ids))
+  set status = 'superseded', claimed_until = null, attempts = d.attempts - 1
+  where d.id = any (claimed_ids)
     and not exists (
       select 1 from private.reminder_slots(today, org_ids) s
       where s.invoice_id = d.invoice_id and s.slot = d.slot);
-  get diagnostics superseded = row_count;
+  get diagnostics stale = row_count;
 
   select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
       'id', c.id,
@@ -462,12 +607,12 @@ begin
       'days_until_due', greatest(i.due_date - today, 0)
     ) order by c.created_at, c.id), '[]'::jsonb)
   into result
-  from private.claim_email_deliveries(
-    array['payment_reminder'], batch_limit, lease_seconds, skip_ids, org_ids) c
-  join public.invoices i on i.id = c.invoice_id;
+  from public.email_deliveries c
+  join public.invoices i on i.id = c.invoice_id
+  where c.id = any (claimed_ids) and c.status = 'pending';
 
   return pg_catalog.jsonb_build_object(
-    'as_of', today, 'opened', opened, 'superseded', superseded, 'claimed', result);
+    'as_of', today, 'opened', opened, 'superseded', superseded + stale, 'claimed', result);
 end;
 $$;
 
@@ -675,12 +820,14 @@ create policy "Admins can view their organization's email deliveries"
   on public.email_deliveries for select to authenticated
   using (organization_id = any ((select private.my_organization_ids('admin'))::uuid[]));
 
-comment on function public.job_mark_overdue(date) is
-  'Scheduled job: sent invoices past due become overdue, with activities and owner notices.';
+comment on function public.job_mark_overdue(date, integer) is
+  'Scheduled job: sent invoices past due become overdue (a chunk a call), with activities and owner notices.';
 comment on function public.job_claim_notifications(integer, uuid[], uuid[], integer) is
   'Scheduled job: claims queued overdue notices to send.';
-comment on function public.job_claim_reminders(date, integer, uuid[], uuid[], integer) is
-  'Scheduled job: opens due reminder slots and claims reminders to send.';
+comment on function public.job_claim_reminders(date, integer, uuid[], uuid[], integer, boolean) is
+  'Scheduled job: opens due reminder slots (unless open_slots is false) and claims reminders to send.';
+comment on function public.job_open_reminders(date, uuid[], date, uuid, integer) is
+  'Scheduled job: opens the due reminder slots of one chunk of open invoices.';
 comment on function public.job_claim_summaries(text, date, integer, uuid[], uuid[], integer) is
   'Scheduled job: opens the period''s summaries and claims them, with their figures.';
 comment on function public.job_record_delivery(uuid, text, text, boolean, text) is
@@ -689,9 +836,10 @@ comment on function public.job_record_delivery(uuid, text, text, boolean, text) 
 -- Nothing created above is executable by PUBLIC; the grants below say who may.
 revoke execute on all functions in schema private, public from public;
 grant execute on function
-  public.job_mark_overdue(date),
+  public.job_mark_overdue(date, integer),
   public.job_claim_notifications(integer, uuid[], uuid[], integer),
-  public.job_claim_reminders(date, integer, uuid[], uuid[], integer),
+  public.job_claim_reminders(date, integer, uuid[], uuid[], integer, boolean),
+  public.job_open_reminders(date, uuid[], date, uuid, integer),
   public.job_claim_summaries(text, date, integer, uuid[], uuid[], integer),
   public.job_record_delivery(uuid, text, text, boolean, text)
   to service_role;
