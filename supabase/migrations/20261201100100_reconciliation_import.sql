@@ -133,6 +133,10 @@ declare
   file_error text;
   done public.import_batches;
 begin
+  -- The caller's temporary tables, for plpgsql_check (supabase db lint): import_begin
+  -- creates import_problems, the import function import_docs (these are the columns used).
+  perform 'PRAGMA:TABLE: import_problems (doc_id uuid, row_number integer, column_name text, value text, message text)';
+  perform 'PRAGMA:TABLE: import_docs (id uuid, index integer, rows jsonb, label text, stored boolean)';
   -- A document rejected for one row: its other rows are told why they were left out.
   if b.policy = 'accept_valid_rows' then
     insert into pg_temp.import_problems (doc_id, row_number, message)
@@ -259,6 +263,7 @@ security definer
 set search_path = ''
 as $$
 begin
+  perform 'PRAGMA:TABLE: import_problems (doc_id uuid, row_number integer, column_name text, value text, message text)';  -- import_begin's, for plpgsql_check
   insert into pg_temp.import_problems (doc_id, row_number, column_name, value, message)
   select doc, r.n::integer, col, val, msg
   from pg_catalog.jsonb_array_elements_text(doc_rows) as r (n);
@@ -443,6 +448,8 @@ begin
     index integer, rows jsonb, vendor_name text, invoice_number text, invoice_date date,
     due_date date, po_number text, currency text, subtotal numeric, tax_amount numeric,
     total_amount numeric, notes text, lines jsonb);
+  perform 'PRAGMA:TABLE: import_docs (id uuid, index integer, rows jsonb, vendor_name text, invoice_number text, invoice_date date, due_date date, po_number text, currency text, subtotal numeric, tax_amount numeric, total_amount numeric, notes text, lines jsonb, label text, vendor_key text, number_key text, vendor_id uuid, stored boolean)';  -- its columns, for plpgsql_check (supabase db lint)
+  perform 'PRAGMA:TABLE: import_problems (doc_id uuid, row_number integer, column_name text, value text, message text)';  -- import_begin's
   analyze pg_temp.import_docs;
 
   if pg_catalog.to_regclass('pg_temp.import_lines') is not null then
@@ -456,6 +463,7 @@ begin
   cross join lateral pg_catalog.jsonb_to_recordset(d.lines) as l (
     "row" integer, at text, line_number integer, item_code text, description text,
     quantity numeric, unit_price numeric, amount numeric);
+  perform 'PRAGMA:TABLE: import_lines (doc_id uuid, currency text, "row" integer, line_number integer, item_code text, description text, quantity numeric, unit_price numeric, amount numeric)';  -- its columns, for plpgsql_check (supabase db lint)
   analyze pg_temp.import_lines;
 
   -- What only the database knows: duplicates, inside the batch and stored. The
@@ -594,6 +602,8 @@ begin
   from pg_catalog.jsonb_to_recordset(coalesce(batch, '[]'::jsonb)) as d (
     index integer, rows jsonb, po_number text, vendor_name text, order_date date,
     currency text, status text, notes text, lines jsonb);
+  perform 'PRAGMA:TABLE: import_docs (id uuid, index integer, rows jsonb, po_number text, vendor_name text, order_date date, currency text, status text, notes text, lines jsonb, label text, vendor_key text, number_key text, vendor_id uuid, stored boolean)';  -- its columns, for plpgsql_check (supabase db lint)
+  perform 'PRAGMA:TABLE: import_problems (doc_id uuid, row_number integer, column_name text, value text, message text)';  -- import_begin's
   analyze pg_temp.import_docs;
 
   perform private.import_problem_rows(d.id, d.rows, coalesce(columns ->> 'po_number', 'po_number'),
@@ -709,6 +719,8 @@ begin
   left join public.purchase_orders po
     on po.organization_id = org
    and po.normalized_po_number = private.normalize_document_number(d.po_number);
+  perform 'PRAGMA:TABLE: import_docs (id uuid, index integer, rows jsonb, receipt_number text, po_number text, received_date date, notes text, lines jsonb, label text, number_key text, purchase_order_id uuid, po_status text, stored boolean)';  -- its columns, for plpgsql_check (supabase db lint)
+  perform 'PRAGMA:TABLE: import_problems (doc_id uuid, row_number integer, column_name text, value text, message text)';  -- import_begin's
   analyze pg_temp.import_docs;
 
   if pg_catalog.to_regclass('pg_temp.import_lines') is not null then
@@ -733,6 +745,7 @@ begin
   from pg_temp.import_docs d
   cross join lateral pg_catalog.jsonb_to_recordset(d.lines) as l (
     "row" integer, at text, po_line integer, item_code text, quantity_received numeric);
+  perform 'PRAGMA:TABLE: import_lines (doc_id uuid, "row" integer, at text, po_line integer, item_code text, quantity_received numeric, purchase_order_line_id uuid, item_matches bigint)';  -- its columns, for plpgsql_check (supabase db lint)
   analyze pg_temp.import_lines;
 
   perform private.import_problem_rows(d.id, d.rows, coalesce(columns ->> 'po_number', 'po_number'),

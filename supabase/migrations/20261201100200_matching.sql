@@ -446,6 +446,7 @@ begin
               else vi.id = any (ids) end)
   order by vi.id
   for update;
+  perform 'PRAGMA:TABLE: recon_ids (id uuid)';  -- its columns, for plpgsql_check (supabase db lint)
   create unique index on recon_ids (id);
   analyze recon_ids;
 
@@ -489,6 +490,7 @@ begin
   ) po
   left join public.vendors tv on tv.organization_id = org
     and tv.id = coalesce(vi.vendor_id, po.vendor_id);
+  perform 'PRAGMA:TABLE: recon_mi (invoice_id uuid, vendor_id uuid, vendor_name text, invoice_number text, normalized_invoice_number text, invoice_date date, created_at timestamp with time zone, currency text, subtotal numeric, tax_amount numeric, total_amount numeric, po_number text, po_linked_manually boolean, po_id uuid, po_number_found text, po_status text, po_vendor_id uuid, po_currency text, po_matched_by text, qty_pct numeric, price_pct numeric, price_amt numeric, total_tol numeric)';  -- its columns, for plpgsql_check (supabase db lint)
   analyze recon_mi;
 
   -- 3. Each line with its PO line, received and earlier-billed quantities.
@@ -522,12 +524,14 @@ begin
       limit 1
     ) pl on true
 ;
+  perform 'PRAGMA:TABLE: recon_lines (line_id uuid, invoice_id uuid, line_number integer, item_code text, description text, quantity numeric, unit_price numeric, amount numeric, currency text, invoice_date date, created_at timestamp with time zone, qty_pct numeric, price_pct numeric, price_amt numeric, total_tol numeric, po_id uuid, po_line_id uuid, matched_by text, po_line_number integer, ordered numeric, po_price numeric)';  -- its columns, for plpgsql_check (supabase db lint)
   analyze recon_lines;
   -- The PO lines concerned, keyed: what other invoices billed against them and
   -- what was received are read through this index, whatever the statistics of
   -- vendor_invoice_line_matches (perhaps written earlier in this transaction).
   create temp table recon_pol on commit drop as
   select distinct x.po_line_id as id from recon_lines x where x.po_line_id is not null;
+  perform 'PRAGMA:TABLE: recon_pol (id uuid)';  -- its columns, for plpgsql_check (supabase db lint)
   create unique index on recon_pol (id);
   analyze recon_pol;
 
@@ -565,6 +569,7 @@ begin
   from recon_lines x
   left join received rc on rc.po_line_id = x.po_line_id
   left join earlier e on e.line_id = x.line_id and e.mine;
+  perform 'PRAGMA:TABLE: recon_ml (line_id uuid, invoice_id uuid, line_number integer, item_code text, description text, quantity numeric, unit_price numeric, amount numeric, currency text, invoice_date date, created_at timestamp with time zone, qty_pct numeric, price_pct numeric, price_amt numeric, total_tol numeric, po_id uuid, po_line_id uuid, matched_by text, po_line_number integer, ordered numeric, po_price numeric, received numeric, billed_before numeric)';  -- its columns, for plpgsql_check (supabase db lint)
   analyze recon_ml;
 
   -- 4. Each line's checks.
@@ -614,6 +619,7 @@ begin
               when d.amount_outcome <> 'matched' then 'line_amount'
               else 'exact' end as line_rule
   from d;
+  perform 'PRAGMA:TABLE: recon_lr (line_id uuid, invoice_id uuid, line_number integer, item_code text, description text, quantity numeric, unit_price numeric, amount numeric, currency text, invoice_date date, created_at timestamp with time zone, qty_pct numeric, price_pct numeric, price_amt numeric, total_tol numeric, po_id uuid, po_line_id uuid, matched_by text, po_line_number integer, ordered numeric, po_price numeric, received numeric, billed_before numeric, allowed_qty numeric, available_qty numeric, price_var numeric, price_allow numeric, expected_amount numeric, amount_var numeric, qty_outcome text, price_outcome text, amount_outcome text, line_outcome text, line_rule text)';  -- its columns, for plpgsql_check (supabase db lint)
 
   -- 5. The exceptions detected now.
   create temp table recon_mx on commit drop as
@@ -782,6 +788,7 @@ begin
                             'billed_amount', r.amount::text, 'tolerance', r.total_tol::text)
   from recon_lr r
   where r.amount_outcome = 'exception';
+  perform 'PRAGMA:TABLE: recon_mx (invoice_id uuid, line_id uuid, line_number integer, type text, check_name text, severity text, expected text, actual text, variance numeric, message text, evidence jsonb)';  -- its columns, for plpgsql_check (supabase db lint)
 
   -- Document totals (needs the line sums).
   insert into recon_mx
@@ -846,6 +853,7 @@ begin
   select e.id, e.vendor_invoice_id, e.dedupe_key, e.status, e.resolution, e.expected, e.actual
   from public.reconciliation_exceptions e
   where e.vendor_invoice_id in (select r.id from recon_ids r);
+  perform 'PRAGMA:TABLE: recon_old (id uuid, vendor_invoice_id uuid, dedupe_key text, status text, resolution text, expected text, actual text)';  -- its columns, for plpgsql_check (supabase db lint)
   create index on recon_old (vendor_invoice_id, dedupe_key);
   analyze recon_old;
 
@@ -860,6 +868,7 @@ begin
   join recon_mi m on m.invoice_id = x.invoice_id
   left join recon_old o on o.vendor_invoice_id = x.invoice_id
     and o.dedupe_key = x.type || '/' || x.check_name || '/' || coalesce(x.line_id::text, '-');
+  perform 'PRAGMA:TABLE: recon_ex (invoice_id uuid, line_id uuid, line_number integer, type text, check_name text, severity text, expected text, actual text, variance numeric, message text, evidence jsonb, vendor_id uuid, old_id uuid, new_status text)';  -- its columns, for plpgsql_check (supabase db lint)
   analyze recon_ex;
 
   insert into public.reconciliation_exceptions as e (
@@ -949,6 +958,7 @@ begin
     from recon_ex x
     group by x.invoice_id
   ) ex on ex.invoice_id = m.invoice_id;
+  perform 'PRAGMA:TABLE: recon_ir (invoice_id uuid, outcome text, po_id uuid, po_matched_by text, currency text, lines_total numeric, expected_lines_total numeric, subtotal numeric, tax_amount numeric, total_amount numeric, subtotal_variance numeric, total_variance numeric, lines_count integer, lines_matched integer, lines_within_tolerance integer, lines_exception integer, open_exceptions integer, tolerances jsonb)';  -- its columns, for plpgsql_check (supabase db lint)
   create unique index on recon_ir (invoice_id);
   analyze recon_ir;
 
