@@ -21,7 +21,6 @@ from starlette.exceptions import HTTPException
 
 from shared.errors import ApiError
 from shared.log import get_logger
-from shared.query import refuse_unknown
 from shared.settings import get_settings
 
 Scope = MutableMapping[str, Any]
@@ -215,6 +214,15 @@ class Envelope:
             )
 
 
+async def _known_query_parameters(request: Request) -> None:
+    """The first dependency of every route: query parameters the route does not take are
+    refused (shared.query, imported by the first request that has any)."""
+    if request.scope.get("query_string"):
+        from shared.query import refuse_unknown  # noqa: PLC0415  (cold start: see shared.query)
+
+        refuse_unknown(request)
+
+
 def create_app(*routers: APIRouter, title: str = "InvoiceFlow API", docs: bool = False) -> FastAPI:
     app = FastAPI(
         title=title,
@@ -222,7 +230,7 @@ def create_app(*routers: APIRouter, title: str = "InvoiceFlow API", docs: bool =
         docs_url=None,
         redoc_url=None,
         # First on every route, before its own dependencies (the token's among them).
-        dependencies=[Depends(refuse_unknown)],
+        dependencies=[Depends(_known_query_parameters)],
     )
     for router in routers:
         app.include_router(router)

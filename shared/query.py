@@ -3,11 +3,13 @@
 
 FastAPI reads the query parameters a route declares and drops the rest without a word:
 ``GET /api/clients?per_page=10&search=acme`` answered 25 unfiltered rows, as if the
-frontend had asked for them. ``create_app`` (shared.api) runs `refuse_unknown` first on
-every route of every function, so each route gets the check from what FastAPI itself
-knows of it: its own parameters, those of its dependencies (``page``/``page_size`` of
-the lists, ``from``/``to`` of the reports), the fields of a pydantic model of query
-parameters, by the names a request uses (aliases: the export's ``format``).
+frontend had asked for them. ``create_app`` (shared.api) puts a dependency first on
+every route of every function that calls `refuse_unknown` for a request with a query
+string (imported then: a cold start without one never compiles this module), so each
+route gets the check from what FastAPI itself knows of it: its own parameters, those of
+its dependencies (``page``/``page_size`` of the lists, ``from``/``to`` of the reports),
+the fields of a pydantic model of query parameters, by the names a request uses
+(aliases: the export's ``format``).
 
 - An undeclared name → ``400 unknown_parameter``, with every such name in ``details``
   (``{"in": "query", "field": name, "message": ...}``, the shape of a field error); an
@@ -26,27 +28,33 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Iterator
-from dataclasses import dataclass
 from types import UnionType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Request
-from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import AliasChoices, BaseModel
 
 from shared.errors import ApiError
 
+if TYPE_CHECKING:
+    from fastapi import Request
+    from fastapi.dependencies.models import Dependant
+
 _SEQUENCES = (list, tuple, set, frozenset)
 
 
-@dataclass(frozen=True)
 class Declared:
-    """The query parameters a route takes, by the names a request uses."""
+    """The query parameters a route takes, by the names a request uses (a plain class:
+    this module is compiled on a cold start's first request with a query string)."""
 
-    names: frozenset[str]
-    repeatable: frozenset[str]  # list-typed: each repeat is one more value
-    open: bool = False  # a query model that allows extra fields takes any name
+    __slots__ = ("names", "open", "repeatable")
+
+    def __init__(
+        self, names: frozenset[str], repeatable: frozenset[str], *, open: bool = False
+    ) -> None:
+        self.names = names
+        self.repeatable = repeatable  # list-typed: each repeat is one more value
+        self.open = open  # a query model that allows extra fields takes any name
 
 
 def _without_none(annotation: Any) -> Any:
@@ -125,10 +133,11 @@ def _shown(name: str) -> str:
     return name if name else "'' (a parameter without a name)"
 
 
-async def refuse_unknown(request: Request) -> None:
-    """The dependency ``create_app`` puts first on every route (see the module)."""
+def refuse_unknown(request: Request) -> None:
+    """Raises the 400 for the request's route (see the module); shared.api's dependency
+    calls it for a request with a query string."""
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute) or not request.scope.get("query_string"):
+    if not isinstance(route, APIRoute):
         return
     known = _declared_for(route)
     if known.open:
