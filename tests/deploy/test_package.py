@@ -287,8 +287,15 @@ def test_the_layer_holds_the_locked_packages_for_arm64(package: Package) -> None
         # The runtime provides the AWS SDK; no bytecode (slim), the metadata stays.
         assert not [n for n in names if n.startswith(("python/boto3/", "python/botocore/"))]
         assert not [n for n in names if n.endswith(".pyc")]
-        for module in ("fastapi", "pydantic_core", "mangum", "jwt", "supabase", "reportlab"):
+        for module in ("fastapi", "pydantic_core", "mangum", "jwt", "reportlab"):
             assert f"python/{module}/__init__.py" in names, module
+        # The two Supabase clients the functions import, not the umbrella and what only it
+        # pulls in (tests/deploy/test_dependencies.py).
+        for module in ("postgrest", "supabase_auth"):
+            assert f"python/{module}/__init__.py" in names, module
+        umbrella = {"supabase", "realtime", "storage3", "supabase_functions", "websockets"}
+        assert not {n.split("/")[1] for n in names} & umbrella
+        assert not {dist for dist in dists if dist in umbrella}
 
 
 def test_the_layer_and_any_function_fit_lambda(package: Package) -> None:
