@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the local stack and the tests need, when missing:
 # the PostgreSQL 15 server and client, contrib (pgcrypto, pg_trgm), pgTAP and plpgsql_check
-# (which `supabase db lint` uses).
+# (which `supabase db lint` uses); then builds and installs devstack/safeupdate (our own
+# pg-safeupdate, which Supabase preloads for the Data API's roles) against the server's
+# headers (postgresql-server-dev-15) when the installed module is missing or older.
 set -euo pipefail
 
 need=()
@@ -10,20 +12,45 @@ command -v psql >/dev/null 2>&1 || need+=(postgresql-client-15)
 [ -f /usr/share/postgresql/15/extension/pgtap.control ] || need+=(postgresql-15-pgtap)
 [ -f /usr/share/postgresql/15/extension/pg_trgm.control ] || need+=(postgresql-contrib)
 [ -f /usr/share/postgresql/15/extension/plpgsql_check.control ] || need+=(postgresql-15-plpgsql-check)
+[ -f /usr/include/postgresql/15/server/postgres.h ] || need+=(postgresql-server-dev-15)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 
-if [ ${#need[@]} -eq 0 ]; then
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+module=/usr/lib/postgresql/15/lib/safeupdate.so
+build_module=0
+if [ ! -f "$module" ] || [ "$here/safeupdate/safeupdate.c" -nt "$module" ]; then
+  build_module=1
+fi
+
+if [ ${#need[@]} -eq 0 ] && [ "$build_module" -eq 0 ]; then
   exit 0
 fi
 
-echo "installing Debian packages: ${need[*]}"
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=()
 elif command -v sudo >/dev/null 2>&1; then
   SUDO=(sudo)
 else
-  echo "need root (or sudo) to install: ${need[*]}" >&2
+  echo "need root (or sudo) to install: ${need[*]} ${module}" >&2
   exit 1
 fi
-export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ "$build_module" -eq 1 ]; then
+  echo "building and installing $module (devstack/safeupdate)"
+  # Built in a scratch copy (the checkout stays clean); without LLVM bitcode, which would
+  # need clang.
+  build="$(mktemp -d)"
+  trap 'rm -rf "$build"' EXIT
+  cp "$here/safeupdate/safeupdate.c" "$here/safeupdate/Makefile" "$build/"
+  make -s -C "$build" with_llvm=no >/dev/null
+  "${SUDO[@]}" make -s -C "$build" with_llvm=no install >/dev/null
+  touch "$module"
+fi

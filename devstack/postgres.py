@@ -9,10 +9,15 @@ Three ways to get a database, one interface (:class:`Database`):
   it keeps its data across restarts.
 * :func:`from_url` — any server named by ``DATABASE_URL`` (a real Supabase, for example).
 
-:func:`bootstrap` then makes it a Supabase-like database: the platform SQL (roles,
-``auth`` schema, grants), every migration in ``supabase/migrations`` not yet applied
-(recorded in ``supabase_migrations.schema_migrations`` as the Supabase CLI does), and
-optionally ``supabase/seed.sql``.
+:func:`bootstrap` then makes it a Supabase-like database: the platform SQL (roles and
+their settings, ``auth`` schema, grants) as the superuser ``supabase_admin``, then every
+migration in ``supabase/migrations`` not yet applied (recorded in
+``supabase_migrations.schema_migrations`` as the Supabase CLI does) and optionally
+``supabase/seed.sql``, both as ``postgres``, which is not a superuser, as on Supabase.
+
+As on Supabase, initdb's superuser is ``supabase_admin``; ``postgres`` is an ordinary
+login role (created when the server first starts) that the platform SQL gives
+Supabase's attributes: BYPASSRLS, CREATEROLE, CREATEDB, REPLICATION, the API roles.
 
 PostgreSQL refuses to run as root, so when we are root ``initdb``/``pg_ctl`` run as the
 ``postgres`` system user.
@@ -34,13 +39,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM_SQL = Path(__file__).resolve().parent / "sql" / "platform.sql"
+ROLES_SQL = Path(__file__).resolve().parent / "sql" / "roles.sql"
 MIGRATIONS_DIR = ROOT / "supabase" / "migrations"
 SEED_SQL = ROOT / "supabase" / "seed.sql"
 PG_USER = "postgres"
 PG_PASSWORD = "postgres"  # noqa: S105 - local development only; trust auth on loopback
+ADMIN_USER = "supabase_admin"  # initdb's superuser, as on Supabase
 
 _MIGRATION_NAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
 
@@ -114,6 +123,11 @@ class Cluster:
         return f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{self.port}/postgres"
 
     @property
+    def admin_url(self) -> str:
+        """The superuser's URL (platform SQL, cluster administration)."""
+        return admin_url(self.url)
+
+    @property
     def logfile(self) -> Path:
         return self.datadir / "server.log"
 
@@ -130,7 +144,7 @@ class Cluster:
                 "--pgdata",
                 str(self.datadir),
                 "--username",
-                PG_USER,
+                ADMIN_USER,
                 "--auth",
                 "trust",
                 "--encoding",
@@ -176,14 +190,21 @@ class Cluster:
             "pg_ctl start",
         )
         self._wait_ready()
+        ensure_login_role(self.admin_url)
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with psycopg.connect(self.url, connect_timeout=2):
+                with psycopg.connect(self.admin_url, connect_timeout=2):
                     return
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
+                if f'role "{ADMIN_USER}" does not exist' in str(exc):
+                    raise ClusterError(
+                        f"{self.datadir} was made before {ADMIN_USER} became the cluster's"
+                        " superuser (as on Supabase, where postgres is not one): remove it"
+                        " to have the cluster made again"
+                    ) from exc
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
@@ -292,6 +313,28 @@ def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
+def admin_url(url: str) -> str:
+    """The same server and database as ``url``, as the superuser ``supabase_admin``."""
+    return make_conninfo(url, user=ADMIN_USER)
+
+
+def ensure_login_role(url: str) -> None:
+    """Creates the ``postgres`` login role when missing (a new cluster: initdb made only
+    ``supabase_admin``), as Supabase's image has it before its migrations run. Its
+    attributes and memberships come with the platform SQL."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "do $$ begin if not exists (select from pg_roles where rolname = {role}) then"
+                " create role {ident} login password {password}; end if; end $$"
+            ).format(
+                role=sql.Literal(PG_USER),
+                ident=sql.Identifier(PG_USER),
+                password=sql.Literal(PG_PASSWORD),
+            )
+        )
+
+
 def has_platform(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
     row = conn.execute(
         "select to_regclass('auth.users') is not null"
@@ -300,13 +343,41 @@ def has_platform(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
     return bool(row and row[0])
 
 
-def bootstrap(url: str, *, seed: bool, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
-    """Platform SQL (when missing), pending migrations, then the seed. Returns what ran."""
+def apply_platform(superuser_url: str) -> None:
+    """The platform SQL (roles.sql, then platform.sql), as the superuser. Supabase's
+    Data API roles preload safeupdate: a server without the module is refused here,
+    with the command that installs it, rather than at every REST login."""
+    with psycopg.connect(superuser_url, autocommit=True) as conn:
+        try:
+            conn.execute("load 'safeupdate'")
+        except psycopg.errors.UndefinedFile as exc:
+            raise ClusterError(
+                "the safeupdate module is not installed in this PostgreSQL (Supabase"
+                " preloads pg-safeupdate for the Data API): run `make setup`"
+                " (devstack/install-system-deps.sh builds devstack/safeupdate)"
+            ) from exc
+        conn.execute("set safeupdate.enabled = off")  # the platform's own session
+        conn.execute(ROLES_SQL.read_text(encoding="utf-8"))
+        conn.execute(PLATFORM_SQL.read_text(encoding="utf-8"))
+
+
+def bootstrap(
+    url: str,
+    *,
+    seed: bool,
+    migrations_dir: Path = MIGRATIONS_DIR,
+    superuser_url: str | None = None,
+) -> list[str]:
+    """Platform SQL (when missing; as ``superuser_url``, by default ``supabase_admin`` on
+    the same server), then pending migrations and the seed as ``url``'s user (``postgres``,
+    not a superuser, as on Supabase). Returns what ran."""
     applied: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
-        if not has_platform(conn):
-            conn.execute(PLATFORM_SQL.read_text(encoding="utf-8"))
-            applied.append("platform")
+        missing = not has_platform(conn)
+    if missing:
+        apply_platform(superuser_url or admin_url(url))
+        applied.append("platform")
+    with psycopg.connect(url, autocommit=True) as conn:
         done = {
             str(row[0])
             for row in conn.execute("select version from supabase_migrations.schema_migrations")

@@ -60,10 +60,14 @@ def parse_error(message: str, details: str | None = None) -> ApiError:
     return ApiError(400, "PGRST100", message, details)
 
 
-def status_for_sqlstate(code: str, anonymous: bool) -> int:
+def status_for_sqlstate(code: str, anonymous: bool, message: str = "") -> int:
     """PostgREST's SQLSTATE → HTTP status table."""
     if code.startswith("PT") and len(code) == 5 and code[2:].isdigit():
         return int(code[2:])
+    if code == "21000":
+        # pg-safeupdate's refusal is the client's error; another cardinality violation
+        # ("more than one row returned by a subquery ...") the server's.
+        return 400 if message.endswith("requires a WHERE clause") else 500
     fixed = {
         "23503": 409,
         "23505": 409,
@@ -106,7 +110,7 @@ def from_database(exc: psycopg.Error, anonymous: bool) -> ApiError:
     """The response for an error PostgreSQL raised."""
     diag = exc.diag
     code = exc.sqlstate or "XX000"
-    status = status_for_sqlstate(code, anonymous)
+    status = status_for_sqlstate(code, anonymous, diag.message_primary or "")
     headers = {"WWW-Authenticate": "Bearer"} if code == "42501" and anonymous else {}
     return ApiError(
         status,

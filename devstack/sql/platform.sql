@@ -1,51 +1,34 @@
 -- =============================================================================
--- Platform SQL: what a Supabase database already has before the project's own
--- migrations run. Applied by devstack to a bare PostgreSQL 15; never applied to a
--- real Supabase project (it has all of this). Idempotent: safe to run twice.
+-- Platform SQL: the per-database half of what a Supabase database has before the
+-- project's own migrations run (the roles and their settings are roles.sql). Applied by
+-- devstack to a bare PostgreSQL 15 as the superuser supabase_admin, after roles.sql;
+-- never applied to a real Supabase project (it has all of this). Idempotent.
 --
--- Mirrors supabase/postgres' init scripts for the parts the project relies on:
--- the API roles, the `auth` schema (users, sessions, refresh tokens, identities,
--- MFA factors) with auth.uid()/role()/email()/jwt(), the `extensions` schema,
--- the default privileges Supabase gives on `public`, statement timeouts and the
--- `supabase_realtime` publication.
+-- Mirrors supabase/postgres' migrations/db (init-scripts/00000000000000-initial-
+-- schema.sql, 00000000000001-auth-schema.sql, 00000000000003-post-setup.sql,
+-- migrations/10000000000000_demote-postgres.sql, 20211115181400_update-auth-
+-- permissions.sql, 20230224042246_grant_extensions_perms_for_postgres.sql) for the
+-- parts the project relies on: the database owned by postgres, the `extensions` schema,
+-- the `auth` schema (users, sessions, refresh tokens, identities, MFA factors) with
+-- auth.uid()/role()/email()/jwt(), the default privileges Supabase gives on `public`,
+-- the `supabase_realtime` publication and the CLI's migration history. No
+-- `alter database ... set search_path`: Supabase sets it per role (roles.sql).
+--
+-- What only a superuser may do (ownership handed to other roles, pgTAP) is skipped when
+-- postgres applies this file to a database of its own (tests/db/test_seed_mistakes.py).
 -- =============================================================================
 
--- -----------------------------------------------------------------------------
--- Roles
--- -----------------------------------------------------------------------------
+set search_path = "$user", public, extensions;
+
+-- The database is postgres's, as on Supabase (migrate.sh: alter database postgres owner
+-- to postgres): its `public` schema (owned by pg_database_owner) is then postgres's too.
 do $$
 begin
-  if not exists (select from pg_roles where rolname = 'anon') then
-    create role anon nologin noinherit;
-  end if;
-  if not exists (select from pg_roles where rolname = 'authenticated') then
-    create role authenticated nologin noinherit;
-  end if;
-  if not exists (select from pg_roles where rolname = 'service_role') then
-    create role service_role nologin noinherit bypassrls;
-  end if;
-  if not exists (select from pg_roles where rolname = 'authenticator') then
-    -- Local development password only; the REST server logs in as this role and
-    -- switches to anon/authenticated/service_role per request.
-    create role authenticator login noinherit password 'postgres';
-  end if;
-  if not exists (select from pg_roles where rolname = 'supabase_auth_admin') then
-    create role supabase_auth_admin login noinherit createrole password 'postgres';
+  if (select rolsuper from pg_roles where rolname = current_user) then
+    execute format('alter database %I owner to postgres', current_database());
   end if;
 end
 $$;
-
-grant anon, authenticated, service_role to authenticator;
-
--- Per-role settings, as supabase/postgres sets them (init-scripts/00000000000000-initial-
--- schema.sql; migrations 20221028101028_set_authenticator_timeout.sql and
--- 20231130133139_set_lock_timeout_to_authenticator_role.sql). PostgREST logs in as
--- authenticator, so its settings hold for every request (service_role has none of its
--- own); PostgREST applies anon's and authenticated's on top, per transaction.
-alter role authenticator set statement_timeout = '8s';
-alter role authenticator set lock_timeout = '8s';
-alter role anon set statement_timeout = '3s';
-alter role authenticated set statement_timeout = '8s';
 
 -- -----------------------------------------------------------------------------
 -- Extensions live in their own schema, as on Supabase.
@@ -54,20 +37,29 @@ create schema if not exists extensions;
 grant usage on schema extensions to postgres, anon, authenticated, service_role;
 create extension if not exists pgcrypto with schema extensions;
 create extension if not exists "uuid-ossp" with schema extensions;
-
+grant all on all tables in schema extensions to postgres with grant option;
+grant all on all routines in schema extensions to postgres with grant option;
+grant all on all sequences in schema extensions to postgres with grant option;
+alter default privileges in schema extensions grant all on tables to postgres with grant option;
+alter default privileges in schema extensions grant all on routines to postgres with grant option;
+alter default privileges in schema extensions grant all on sequences to postgres with grant option;
 do $$
 begin
-  execute format('alter database %I set search_path = "$user", public, extensions',
-                 current_database());
+  if (select rolsuper from pg_roles where rolname = current_user) then
+    alter schema extensions owner to postgres;
+    -- pgTAP is not a trusted extension: on Supabase postgres creates it through
+    -- supautils (`supabase test db`); here the superuser creates it up front, so the
+    -- pgTAP files run as postgres.
+    create extension if not exists pgtap with schema extensions;
+  end if;
 end
 $$;
-set search_path = "$user", public, extensions;
 
 -- -----------------------------------------------------------------------------
 -- The auth schema (Supabase Auth's tables, the columns the project and the
 -- local Auth server use; names and types as in supabase/auth's migrations).
 -- -----------------------------------------------------------------------------
-create schema if not exists auth authorization supabase_auth_admin;
+create schema if not exists auth;
 
 create table if not exists auth.users (
   instance_id uuid,
@@ -184,13 +176,6 @@ create table if not exists auth.mfa_amr_claims (
   unique (session_id, authentication_method)
 );
 
-alter table auth.users owner to supabase_auth_admin;
-alter table auth.identities owner to supabase_auth_admin;
-alter table auth.sessions owner to supabase_auth_admin;
-alter table auth.refresh_tokens owner to supabase_auth_admin;
-alter table auth.mfa_factors owner to supabase_auth_admin;
-alter table auth.mfa_challenges owner to supabase_auth_admin;
-alter table auth.mfa_amr_claims owner to supabase_auth_admin;
 
 -- The claim helpers. Exactly Supabase's definitions: the request's JWT claims
 -- live in the transaction-local GUC request.jwt.claims set by PostgREST; an
@@ -231,40 +216,89 @@ as $$
   )::jsonb
 $$;
 
-alter function auth.uid() owner to supabase_auth_admin;
-alter function auth.role() owner to supabase_auth_admin;
-alter function auth.email() owner to supabase_auth_admin;
-alter function auth.jwt() owner to supabase_auth_admin;
 
-grant usage on schema auth to anon, authenticated, service_role;
+-- Owners as on Supabase: the schema supabase_admin's, its tables and functions
+-- supabase_auth_admin's (supabase/postgres init-scripts/00000000000001-auth-schema.sql,
+-- migrations/20211124212715_update-auth-owner.sql). Only a superuser may hand them over;
+-- applied by postgres to a database of its own (tests/db/test_seed_mistakes.py on a
+-- real Supabase), their creator keeps them.
+do $$
+begin
+  if (select rolsuper from pg_roles where rolname = current_user) then
+    alter schema auth owner to supabase_admin;
+    alter table auth.users owner to supabase_auth_admin;
+    alter table auth.identities owner to supabase_auth_admin;
+    alter table auth.sessions owner to supabase_auth_admin;
+    alter table auth.refresh_tokens owner to supabase_auth_admin;
+    alter table auth.mfa_factors owner to supabase_auth_admin;
+    alter table auth.mfa_challenges owner to supabase_auth_admin;
+    alter table auth.mfa_amr_claims owner to supabase_auth_admin;
+    alter function auth.uid() owner to supabase_auth_admin;
+    alter function auth.role() owner to supabase_auth_admin;
+    alter function auth.email() owner to supabase_auth_admin;
+    alter function auth.jwt() owner to supabase_auth_admin;
+    alter default privileges for role supabase_auth_admin in schema auth
+      grant all on tables to postgres;
+    alter default privileges for role supabase_auth_admin in schema auth
+      grant all on sequences to postgres;
+    alter default privileges for role supabase_auth_admin in schema auth
+      grant all on routines to postgres;
+  end if;
+end
+$$;
+
+-- supabase_auth_admin owns and changes the schema; postgres and the API roles use it
+-- (postgres may not create in it since 2025: migrations/20250421084701).
+grant all on schema auth to supabase_auth_admin;
+grant usage on schema auth to postgres, anon, authenticated, service_role;
 grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
   to anon, authenticated, service_role, postgres;
 grant all on all tables in schema auth to postgres;
 grant all on all sequences in schema auth to postgres;
 
 -- -----------------------------------------------------------------------------
--- public: usage for the API roles and Supabase's default privileges on what the
--- migrations create (the migrations then narrow them with RLS and grants).
+-- public: usage for the API roles and Supabase's default privileges on what postgres
+-- (the migrations) and supabase_admin create there; the migrations then narrow them
+-- with RLS and grants.
 -- -----------------------------------------------------------------------------
 grant usage on schema public to postgres, anon, authenticated, service_role;
-alter default privileges in schema public grant all on tables to postgres, anon, authenticated, service_role;
-alter default privileges in schema public grant all on functions to postgres, anon, authenticated, service_role;
-alter default privileges in schema public grant all on sequences to postgres, anon, authenticated, service_role;
+alter default privileges for role postgres in schema public
+  grant all on tables to postgres, anon, authenticated, service_role;
+alter default privileges for role postgres in schema public
+  grant all on functions to postgres, anon, authenticated, service_role;
+alter default privileges for role postgres in schema public
+  grant all on sequences to postgres, anon, authenticated, service_role;
+do $$
+begin
+  if (select rolsuper from pg_roles where rolname = current_user) then
+    alter default privileges for role supabase_admin in schema public
+      grant all on tables to postgres, anon, authenticated, service_role;
+    alter default privileges for role supabase_admin in schema public
+      grant all on functions to postgres, anon, authenticated, service_role;
+    alter default privileges for role supabase_admin in schema public
+      grant all on sequences to postgres, anon, authenticated, service_role;
+  end if;
+end
+$$;
 
 -- -----------------------------------------------------------------------------
--- Realtime: the publication Supabase Realtime listens to.
+-- Realtime: the publication Supabase Realtime listens to, postgres's (the migrations
+-- add tables to it).
 -- -----------------------------------------------------------------------------
 do $$
 begin
   if not exists (select from pg_publication where pubname = 'supabase_realtime') then
     create publication supabase_realtime;
   end if;
+  if (select rolsuper from pg_roles where rolname = current_user) then
+    alter publication supabase_realtime owner to postgres;
+  end if;
 end
 $$;
 
 -- -----------------------------------------------------------------------------
--- Where the Supabase CLI records applied migrations (same table and columns),
--- so `supabase db push` and devstack agree on what has run.
+-- Where the Supabase CLI records applied migrations (same table and columns; the CLI
+-- creates it as postgres), so `supabase db push` and devstack agree on what has run.
 -- -----------------------------------------------------------------------------
 create schema if not exists supabase_migrations;
 create table if not exists supabase_migrations.schema_migrations (
@@ -272,3 +306,11 @@ create table if not exists supabase_migrations.schema_migrations (
   statements text[],
   name text
 );
+do $$
+begin
+  if (select rolsuper from pg_roles where rolname = current_user) then
+    alter schema supabase_migrations owner to postgres;
+    alter table supabase_migrations.schema_migrations owner to postgres;
+  end if;
+end
+$$;
