@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if "rls" in args.only or "items" in args.only:
         with postgres.ephemeral_cluster() as cluster:
             postgres.bootstrap(cluster.url, seed=False)
-            with connect(cluster.url) as conn:
+            with connect(cluster.admin_url) as conn:  # the data set is loaded as the superuser
                 server = conn.execute("select version()").fetchone()
                 raw["server_version"] = str(server[0]) if server else "?"
                 ds = dataset.load(

@@ -264,7 +264,7 @@ def measure_latency(calls: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     with postgres.ephemeral_cluster() as cluster:
         postgres.bootstrap(cluster.url, seed=False)
-        with connect(cluster.url) as conn:
+        with connect(cluster.admin_url) as conn:  # the data set is loaded as the superuser
             dataset.load(
                 conn,
                 orgs=5,

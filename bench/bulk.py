@@ -246,7 +246,7 @@ def measure(rounds: int) -> Result:
         postgres.bootstrap(cluster.url, seed=False)
         setup = pgtap.run_file(cluster.url, pgtap.SETUP_FILE)
         assert setup.ok, setup.explain()
-        with connect(cluster.url) as conn:
+        with connect(cluster.admin_url) as conn:  # the data set is loaded as the superuser
             made = conn.execute("select tests.create_supabase_user('bench')::text").fetchone()
             found = conn.execute("select tests.personal_org('bench')::text").fetchone()
         assert made is not None

@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     traced: dict[str, dict[str, Any]] = {}
     with postgres.ephemeral_cluster() as cluster:
         postgres.bootstrap(cluster.url, seed=False)
-        with connect(cluster.url) as conn:
+        with connect(cluster.admin_url) as conn:  # the data set is loaded as the superuser
             others = 5_000
             total = args.rows + 4 * others
             dataset.load(

@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"bench.jobs: {machine.nproc} CPUs, load {machine.loadavg_start}")
     with postgres.ephemeral_cluster() as cluster:
         postgres.bootstrap(cluster.url, seed=False)
-        with connect(cluster.url) as conn:
+        with connect(cluster.admin_url) as conn:  # the data set is loaded as the superuser
             ds = dataset.load(
                 conn,
                 orgs=args.orgs,
