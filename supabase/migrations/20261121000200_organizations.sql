@@ -419,7 +419,7 @@ create policy "Admins can change roles, and only owners can touch owners"
     and (role <> 'owner' or organization_id = any ((select private.my_organization_ids('owner'))::uuid[]))
   );
 
-create policy "Admins can remove members, owners can remove owners, anyone can leave"
+create policy "Admins remove members, owners remove owners, anyone can leave"
   on public.memberships for delete to authenticated
   using (
     user_id = (select auth.uid())
