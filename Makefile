@@ -62,6 +62,9 @@ $(NODE_STAMP): package.json package-lock.json
 	@rm -f node_modules/.installed-*
 	@touch $@
 
+# The tests drive the pinned Supabase CLI from node_modules (tests/db/test_supabase_cli.py).
+test test-db test-clock: $(NODE_STAMP)
+
 # Every function's zip, the Python packages' layer and the CloudFormation template in
 # $(PACKAGE_DIR), the monitoring stack's template beside it in $(MONITORING_PACKAGE_DIR)
 # (.serverless and .serverless-monitoring by default), offline: placeholder AWS credentials,
