@@ -7,6 +7,7 @@ the service role, naming the batch it claimed). No AWS SDK here.
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -32,6 +33,10 @@ MATCH_RPC = "match_vendor_invoices"
 # Invoices per matching call: ~1 ms each (bench/RESULTS.md, "Issue 13: statement
 # timeouts"), so a call stays far below the 8 s statement timeout and its 4 s budget.
 MATCH_CHUNK = 500
+# A JSON import route starts no matching call after this long (API Gateway answers 504
+# at 30 s): a sweep over a large organization is finished by the next one, or by
+# ``POST /api/reconciliation/match``.
+ROUTE_MATCH_SECONDS = 15.0
 
 
 class ImportBatch(Output):
@@ -115,11 +120,18 @@ class MatchingInterrupted(RuntimeError):
     so calling again resumes where it stopped. ``retryable`` for a 503 (57014, 55P03,
     40001, a connection failure)."""
 
-    def __init__(self, status: int, code: str | None, done: dict[str, Any]) -> None:
+    def __init__(
+        self, status: int, code: str | None, done: dict[str, Any], api: ApiError | None = None
+    ) -> None:
         super().__init__(f"matching interrupted: {status} {code}")
         self.status = status
         self.code = code
         self.done = done
+        self.api = api or ApiError(
+            status,
+            "service_unavailable" if status == 503 else "error",
+            "matching could not be completed; retry shortly",
+        )
 
     @property
     def retryable(self) -> bool:
@@ -140,10 +152,11 @@ def _call_match(client: Any, organization_id: str, ids: list[str]) -> dict[str, 
     code = body.get("code") if isinstance(body, dict) else None
     if code == "PGRST202":
         return None
-    status = 503 if response.status_code in (502, 503, 504) else 0
-    if not status and isinstance(body, dict) and "message" in body:
-        status = from_postgrest(APIError(body)).status
-    raise MatchingInterrupted(status or 500, code, {})
+    api = None
+    if isinstance(body, dict) and "message" in body:
+        api = from_postgrest(APIError(body))
+    status = 503 if response.status_code in (502, 503, 504) else (api.status if api else 500)
+    raise MatchingInterrupted(status, code, {}, api)
 
 
 def _add(total: dict[str, Any], part: dict[str, Any]) -> None:
@@ -186,13 +199,16 @@ def match_in_chunks(
     *,
     invoice_ids: list[str] | None = None,
     batch_id: UUID | str | None = None,
+    max_seconds: float | None = None,
 ) -> dict[str, Any] | None:
     """3-way matching in calls of at most MATCH_CHUNK invoices, each its own transaction,
     so that no statement approaches the API roles' statement timeout (docs/architecture.md,
     "Statement timeouts"): the given ids; or a batch's invoices not matched yet (what a
     retry resumes); or (neither) every pending and exception invoice of the organization.
     Answers the summed counts (``calls``: how many), None when matching is not deployed;
-    raises `MatchingInterrupted` (with what was done) when a call fails."""
+    raises `MatchingInterrupted` (with what was done) when a call fails. With
+    ``max_seconds`` (a route, inside API Gateway's 30 s), no call starts after that
+    long: the answer says ``"incomplete": true`` and the rest keeps its earlier state."""
     org = str(organization_id)
     total: dict[str, Any] = {
         "invoices": 0,
@@ -204,8 +220,12 @@ def match_in_chunks(
     total["calls"] = 0
     after: str | None = None
     pending = list(invoice_ids) if invoice_ids is not None else None
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
     try:
         while True:
+            if deadline is not None and time.monotonic() > deadline:
+                total["incomplete"] = True
+                return total
             if pending is not None:
                 chunk, pending = pending[:MATCH_CHUNK], pending[MATCH_CHUNK:]
             else:
@@ -228,7 +248,7 @@ def match_in_chunks(
         error.done = total
         raise
     except ApiError as error:  # reading the next page failed
-        raise MatchingInterrupted(error.status, error.code, total) from error
+        raise MatchingInterrupted(error.status, error.code, total, error) from error
 
 
 def match_after(
@@ -245,7 +265,9 @@ def match_after(
         return None
     ids = [str(item["id"]) for item in accepted] if kind == "vendor_invoices" else None
     try:
-        return match_in_chunks(client, organization_id, invoice_ids=ids)
+        return match_in_chunks(
+            client, organization_id, invoice_ids=ids, max_seconds=ROUTE_MATCH_SECONDS
+        )
     except MatchingInterrupted as error:
         log = get_logger(get_settings().log_level)
         log.warning(

@@ -82,6 +82,11 @@ begin
   if total is not null and total < 0 then
     raise exception 'rows_total must be 0 or more' using errcode = '22023';
   end if;
+  -- The purchase orders and receipts an import stores are not re-matched inside its
+  -- statements (private.rematch_for_purchase_orders): its callers match after it
+  -- commits, in bounded calls (shared/reconciliation/imports.py; docs/architecture.md,
+  -- "Statement timeouts"). For this transaction only.
+  perform pg_catalog.set_config('invoiceflow.deferred_rematch', 'on', true);
   if batch_id is null then
     insert into public.import_batches
       (organization_id, kind, source, policy, status, started_at, rows_total, created_by)

@@ -1025,8 +1025,9 @@ as $$
 declare
   ids uuid[];
 begin
-  if not (private.reconciliation_settings_of(org)).auto_rematch then
-    return;
+  if not (private.reconciliation_settings_of(org)).auto_rematch
+     or pg_catalog.current_setting('invoiceflow.deferred_rematch', true) = 'on' then
+    return;  -- off, or an import: its caller matches after it commits, in bounded calls
   end if;
   select array_agg(distinct x.id) into ids
   from (
