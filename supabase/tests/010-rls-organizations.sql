@@ -21,15 +21,15 @@ select tests.add_member(tests.personal_org('owner'), 'viewer', 'viewer');
 -- Business data in the victim organization, so that deleting it must cascade
 -- through clients, invoices, items and payments.
 insert into public.clients (id, organization_id, company_name, currency)
-values ('c0000000-0000-4000-8000-000000000001', tests.personal_org('owner'), 'Victim Client', 'USD');
+values ('c0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'Victim Client', 'USD');
 insert into public.invoices (id, organization_id, client_id)
-values ('e0000000-0000-4000-8000-000000000001', tests.personal_org('owner'),
-        'c0000000-0000-4000-8000-000000000001');
+values ('e0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'),
+        'c0000000-0000-4000-8000-7e5700000001');
 insert into public.invoice_items (invoice_id, description, quantity, rate)
-values ('e0000000-0000-4000-8000-000000000001', 'Consulting', 1, 100);
-update public.invoices set status = 'sent' where id = 'e0000000-0000-4000-8000-000000000001';
+values ('e0000000-0000-4000-8000-7e5700000001', 'Consulting', 1, 100);
+update public.invoices set status = 'sent' where id = 'e0000000-0000-4000-8000-7e5700000001';
 insert into public.payments (invoice_id, amount)
-values ('e0000000-0000-4000-8000-000000000001', 25);
+values ('e0000000-0000-4000-8000-7e5700000001', 25);
 
 -- SELECT ----------------------------------------------------------------------
 select tests.authenticate_as('owner');
@@ -148,13 +148,13 @@ select isnt_empty(
 select tests.authenticate_as_service_role();
 select lives_ok(
   $$ insert into public.organizations (id, name)
-     values ('0a000000-0000-4000-8000-000000000001', 'Inserted by the service role') $$,
+     values ('0a000000-0000-4000-8000-7e5700000001', 'Inserted by the service role') $$,
   'the service role can insert an organization directly'
 );
 
 select tests.as_superuser();
 select is(
-  (select name from public.organizations where id = '0a000000-0000-4000-8000-000000000001'),
+  (select name from public.organizations where id = '0a000000-0000-4000-8000-7e5700000001'),
   'Inserted by the service role',
   'the service role''s organization really exists'
 );
@@ -228,11 +228,11 @@ select is(
 select tests.authenticate_as_service_role();
 select lives_ok(
   $$ update public.organizations set name = 'Renamed by service'
-     where id = '0a000000-0000-4000-8000-000000000001' $$,
+     where id = '0a000000-0000-4000-8000-7e5700000001' $$,
   'the service role can rename any organization'
 );
 select is(
-  (select name from public.organizations where id = '0a000000-0000-4000-8000-000000000001'),
+  (select name from public.organizations where id = '0a000000-0000-4000-8000-7e5700000001'),
   'Renamed by service',
   'the service role''s new name is stored'
 );
@@ -276,11 +276,11 @@ select is_empty(
   'the owner''s organization is really gone'
 );
 select is_empty(
-  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-000000000001'
+  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-7e5700000001'
      union all
-     select 1 from public.invoices where id = 'e0000000-0000-4000-8000-000000000001'
+     select 1 from public.invoices where id = 'e0000000-0000-4000-8000-7e5700000001'
      union all
-     select 1 from public.payments where invoice_id = 'e0000000-0000-4000-8000-000000000001' $$,
+     select 1 from public.payments where invoice_id = 'e0000000-0000-4000-8000-7e5700000001' $$,
   'its clients, invoices and payments went with it'
 );
 select is_empty(
@@ -295,13 +295,13 @@ select is_empty(
 
 select tests.authenticate_as_service_role();
 select lives_ok(
-  $$ delete from public.organizations where id = '0a000000-0000-4000-8000-000000000001' $$,
+  $$ delete from public.organizations where id = '0a000000-0000-4000-8000-7e5700000001' $$,
   'the service role can delete an organization'
 );
 
 select tests.as_superuser();
 select is_empty(
-  $$ select 1 from public.organizations where id = '0a000000-0000-4000-8000-000000000001' $$,
+  $$ select 1 from public.organizations where id = '0a000000-0000-4000-8000-7e5700000001' $$,
   'the organization deleted by the service role is gone'
 );
 

@@ -21,8 +21,8 @@ select tests.add_member(tests.personal_org('owner'), 'member', 'member');
 select tests.add_member(tests.personal_org('owner'), 'viewer', 'viewer');
 
 insert into public.clients (id, organization_id, company_name, email, currency, notes) values
-  ('c0000000-0000-4000-8000-000000000001', tests.personal_org('owner'), 'Victim Client', 'billing@victim-client.test', 'USD', 'original'),
-  ('c0000000-0000-4000-8000-000000000002', tests.personal_org('stranger'), 'Stranger Client', 'billing@stranger-client.test', 'USD', 'original');
+  ('c0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'Victim Client', 'billing@victim-client.test', 'USD', 'original'),
+  ('c0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'Stranger Client', 'billing@stranger-client.test', 'USD', 'original');
 
 -- SELECT ----------------------------------------------------------------------
 select tests.authenticate_as('owner');
@@ -34,29 +34,29 @@ select results_eq(
 
 select tests.authenticate_as('admin');
 select isnt_empty(
-  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-000000000001' $$,
+  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   'admin can see the organization''s client'
 );
 
 select tests.authenticate_as('member');
 select isnt_empty(
-  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-000000000001' $$,
+  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   'member can see the organization''s client'
 );
 
 select tests.authenticate_as('viewer');
 select isnt_empty(
-  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-000000000001' $$,
+  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   'viewer can see the organization''s client'
 );
 select is_empty(
-  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-000000000002' $$,
+  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-7e5700000002' $$,
   'viewer cannot see another organization''s client'
 );
 
 select tests.authenticate_as('stranger');
 select is_empty(
-  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-000000000001' $$,
+  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   'stranger cannot see the organization''s client'
 );
 select results_eq(
@@ -75,7 +75,7 @@ select throws_ok(
 select tests.authenticate_as_service_role();
 select is(
   (select count(*)::int from public.clients
-   where id in ('c0000000-0000-4000-8000-000000000001', 'c0000000-0000-4000-8000-000000000002')),
+   where id in ('c0000000-0000-4000-8000-7e5700000001', 'c0000000-0000-4000-8000-7e5700000002')),
   2, 'the service role sees every client'
 );
 
@@ -83,21 +83,21 @@ select is(
 select tests.authenticate_as('owner');
 select lives_ok(
   $$ insert into public.clients (id, organization_id, company_name)
-     values ('c0000000-0000-4000-8000-000000000011', tests.personal_org('owner'), 'Added by owner') $$,
+     values ('c0000000-0000-4000-8000-7e5700000011', tests.personal_org('owner'), 'Added by owner') $$,
   'owner can add a client'
 );
 
 select tests.authenticate_as('admin');
 select lives_ok(
   $$ insert into public.clients (id, organization_id, company_name)
-     values ('c0000000-0000-4000-8000-000000000012', tests.personal_org('owner'), 'Added by admin') $$,
+     values ('c0000000-0000-4000-8000-7e5700000012', tests.personal_org('owner'), 'Added by admin') $$,
   'admin can add a client'
 );
 
 select tests.authenticate_as('member');
 select results_eq(
   $$ insert into public.clients (id, organization_id, company_name, currency)
-     values ('c0000000-0000-4000-8000-000000000013', tests.personal_org('owner'), 'Added by member', 'EUR')
+     values ('c0000000-0000-4000-8000-7e5700000013', tests.personal_org('owner'), 'Added by member', 'EUR')
      returning company_name, currency $$,
   $$ values ('Added by member'::text, 'EUR'::text) $$,
   'member can add a client and gets it back'
@@ -154,7 +154,7 @@ select throws_ok(
 select tests.authenticate_as_service_role();
 select lives_ok(
   $$ insert into public.clients (id, organization_id, company_name)
-     values ('c0000000-0000-4000-8000-000000000014', tests.personal_org('owner'), 'Added by service') $$,
+     values ('c0000000-0000-4000-8000-7e5700000014', tests.personal_org('owner'), 'Added by service') $$,
   'the service role can add a client'
 );
 
@@ -173,59 +173,59 @@ select results_eq(
 -- UPDATE ----------------------------------------------------------------------
 select tests.authenticate_as('owner');
 select lives_ok(
-  $$ update public.clients set notes = 'edited by owner' where id = 'c0000000-0000-4000-8000-000000000001' $$,
+  $$ update public.clients set notes = 'edited by owner' where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   'owner can edit a client'
 );
 select is(
-  (select notes from public.clients where id = 'c0000000-0000-4000-8000-000000000001'),
+  (select notes from public.clients where id = 'c0000000-0000-4000-8000-7e5700000001'),
   'edited by owner', 'owner''s edit is stored'
 );
 
 select tests.authenticate_as('admin');
 select lives_ok(
-  $$ update public.clients set status = 'inactive' where id = 'c0000000-0000-4000-8000-000000000001' $$,
+  $$ update public.clients set status = 'inactive' where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   'admin can edit a client'
 );
 select is(
-  (select status from public.clients where id = 'c0000000-0000-4000-8000-000000000001'),
+  (select status from public.clients where id = 'c0000000-0000-4000-8000-7e5700000001'),
   'inactive', 'admin''s edit is stored'
 );
 
 select tests.authenticate_as('member');
 select lives_ok(
   $$ update public.clients set notes = 'edited by member', status = 'active'
-     where id = 'c0000000-0000-4000-8000-000000000001' $$,
+     where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   'member can edit a client'
 );
 select results_eq(
-  $$ select notes, status from public.clients where id = 'c0000000-0000-4000-8000-000000000001' $$,
+  $$ select notes, status from public.clients where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   $$ values ('edited by member'::text, 'active'::text) $$,
   'member''s edit is stored'
 );
 select throws_ok(
-  $$ update public.clients set total_billed = 1000000 where id = 'c0000000-0000-4000-8000-000000000001' $$,
+  $$ update public.clients set total_billed = 1000000 where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   '42501', null,
   'member cannot write a client''s total_billed'
 );
 select throws_ok(
-  $$ update public.clients set outstanding_balance = 0 where id = 'c0000000-0000-4000-8000-000000000001' $$,
+  $$ update public.clients set outstanding_balance = 0 where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   '42501', null,
   'member cannot write a client''s outstanding_balance'
 );
 select throws_ok(
-  $$ update public.clients set last_invoice_date = current_date where id = 'c0000000-0000-4000-8000-000000000001' $$,
+  $$ update public.clients set last_invoice_date = current_date where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   '42501', null,
   'member cannot write a client''s last_invoice_date'
 );
 select throws_ok(
   $$ update public.clients set organization_id = tests.personal_org('member')
-     where id = 'c0000000-0000-4000-8000-000000000001' $$,
+     where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   '42501', null,
   'member cannot move a client to another organization'
 );
 select throws_ok(
   $$ update public.clients set created_by = tests.get_supabase_uid('owner')
-     where id = 'c0000000-0000-4000-8000-000000000001' $$,
+     where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   '42501', null,
   'member cannot rewrite who created a client'
 );
@@ -233,17 +233,17 @@ select throws_ok(
 select tests.authenticate_as('viewer');
 select is(tests.rows_affected($$
   update public.clients set notes = 'edited by viewer'
-  where id = 'c0000000-0000-4000-8000-000000000001' returning 1
+  where id = 'c0000000-0000-4000-8000-7e5700000001' returning 1
 $$), 0, 'viewer cannot edit a client');
 
 select tests.authenticate_as('stranger');
 select is(tests.rows_affected($$
   update public.clients set email = 'attacker@other.test'
-  where id = 'c0000000-0000-4000-8000-000000000001' returning 1
+  where id = 'c0000000-0000-4000-8000-7e5700000001' returning 1
 $$), 0, 'stranger cannot edit the organization''s client by its id');
 select throws_ok(
   $$ update public.clients set organization_id = tests.personal_org('stranger')
-     where id = 'c0000000-0000-4000-8000-000000000001' $$,
+     where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   '42501', null,
   'stranger cannot pull the organization''s client into their own organization'
 );
@@ -258,27 +258,27 @@ select throws_ok(
 select tests.as_superuser();
 select results_eq(
   $$ select notes, email, total_billed, organization_id from public.clients
-     where id = 'c0000000-0000-4000-8000-000000000001' $$,
+     where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   $$ values ('edited by member'::text, 'billing@victim-client.test'::text, 0::numeric, tests.personal_org('owner')) $$,
   'the refused edits left the client as the member left it'
 );
 
 select tests.authenticate_as_service_role();
 select lives_ok(
-  $$ update public.clients set notes = 'edited by service' where id = 'c0000000-0000-4000-8000-000000000002' $$,
+  $$ update public.clients set notes = 'edited by service' where id = 'c0000000-0000-4000-8000-7e5700000002' $$,
   'the service role can edit any client'
 );
 select is(
-  (select notes from public.clients where id = 'c0000000-0000-4000-8000-000000000002'),
+  (select notes from public.clients where id = 'c0000000-0000-4000-8000-7e5700000002'),
   'edited by service', 'the service role''s edit is stored'
 );
 
 -- DELETE ----------------------------------------------------------------------
 select tests.authenticate_as('viewer');
-select is(tests.rows_affected($$ delete from public.clients where id = 'c0000000-0000-4000-8000-000000000001' returning 1 $$), 0, 'viewer cannot delete a client');
+select is(tests.rows_affected($$ delete from public.clients where id = 'c0000000-0000-4000-8000-7e5700000001' returning 1 $$), 0, 'viewer cannot delete a client');
 
 select tests.authenticate_as('stranger');
-select is(tests.rows_affected($$ delete from public.clients where id = 'c0000000-0000-4000-8000-000000000001' returning 1 $$), 0, 'stranger cannot delete the organization''s client by its id');
+select is(tests.rows_affected($$ delete from public.clients where id = 'c0000000-0000-4000-8000-7e5700000001' returning 1 $$), 0, 'stranger cannot delete the organization''s client by its id');
 
 select tests.clear_authentication();
 select throws_ok(
@@ -289,47 +289,47 @@ select throws_ok(
 
 select tests.as_superuser();
 select isnt_empty(
-  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-000000000001' $$,
+  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   'the refused deletions left the client in place'
 );
 
 select tests.authenticate_as('owner');
 select lives_ok(
-  $$ delete from public.clients where id = 'c0000000-0000-4000-8000-000000000011' $$,
+  $$ delete from public.clients where id = 'c0000000-0000-4000-8000-7e5700000011' $$,
   'owner can delete a client'
 );
 
 select tests.authenticate_as('admin');
 select lives_ok(
-  $$ delete from public.clients where id = 'c0000000-0000-4000-8000-000000000012' $$,
+  $$ delete from public.clients where id = 'c0000000-0000-4000-8000-7e5700000012' $$,
   'admin can delete a client'
 );
 
 select tests.authenticate_as('member');
 select lives_ok(
-  $$ delete from public.clients where id = 'c0000000-0000-4000-8000-000000000013' $$,
+  $$ delete from public.clients where id = 'c0000000-0000-4000-8000-7e5700000013' $$,
   'member can delete a client (its timeline goes with it)'
 );
 
 select tests.as_superuser();
 select is_empty(
   $$ select 1 from public.clients
-     where id in ('c0000000-0000-4000-8000-000000000011', 'c0000000-0000-4000-8000-000000000012',
-                  'c0000000-0000-4000-8000-000000000013')
+     where id in ('c0000000-0000-4000-8000-7e5700000011', 'c0000000-0000-4000-8000-7e5700000012',
+                  'c0000000-0000-4000-8000-7e5700000013')
      union all
      select 1 from public.client_activities
-     where client_id in ('c0000000-0000-4000-8000-000000000011', 'c0000000-0000-4000-8000-000000000012',
-                         'c0000000-0000-4000-8000-000000000013') $$,
+     where client_id in ('c0000000-0000-4000-8000-7e5700000011', 'c0000000-0000-4000-8000-7e5700000012',
+                         'c0000000-0000-4000-8000-7e5700000013') $$,
   'the clients deleted by owner, admin and member are gone, with their activities'
 );
 
 select tests.authenticate_as_service_role();
 select lives_ok(
-  $$ delete from public.clients where id = 'c0000000-0000-4000-8000-000000000002' $$,
+  $$ delete from public.clients where id = 'c0000000-0000-4000-8000-7e5700000002' $$,
   'the service role can delete any client'
 );
 select is_empty(
-  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-000000000002' $$,
+  $$ select 1 from public.clients where id = 'c0000000-0000-4000-8000-7e5700000002' $$,
   'the client deleted by the service role is gone'
 );
 

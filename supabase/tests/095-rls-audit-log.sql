@@ -23,10 +23,10 @@ select tests.add_member(tests.personal_org('owner'), 'viewer', 'viewer');
 -- Audited changes in both organizations, made through the API roles.
 select tests.authenticate_as('owner');
 insert into public.clients (id, organization_id, company_name, currency)
-values ('c0000000-0000-4000-8000-000000000001', tests.personal_org('owner'), 'Victim Client', 'USD');
+values ('c0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'Victim Client', 'USD');
 select tests.authenticate_as('stranger');
 insert into public.clients (id, organization_id, company_name, currency)
-values ('c0000000-0000-4000-8000-000000000002', tests.personal_org('stranger'), 'Stranger Client', 'USD');
+values ('c0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'Stranger Client', 'USD');
 
 select tests.as_superuser();
 create temporary table audit_snapshot as
@@ -38,7 +38,7 @@ grant select on audit_snapshot to anon, authenticated, service_role;
 select tests.authenticate_as('owner');
 select results_eq(
   $$ select operation, changed_by, changed_by_role from public.audit_log
-     where table_name = 'public.clients' and record_id = 'c0000000-0000-4000-8000-000000000001' $$,
+     where table_name = 'public.clients' and record_id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   $$ values ('INSERT'::text, tests.get_supabase_uid('owner'), 'authenticated'::text) $$,
   'owner can read the organization''s audit log, which names who made each change'
 );
@@ -74,7 +74,7 @@ select is_empty(
 );
 select isnt_empty(
   $$ select 1 from public.audit_log
-     where table_name = 'public.clients' and record_id = 'c0000000-0000-4000-8000-000000000002' $$,
+     where table_name = 'public.clients' and record_id = 'c0000000-0000-4000-8000-7e5700000002' $$,
   'stranger can read their own organization''s audit log'
 );
 
@@ -296,11 +296,11 @@ select set_eq(
 
 -- The audit log keeps recording what the API roles do, and who did it.
 select tests.authenticate_as('member');
-update public.clients set notes = 'edited by member' where id = 'c0000000-0000-4000-8000-000000000001';
+update public.clients set notes = 'edited by member' where id = 'c0000000-0000-4000-8000-7e5700000001';
 select tests.authenticate_as('admin');
 select results_eq(
   $$ select operation, changed_by, old_record ->> 'notes', new_record ->> 'notes' from public.audit_log
-     where table_name = 'public.clients' and record_id = 'c0000000-0000-4000-8000-000000000001'
+     where table_name = 'public.clients' and record_id = 'c0000000-0000-4000-8000-7e5700000001'
        and operation = 'UPDATE' $$,
   $$ values ('UPDATE'::text, tests.get_supabase_uid('member'), null::text, 'edited by member'::text) $$,
   'admin can read who changed what, before and after'

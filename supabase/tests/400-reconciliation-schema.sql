@@ -29,18 +29,18 @@ select tests.add_member(tests.personal_org('owner'), 'member', 'member');
 select tests.add_member(tests.personal_org('owner'), 'viewer', 'viewer');
 
 insert into public.vendors (id, organization_id, name) values
-  ('d0000000-0000-4000-8000-000000000001', tests.personal_org('owner'), 'ACME Corp.'),
-  ('d0000000-0000-4000-8000-000000000002', tests.personal_org('stranger'), 'Stranger Supplies');
+  ('d0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'ACME Corp.'),
+  ('d0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'Stranger Supplies');
 insert into public.purchase_orders (id, organization_id, vendor_id, po_number, currency) values
-  ('e0000000-0000-4000-8000-000000000001', tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000001', 'PO-1', 'USD'),
-  ('e0000000-0000-4000-8000-000000000002', tests.personal_org('stranger'), 'd0000000-0000-4000-8000-000000000002', 'PO-1', 'USD');
+  ('e0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000001', 'PO-1', 'USD'),
+  ('e0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'd0000000-0000-4000-8000-7e5700000002', 'PO-1', 'USD');
 insert into public.purchase_order_lines (id, organization_id, purchase_order_id, currency, line_number, item_code, description, quantity, unit_price) values
-  ('f0000000-0000-4000-8000-000000000001', tests.personal_org('owner'), 'e0000000-0000-4000-8000-000000000001', 'USD', 1, 'W-1', 'Widget', 10, 2.345),
-  ('f0000000-0000-4000-8000-000000000002', tests.personal_org('stranger'), 'e0000000-0000-4000-8000-000000000002', 'USD', 1, 'W-1', 'Widget', 10, 2);
+  ('f0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'e0000000-0000-4000-8000-7e5700000001', 'USD', 1, 'W-1', 'Widget', 10, 2.345),
+  ('f0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'e0000000-0000-4000-8000-7e5700000002', 'USD', 1, 'W-1', 'Widget', 10, 2);
 
-select is((select amount from public.purchase_order_lines where id = 'f0000000-0000-4000-8000-000000000001'),
+select is((select amount from public.purchase_order_lines where id = 'f0000000-0000-4000-8000-7e5700000001'),
   23.45::numeric, 'a PO line amount is quantity x price at the currency''s minor unit');
-select is((select normalized_name from public.vendors where id = 'd0000000-0000-4000-8000-000000000001'),
+select is((select normalized_name from public.vendors where id = 'd0000000-0000-4000-8000-7e5700000001'),
   'acme', 'vendors carry their normalized name');
 
 -- Members write, viewers read, strangers see nothing -------------------------
@@ -51,17 +51,17 @@ select lives_ok(
 );
 select lives_ok(
   $$ insert into public.vendor_invoices (id, organization_id, vendor_id, vendor_name, invoice_number, invoice_date, po_number, currency, subtotal, tax_amount, total_amount)
-     values ('a1000000-0000-4000-8000-000000000001', tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'INV-001', current_date, 'PO-1', 'USD', 23.45, 0, 23.45) $$,
+     values ('a1000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'INV-001', current_date, 'PO-1', 'USD', 23.45, 0, 23.45) $$,
   'a member records a vendor invoice'
 );
 select lives_ok(
   $$ insert into public.vendor_invoice_lines (organization_id, vendor_invoice_id, currency, line_number, item_code, description, quantity, unit_price, amount)
-     values (tests.personal_org('owner'), 'a1000000-0000-4000-8000-000000000001', 'USD', 1, 'W-1', 'Widget', 10, 2.345, 23.45) $$,
+     values (tests.personal_org('owner'), 'a1000000-0000-4000-8000-7e5700000001', 'USD', 1, 'W-1', 'Widget', 10, 2.345, 23.45) $$,
   'a member adds its line'
 );
 select throws_ok(
   $$ insert into public.vendor_invoices (organization_id, vendor_id, vendor_name, invoice_number, invoice_date, currency, subtotal, total_amount)
-     values (tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000001', 'ACME', 'inv 001', current_date, 'USD', 1, 1) $$,
+     values (tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000001', 'ACME', 'inv 001', current_date, 'USD', 1, 1) $$,
   '23505', null,
   'the same vendor''s invoice number, however written, is refused a second time'
 );
@@ -72,31 +72,31 @@ select lives_ok(
 );
 select lives_ok(
   $$ insert into public.goods_receipts (id, organization_id, purchase_order_id, receipt_number)
-     values ('b1000000-0000-4000-8000-000000000001', tests.personal_org('owner'), 'e0000000-0000-4000-8000-000000000001', 'GR-1') $$,
+     values ('b1000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'e0000000-0000-4000-8000-7e5700000001', 'GR-1') $$,
   'a member records a goods receipt'
 );
 select lives_ok(
   $$ insert into public.goods_receipt_lines (organization_id, goods_receipt_id, purchase_order_line_id, quantity_received)
-     values (tests.personal_org('owner'), 'b1000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000001', 10) $$,
+     values (tests.personal_org('owner'), 'b1000000-0000-4000-8000-7e5700000001', 'f0000000-0000-4000-8000-7e5700000001', 10) $$,
   'and what it brought'
 );
 
 -- Cross-organization references ---------------------------------------------
 select throws_ok(
   $$ insert into public.purchase_orders (organization_id, vendor_id, po_number, currency)
-     values (tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000002', 'PO-X', 'USD') $$,
+     values (tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000002', 'PO-X', 'USD') $$,
   '23503', null,
   'a purchase order cannot name another organization''s vendor'
 );
 select throws_ok(
   $$ insert into public.goods_receipt_lines (organization_id, goods_receipt_id, purchase_order_line_id, quantity_received)
-     values (tests.personal_org('owner'), 'b1000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000002', 1) $$,
+     values (tests.personal_org('owner'), 'b1000000-0000-4000-8000-7e5700000001', 'f0000000-0000-4000-8000-7e5700000002', 1) $$,
   '23503', null,
   'a receipt line cannot name another organization''s PO line'
 );
 select throws_ok(
-  $$ update public.vendor_invoices set vendor_id = 'd0000000-0000-4000-8000-000000000002'
-     where id = 'a1000000-0000-4000-8000-000000000001' $$,
+  $$ update public.vendor_invoices set vendor_id = 'd0000000-0000-4000-8000-7e5700000002'
+     where id = 'a1000000-0000-4000-8000-7e5700000001' $$,
   '23503', null,
   'a vendor invoice cannot be moved to another organization''s vendor'
 );
@@ -106,7 +106,7 @@ select throws_ok(
   'import batches are written by the import functions only, not directly'
 );
 select throws_ok(
-  $$ update public.vendor_invoices set status = 'approved' where id = 'a1000000-0000-4000-8000-000000000001' $$,
+  $$ update public.vendor_invoices set status = 'approved' where id = 'a1000000-0000-4000-8000-7e5700000001' $$,
   '42501', null,
   'an invoice''s match status is not writable directly'
 );
@@ -118,7 +118,7 @@ select throws_ok(
 
 select tests.authenticate_as('viewer');
 select isnt_empty(
-  $$ select 1 from public.vendor_invoices where id = 'a1000000-0000-4000-8000-000000000001' $$,
+  $$ select 1 from public.vendor_invoices where id = 'a1000000-0000-4000-8000-7e5700000001' $$,
   'a viewer reads the organization''s vendor invoices'
 );
 select isnt_empty($$ select 1 from public.goods_receipt_lines $$, 'and its receipts');
@@ -176,7 +176,7 @@ reset role;
 select tests.as_superuser();
 select ok(
   (select count(*) from public.audit_log where table_name = 'public.vendor_invoices'
-     and record_id = 'a1000000-0000-4000-8000-000000000001' and operation = 'INSERT'
+     and record_id = 'a1000000-0000-4000-8000-7e5700000001' and operation = 'INSERT'
      and changed_by = tests.get_supabase_uid('member')) = 1,
   'a vendor invoice''s creation is in the audit log, with who'
 );

@@ -25,31 +25,31 @@ insert into public.reconciliation_settings (organization_id, quantity_tolerance_
 values (tests.personal_org('owner'), 5, 2, 0.10, 0.05);
 
 insert into public.vendors (id, organization_id, name) values
-  ('d0000000-0000-4000-8000-000000000001', tests.personal_org('owner'), 'ACME Corp.'),
-  ('d0000000-0000-4000-8000-000000000002', tests.personal_org('owner'), 'Globex Industries'),
-  ('d0000000-0000-4000-8000-000000000003', tests.personal_org('owner'), 'Acme Europe Ltd'),
-  ('d0000000-0000-4000-8000-000000000009', tests.personal_org('stranger'), 'Stranger Supplies');
+  ('d0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'ACME Corp.'),
+  ('d0000000-0000-4000-8000-7e5700000002', tests.personal_org('owner'), 'Globex Industries'),
+  ('d0000000-0000-4000-8000-7e5700000003', tests.personal_org('owner'), 'Acme Europe Ltd'),
+  ('d0000000-0000-4000-8000-7e5700000009', tests.personal_org('stranger'), 'Stranger Supplies');
 
 -- PO-1 (ACME, open): W-1 widget 100 x 10.00, G-1 gadget 10 x 50.00; received 100 and 10.
 -- PO-2 (ACME, closed), PO-3 (Globex, open): one line each, fully received.
 insert into public.purchase_orders (id, organization_id, vendor_id, po_number, currency, status) values
-  ('e0000000-0000-4000-8000-000000000001', tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000001', 'PO-1', 'USD', 'open'),
-  ('e0000000-0000-4000-8000-000000000002', tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000001', 'PO-2', 'USD', 'closed'),
-  ('e0000000-0000-4000-8000-000000000003', tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000002', 'PO-3', 'USD', 'open');
+  ('e0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000001', 'PO-1', 'USD', 'open'),
+  ('e0000000-0000-4000-8000-7e5700000002', tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000001', 'PO-2', 'USD', 'closed'),
+  ('e0000000-0000-4000-8000-7e5700000003', tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000002', 'PO-3', 'USD', 'open');
 insert into public.purchase_order_lines (id, organization_id, purchase_order_id, currency, line_number, item_code, description, quantity, unit_price) values
-  ('f0000000-0000-4000-8000-000000000011', tests.personal_org('owner'), 'e0000000-0000-4000-8000-000000000001', 'USD', 1, 'W-1', 'Widget', 100, 10),
-  ('f0000000-0000-4000-8000-000000000012', tests.personal_org('owner'), 'e0000000-0000-4000-8000-000000000001', 'USD', 2, 'G-1', 'Gadget', 10, 50),
-  ('f0000000-0000-4000-8000-000000000021', tests.personal_org('owner'), 'e0000000-0000-4000-8000-000000000002', 'USD', 1, 'W-1', 'Widget', 10, 10),
-  ('f0000000-0000-4000-8000-000000000031', tests.personal_org('owner'), 'e0000000-0000-4000-8000-000000000003', 'USD', 1, 'S-1', 'Sprocket', 10, 5);
+  ('f0000000-0000-4000-8000-7e5700000011', tests.personal_org('owner'), 'e0000000-0000-4000-8000-7e5700000001', 'USD', 1, 'W-1', 'Widget', 100, 10),
+  ('f0000000-0000-4000-8000-7e5700000012', tests.personal_org('owner'), 'e0000000-0000-4000-8000-7e5700000001', 'USD', 2, 'G-1', 'Gadget', 10, 50),
+  ('f0000000-0000-4000-8000-7e5700000021', tests.personal_org('owner'), 'e0000000-0000-4000-8000-7e5700000002', 'USD', 1, 'W-1', 'Widget', 10, 10),
+  ('f0000000-0000-4000-8000-7e5700000031', tests.personal_org('owner'), 'e0000000-0000-4000-8000-7e5700000003', 'USD', 1, 'S-1', 'Sprocket', 10, 5);
 insert into public.goods_receipts (id, organization_id, purchase_order_id, receipt_number) values
-  ('b0000000-0000-4000-8000-000000000001', tests.personal_org('owner'), 'e0000000-0000-4000-8000-000000000001', 'GR-1'),
-  ('b0000000-0000-4000-8000-000000000002', tests.personal_org('owner'), 'e0000000-0000-4000-8000-000000000002', 'GR-2'),
-  ('b0000000-0000-4000-8000-000000000003', tests.personal_org('owner'), 'e0000000-0000-4000-8000-000000000003', 'GR-3');
+  ('b0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'e0000000-0000-4000-8000-7e5700000001', 'GR-1'),
+  ('b0000000-0000-4000-8000-7e5700000002', tests.personal_org('owner'), 'e0000000-0000-4000-8000-7e5700000002', 'GR-2'),
+  ('b0000000-0000-4000-8000-7e5700000003', tests.personal_org('owner'), 'e0000000-0000-4000-8000-7e5700000003', 'GR-3');
 insert into public.goods_receipt_lines (organization_id, goods_receipt_id, purchase_order_line_id, quantity_received) values
-  (tests.personal_org('owner'), 'b0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000011', 100),
-  (tests.personal_org('owner'), 'b0000000-0000-4000-8000-000000000001', 'f0000000-0000-4000-8000-000000000012', 10),
-  (tests.personal_org('owner'), 'b0000000-0000-4000-8000-000000000002', 'f0000000-0000-4000-8000-000000000021', 10),
-  (tests.personal_org('owner'), 'b0000000-0000-4000-8000-000000000003', 'f0000000-0000-4000-8000-000000000031', 10);
+  (tests.personal_org('owner'), 'b0000000-0000-4000-8000-7e5700000001', 'f0000000-0000-4000-8000-7e5700000011', 100),
+  (tests.personal_org('owner'), 'b0000000-0000-4000-8000-7e5700000001', 'f0000000-0000-4000-8000-7e5700000012', 10),
+  (tests.personal_org('owner'), 'b0000000-0000-4000-8000-7e5700000002', 'f0000000-0000-4000-8000-7e5700000021', 10),
+  (tests.personal_org('owner'), 'b0000000-0000-4000-8000-7e5700000003', 'f0000000-0000-4000-8000-7e5700000031', 10);
 
 -- inv(number, vendor, vendor name, po, lines [[code, description, qty, price, amount]], tax,
 --     total adjustment): an invoice whose subtotal is the sum of its lines.
@@ -101,7 +101,7 @@ create function pg_temp.match(number text) returns jsonb language sql as $$
 $$;
 
 -- Exact -----------------------------------------------------------------------
-select pg_temp.inv('EXACT', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'po 1',
+select pg_temp.inv('EXACT', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'po 1',
   '[["W-1", "Widget", 10, 10, 100], ["G-1", "Gadget", 2, 50, 100]]', 20);
 select is(pg_temp.match('EXACT') ->> 'matched', '1', 'a fully received, exactly priced invoice is matched');
 select is(pg_temp.status('EXACT'), 'matched', 'its status says so');
@@ -112,16 +112,16 @@ select is((select array_agg(matched_by order by line_number) from public.vendor_
            where vendor_invoice_id = pg_temp.id_of('EXACT')), array['item_code', 'item_code'],
   'PO lines are found by PO number and item code');
 select is((select purchase_order_id from public.vendor_invoices where id = pg_temp.id_of('EXACT')),
-  'e0000000-0000-4000-8000-000000000001'::uuid, 'the PO number resolves to the purchase order');
+  'e0000000-0000-4000-8000-7e5700000001'::uuid, 'the PO number resolves to the purchase order');
 
 -- Price tolerance: 2 % of 10.00 = 0.20 (the larger of 0.20 and 0.10) ---------
-select pg_temp.inv('PRICE-AT', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'PO-1',
+select pg_temp.inv('PRICE-AT', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'PO-1',
   '[["W-1", "Widget", 1, 10.20, 10.20]]');
 select pg_temp.match('PRICE-AT');
 select is(pg_temp.status('PRICE-AT'), 'matched_with_tolerance', 'a price exactly at the tolerance matches within tolerance');
 select is((select price_variance from public.vendor_invoice_line_matches where vendor_invoice_id = pg_temp.id_of('PRICE-AT')),
   0.20::numeric, 'the price variance is recorded');
-select pg_temp.inv('PRICE-OVER', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'PO-1',
+select pg_temp.inv('PRICE-OVER', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'PO-1',
   '[["W-1", "Widget", 1, 10.21, 10.21]]');
 select pg_temp.match('PRICE-OVER');
 select is(pg_temp.status('PRICE-OVER'), 'exception', 'one cent over the price tolerance is an exception');
@@ -131,16 +131,16 @@ select is(array[(pg_temp.exc('PRICE-OVER', 'price_variance')).expected, (pg_temp
 select matches((pg_temp.exc('PRICE-OVER', 'price_variance')).message,
   '^Line 1 \(Widget\): unit price 10\.21 is 0\.21 above the PO PO-1 price 10; the tolerance allows 0\.2',
   'and a sentence naming the line, the check and the figures');
-select pg_temp.inv('PRICE-LOW', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'PO-1',
+select pg_temp.inv('PRICE-LOW', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'PO-1',
   '[["W-1", "Widget", 1, 9, 9]]');
 select pg_temp.match('PRICE-LOW');
 select is(pg_temp.status('PRICE-LOW'), 'matched_with_tolerance', 'billed below the PO price: within tolerance, never an exception');
 
 -- The absolute amount wins when larger: a vendor override of 0.50 -------------
-update public.vendors set price_tolerance_amount = 0.50 where id = 'd0000000-0000-4000-8000-000000000002';
-select pg_temp.inv('GLOBEX-AT', 'd0000000-0000-4000-8000-000000000002', 'Globex Industries', 'PO-3',
+update public.vendors set price_tolerance_amount = 0.50 where id = 'd0000000-0000-4000-8000-7e5700000002';
+select pg_temp.inv('GLOBEX-AT', 'd0000000-0000-4000-8000-7e5700000002', 'Globex Industries', 'PO-3',
   '[["S-1", "Sprocket", 1, 5.50, 5.50]]');
-select pg_temp.inv('GLOBEX-OVER', 'd0000000-0000-4000-8000-000000000002', 'Globex Industries', 'PO-3',
+select pg_temp.inv('GLOBEX-OVER', 'd0000000-0000-4000-8000-7e5700000002', 'Globex Industries', 'PO-3',
   '[["S-1", "Sprocket", 1, 5.51, 5.51]]');
 select public.match_vendor_invoices(tests.personal_org('owner'), array[pg_temp.id_of('GLOBEX-AT'), pg_temp.id_of('GLOBEX-OVER')]);
 select is(array[pg_temp.status('GLOBEX-AT'), pg_temp.status('GLOBEX-OVER')], array['matched_with_tolerance', 'exception'],
@@ -148,14 +148,14 @@ select is(array[pg_temp.status('GLOBEX-AT'), pg_temp.status('GLOBEX-OVER')], arr
 
 -- Quantity: 5 % of what was received, minus what earlier invoices billed -------
 -- Gadget: received 10, EXACT billed 2 earlier; 8 available, 8.5 allowed.
-select pg_temp.inv('QTY-AT', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'PO-1',
+select pg_temp.inv('QTY-AT', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'PO-1',
   '[["G-1", "Gadget", 8.5, 50, 425]]', 0, 0, '2026-03-02');
 select pg_temp.match('QTY-AT');
 select is(pg_temp.status('QTY-AT'), 'matched_with_tolerance', 'billed exactly at the quantity tolerance (after an earlier invoice) matches within tolerance');
 select is((select (received_quantity, previously_billed_quantity, allowed_quantity)::text
            from public.vendor_invoice_line_matches where vendor_invoice_id = pg_temp.id_of('QTY-AT')),
   '(10,2,8.5)', 'the evidence: received, billed by earlier invoices, allowed');
-select pg_temp.inv('QTY-OVER', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'PO-1',
+select pg_temp.inv('QTY-OVER', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'PO-1',
   '[["G-1", "Gadget", 0.0001, 50, 0.01]]', 0, 0, '2026-03-03');
 select pg_temp.match('QTY-OVER');
 select is(pg_temp.open_types('QTY-OVER'), array['over_billed_quantity/quantity'],
@@ -165,36 +165,36 @@ select matches((pg_temp.exc('QTY-OVER', 'over_billed_quantity')).message,
   'the message says what was received and what earlier invoices billed');
 
 -- PO line by description, missing line, missing/closed PO, another vendor's PO --
-select pg_temp.inv('BY-DESC', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'PO-1',
+select pg_temp.inv('BY-DESC', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'PO-1',
   '[[null, "  widget ", 1, 10, 10]]');
 select pg_temp.match('BY-DESC');
 select is((select matched_by from public.vendor_invoice_line_matches where vendor_invoice_id = pg_temp.id_of('BY-DESC')),
   'description', 'without a matching item code the PO line is found by description');
 select is(pg_temp.status('BY-DESC'), 'matched', 'and the line matches');
-select pg_temp.inv('NO-LINE', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'PO-1',
+select pg_temp.inv('NO-LINE', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'PO-1',
   '[["Z-9", "Zeppelin", 1, 10, 10]]');
 select pg_temp.match('NO-LINE');
 select is(pg_temp.open_types('NO-LINE'), array['missing_po_line/po_line'], 'a line on no PO line: missing_po_line');
-select pg_temp.inv('NO-PO', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'PO-404',
+select pg_temp.inv('NO-PO', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'PO-404',
   '[["W-1", "Widget", 1, 10, 10]]');
-select pg_temp.inv('NO-PO-NUMBER', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', null,
+select pg_temp.inv('NO-PO-NUMBER', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', null,
   '[["W-1", "Widget", 1, 10, 10]]');
 select public.match_vendor_invoices(tests.personal_org('owner'), array[pg_temp.id_of('NO-PO'), pg_temp.id_of('NO-PO-NUMBER')]);
 select is(pg_temp.open_types('NO-PO'), array['missing_po/po_number'], 'a PO number the organization does not have: missing_po');
 select matches((pg_temp.exc('NO-PO-NUMBER', 'missing_po')).message, 'names no purchase order', 'no PO number at all: missing_po, said so');
-select pg_temp.inv('CLOSED', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'PO-2',
+select pg_temp.inv('CLOSED', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'PO-2',
   '[["W-1", "Widget", 1, 10, 10]]');
 select pg_temp.match('CLOSED');
 select is(pg_temp.open_types('CLOSED'), array['po_closed/po_status'], 'a closed PO: po_closed');
-select pg_temp.inv('WRONG-VENDOR', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'PO-3',
+select pg_temp.inv('WRONG-VENDOR', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'PO-3',
   '[["S-1", "Sprocket", 1, 5, 5]]');
 select pg_temp.match('WRONG-VENDOR');
 select is(pg_temp.open_types('WRONG-VENDOR'), array['missing_po/po_vendor'], 'another vendor''s PO: missing_po (po_vendor)');
 
 -- Totals: line amount, subtotal, lines + tax vs total (0.05 tolerance) ----------
-select pg_temp.inv('TOTAL-AT', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'PO-1',
+select pg_temp.inv('TOTAL-AT', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'PO-1',
   '[["W-1", "Widget", 1, 10, 10]]', 1, 0.05);
-select pg_temp.inv('TOTAL-OVER', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'PO-1',
+select pg_temp.inv('TOTAL-OVER', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'PO-1',
   '[["W-1", "Widget", 1, 10, 10]]', 1, 0.06);
 select public.match_vendor_invoices(tests.personal_org('owner'), array[pg_temp.id_of('TOTAL-AT'), pg_temp.id_of('TOTAL-OVER')]);
 select is(pg_temp.status('TOTAL-AT'), 'matched', 'a total off by exactly the rounding tolerance matches');
@@ -202,7 +202,7 @@ select is(pg_temp.open_types('TOTAL-OVER'), array['total_variance/total'], 'one 
 select is(array[(pg_temp.exc('TOTAL-OVER', 'total_variance')).expected, (pg_temp.exc('TOTAL-OVER', 'total_variance')).actual,
            (pg_temp.exc('TOTAL-OVER', 'total_variance')).variance::text],
   array['11', '11.06', '0.06'], 'expected lines + tax, actual total, the variance');
-select pg_temp.inv('LINE-AMOUNT', 'd0000000-0000-4000-8000-000000000001', 'ACME Corp.', 'PO-1',
+select pg_temp.inv('LINE-AMOUNT', 'd0000000-0000-4000-8000-7e5700000001', 'ACME Corp.', 'PO-1',
   '[["W-1", "Widget", 2, 10, 20.06]]');
 select pg_temp.match('LINE-AMOUNT');
 select is(pg_temp.open_types('LINE-AMOUNT'), array['total_variance/line_amount'],
@@ -219,9 +219,9 @@ select is((select count(*)::integer from public.reconciliation_exceptions
   1, 'and the exception no longer detected resolved itself');
 
 -- Duplicates and unknown vendors -------------------------------------------------
-select pg_temp.inv('DUP-A', 'd0000000-0000-4000-8000-000000000002', 'Globex Industries', 'PO-3',
+select pg_temp.inv('DUP-A', 'd0000000-0000-4000-8000-7e5700000002', 'Globex Industries', 'PO-3',
   '[["S-1", "Sprocket", 1, 5, 5]]', 0, 0, '2026-04-01');
-select pg_temp.inv('DUP-B', 'd0000000-0000-4000-8000-000000000002', 'Globex', 'PO-3',
+select pg_temp.inv('DUP-B', 'd0000000-0000-4000-8000-7e5700000002', 'Globex', 'PO-3',
   '[["S-1", "Sprocket", 1, 5, 5]]', 0, 0, '2026-04-01');
 select public.match_vendor_invoices(tests.personal_org('owner'), array[pg_temp.id_of('DUP-A'), pg_temp.id_of('DUP-B')]);
 select is(pg_temp.open_types('DUP-A'), '{}', 'the first of two look-alike invoices is not the duplicate');
@@ -231,8 +231,8 @@ select pg_temp.inv('UNKNOWN-1', null, 'Acme Corp', 'PO-1', '[["W-1", "Widget", 1
 select pg_temp.match('UNKNOWN-1');
 select is(pg_temp.open_types('UNKNOWN-1'), array['unknown_vendor/vendor'], 'an invoice without a vendor: unknown_vendor');
 select is((pg_temp.exc('UNKNOWN-1', 'unknown_vendor')).evidence #>> '{suggestions,0,vendor_id}',
-  'd0000000-0000-4000-8000-000000000001', 'whose best trigram suggestion is the right vendor');
-select ok((select bool_and(s ->> 'vendor_id' <> 'd0000000-0000-4000-8000-000000000009')
+  'd0000000-0000-4000-8000-7e5700000001', 'whose best trigram suggestion is the right vendor');
+select ok((select bool_and(s ->> 'vendor_id' <> 'd0000000-0000-4000-8000-7e5700000009')
            from jsonb_array_elements((pg_temp.exc('UNKNOWN-1', 'unknown_vendor')).evidence -> 'suggestions') s),
   'and never another organization''s vendor');
 
@@ -288,24 +288,24 @@ select is(array[(pg_temp.exc('PRICE-OVER', 'price_variance')).status, (pg_temp.e
 
 select is(public.resolve_reconciliation_exception(tests.personal_org('owner'),
        (pg_temp.exc('NO-PO', 'missing_po')).id, 'link', 'the vendor wrote the wrong number',
-       'e0000000-0000-4000-8000-000000000001') ->> 'status',
+       'e0000000-0000-4000-8000-7e5700000001') ->> 'status',
   'resolved', 'linking an invoice to the right PO after the fact resolves missing_po');
 select is(pg_temp.status('NO-PO'), 'matched', 'and the invoice matches against it');
 select pg_temp.match('NO-PO');
 select is(pg_temp.status('NO-PO'), 'matched', 'the link is kept on re-matching');
 select is(public.resolve_reconciliation_exception(tests.personal_org('owner'),
        (pg_temp.exc('NO-LINE', 'missing_po_line')).id, 'link', 'Zeppelin is their name for the widget',
-       null, 'f0000000-0000-4000-8000-000000000011') ->> 'status',
+       null, 'f0000000-0000-4000-8000-7e5700000011') ->> 'status',
   'resolved', 'a line linked to a PO line by hand');
 select is(pg_temp.status('NO-LINE'), 'matched', 'matches against that PO line');
 select throws_ok(
   $$ select public.resolve_reconciliation_exception(tests.personal_org('owner'),
-       (pg_temp.exc('CLOSED', 'po_closed')).id, 'link', 'x', 'e0000000-0000-4000-8000-000000000002',
-       null, 'b0000000-0000-4000-8000-000000000001') $$,
+       (pg_temp.exc('CLOSED', 'po_closed')).id, 'link', 'x', 'e0000000-0000-4000-8000-7e5700000002',
+       null, 'b0000000-0000-4000-8000-7e5700000001') $$,
   '22023', null, 'link takes exactly one target');
 select is(public.resolve_reconciliation_exception(tests.personal_org('owner'),
        (pg_temp.exc('CLOSED', 'po_closed')).id, 'link', 'billed against the receipt GR-1',
-       null, null, 'b0000000-0000-4000-8000-000000000001') ->> 'status',
+       null, null, 'b0000000-0000-4000-8000-7e5700000001') ->> 'status',
   'resolved', 'or to a goods receipt (its purchase order)');
 select is(pg_temp.status('CLOSED'), 'matched', 'which resolves the closed-PO exception');
 select is(public.resolve_reconciliation_exception(tests.personal_org('owner'),
@@ -323,50 +323,50 @@ select is(public.resolve_reconciliation_exception(tests.personal_org('owner'),
   'dismissed', 'an exception may be dismissed');
 
 -- Vendors: alias confirm resolves unknown vendors, merge, reject, split ----------
-select is((public.add_vendor_alias(tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000001', 'Acme Corp')) ->> 'rematched_invoices',
+select is((public.add_vendor_alias(tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000001', 'Acme Corp')) ->> 'rematched_invoices',
   '1', 'confirming a name as an alias moves the unknown-vendor invoice to the vendor');
 select is(array[(pg_temp.exc('UNKNOWN-1', 'unknown_vendor')).status, (pg_temp.exc('UNKNOWN-1', 'unknown_vendor')).resolution],
   array['resolved', 'auto_resolved'], 'and its unknown_vendor exception resolves on re-matching');
 select ok(exists (select 1 from public.vendor_aliases where normalized_alias = 'acme' and source = 'confirmed')
   or exists (select 1 from public.vendor_aliases where alias = 'Acme Corp'),
   'the confirmed alias is remembered');
-select is((select jsonb_path_query_array(public.reconciliation_vendor(tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000001'),
+select is((select jsonb_path_query_array(public.reconciliation_vendor(tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000001'),
            '$.suggestions[*].vendor_id')),
-  '["d0000000-0000-4000-8000-000000000003"]'::jsonb, 'a similar vendor is suggested for merging');
-select public.reject_vendor_suggestion(tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000001',
-  'd0000000-0000-4000-8000-000000000003', 'a different company');
-select is(public.reconciliation_vendor(tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000003') -> 'suggestions',
+  '["d0000000-0000-4000-8000-7e5700000003"]'::jsonb, 'a similar vendor is suggested for merging');
+select public.reject_vendor_suggestion(tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000001',
+  'd0000000-0000-4000-8000-7e5700000003', 'a different company');
+select is(public.reconciliation_vendor(tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000003') -> 'suggestions',
   '[]'::jsonb, 'a rejected suggestion is not suggested again, either way');
-select pg_temp.inv('EUROPE-1', 'd0000000-0000-4000-8000-000000000003', 'Acme Europe Ltd', 'PO-1',
+select pg_temp.inv('EUROPE-1', 'd0000000-0000-4000-8000-7e5700000003', 'Acme Europe Ltd', 'PO-1',
   '[["W-1", "Widget", 1, 10, 10]]');
-select is(public.merge_vendors(tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000001',
-            'd0000000-0000-4000-8000-000000000003', 'same company after all') ->> 'moved_invoices',
+select is(public.merge_vendors(tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000001',
+            'd0000000-0000-4000-8000-7e5700000003', 'same company after all') ->> 'moved_invoices',
   '1', 'merging moves the merged vendor''s invoices to the survivor');
-select is((select (status, merged_into)::text from public.vendors where id = 'd0000000-0000-4000-8000-000000000003'),
-  '(merged,d0000000-0000-4000-8000-000000000001)', 'the merged vendor is kept, as merged');
+select is((select (status, merged_into)::text from public.vendors where id = 'd0000000-0000-4000-8000-7e5700000003'),
+  '(merged,d0000000-0000-4000-8000-7e5700000001)', 'the merged vendor is kept, as merged');
 select is(pg_temp.status('EUROPE-1'), 'matched', 'its invoice is re-matched under the survivor (no longer another vendor''s PO)');
-select is((public.split_vendor_alias(tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000001',
+select is((public.split_vendor_alias(tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000001',
             (select id from public.vendor_aliases where alias = 'Acme Europe Ltd'))) ->> 'new_vendor_id',
-  'd0000000-0000-4000-8000-000000000003', 'splitting the merged name back out restores the merged vendor');
+  'd0000000-0000-4000-8000-7e5700000003', 'splitting the merged name back out restores the merged vendor');
 select is((select vendor_id from public.vendor_invoices where id = pg_temp.id_of('EUROPE-1')),
-  'd0000000-0000-4000-8000-000000000003'::uuid, 'with the invoices written under that name');
+  'd0000000-0000-4000-8000-7e5700000003'::uuid, 'with the invoices written under that name');
 
 -- Automatic re-matching when goods arrive ------------------------------------------
 select tests.clear_authentication();
 select tests.as_superuser();
-select pg_temp.inv('LATE', 'd0000000-0000-4000-8000-000000000002', 'Globex Industries', 'PO-5',
+select pg_temp.inv('LATE', 'd0000000-0000-4000-8000-7e5700000002', 'Globex Industries', 'PO-5',
   '[["L-1", "Lever", 4, 3, 12]]');
 select pg_temp.match('LATE');
 select is(pg_temp.open_types('LATE'), array['missing_po/po_number'], 'an invoice ahead of its PO waits in exception');
 insert into public.purchase_orders (id, organization_id, vendor_id, po_number, currency) values
-  ('e0000000-0000-4000-8000-000000000005', tests.personal_org('owner'), 'd0000000-0000-4000-8000-000000000002', 'PO-5', 'USD');
+  ('e0000000-0000-4000-8000-7e5700000005', tests.personal_org('owner'), 'd0000000-0000-4000-8000-7e5700000002', 'PO-5', 'USD');
 insert into public.purchase_order_lines (id, organization_id, purchase_order_id, currency, line_number, item_code, description, quantity, unit_price) values
-  ('f0000000-0000-4000-8000-000000000051', tests.personal_org('owner'), 'e0000000-0000-4000-8000-000000000005', 'USD', 1, 'L-1', 'Lever', 4, 3);
+  ('f0000000-0000-4000-8000-7e5700000051', tests.personal_org('owner'), 'e0000000-0000-4000-8000-7e5700000005', 'USD', 1, 'L-1', 'Lever', 4, 3);
 select is(pg_temp.open_types('LATE'), array['over_billed_quantity/received'], 'the PO arriving re-matches it: nothing received yet');
 insert into public.goods_receipts (id, organization_id, purchase_order_id, receipt_number) values
-  ('b0000000-0000-4000-8000-000000000005', tests.personal_org('owner'), 'e0000000-0000-4000-8000-000000000005', 'GR-5');
+  ('b0000000-0000-4000-8000-7e5700000005', tests.personal_org('owner'), 'e0000000-0000-4000-8000-7e5700000005', 'GR-5');
 insert into public.goods_receipt_lines (organization_id, goods_receipt_id, purchase_order_line_id, quantity_received) values
-  (tests.personal_org('owner'), 'b0000000-0000-4000-8000-000000000005', 'f0000000-0000-4000-8000-000000000051', 4);
+  (tests.personal_org('owner'), 'b0000000-0000-4000-8000-7e5700000005', 'f0000000-0000-4000-8000-7e5700000051', 4);
 select is(pg_temp.status('LATE'), 'matched', 'the receipt arriving re-matches it automatically: matched');
 
 -- Settings -------------------------------------------------------------------------

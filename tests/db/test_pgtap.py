@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from devstack import pgtap
-from devstack.postgres import Database
+from devstack.postgres import SEED_SQL, Database
+from tests.db.conftest import seed_loaded
+
+
+def test_the_files_run_on_a_database_holding_the_seed_as_postgres(database: Database) -> None:
+    """As `supabase test db` after `supabase start`: the seed is there, its fixed ids
+    taken, and the files run as postgres, which is not a superuser."""
+    assert seed_loaded(database.url)
+    with psycopg.connect(database.url) as conn:
+        row = conn.execute("select rolsuper from pg_roles where rolname = current_user")
+        assert row.fetchone() == (False,)
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def test_no_file_uses_an_id_the_seed_takes() -> None:
+    """The seed's fixed ids (demo user, clients) are taken wherever the seed was loaded;
+    a file inserting one stops at a duplicate key there (the files mark their own ids
+    with 7e57, "test")."""
+    seed_ids = {u.lower() for u in _UUID.findall(SEED_SQL.read_text(encoding="utf-8"))}
+    seed_ids.discard("00000000-0000-0000-0000-000000000000")  # auth.users.instance_id, no key
+    assert seed_ids
+    reused = {
+        path.name: sorted(found)
+        for path in pgtap.test_files()
+        if (found := seed_ids & {u.lower() for u in _UUID.findall(path.read_text())})
+    }
+    assert reused == {}
 
 
 @pytest.mark.parametrize("path", pgtap.test_files(), ids=lambda p: p.name)
