@@ -11,6 +11,8 @@ need=()
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client-15)
 [ -f /usr/share/postgresql/15/extension/pgtap.control ] || need+=(postgresql-15-pgtap)
 [ -f /usr/share/postgresql/15/extension/pg_trgm.control ] || need+=(postgresql-contrib)
+# Debian's libfaketime: `make test-clock` runs the suite with the clock moved.
+command -v faketime >/dev/null 2>&1 || need+=(faketime)
 [ -f /usr/share/postgresql/15/extension/plpgsql_check.control ] || need+=(postgresql-15-plpgsql-check)
 [ -f /usr/include/postgresql/15/server/postgres.h ] || need+=(postgresql-server-dev-15)
 command -v make >/dev/null 2>&1 || need+=(make)
