@@ -7,7 +7,7 @@ PYTHON    := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps test test-db reliability lint format dev dev-reset bench package clean
+.PHONY: setup system-deps test test-db test-clock reliability lint format dev dev-reset bench package clean
 
 setup: system-deps $(STAMP)
 
@@ -27,6 +27,19 @@ test: setup
 # Only the database: migrations and the pgTAP files.
 test-db: setup
 	$(PYTHON) -m pytest tests/db $(PYTEST_ARGS)
+
+# The whole suite with the clock moved (CLOCK_OFFSET, libfaketime's relative form: +365d,
+# +730d, -30d, +2y) for Python, its subprocesses and the PostgreSQL server the session starts,
+# through Debian's libfaketime: no test may depend on the day it runs. The monotonic clock
+# stays real (timeouts); tests/faketime/sitecustomize.py mends time.sleep() for that. Only
+# pytest runs under it: `setup` (pip over TLS, certificates) runs first with the real clock.
+CLOCK_OFFSET ?= +365d
+FAKETIME_LIB ?= $(firstword $(wildcard /usr/lib/*/faketime/libfaketimeMT.so.1))
+test-clock: setup
+	@test -n "$(FAKETIME_LIB)" || { echo "libfaketime not found: install the Debian package faketime" >&2; exit 1; }
+	LD_PRELOAD=$(FAKETIME_LIB) FAKETIME=$(CLOCK_OFFSET) FAKETIME_DONT_FAKE_MONOTONIC=1 \
+		PYTHONPATH=$(abspath tests/faketime) INVOICEFLOW_EXPECT_CLOCK_OFFSET=$(CLOCK_OFFSET) \
+		$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 # The reliability suite (reliability/README.md): load, faults, concurrency, fuzzing and
 # security against a whole local stack; minutes long, so not part of `make test`.
