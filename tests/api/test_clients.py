@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -534,12 +534,16 @@ def test_get_returns_the_client_with_recent_invoices_and_activities(api: Api, wo
                 world, client, f"{100 + day}.25", status=status, issued=date(2026, 1, 1 + day)
             )
         )
+    # The calls come after every activity the API itself records now (the client's
+    # creation, the invoices): from tomorrow on, whatever day the test runs.
+    calls_from = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
     world.sql(
         "insert into public.client_activities (organization_id, client_id, activity, timestamp,"
-        " type, metadata) select %s, %s, 'call ' || n, timestamptz '2030-01-01' + n * interval"
+        " type, metadata) select %s, %s, 'call ' || n, %s + n * interval"
         " '1 hour', 'communication', jsonb_build_object('n', n) from generate_series(1, 25) n",
         client["organization_id"],
         client["id"],
+        calls_from,
     )
     reply = api.get(f"{CLIENTS}/{client['id']}", as_="victor")
     assert reply.status == 200, reply.json()
@@ -571,7 +575,7 @@ def test_get_returns_the_client_with_recent_invoices_and_activities(api: Api, wo
     assert (first["type"], first["metadata"], first["timestamp"][:19]) == (
         "communication",
         {"n": 25},
-        "2030-01-02T01:00:00",
+        (calls_from + timedelta(hours=25)).isoformat()[:19],
     )
 
 

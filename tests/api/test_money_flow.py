@@ -5,6 +5,7 @@ every total checked exactly, as decimal strings."""
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +29,9 @@ def _money(invoice: dict[str, Any]) -> tuple[str, str, str, str]:
 
 
 def test_create_pay_partially_pay_the_rest_delete_a_payment(any_api: Api, world: World) -> None:
+    # Dates relative to today: due in a month, so the invoice stays sent (not overdue)
+    # whatever day the test runs; the payments a few days back.
+    today = date.today()
     name = f"Money flow {uuid.uuid4().hex[:6]}"
     client = any_api.post(
         "/api/clients",
@@ -42,8 +46,8 @@ def test_create_pay_partially_pay_the_rest_delete_a_payment(any_api: Api, world:
         as_="maria",
         json_body={
             "client_id": client_id,
-            "issue_date": "2026-11-01",
-            "due_date": "2026-12-01",
+            "issue_date": (today - timedelta(days=5)).isoformat(),
+            "due_date": (today + timedelta(days=30)).isoformat(),
             "status": "sent",
             "tax_rate": "8.875",
             "discount": "5.00",
@@ -65,7 +69,11 @@ def test_create_pay_partially_pay_the_rest_delete_a_payment(any_api: Api, world:
     first = any_api.post(
         "/api/payments",
         as_="maria",
-        json_body={"invoice_id": invoice_id, "amount": "50.00", "payment_date": "2026-11-10"},
+        json_body={
+            "invoice_id": invoice_id,
+            "amount": "50.00",
+            "payment_date": (today - timedelta(days=4)).isoformat(),
+        },
     )
     assert first.status == 201, first.json()
     assert _money(_invoice(any_api, invoice_id)) == ("103.55", "50.00", "53.55", "sent")
@@ -73,7 +81,11 @@ def test_create_pay_partially_pay_the_rest_delete_a_payment(any_api: Api, world:
     too_much = any_api.post(
         "/api/payments",
         as_="maria",
-        json_body={"invoice_id": invoice_id, "amount": "53.56", "payment_date": "2026-11-11"},
+        json_body={
+            "invoice_id": invoice_id,
+            "amount": "53.56",
+            "payment_date": (today - timedelta(days=3)).isoformat(),
+        },
     )
     assert too_much.status == 422, too_much.json()
     assert too_much.error["code"] == "rule_violation"
@@ -82,7 +94,11 @@ def test_create_pay_partially_pay_the_rest_delete_a_payment(any_api: Api, world:
     rest = any_api.post(
         "/api/payments",
         as_="maria",
-        json_body={"invoice_id": invoice_id, "amount": "53.55", "payment_date": "2026-11-12"},
+        json_body={
+            "invoice_id": invoice_id,
+            "amount": "53.55",
+            "payment_date": (today - timedelta(days=2)).isoformat(),
+        },
     )
     assert rest.status == 201, rest.json()
     paid = _invoice(any_api, invoice_id)
