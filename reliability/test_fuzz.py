@@ -15,7 +15,7 @@ an Idempotency-Key or a document number not used before, the person's own passwo
 most positive cases would only reach a business rule's 422. A share of the positive cases
 (RELIABILITY_FUZZ_NUDGE_PERCENT, decided from the case's place, not its values) is nudged
 (`nudge`): money and quantities brought to the minor unit and under a cap, dates into
-2022-2026 and in order, real rows that fit together, fresh numbers and keys, the import
+the last 5 years and in order, real rows that fit together, fresh numbers and keys, the import
 rows replaced by the document's own example row, an export's options cut to its report's.
 Negative cases are never nudged, and every answer goes through the same five checks. The
 totals test asserts that every operation got at least RELIABILITY_FUZZ_MIN_2XX 2xx answers
@@ -67,6 +67,7 @@ Environment:
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -224,8 +225,9 @@ def _seed(stack: LocalStack) -> Seeded:
     def invoice(client_id: str, status: str, rate: str = "120.00") -> str:
         body = {
             "client_id": client_id,
-            "issue_date": "2026-11-01",
-            "due_date": "2026-12-01",
+            # Due in a month: sent stays sent whatever day the run is.
+            "issue_date": (dt.date.today() - dt.timedelta(days=35)).isoformat(),
+            "due_date": (dt.date.today() + dt.timedelta(days=30)).isoformat(),
             "status": status,
             "tax_rate": "8.5",
             "items": [{"description": "Work", "quantity": "2", "rate": rate}],
@@ -233,7 +235,11 @@ def _seed(stack: LocalStack) -> Seeded:
         return str(post("/api/invoices", body)["id"])
 
     def payment(invoice_id: str, amount: str) -> str:
-        body = {"invoice_id": invoice_id, "amount": amount, "payment_date": "2026-11-10"}
+        body = {
+            "invoice_id": invoice_id,
+            "amount": amount,
+            "payment_date": (dt.date.today() - dt.timedelta(days=5)).isoformat(),
+        }
         return str(post("/api/payments", body)["id"])
 
     usd, jpy, kwd = client("Fuzz USD", "USD"), client("Fuzz JPY", "JPY"), client("Fuzz KWD", "KWD")
@@ -498,14 +504,20 @@ def _money(value: Any, cap: Decimal, places: str = "0.01") -> Any:
 
 
 def _day(value: Any) -> Any:
-    """A generated date moved into 2022-2026 (a report takes at most 5 years, to today by
-    default)."""
+    """A generated date moved into the five years up to today, whatever day the run is (a
+    report takes at most 5 years, to today by default; a payment may not be ahead): the
+    year one of the last five, a day after today a year earlier. A moved date stays."""
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         return value
     year, month, day = (int(part) for part in value.split("-"))
     if not (1 <= month <= 12 and 1 <= day <= 31):
         return value
-    return f"{2022 + year % 5:04d}-{month:02d}-{min(day, 28):02d}"
+    today = dt.date.today()
+    first = today.year - 4
+    moved = dt.date(first + (year - first) % 5, month, min(day, 28))
+    if moved > today:
+        moved = moved.replace(year=moved.year - 1)
+    return moved.isoformat()
 
 
 def _walk(node: Any) -> None:
