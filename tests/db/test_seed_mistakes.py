@@ -2,10 +2,12 @@
 fixed on ours.
 
 ``seed_original.sql`` is the seed document's schema and triggers, verbatim. It is
-applied, after the platform SQL, to a throw-away database of the test cluster (the
-``seed_db`` fixture). Each test plays one scenario twice: on that database, where the
-mistake happens, and on ours (the session's ``database``, through the rolled-back
-``conn`` fixture), where it does not.
+applied, after the platform SQL, to a throw-away database the session's ``postgres``
+creates (the ``seed_db`` fixture): no superuser is needed, so this runs on a real
+Supabase too, where postgres may create databases but is no superuser (the platform SQL
+then leaves the new database's ``auth`` schema to its creator). Each test plays one
+scenario twice: on that database, where the mistake happens, and on ours (the session's
+``database``, through the rolled-back ``conn`` fixture), where it does not.
 
 Where the seed's own mistakes stand in the way of showing another one, the test
 switches off exactly the one trigger in the way, inside its own transaction, and says
@@ -71,7 +73,7 @@ def seed_db(database: Database) -> Iterator[str]:
 
 @pytest.fixture
 def seed(seed_db: str) -> Iterator[Conn]:
-    """A superuser connection to the seed's database, rolled back after the test."""
+    """A connection of the seed database's owner (postgres), rolled back after the test."""
     with psycopg.connect(seed_db) as connection:
         yield connection
         connection.rollback()
@@ -107,7 +109,8 @@ def act_as(conn: Conn, uid: UUID) -> None:
     )
 
 
-def act_as_superuser(conn: Conn) -> None:
+def act_as_owner(conn: Conn) -> None:
+    """Back to the session's own role (postgres: BYPASSRLS, the tables' owner)."""
     conn.execute(
         "select set_config('role', 'none', true), set_config('request.jwt.claims', '', true)"
     )
@@ -395,7 +398,7 @@ def test_seed_accepts_an_invoice_for_another_users_client_and_ours_rejects_it(
         " values (%s, %s, 'INV-001', current_date, current_date) returning id",
         (alice, bobs_client),
     )
-    act_as_superuser(seed)
+    act_as_owner(seed)
     assert one(seed, "select client_id from public.invoices where id = %s", (invoice_id,)) == (
         bobs_client
     )
@@ -411,7 +414,7 @@ def test_seed_accepts_an_invoice_for_another_users_client_and_ours_rejects_it(
             (alice_org, bob_client),
         )
     conn.execute("rollback to savepoint as_alice")
-    # Not even a superuser (no RLS at all) can: the composite foreign key holds.
+    # Not even postgres (no RLS: BYPASSRLS) can: the composite foreign key holds.
     conn.execute("select tests.as_superuser()")
     with pytest.raises(errors.ForeignKeyViolation, match="invoices_client_in_organization"):
         conn.execute(
@@ -503,3 +506,18 @@ def test_seed_policies_call_bare_auth_uid_and_ours_wrap_it_in_a_subselect(
     assert bare_in_ours == []
     # ... and the check itself sees the wrapped form where ours uses auth.uid() directly.
     assert any("( SELECT auth.uid() AS uid)" in str(qual) for _, qual, _ in our_policies)
+
+
+def test_the_seed_database_is_made_and_used_without_a_superuser(seed: Conn) -> None:
+    """As on a real Supabase: postgres, no superuser, made the database and its platform
+    (an `auth` schema of its own, so that it may switch the seed's triggers off)."""
+    assert seed.execute(
+        "select current_user, rolsuper from pg_roles where rolname = current_user"
+    ).fetchone() == ("postgres", False)
+    assert (
+        one(
+            seed,
+            "select pg_get_userbyid(relowner) from pg_class where oid = 'auth.users'::regclass",
+        )
+        == "postgres"
+    )
