@@ -14,7 +14,8 @@
   jobs included, runs by name with ``python -m devstack.invoke <name>``.
 
 Everything a tool needs is written to ``.devstack/.env``. Ctrl-C stops it cleanly;
-``--reset`` starts over.
+``--reset`` starts over. What stops it from starting (a port in use, PostgreSQL refusing)
+is one message and exit status 1, not a traceback.
 """
 
 from __future__ import annotations
@@ -22,15 +23,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shlex
-import shutil
 import signal
+import socket
+import sys
 import time
 from pathlib import Path
 from types import FrameType
 
+import psycopg
+
 from devstack.config import StackConfig
 from devstack.local import LocalStack, Ports
-from devstack.postgres import ROOT, ClusterError, persistent_cluster
+from devstack.postgres import ROOT, ClusterError, remove_persistent_cluster
 
 HOME = ROOT / ".devstack"
 DB_PORT = 54322
@@ -54,6 +58,28 @@ def announce(
     print("demo login   demo@invoiceflow.local / invoiceflow-demo")
 
 
+def ports_in_use(ports: Ports) -> list[str]:
+    """The servers' ports on 127.0.0.1 that something already listens on (PostgreSQL's is
+    left to its own start, which first stops a server an earlier `make dev` left)."""
+    busy = []
+    for port, option in (
+        (ports.api, "--api-port"),
+        (ports.aws, "--aws-port"),
+        (ports.functions, "--functions-port"),
+    ):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(f"{port} ({option})")
+    return busy
+
+
+class CannotStart(Exception):
+    """Something the stack needs is taken."""
+
+
 class Stop(Exception):
     """Ctrl-C or SIGTERM arrived."""
 
@@ -73,21 +99,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.monotonic()
+    ports = Ports(args.db_port, args.api_port, args.aws_port, args.functions_port)
+    failure = None
     # Ctrl-C at any moment, even half-way through starting, stops what has started.
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     with contextlib.ExitStack() as running:
         try:
-            if args.reset and args.home.exists():
-                with contextlib.suppress(ClusterError):
-                    persistent_cluster(args.home, args.db_port).stop()
-                shutil.rmtree(args.home)
+            if args.reset and (args.home.exists() or args.home.is_symlink()):
+                remove_persistent_cluster(args.home)
                 print(f"removed {args.home}")
+            busy = ports_in_use(ports)
+            if busy:
+                raise CannotStart(
+                    f"127.0.0.1 port {', '.join(busy)} is in use: is another `make dev`"
+                    " running? Stop it, or give this one other ports"
+                )
 
-            stack = LocalStack(
-                args.home,
-                Ports(args.db_port, args.api_port, args.aws_port, args.functions_port),
-            )
+            stack = LocalStack(args.home, ports)
             running.callback(stack.close)
             stack.start()
             config, aws_url, functions_url = stack.config, stack.aws_url, stack.functions_url
@@ -110,6 +139,14 @@ def main(argv: list[str] | None = None) -> int:
             # Further signals must not interrupt the clean-up.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        except (CannotStart, ClusterError) as exc:
+            failure = str(exc)
+        except (RuntimeError, OSError, psycopg.Error) as exc:
+            # A server that did not start, a file, a migration or the seed that failed.
+            failure = f"{type(exc).__name__}: {exc}"
+    if failure is not None:
+        print(f"make dev: could not start: {failure}", file=sys.stderr, flush=True)
+        return 1
     print("stopped; `make dev` finds the data again, `make dev-reset` starts over")
     return 0
 

@@ -6,7 +6,9 @@ Three ways to get a database, one interface (:class:`Database`):
   temporary directory, tuned for speed (``fsync=off``), on a random free port, removed
   afterwards.
 * :func:`persistent_cluster` — the cluster ``make dev`` uses, under ``.devstack/pgdata``:
-  it keeps its data across restarts.
+  it keeps its data across restarts. As root, in a checkout that the ``postgres`` system
+  user cannot enter (under a private home such as ``/root``, mode 0700), the data lives in
+  that user's home instead and ``.devstack/pgdata`` links to it (:func:`cluster_place`).
 * :func:`from_url` — any server named by ``DATABASE_URL`` (a real Supabase, for example).
 
 :func:`bootstrap` then makes it a Supabase-like database: the platform SQL (roles and
@@ -26,6 +28,7 @@ PostgreSQL refuses to run as root, so when we are root ``initdb``/``pg_ctl`` run
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pwd
 import re
@@ -91,6 +94,37 @@ def _chown_to_postgres(path: Path) -> None:
         return
     entry = pwd.getpwnam(PG_USER)
     os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _reachable_by_postgres(path: Path) -> bool:
+    """Whether the ``postgres`` system user can enter ``path`` (every directory on the way
+    lets it through). Asked only as root: otherwise the server runs as ourselves."""
+    proc = subprocess.run(
+        ["runuser", "-u", PG_USER, "--", "test", "-x", str(path)],
+        capture_output=True,
+        check=False,
+    )
+    return proc.returncode == 0
+
+
+def _postgres_places() -> Path:
+    """Where clusters live that the ``postgres`` user could not reach where asked for: a
+    directory of its own, in its home (``/var/lib/postgresql`` on Debian)."""
+    postgres_home = Path(pwd.getpwnam(PG_USER).pw_dir)
+    if not postgres_home.is_dir() or not _reachable_by_postgres(postgres_home):
+        raise ClusterError(
+            f"PostgreSQL runs as the {PG_USER} system user (we are root), which can reach"
+            f" neither this checkout nor its own home directory {postgres_home}: run"
+            f" `make dev` as a normal user, or from a directory {PG_USER} can enter"
+        )
+    return postgres_home / "invoiceflow-devstack"
+
+
+def _owned_by_postgres(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    _chown_to_postgres(path)
+    os.chmod(path, 0o700)
+    return path
 
 
 def _run(cmd: list[str], what: str) -> None:
@@ -234,6 +268,11 @@ class Cluster:
 
 def _ephemeral() -> Cluster:
     base = Path(tempfile.mkdtemp(prefix="invoiceflow-pg-"))
+    if os.geteuid() == 0 and not _reachable_by_postgres(base.parent):
+        # TMPDIR in a private home: the postgres user's own place instead.
+        base.rmdir()
+        places = _owned_by_postgres(_postgres_places())
+        base = Path(tempfile.mkdtemp(prefix="invoiceflow-pg-", dir=places))
     _chown_to_postgres(base)
     os.chmod(base, 0o755)  # noqa: S103 - the postgres user must traverse it
     cluster = Cluster(
@@ -254,11 +293,45 @@ def ephemeral_cluster() -> Iterator[Cluster]:
         cluster.destroy()
 
 
+def cluster_place(home: Path) -> tuple[Path, Path]:
+    """The data and socket directories of ``home``'s development cluster, made ready.
+
+    ``home/pgdata`` and ``home/sock``, unless we are root and the ``postgres`` system user,
+    which the server runs as, cannot enter ``home``: a checkout under a private home
+    (``/root``, or any directory of mode 0700) is out of its reach. Rather than widen the
+    permissions of the user's own directories, the cluster then lives in a directory of
+    the ``postgres`` user (:func:`_postgres_places`, one per home), and ``home/pgdata`` is
+    a symbolic link to it, followed on every later start (the checkout may move).
+    :func:`remove_persistent_cluster` removes both.
+    """
+    link = home / "pgdata"
+    if link.is_symlink():
+        datadir = link.resolve()
+        place = _owned_by_postgres(datadir.parent)
+        return datadir, place / "sock"
+    if os.geteuid() != 0 or _reachable_by_postgres(home):
+        return link, home / "sock"
+    if (link / "PG_VERSION").exists():
+        raise ClusterError(
+            f"{link} holds a cluster that the {PG_USER} system user, which PostgreSQL runs"
+            f" as, cannot reach (a directory on the way is private): let {PG_USER} enter"
+            f" the directories above {home}, or `make dev-reset` to start over elsewhere"
+        )
+    digest = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:12]
+    place = _owned_by_postgres(_postgres_places() / f"{home.resolve().parent.name}-{digest}")
+    if link.exists():
+        shutil.rmtree(link)  # what an initdb refused here left (no cluster: checked above)
+    link.symlink_to(place / "pgdata", target_is_directory=True)
+    return place / "pgdata", place / "sock"
+
+
 def persistent_cluster(home: Path, port: int) -> Cluster:
-    """The development cluster under ``home/pgdata``: created once, started each time."""
+    """The development cluster of ``home`` (:func:`cluster_place`): created once, started
+    each time."""
     home.mkdir(parents=True, exist_ok=True)
     _chown_to_postgres(home)
-    cluster = Cluster(datadir=home / "pgdata", port=port, ephemeral=False, sockdir=home / "sock")
+    datadir, sockdir = cluster_place(home)
+    cluster = Cluster(datadir=datadir, port=port, ephemeral=False, sockdir=sockdir)
     if not cluster.initialized():
         cluster.init()
     if (cluster.datadir / "postmaster.pid").exists():
@@ -266,8 +339,44 @@ def persistent_cluster(home: Path, port: int) -> Cluster:
         with contextlib.suppress(ClusterError):
             cluster.stop()
         (cluster.datadir / "postmaster.pid").unlink(missing_ok=True)
-    cluster.start()
+    try:
+        cluster.start()
+    except ClusterError as exc:
+        raise ClusterError(_start_failure(cluster, exc)) from None
     return cluster
+
+
+def _start_failure(cluster: Cluster, exc: ClusterError) -> str:
+    """Why the server did not start, from its log (pg_ctl itself says only "see the log")."""
+    try:
+        lines = cluster.logfile.read_text(errors="replace").splitlines()[-20:]
+    except OSError:
+        lines = []
+    said = []
+    for line in lines:
+        found = re.search(r"\b(LOG|WARNING|ERROR|FATAL|PANIC|HINT):\s+(.*)", line)
+        if found and (found[1] != "LOG" or "could not" in found[2]):
+            said.append(f"{found[1]}: {found[2]}")
+    if not said:
+        return str(exc)
+    return (
+        f"PostgreSQL did not start on 127.0.0.1:{cluster.port} ({cluster.datadir}):\n  "
+        + "\n  ".join(said)
+        + f"\n(its log: {cluster.logfile})"
+    )
+
+
+def remove_persistent_cluster(home: Path) -> None:
+    """``make dev-reset``: stops ``home``'s development cluster and removes its data, kept
+    in ``home`` or linked from it (:func:`cluster_place`), then ``home`` itself."""
+    link = home / "pgdata"
+    datadir = link.resolve() if link.is_symlink() else link
+    if (datadir / "postmaster.pid").exists():
+        with contextlib.suppress(ClusterError):
+            Cluster(datadir=datadir, port=0, ephemeral=False, sockdir=home / "sock").stop()
+    if link.is_symlink() and datadir.parent.parent.name == "invoiceflow-devstack":
+        shutil.rmtree(datadir.parent, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @contextlib.contextmanager
