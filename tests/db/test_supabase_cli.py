@@ -22,6 +22,7 @@ from typing import Any
 
 import psycopg
 import pytest
+import yaml
 
 from devstack import postgres as pg
 
@@ -286,3 +287,19 @@ def test_policy_name_check_sees_a_long_name() -> None:
         " on public.memberships for delete to authenticated using (true);"
     )
     assert [len(n.encode()) for n in names] == [69]
+
+
+def test_deployments_push_with_the_tested_cli() -> None:
+    """The CLI that pushes to staging and production is the one these tests pushed with:
+    package.json pins it exactly and the deploy workflow runs it from node_modules."""
+    package = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))
+    assert package["devDependencies"]["supabase"] == CLI_VERSION
+    workflow = yaml.safe_load(
+        (ROOT / ".github" / "workflows" / "deploy-stage.yml").read_text(encoding="utf-8")
+    )
+    steps = workflow["jobs"]["deploy"]["steps"]
+    assert not [s for s in steps if "supabase/setup-cli" in str(s.get("uses", ""))]
+    commands = "\n".join(str(s.get("run", "")) for s in steps)
+    assert "npx supabase db push" in commands
+    assert commands.index("npm ci") < commands.index("npx supabase db push")
+    assert not re.search(r"(?<!npx )supabase (db push|link)", commands)
