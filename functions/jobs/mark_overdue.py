@@ -16,8 +16,8 @@ from typing import Any
 
 from shared.jobs import TIME_RESERVE_MS, Job, JobEvent
 
-# Invoices per call: about a second each at 5,000 (bench/RESULTS.md, "Issue 13").
-MARK_BATCH = 5000
+# Invoices per call: well under a second each at 2,000 (bench/RESULTS.md, "Issue 13").
+MARK_BATCH = 2000
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

@@ -25,21 +25,20 @@ from shared.jobs import TIME_RESERVE_MS, Job, JobEvent, Outcome, drain, send_ema
 from shared.pdf import render_invoice_pdf
 
 # Open invoices per opening call (``job_open_reminders``): well under a second each.
-OPEN_BATCH = 5000
+OPEN_BATCH = 2000
 
 
 def open_slots(job: Job, params: dict[str, Any]) -> dict[str, int]:
     """Opens the day's reminder slots a chunk of open invoices a call (keyset by due date
     and id), so no statement approaches the statement timeout (docs/architecture.md,
     "Statement timeouts")."""
-    counts = {"opened": 0, "superseded": 0, "open_calls": 0}
+    counts = {"opened": 0, "open_calls": 0}
     cursor: dict[str, Any] = {}
     while True:
         body: dict[str, Any] = job.rpc(
             "job_open_reminders", {**params, **cursor, "batch_limit": OPEN_BATCH}
         )
         counts["opened"] += int(body["opened"])
-        counts["superseded"] += int(body["superseded"])
         counts["open_calls"] += 1
         if body["done"]:
             return counts
@@ -64,7 +63,6 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
     totals = drain(job, claim, lambda item: send_reminder(job, item))
     totals["opened"] = opening["opened"]
-    totals["superseded"] = totals.get("superseded", 0) + opening["superseded"]
     totals["open_calls"] = opening["open_calls"]
     return job.finish(totals)
 

@@ -94,10 +94,6 @@ create index email_deliveries_user_idx on public.email_deliveries (user_id) wher
 -- their slots in, a chunk at a time (keyset).
 create index if not exists invoices_open_due_date_idx
   on public.invoices (due_date, id) where status in ('sent', 'overdue');
--- The sent invoices by due date: what mark overdue takes, a chunk at a time,
--- from the front (the invoices it already marked have left the index).
-create index if not exists invoices_sent_due_date_idx
-  on public.invoices (due_date, id) where status = 'sent';
 
 -- =============================================================================
 -- Helpers
@@ -199,14 +195,14 @@ $$;
 -- =============================================================================
 
 -- Turns the `sent` invoices due before `as_of` into `overdue`, at most
--- `batch_limit` of them (the earliest due first), writes one `invoice_overdue`
+-- `batch_limit` of them (organization by organization), writes one `invoice_overdue`
 -- client activity per invoice, and queues the overdue notice of each
 -- organization and owner or admin whose invoiceOverdue preference is on
 -- (members and viewers get none: following up on money owed is the business's
 -- decision), listing the invoices. The job calls it until it marks fewer than
 -- `batch_limit`: each call is one short transaction, far inside the API roles'
 -- statement timeout however many invoices are due (docs/architecture.md,
--- "Statement timeouts"; 5,000 invoices take about a second). Within a call one
+-- "Statement timeouts"; 2,000 invoices take well under a second). Within a call one
 -- statement: the activities and notices come from the UPDATE's own RETURNING,
 -- so they exist exactly when the transition happened, and a second run (or a
 -- concurrent one, serialized call by call by an advisory lock so two scans
@@ -218,7 +214,7 @@ $$;
 -- totals, audit log). Returns the counts of this call (`organizations`: those
 -- with invoices marked in it).
 create or replace function public.job_mark_overdue(as_of date default null,
-                                                   batch_limit integer default 5000)
+                                                   batch_limit integer default 2000)
 returns jsonb
 language plpgsql
 volatile
@@ -234,12 +230,34 @@ begin
   end if;
   perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('invoiceflow.job_mark_overdue'));
 
-  with chosen as (
+  -- The chunk: the due invoices of the first organizations (id order) that have any,
+  -- so that a chunk touches few clients (the invoice triggers refresh the totals of
+  -- every client a statement touched: a chunk spread over a thousand organizations
+  -- made that refresh scan every invoice, ~0.65 s a call whatever its size). Each
+  -- organization is found by a seek on invoices_organization_status_due_date_idx.
+  with due_organizations as (
+    select o.id
+    from public.organizations o
+    where exists (select 1 from public.invoices i
+                  where i.organization_id = o.id and i.status = 'sent' and i.due_date < today)
+    order by o.id
+  ),
+  candidates as (
+    select c.id
+    from due_organizations o
+    cross join lateral (
+      select i.id
+      from public.invoices i
+      where i.organization_id = o.id and i.status = 'sent' and i.due_date < today
+      order by i.due_date
+      limit batch_limit
+    ) c
+    limit batch_limit
+  ),
+  chosen as (
     select i.id
     from public.invoices i
-    where i.status = 'sent' and i.due_date < today
-    order by i.due_date, i.id
-    limit batch_limit
+    where i.id in (select c.id from candidates c)
     for update
   ),
   marked as (
@@ -444,14 +462,16 @@ $$;
 
 -- Opens the reminder slots due as of `today` for at most `batch_limit` open
 -- invoices, the next ones after (`after_due_date`, `after_id`) in due-date
--- order (a keyset on invoices_open_due_date_idx), and supersedes the unsent
--- reminders of those invoices whose slot is no longer current. The insert is
--- kept to one row per invoice and slot by a unique constraint. Returns the
--- counts and where the next chunk starts (`scanned` < `batch_limit`: done).
+-- order (a keyset on invoices_open_due_date_idx). The insert is kept to one
+-- row per invoice and slot by a unique constraint. Unsent reminders no longer
+-- current are superseded when a claim reaches them (job_claim_reminders), not
+-- here: a scan of the pending reminders per chunk grew with the outbox (it
+-- took seconds a chunk over 85,000 of them, the planner misled by statistics
+-- taken before the run). Returns the count and where the next chunk starts
+-- (`scanned` < `batch_limit`: done).
 create or replace function private.open_reminder_slots(
   today date, org_ids uuid[], after_due_date date, after_id uuid, batch_limit integer,
-  out opened bigint, out superseded bigint, out scanned integer,
-  out last_due_date date, out last_id uuid)
+  out opened bigint, out scanned integer, out last_due_date date, out last_id uuid)
 language plpgsql
 volatile
 set search_path = ''
@@ -481,16 +501,6 @@ begin
   order by s.invoice_id, s.slot
   on conflict (invoice_id, slot) do nothing;
   get diagnostics opened = row_count;
-
-  update public.email_deliveries d
-  set status = 'superseded'
-  where d.invoice_id = any (ids)
-    and d.kind = 'payment_reminder' and d.status = 'pending'
-    and (d.claimed_until is null or d.claimed_until < pg_catalog.now())
-    and not exists (
-      select 1 from private.reminder_slots(today, org_ids) s
-      where s.invoice_id = d.invoice_id and s.slot = d.slot);
-  get diagnostics superseded = row_count;
 end;
 $$;
 
@@ -505,7 +515,7 @@ create or replace function public.job_open_reminders(
   organization_ids uuid[] default null,
   after_due_date date default null,
   after_id uuid default null,
-  batch_limit integer default 5000
+  batch_limit integer default 2000
 )
 returns jsonb
 language plpgsql
@@ -526,8 +536,7 @@ begin
   from private.open_reminder_slots(today, job_open_reminders.organization_ids,
                                    after_due_date, after_id, batch_limit);
   return pg_catalog.jsonb_build_object(
-    'as_of', today, 'opened', chunk.opened, 'superseded', chunk.superseded,
-    'scanned', chunk.scanned, 'done', chunk.scanned < batch_limit,
+    'as_of', today, 'opened', chunk.opened, 'scanned', chunk.scanned, 'done', chunk.scanned < batch_limit,
     'after_due_date', chunk.last_due_date, 'after_id', chunk.last_id);
 end;
 $$;
@@ -574,7 +583,6 @@ begin
     loop
       select * into chunk from private.open_reminder_slots(today, org_ids, after_due, after, 5000);
       opened := opened + chunk.opened;
-      superseded := superseded + chunk.superseded;
       exit when chunk.scanned < 5000;
       after_due := chunk.last_due_date;
       after := chunk.last_id;
