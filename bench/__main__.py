@@ -14,10 +14,11 @@ from typing import Any
 from bench import api as api_bench
 from bench import dataset, items, rls, startup
 from bench import stack as stack_bench
+from bench import timeouts as timeouts_bench
 from bench.common import OUT_DIR, Machine, connect, loadavg, log
 from devstack import postgres
 
-BENCHMARKS = ("startup", "rls", "items", "stack", "api")
+BENCHMARKS = ("startup", "rls", "items", "stack", "api", "timeouts")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -209,6 +210,13 @@ def main(argv: list[str] | None = None) -> int:
         runs = ["--import-runs", "3", "--calls", "50"] if args.quick else []
         code = api_bench.main(runs)
         verdicts.append(("api (imports, latency, handler overhead)", code == 0))
+
+    if "timeouts" in args.only:
+        # Every heavy RPC at its largest input against the statement timeout (issue 13);
+        # prints its own table; budget p95 <= 4 s per call.
+        sizes = ["--invoices", str(args.invoices), "--orgs", str(args.orgs)]
+        code = timeouts_bench.main([*sizes, "--out", str(args.out)])
+        verdicts.append(("timeouts (every heavy RPC p95 ≤ 4 s)", code == 0))
 
     elapsed = time.perf_counter() - started
     summary = "\n".join(f"- {label}: {'PASS' if ok else 'FAIL'}" for label, ok in verdicts)
