@@ -20,7 +20,7 @@ router = APIRouter(tags=["reconciliation"])
     summary="Match vendor invoices against their purchase orders and receipts",
     description=(
         'Body `{"invoice_ids": [...]}` (1 to 1000) or `{}`: every pending and exception '
-        "invoice of the organization, in calls of 500 for at most 15 s (`incomplete`: "
+        "invoice of the organization, in calls of 250 for at most 15 s (`incomplete`: "
         "call again). Re-matching replaces each invoice's result. Answers the counts by "
         "outcome and `skipped` ids (approved or rejected by a person, or not the "
         "organization's)."

@@ -30,9 +30,9 @@ RPC: dict[Kind, str] = {
     "goods_receipts": "import_goods_receipts",
 }
 MATCH_RPC = "match_vendor_invoices"
-# Invoices per matching call: ~1 ms each (bench/RESULTS.md, "Issue 13: statement
-# timeouts"), so a call stays far below the 8 s statement timeout and its 4 s budget.
-MATCH_CHUNK = 500
+# Invoices per matching call: 1.5-3 ms each on a loaded 2-core machine (bench/RESULTS.md,
+# "Issue 13: statement timeouts"), so a call stays far below the 8 s timeout and 4 s budget.
+MATCH_CHUNK = 250
 # A JSON import route starts no matching call after this long (API Gateway answers 504
 # at 30 s): a sweep over a large organization is finished by the next one, or by
 # ``POST /api/reconciliation/match``.
