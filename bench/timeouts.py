@@ -396,11 +396,11 @@ def tenant(caller: Caller, run: Run, *, big: str, owner: str, today: dt.date) ->
     conn = caller.conn
     n_big = _count(conn, "select count(*) from public.invoices where organization_id = %s", big)
     caller.baseline()
-    for action, status in (("mark_paid", "overdue"), ("cancel", "sent")):
+    for action, order in (("mark_paid", "id"), ("cancel", "id desc")):
         rows = conn.execute(
             "select array_agg(id) from (select id from public.invoices where organization_id = %s"
-            " and status = %s order by id limit 500) x",
-            (big, status),
+            f" and status in ('sent', 'overdue') order by {order} limit 500) x",
+            (big,),
         ).fetchone()
         assert rows
         assert rows[0]
@@ -418,6 +418,27 @@ def tenant(caller: Caller, run: Run, *, big: str, owner: str, today: dt.date) ->
                 sub=owner,
                 rollback=True,
             )
+
+    rows = conn.execute(
+        "select array_agg(id) from (select id from public.invoices where organization_id = %s"
+        " and status in ('sent', 'overdue') order by id limit 500) x",
+        (big,),
+    ).fetchone()
+    assert rows
+    series = run.add(
+        "create_bulk_send (queued)",
+        f"{len(rows[0])} invoices (the API's maximum: 500)",
+        "the API's 500 ids (the emails: 10 a queue message)",
+    )
+    for _ in range(3):
+        caller.call(
+            series,
+            "select public.create_bulk_send(%(org)s, %(ids)s, '{}', true)",
+            {"org": big, "ids": rows[0]},
+            role="authenticated",
+            sub=owner,
+            rollback=True,
+        )
 
     series = run.add(
         "export_invoice_page(page_rows 5000)",
