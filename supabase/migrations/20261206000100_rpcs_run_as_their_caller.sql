@@ -8,7 +8,8 @@
 --
 -- 1. The readers of reconciliation run as the caller, and RLS decides what they see:
 --    the tables they read have "Members can view their organization's ..." policies at
---    the viewer level, which is what require_reconciliation_reader checks too.
+--    the viewer level, which is what require_reconciliation_reader checks too. So does
+--    add_vendor_alias, whose one write RLS and the column grants allow members.
 --
 -- 2. The others write what their callers may not write directly -- derived rows
 --    (matches, exceptions, import batches and their row errors, the rate-limit
@@ -32,12 +33,22 @@ alter function public.reconciliation_invoice(uuid, uuid) security invoker;
 alter function public.reconciliation_vendor(uuid, uuid) security invoker;
 alter function public.get_reconciliation_settings(uuid) security invoker;
 
--- What they call, now as their caller: the access check (a definer: it reads the
--- caller's memberships), the JSON of a vendor and of the settings (definers: they read
--- the settings row with its defaults and the vendor's suggestions), and the shapes of
+-- add_vendor_alias writes one row, which members may write themselves (the vendor
+-- aliases' insert policy and column grants); its privileged steps were definer helpers
+-- already: lock_vendor, and assign_unknown_invoices (moves the unknown-vendor invoices of
+-- that name to the vendor and re-matches them).
+alter function public.add_vendor_alias(uuid, uuid, text) security invoker;
+
+-- What they call, now as their caller: the access checks (definers: they read the
+-- caller's memberships), the vendor's lock and the unknown invoices' re-assignment
+-- (definers, above), the JSON of a vendor and of the settings (definers: they read the
+-- settings row with its defaults and the vendor's suggestions), and the shapes of
 -- reconciliation_invoice's rows (they read no table).
 grant execute on function
   private.require_reconciliation_reader(uuid),
+  private.require_reconciliation_writer(uuid),
+  private.lock_vendor(uuid, uuid, text),
+  private.assign_unknown_invoices(uuid, uuid, text[]),
   private.vendor_json(uuid, uuid),
   private.reconciliation_settings_json(uuid),
   private.money_fields(jsonb, text[]),
@@ -56,7 +67,6 @@ declare
     'import_purchase_orders',
     'import_goods_receipts',
     'match_vendor_invoices',             -- matches and exceptions: derived, no write policy
-    'add_vendor_alias',                  -- re-assigns unknown invoices, re-matches
     'split_vendor_alias',                -- reads the audit trail (admins only through RLS)
     'merge_vendors',                     -- moves exceptions
     'reject_vendor_suggestion',          -- vendor_merge_rejections: no write policy
