@@ -248,10 +248,42 @@ def rest_server(stack: Target) -> Target:
     return stack
 
 
+# Drops what the conformance tests made in public (tables, views, functions named
+# conformance_*): the database may be a real Supabase's, used again by the next run, and
+# the schema checks (pgTAP 005, 130) hold for every object in public.
+DROP_CONFORMANCE_SQL = """
+do $$
+declare
+  commands text[];
+  command text;
+begin
+  -- Listed first, then run: a drop cascades to what depends on it (a function of a
+  -- table's row type), which a lazily read list would then name by a dead oid.
+  select coalesce(array_agg(cmd order by kind), '{}') into commands from (
+    select 1 as kind, format('drop function if exists %s cascade', p.oid::regprocedure) as cmd
+    from pg_proc p
+    where p.pronamespace = 'public'::regnamespace and p.proname like 'conformance\\_%'
+    union all
+    select case c.relkind when 'v' then 2 else 3 end,
+      format('drop %s if exists %s cascade',
+             case c.relkind when 'v' then 'view' else 'table' end, c.oid::regclass)
+    from pg_class c
+    where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'v')
+      and c.relname like 'conformance\\_%'
+  ) listed;
+  foreach command in array commands loop
+    execute command;
+  end loop;
+end
+$$;
+"""
+
+
 @pytest.fixture(scope="session")
-def rest(database: Database, rest_server: Target) -> RestWorld:
+def rest(database: Database, rest_server: Target) -> Iterator[RestWorld]:
     """The REST server over the session database with the conformance objects and two
-    users (alice, bob), each in their own personal organization with one client."""
+    users (alice, bob), each in their own personal organization with one client; the
+    objects are dropped after the session."""
     with psycopg.connect(database.url, autocommit=True) as conn:
         conn.execute(REST_CONFORMANCE_SQL)
     world = RestWorld(rest_server, database)
@@ -267,7 +299,9 @@ def rest(database: Database, rest_server: Target) -> RestWorld:
         )[0][0]
         world.users[name] = {"id": uid, "org": org, "email": email, "client": client}
     _wait_for_reload(world)
-    return world
+    yield world
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        conn.execute(DROP_CONFORMANCE_SQL)
 
 
 @pytest.fixture(scope="session")
