@@ -128,13 +128,18 @@ begin
   if cardinality(moved) <> cardinality(moving) then
     raise exception 'expected SECURITY DEFINER functions in public: %; moved: %', moving, moved;
   end if;
-  -- A definer added to public since must say here why it needs its owner's rights.
+  -- A definer added to public since must say here why it needs its owner's rights
+  -- (an extension's own functions are the extension's business).
   if exists (select 1 from pg_catalog.pg_proc p
-             where p.pronamespace = 'public'::regnamespace and p.prosecdef) then
+             where p.pronamespace = 'public'::regnamespace and p.prosecdef
+               and not exists (select 1 from pg_catalog.pg_depend d
+                               where d.objid = p.oid and d.deptype = 'e')) then
     raise exception 'SECURITY DEFINER functions left in public: %', (
       select pg_catalog.string_agg(p.oid::regprocedure::text, ', ')
       from pg_catalog.pg_proc p
-      where p.pronamespace = 'public'::regnamespace and p.prosecdef);
+      where p.pronamespace = 'public'::regnamespace and p.prosecdef
+        and not exists (select 1 from pg_catalog.pg_depend d
+                        where d.objid = p.oid and d.deptype = 'e'));
   end if;
 end;
 $migration$;

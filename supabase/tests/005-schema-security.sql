@@ -71,7 +71,8 @@ select is_empty(
 -- role: migration 20261206000100).
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_catalog.pg_proc p
-     where p.pronamespace = 'public'::regnamespace and p.prosecdef $$,
+     left join pg_catalog.pg_depend d on d.objid = p.oid and d.deptype = 'e'
+     where p.pronamespace = 'public'::regnamespace and p.prosecdef and d.objid is null $$,
   'no function in public is security definer: the RPCs run as their caller'
 );
 
