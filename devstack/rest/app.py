@@ -231,7 +231,8 @@ class RestServer:
             self.cache = await schema_module.load(conn)
 
     async def _listen(self) -> None:
-        """LISTEN pgrst: 'reload schema' (or an empty payload) reloads the cache. Like
+        """LISTEN pgrst: 'reload schema', 'reload config' (the role settings are read with
+        the cache) or an empty payload reloads the cache. Like
         PostgREST, the cache is reloaded too when the listener reconnects after losing
         the database (what changed while it was away is not missed)."""
         reconnecting = False
@@ -246,7 +247,7 @@ class RestServer:
                         await self.reload_schema_cache()
                     reconnecting = True
                     async for notify in conn.notifies():
-                        if notify.payload in {"reload schema", ""}:
+                        if notify.payload in {"reload schema", "reload config", ""}:
                             await self.reload_schema_cache()
             except asyncio.CancelledError:
                 raise
