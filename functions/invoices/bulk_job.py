@@ -6,8 +6,7 @@ members see its jobs; another organization's job is "not found").
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path
@@ -17,21 +16,11 @@ from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import not_found
-from shared.models.delivery import BulkItemResult, BulkJob
+from shared.models.delivery import BulkJob, bulk_job
 
 router = APIRouter(tags=["invoices"])
 
 JobId = Annotated[UUID, Path(alias="id", description="The bulk job's id")]
-
-
-def _state(job: dict[str, Any], items: list[dict[str, Any]]) -> str:
-    """completed once nothing is pending or being sent; running once any item was taken
-    up (ids decided when the job was made, such as not_found, do not count)."""
-    if job.get("finished_at") or not any(i["status"] in ("pending", "sending") for i in items):
-        return "completed"
-    if any((i.get("attempts") or 0) > 0 for i in items):
-        return "running"
-    return "queued"
 
 
 @router.get(
@@ -59,29 +48,7 @@ async def get_bulk_job(ctx: Viewer, job_id: JobId) -> BulkJob:
     ).data
     if not rows:
         raise not_found("bulk job")
-    job = rows[0]
-    items = job.pop("items") or []
-    results = [
-        BulkItemResult(
-            id=item["invoice_id"],
-            status=(item.get("reason") or "send_failed")
-            if item["status"] == "failed"
-            else item["status"],
-            message=item.get("message"),
-        )
-        for item in items
-    ]
-    raw = Counter(item["status"] for item in items)
-    summary = Counter(r.status for r in results)
-    return BulkJob.model_validate(
-        {
-            **job,
-            "state": _state(job, items),
-            "done": raw["ok"] + raw["failed"],
-            "summary": {"requested": len(results), **dict(sorted(summary.items()))},
-            "results": results,
-        }
-    )
+    return bulk_job(rows[0])
 
 
 handler = make_handler(router)

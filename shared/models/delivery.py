@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -214,3 +215,52 @@ class BulkJob(Output):
     created_by: UUID | None = None
     created_at: dt.datetime
     finished_at: dt.datetime | None = None
+
+
+def bulk_item_result(item: dict[str, Any]) -> BulkItemResult:
+    """A bulk job item (``bulk_job_items``) as its result: a failed item says why."""
+    status = item["status"]
+    if status == "failed":
+        status = item.get("reason") or "send_failed"
+    return BulkItemResult.model_validate(
+        {"id": item["invoice_id"], "status": status, "message": item.get("message")}
+    )
+
+
+def bulk_summary(results: list[BulkItemResult]) -> dict[str, int]:
+    """How many ids were requested, and how many of them by status."""
+    counts = Counter(r.status for r in results)
+    return {"requested": len(results), **dict(sorted(counts.items()))}
+
+
+def bulk_result(action: str, results: list[BulkItemResult], **extra: Any) -> BulkActionResult:
+    return BulkActionResult.model_validate(
+        {"action": action, "results": results, "summary": bulk_summary(results), **extra}
+    )
+
+
+def _job_state(job: dict[str, Any], items: list[dict[str, Any]]) -> str:
+    """completed once nothing is pending or being sent; running once any item was taken
+    up (ids decided when the job was made, such as not_found, do not count)."""
+    if job.get("finished_at") or not any(i["status"] in ("pending", "sending") for i in items):
+        return "completed"
+    if any((i.get("attempts") or 0) > 0 for i in items):
+        return "running"
+    return "queued"
+
+
+def bulk_job(row: dict[str, Any]) -> BulkJob:
+    """A ``bulk_jobs`` row with its ``items`` (in position order) as the job's progress."""
+    items: list[dict[str, Any]] = row.get("items") or []
+    job = {key: value for key, value in row.items() if key != "items"}
+    results = [bulk_item_result(item) for item in items]
+    raw = Counter(item["status"] for item in items)
+    return BulkJob.model_validate(
+        {
+            **job,
+            "state": _job_state(job, items),
+            "done": raw["ok"] + raw["failed"],
+            "summary": bulk_summary(results),
+            "results": results,
+        }
+    )

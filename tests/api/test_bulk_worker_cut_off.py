@@ -20,10 +20,9 @@ import yaml
 
 from devstack.aws import Provisioned
 from devstack.functions import ROOT, FunctionHost, FunctionSpec, LambdaContext, http_event
-from devstack.openapi import _import_on_a_worker
 from devstack.queues import QueuePoller, sqs_event
 from functions.jobs import bulk_worker
-from shared import sending
+from shared import bulk_actions, sending
 from shared.settings import get_settings
 from tests.api.conftest import Api, World
 from tests.api.test_bulk_actions import (  # noqa: F401 - fixtures
@@ -330,10 +329,6 @@ def test_an_inline_send_goes_on_without_sqs_and_fails_what_it_cannot_reach(
 
 
 def test_the_safety_delay_outlasts_the_routes_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    # An HTTP function's module is imported on a worker with its own event loop, as the
-    # host does: Mangum adopts the importing thread's loop, and one left on this thread
-    # is collected later, unclosed, as a ResourceWarning in whichever test runs then.
-    (bulk_actions,) = _import_on_a_worker(["functions.invoices.bulk_actions"])
     declared = yaml.safe_load((ROOT / "serverless.yml").read_text())["functions"]
     timeout = int(declared["invoicesBulkActions"]["timeout"])
     assert timeout == bulk_actions.ROUTE_TIMEOUT_SECONDS
@@ -344,10 +339,10 @@ def test_the_safety_delay_outlasts_the_routes_timeout(monkeypatch: pytest.Monkey
         ctx: Any = type("Ctx", (), {"user": type("User", (), {"settings": settings})})
         assert settings.bulk_inline_safety_delay_seconds is None
         # No Lambda context: the route's timeout plus the margin.
-        assert bulk_actions._safety_delay(ctx, None) == timeout + 30
+        assert bulk_actions.safety_delay(ctx, None) == timeout + 30
         # In Lambda: past what is left of this invocation, at most SQS's 900 s.
-        assert bulk_actions._safety_delay(ctx, lambda: 28.2) == 59
-        assert bulk_actions._safety_delay(ctx, lambda: 7200.0) == 900
+        assert bulk_actions.safety_delay(ctx, lambda: 28.2) == 59
+        assert bulk_actions.safety_delay(ctx, lambda: 7200.0) == 900
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
