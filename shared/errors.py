@@ -7,6 +7,7 @@ stable machine code (see docs/api.md), ``message`` a sentence a frontend may sho
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from postgrest.exceptions import APIError
@@ -66,6 +67,29 @@ def validation(field: str, message: str, where: str = "query") -> ApiError:
 
 def unavailable(message: str = "the service is briefly unavailable; retry shortly") -> ApiError:
     return ApiError(503, "service_unavailable", message, headers={"Retry-After": "1"})
+
+
+# What every route's errors 400, 401 and 403 mean; a domain says what the others mean.
+_DESCRIPTIONS = {
+    400: "Malformed JSON, or the organization is not named",
+    401: "Missing, invalid or expired token",
+    403: "Role too weak, or not a member of the organization",
+}
+
+
+class ErrorResponses:
+    """The ``responses`` of a domain's routes for the OpenAPI document: the one error
+    body, with what each status means in that domain. A package makes one
+    (``error_responses = ErrorResponses({404: "No such invoice in the organization"})``)
+    and each route names its statuses (``responses=error_responses(401, 403, 404)``)."""
+
+    def __init__(self, descriptions: Mapping[int, str]) -> None:
+        self.descriptions = {**_DESCRIPTIONS, **descriptions}
+
+    def __call__(self, *statuses: int) -> dict[int | str, dict[str, Any]]:
+        from shared.models.common import ErrorBody  # noqa: PLC0415 - shared.models may import this module
+
+        return {s: {"model": ErrorBody, "description": self.descriptions[s]} for s in statuses}
 
 
 # SQLSTATE -> (status, code). The database raises these with messages written for

@@ -3,15 +3,18 @@
 - ``page`` (1-based, default 1) and ``page_size`` (default 25, at most 100);
 - ``sort``: a comma-separated list of allowed fields, ``-`` in front for descending
   (``sort=-issue_date,invoice_number``); a stable tiebreak on ``id`` is always added;
-- filters are plain query parameters named after what they filter; ranges use
+- filters are plain query parameters named after what they filter, several values
+  comma-separated (`comma_values`, `one_of`, `uuids`: at most 100); ranges use
   ``<field>_from`` / ``<field>_to`` (inclusive); ``q`` is the free-text search;
 - the answer is ``{"data": [...], "pagination": {page, page_size, total, total_pages}}``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import Query
 
@@ -20,6 +23,7 @@ from shared.errors import validation
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
+MAX_FILTER_VALUES = 100  # values of one comma-separated filter
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,36 @@ def order_by(
         last = False if name in nullable else None
         query = query.order(name, desc=field.startswith("-"), nullsfirst=last)
     return query.order("id")
+
+
+def comma_values(field: str, raw: str | None) -> list[str]:
+    """A comma-separated filter's values (``status=sent,paid``): trimmed, empty parts
+    dropped, without repeats, sorted; at most `MAX_FILTER_VALUES` (422 naming the field).
+    None or nothing but commas: no filter (an empty list)."""
+    values = sorted({part.strip() for part in (raw or "").split(",") if part.strip()})
+    if len(values) > MAX_FILTER_VALUES:
+        raise validation(field, f"give at most {MAX_FILTER_VALUES} values")
+    return values
+
+
+def one_of(field: str, raw: str | None, allowed: Collection[str]) -> list[str]:
+    """A comma-separated equality filter whose every value is one of ``allowed``."""
+    values = comma_values(field, raw)
+    for value in values:
+        if value not in allowed:
+            raise validation(field, f"unknown value {value!r}; use one or more of {list(allowed)}")
+    return values
+
+
+def uuids(field: str, raw: str | None) -> list[str]:
+    """A comma-separated filter of ids, each a UUID (written in its canonical form)."""
+    ids = set()
+    for value in comma_values(field, raw):
+        try:
+            ids.add(str(UUID(value)))
+        except ValueError:
+            raise validation(field, f"{value!r} is not a UUID") from None
+    return sorted(ids)
 
 
 def escape_like(text: str) -> str:

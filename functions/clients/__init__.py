@@ -5,13 +5,12 @@ What the routes share lives here, kept small: every function imports this packag
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Path
 
-from shared.errors import ApiError
-from shared.models.common import ErrorBody
+from shared.errors import ApiError, ErrorResponses
 
 # The columns of a client in every answer (the Client model).
 CLIENT_COLUMNS = (
@@ -22,19 +21,13 @@ CLIENT_COLUMNS = (
 
 ClientId = Annotated[UUID, Path(alias="id", description="The client's id")]
 
-_DESCRIPTIONS = {
-    400: "Malformed JSON, or the organization is not named",
-    401: "Missing, invalid or expired token",
-    403: "Role too weak, or not a member of the organization",
-    404: "No such client in the organization",
-    409: "The client's state refuses the change (it has invoices)",
-    422: "Invalid input; details lists each field",
-}
-
-
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses`` of a route for the OpenAPI document: the one error body."""
-    return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in statuses}
+error_responses = ErrorResponses(
+    {
+        404: "No such client in the organization",
+        409: "The client's state refuses the change (it has invoices)",
+        422: "Invalid input; details lists each field",
+    }
+)
 
 
 def has_invoices() -> ApiError:

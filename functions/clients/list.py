@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -12,8 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from functions.clients import CLIENT_COLUMNS, error_responses
 from shared.api import make_handler
 from shared.context import Viewer
-from shared.errors import validation
-from shared.listing import PageParams, escape_like, fetch_page, order_by, page_params
+from shared.listing import PageParams, escape_like, fetch_page, one_of, order_by, page_params
 from shared.models.clients import BILLING_FREQUENCIES, CLIENT_STATUSES, Client
 from shared.models.common import Page, Pagination
 
@@ -28,15 +26,6 @@ SORTABLE = {
     "last_invoice_date",
 }
 SEARCHED = ("company_name", "contact_person", "email")
-
-
-def _one_of(field: str, value: str | None, allowed: Sequence[str]) -> list[str]:
-    """A comma-separated equality filter, each value checked; empty means no filter."""
-    values = [part.strip() for part in (value or "").split(",") if part.strip()]
-    for item in values:
-        if item not in allowed:
-            raise validation(field, f"unknown value {item!r}; use one or more of {list(allowed)}")
-    return sorted(set(values))
 
 
 def _ranges(query: Any, bounds: dict[str, tuple[object | None, object | None]]) -> Any:
@@ -84,8 +73,8 @@ async def list_clients(
         Query(description="Up to three fields, `-` for descending, e.g. `-outstanding_balance`"),
     ] = None,
 ) -> Page[Client]:
-    statuses = _one_of("status", status, CLIENT_STATUSES)
-    frequencies = _one_of("billing_frequency", billing_frequency, BILLING_FREQUENCIES)
+    statuses = one_of("status", status, CLIENT_STATUSES)
+    frequencies = one_of("billing_frequency", billing_frequency, BILLING_FREQUENCIES)
     query = (
         ctx.db.from_("clients")
         .select(CLIENT_COLUMNS, count="exact")

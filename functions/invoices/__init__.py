@@ -5,12 +5,12 @@ What the routes share lives here, kept small: every invoices function imports it
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Path
 
-from shared.models.common import ErrorBody
+from shared.errors import ErrorResponses
 
 InvoiceId = Annotated[UUID, Path(alias="id", description="The invoice's id")]
 
@@ -23,20 +23,14 @@ INVOICE_SELECT = (
     "payments(id,amount,currency,payment_date,payment_method,reference_number,notes,created_at)"
 )
 
-_DESCRIPTIONS = {
-    400: "Malformed JSON, or the organization is not named",
-    401: "Missing, invalid or expired token",
-    403: "Role too weak, or not a member of the organization",
-    404: "No such invoice in the organization",
-    409: "The invoice number is already used in the organization",
-    422: (
-        "Invalid input (validation_failed, details list each field), a refused change "
-        "(rule_violation), or a client or item that is not the organization's "
-        "(invalid_reference)"
-    ),
-}
-
-
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses`` of a route for the OpenAPI document: the one error body."""
-    return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in statuses}
+error_responses = ErrorResponses(
+    {
+        404: "No such invoice in the organization",
+        409: "The invoice number is already used in the organization",
+        422: (
+            "Invalid input (validation_failed, details list each field), a refused change "
+            "(rule_violation), or a client or item that is not the organization's "
+            "(invalid_reference)"
+        ),
+    }
+)

@@ -5,15 +5,21 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
 from functions.invoices import error_responses
 from shared.api import make_handler
 from shared.context import Viewer
-from shared.errors import validation
-from shared.listing import PageParams, escape_like, fetch_page, order_by, page_params
+from shared.listing import (
+    PageParams,
+    escape_like,
+    fetch_page,
+    one_of,
+    order_by,
+    page_params,
+    uuids,
+)
 from shared.models.common import Page, Pagination
 from shared.models.invoices import STATUSES, InvoiceSummary
 
@@ -38,29 +44,6 @@ SORTABLE = {
 # Shorter names the sort accepts too.
 SORT_ALIASES = {"total": "total_amount", "client": "client_company_name"}
 DEFAULT_SORT = "-issue_date"
-
-
-def _statuses(value: str | None) -> list[str]:
-    values = [part.strip() for part in (value or "").split(",") if part.strip()]
-    for item in values:
-        if item not in STATUSES:
-            raise validation(
-                "status", f"unknown status {item!r}; use one or more of {list(STATUSES)}"
-            )
-    return sorted(set(values))
-
-
-def _client_ids(value: str | None) -> list[str]:
-    ids = []
-    for part in (value or "").split(","):
-        if part.strip():
-            try:
-                ids.append(str(UUID(part.strip())))
-            except ValueError:
-                raise validation(
-                    "client_id", f"{part.strip()!r} is not a client id (UUID)"
-                ) from None
-    return sorted(set(ids))
 
 
 def _sort(value: str | None) -> str | None:
@@ -126,10 +109,10 @@ async def list_invoices(
         .select(COLUMNS, count="exact")
         .eq("organization_id", str(ctx.organization_id))
     )
-    statuses = _statuses(status)
+    statuses = one_of("status", status, STATUSES)
     if statuses:
         query = query.in_("status", statuses)
-    clients = _client_ids(client_id)
+    clients = uuids("client_id", client_id)
     if clients:
         query = query.in_("client_id", clients)
     if overdue is not None:

@@ -5,14 +5,22 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import validation
-from shared.listing import PageParams, escape_like, fetch_page, order_by, page_params
+from shared.listing import (
+    PageParams,
+    comma_values,
+    escape_like,
+    fetch_page,
+    one_of,
+    order_by,
+    page_params,
+    uuids,
+)
 from shared.models.common import ErrorBody, Page
 from shared.models.payments import (
     PAYMENT_METHODS,
@@ -27,38 +35,8 @@ SORTABLE = {"payment_date", "amount", "created_at"}
 DEFAULT_SORT = "-payment_date,-created_at"
 
 
-def _values(field: str, raw: str | None) -> list[str]:
-    """A comma-separated filter's values (empty parts ignored, at most 100)."""
-    if raw is None:
-        return []
-    values = [part.strip() for part in raw.split(",") if part.strip()]
-    if len(values) > 100:
-        raise validation(field, "give at most 100 values")
-    return values
-
-
-def _uuids(field: str, raw: str | None) -> list[str]:
-    values = _values(field, raw)
-    for value in values:
-        try:
-            UUID(value)
-        except ValueError:
-            raise validation(field, f"{value!r} is not a UUID") from None
-    return values
-
-
-def _methods(raw: str | None) -> list[str]:
-    methods = _values("payment_method", raw)
-    unknown = sorted(set(methods) - set(PAYMENT_METHODS))
-    if unknown:
-        raise validation(
-            "payment_method", f"unknown method {unknown[0]!r}; use {', '.join(PAYMENT_METHODS)}"
-        )
-    return methods
-
-
 def _currencies(raw: str | None) -> list[str]:
-    codes = [code.upper() for code in _values("currency", raw)]
+    codes = [code.upper() for code in comma_values("currency", raw)]
     if not all(len(code) == 3 and code.isascii() and code.isalpha() for code in codes):
         raise validation("currency", "give three-letter currency codes, e.g. USD,EUR")
     return codes
@@ -106,17 +84,17 @@ async def list_payments(
     amount_from: Annotated[Decimal | None, Query(allow_inf_nan=False)] = None,
     amount_to: Annotated[Decimal | None, Query(allow_inf_nan=False)] = None,
 ) -> Page[Payment]:
-    clients = _uuids("client_id", client_id)
+    clients = uuids("client_id", client_id)
     query = (
         ctx.db.from_("payments")
         .select(PAYMENT_SELECT_BY_CLIENT if clients else PAYMENT_SELECT, count="exact")
         .eq("organization_id", str(ctx.organization_id))
     )
-    if invoices := _uuids("invoice_id", invoice_id):
+    if invoices := uuids("invoice_id", invoice_id):
         query = query.in_("invoice_id", invoices)
     if clients:
         query = query.in_("invoice.client_id", clients)
-    if methods := _methods(payment_method):
+    if methods := one_of("payment_method", payment_method, PAYMENT_METHODS):
         query = query.in_("payment_method", methods)
     if currencies := _currencies(currency):
         query = query.in_("currency", currencies)

@@ -8,7 +8,6 @@ share lives here, kept small.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -17,31 +16,25 @@ from fastapi import Path
 
 from shared import db
 from shared.context import Context
-from shared.errors import not_found, validation
-from shared.models.common import ErrorBody
+from shared.errors import ErrorResponses, not_found
 
 VendorId = Annotated[UUID, Path(alias="id", description="The vendor's id")]
 VendorInvoiceId = Annotated[UUID, Path(alias="id", description="The vendor invoice's id")]
 ExceptionId = Annotated[UUID, Path(alias="id", description="The exception's id")]
 
-_DESCRIPTIONS = {
-    400: "Malformed JSON, or the organization is not named",
-    401: "Missing, invalid or expired token",
-    403: "Role too weak, or not a member of the organization",
-    404: "No such id in the organization",
-    409: "A name already taken (an alias of another vendor), or a duplicate invoice number",
-    413: "The body is larger than the function's limit",
-    422: (
-        "Invalid input (validation_failed, details list each field), a refused change "
-        "(rule_violation), or a reference that is not the organization's (invalid_reference)"
-    ),
-    503: "The database is briefly unavailable; retry",
-}
-
-
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses`` of a route for the OpenAPI document: the one error body."""
-    return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in statuses}
+error_responses = ErrorResponses(
+    {
+        404: "No such id in the organization",
+        409: "A name already taken (an alias of another vendor), or a duplicate invoice number",
+        413: "The body is larger than the function's limit",
+        422: (
+            "Invalid input (validation_failed, details list each field), a refused change "
+            "(rule_violation), or a reference that is not the organization's "
+            "(invalid_reference)"
+        ),
+        503: "The database is briefly unavailable; retry",
+    }
+)
 
 
 def plain(value: Any) -> Any:
@@ -67,12 +60,3 @@ def found(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise not_found(what)
     return value
-
-
-def one_of(field: str, value: str | None, allowed: Sequence[str]) -> list[str]:
-    """A comma-separated equality filter, each value checked; empty means no filter."""
-    values = [part.strip() for part in (value or "").split(",") if part.strip()]
-    for item in values:
-        if item not in allowed:
-            raise validation(field, f"unknown value {item!r}; use one or more of {list(allowed)}")
-    return sorted(set(values))

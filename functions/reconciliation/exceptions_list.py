@@ -8,10 +8,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
-from functions.reconciliation import error_responses, one_of, plain
+from functions.reconciliation import error_responses, plain
 from shared.api import make_handler
 from shared.context import Viewer
-from shared.listing import PageParams, fetch_page, order_by, page_params
+from shared.listing import PageParams, fetch_page, one_of, order_by, page_params
 from shared.models.reconciliation import EXCEPTION_STATUSES, EXCEPTION_TYPES, SEVERITIES
 
 router = APIRouter(tags=["reconciliation"])

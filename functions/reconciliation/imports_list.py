@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, Query
 
 from shared.api import make_handler
 from shared.context import Viewer
-from shared.errors import validation
-from shared.listing import PageParams, escape_like, fetch_page, order_by, page_params
+from shared.listing import PageParams, escape_like, fetch_page, one_of, order_by, page_params
 from shared.models.common import Day, Page, Pagination
-from shared.reconciliation.imports import ImportBatch
+from shared.models.imports import ImportBatch
 from shared.reconciliation.routes import error_responses
 
 router = APIRouter(tags=["reconciliation"])
@@ -24,16 +23,6 @@ VALUES = {
     "source": ("csv", "api", "email"),
     "policy": ("all_or_nothing", "accept_valid_rows"),
 }
-
-
-def one_of(field: str, value: str | None) -> list[str]:
-    values = [part.strip() for part in (value or "").split(",") if part.strip()]
-    for item in values:
-        if item not in VALUES[field]:
-            raise validation(
-                field, f"unknown value {item!r}; use one or more of {list(VALUES[field])}"
-            )
-    return sorted(set(values))
 
 
 @router.get(
@@ -77,7 +66,7 @@ async def list_imports(
         ("source", source),
         ("policy", policy),
     ):
-        values = one_of(field, value)
+        values = one_of(field, value, VALUES[field])
         if values:
             query = query.in_(field, values)
     term = escape_like(q.strip()) if q else ""

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from shared.api import make_handler
 from shared.context import Viewer
-from shared.errors import validation
-from shared.listing import PageParams, escape_like, fetch_page, order_by, page_params
+from shared.listing import PageParams, escape_like, fetch_page, one_of, order_by, page_params
 from shared.models import Output
 from shared.models.common import Page, Pagination
 from shared.reconciliation.routes import error_responses
@@ -76,14 +75,8 @@ async def list_purchase_orders(
         .select(COLUMNS, count="exact")
         .eq("organization_id", str(ctx.organization_id))
     )
-    statuses = [s.strip() for s in (status or "").split(",") if s.strip()]
-    for value in statuses:
-        if value not in STATUSES:
-            raise validation(
-                "status", f"unknown value {value!r}; use one or more of {list(STATUSES)}"
-            )
-    if statuses:
-        query = query.in_("status", sorted(set(statuses)))
+    if statuses := one_of("status", status, STATUSES):
+        query = query.in_("status", statuses)
     if vendor_id is not None:
         query = query.eq("vendor_id", str(vendor_id))
     term = escape_like(q.strip()) if q else ""

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from functions.reconciliation import error_responses, one_of, plain
+from functions.reconciliation import error_responses, plain
 from shared.api import make_handler
 from shared.context import Viewer
-from shared.listing import PageParams, escape_like, fetch_page, order_by, page_params
+from shared.listing import PageParams, escape_like, fetch_page, one_of, order_by, page_params
 from shared.models.reconciliation import VENDOR_STATUSES
 
 router = APIRouter(tags=["reconciliation"])

@@ -29,7 +29,7 @@ from uuid import UUID
 from shared import db
 from shared.errors import validation
 from shared.exports.table import Column, Point, Row, Table, Value
-from shared.listing import escape_like
+from shared.listing import comma_values, escape_like, one_of, uuids
 from shared.models.invoices import STATUSES
 from shared.models.payments import PAYMENT_METHODS
 
@@ -311,26 +311,6 @@ def client_performance(query: ReportQuery) -> Table:
 # --------------------------------------------------------------------------------------
 
 
-def _values(field: str, raw: str | None, allowed: tuple[str, ...] | None = None) -> list[str]:
-    values = sorted({part.strip() for part in (raw or "").split(",") if part.strip()})
-    if len(values) > 100:
-        raise validation(field, "give at most 100 values")
-    for value in values:
-        if allowed is not None and value not in allowed:
-            raise validation(field, f"unknown value {value!r}; use one or more of {list(allowed)}")
-    return values
-
-
-def _uuids(field: str, raw: str | None) -> list[str]:
-    values = _values(field, raw)
-    for value in values:
-        try:
-            UUID(value)
-        except ValueError:
-            raise validation(field, f"{value!r} is not a UUID") from None
-    return values
-
-
 def _between(query: Any, column: str, low: Any, high: Any) -> Any:
     if low is not None and high is not None and low > high:
         raise validation(f"{column}_from", f"is after {column}_to")
@@ -420,8 +400,8 @@ def invoices(query: ReportQuery) -> Table:
     issue_to = o.get("issue_date_to") or query.date_to
     params: dict[str, Any] = {
         "org_id": str(query.organization_id),
-        "statuses": _values("status", o.get("status"), STATUSES) or None,
-        "client_ids": _uuids("client_id", o.get("client_id")) or None,
+        "statuses": one_of("status", o.get("status"), STATUSES) or None,
+        "client_ids": uuids("client_id", o.get("client_id")) or None,
         "overdue": o.get("overdue"),
         "search": str(o["q"]).strip() if o.get("q") else None,
     }
@@ -498,10 +478,10 @@ def payments(query: ReportQuery) -> Table:
     """The payment list: the filters of ``GET /api/payments`` (``from``/``to`` are the
     payment date range), newest payment first."""
     o = query.options
-    invoice_ids = _uuids("invoice_id", o.get("invoice_id"))
-    clients = _uuids("client_id", o.get("client_id"))
-    methods = _values("payment_method", o.get("payment_method"), PAYMENT_METHODS)
-    currencies = [c.upper() for c in _values("currency", o.get("currency"))]
+    invoice_ids = uuids("invoice_id", o.get("invoice_id"))
+    clients = uuids("client_id", o.get("client_id"))
+    methods = one_of("payment_method", o.get("payment_method"), PAYMENT_METHODS)
+    currencies = [c.upper() for c in comma_values("currency", o.get("currency"))]
     if not all(len(c) == 3 and c.isascii() and c.isalpha() for c in currencies):
         raise validation("currency", "give three-letter currency codes, e.g. USD,EUR")
     paid_from = o.get("payment_date_from") or query.date_from
@@ -615,8 +595,8 @@ def match_results(query: ReportQuery) -> Table:
     vendors. Newest invoice first, its lines in order, read in keyset pages on
     ``(invoice_date desc, vendor_invoice_id desc, line_number)``."""
     o = query.options
-    outcomes = _values("outcome", o.get("outcome"), MATCH_OUTCOMES)
-    vendors = _uuids("vendor_id", o.get("vendor_id"))
+    outcomes = one_of("outcome", o.get("outcome"), MATCH_OUTCOMES)
+    vendors = uuids("vendor_id", o.get("vendor_id"))
     low, high = query.date_from, query.date_to
     if low is not None and high is not None and low > high:  # pragma: no cover - the route
         raise validation("from", "is after to")

@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from shared.fields import EMAIL_PATTERN, blank_to_none, email_address
 from shared.formatting import minor_unit
 from shared.models import DocumentedPattern, Input, Output
 from shared.models.common import unique_ids
@@ -39,10 +40,7 @@ ActivityType = Literal[
 CLIENT_STATUSES: tuple[str, ...] = ("active", "inactive", "pending")
 BILLING_FREQUENCIES: tuple[str, ...] = ("monthly", "quarterly", "annually", "one-time")
 
-# The table's check: something@something.something, no spaces.
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
-_EMAIL = re.compile(EMAIL_PATTERN)
 _CURRENCY = re.compile(CURRENCY_PATTERN)
 MAX_BULK_IDS = 500
 
@@ -53,24 +51,11 @@ def at_currency_scale(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding=ROUND_HALF_UP)
 
 
-def _blank_to_none(value: Any) -> Any:
-    """An optional text field sent empty (a cleared form input) is no value."""
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
 def _limited(max_length: int) -> StringConstraints:
     return StringConstraints(strip_whitespace=True, max_length=max_length)
 
 
-_Blank = BeforeValidator(_blank_to_none)
-
-
-def _email(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise PydanticCustomError("email", "value is not a valid email address")
-    return value
+_Blank = BeforeValidator(blank_to_none)
 
 
 def _currency(value: str) -> str:
@@ -89,7 +74,8 @@ Currency = Annotated[
     DocumentedPattern(CURRENCY_PATTERN),
 ]
 Email = Annotated[
-    Annotated[str, _limited(320), AfterValidator(_email), DocumentedPattern(EMAIL_PATTERN)] | None,
+    Annotated[str, _limited(320), AfterValidator(email_address), DocumentedPattern(EMAIL_PATTERN)]
+    | None,
     _Blank,
 ]
 ContactPerson = Annotated[Annotated[str, _limited(200)] | None, _Blank]

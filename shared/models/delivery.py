@@ -11,22 +11,14 @@ from uuid import UUID
 from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from shared.fields import EMAIL_PATTERN, blank_to_none, sendable_email_address
 from shared.models import DocumentedPattern, Input, Output
 from shared.models.common import unique_ids
 from shared.models.invoices import Invoice
 
 MAX_BULK_IDS = 500
 MAX_RECIPIENTS = 10  # per list; SES takes 50 in all
-# An address as SES takes it, without a display name: no spaces, quotes, angle
-# brackets, commas or line breaks (nothing that could add a header or a recipient).
-_EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[^@\s<>()\[\],;:\"\\]+\.[^@\s<>()\[\],;:\"\\.]+$")
 _LINE_BREAK = re.compile(r"[\r\n\x00-\x1f\x7f\u2028\u2029]")
-
-
-def _email(value: str) -> str:
-    if not _EMAIL.match(value) or ".." in value:
-        raise PydanticCustomError("email", "value is not a valid email address")
-    return value.lower()
 
 
 def _one_line(value: str) -> str:
@@ -35,19 +27,15 @@ def _one_line(value: str) -> str:
     return value
 
 
-def _blank_to_none(value: str | None) -> str | None:
-    return value or None
-
-
 EmailAddress = Annotated[
     str,
     Field(min_length=3, max_length=320),
-    AfterValidator(_email),
-    DocumentedPattern(_EMAIL.pattern),
+    AfterValidator(sendable_email_address),
+    DocumentedPattern(EMAIL_PATTERN),
 ]
 Recipients = Annotated[list[EmailAddress], Field(max_length=MAX_RECIPIENTS)]
 Subject = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
-Message = Annotated[str, Field(max_length=5000), AfterValidator(_blank_to_none)]
+Message = Annotated[str, Field(max_length=5000), AfterValidator(blank_to_none)]
 
 
 def _no_repeats(values: list[str], where: str) -> None:

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
+from shared.fields import blank_to_none
 from shared.models import Input, Output
 from shared.models.common import Day
 
@@ -45,10 +46,6 @@ def _scale(places: int) -> AfterValidator:
     return AfterValidator(fit)
 
 
-def _blank_to_none(value: str) -> str | None:
-    return value or None
-
-
 Quantity = Annotated[Decimal, Field(gt=0, lt=Decimal("1e9"), decimal_places=4), _scale(4)]
 Rate = Annotated[Decimal, Field(ge=0, lt=Decimal("1e12"), decimal_places=4), _scale(4)]
 # The currency (the client's) decides the allowed decimals; KWD has the most: 3.
@@ -57,7 +54,7 @@ TaxRate = Annotated[Decimal, Field(ge=0, le=100, decimal_places=3), _scale(3)]
 Description = Annotated[str, Field(min_length=1, max_length=2000)]
 InvoiceNumber = Annotated[str, Field(min_length=1, max_length=50)]
 # notes, terms, payment instructions: blank (after trimming) is stored as null.
-LongText = Annotated[str, Field(max_length=5000), AfterValidator(_blank_to_none)]
+LongText = Annotated[str, Field(max_length=5000), AfterValidator(blank_to_none)]
 Position = Annotated[int, Field(ge=0, le=100_000)]
 
 

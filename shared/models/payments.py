@@ -15,6 +15,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
+from shared.fields import blank_to_none
 from shared.models import Input, Output
 
 PaymentMethod = Literal["bank_transfer", "credit_card", "paypal", "check", "cash", "other"]
@@ -22,12 +23,6 @@ PAYMENT_METHODS: tuple[str, ...] = get_args(PaymentMethod)
 InvoiceStatus = Literal["draft", "sent", "paid", "overdue", "cancelled"]
 
 EARLIEST_PAYMENT_DATE = date(2000, 1, 1)
-
-
-def _blank_to_none(value: object) -> object:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
 
 
 def _not_in_the_future(value: date) -> date:
@@ -64,12 +59,12 @@ PaymentDate = Annotated[
 ]
 Reference = Annotated[
     Annotated[str, StringConstraints(max_length=100)] | None,
-    BeforeValidator(_blank_to_none),
+    BeforeValidator(blank_to_none),
     Field(description="The bank or processor's reference (at most 100); blank is null."),
 ]
 Notes = Annotated[
     Annotated[str, StringConstraints(max_length=2000)] | None,
-    BeforeValidator(_blank_to_none),
+    BeforeValidator(blank_to_none),
     Field(description="At most 2000 characters; blank is null."),
 ]
 

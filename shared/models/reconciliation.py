@@ -17,6 +17,7 @@ from uuid import UUID
 from pydantic import BeforeValidator, Field, StringConstraints, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from shared.fields import blank_to_none
 from shared.models import Input
 from shared.models.clients import Address, Email, Notes, Phone
 
@@ -45,10 +46,6 @@ EXCEPTION_STATUSES: tuple[str, ...] = ("open", "resolved", "dismissed")
 MAX_MATCH_IDS = 1000
 
 
-def _blank_to_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
 def _not_null(value: Any) -> Any:
     if value is None:
         raise PydanticCustomError("not_null", "this field cannot be null")
@@ -61,7 +58,7 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 VendorName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 TaxId = Annotated[
     Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)] | None,
-    BeforeValidator(_blank_to_none),
+    BeforeValidator(blank_to_none),
 ]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 

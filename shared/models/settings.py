@@ -26,26 +26,16 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from shared.fields import EMAIL_PATTERN, blank_to_none, email_address
 from shared.models import DocumentedPattern, Input, Output
 
 Template = Literal["professional", "modern", "minimal"]
 PaymentTerms = Literal["due_on_receipt", "net7", "net15", "net30", "net45", "net60", "net90"]
 OverdueFrequency = Literal["daily", "weekly", "none"]
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+[^\s]*$"  # the document has no flags
 _URL = re.compile(_URL_PATTERN)
 _PREFIX = re.compile(r"^[A-Za-z0-9._/#-]*$")
-
-
-def _blank_to_none(value: object) -> object:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
-def _email(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise PydanticCustomError("email", "must be an email address")
-    return value
 
 
 def _url(value: str) -> str:
@@ -66,25 +56,25 @@ def _upper(value: str) -> str:
 
 # Optional texts of at most N characters: blank is null.
 Text20 = Annotated[
-    Annotated[str, StringConstraints(max_length=20)] | None, BeforeValidator(_blank_to_none)
+    Annotated[str, StringConstraints(max_length=20)] | None, BeforeValidator(blank_to_none)
 ]
 Text50 = Annotated[
-    Annotated[str, StringConstraints(max_length=50)] | None, BeforeValidator(_blank_to_none)
+    Annotated[str, StringConstraints(max_length=50)] | None, BeforeValidator(blank_to_none)
 ]
 Text100 = Annotated[
-    Annotated[str, StringConstraints(max_length=100)] | None, BeforeValidator(_blank_to_none)
+    Annotated[str, StringConstraints(max_length=100)] | None, BeforeValidator(blank_to_none)
 ]
 Text200 = Annotated[
-    Annotated[str, StringConstraints(max_length=200)] | None, BeforeValidator(_blank_to_none)
+    Annotated[str, StringConstraints(max_length=200)] | None, BeforeValidator(blank_to_none)
 ]
 Text500 = Annotated[
-    Annotated[str, StringConstraints(max_length=500)] | None, BeforeValidator(_blank_to_none)
+    Annotated[str, StringConstraints(max_length=500)] | None, BeforeValidator(blank_to_none)
 ]
 Text2000 = Annotated[
-    Annotated[str, StringConstraints(max_length=2000)] | None, BeforeValidator(_blank_to_none)
+    Annotated[str, StringConstraints(max_length=2000)] | None, BeforeValidator(blank_to_none)
 ]
 Text5000 = Annotated[
-    Annotated[str, StringConstraints(max_length=5000)] | None, BeforeValidator(_blank_to_none)
+    Annotated[str, StringConstraints(max_length=5000)] | None, BeforeValidator(blank_to_none)
 ]
 
 OptionalUrl = Annotated[
@@ -95,17 +85,17 @@ OptionalUrl = Annotated[
         DocumentedPattern(_URL_PATTERN),
     ]
     | None,
-    BeforeValidator(_blank_to_none),
+    BeforeValidator(blank_to_none),
 ]
 OptionalEmail = Annotated[
     Annotated[
         str,
         StringConstraints(max_length=320),
-        AfterValidator(_email),
-        DocumentedPattern(_EMAIL.pattern),
+        AfterValidator(email_address),
+        DocumentedPattern(EMAIL_PATTERN),
     ]
     | None,
-    BeforeValidator(_blank_to_none),
+    BeforeValidator(blank_to_none),
 ]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$"), AfterValidator(_upper)]
 InvoicePrefix = Annotated[str, StringConstraints(max_length=20), AfterValidator(_prefix)]

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Body, Path, Response
 from pydantic import Field, create_model
 
 from shared.context import Member
-from shared.errors import ApiError
+from shared.errors import ApiError, ErrorResponses
 from shared.models import Input
 from shared.models.common import ErrorBody
+from shared.models.imports import ImportReport
 from shared.reconciliation import imports
 from shared.reconciliation.ingest import JSON_LIST, Kind, Policy, validate_json
 
@@ -21,19 +22,14 @@ MAX_DOCUMENTS = 1000
 ImportBatchId = Annotated[UUID, Path(alias="id", description="The import batch's id")]
 PurchaseOrderId = Annotated[UUID, Path(alias="id", description="The purchase order's id")]
 
-_DESCRIPTIONS = {
-    400: "Malformed JSON, or the organization is not named",
-    401: "Missing, invalid or expired token",
-    403: "Role too weak, or not a member of the organization",
-    404: "No such row in the organization",
-    422: "Invalid input (validation_failed, details list each field)",
-    503: "The database or the file store is briefly unavailable; retry",
-}
-
-
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses`` of an import route for the OpenAPI document: the one error body."""
-    return {s: {"model": ErrorBody, "description": _DESCRIPTIONS[s]} for s in statuses}
+# The ``responses`` of the import and purchase-order routes for the OpenAPI document.
+error_responses = ErrorResponses(
+    {
+        404: "No such row in the organization",
+        422: "Invalid input (validation_failed, details list each field)",
+        503: "The database or the file store is briefly unavailable; retry",
+    }
+)
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -80,7 +76,7 @@ def json_import_router(kind: Kind, path: str, summary: str, example: dict[str, A
     @router.post(
         path,
         status_code=201,
-        response_model=imports.ImportReport,
+        response_model=ImportReport,
         summary=summary,
         responses=_ERRORS,
     )
@@ -88,7 +84,7 @@ def json_import_router(kind: Kind, path: str, summary: str, example: dict[str, A
         ctx: Member,
         response: Response,
         body: Annotated[model, Body()],
-    ) -> imports.ImportReport:
+    ) -> ImportReport:
         policy: Policy = body.policy
         parsed = validate_json(kind, getattr(body, name), policy=policy)
         report = imports.store(ctx.db, ctx.organization_id, parsed, policy)
