@@ -31,14 +31,18 @@ test-db: setup
 # The whole suite with the clock moved (CLOCK_OFFSET, libfaketime's relative form: +365d,
 # +730d, -30d, +2y) for Python, its subprocesses and the PostgreSQL server the session starts,
 # through Debian's libfaketime: no test may depend on the day it runs. The monotonic clock
-# stays real (timeouts); tests/faketime/sitecustomize.py mends time.sleep() for that. Only
+# stays real (timeouts); tests/faketime/passthrough.c, preloaded first, hands the waits to
+# libc (libfaketime 0.9.10's wrappers lose PostgreSQL's timeouts and Python's sleeps). Only
 # pytest runs under it: `setup` (pip over TLS, certificates) runs first with the real clock.
 CLOCK_OFFSET ?= +365d
 FAKETIME_LIB ?= $(firstword $(wildcard /usr/lib/*/faketime/libfaketimeMT.so.1))
 test-clock: setup
 	@test -n "$(FAKETIME_LIB)" || { echo "libfaketime not found: install the Debian package faketime" >&2; exit 1; }
-	LD_PRELOAD=$(FAKETIME_LIB) FAKETIME=$(CLOCK_OFFSET) FAKETIME_DONT_FAKE_MONOTONIC=1 \
-		PYTHONPATH=$(abspath tests/faketime) INVOICEFLOW_EXPECT_CLOCK_OFFSET=$(CLOCK_OFFSET) \
+	@shim="$$(mktemp -d)" && trap 'rm -rf "$$shim"' EXIT && chmod 755 "$$shim" && \
+	cc -shared -fPIC -O2 -o "$$shim/passthrough.so" tests/faketime/passthrough.c -ldl && \
+	echo "pytest with the clock at $(CLOCK_OFFSET) (libfaketime)" && \
+	LD_PRELOAD="$$shim/passthrough.so $(FAKETIME_LIB)" FAKETIME=$(CLOCK_OFFSET) \
+		FAKETIME_DONT_FAKE_MONOTONIC=1 INVOICEFLOW_EXPECT_CLOCK_OFFSET=$(CLOCK_OFFSET) \
 		$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 # The reliability suite (reliability/README.md): load, faults, concurrency, fuzzing and

@@ -5,7 +5,9 @@ where only one of them moved would pass for the wrong reason.
 
 Skipped unless INVOICEFLOW_EXPECT_CLOCK_OFFSET is set (the Makefile sets it to CLOCK_OFFSET,
 in libfaketime's relative form: +365d, -30d, +2y, +36h). The real time comes from a child
-process started without libfaketime."""
+process started without libfaketime. The waits are checked in every run: under libfaketime
+alone (without tests/faketime/passthrough.c) Python's time.sleep() fails with EINVAL and a
+PostgreSQL statement timeout that comes due while the statement waits never fires."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import time
 
 import psycopg
 import pytest
+from psycopg import errors
 
 EXPECTED = os.environ.get("INVOICEFLOW_EXPECT_CLOCK_OFFSET", "")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "y": 365 * 86400}
@@ -72,3 +75,14 @@ def test_python_and_postgres_see_the_moved_clock(
     # (the server runs in UTC, as Supabase's does).
     assert pg_zone in ("UTC", "Etc/UTC"), pg_zone
     assert pg_today == dt.datetime.now(dt.UTC).date()
+
+
+def test_timeouts_fire_during_waits(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    started = time.monotonic()
+    time.sleep(0.05)
+    assert time.monotonic() - started >= 0.05
+    conn.execute("set statement_timeout = '200ms'")
+    started = time.monotonic()
+    with pytest.raises(errors.QueryCanceled):
+        conn.execute("select pg_sleep(5)")
+    assert time.monotonic() - started < 3
