@@ -99,3 +99,16 @@ def test_reliability_suite_runs_nightly_and_on_demand() -> None:
     commands = [command for job in workflow["jobs"].values() for command in runs(job)]
     assert "make reliability" in commands
     assert re.search(r"^reliability:", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
+
+
+def test_the_suite_runs_nightly_with_the_clock_a_year_ahead() -> None:
+    """make test-clock in the nightly workflow, after every install (which fetches over TLS,
+    so with the real clock)."""
+    workflow = load("reliability.yml")
+    assert "schedule" in workflow["on"]
+    jobs = [job for job in workflow["jobs"].values() if "make test-clock" in runs(job)]
+    assert len(jobs) == 1
+    commands = runs(jobs[0])
+    assert commands[-1] == "make test-clock"
+    assert any("make setup" in c for c in commands[:-1])
+    assert re.search(r"^test-clock:", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
