@@ -308,7 +308,7 @@ def _mark_overdue(caller: Caller, run: Run, largest: str) -> None:
         series = run.add(
             f"job_claim_notifications(batch_limit {limit})",
             f"{notices:,} notices, up to {longest:,} invoices each",
-            "batch_limit ≤ 500 a call; each notice lists 50",
+            "≤ 100 notices a call (each lists 50 invoices)",
         )
         for _ in range(3):
             caller.call(
@@ -366,7 +366,7 @@ def _summaries(caller: Caller, run: Run, big: str) -> None:
             series = run.add(
                 f"job_claim_summaries('{period}', batch_limit {limit})",
                 f"{orgs:,} organizations (one of {n_big:,} invoices)",
-                "batch_limit ≤ 500 a call; figures per claimed summary",
+                "≤ 100 summaries a call (two reports each)",
             )
             for _ in range(3):
                 caller.call(

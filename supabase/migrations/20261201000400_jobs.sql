@@ -326,7 +326,10 @@ $$;
 
 -- Claims queued overdue notices and returns what each email needs: the
 -- recipient (the member's current account email), the organization, and the
--- invoices (their current state; the first 50, with the count of all).
+-- invoices (their current state; the first 50, with the count of all). At most
+-- 100 a call whatever `batch_limit` says: each notice reads its invoices (~8 ms
+-- apiece), and 500 took 4-5 s against the 8 s statement timeout (bench/RESULTS.md,
+-- "Issue 13"); the job claims again until none is left.
 create or replace function public.job_claim_notifications(
   batch_limit integer default 50,
   skip_ids uuid[] default null,
@@ -395,7 +398,7 @@ begin
     ) order by c.created_at, c.id), '[]'::jsonb)
   into result
   from private.claim_email_deliveries(
-    array['invoice_overdue'], batch_limit, lease_seconds, skip_ids, organization_ids) c
+    array['invoice_overdue'], least(batch_limit, 100), lease_seconds, skip_ids, organization_ids) c
   join public.organizations o on o.id = c.organization_id
   left join public.organization_settings os on os.organization_id = c.organization_id
   left join auth.users u on u.id = c.user_id
@@ -654,7 +657,9 @@ $$;
 -- monthlyReport preference is on and organizations with something to report
 -- (an invoice issued or a payment received in the period, or an open invoice);
 -- supersedes unsent summaries of earlier periods and of members who opted out
--- or left; claims up to `batch_limit`. Each claimed summary carries its
+-- or left; claims up to `batch_limit`, at most 100 a call (each carries two
+-- reports: 500 took 3-5 s against the 8 s statement timeout; the job claims again
+-- until none is left). Each claimed summary carries its
 -- figures, from the report functions: reports_overview for the period
 -- (billed, collected, outstanding, overdue, per currency) and
 -- dashboard_metrics as of the job's day (what is open and overdue now).
@@ -740,7 +745,7 @@ begin
     ) order by c.created_at, c.id), '[]'::jsonb)
   into result
   from private.claim_email_deliveries(
-    array[wanted_kind], batch_limit, lease_seconds, skip_ids, org_ids) c
+    array[wanted_kind], least(batch_limit, 100), lease_seconds, skip_ids, org_ids) c
   join public.organizations o on o.id = c.organization_id
   left join public.organization_settings os on os.organization_id = c.organization_id
   left join auth.users u on u.id = c.user_id
