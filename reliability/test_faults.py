@@ -900,7 +900,7 @@ def test_inline_bulk_send_cut_off_mid_way_resumes_from_the_queue(
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
-    from shared.sending import INLINE_SEND_LIMIT  # noqa: PLC0415
+    from shared.bulk_send import INLINE_SEND_LIMIT  # noqa: PLC0415
     from shared.settings import get_settings  # noqa: PLC0415
 
     assert client.user is not None

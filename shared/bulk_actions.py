@@ -4,7 +4,7 @@ one action over 1 to 500 invoices of the caller's organization, a result per id.
 - `apply` (``mark_sent``, ``mark_paid``, ``cancel``, ``delete``): one SQL function
   (``bulk_invoice_action``), one transaction, set-based.
 - `send`: a bulk job records every id (``create_bulk_send``); up to
-  `shared.sending.INLINE_SEND_LIMIT` are emailed during the request, more are queued on
+  `shared.bulk_send.INLINE_SEND_LIMIT` are emailed during the request, more are queued on
   SQS for `functions.jobs.bulk_worker` (the answer says ``queued``; progress at
   ``GET /api/invoices/bulk-actions/{id}``). An inline send first queues one message for
   its items, delayed past the request's end (`safety_delay`): a request cut off mid-way
@@ -28,16 +28,16 @@ import json
 import math
 import uuid
 import zipfile
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared import aws, db, sending
+from shared import aws, bulk_send, db, sending
 from shared.context import Context
 from shared.documents import load_invoice_documents
 from shared.errors import ApiError
+from shared.lambda_context import TimeLeft
 from shared.log import get_logger
 from shared.models.delivery import (
     BulkActionRequest,
@@ -57,8 +57,6 @@ SAFETY_DELAY_MARGIN_SECONDS = 30
 # An inline send stops claiming this long before the Lambda's deadline (the answer still
 # has to be read and sent back); the items not reached are left to the safety message.
 INLINE_MARGIN_SECONDS = 5.0
-
-TimeLeft = Callable[[], float]
 
 
 def apply(ctx: Context, body: BulkActionRequest) -> BulkActionResult:
@@ -101,7 +99,7 @@ def send(ctx: Context, body: BulkActionRequest, time_left: TimeLeft | None) -> B
     org = str(ctx.organization_id)
     ids = [str(i) for i in body.ids]
     options = body.send_options()
-    queued = len(ids) > sending.INLINE_SEND_LIMIT
+    queued = len(ids) > bulk_send.INLINE_SEND_LIMIT
     if queued and not settings.bulk_queue_url:
         raise ApiError(
             503, "service_unavailable", "bulk sends are not available: no queue is configured"
@@ -117,7 +115,7 @@ def send(ctx: Context, body: BulkActionRequest, time_left: TimeLeft | None) -> B
         _enqueue(ctx, job_id, pending)
         return _send_result(ctx, job_id, queued=True)
     safety = bool(pending) and _enqueue_safety(ctx, job_id, pending, time_left)
-    progress = sending.process_bulk_items(
+    progress = bulk_send.process_bulk_items(
         ctx.db,
         settings,
         organization_id=org,
@@ -182,7 +180,7 @@ def _enqueue_safety(
     ctx: Context, job_id: str, pending: list[str], time_left: TimeLeft | None
 ) -> bool:
     """One delayed message for an inline send's pending ids (the shape `_enqueue` uses:
-    they are at most `sending.INLINE_SEND_LIMIT`, one message's worth); True when queued.
+    they are at most `bulk_send.INLINE_SEND_LIMIT`, one message's worth); True when queued.
     Best effort: without a queue, or with SQS away, the send goes on inline."""
     settings = ctx.user.settings
     if not settings.bulk_queue_url:
@@ -203,11 +201,11 @@ def _enqueue_safety(
 
 
 def _enqueue(ctx: Context, job_id: str, pending: list[str]) -> None:
-    """One message per `sending.IDS_PER_MESSAGE` pending ids, ten messages per call; the
+    """One message per `bulk_send.IDS_PER_MESSAGE` pending ids, ten messages per call; the
     ids SQS refused are failed (nothing was sent for them)."""
     messages = [
         {"Id": str(n), "MessageBody": json.dumps({"job_id": job_id, "invoice_ids": chunk})}
-        for n, chunk in enumerate(sending.chunks(pending, sending.IDS_PER_MESSAGE))
+        for n, chunk in enumerate(bulk_send.chunks(pending, bulk_send.IDS_PER_MESSAGE))
     ]
     sqs = aws.client("sqs")
     refused: list[str] = []
@@ -255,7 +253,7 @@ def download(ctx: Context, body: BulkActionRequest) -> BulkActionResult:
                     )
                 )
                 continue
-            name = _unique_name(f"{sending._file_name(document['invoice_number'])}.pdf", names)
+            name = _unique_name(sending.pdf_file_name(document["invoice_number"]), names)
             archive.writestr(name, render_invoice_pdf(document))
             results.append(BulkItemResult(id=UUID(invoice_id), status="ok", message=name))
     if not any(r.status == "ok" for r in results):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared import db
+from shared.lambda_context import remaining_ms
 from shared.log import get_logger
 from shared.settings import Settings, get_settings
 
@@ -120,8 +121,9 @@ class Job:
         return db.rpc(self.client, function, params)
 
     def time_left_ms(self) -> int:
-        remaining = getattr(self.context, "get_remaining_time_in_millis", None)
-        return int(remaining()) if callable(remaining) else 10**9
+        """What is left of the invocation (no deadline outside Lambda)."""
+        remaining = remaining_ms(self.context)
+        return 10**9 if remaining is None else remaining
 
     def info(self, message: str, **fields: Any) -> None:
         self.log.info(message, extra={"fields": {"job": self.name, **fields}})

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from functions.invoices import error_responses
-from shared import bulk_actions, sending
+from shared import bulk_actions, bulk_send, lambda_context
 from shared.api import make_handler
 from shared.context import Member
 from shared.models.delivery import BulkActionRequest, BulkActionResult
@@ -30,7 +30,7 @@ router = APIRouter(tags=["invoices"])
         "`subject`, `message`; mark_paid `payment_date`, `payment_method`, "
         "`reference_number`, `notes`. Each id gets a result: `ok` or a reason "
         "(not_found, wrong_status, has_payments, no_email, send_failed). Sends of more "
-        f"than {sending.INLINE_SEND_LIMIT} invoices are queued: 202 with `job_id`. A "
+        f"than {bulk_send.INLINE_SEND_LIMIT} invoices are queued: 202 with `job_id`. A "
         "smaller send is made during the request (200); if the request runs short of time "
         "the items it did not reach stay `pending` and are sent from the queue: 202, "
         "`queued` true, with `job_id`."
@@ -55,7 +55,7 @@ async def bulk_action(ctx: Member, body: BulkActionRequest, request: Request) ->
         return bulk_actions.download(ctx, body)
     if body.action != "send":
         return bulk_actions.apply(ctx, body)
-    time_left = sending.lambda_time_left(request.scope.get("aws.context"))
+    time_left = lambda_context.time_left(request.scope.get("aws.context"))
     result = bulk_actions.send(ctx, body, time_left)
     if not result.queued:
         return result

@@ -4,7 +4,7 @@ Each message is ``{"job_id", "invoice_ids": [...]}``. The worker speaks as the s
 role, so it reads the job's organization and options **from the database** (never from
 the message) and passes that organization to every call: it acts only within the job's
 organization. Items are claimed one at a time, just before each is emailed, and marked in
-the transaction that records the send (`shared.sending.process_bulk_items`), so a message
+the transaction that records the send (`shared.bulk_send.process_bulk_items`), so a message
 delivered twice, or a batch rerun after a timeout, never emails an invoice twice, and an
 invocation killed mid-batch (Lambda's timeout) leaves only the item it was sending in
 doubt: the rest stay pending and are sent when the message comes back; that one is failed
@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared import db, sending
+from shared import bulk_send, db, lambda_context
 from shared.errors import ApiError
 from shared.log import get_logger
 from shared.settings import Settings, get_settings
@@ -68,7 +68,7 @@ def process_message(
         log.error("bulk message for no job", extra={"fields": {"job_id": job_id}})
         return True
     receives = int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
-    progress = sending.process_bulk_items(
+    progress = bulk_send.process_bulk_items(
         client,
         settings,
         organization_id=job["organization_id"],
@@ -97,7 +97,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = get_settings()
     client = _service(settings)
 
-    time_left = sending.lambda_time_left(context) or (lambda: 3600.0)
+    time_left = lambda_context.time_left(context) or (lambda: 3600.0)
 
     failures: list[dict[str, str]] = []
     for record in event.get("Records") or []:

@@ -22,7 +22,7 @@ from devstack.aws import Provisioned
 from devstack.functions import ROOT, FunctionHost, FunctionSpec, LambdaContext, http_event
 from devstack.queues import QueuePoller, sqs_event
 from functions.jobs import bulk_worker
-from shared import bulk_actions, sending
+from shared import bulk_actions, bulk_send, sending
 from shared.settings import get_settings
 from tests.api.conftest import Api, World
 from tests.api.test_bulk_actions import (  # noqa: F401 - fixtures
@@ -170,7 +170,7 @@ def worker(
 def test_an_inline_send_out_of_time_leaves_the_rest_to_its_delayed_message(
     api: Api, world: World, worker: QueuePoller, function_host: FunctionHost
 ) -> None:
-    batch = invoices(api, world, sending.INLINE_SEND_LIMIT)
+    batch = invoices(api, world, bulk_send.INLINE_SEND_LIMIT)
     ids = [i["id"] for i in batch]
     before = len(sent_messages())
     spec = function_host.by_name["invoicesBulkActions"]
@@ -188,7 +188,7 @@ def test_an_inline_send_out_of_time_leaves_the_rest_to_its_delayed_message(
     # The delayed message (one, the queued path's shape, every pending id) sends them.
     delivery = worker.drain(timeout=60)
     assert (delivery.received, delivery.deleted, delivery.errors) == (1, 1, [])
-    assert len(sent_messages()) == before + sending.INLINE_SEND_LIMIT
+    assert len(sent_messages()) == before + bulk_send.INLINE_SEND_LIMIT
     job = api.get(f"{BULK}/{job_id}", as_="alice").json()
     assert job["state"] == "completed"
     assert job["summary"] == {"requested": 10, "ok": 10}
@@ -210,7 +210,7 @@ def test_an_inline_send_killed_mid_way_is_finished_by_its_delayed_message(
     worker: QueuePoller,
     function_host: FunctionHost,
 ) -> None:
-    batch = invoices(api, world, sending.INLINE_SEND_LIMIT)
+    batch = invoices(api, world, bulk_send.INLINE_SEND_LIMIT)
     ids = [i["id"] for i in batch]
     before = len(sent_messages())
     real_send = sending.send
@@ -272,7 +272,7 @@ def test_an_inline_send_killed_mid_way_is_finished_by_its_delayed_message(
 def test_a_normal_inline_send_sends_each_once_and_its_delayed_message_nothing(
     api: Api, world: World, worker: QueuePoller, function_host: FunctionHost
 ) -> None:
-    batch = invoices(api, world, sending.INLINE_SEND_LIMIT)
+    batch = invoices(api, world, bulk_send.INLINE_SEND_LIMIT)
     ids = [i["id"] for i in batch]
     before = len(sent_messages())
     status, headers, body = _inline_send(function_host, world, ids)
