@@ -98,9 +98,9 @@ from schemathesis.specs.openapi.checks import (
 
 from devstack.functions import ROOT
 from devstack.local import LocalStack
-from functions.reports.export import _FIXED as EXPORT_FIXED
-from functions.reports.export import OPTIONS as EXPORT_OPTIONS
 from reliability.conftest import PASSWORD, Client, User, record
+from shared.models.exports import FIXED_PARAMETERS as EXPORT_FIXED
+from shared.models.exports import OPTIONS as EXPORT_OPTIONS
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 EXAMPLES = int(os.environ.get("RELIABILITY_FUZZ_EXAMPLES", "25"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -11,12 +11,14 @@ from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import validation
 from shared.models.common import Day
+from shared.models.reconciliation import ReconciliationDashboard
 
 router = APIRouter(tags=["reconciliation"])
 
 
 @router.get(
     "/api/reconciliation/dashboard",
+    response_model=ReconciliationDashboard,
     summary="The reconciliation dashboard for a date range",
     description=(
         "For vendor invoices dated in [`date_from`, `date_to`] (each optional): counts and "
@@ -30,10 +32,10 @@ async def dashboard(
     ctx: Viewer,
     date_from: Annotated[Day | None, Query(description="years 1900 to 2200")] = None,
     date_to: Annotated[Day | None, Query(description="years 1900 to 2200")] = None,
-) -> dict[str, Any]:
+) -> ReconciliationDashboard:
     if date_from and date_to and date_from > date_to:
         raise validation("date_to", "must not be before date_from")
-    result: dict[str, Any] = call(
+    result = call(
         ctx,
         "reconciliation_dashboard",
         {
@@ -41,7 +43,7 @@ async def dashboard(
             "date_to": date_to.isoformat() if date_to else None,
         },
     )
-    return result
+    return ReconciliationDashboard.model_validate(result)
 
 
 handler = make_handler(router)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from functions.reconciliation import ExceptionId, call, error_responses, found
 from shared.api import make_handler
 from shared.context import Viewer
+from shared.models.reconciliation import ReconciliationExceptionDetail
 
 router = APIRouter(tags=["reconciliation"])
 
 
 @router.get(
     "/api/reconciliation/exceptions/{id}",
+    response_model=ReconciliationExceptionDetail,
     summary="One exception with its evidence and history",
     description=(
         "The exception (type, check, severity, expected, actual, variance, message, "
@@ -23,8 +23,9 @@ router = APIRouter(tags=["reconciliation"])
     ),
     responses=error_responses(400, 401, 403, 404, 422),
 )
-async def get_exception(ctx: Viewer, exception_id: ExceptionId) -> dict[str, Any]:
-    return found(call(ctx, "reconciliation_exception", {"exception_id": exception_id}), "exception")
+async def get_exception(ctx: Viewer, exception_id: ExceptionId) -> ReconciliationExceptionDetail:
+    result = call(ctx, "reconciliation_exception", {"exception_id": exception_id})
+    return ReconciliationExceptionDetail.model_validate(found(result, "exception"))
 
 
 handler = make_handler(router)

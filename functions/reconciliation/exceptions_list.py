@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
@@ -12,7 +12,13 @@ from functions.reconciliation import error_responses, plain
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.listing import PageParams, fetch_page, one_of, order_by, page_params
-from shared.models.reconciliation import EXCEPTION_STATUSES, EXCEPTION_TYPES, SEVERITIES
+from shared.models.common import Page, Pagination
+from shared.models.reconciliation import (
+    EXCEPTION_STATUSES,
+    EXCEPTION_TYPES,
+    SEVERITIES,
+    ExceptionSummary,
+)
 
 router = APIRouter(tags=["reconciliation"])
 
@@ -29,6 +35,7 @@ EXCEPTION_COLUMNS = (
 
 @router.get(
     "/api/reconciliation/exceptions",
+    response_model=Page[ExceptionSummary],
     summary="List the exception queue",
     description=(
         "Filter by `type`, `severity` (low, medium, high), `status` (open, resolved, "
@@ -50,7 +57,7 @@ async def list_exceptions(
     detected_at_from: Annotated[datetime | None, Query()] = None,
     detected_at_to: Annotated[datetime | None, Query()] = None,
     sort: Annotated[str | None, Query(description="e.g. `type,-detected_at`")] = None,
-) -> dict[str, Any]:
+) -> Page[ExceptionSummary]:
     types = one_of("type", type, EXCEPTION_TYPES)
     severities = one_of("severity", severity, SEVERITIES)
     statuses = one_of("status", status, EXCEPTION_STATUSES)
@@ -72,7 +79,10 @@ async def list_exceptions(
         query = query.lte("detected_at", detected_at_to.isoformat())
     ordered = order_by(query, sort, SORTABLE, "-detected_at", NULLABLE)
     rows, pagination = fetch_page(ordered, page)
-    return {"data": plain(rows), "pagination": pagination}
+    return Page[ExceptionSummary](
+        data=[ExceptionSummary.model_validate(row) for row in plain(rows)],
+        pagination=Pagination(**pagination),
+    )
 
 
 handler = make_handler(router)

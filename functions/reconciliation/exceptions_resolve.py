@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from functions.reconciliation import ExceptionId, call, error_responses, found
 from shared.api import make_handler
 from shared.context import Member
-from shared.models.reconciliation import ExceptionResolve
+from shared.models.reconciliation import ExceptionResolve, ReconciliationExceptionDetail
 
 router = APIRouter(tags=["reconciliation"])
 
 
 @router.post(
     "/api/reconciliation/exceptions/{id}/resolve",
+    response_model=ReconciliationExceptionDetail,
     summary="Resolve an exception",
     description=(
         'Body `{"action": ..., "reason": "..."}` (both required). `accept`: the variance '
@@ -31,7 +30,7 @@ router = APIRouter(tags=["reconciliation"])
 )
 async def resolve_exception(
     ctx: Member, exception_id: ExceptionId, body: ExceptionResolve | None = None
-) -> dict[str, Any]:
+) -> ReconciliationExceptionDetail:
     body = body or ExceptionResolve()
     result = call(
         ctx,
@@ -45,7 +44,7 @@ async def resolve_exception(
             "goods_receipt_id": body.goods_receipt_id,
         },
     )
-    return found(result, "exception")
+    return ReconciliationExceptionDetail.model_validate(found(result, "exception"))
 
 
 handler = make_handler(router)

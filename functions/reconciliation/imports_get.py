@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
 
 from shared import db
 from shared.api import make_handler
@@ -13,21 +12,10 @@ from shared.context import Viewer
 from shared.errors import not_found
 from shared.listing import PageParams, fetch_page, page_params
 from shared.models.common import Page, Pagination
-from shared.reconciliation.imports import ImportBatch
+from shared.models.imports import ImportBatchDetail, RowError
 from shared.reconciliation.routes import ImportBatchId, error_responses
 
 router = APIRouter(tags=["reconciliation"])
-
-
-class RowError(BaseModel):
-    row: int = Field(description="1 = the first data row after the header; 0 = the file")
-    column: str | None
-    value: str | None
-    message: str
-
-
-class ImportBatchDetail(ImportBatch):
-    errors: Page[RowError] = Field(description="the rejected rows' errors, by row, paged")
 
 
 @router.get(

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from functions.reconciliation import VendorInvoiceId, call, error_responses, found
 from shared.api import make_handler
 from shared.context import Viewer
+from shared.models.reconciliation import VendorInvoice
 
 router = APIRouter(tags=["reconciliation"])
 
 
 @router.get(
     "/api/reconciliation/invoices/{id}",
+    response_model=VendorInvoice,
     summary="One vendor invoice with its lines, match result, line evidence and exceptions",
     description=(
         "`match`: the invoice's last matching (outcome, purchase order, totals and their "
@@ -25,8 +25,9 @@ router = APIRouter(tags=["reconciliation"])
     ),
     responses=error_responses(400, 401, 403, 404, 422),
 )
-async def get_vendor_invoice(ctx: Viewer, invoice_id: VendorInvoiceId) -> dict[str, Any]:
-    return found(call(ctx, "reconciliation_invoice", {"invoice_id": invoice_id}), "vendor invoice")
+async def get_vendor_invoice(ctx: Viewer, invoice_id: VendorInvoiceId) -> VendorInvoice:
+    result = call(ctx, "reconciliation_invoice", {"invoice_id": invoice_id})
+    return VendorInvoice.model_validate(found(result, "vendor invoice"))
 
 
 handler = make_handler(router)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
@@ -12,7 +12,8 @@ from functions.reconciliation import error_responses, plain
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.listing import PageParams, escape_like, fetch_page, one_of, order_by, page_params
-from shared.models.reconciliation import INVOICE_STATUSES
+from shared.models.common import Page, Pagination
+from shared.models.reconciliation import INVOICE_STATUSES, VendorInvoiceSummary
 
 router = APIRouter(tags=["reconciliation"])
 
@@ -30,6 +31,7 @@ INVOICE_COLUMNS = (
 
 @router.get(
     "/api/reconciliation/invoices",
+    response_model=Page[VendorInvoiceSummary],
     summary="List the organization's vendor invoices",
     description=(
         "Filter by `status` (pending, matched, matched_with_tolerance, exception, approved, "
@@ -55,7 +57,7 @@ async def list_vendor_invoices(
     invoice_date_from: Annotated[date | None, Query()] = None,
     invoice_date_to: Annotated[date | None, Query()] = None,
     sort: Annotated[str | None, Query(description="e.g. `-total_amount`")] = None,
-) -> dict[str, Any]:
+) -> Page[VendorInvoiceSummary]:
     statuses = one_of("status", status, INVOICE_STATUSES)
     query = (
         ctx.db.from_("vendor_invoices")
@@ -79,7 +81,10 @@ async def list_vendor_invoices(
         query = query.lte("invoice_date", invoice_date_to.isoformat())
     ordered = order_by(query, sort, SORTABLE, "-invoice_date", NULLABLE)
     rows, pagination = fetch_page(ordered, page)
-    return {"data": plain(rows), "pagination": pagination}
+    return Page[VendorInvoiceSummary](
+        data=[VendorInvoiceSummary.model_validate(row) for row in plain(rows)],
+        pagination=Pagination(**pagination),
+    )
 
 
 handler = make_handler(router)

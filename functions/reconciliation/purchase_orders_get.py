@@ -3,19 +3,17 @@ received of each, and its receipts."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
 
-from functions.reconciliation.purchase_orders_list import COLUMNS, PurchaseOrderSummary
+from functions.reconciliation.purchase_orders_list import COLUMNS
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import not_found
+from shared.models.reconciliation import PurchaseOrder, PurchaseOrderLine
 from shared.reconciliation.routes import PurchaseOrderId, error_responses
 
 router = APIRouter(tags=["reconciliation"])
@@ -25,30 +23,6 @@ SELECT = (
     "unit_price,amount,received:goods_receipt_lines(quantity_received)),"
     "receipts:goods_receipts(id,receipt_number,received_date,import_batch_id,created_at)"
 )
-
-
-class PurchaseOrderLine(BaseModel):
-    id: UUID
-    line_number: int
-    item_code: str | None
-    description: str
-    quantity: Decimal
-    unit_price: Decimal
-    amount: Decimal
-    quantity_received: Decimal = Field(description="the sum over the PO's goods receipts")
-
-
-class Receipt(BaseModel):
-    id: UUID
-    receipt_number: str
-    received_date: date
-    import_batch_id: UUID | None
-    created_at: datetime
-
-
-class PurchaseOrder(PurchaseOrderSummary):
-    lines: list[PurchaseOrderLine]
-    receipts: list[Receipt]
 
 
 def _line(row: dict[str, Any]) -> PurchaseOrderLine:

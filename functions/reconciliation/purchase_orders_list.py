@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 from uuid import UUID
 
@@ -11,8 +11,8 @@ from fastapi import APIRouter, Depends, Query
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.listing import PageParams, escape_like, fetch_page, one_of, order_by, page_params
-from shared.models import Output
 from shared.models.common import Page, Pagination
+from shared.models.reconciliation import PurchaseOrderSummary
 from shared.reconciliation.routes import error_responses
 
 router = APIRouter(tags=["reconciliation"])
@@ -23,27 +23,6 @@ COLUMNS = (
     "id,organization_id,vendor_id,po_number,order_date,currency,status,notes,import_batch_id,"
     "created_by,created_at,updated_at,vendor:vendors(id,name)"
 )
-
-
-class VendorRef(Output):
-    id: UUID
-    name: str
-
-
-class PurchaseOrderSummary(Output):
-    id: UUID
-    organization_id: UUID
-    vendor_id: UUID
-    vendor: VendorRef | None = None
-    po_number: str
-    order_date: date
-    currency: str
-    status: str
-    notes: str | None = None
-    import_batch_id: UUID | None = None
-    created_by: UUID | None = None
-    created_at: datetime
-    updated_at: datetime
 
 
 @router.get(

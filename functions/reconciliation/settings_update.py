@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from functions.reconciliation import call, error_responses
 from shared.api import make_handler
 from shared.context import Admin
-from shared.models.reconciliation import SettingsUpdate
+from shared.models.reconciliation import ReconciliationSettings, SettingsUpdate
 
 router = APIRouter(tags=["reconciliation"])
 
 
 @router.put(
     "/api/reconciliation/settings",
+    response_model=ReconciliationSettings,
     summary="Change the matching settings (the fields given)",
     description=(
         "`quantity_tolerance_percent`, `price_tolerance_percent` (0-100), "
@@ -25,11 +24,10 @@ router = APIRouter(tags=["reconciliation"])
     ),
     responses=error_responses(400, 401, 403, 422),
 )
-async def update_settings(ctx: Admin, body: SettingsUpdate) -> dict[str, Any]:
-    result: dict[str, Any] = call(
-        ctx, "update_reconciliation_settings", {"changes": body.to_json(exclude_unset=True)}
-    )
-    return result
+async def update_settings(ctx: Admin, body: SettingsUpdate) -> ReconciliationSettings:
+    changes = body.to_json(exclude_unset=True)
+    result = call(ctx, "update_reconciliation_settings", {"changes": changes})
+    return ReconciliationSettings.model_validate(result)
 
 
 handler = make_handler(router)

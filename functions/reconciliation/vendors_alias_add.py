@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from functions.reconciliation import VendorId, call, error_responses, found
 from shared.api import make_handler
 from shared.context import Member
-from shared.models.reconciliation import VendorAliasCreate
+from shared.models.reconciliation import VendorAliasAdded, VendorAliasCreate
 
 router = APIRouter(tags=["reconciliation"])
 
 
 @router.post(
     "/api/reconciliation/vendors/{id}/aliases",
+    response_model=VendorAliasAdded,
     status_code=201,
     summary="Add a confirmed alias (confirm an unknown vendor's name)",
     description=(
@@ -28,10 +27,10 @@ router = APIRouter(tags=["reconciliation"])
 )
 async def add_alias(
     ctx: Member, vendor_id: VendorId, body: VendorAliasCreate | None = None
-) -> dict[str, Any]:
+) -> VendorAliasAdded:
     body = body or VendorAliasCreate()
     result = call(ctx, "add_vendor_alias", {"vendor_id": vendor_id, "alias": body.alias})
-    return found(result, "vendor")
+    return VendorAliasAdded.model_validate(found(result, "vendor"))
 
 
 handler = make_handler(router)

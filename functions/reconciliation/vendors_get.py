@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from functions.reconciliation import VendorId, call, error_responses, found
 from shared.api import make_handler
 from shared.context import Viewer
+from shared.models.reconciliation import Vendor
 
 router = APIRouter(tags=["reconciliation"])
 
 
 @router.get(
     "/api/reconciliation/vendors/{id}",
+    response_model=Vendor,
     summary="One vendor with its aliases, merge suggestions and counts",
     description=(
         "`suggestions`: other vendors whose normalized name or alias is similar (pg_trgm "
@@ -23,8 +23,9 @@ router = APIRouter(tags=["reconciliation"])
     ),
     responses=error_responses(400, 401, 403, 404, 422),
 )
-async def get_vendor(ctx: Viewer, vendor_id: VendorId) -> dict[str, Any]:
-    return found(call(ctx, "reconciliation_vendor", {"vendor_id": vendor_id}), "vendor")
+async def get_vendor(ctx: Viewer, vendor_id: VendorId) -> Vendor:
+    result = call(ctx, "reconciliation_vendor", {"vendor_id": vendor_id})
+    return Vendor.model_validate(found(result, "vendor"))
 
 
 handler = make_handler(router)

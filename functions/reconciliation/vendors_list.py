@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
@@ -10,7 +10,8 @@ from functions.reconciliation import error_responses, plain
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.listing import PageParams, escape_like, fetch_page, one_of, order_by, page_params
-from shared.models.reconciliation import VENDOR_STATUSES
+from shared.models.common import Page, Pagination
+from shared.models.reconciliation import VENDOR_STATUSES, VendorSummary
 
 router = APIRouter(tags=["reconciliation"])
 
@@ -25,6 +26,7 @@ VENDOR_COLUMNS = (
 
 @router.get(
     "/api/reconciliation/vendors",
+    response_model=Page[VendorSummary],
     summary="List the organization's vendors",
     description=(
         "Search (`q`: a case-insensitive substring of the name or of the normalized name, "
@@ -42,7 +44,7 @@ async def list_vendors(
     q: Annotated[str | None, Query(max_length=200, description="Name substring")] = None,
     status: Annotated[str | None, Query(description="active, inactive, merged")] = None,
     sort: Annotated[str | None, Query(description="e.g. `-created_at`")] = None,
-) -> dict[str, Any]:
+) -> Page[VendorSummary]:
     statuses = one_of("status", status, VENDOR_STATUSES)
     query = (
         ctx.db.from_("vendors")
@@ -55,7 +57,10 @@ async def list_vendors(
     if statuses:
         query = query.in_("status", statuses)
     rows, pagination = fetch_page(order_by(query, sort, SORTABLE, "name"), page)
-    return {"data": plain(rows), "pagination": pagination}
+    return Page[VendorSummary](
+        data=[VendorSummary.model_validate(row) for row in plain(rows)],
+        pagination=Pagination(**pagination),
+    )
 
 
 handler = make_handler(router)

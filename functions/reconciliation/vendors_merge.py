@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from functions.reconciliation import VendorId, call, error_responses, found
 from shared.api import make_handler
 from shared.context import Member
-from shared.models.reconciliation import VendorMerge
+from shared.models.reconciliation import VendorMerge, VendorMerged
 
 router = APIRouter(tags=["reconciliation"])
 
 
 @router.post(
     "/api/reconciliation/vendors/{id}/merge",
+    response_model=VendorMerged,
     summary="Merge another vendor into this one (confirm a suggestion)",
     description=(
         'Body `{"vendor_id": <the vendor merged in>, "reason": "..."}`. The merged vendor\'s '
@@ -27,14 +26,14 @@ router = APIRouter(tags=["reconciliation"])
 )
 async def merge_vendor(
     ctx: Member, vendor_id: VendorId, body: VendorMerge | None = None
-) -> dict[str, Any]:
+) -> VendorMerged:
     body = body or VendorMerge()
     result = call(
         ctx,
         "merge_vendors",
         {"vendor_id": vendor_id, "merged_id": body.vendor_id, "reason": body.reason},
     )
-    return found(result, "vendor")
+    return VendorMerged.model_validate(found(result, "vendor"))
 
 
 handler = make_handler(router)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from functions.reconciliation import VendorId, call, error_responses, found
 from shared.api import make_handler
 from shared.context import Member
-from shared.models.reconciliation import VendorSuggestionReject
+from shared.models.reconciliation import Vendor, VendorSuggestionReject
 
 router = APIRouter(tags=["reconciliation"])
 
 
 @router.post(
     "/api/reconciliation/vendors/{id}/reject-suggestion",
+    response_model=Vendor,
     summary="Reject a merge suggestion",
     description=(
         'Body `{"vendor_id": <the suggested vendor>, "reason": "..."}`: the two are '
@@ -25,14 +24,14 @@ router = APIRouter(tags=["reconciliation"])
 )
 async def reject_suggestion(
     ctx: Member, vendor_id: VendorId, body: VendorSuggestionReject | None = None
-) -> dict[str, Any]:
+) -> Vendor:
     body = body or VendorSuggestionReject()
     result = call(
         ctx,
         "reject_vendor_suggestion",
         {"vendor_id": vendor_id, "other_vendor_id": body.vendor_id, "reason": body.reason},
     )
-    return found(result, "vendor")
+    return Vendor.model_validate(found(result, "vendor"))
 
 
 handler = make_handler(router)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from functions.reconciliation import VendorId, call, error_responses, found
 from shared.api import make_handler
 from shared.context import Member
-from shared.models.reconciliation import VendorSplit
+from shared.models.reconciliation import VendorSplit, VendorSplitOff
 
 router = APIRouter(tags=["reconciliation"])
 
 
 @router.post(
     "/api/reconciliation/vendors/{id}/split",
+    response_model=VendorSplitOff,
     summary="Split an alias off into its own vendor",
     description=(
         'Body `{"alias_id": <uuid>, "create_vendor": true}`. The alias is removed; with '
@@ -28,14 +27,14 @@ router = APIRouter(tags=["reconciliation"])
 )
 async def split_alias(
     ctx: Member, vendor_id: VendorId, body: VendorSplit | None = None
-) -> dict[str, Any]:
+) -> VendorSplitOff:
     body = body or VendorSplit()
     result = call(
         ctx,
         "split_vendor_alias",
         {"vendor_id": vendor_id, "alias_id": body.alias_id, "create_vendor": body.create_vendor},
     )
-    return found(result, "vendor")
+    return VendorSplitOff.model_validate(found(result, "vendor"))
 
 
 handler = make_handler(router)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from functions.reconciliation import VendorId, call, error_responses, found
@@ -11,13 +9,14 @@ from shared import db
 from shared.api import make_handler
 from shared.context import Member
 from shared.errors import not_found
-from shared.models.reconciliation import VendorUpdate
+from shared.models.reconciliation import Vendor, VendorUpdate
 
 router = APIRouter(tags=["reconciliation"])
 
 
 @router.put(
     "/api/reconciliation/vendors/{id}",
+    response_model=Vendor,
     summary="Update a vendor (the fields given)",
     description=(
         "Details (`name`, `tax_id`, `email`, `phone`, `address`, `default_currency`, "
@@ -28,7 +27,7 @@ router = APIRouter(tags=["reconciliation"])
     ),
     responses=error_responses(400, 401, 403, 404, 422),
 )
-async def update_vendor(ctx: Member, vendor_id: VendorId, body: VendorUpdate) -> dict[str, Any]:
+async def update_vendor(ctx: Member, vendor_id: VendorId, body: VendorUpdate) -> Vendor:
     rows = db.run(
         ctx.db.from_("vendors")
         .update(body.changes())
@@ -38,7 +37,8 @@ async def update_vendor(ctx: Member, vendor_id: VendorId, body: VendorUpdate) ->
     ).data
     if not rows:
         raise not_found("vendor")
-    return found(call(ctx, "reconciliation_vendor", {"vendor_id": vendor_id}), "vendor")
+    result = call(ctx, "reconciliation_vendor", {"vendor_id": vendor_id})
+    return Vendor.model_validate(found(result, "vendor"))
 
 
 handler = make_handler(router)

@@ -9,98 +9,21 @@ in the file) and written as they come into an upload that never holds the whole 
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
-from uuid import UUID
+from typing import Annotated
 
-from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import Field
 
 from functions.reports import ERRORS, ReportRange, report_range
 from shared.api import make_handler
 from shared.context import Viewer
-from shared.errors import ApiError, validation
-from shared.exports import sources, storage, writers
-from shared.models import Output
+from shared.exports import run, sources
 from shared.models.common import ErrorBody
+from shared.models.exports import ExportResult, Format, Report
 from shared.models.reports import GroupBy
 
 router = APIRouter(tags=["reports"])
-
-Report = Literal[
-    "overview",
-    "revenue",
-    "revenue-by-client",
-    "payment-status",
-    "client-performance",
-    "invoices",
-    "payments",
-    "match-results",
-]
-Format = Literal["csv", "xlsx", "pdf"]
-
-# The options each report takes besides from/to; any other is refused (422).
-OPTIONS: dict[str, set[str]] = {
-    "overview": set(),
-    "revenue": {"group_by", "client_id"},
-    "revenue-by-client": {"limit"},
-    "payment-status": set(),
-    "client-performance": {"sort", "limit", "currency"},
-    "invoices": {
-        "q",
-        "status",
-        "client_id",
-        "overdue",
-        "issue_date_from",
-        "issue_date_to",
-        "due_date_from",
-        "due_date_to",
-        "total_from",
-        "total_to",
-    },
-    "payments": {
-        "q",
-        "invoice_id",
-        "client_id",
-        "payment_method",
-        "currency",
-        "payment_date_from",
-        "payment_date_to",
-        "amount_from",
-        "amount_to",
-    },
-    "match-results": {"outcome", "vendor_id"},
-}
-# Query parameters that are not options.
-_FIXED = {"report", "format", "from", "to"}
-
-
-class ExportResult(Output):
-    url: str = Field(description="presigned GET URL of the file; expires at `expires_at`")
-    key: str = Field(description="the S3 key, under `<organization_id>/exports/`")
-    report: str
-    format: str
-    content_type: str
-    file_name: str
-    rows: int = Field(description="data rows written (the header not counted)")
-    bytes: int
-    from_: date | None = Field(alias="from", description="the range covered, when it has one")
-    to: date | None
-    generated_at: datetime
-    expires_in: int = Field(description="seconds the URL stays valid")
-    expires_at: datetime
-
-
-def _options(request: Request, report: str, values: dict[str, Any]) -> dict[str, Any]:
-    allowed = OPTIONS[report]
-    for name in request.query_params:
-        if name not in _FIXED and name not in allowed:
-            hint = f"it takes {sorted(allowed)}" if allowed else "it takes only from and to"
-            raise validation(name, f"not an option of the {report} report; {hint}")
-    return {k: v for k, v in values.items() if k in allowed and v is not None}
 
 
 @router.get(
@@ -155,76 +78,15 @@ async def export(
     vendor_id: Annotated[str | None, Query(description="match-results: vendor ids")] = None,
 ) -> ExportResult:
     values = dict(locals())
-    options = _options(request, report, values)
-    if report == "revenue" and client_id is not None:
-        try:
-            options["client_id"] = UUID(client_id)
-        except ValueError:
-            raise validation("client_id", f"{client_id!r} is not a client id (UUID)") from None
-    if (
-        report == "client-performance"
-        and currency is not None
-        and not (len(currency) == 3 and currency.isascii() and currency.isupper())
-    ):
-        raise validation("currency", "a three-letter ISO 4217 code, e.g. USD")
-    settings = ctx.user.settings
+    chosen = run.options(request.query_params, report, values)
     query = sources.ReportQuery(
         client=ctx.db,
         organization_id=ctx.organization_id,
         date_from=period.date_from,
         date_to=period.date_to,
-        options=options,
+        options=chosen,
     )
-    table = sources.REPORTS[report](query)  # the filters are checked before any S3 call
-
-    generated = datetime.now(UTC).replace(microsecond=0)
-    content_type, extension = writers.FORMATS[fmt]
-    span = "-".join(d.isoformat() for d in (table.date_from, table.date_to) if d is not None)
-    file_name = f"{table.name}{'-' + span if span else ''}.{extension}"
-    key = (
-        f"{ctx.organization_id}/exports/{generated:%Y/%m}/"
-        f"{generated:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}-{file_name}"
-    )
-    client = storage.s3()
-    bucket = settings.exports_bucket
-    try:
-        with storage.S3Sink(
-            client,
-            bucket,
-            key,
-            content_type=content_type,
-            disposition=f'attachment; filename="{file_name}"',
-        ) as sink:
-            writers.write(table, fmt, sink, generated_at=generated)
-        signed = datetime.now(UTC).replace(microsecond=0)  # the URL's X-Amz-Date
-        url = storage.presigned_get(client, bucket, key, settings.presigned_url_seconds)
-    except writers.TooManyRows as error:
-        raise ApiError(
-            422,
-            "validation_failed",
-            f"format: a PDF holds at most {error.limit} rows; narrow the range or the "
-            "filters, or export csv or xlsx",
-            details=[{"in": "query", "field": "format", "message": "too many rows for a PDF"}],
-        ) from None
-    except (BotoCoreError, ClientError):
-        raise storage.storage_failed() from None
-    return ExportResult.model_validate(
-        {
-            "url": url,
-            "key": key,
-            "report": report,
-            "format": fmt,
-            "content_type": content_type,
-            "file_name": file_name,
-            "rows": table.rows_written,
-            "bytes": sink.written,
-            "from": table.date_from,
-            "to": table.date_to,
-            "generated_at": generated,
-            "expires_in": settings.presigned_url_seconds,
-            "expires_at": signed + timedelta(seconds=settings.presigned_url_seconds),
-        }
-    )
+    return run.export(query, report, fmt, ctx.user.settings)
 
 
 handler = make_handler(router)

@@ -9,7 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -112,3 +123,29 @@ class Output(BaseModel):
     """A response body: built from PostgREST rows, extra columns ignored."""
 
     model_config = ConfigDict(extra="ignore", from_attributes=False)
+
+
+class Relayed(Output):
+    """A response the database composed (a SQL function's JSON, a PostgREST select),
+    passed on as it came: the model types it for the document and drops what it does not
+    declare, while the keys keep the order and the presence the database gave them (a
+    ``jsonb`` object orders its keys by length, then bytes). Declare every key the SQL
+    answers: one left out is not sent (the routes' tests compare whole bodies)."""
+
+    _keys: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_keys(cls, data: Any, handler: ModelWrapValidatorHandler[Relayed]) -> Relayed:
+        model = handler(data)
+        if isinstance(data, dict):
+            model._keys = tuple(data)
+        return model
+
+    # No return annotation: pydantic would document the annotation instead of the fields.
+    @model_serializer(mode="wrap")
+    def _in_given_order(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        fields = handler(self)
+        if not self._keys or not isinstance(fields, dict):
+            return fields
+        return {key: fields[key] for key in self._keys if key in fields}

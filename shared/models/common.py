@@ -1,4 +1,5 @@
-"""Models every domain shares: the page envelope, the error body, the date of sane years."""
+"""Models every domain shares: the page envelope, the error body, the date of sane years,
+the texts of numbers and times the database answers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel
+from pydantic import AfterValidator, BaseModel, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
@@ -24,6 +25,13 @@ def _sane_year(value: date) -> date:
 # `to`, a month to end on); 0001-01-01 or 9999-12-31 would leave Python's or the
 # database's calendar on the way (date arithmetic, BC dates).
 Day = Annotated[date, AfterValidator(_sane_year)]
+
+
+# Values the database answers as text, passed on as they came (shared.models.Relayed): a
+# number as PostgreSQL writes a numeric ("1234.50", never a float on the way), a moment
+# as it writes a timestamptz ("2026-12-01T09:30:00.123+00:00").
+DecimalText = Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$"})]
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
 class Pagination(BaseModel):

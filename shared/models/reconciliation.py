@@ -1,5 +1,5 @@
-"""Request models of the reconciliation routes (docs/api.md, "Reconciliation: vendors,
-matching and exceptions").
+"""Request and response models of the reconciliation routes (docs/api.md,
+"Reconciliation: vendors, matching and exceptions").
 
 Answers are built by SQL functions (supabase/migrations/20261201100200_matching.sql)
 as JSON with every amount, quantity and tolerance as a decimal string; the routes pass
@@ -10,16 +10,25 @@ the path's id, so another organization's id is a 404 whatever the body says.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BeforeValidator, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from shared.fields import blank_to_none
-from shared.models import Input
+from shared.models import Input, Output, Relayed
 from shared.models.clients import Address, Email, Notes, Phone
+from shared.models.common import DecimalText, Timestamp
 
 VENDOR_STATUSES: tuple[str, ...] = ("active", "inactive", "merged")
 INVOICE_STATUSES: tuple[str, ...] = (
@@ -185,3 +194,443 @@ class SettingsUpdate(Input):
         if not self.model_fields_set:
             raise PydanticCustomError("empty_update", "give at least one setting to change")
         return self
+
+
+# =============================================================================
+# Responses: what the SQL functions and selects answer, key for key
+# =============================================================================
+#
+# Relayed models: the routes pass the database's JSON on unchanged (amounts, quantities
+# and tolerances as decimal texts, times as PostgreSQL writes them); the tests compare
+# whole bodies, so a key the SQL adds and a model leaves out is caught.
+
+
+class ReconciliationSettings(Relayed):
+    """private.reconciliation_settings_json: the defaults until an admin saves some."""
+
+    organization_id: UUID
+    quantity_tolerance_percent: DecimalText
+    price_tolerance_percent: DecimalText
+    price_tolerance_amount: DecimalText
+    total_tolerance_amount: DecimalText
+    vendor_similarity_threshold: DecimalText
+    auto_rematch: bool
+    saved: bool = Field(description="false: the defaults, nothing saved yet")
+    updated_by: UUID | None
+    updated_at: Timestamp | None
+
+
+class VendorAliasSummary(Relayed):
+    id: UUID
+    alias: str
+    normalized_alias: str | None
+    source: str = Field(description="import, confirmed or merge")
+
+
+class VendorAlias(VendorAliasSummary):
+    created_at: Timestamp
+
+
+class VendorSuggestion(Relayed):
+    vendor_id: UUID
+    name: str
+    similarity: DecimalText = Field(description="pg_trgm similarity, 3 decimals")
+    via: Literal["name", "alias"]
+    matched: str = Field(description="the other vendor's name or alias that is similar")
+
+
+class VendorInvoiceCounts(Relayed):
+    total: int
+    exception: int
+    pending: int
+
+
+class _VendorFields(Relayed):
+    id: UUID
+    organization_id: UUID
+    name: str
+    normalized_name: str | None
+    tax_id: str | None
+    email: str | None
+    phone: str | None
+    address: str | None
+    default_currency: str | None
+    status: str = Field(description="active, inactive or merged")
+    merged_into: UUID | None
+    quantity_tolerance_percent: DecimalText | None = Field(description="null: the organization's")
+    price_tolerance_percent: DecimalText | None
+    price_tolerance_amount: DecimalText | None
+    total_tolerance_amount: DecimalText | None
+    notes: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class VendorSummary(_VendorFields):
+    """A vendor in GET /api/reconciliation/vendors."""
+
+    aliases: list[VendorAliasSummary]
+
+
+class Vendor(_VendorFields):
+    """private.vendor_json: a vendor with its aliases, merge suggestions and counts."""
+
+    created_by: UUID | None
+    aliases: list[VendorAlias]
+    suggestions: list[VendorSuggestion] = Field(description="best first; none for a merged one")
+    invoice_counts: VendorInvoiceCounts
+    open_exceptions: int
+
+
+class VendorAliasAdded(Vendor):
+    rematched_invoices: int = Field(description="unknown-vendor invoices moved here, re-matched")
+
+
+class VendorMerged(Vendor):
+    merged_vendor_id: UUID
+    moved_invoices: int
+
+
+class VendorSplitOff(Vendor):
+    new_vendor_id: UUID | None = Field(description="the alias's vendor; null: create_vendor false")
+    moved_invoices: int
+
+
+class VendorStatusRef(Relayed):
+    id: UUID
+    name: str
+    status: str
+
+
+class PurchaseOrderRef(Relayed):
+    id: UUID
+    po_number: str
+    status: str
+    vendor_id: UUID
+    currency: str
+
+
+class Tolerances(Relayed):
+    """The tolerances a matching used (the vendor's overrides, else the organization's)."""
+
+    quantity_tolerance_percent: DecimalText
+    price_tolerance_percent: DecimalText
+    price_tolerance_amount: DecimalText
+    total_tolerance_amount: DecimalText
+
+
+class InvoiceMatchSummary(Relayed):
+    outcome: str
+    open_exceptions: int
+    total_variance: DecimalText
+    lines_count: int
+    lines_exception: int
+
+
+class InvoiceMatch(Relayed):
+    """An invoice's last matching (vendor_invoice_matches)."""
+
+    outcome: str = Field(description="matched, matched_with_tolerance or exception")
+    purchase_order_id: UUID | None
+    po_matched_by: str | None
+    currency: str
+    lines_total: DecimalText
+    expected_lines_total: DecimalText | None
+    subtotal: DecimalText
+    tax_amount: DecimalText
+    total_amount: DecimalText
+    subtotal_variance: DecimalText
+    total_variance: DecimalText
+    lines_count: int
+    lines_matched: int
+    lines_within_tolerance: int
+    lines_exception: int
+    open_exceptions: int
+    tolerances: Tolerances
+    matched_at: Timestamp
+
+
+class LineMatch(Relayed):
+    """A line's match evidence (vendor_invoice_line_matches): the PO line and how it was
+    found, the quantities and prices compared, and ``rule``, the check that decided."""
+
+    purchase_order_line_id: UUID | None
+    matched_by: str | None
+    outcome: str
+    rule: str
+    ordered_quantity: DecimalText | None
+    received_quantity: DecimalText | None
+    previously_billed_quantity: DecimalText | None
+    billed_quantity: DecimalText
+    allowed_quantity: DecimalText | None
+    quantity_variance: DecimalText | None
+    po_unit_price: DecimalText | None
+    billed_unit_price: DecimalText
+    price_variance: DecimalText | None
+    price_allowance: DecimalText | None
+    expected_amount: DecimalText
+    billed_amount: DecimalText
+    amount_variance: DecimalText
+
+
+class ExceptionLineMatch(LineMatch):
+    vendor_invoice_line_id: UUID
+    line_number: int
+
+
+class VendorInvoiceLine(Relayed):
+    id: UUID
+    vendor_invoice_id: UUID
+    currency: str
+    line_number: int
+    item_code: str | None
+    normalized_item_code: str | None
+    description: str
+    quantity: DecimalText
+    unit_price: DecimalText
+    amount: DecimalText
+    purchase_order_line_id: UUID | None
+    po_line_linked_manually: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class VendorInvoiceLineDetail(VendorInvoiceLine):
+    match: LineMatch | None
+
+
+class _ExceptionFields(Relayed):
+    id: UUID
+    organization_id: UUID
+    vendor_invoice_id: UUID
+    vendor_invoice_line_id: UUID | None
+    vendor_id: UUID | None
+    type: str = Field(description=", ".join(EXCEPTION_TYPES))
+    check_name: str
+    severity: str = Field(description=", ".join(SEVERITIES))
+    line_number: int | None
+    expected: str | None
+    actual: str | None
+    variance: DecimalText | None
+    message: str
+    status: str = Field(description=", ".join(EXCEPTION_STATUSES))
+    resolution: str | None
+    resolution_reason: str | None
+    resolved_by: UUID | None
+    resolved_at: Timestamp | None
+    detected_at: Timestamp
+    updated_at: Timestamp
+
+
+class ReconciliationException(_ExceptionFields):
+    """private.exception_json: an exception with its evidence."""
+
+    evidence: dict[str, Any] = Field(
+        description="what the check compared (its keys depend on the type and check)"
+    )
+    last_detected_at: Timestamp
+    created_at: Timestamp
+
+
+class ExceptionInvoiceSummary(Relayed):
+    invoice_number: str
+    vendor_name: str
+    invoice_date: date
+    currency: str
+    total_amount: DecimalText
+    status: str
+
+
+class ExceptionSummary(_ExceptionFields):
+    """An exception in GET /api/reconciliation/exceptions."""
+
+    invoice: ExceptionInvoiceSummary | None
+
+
+class ExceptionInvoice(Relayed):
+    id: UUID
+    invoice_number: str
+    vendor_id: UUID | None
+    vendor_name: str
+    invoice_date: date
+    po_number: str | None
+    purchase_order_id: UUID | None
+    currency: str
+    subtotal: DecimalText
+    tax_amount: DecimalText
+    total_amount: DecimalText
+    status: str
+
+
+class ExceptionChange(Relayed):
+    """A change of the exception, from the audit log."""
+
+    changed_at: Timestamp
+    changed_by: UUID | None
+    operation: str
+    status: str | None
+    resolution: str | None
+    reason: str | None
+
+
+class ReconciliationExceptionDetail(ReconciliationException):
+    invoice: ExceptionInvoice | None
+    line: VendorInvoiceLine | None
+    line_match: ExceptionLineMatch | None
+    history: list[ExceptionChange]
+
+
+class _VendorInvoiceFields(Relayed):
+    id: UUID
+    organization_id: UUID
+    vendor_id: UUID | None = Field(description="null: an unknown vendor")
+    vendor_name: str = Field(description="as written on the invoice")
+    invoice_number: str
+    invoice_date: date
+    due_date: date | None
+    po_number: str | None
+    purchase_order_id: UUID | None
+    po_linked_manually: bool
+    currency: str
+    subtotal: DecimalText
+    tax_amount: DecimalText
+    total_amount: DecimalText
+    status: str = Field(description=", ".join(INVOICE_STATUSES))
+    matched_at: Timestamp | None
+    notes: str | None
+    import_batch_id: UUID | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class VendorInvoiceSummary(_VendorInvoiceFields):
+    """A vendor invoice in GET /api/reconciliation/invoices."""
+
+    match: InvoiceMatchSummary | None
+
+
+class VendorInvoice(_VendorInvoiceFields):
+    """public.reconciliation_invoice: a vendor invoice with its match evidence."""
+
+    normalized_invoice_number: str | None
+    created_by: UUID | None
+    vendor: VendorStatusRef | None
+    purchase_order: PurchaseOrderRef | None
+    match: InvoiceMatch | None
+    lines: list[VendorInvoiceLineDetail]
+    exceptions: list[ReconciliationException] = Field(description="open ones first")
+
+
+class OutcomeTotal(Relayed):
+    status: str
+    currency: str
+    count: int
+    amount: DecimalText
+
+
+class ExceptionReason(Relayed):
+    type: str
+    check: str
+    count: int
+    open: int
+    invoices: int
+
+
+class VendorVariances(Relayed):
+    vendor_id: UUID
+    name: str
+    exceptions: int
+    open: int
+    invoices_with_variances: int
+    price_variance_amount: DecimalText | None
+
+
+class UnknownVendorName(Relayed):
+    vendor_name: str
+    invoices: int
+
+
+class ReconciliationDashboard(Relayed):
+    """public.reconciliation_dashboard."""
+
+    date_from: date | None
+    date_to: date | None
+    invoices: int
+    by_outcome: list[OutcomeTotal]
+    open_exceptions: int
+    exceptions_by_status: dict[str, int]
+    open_by_severity: dict[str, int]
+    top_exception_reasons: list[ExceptionReason]
+    vendors_with_most_variances: list[VendorVariances]
+    unknown_vendor_names: list[UnknownVendorName]
+
+
+class SkippedInvoice(Relayed):
+    id: UUID
+    reason: str
+
+
+class MatchSummary(Relayed):
+    """The counts of a matching by outcome (public.match_vendor_invoices, summed over the
+    calls of a sweep); empty when matching is not deployed."""
+
+    invoices: int = 0
+    matched: int = 0
+    matched_with_tolerance: int = 0
+    exception: int = 0
+    skipped: list[SkippedInvoice] = Field(
+        default_factory=list,
+        description="ids approved or rejected by a person, or not the organization's",
+    )
+    calls: int = Field(default=0, description="a sweep (no ids given): how many calls it took")
+    incomplete: bool = Field(
+        default=False, description="a sweep: true when it stopped for time; call again"
+    )
+
+
+# Purchase orders: typed from PostgREST selects (functions/reconciliation/purchase_orders_*)
+
+
+class VendorRef(Output):
+    id: UUID
+    name: str
+
+
+class PurchaseOrderSummary(Output):
+    id: UUID
+    organization_id: UUID
+    vendor_id: UUID
+    vendor: VendorRef | None = None
+    po_number: str
+    order_date: date
+    currency: str
+    status: str
+    notes: str | None = None
+    import_batch_id: UUID | None = None
+    created_by: UUID | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PurchaseOrderLine(BaseModel):
+    id: UUID
+    line_number: int
+    item_code: str | None
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+    quantity_received: Decimal = Field(description="the sum over the PO's goods receipts")
+
+
+class Receipt(BaseModel):
+    id: UUID
+    receipt_number: str
+    received_date: date
+    import_batch_id: UUID | None
+    created_at: datetime
+
+
+class PurchaseOrder(PurchaseOrderSummary):
+    lines: list[PurchaseOrderLine]
+    receipts: list[Receipt]

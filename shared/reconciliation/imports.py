@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import httpx
 from postgrest.exceptions import APIError
-from pydantic import BaseModel, Field
 
 from shared import db
 from shared.errors import ApiError, from_postgrest
 from shared.log import get_logger
-from shared.models import Output
+from shared.models.imports import Accepted, ImportBatch, ImportReport, Rejected
+from shared.models.reconciliation import MatchSummary
 from shared.reconciliation.ingest import JSON_LIST, Kind, Parsed, Policy
 from shared.settings import get_settings
 
@@ -37,55 +36,6 @@ MATCH_CHUNK = 250
 # at 30 s): a sweep over a large organization is finished by the next one, or by
 # ``POST /api/reconciliation/match``.
 ROUTE_MATCH_SECONDS = 15.0
-
-
-class ImportBatch(Output):
-    """An import: a CSV upload or a JSON call, its policy, status and counts."""
-
-    id: UUID
-    organization_id: UUID
-    kind: str = Field(description="vendor_invoices, purchase_orders or goods_receipts")
-    source: str = Field(description="csv, api or email")
-    policy: str = Field(description="all_or_nothing or accept_valid_rows")
-    status: str = Field(description="awaiting_upload, processing, completed, rejected, failed")
-    file_name: str | None = None
-    rows_total: int
-    rows_accepted: int
-    rows_rejected: int
-    error: str | None = Field(default=None, description="why rows or the file were rejected")
-    date_order: str | None = Field(
-        default=None, description="how a/b/yyyy dates were read: dmy or mdy"
-    )
-    decimal_mark: str | None = Field(default=None, description="the file's decimal mark")
-    requested_date_order: str | None = None
-    size_bytes: int | None = None
-    created_by: UUID | None = None
-    created_at: datetime
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    updated_at: datetime
-
-
-class Accepted(BaseModel):
-    index: int = Field(description="the document's index in the request")
-    id: UUID
-    label: str
-
-
-class Rejected(BaseModel):
-    index: int = Field(description="the document's index in the request")
-    field: str | None = Field(description="the field path, e.g. invoices[3].lines[0].quantity")
-    value: str | None = None
-    message: str
-
-
-class ImportReport(BaseModel):
-    batch: ImportBatch
-    accepted: list[Accepted]
-    rejected: list[Rejected]
-    matching: dict[str, Any] | None = Field(
-        default=None, description="the 3-way matching summary (vendor invoices), when it ran"
-    )
 
 
 def store(
@@ -299,5 +249,5 @@ def response_report(kind: Kind, report: dict[str, Any], matching: Any = None) ->
         batch=ImportBatch.model_validate(report["batch"]),
         accepted=[Accepted.model_validate(item) for item in report.get("accepted") or []],
         rejected=rejected,
-        matching=matching if isinstance(matching, dict) else None,
+        matching=MatchSummary.model_validate(matching) if isinstance(matching, dict) else None,
     )

@@ -1,0 +1,124 @@
+"""Models of the reconciliation imports (docs/api.md, "Reconciliation imports"): a CSV
+upload started by ``POST /api/reconciliation/imports`` and run by the S3 import worker,
+or a JSON call (``POST /api/reconciliation/invoices``, ``/purchase-orders``,
+``/receipts``); each is an import batch with its counts and rejected rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.models import Input, Output
+from shared.models.common import Page
+from shared.models.reconciliation import MatchSummary
+from shared.reconciliation.ingest import MAX_FILE_BYTES, DateOrder, Kind, Policy
+
+# =============================================================================
+# Requests
+# =============================================================================
+
+
+class ImportCreate(Input):
+    kind: Kind
+    file_name: str = Field(min_length=1, max_length=255, description="the file's name, as shown")
+    policy: Policy = Field(
+        default="all_or_nothing",
+        description="all_or_nothing: one bad row imports nothing; accept_valid_rows: the good "
+        "documents are imported, the bad rows reported",
+    )
+    date_order: DateOrder | None = Field(
+        default=None,
+        description="how to read a/b/yyyy dates (dmy, mdy); default: decided from the file",
+    )
+    size: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_FILE_BYTES,
+        description="the file's size in bytes: when given, the URL accepts only that size",
+    )
+
+
+# =============================================================================
+# Responses
+# =============================================================================
+
+
+class ImportBatch(Output):
+    """An import: a CSV upload or a JSON call, its policy, status and counts."""
+
+    id: UUID
+    organization_id: UUID
+    kind: str = Field(description="vendor_invoices, purchase_orders or goods_receipts")
+    source: str = Field(description="csv, api or email")
+    policy: str = Field(description="all_or_nothing or accept_valid_rows")
+    status: str = Field(description="awaiting_upload, processing, completed, rejected, failed")
+    file_name: str | None = None
+    rows_total: int
+    rows_accepted: int
+    rows_rejected: int
+    error: str | None = Field(default=None, description="why rows or the file were rejected")
+    date_order: str | None = Field(
+        default=None, description="how a/b/yyyy dates were read: dmy or mdy"
+    )
+    decimal_mark: str | None = Field(default=None, description="the file's decimal mark")
+    requested_date_order: str | None = None
+    size_bytes: int | None = None
+    created_by: UUID | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    updated_at: datetime
+
+
+class RowError(BaseModel):
+    row: int = Field(description="1 = the first data row after the header; 0 = the file")
+    column: str | None
+    value: str | None
+    message: str
+
+
+class ImportBatchDetail(ImportBatch):
+    errors: Page[RowError] = Field(description="the rejected rows' errors, by row, paged")
+
+
+class Upload(BaseModel):
+    url: str = Field(description="presigned S3 URL: PUT the file's bytes to it")
+    method: Literal["PUT"] = "PUT"
+    headers: dict[str, str] = Field(description="headers the PUT must send")
+    key: str = Field(description="the S3 key: <organization_id>/imports/<batch_id>/<file>")
+    max_bytes: int
+    expires_in: int
+    expires_at: datetime
+
+
+class ImportUpload(BaseModel):
+    batch: ImportBatch
+    upload: Upload
+
+
+class Accepted(BaseModel):
+    index: int = Field(description="the document's index in the request")
+    id: UUID
+    label: str
+
+
+class Rejected(BaseModel):
+    index: int = Field(description="the document's index in the request")
+    field: str | None = Field(description="the field path, e.g. invoices[3].lines[0].quantity")
+    value: str | None = None
+    message: str
+
+
+class ImportReport(BaseModel):
+    # The route sets ``matching`` after the import (a dict from the SQL): validated then.
+    model_config = ConfigDict(validate_assignment=True)
+
+    batch: ImportBatch
+    accepted: list[Accepted]
+    rejected: list[Rejected]
+    matching: MatchSummary | None = Field(
+        default=None, description="the 3-way matching summary (vendor invoices), when it ran"
+    )
