@@ -347,7 +347,7 @@ def test_stranger_cannot_bill_or_pay_organization_a(
         json_body={
             "invoice_id": targets.invoice,
             "amount": "1.00",
-            "payment_date": date.today().isoformat(),
+            "payment_date": (date.today() - timedelta(days=1)).isoformat(),
         },
     )
     assert payment.status == 404, payment.json()
