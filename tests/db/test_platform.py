@@ -149,3 +149,75 @@ def test_a_migration_that_needs_a_superuser_fails_as_on_supabase(
         "select count(*) from supabase_migrations.schema_migrations"
         " where version = '29990101000000'",
     ) == [(0,)]
+
+
+# Every statement of every PL/pgSQL function in public and private, analysed as the API's
+# sessions analyse them (safeupdate on), by plpgsql_check: trigger functions once per
+# trigger, with its transition tables. A statement that cannot be analysed in one trigger's
+# setting (a branch for another table) is in another's.
+_PLPGSQL_REFUSED = """
+select p.oid::regprocedure::text || ': ' || r.message
+from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+join pg_language l on l.oid = p.prolang and l.lanname = 'plpgsql'
+cross join lateral (
+  select t.tgrelid, t.tgoldtable, t.tgnewtable from pg_trigger t where t.tgfoid = p.oid
+  union all
+  select 0, null, null where not exists (select from pg_trigger t where t.tgfoid = p.oid)
+) trig
+cross join lateral extensions.plpgsql_check_function_tb(
+  p.oid, trig.tgrelid, fatal_errors => false,
+  oldtable => trig.tgoldtable, newtable => trig.tgnewtable) r
+where n.nspname in ('public', 'private') and r.sqlstate = '21000'
+group by 1 order by 1
+"""
+
+_SQL_FUNCTIONS = """
+select p.oid, p.oid::regprocedure::text from pg_proc p
+join pg_namespace n on n.oid = p.pronamespace
+join pg_language l on l.oid = p.prolang and l.lanname = 'sql'
+where n.nspname in ('public', 'private') order by 2
+"""
+
+
+def _refused_under_safeupdate(conn: psycopg.Connection[tuple[Any, ...]]) -> list[str]:
+    """The functions with an UPDATE or DELETE that safeupdate refuses (in the caller's
+    transaction, safeupdate loaded and on)."""
+    refused = [str(row[0]) for row in conn.execute(_PLPGSQL_REFUSED)]
+    for oid, name in conn.execute(_SQL_FUNCTIONS).fetchall():
+        try:
+            with conn.transaction():
+                conn.execute("select fmgr_sql_validator(%s)", (oid,))
+        except errors.CardinalityViolation as exc:
+            refused.append(f"{name}: {exc.diag.message_primary}")
+    return refused
+
+
+def test_no_function_updates_or_deletes_without_a_where_clause(database: Database) -> None:
+    """Supabase's Data API refuses UPDATE and DELETE without WHERE (pg-safeupdate) in the
+    functions a request calls too; the API tests reach most of ours, this reaches them
+    all. The check is shown to catch one of each kind first."""
+    if os.environ.get("DATABASE_URL"):
+        pytest.skip("needs a superuser: switching safeupdate on, creating plpgsql_check")
+    with psycopg.connect(postgres.admin_url(database.url)) as conn:
+        conn.execute("create extension if not exists plpgsql_check with schema extensions")
+        conn.execute(
+            "create function public.unqualified_update() returns void language plpgsql"
+            " as $$ begin update public.clients set notes = notes; end $$"
+        )
+        conn.execute(
+            "create function private.unqualified_delete() returns void language sql"
+            " as $$ delete from public.payments $$"
+        )
+        conn.execute("load 'safeupdate'")
+        conn.execute("set local safeupdate.enabled = on")
+        assert sorted(_refused_under_safeupdate(conn)) == [
+            "private.unqualified_delete(): DELETE requires a WHERE clause",
+            "unqualified_update(): UPDATE requires a WHERE clause",
+        ]
+        conn.rollback()
+        conn.execute("create extension if not exists plpgsql_check with schema extensions")
+        conn.execute("load 'safeupdate'")
+        conn.execute("set local safeupdate.enabled = on")
+        assert _refused_under_safeupdate(conn) == []
+        conn.rollback()
