@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -55,8 +55,11 @@ def order_by(
     allowed: set[str],
     default: str,
     nullable: frozenset[str] = frozenset(),
+    *,
+    aliases: Mapping[str, str] | None = None,
 ) -> Any:
-    """Applies ``sort`` (validated against ``allowed``) and the ``id`` tiebreak.
+    """Applies ``sort`` (validated against ``allowed``; ``aliases``: shorter names it
+    takes too, such as ``total`` for ``total_amount``) and the ``id`` tiebreak.
 
     Rows without a value sort last either way for the ``nullable`` fields; the others
     keep PostgreSQL's default null ordering, so a descending sort matches a plain
@@ -68,6 +71,7 @@ def order_by(
         raise validation("sort", "give one to three fields, e.g. -created_at")
     for field in fields:
         name = field.removeprefix("-")
+        name = (aliases or {}).get(name, name)
         if name not in allowed:
             raise validation("sort", f"unknown sort field {name!r}; use one of {sorted(allowed)}")
         last = False if name in nullable else None
@@ -103,6 +107,22 @@ def uuids(field: str, raw: str | None) -> list[str]:
         except ValueError:
             raise validation(field, f"{value!r} is not a UUID") from None
     return sorted(ids)
+
+
+def ranges(
+    query: Any, bounds: Mapping[str, tuple[Any, Any]], *, refuse_reversed: bool = False
+) -> Any:
+    """The inclusive ``<field>_from`` / ``<field>_to`` filters, ``{field: (from, to)}``
+    (dates and numbers, either may be None); with ``refuse_reversed`` a from after its to
+    is refused (422 naming ``<field>_from``) rather than answering nothing."""
+    for column, (low, high) in bounds.items():
+        if refuse_reversed and low is not None and high is not None and low > high:
+            raise validation(f"{column}_from", f"is after {column}_to")
+        if low is not None:
+            query = query.gte(column, str(low))
+        if high is not None:
+            query = query.lte(column, str(high))
+    return query
 
 
 def escape_like(text: str) -> str:

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from functions.clients import CLIENT_COLUMNS, error_responses
 from shared.api import make_handler
 from shared.context import Viewer
-from shared.listing import PageParams, escape_like, fetch_page, one_of, order_by, page_params
+from shared.listing import (
+    PageParams,
+    escape_like,
+    fetch_page,
+    one_of,
+    order_by,
+    page_params,
+    ranges,
+)
 from shared.models.clients import BILLING_FREQUENCIES, CLIENT_STATUSES, Client
 from shared.models.common import Page, Pagination
 
@@ -26,15 +34,6 @@ SORTABLE = {
     "last_invoice_date",
 }
 SEARCHED = ("company_name", "contact_person", "email")
-
-
-def _ranges(query: Any, bounds: dict[str, tuple[object | None, object | None]]) -> Any:
-    for column, (low, high) in bounds.items():
-        if low is not None:
-            query = query.gte(column, str(low))
-        if high is not None:
-            query = query.lte(column, str(high))
-    return query
 
 
 @router.get(
@@ -87,7 +86,7 @@ async def list_clients(
         query = query.in_("status", statuses)
     if frequencies:
         query = query.in_("billing_frequency", frequencies)
-    query = _ranges(
+    query = ranges(
         query,
         {
             "total_billed": (total_billed_from, total_billed_to),

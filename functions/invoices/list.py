@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
@@ -18,6 +18,7 @@ from shared.listing import (
     one_of,
     order_by,
     page_params,
+    ranges,
     uuids,
 )
 from shared.models.common import Page, Pagination
@@ -44,27 +45,6 @@ SORTABLE = {
 # Shorter names the sort accepts too.
 SORT_ALIASES = {"total": "total_amount", "client": "client_company_name"}
 DEFAULT_SORT = "-issue_date"
-
-
-def _sort(value: str | None) -> str | None:
-    if value is None:
-        return None
-    parts = []
-    for part in value.split(","):
-        name = part.strip()
-        descending = name.startswith("-")
-        name = SORT_ALIASES.get(name.removeprefix("-"), name.removeprefix("-"))
-        parts.append(("-" if descending else "") + name)
-    return ",".join(parts)
-
-
-def _ranges(query: Any, bounds: dict[str, tuple[object | None, object | None]]) -> Any:
-    for column, (low, high) in bounds.items():
-        if low is not None:
-            query = query.gte(column, str(low))
-        if high is not None:
-            query = query.lte(column, str(high))
-    return query
 
 
 @router.get(
@@ -117,7 +97,7 @@ async def list_invoices(
         query = query.in_("client_id", clients)
     if overdue is not None:
         query = query.is_("is_overdue", overdue)
-    query = _ranges(
+    query = ranges(
         query,
         {
             "issue_date": (issue_date_from, issue_date_to),
@@ -128,7 +108,7 @@ async def list_invoices(
     term = escape_like(q.strip()) if q else ""
     if term:
         query = query.or_(f"invoice_number.ilike.%{term}%,client_company_name.ilike.%{term}%")
-    query = order_by(query, _sort(sort), SORTABLE, DEFAULT_SORT)
+    query = order_by(query, sort, SORTABLE, DEFAULT_SORT, aliases=SORT_ALIASES)
     rows, pagination = fetch_page(query, page)
     return Page[InvoiceSummary](
         data=[InvoiceSummary.model_validate(row) for row in rows],

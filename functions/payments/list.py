@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
@@ -19,6 +19,7 @@ from shared.listing import (
     one_of,
     order_by,
     page_params,
+    ranges,
     uuids,
 )
 from shared.models.common import ErrorBody, Page
@@ -40,17 +41,6 @@ def _currencies(raw: str | None) -> list[str]:
     if not all(len(code) == 3 and code.isascii() and code.isalpha() for code in codes):
         raise validation("currency", "give three-letter currency codes, e.g. USD,EUR")
     return codes
-
-
-def _between(query: Any, column: str, low: date | Decimal | None, high: Any) -> Any:
-    """The inclusive range ``<column>_from`` .. ``<column>_to``."""
-    if low is not None and high is not None and low > high:
-        raise validation(f"{column}_from", f"is after {column}_to")
-    if low is not None:
-        query = query.gte(column, low.isoformat() if isinstance(low, date) else str(low))
-    if high is not None:
-        query = query.lte(column, high.isoformat() if isinstance(high, date) else str(high))
-    return query
 
 
 @router.get(
@@ -98,8 +88,14 @@ async def list_payments(
         query = query.in_("payment_method", methods)
     if currencies := _currencies(currency):
         query = query.in_("currency", currencies)
-    query = _between(query, "payment_date", payment_date_from, payment_date_to)
-    query = _between(query, "amount", amount_from, amount_to)
+    query = ranges(
+        query,
+        {
+            "payment_date": (payment_date_from, payment_date_to),
+            "amount": (amount_from, amount_to),
+        },
+        refuse_reversed=True,
+    )
     if q and (term := escape_like(q.strip())):
         query = query.or_(f"reference_number.ilike.*{term}*,notes.ilike.*{term}*")
     query = order_by(query, sort, SORTABLE, DEFAULT_SORT)
