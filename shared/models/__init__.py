@@ -129,8 +129,9 @@ class Relayed(Output):
     """A response the database composed (a SQL function's JSON, a PostgREST select),
     passed on as it came: the model types it for the document and drops what it does not
     declare, while the keys keep the order and the presence the database gave them (a
-    ``jsonb`` object orders its keys by length, then bytes). Declare every key the SQL
-    answers: one left out is not sent (the routes' tests compare whole bodies)."""
+    ``jsonb`` object orders its keys by length, then bytes; one built from keywords sends
+    the fields given, in that order). Declare every key the SQL answers: one left out is
+    not sent (the routes' tests compare whole bodies)."""
 
     _keys: tuple[str, ...] = PrivateAttr(default=())
 
