@@ -14,7 +14,7 @@
   ``#,##0``, KWD ``#,##0.000``), counts integers — a bold header row, frozen, with an
   autofilter, and column widths; text is always written as a string, never as a formula.
   A second sheet says what the export covers.
-- **PDF** (reportlab's canvas with `shared.pdf`'s bundled fonts and text shaping: CJK and
+- **PDF** (reportlab's canvas with `shared.pdf.text`'s bundled fonts and text shaping: CJK and
   Korean names from the fallback fonts, Arabic joined and right-to-left names in display
   order): a heading, a chart of the series where the report has one (billed and
   collected per period, one chart per currency), and the table, its header repeated on
@@ -286,7 +286,7 @@ class _Page:
 
 
 class _PdfReport:
-    """The PDF on reportlab's canvas with `shared.pdf`'s bundled fonts: a heading, the
+    """The PDF on reportlab's canvas with `shared.pdf.text`'s bundled fonts: a heading, the
     charts of the series (billed and collected per period, one per currency), then the
     rows under a header repeated on every page, and a footer naming the report and
     "page n of N". Texts are shaped as the invoice PDF shapes them (CJK and Korean from
@@ -297,7 +297,7 @@ class _PdfReport:
     PAD = 1.5  # a cell's text is this far in from its sides
 
     def __init__(self, table: Table, rows: list[Row]) -> None:
-        from shared.pdf import PT, Fonts  # noqa: PLC0415 - only the PDF export pays for it
+        from shared.pdf.text import PT, Fonts  # noqa: PLC0415 - only the PDF export pays for it
 
         self.pt = PT
         self.table, self.rows = table, rows

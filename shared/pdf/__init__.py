@@ -1,17 +1,13 @@
-"""Invoice PDFs: ``render_invoice_pdf(document, template)`` -> bytes.
+"""PDFs: ``render_invoice_pdf(document, template)`` -> bytes.
 
-``document`` is what `shared.documents.load_invoice_document` returns. The
-templates (``professional``, ``modern``, ``minimal``) share one layout engine and
-differ in colours, header and table style. Drawn on reportlab's canvas with the
-fonts bundled under ``shared/pdf/fonts/`` (CJK and Korean per character from
-fallback fonts; Arabic reshaped with arabic_reshaper, right-to-left text ordered
-with python-bidi); bench/RESULTS.md, "Issue 5: invoice PDFs", says why.
-
-The report export's PDF (`shared.exports.writers`) uses the same fonts and text
-handling: ``Fonts.of(texts)`` picks the faces a document's texts need,
-``Fonts.line(text)`` shapes one line (Arabic joined, right-to-left in display
-order), ``Fonts.runs(line, bold)`` splits it by the font that has each
-character, ``Fonts.width`` measures it (mm); ``PT`` is points per millimetre.
+- `shared.pdf.invoice`: the invoice's layout. ``document`` is what
+  `shared.documents.load_invoice_document` returns; the templates (``professional``,
+  ``modern``, ``minimal``) share one layout engine and differ in colours, header and table
+  style. Drawn on reportlab's canvas; bench/RESULTS.md, "Issue 5: invoice PDFs", says why.
+- `shared.pdf.text`: the font and text-shaping toolkit every PDF draws its text with (the
+  invoice, and the report export's PDF of `shared.exports.writers`): the fonts bundled
+  under ``shared/pdf/fonts/`` (CJK and Korean per character from fallback fonts), Arabic
+  reshaped and right-to-left text ordered.
 
 Only the functions that make documents import this package
 (tests/api/test_import_cost.py, ``MAKES_DOCUMENTS``).
@@ -19,6 +15,6 @@ Only the functions that make documents import this package
 
 from __future__ import annotations
 
-from shared.pdf.invoice import PT, TEMPLATES, Face, Fonts, render_invoice_pdf
+from shared.pdf.invoice import TEMPLATES, render_invoice_pdf
 
-__all__ = ["PT", "TEMPLATES", "Face", "Fonts", "render_invoice_pdf"]
+__all__ = ["TEMPLATES", "render_invoice_pdf"]
