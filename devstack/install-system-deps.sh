@@ -15,13 +15,18 @@ command -v psql >/dev/null 2>&1 || need+=(postgresql-client-15)
 command -v faketime >/dev/null 2>&1 || need+=(faketime)
 [ -f /usr/share/postgresql/15/extension/plpgsql_check.control ] || need+=(postgresql-15-plpgsql-check)
 [ -f /usr/include/postgresql/15/server/postgres.h ] || need+=(postgresql-server-dev-15)
+# poppler's pdftoppm: the PDF tests look at the rendered pages (skipped without it).
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 module=/usr/lib/postgresql/15/lib/safeupdate.so
+# The installed module records the hash of the source it was built from: a fresh clone's
+# files are all new, so comparing times would ask a normal user for root on every clone.
+source_hash="$(sha256sum "$here/safeupdate/safeupdate.c" | cut -d' ' -f1)"
 build_module=0
-if [ ! -f "$module" ] || [ "$here/safeupdate/safeupdate.c" -nt "$module" ]; then
+if [ ! -f "$module" ] || [ "$(cat "$module.source-sha256" 2>/dev/null)" != "$source_hash" ]; then
   build_module=1
 fi
 
@@ -54,5 +59,5 @@ if [ "$build_module" -eq 1 ]; then
   cp "$here/safeupdate/safeupdate.c" "$here/safeupdate/Makefile" "$build/"
   make -s -C "$build" with_llvm=no >/dev/null
   "${SUDO[@]}" make -s -C "$build" with_llvm=no install >/dev/null
-  touch "$module"
+  echo "$source_hash" | "${SUDO[@]}" tee "$module.source-sha256" >/dev/null
 fi
