@@ -74,17 +74,17 @@ def _call(handler: Any, host: Any, event: dict[str, Any]) -> dict[str, Any]:
 
 def _source_rows(config: dict[str, Any]) -> Any:
     from shared import db  # noqa: PLC0415
-    from shared.exports import sources  # noqa: PLC0415
+    from shared.exports import lists, reading  # noqa: PLC0415
     from shared.settings import get_settings  # noqa: PLC0415
 
-    query = sources.ReportQuery(
+    query = reading.ReportQuery(
         client=db.rest(get_settings(), config["token"]),
         organization_id=config["org"],
         date_from=None,
         date_to=None,
         options={},
     )
-    return sources.invoices(query)
+    return lists.invoices(query)
 
 
 def _typed(row: tuple[Any, ...], kinds: list[str]) -> tuple[Any, ...]:
@@ -253,7 +253,7 @@ def _pages(rest: str, anon: str, token: str, org: str, depth: int) -> dict[str, 
     OFFSET and by keyset (an array of objects, amounts as numbers), and the
     ``export_invoice_page`` RPC by keyset (an array of arrays, amounts as strings) with
     pages of 1,000, 2,000 and 5,000 rows."""
-    from shared.exports.sources import INVOICE_SELECT  # noqa: PLC0415
+    from shared.exports.lists import INVOICE_SELECT  # noqa: PLC0415
 
     headers = {"apikey": anon, "authorization": f"Bearer {token}"}
     base = {

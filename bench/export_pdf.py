@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.export_pdf [--rows 2000] [--rounds 5] [--names mixed|latin]
 
-The invoice list's table (``sources.INVOICE_COLUMNS``, its PDF columns: number, client,
+The invoice list's table (``lists.INVOICE_COLUMNS``, its PDF columns: number, client,
 status, dates, currency, total, paid, balance) of ``--rows`` rows (2,000: the PDF's cap),
 USD and JPY amounts, client names Latin only or mixed (Latin, Chinese, Korean, Arabic,
 Hebrew: ``mixed``, the default, the case the fallback fonts and shaping cost most in).
@@ -68,7 +68,7 @@ def _rows(count: int, names: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
 
 def child(writer: str, rows: int, names: str) -> None:
     started = time.perf_counter()
-    from shared.exports import sources  # noqa: PLC0415
+    from shared.exports import lists  # noqa: PLC0415
     from shared.exports.table import Table  # noqa: PLC0415
 
     if writer == "fpdf2":
@@ -86,7 +86,7 @@ def child(writer: str, rows: int, names: str) -> None:
             name="invoices",
             title="Invoices",
             subtitle="issued 2025-01-01 to 2025-03-31",
-            columns=sources.INVOICE_COLUMNS,
+            columns=lists.INVOICE_COLUMNS,
             rows=_rows(rows, chosen),
         )
         sink = io.BytesIO()

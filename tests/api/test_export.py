@@ -30,7 +30,7 @@ import pytest
 from devstack.aws import CREDENTIALS, REGION, Provisioned
 from shared import db
 from shared.errors import ApiError
-from shared.exports import sources, writers
+from shared.exports import lists, reading, writers
 from shared.exports.storage import S3Sink
 from shared.settings import get_settings
 from tests.api.conftest import Api, Response, World
@@ -250,8 +250,8 @@ def test_pages_are_read_by_keyset_without_loss_or_repeat(
     api: Api, exp: Fixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Pages of 2 rows: three invoices share 2025-03-01, so pages break inside a date."""
-    monkeypatch.setattr(sources, "PAGE_ROWS", 2)
-    monkeypatch.setattr(sources, "INVOICE_PAGE_ROWS", 2)
+    monkeypatch.setattr(reading, "PAGE_ROWS", 2)
+    monkeypatch.setattr(lists, "INVOICE_PAGE_ROWS", 2)
     _, content = exported(api, report="invoices", format="csv")
     numbers = [r["invoice_number"] for r in csv_rows(content)]
     assert sorted(numbers) == sorted(exp.invoices)
@@ -277,7 +277,7 @@ def test_invoice_list_xlsx_cells_are_typed(any_api: Api, exp: Fixture) -> None:
     _, content = exported(any_api, report="invoices", format="xlsx", **Q1)
     sheet = xlsx_sheet(content)
     header = [c.value for c in next(sheet.iter_rows(max_row=1))]
-    assert header == [c.key for c in sources.INVOICE_COLUMNS]
+    assert header == [c.key for c in lists.INVOICE_COLUMNS]
     rows = {
         line[0].value: dict(zip(header, line, strict=True)) for line in sheet.iter_rows(min_row=2)
     }
@@ -496,7 +496,7 @@ def test_a_database_failure_half_way_leaves_nothing(
 ) -> None:
     """Pages of 2 rows; the third page's call fails as an outage does: the answer is the
     database's 503, no object, no unfinished upload, no temporary file."""
-    monkeypatch.setattr(sources, "INVOICE_PAGE_ROWS", 2)
+    monkeypatch.setattr(lists, "INVOICE_PAGE_ROWS", 2)
     real = db.rpc
     calls = {"pages": 0}
 

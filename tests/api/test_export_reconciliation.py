@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from devstack.aws import Provisioned
-from shared.exports import sources, writers
+from shared.exports import match_results, reading, writers
 from tests.api.conftest import Api, World
 from tests.api.test_export import csv_rows, pdf_text, xlsx_sheet
 
@@ -222,7 +222,7 @@ def test_xlsx_cells_are_typed(any_api: Api, recon: Recon) -> None:
     body, content = exported(any_api, recon.owner, format="xlsx")
     sheet = xlsx_sheet(content)
     header = [c.value for c in next(sheet.iter_rows(max_row=1))]
-    assert header == [c.key for c in sources.MATCH_COLUMNS]
+    assert header == [c.key for c in match_results.MATCH_COLUMNS]
     lines = [dict(zip(header, line, strict=True)) for line in sheet.iter_rows(min_row=2)]
     assert len(lines) == body["rows"] == 3
     bad = lines[0]
@@ -285,7 +285,7 @@ def test_pages_are_read_by_keyset_across_invoices_and_lines(
     _, whole = exported(api, recon.owner, format="csv")
     expected = [(r["vendor_invoice_id"], r["line_number"]) for r in csv_rows(whole)]
     for size in (1, 2):
-        monkeypatch.setattr(sources, "PAGE_ROWS", size)
+        monkeypatch.setattr(reading, "PAGE_ROWS", size)
         body, content = exported(api, recon.owner, format="csv")
         got = [(r["vendor_invoice_id"], r["line_number"]) for r in csv_rows(content)]
         assert got == expected, size
@@ -336,9 +336,9 @@ def test_an_invoice_without_line_evidence_is_one_row_and_pages_go_on_after_it(
         ("IN-1", "1"),
     ]
     empty = rows[1]
-    assert empty["invoice_outcome"] in sources.MATCH_OUTCOMES
+    assert empty["invoice_outcome"] in match_results.MATCH_OUTCOMES
     assert empty["rule"] == empty["line_outcome"] == empty["billed_amount"] == ""
-    monkeypatch.setattr(sources, "PAGE_ROWS", 1)
+    monkeypatch.setattr(reading, "PAGE_ROWS", 1)
     body, paged = exported(api, who, format="csv")
     assert [(r["invoice_number"], r["line_number"]) for r in csv_rows(paged)] == [
         (r["invoice_number"], r["line_number"]) for r in rows
