@@ -4,10 +4,21 @@
 -- schema the others use. pg_prove (and `supabase test db`) run the files in
 -- name order, so it comes first.
 --
---   tests.create_supabase_user('owner', 'owner@example.com', '{"business_name": "Acme"}')
---   tests.get_supabase_uid('owner')       -> the user's id
---   tests.personal_org('owner')           -> the organization signup gave the user
---   tests.authenticate_as('owner')        -> role authenticated + that user's JWT claims
+-- The cast of actors, built by one call at the top of a file:
+--   tests.create_cast()                   -> owner, admin, member and viewer of the
+--                                            organization 'main' (the owner's personal
+--                                            one, "Victim Co"), a stranger alone in
+--                                            'other' ("Stranger Co"); once per transaction
+--   tests.actor('owner')                  -> a test user's id (the cast's or a file's own)
+--   tests.org('main') / tests.org('other') -> the cast's two organizations
+--   tests.authenticate_as('viewer')       -> role authenticated + that user's JWT claims
+--   tests.authenticate_as('anon')         -> role anon, as a request without a token
+--                                            (the same as tests.clear_authentication())
+-- A file's own users, beyond the cast:
+--   tests.create_supabase_user('recruit', 'recruit@example.com', '{"business_name": "Acme"}')
+--   tests.add_member(tests.org('main'), 'recruit', 'member')
+--   tests.get_supabase_uid('recruit')     -> the user's id, null when there is none
+--   tests.personal_org('recruit')         -> the organization signup gave the user
 --   tests.authenticate_as_service_role()  -> role service_role
 --   tests.clear_authentication()          -> role anon, as a request without a token
 --   tests.rows_affected($$ delete ... $$) -> how many rows the statement touched
@@ -21,8 +32,13 @@ create extension if not exists pgtap with schema extensions;
 create schema if not exists tests;
 grant usage on schema tests to anon, authenticated, service_role;
 
+-- A fourth parameter (a fixed id) was added for the cast: the three-parameter
+-- version, still there where an earlier copy of this file committed it, would
+-- make every call ambiguous.
+drop function if exists tests.create_supabase_user(text, text, jsonb);
+
 create or replace function tests.create_supabase_user(
-  identifier text, email text default null, metadata jsonb default '{}'
+  identifier text, email text default null, metadata jsonb default '{}', fixed_id uuid default null
 )
 returns uuid
 language plpgsql
@@ -30,7 +46,7 @@ security definer
 set search_path = ''
 as $$
 declare
-  uid uuid := gen_random_uuid();
+  uid uuid := coalesce(fixed_id, gen_random_uuid());
 begin
   insert into auth.users (
     id, aud, role, email, encrypted_password, email_confirmed_at,
@@ -81,6 +97,45 @@ as $$
   where o.personal and o.created_by = tests.get_supabase_uid(identifier)
 $$;
 
+-- A test user's id; unlike get_supabase_uid, a name nobody has is an error
+-- rather than a null that a "sees nothing" check would pass on.
+create or replace function tests.actor(identifier text)
+returns uuid
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  uid uuid := tests.get_supabase_uid(identifier);
+begin
+  if uid is null then
+    raise exception 'tests.actor: no test user % (did the file call tests.create_cast()?)', identifier;
+  end if;
+  return uid;
+end;
+$$;
+
+-- The cast's organizations: 'main' (the owner's, where admin, member and
+-- viewer belong) and 'other' (the stranger's).
+create or replace function tests.org(which text)
+returns uuid
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  found uuid := tests.personal_org(case which when 'main' then 'owner' when 'other' then 'stranger' end);
+begin
+  if which is null or which not in ('main', 'other') then
+    raise exception 'tests.org: no organization % (the cast has main and other)', which;
+  end if;
+  if found is null then
+    raise exception 'tests.org: no organization % yet (did the file call tests.create_cast()?)', which;
+  end if;
+  return found;
+end;
+$$;
+
 -- Adds an existing user to an organization with a role.
 create or replace function tests.add_member(org_id uuid, identifier text, member_role public.membership_role)
 returns void
@@ -92,6 +147,38 @@ as $$
   values (org_id, tests.get_supabase_uid(identifier), member_role)
 $$;
 
+-- The cast of actors every RLS file plays with, built once per transaction (a
+-- second call does nothing). Signup (private.handle_new_user) gives each user a
+-- profile, settings and a personal organization; the owner's, named "Victim Co",
+-- is 'main', and admin, member and viewer join it with their role; the
+-- stranger's, "Stranger Co", is 'other'. The ids are fixed and marked 7e57
+-- ("test"), none of them the seed's: the files run on a seeded database too.
+create or replace function tests.create_cast()
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if exists (select from auth.users u where u.id = 'ac700000-0000-4000-8000-7e5700000001') then
+    return;
+  end if;
+  perform tests.create_supabase_user('owner', 'owner@victim.test',
+    '{"first_name": "Olive", "business_name": "Victim Co"}', 'ac700000-0000-4000-8000-7e5700000001');
+  perform tests.create_supabase_user('admin', 'admin@victim.test',
+    '{"first_name": "Ada"}', 'ac700000-0000-4000-8000-7e5700000002');
+  perform tests.create_supabase_user('member', 'member@victim.test',
+    '{"first_name": "Mo"}', 'ac700000-0000-4000-8000-7e5700000003');
+  perform tests.create_supabase_user('viewer', 'viewer@victim.test',
+    '{"first_name": "Vi"}', 'ac700000-0000-4000-8000-7e5700000004');
+  perform tests.create_supabase_user('stranger', 'stranger@other.test',
+    '{"first_name": "Stan", "business_name": "Stranger Co"}', 'ac700000-0000-4000-8000-7e5700000005');
+  perform tests.add_member(tests.org('main'), 'admin', 'admin');
+  perform tests.add_member(tests.org('main'), 'member', 'member');
+  perform tests.add_member(tests.org('main'), 'viewer', 'viewer');
+end;
+$$;
+
 create or replace function tests.authenticate_as(identifier text)
 returns void
 language plpgsql
@@ -101,6 +188,10 @@ declare
   uid uuid := tests.get_supabase_uid(identifier);
   mail text;
 begin
+  if identifier = 'anon' then
+    perform tests.clear_authentication();
+    return;
+  end if;
   if uid is null then
     raise exception 'tests.authenticate_as: no test user %', identifier;
   end if;
