@@ -1,29 +1,19 @@
 -- =============================================================================
 -- RLS on public.organizations: who sees, creates, renames and deletes a tenant.
---
--- The organization under test is the owner's personal organization; admin,
--- member and viewer belong to it; stranger owns another organization.
 -- Direct inserts are never allowed (public.create_organization is the way in).
 -- =============================================================================
 begin;
 select plan(44);
 
 -- Set-up ----------------------------------------------------------------------
-select tests.create_supabase_user('owner', 'owner@victim.test', '{"business_name": "Victim Co"}');
-select tests.create_supabase_user('admin', 'admin@victim.test');
-select tests.create_supabase_user('member', 'member@victim.test');
-select tests.create_supabase_user('viewer', 'viewer@victim.test');
-select tests.create_supabase_user('stranger', 'stranger@other.test', '{"business_name": "Stranger Co"}');
-select tests.add_member(tests.personal_org('owner'), 'admin', 'admin');
-select tests.add_member(tests.personal_org('owner'), 'member', 'member');
-select tests.add_member(tests.personal_org('owner'), 'viewer', 'viewer');
+select tests.create_cast();
 
 -- Business data in the victim organization, so that deleting it must cascade
 -- through clients, invoices, items and payments.
 insert into public.clients (id, organization_id, company_name, currency)
-values ('c0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'Victim Client', 'USD');
+values ('c0000000-0000-4000-8000-7e5700000001', tests.org('main'), 'Victim Client', 'USD');
 insert into public.invoices (id, organization_id, client_id)
-values ('e0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'),
+values ('e0000000-0000-4000-8000-7e5700000001', tests.org('main'),
         'c0000000-0000-4000-8000-7e5700000001');
 insert into public.invoice_items (invoice_id, description, quantity, rate)
 values ('e0000000-0000-4000-8000-7e5700000001', 'Consulting', 1, 100);
@@ -35,31 +25,31 @@ values ('e0000000-0000-4000-8000-7e5700000001', 25);
 select tests.authenticate_as('owner');
 select results_eq(
   $$ select id from public.organizations $$,
-  $$ select tests.personal_org('owner') $$,
+  $$ select tests.org('main') $$,
   'owner sees exactly the organizations they belong to'
 );
 
 select tests.authenticate_as('admin');
 select isnt_empty(
-  $$ select 1 from public.organizations where id = tests.personal_org('owner') $$,
+  $$ select 1 from public.organizations where id = tests.org('main') $$,
   'admin can see the organization'
 );
 
 select tests.authenticate_as('member');
 select isnt_empty(
-  $$ select 1 from public.organizations where id = tests.personal_org('owner') $$,
+  $$ select 1 from public.organizations where id = tests.org('main') $$,
   'member can see the organization'
 );
 
 select tests.authenticate_as('viewer');
 select isnt_empty(
-  $$ select 1 from public.organizations where id = tests.personal_org('owner') $$,
+  $$ select 1 from public.organizations where id = tests.org('main') $$,
   'viewer can see the organization'
 );
 
 select tests.authenticate_as('stranger');
 select is_empty(
-  $$ select 1 from public.organizations where id = tests.personal_org('owner') $$,
+  $$ select 1 from public.organizations where id = tests.org('main') $$,
   'stranger cannot see the organization'
 );
 
@@ -73,7 +63,7 @@ select throws_ok(
 select tests.authenticate_as_service_role();
 select is(
   (select count(*)::int from public.organizations
-   where id in (tests.personal_org('owner'), tests.personal_org('stranger'))),
+   where id in (tests.org('main'), tests.org('other'))),
   2,
   'the service role sees every organization'
 );
@@ -134,7 +124,7 @@ select lives_ok(
 select results_eq(
   $$ select m.role from public.memberships m
      join public.organizations o on o.id = m.organization_id
-     where o.name = 'Member Side Business' and m.user_id = tests.get_supabase_uid('member') $$,
+     where o.name = 'Member Side Business' and m.user_id = tests.actor('member') $$,
   $$ values ('owner'::public.membership_role) $$,
   'create_organization makes the caller the owner of the new organization'
 );
@@ -162,33 +152,33 @@ select is(
 -- UPDATE ----------------------------------------------------------------------
 select tests.authenticate_as('owner');
 select lives_ok(
-  $$ update public.organizations set name = 'Renamed by owner' where id = tests.personal_org('owner') $$,
+  $$ update public.organizations set name = 'Renamed by owner' where id = tests.org('main') $$,
   'owner can rename the organization'
 );
 select is(
-  (select name from public.organizations where id = tests.personal_org('owner')),
+  (select name from public.organizations where id = tests.org('main')),
   'Renamed by owner',
   'owner''s new name is stored'
 );
 select throws_ok(
-  $$ update public.organizations set personal = false where id = tests.personal_org('owner') $$,
+  $$ update public.organizations set personal = false where id = tests.org('main') $$,
   '42501', null,
   'owner cannot change whether an organization is personal'
 );
 select throws_ok(
-  $$ update public.organizations set created_by = tests.get_supabase_uid('stranger')
-     where id = tests.personal_org('owner') $$,
+  $$ update public.organizations set created_by = tests.actor('stranger')
+     where id = tests.org('main') $$,
   '42501', null,
   'owner cannot rewrite who created the organization'
 );
 
 select tests.authenticate_as('admin');
 select lives_ok(
-  $$ update public.organizations set name = 'Renamed by admin' where id = tests.personal_org('owner') $$,
+  $$ update public.organizations set name = 'Renamed by admin' where id = tests.org('main') $$,
   'admin can rename the organization'
 );
 select is(
-  (select name from public.organizations where id = tests.personal_org('owner')),
+  (select name from public.organizations where id = tests.org('main')),
   'Renamed by admin',
   'admin''s new name is stored'
 );
@@ -196,31 +186,31 @@ select is(
 select tests.authenticate_as('member');
 select is(tests.rows_affected($$
   update public.organizations set name = 'Renamed by member'
-  where id = tests.personal_org('owner') returning 1
+  where id = tests.org('main') returning 1
 $$), 0, 'member cannot rename the organization');
 
 select tests.authenticate_as('viewer');
 select is(tests.rows_affected($$
   update public.organizations set name = 'Renamed by viewer'
-  where id = tests.personal_org('owner') returning 1
+  where id = tests.org('main') returning 1
 $$), 0, 'viewer cannot rename the organization');
 
 select tests.authenticate_as('stranger');
 select is(tests.rows_affected($$
   update public.organizations set name = 'Hijacked'
-  where id = tests.personal_org('owner') returning 1
+  where id = tests.org('main') returning 1
 $$), 0, 'stranger cannot rename the organization by its id');
 
 select tests.clear_authentication();
 select throws_ok(
-  $$ update public.organizations set name = 'Renamed by anon' where id = tests.personal_org('owner') $$,
+  $$ update public.organizations set name = 'Renamed by anon' where id = tests.org('main') $$,
   '42501', null,
   'anon cannot rename an organization'
 );
 
 select tests.as_superuser();
 select is(
-  (select name from public.organizations where id = tests.personal_org('owner')),
+  (select name from public.organizations where id = tests.org('main')),
   'Renamed by admin',
   'the refused renames left the name unchanged'
 );
@@ -239,40 +229,40 @@ select is(
 
 -- DELETE ----------------------------------------------------------------------
 select tests.authenticate_as('admin');
-select is(tests.rows_affected($$ delete from public.organizations where id = tests.personal_org('owner') returning 1 $$), 0, 'admin cannot delete the organization');
+select is(tests.rows_affected($$ delete from public.organizations where id = tests.org('main') returning 1 $$), 0, 'admin cannot delete the organization');
 
 select tests.authenticate_as('member');
-select is(tests.rows_affected($$ delete from public.organizations where id = tests.personal_org('owner') returning 1 $$), 0, 'member cannot delete the organization');
+select is(tests.rows_affected($$ delete from public.organizations where id = tests.org('main') returning 1 $$), 0, 'member cannot delete the organization');
 
 select tests.authenticate_as('viewer');
-select is(tests.rows_affected($$ delete from public.organizations where id = tests.personal_org('owner') returning 1 $$), 0, 'viewer cannot delete the organization');
+select is(tests.rows_affected($$ delete from public.organizations where id = tests.org('main') returning 1 $$), 0, 'viewer cannot delete the organization');
 
 select tests.authenticate_as('stranger');
-select is(tests.rows_affected($$ delete from public.organizations where id = tests.personal_org('owner') returning 1 $$), 0, 'stranger cannot delete the organization by its id');
+select is(tests.rows_affected($$ delete from public.organizations where id = tests.org('main') returning 1 $$), 0, 'stranger cannot delete the organization by its id');
 
 select tests.clear_authentication();
 select throws_ok(
-  $$ delete from public.organizations where id = tests.personal_org('owner') $$,
+  $$ delete from public.organizations where id = tests.org('main') $$,
   '42501', null,
   'anon cannot delete an organization'
 );
 
 select tests.as_superuser();
 select isnt_empty(
-  $$ select 1 from public.organizations where id = tests.personal_org('owner') $$,
+  $$ select 1 from public.organizations where id = tests.org('main') $$,
   'the refused deletions left the organization in place'
 );
 
 select tests.authenticate_as('owner');
 select lives_ok(
-  $$ delete from public.organizations where id = tests.personal_org('owner') $$,
+  $$ delete from public.organizations where id = tests.org('main') $$,
   'owner can delete the organization, with its members, clients, invoices and payments'
 );
 
 select tests.as_superuser();
 select is_empty(
   $$ select 1 from public.organizations o
-     where o.name = 'Renamed by admin' and o.created_by = tests.get_supabase_uid('owner') $$,
+     where o.name = 'Renamed by admin' and o.created_by = tests.actor('owner') $$,
   'the owner''s organization is really gone'
 );
 select is_empty(
@@ -285,8 +275,8 @@ select is_empty(
 );
 select is_empty(
   $$ select 1 from public.memberships
-     where user_id in (tests.get_supabase_uid('admin'), tests.get_supabase_uid('member'),
-                       tests.get_supabase_uid('viewer'))
+     where user_id in (tests.actor('admin'), tests.actor('member'),
+                       tests.actor('viewer'))
        and organization_id not in (tests.personal_org('admin'), tests.personal_org('member'),
                                    tests.personal_org('viewer'))
        and organization_id not in (select id from public.organizations where name = 'Member Side Business') $$,

@@ -3,26 +3,16 @@
 -- and up write them, viewers only read, strangers see and touch nothing, and
 -- the derived totals (total_billed, outstanding_balance, last_invoice_date)
 -- are never writable by the API roles.
---
--- The organization under test is the owner's personal organization; admin,
--- member and viewer belong to it; stranger owns another organization.
 -- =============================================================================
 begin;
 select plan(49);
 
 -- Set-up ----------------------------------------------------------------------
-select tests.create_supabase_user('owner', 'owner@victim.test', '{"business_name": "Victim Co"}');
-select tests.create_supabase_user('admin', 'admin@victim.test');
-select tests.create_supabase_user('member', 'member@victim.test');
-select tests.create_supabase_user('viewer', 'viewer@victim.test');
-select tests.create_supabase_user('stranger', 'stranger@other.test', '{"business_name": "Stranger Co"}');
-select tests.add_member(tests.personal_org('owner'), 'admin', 'admin');
-select tests.add_member(tests.personal_org('owner'), 'member', 'member');
-select tests.add_member(tests.personal_org('owner'), 'viewer', 'viewer');
+select tests.create_cast();
 
 insert into public.clients (id, organization_id, company_name, email, currency, notes) values
-  ('c0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'Victim Client', 'billing@victim-client.test', 'USD', 'original'),
-  ('c0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'Stranger Client', 'billing@stranger-client.test', 'USD', 'original');
+  ('c0000000-0000-4000-8000-7e5700000001', tests.org('main'), 'Victim Client', 'billing@victim-client.test', 'USD', 'original'),
+  ('c0000000-0000-4000-8000-7e5700000002', tests.org('other'), 'Stranger Client', 'billing@stranger-client.test', 'USD', 'original');
 
 -- SELECT ----------------------------------------------------------------------
 select tests.authenticate_as('owner');
@@ -83,46 +73,46 @@ select is(
 select tests.authenticate_as('owner');
 select lives_ok(
   $$ insert into public.clients (id, organization_id, company_name)
-     values ('c0000000-0000-4000-8000-7e5700000011', tests.personal_org('owner'), 'Added by owner') $$,
+     values ('c0000000-0000-4000-8000-7e5700000011', tests.org('main'), 'Added by owner') $$,
   'owner can add a client'
 );
 
 select tests.authenticate_as('admin');
 select lives_ok(
   $$ insert into public.clients (id, organization_id, company_name)
-     values ('c0000000-0000-4000-8000-7e5700000012', tests.personal_org('owner'), 'Added by admin') $$,
+     values ('c0000000-0000-4000-8000-7e5700000012', tests.org('main'), 'Added by admin') $$,
   'admin can add a client'
 );
 
 select tests.authenticate_as('member');
 select results_eq(
   $$ insert into public.clients (id, organization_id, company_name, currency)
-     values ('c0000000-0000-4000-8000-7e5700000013', tests.personal_org('owner'), 'Added by member', 'EUR')
+     values ('c0000000-0000-4000-8000-7e5700000013', tests.org('main'), 'Added by member', 'EUR')
      returning company_name, currency $$,
   $$ values ('Added by member'::text, 'EUR'::text) $$,
   'member can add a client and gets it back'
 );
 select throws_ok(
   $$ insert into public.clients (organization_id, company_name, total_billed)
-     values (tests.personal_org('owner'), 'Inflated', 1000000) $$,
+     values (tests.org('main'), 'Inflated', 1000000) $$,
   '42501', null,
   'member cannot set a new client''s total_billed'
 );
 select throws_ok(
   $$ insert into public.clients (organization_id, company_name, outstanding_balance)
-     values (tests.personal_org('owner'), 'Inflated', 1000000) $$,
+     values (tests.org('main'), 'Inflated', 1000000) $$,
   '42501', null,
   'member cannot set a new client''s outstanding_balance'
 );
 select throws_ok(
   $$ insert into public.clients (organization_id, company_name, last_invoice_date)
-     values (tests.personal_org('owner'), 'Backdated', current_date) $$,
+     values (tests.org('main'), 'Backdated', current_date) $$,
   '42501', null,
   'member cannot set a new client''s last_invoice_date'
 );
 select throws_ok(
   $$ insert into public.clients (organization_id, company_name, created_by)
-     values (tests.personal_org('owner'), 'Forged', tests.get_supabase_uid('owner')) $$,
+     values (tests.org('main'), 'Forged', tests.actor('owner')) $$,
   '42501', null,
   'member cannot pretend someone else created a client'
 );
@@ -130,7 +120,7 @@ select throws_ok(
 select tests.authenticate_as('viewer');
 select throws_ok(
   $$ insert into public.clients (organization_id, company_name)
-     values (tests.personal_org('owner'), 'Added by viewer') $$,
+     values (tests.org('main'), 'Added by viewer') $$,
   '42501', null,
   'viewer cannot add a client'
 );
@@ -138,7 +128,7 @@ select throws_ok(
 select tests.authenticate_as('stranger');
 select throws_ok(
   $$ insert into public.clients (organization_id, company_name)
-     values (tests.personal_org('owner'), 'Planted by stranger') $$,
+     values (tests.org('main'), 'Planted by stranger') $$,
   '42501', null,
   'stranger cannot add a client to the organization'
 );
@@ -146,7 +136,7 @@ select throws_ok(
 select tests.clear_authentication();
 select throws_ok(
   $$ insert into public.clients (organization_id, company_name)
-     values (tests.personal_org('owner'), 'Added by anon') $$,
+     values (tests.org('main'), 'Added by anon') $$,
   '42501', null,
   'anon cannot add a client'
 );
@@ -154,17 +144,17 @@ select throws_ok(
 select tests.authenticate_as_service_role();
 select lives_ok(
   $$ insert into public.clients (id, organization_id, company_name)
-     values ('c0000000-0000-4000-8000-7e5700000014', tests.personal_org('owner'), 'Added by service') $$,
+     values ('c0000000-0000-4000-8000-7e5700000014', tests.org('main'), 'Added by service') $$,
   'the service role can add a client'
 );
 
 select tests.as_superuser();
 select results_eq(
   $$ select company_name, created_by from public.clients
-     where organization_id = tests.personal_org('owner') order by company_name $$,
-  $$ values ('Added by admin'::text, tests.get_supabase_uid('admin')),
-            ('Added by member', tests.get_supabase_uid('member')),
-            ('Added by owner', tests.get_supabase_uid('owner')),
+     where organization_id = tests.org('main') order by company_name $$,
+  $$ values ('Added by admin'::text, tests.actor('admin')),
+            ('Added by member', tests.actor('member')),
+            ('Added by owner', tests.actor('owner')),
             ('Added by service', null),
             ('Victim Client', null) $$,
   'exactly the allowed clients were added, each recorded with its creator'
@@ -224,7 +214,7 @@ select throws_ok(
   'member cannot move a client to another organization'
 );
 select throws_ok(
-  $$ update public.clients set created_by = tests.get_supabase_uid('owner')
+  $$ update public.clients set created_by = tests.actor('owner')
      where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   '42501', null,
   'member cannot rewrite who created a client'
@@ -242,7 +232,7 @@ select is(tests.rows_affected($$
   where id = 'c0000000-0000-4000-8000-7e5700000001' returning 1
 $$), 0, 'stranger cannot edit the organization''s client by its id');
 select throws_ok(
-  $$ update public.clients set organization_id = tests.personal_org('stranger')
+  $$ update public.clients set organization_id = tests.org('other')
      where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
   '42501', null,
   'stranger cannot pull the organization''s client into their own organization'
@@ -259,7 +249,7 @@ select tests.as_superuser();
 select results_eq(
   $$ select notes, email, total_billed, organization_id from public.clients
      where id = 'c0000000-0000-4000-8000-7e5700000001' $$,
-  $$ values ('edited by member'::text, 'billing@victim-client.test'::text, 0::numeric, tests.personal_org('owner')) $$,
+  $$ values ('edited by member'::text, 'billing@victim-client.test'::text, 0::numeric, tests.org('main')) $$,
   'the refused edits left the client as the member left it'
 );
 

@@ -3,32 +3,22 @@
 -- timeline, members and up add to it, nobody but the service role rewrites or
 -- deletes it, and an activity always belongs to a client of its own
 -- organization (composite foreign key).
---
--- The organization under test is the owner's personal organization; admin,
--- member and viewer belong to it; stranger owns another organization.
 -- =============================================================================
 begin;
 select plan(39);
 
 -- Set-up ----------------------------------------------------------------------
-select tests.create_supabase_user('owner', 'owner@victim.test', '{"business_name": "Victim Co"}');
-select tests.create_supabase_user('admin', 'admin@victim.test');
-select tests.create_supabase_user('member', 'member@victim.test');
-select tests.create_supabase_user('viewer', 'viewer@victim.test');
-select tests.create_supabase_user('stranger', 'stranger@other.test', '{"business_name": "Stranger Co"}');
-select tests.add_member(tests.personal_org('owner'), 'admin', 'admin');
-select tests.add_member(tests.personal_org('owner'), 'member', 'member');
-select tests.add_member(tests.personal_org('owner'), 'viewer', 'viewer');
+select tests.create_cast();
 
 -- Each client starts its timeline with a 'new' activity (trigger); one more
 -- activity each with a known id.
 insert into public.clients (id, organization_id, company_name, currency) values
-  ('c0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'Victim Client', 'USD'),
-  ('c0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'Stranger Client', 'USD');
+  ('c0000000-0000-4000-8000-7e5700000001', tests.org('main'), 'Victim Client', 'USD'),
+  ('c0000000-0000-4000-8000-7e5700000002', tests.org('other'), 'Stranger Client', 'USD');
 insert into public.client_activities (id, organization_id, client_id, activity, type) values
-  ('a0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'),
+  ('a0000000-0000-4000-8000-7e5700000001', tests.org('main'),
    'c0000000-0000-4000-8000-7e5700000001', 'Called about the renewal', 'communication'),
-  ('a0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'),
+  ('a0000000-0000-4000-8000-7e5700000002', tests.org('other'),
    'c0000000-0000-4000-8000-7e5700000002', 'Sent a quote', 'communication');
 
 -- SELECT ----------------------------------------------------------------------
@@ -81,38 +71,38 @@ select is(
 select tests.authenticate_as('owner');
 select lives_ok(
   $$ insert into public.client_activities (organization_id, client_id, activity, type)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'Logged by owner', 'communication') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'Logged by owner', 'communication') $$,
   'owner can add a client activity'
 );
 
 select tests.authenticate_as('admin');
 select lives_ok(
   $$ insert into public.client_activities (organization_id, client_id, activity)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'Logged by admin') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'Logged by admin') $$,
   'admin can add a client activity'
 );
 
 select tests.authenticate_as('member');
 select lives_ok(
   $$ insert into public.client_activities (organization_id, client_id, activity, metadata)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'Logged by member', '{"channel": "phone"}') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'Logged by member', '{"channel": "phone"}') $$,
   'member can add a client activity'
 );
 select throws_ok(
   $$ insert into public.client_activities (organization_id, client_id, activity)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000002', 'Spying on a foreign client') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000002', 'Spying on a foreign client') $$,
   '23503', null,
   'member cannot attach an activity to another organization''s client'
 );
 select throws_ok(
   $$ insert into public.client_activities (organization_id, client_id, activity)
-     values (tests.personal_org('stranger'), 'c0000000-0000-4000-8000-7e5700000002', 'Planted by member') $$,
+     values (tests.org('other'), 'c0000000-0000-4000-8000-7e5700000002', 'Planted by member') $$,
   '42501', null,
   'member cannot add an activity to another organization'
 );
 select throws_ok(
   $$ insert into public.client_activities (organization_id, client_id, activity, created_by)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'Forged', tests.get_supabase_uid('owner')) $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'Forged', tests.actor('owner')) $$,
   '42501', null,
   'member cannot pretend someone else logged an activity'
 );
@@ -120,7 +110,7 @@ select throws_ok(
 select tests.authenticate_as('viewer');
 select throws_ok(
   $$ insert into public.client_activities (organization_id, client_id, activity)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'Logged by viewer') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'Logged by viewer') $$,
   '42501', null,
   'viewer cannot add a client activity'
 );
@@ -128,13 +118,13 @@ select throws_ok(
 select tests.authenticate_as('stranger');
 select throws_ok(
   $$ insert into public.client_activities (organization_id, client_id, activity)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'Planted by stranger') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'Planted by stranger') $$,
   '42501', null,
   'stranger cannot add an activity to the organization'
 );
 select throws_ok(
   $$ insert into public.client_activities (organization_id, client_id, activity)
-     values (tests.personal_org('stranger'), 'c0000000-0000-4000-8000-7e5700000001', 'Planted by stranger') $$,
+     values (tests.org('other'), 'c0000000-0000-4000-8000-7e5700000001', 'Planted by stranger') $$,
   '23503', null,
   'stranger cannot attach an activity to the organization''s client from their own organization'
 );
@@ -142,7 +132,7 @@ select throws_ok(
 select tests.clear_authentication();
 select throws_ok(
   $$ insert into public.client_activities (organization_id, client_id, activity)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'Logged by anon') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'Logged by anon') $$,
   '42501', null,
   'anon cannot add a client activity'
 );
@@ -150,12 +140,12 @@ select throws_ok(
 select tests.authenticate_as_service_role();
 select lives_ok(
   $$ insert into public.client_activities (organization_id, client_id, activity)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'Logged by service') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'Logged by service') $$,
   'the service role can add a client activity'
 );
 select throws_ok(
   $$ insert into public.client_activities (organization_id, client_id, activity)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000002', 'Crossed by service') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000002', 'Crossed by service') $$,
   '23503', null,
   'even the service role cannot attach an activity to a client of another organization'
 );
@@ -165,9 +155,9 @@ select results_eq(
   $$ select activity, created_by from public.client_activities
      where client_id = 'c0000000-0000-4000-8000-7e5700000001' and activity like 'Logged by %'
      order by activity $$,
-  $$ values ('Logged by admin'::text, tests.get_supabase_uid('admin')),
-            ('Logged by member', tests.get_supabase_uid('member')),
-            ('Logged by owner', tests.get_supabase_uid('owner')),
+  $$ values ('Logged by admin'::text, tests.actor('admin')),
+            ('Logged by member', tests.actor('member')),
+            ('Logged by owner', tests.actor('owner')),
             ('Logged by service', null) $$,
   'exactly the allowed activities were added, each recorded with its author'
 );

@@ -3,32 +3,22 @@
 -- and up write them, viewers only read, strangers see and touch nothing, an
 -- invoice's client is always a client of its organization (composite foreign
 -- key), and the derived money columns are never writable by the API roles.
---
--- The organization under test is the owner's personal organization; admin,
--- member and viewer belong to it; stranger owns another organization.
 -- =============================================================================
 begin;
 select plan(58);
 
 -- Set-up ----------------------------------------------------------------------
-select tests.create_supabase_user('owner', 'owner@victim.test', '{"business_name": "Victim Co"}');
-select tests.create_supabase_user('admin', 'admin@victim.test');
-select tests.create_supabase_user('member', 'member@victim.test');
-select tests.create_supabase_user('viewer', 'viewer@victim.test');
-select tests.create_supabase_user('stranger', 'stranger@other.test', '{"business_name": "Stranger Co"}');
-select tests.add_member(tests.personal_org('owner'), 'admin', 'admin');
-select tests.add_member(tests.personal_org('owner'), 'member', 'member');
-select tests.add_member(tests.personal_org('owner'), 'viewer', 'viewer');
+select tests.create_cast();
 
 insert into public.clients (id, organization_id, company_name, currency) values
-  ('c0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'Victim Client', 'USD'),
-  ('c0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'Stranger Client', 'USD');
+  ('c0000000-0000-4000-8000-7e5700000001', tests.org('main'), 'Victim Client', 'USD'),
+  ('c0000000-0000-4000-8000-7e5700000002', tests.org('other'), 'Stranger Client', 'USD');
 
 -- Victim: a draft with one item, and a sent invoice of 100.00. Stranger: a draft.
 insert into public.invoices (id, organization_id, client_id, invoice_number, notes) values
-  ('e0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'V-DRAFT', 'original'),
-  ('e0000000-0000-4000-8000-7e5700000003', tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'V-SENT', 'original'),
-  ('e0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'c0000000-0000-4000-8000-7e5700000002', 'S-DRAFT', 'original');
+  ('e0000000-0000-4000-8000-7e5700000001', tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'V-DRAFT', 'original'),
+  ('e0000000-0000-4000-8000-7e5700000003', tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'V-SENT', 'original'),
+  ('e0000000-0000-4000-8000-7e5700000002', tests.org('other'), 'c0000000-0000-4000-8000-7e5700000002', 'S-DRAFT', 'original');
 insert into public.invoice_items (invoice_id, description, quantity, rate) values
   ('e0000000-0000-4000-8000-7e5700000001', 'Draft work', 1, 40),
   ('e0000000-0000-4000-8000-7e5700000003', 'Sent work', 1, 100);
@@ -67,7 +57,7 @@ select is_empty(
 
 select tests.authenticate_as('stranger');
 select is_empty(
-  $$ select 1 from public.invoices where organization_id = tests.personal_org('owner') $$,
+  $$ select 1 from public.invoices where organization_id = tests.org('main') $$,
   'stranger cannot see the organization''s invoices'
 );
 
@@ -89,70 +79,70 @@ select is(
 select tests.authenticate_as('owner');
 select lives_ok(
   $$ insert into public.invoices (id, organization_id, client_id)
-     values ('e0000000-0000-4000-8000-7e5700000011', tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001') $$,
+     values ('e0000000-0000-4000-8000-7e5700000011', tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001') $$,
   'owner can create an invoice'
 );
 
 select tests.authenticate_as('admin');
 select lives_ok(
   $$ insert into public.invoices (id, organization_id, client_id)
-     values ('e0000000-0000-4000-8000-7e5700000012', tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001') $$,
+     values ('e0000000-0000-4000-8000-7e5700000012', tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001') $$,
   'admin can create an invoice'
 );
 
 select tests.authenticate_as('member');
 select results_eq(
   $$ insert into public.invoices (id, organization_id, client_id, tax_rate)
-     values ('e0000000-0000-4000-8000-7e5700000013', tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 10)
+     values ('e0000000-0000-4000-8000-7e5700000013', tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 10)
      returning status, currency, total_amount $$,
   $$ values ('draft'::text, 'USD'::text, 0.00::numeric) $$,
   'member can create an invoice and gets it back'
 );
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id, subtotal)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 500) $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 500) $$,
   '42501', null,
   'member cannot set a new invoice''s subtotal'
 );
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id, total_amount)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 500) $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 500) $$,
   '42501', null,
   'member cannot set a new invoice''s total_amount'
 );
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id, amount_paid)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 0) $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 0) $$,
   '42501', null,
   'member cannot set a new invoice''s amount_paid'
 );
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id, tax_amount)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 5) $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 5) $$,
   '42501', null,
   'member cannot set a new invoice''s tax_amount'
 );
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id, created_by)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', tests.get_supabase_uid('owner')) $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', tests.actor('owner')) $$,
   '42501', null,
   'member cannot pretend someone else created an invoice'
 );
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id, currency)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000002', 'USD') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000002', 'USD') $$,
   '23503', null,
   'member cannot bill another organization''s client'
 );
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000002') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000002') $$,
   '23503', null,
   'member cannot bill another organization''s client even without naming a currency'
 );
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id, currency)
-     values (tests.personal_org('stranger'), 'c0000000-0000-4000-8000-7e5700000002', 'USD') $$,
+     values (tests.org('other'), 'c0000000-0000-4000-8000-7e5700000002', 'USD') $$,
   '42501', null,
   'member cannot create an invoice in another organization'
 );
@@ -160,7 +150,7 @@ select throws_ok(
 select tests.authenticate_as('viewer');
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001') $$,
   '42501', null,
   'viewer cannot create an invoice'
 );
@@ -168,13 +158,13 @@ select throws_ok(
 select tests.authenticate_as('stranger');
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id, currency)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'USD') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'USD') $$,
   '42501', null,
   'stranger cannot create an invoice in the organization'
 );
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id, currency)
-     values (tests.personal_org('stranger'), 'c0000000-0000-4000-8000-7e5700000001', 'USD') $$,
+     values (tests.org('other'), 'c0000000-0000-4000-8000-7e5700000001', 'USD') $$,
   '23503', null,
   'stranger cannot bill the organization''s client from their own organization'
 );
@@ -182,7 +172,7 @@ select throws_ok(
 select tests.clear_authentication();
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001') $$,
   '42501', null,
   'anon cannot create an invoice'
 );
@@ -190,12 +180,12 @@ select throws_ok(
 select tests.authenticate_as_service_role();
 select lives_ok(
   $$ insert into public.invoices (id, organization_id, client_id)
-     values ('e0000000-0000-4000-8000-7e5700000014', tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001') $$,
+     values ('e0000000-0000-4000-8000-7e5700000014', tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001') $$,
   'the service role can create an invoice'
 );
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id, currency)
-     values (tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000002', 'USD') $$,
+     values (tests.org('main'), 'c0000000-0000-4000-8000-7e5700000002', 'USD') $$,
   '23503', null,
   'even the service role cannot bill another organization''s client'
 );
@@ -203,10 +193,10 @@ select throws_ok(
 select tests.as_superuser();
 select results_eq(
   $$ select id, created_by, subtotal, amount_paid from public.invoices
-     where organization_id = tests.personal_org('owner') and id::text like '%7e570000001_' order by id $$,
-  $$ values ('e0000000-0000-4000-8000-7e5700000011'::uuid, tests.get_supabase_uid('owner'), 0::numeric, 0::numeric),
-            ('e0000000-0000-4000-8000-7e5700000012', tests.get_supabase_uid('admin'), 0, 0),
-            ('e0000000-0000-4000-8000-7e5700000013', tests.get_supabase_uid('member'), 0, 0),
+     where organization_id = tests.org('main') and id::text like '%7e570000001_' order by id $$,
+  $$ values ('e0000000-0000-4000-8000-7e5700000011'::uuid, tests.actor('owner'), 0::numeric, 0::numeric),
+            ('e0000000-0000-4000-8000-7e5700000012', tests.actor('admin'), 0, 0),
+            ('e0000000-0000-4000-8000-7e5700000013', tests.actor('member'), 0, 0),
             ('e0000000-0000-4000-8000-7e5700000014', null, 0, 0) $$,
   'exactly the allowed invoices were created, each recorded with its creator'
 );
@@ -274,7 +264,7 @@ select throws_ok(
   'member cannot move an invoice to another organization'
 );
 select throws_ok(
-  $$ update public.invoices set created_by = tests.get_supabase_uid('owner')
+  $$ update public.invoices set created_by = tests.actor('owner')
      where id = 'e0000000-0000-4000-8000-7e5700000001' $$,
   '42501', null,
   'member cannot rewrite who created an invoice'

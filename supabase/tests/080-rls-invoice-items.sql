@@ -3,30 +3,20 @@
 -- members and up write them, viewers only read, strangers see and touch
 -- nothing, an item always belongs to an invoice of its own organization
 -- (composite foreign key), and its amount is derived (generated column).
---
--- The organization under test is the owner's personal organization; admin,
--- member and viewer belong to it; stranger owns another organization.
 -- =============================================================================
 begin;
 select plan(48);
 
 -- Set-up ----------------------------------------------------------------------
-select tests.create_supabase_user('owner', 'owner@victim.test', '{"business_name": "Victim Co"}');
-select tests.create_supabase_user('admin', 'admin@victim.test');
-select tests.create_supabase_user('member', 'member@victim.test');
-select tests.create_supabase_user('viewer', 'viewer@victim.test');
-select tests.create_supabase_user('stranger', 'stranger@other.test', '{"business_name": "Stranger Co"}');
-select tests.add_member(tests.personal_org('owner'), 'admin', 'admin');
-select tests.add_member(tests.personal_org('owner'), 'member', 'member');
-select tests.add_member(tests.personal_org('owner'), 'viewer', 'viewer');
+select tests.create_cast();
 
 insert into public.clients (id, organization_id, company_name, currency) values
-  ('c0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'Victim Client', 'USD'),
-  ('c0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'Stranger Client', 'USD');
+  ('c0000000-0000-4000-8000-7e5700000001', tests.org('main'), 'Victim Client', 'USD'),
+  ('c0000000-0000-4000-8000-7e5700000002', tests.org('other'), 'Stranger Client', 'USD');
 insert into public.invoices (id, organization_id, client_id, invoice_number) values
-  ('e0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'V-1'),
-  ('e0000000-0000-4000-8000-7e5700000003', tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'V-2'),
-  ('e0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'c0000000-0000-4000-8000-7e5700000002', 'S-1');
+  ('e0000000-0000-4000-8000-7e5700000001', tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'V-1'),
+  ('e0000000-0000-4000-8000-7e5700000003', tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'V-2'),
+  ('e0000000-0000-4000-8000-7e5700000002', tests.org('other'), 'c0000000-0000-4000-8000-7e5700000002', 'S-1');
 insert into public.invoice_items (id, invoice_id, description, quantity, rate) values
   ('f0000000-0000-4000-8000-7e5700000001', 'e0000000-0000-4000-8000-7e5700000001', 'Victim work', 1, 40),
   ('f0000000-0000-4000-8000-7e5700000002', 'e0000000-0000-4000-8000-7e5700000002', 'Stranger work', 1, 70);
@@ -71,7 +61,7 @@ select is(
 
 select tests.authenticate_as('stranger');
 select is_empty(
-  $$ select 1 from public.invoice_items where organization_id = tests.personal_org('owner') $$,
+  $$ select 1 from public.invoice_items where organization_id = tests.org('main') $$,
   'stranger cannot see the organization''s invoice items'
 );
 
@@ -109,7 +99,7 @@ select results_eq(
   $$ insert into public.invoice_items (id, invoice_id, description, quantity, rate)
      values ('f0000000-0000-4000-8000-7e5700000013', 'e0000000-0000-4000-8000-7e5700000001', 'Added by member', 2, 10)
      returning organization_id, currency, amount $$,
-  $$ values (tests.personal_org('owner'), 'USD'::text, 20.00::numeric) $$,
+  $$ values (tests.org('main'), 'USD'::text, 20.00::numeric) $$,
   'member can add an invoice item and gets it back, completed from its invoice'
 );
 select throws_ok(
@@ -126,13 +116,13 @@ select throws_ok(
 );
 select throws_ok(
   $$ insert into public.invoice_items (organization_id, currency, invoice_id, description, quantity, rate)
-     values (tests.personal_org('owner'), 'USD', 'e0000000-0000-4000-8000-7e5700000002', 'Planted by member', 1, 1) $$,
+     values (tests.org('main'), 'USD', 'e0000000-0000-4000-8000-7e5700000002', 'Planted by member', 1, 1) $$,
   '23503', null,
   'member cannot attach an item to another organization''s invoice under their own organization'
 );
 select throws_ok(
   $$ insert into public.invoice_items (organization_id, currency, invoice_id, description, quantity, rate)
-     values (tests.personal_org('stranger'), 'USD', 'e0000000-0000-4000-8000-7e5700000002', 'Planted by member', 1, 1) $$,
+     values (tests.org('other'), 'USD', 'e0000000-0000-4000-8000-7e5700000002', 'Planted by member', 1, 1) $$,
   '42501', null,
   'member cannot add an item in another organization'
 );
@@ -154,7 +144,7 @@ select throws_ok(
 );
 select throws_ok(
   $$ insert into public.invoice_items (organization_id, currency, invoice_id, description, quantity, rate)
-     values (tests.personal_org('owner'), 'USD', 'e0000000-0000-4000-8000-7e5700000001', 'Planted by stranger', 1, 1000) $$,
+     values (tests.org('main'), 'USD', 'e0000000-0000-4000-8000-7e5700000001', 'Planted by stranger', 1, 1000) $$,
   '42501', null,
   'stranger cannot add an item naming the organization'
 );
@@ -175,7 +165,7 @@ select lives_ok(
 );
 select throws_ok(
   $$ insert into public.invoice_items (organization_id, currency, invoice_id, description, quantity, rate)
-     values (tests.personal_org('owner'), 'USD', 'e0000000-0000-4000-8000-7e5700000002', 'Crossed by service', 1, 1) $$,
+     values (tests.org('main'), 'USD', 'e0000000-0000-4000-8000-7e5700000002', 'Crossed by service', 1, 1) $$,
   '23503', null,
   'even the service role cannot attach an item to an invoice of another organization'
 );
@@ -237,7 +227,7 @@ select throws_ok(
   'member cannot move an item to another invoice'
 );
 select throws_ok(
-  $$ update public.invoice_items set organization_id = tests.personal_org('stranger')
+  $$ update public.invoice_items set organization_id = tests.org('other')
      where id = 'f0000000-0000-4000-8000-7e5700000001' $$,
   '42501', null,
   'member cannot move an item to another organization'

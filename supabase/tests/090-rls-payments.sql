@@ -3,30 +3,20 @@
 -- and up record, change and delete them, viewers only read, strangers see and
 -- touch nothing, and a payment always belongs to an invoice of its own
 -- organization (composite foreign key).
---
--- The organization under test is the owner's personal organization; admin,
--- member and viewer belong to it; stranger owns another organization.
 -- =============================================================================
 begin;
 select plan(49);
 
 -- Set-up ----------------------------------------------------------------------
-select tests.create_supabase_user('owner', 'owner@victim.test', '{"business_name": "Victim Co"}');
-select tests.create_supabase_user('admin', 'admin@victim.test');
-select tests.create_supabase_user('member', 'member@victim.test');
-select tests.create_supabase_user('viewer', 'viewer@victim.test');
-select tests.create_supabase_user('stranger', 'stranger@other.test', '{"business_name": "Stranger Co"}');
-select tests.add_member(tests.personal_org('owner'), 'admin', 'admin');
-select tests.add_member(tests.personal_org('owner'), 'member', 'member');
-select tests.add_member(tests.personal_org('owner'), 'viewer', 'viewer');
+select tests.create_cast();
 
 -- One sent invoice of 100.00 in each organization, each with a payment of 10.00.
 insert into public.clients (id, organization_id, company_name, currency) values
-  ('c0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'Victim Client', 'USD'),
-  ('c0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'Stranger Client', 'USD');
+  ('c0000000-0000-4000-8000-7e5700000001', tests.org('main'), 'Victim Client', 'USD'),
+  ('c0000000-0000-4000-8000-7e5700000002', tests.org('other'), 'Stranger Client', 'USD');
 insert into public.invoices (id, organization_id, client_id, invoice_number) values
-  ('e0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'c0000000-0000-4000-8000-7e5700000001', 'V-1'),
-  ('e0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'c0000000-0000-4000-8000-7e5700000002', 'S-1');
+  ('e0000000-0000-4000-8000-7e5700000001', tests.org('main'), 'c0000000-0000-4000-8000-7e5700000001', 'V-1'),
+  ('e0000000-0000-4000-8000-7e5700000002', tests.org('other'), 'c0000000-0000-4000-8000-7e5700000002', 'S-1');
 insert into public.invoice_items (invoice_id, description, quantity, rate) values
   ('e0000000-0000-4000-8000-7e5700000001', 'Victim work', 1, 100),
   ('e0000000-0000-4000-8000-7e5700000002', 'Stranger work', 1, 100);
@@ -76,7 +66,7 @@ select is(
 
 select tests.authenticate_as('stranger');
 select is_empty(
-  $$ select 1 from public.payments where organization_id = tests.personal_org('owner') $$,
+  $$ select 1 from public.payments where organization_id = tests.org('main') $$,
   'stranger cannot see the organization''s payments'
 );
 
@@ -114,12 +104,12 @@ select results_eq(
   $$ insert into public.payments (id, invoice_id, amount, payment_method)
      values ('d0000000-0000-4000-8000-7e5700000013', 'e0000000-0000-4000-8000-7e5700000001', 5, 'cash')
      returning organization_id, currency, amount $$,
-  $$ values (tests.personal_org('owner'), 'USD'::text, 5.00::numeric) $$,
+  $$ values (tests.org('main'), 'USD'::text, 5.00::numeric) $$,
   'member can record a payment and gets it back, completed from its invoice'
 );
 select throws_ok(
   $$ insert into public.payments (invoice_id, amount, created_by)
-     values ('e0000000-0000-4000-8000-7e5700000001', 1, tests.get_supabase_uid('owner')) $$,
+     values ('e0000000-0000-4000-8000-7e5700000001', 1, tests.actor('owner')) $$,
   '42501', null,
   'member cannot pretend someone else recorded a payment'
 );
@@ -131,13 +121,13 @@ select throws_ok(
 );
 select throws_ok(
   $$ insert into public.payments (organization_id, currency, invoice_id, amount)
-     values (tests.personal_org('owner'), 'USD', 'e0000000-0000-4000-8000-7e5700000002', 1) $$,
+     values (tests.org('main'), 'USD', 'e0000000-0000-4000-8000-7e5700000002', 1) $$,
   '23503', null,
   'member cannot attach a payment to another organization''s invoice under their own organization'
 );
 select throws_ok(
   $$ insert into public.payments (organization_id, currency, invoice_id, amount)
-     values (tests.personal_org('stranger'), 'USD', 'e0000000-0000-4000-8000-7e5700000002', 1) $$,
+     values (tests.org('other'), 'USD', 'e0000000-0000-4000-8000-7e5700000002', 1) $$,
   '42501', null,
   'member cannot record a payment in another organization'
 );
@@ -157,13 +147,13 @@ select throws_ok(
 );
 select throws_ok(
   $$ insert into public.payments (organization_id, currency, invoice_id, amount)
-     values (tests.personal_org('owner'), 'USD', 'e0000000-0000-4000-8000-7e5700000001', 90) $$,
+     values (tests.org('main'), 'USD', 'e0000000-0000-4000-8000-7e5700000001', 90) $$,
   '42501', null,
   'stranger cannot record a payment naming the organization'
 );
 select throws_ok(
   $$ insert into public.payments (organization_id, currency, invoice_id, amount)
-     values (tests.personal_org('stranger'), 'USD', 'e0000000-0000-4000-8000-7e5700000001', 90) $$,
+     values (tests.org('other'), 'USD', 'e0000000-0000-4000-8000-7e5700000001', 90) $$,
   '23503', null,
   'stranger cannot attach a payment to the organization''s invoice from their own organization'
 );
@@ -183,7 +173,7 @@ select lives_ok(
 );
 select throws_ok(
   $$ insert into public.payments (organization_id, currency, invoice_id, amount)
-     values (tests.personal_org('owner'), 'USD', 'e0000000-0000-4000-8000-7e5700000002', 1) $$,
+     values (tests.org('main'), 'USD', 'e0000000-0000-4000-8000-7e5700000002', 1) $$,
   '23503', null,
   'even the service role cannot attach a payment to an invoice of another organization'
 );
@@ -200,9 +190,9 @@ select results_eq(
 );
 select results_eq(
   $$ select id, created_by from public.payments where id::text like 'd0000000-0000-4000-8000-7e570000001_' order by id $$,
-  $$ values ('d0000000-0000-4000-8000-7e5700000011'::uuid, tests.get_supabase_uid('owner')),
-            ('d0000000-0000-4000-8000-7e5700000012', tests.get_supabase_uid('admin')),
-            ('d0000000-0000-4000-8000-7e5700000013', tests.get_supabase_uid('member')),
+  $$ values ('d0000000-0000-4000-8000-7e5700000011'::uuid, tests.actor('owner')),
+            ('d0000000-0000-4000-8000-7e5700000012', tests.actor('admin')),
+            ('d0000000-0000-4000-8000-7e5700000013', tests.actor('member')),
             ('d0000000-0000-4000-8000-7e5700000014', null) $$,
   'each payment is recorded with who recorded it'
 );
@@ -246,7 +236,7 @@ select throws_ok(
   'member cannot move a payment to another invoice'
 );
 select throws_ok(
-  $$ update public.payments set organization_id = tests.personal_org('stranger')
+  $$ update public.payments set organization_id = tests.org('other')
      where id = 'd0000000-0000-4000-8000-7e5700000001' $$,
   '42501', null,
   'member cannot move a payment to another organization'
@@ -257,7 +247,7 @@ select throws_ok(
   'member cannot change a payment''s currency'
 );
 select throws_ok(
-  $$ update public.payments set created_by = tests.get_supabase_uid('owner')
+  $$ update public.payments set created_by = tests.actor('owner')
      where id = 'd0000000-0000-4000-8000-7e5700000001' $$,
   '42501', null,
   'member cannot rewrite who recorded a payment'
@@ -279,7 +269,7 @@ select throws_ok(
 select tests.as_superuser();
 select results_eq(
   $$ select amount, invoice_id, organization_id from public.payments where id = 'd0000000-0000-4000-8000-7e5700000001' $$,
-  $$ values (20.00::numeric, 'e0000000-0000-4000-8000-7e5700000001'::uuid, tests.personal_org('owner')) $$,
+  $$ values (20.00::numeric, 'e0000000-0000-4000-8000-7e5700000001'::uuid, tests.org('main')) $$,
   'the refused edits left the payment as the member left it'
 );
 

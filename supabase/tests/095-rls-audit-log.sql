@@ -3,30 +3,20 @@
 -- entries; members, viewers, strangers and anon read none; nobody writes it
 -- through the API (no grants, not even to the service role), and a trigger
 -- refuses UPDATE, DELETE and TRUNCATE even to the table's owner.
---
--- The organization under test is the owner's personal organization; admin,
--- member and viewer belong to it; stranger owns another organization.
 -- =============================================================================
 begin;
 select plan(38);
 
 -- Set-up ----------------------------------------------------------------------
-select tests.create_supabase_user('owner', 'owner@victim.test', '{"business_name": "Victim Co"}');
-select tests.create_supabase_user('admin', 'admin@victim.test');
-select tests.create_supabase_user('member', 'member@victim.test');
-select tests.create_supabase_user('viewer', 'viewer@victim.test');
-select tests.create_supabase_user('stranger', 'stranger@other.test', '{"business_name": "Stranger Co"}');
-select tests.add_member(tests.personal_org('owner'), 'admin', 'admin');
-select tests.add_member(tests.personal_org('owner'), 'member', 'member');
-select tests.add_member(tests.personal_org('owner'), 'viewer', 'viewer');
+select tests.create_cast();
 
 -- Audited changes in both organizations, made through the API roles.
 select tests.authenticate_as('owner');
 insert into public.clients (id, organization_id, company_name, currency)
-values ('c0000000-0000-4000-8000-7e5700000001', tests.personal_org('owner'), 'Victim Client', 'USD');
+values ('c0000000-0000-4000-8000-7e5700000001', tests.org('main'), 'Victim Client', 'USD');
 select tests.authenticate_as('stranger');
 insert into public.clients (id, organization_id, company_name, currency)
-values ('c0000000-0000-4000-8000-7e5700000002', tests.personal_org('stranger'), 'Stranger Client', 'USD');
+values ('c0000000-0000-4000-8000-7e5700000002', tests.org('other'), 'Stranger Client', 'USD');
 
 select tests.as_superuser();
 create temporary table audit_snapshot as
@@ -39,37 +29,37 @@ select tests.authenticate_as('owner');
 select results_eq(
   $$ select operation, changed_by, changed_by_role from public.audit_log
      where table_name = 'public.clients' and record_id = 'c0000000-0000-4000-8000-7e5700000001' $$,
-  $$ values ('INSERT'::text, tests.get_supabase_uid('owner'), 'authenticated'::text) $$,
+  $$ values ('INSERT'::text, tests.actor('owner'), 'authenticated'::text) $$,
   'owner can read the organization''s audit log, which names who made each change'
 );
 select is_empty(
-  $$ select 1 from public.audit_log where organization_id is distinct from tests.personal_org('owner') $$,
+  $$ select 1 from public.audit_log where organization_id is distinct from tests.org('main') $$,
   'owner reads no other organization''s audit entries'
 );
 
 select tests.authenticate_as('admin');
 select is(
   (select count(*)::int from public.audit_log
-   where organization_id = tests.personal_org('owner') and table_name = 'public.memberships'
+   where organization_id = tests.org('main') and table_name = 'public.memberships'
      and operation = 'INSERT'),
   4, 'admin can read the organization''s audit log (the four memberships added)'
 );
 
 select tests.authenticate_as('member');
 select is_empty(
-  $$ select 1 from public.audit_log where organization_id = tests.personal_org('owner') $$,
+  $$ select 1 from public.audit_log where organization_id = tests.org('main') $$,
   'member cannot read the organization''s audit log'
 );
 
 select tests.authenticate_as('viewer');
 select is_empty(
-  $$ select 1 from public.audit_log where organization_id = tests.personal_org('owner') $$,
+  $$ select 1 from public.audit_log where organization_id = tests.org('main') $$,
   'viewer cannot read the organization''s audit log'
 );
 
 select tests.authenticate_as('stranger');
 select is_empty(
-  $$ select 1 from public.audit_log where organization_id = tests.personal_org('owner') $$,
+  $$ select 1 from public.audit_log where organization_id = tests.org('main') $$,
   'stranger cannot read the organization''s audit log'
 );
 select isnt_empty(
@@ -88,7 +78,7 @@ select throws_ok(
 select tests.authenticate_as_service_role();
 select is(
   (select count(distinct organization_id)::int from public.audit_log
-   where organization_id in (tests.personal_org('owner'), tests.personal_org('stranger'))),
+   where organization_id in (tests.org('main'), tests.org('other'))),
   2, 'the service role can read every organization''s audit log'
 );
 
@@ -96,7 +86,7 @@ select is(
 select tests.authenticate_as('owner');
 select throws_ok(
   $$ insert into public.audit_log (organization_id, table_name, operation)
-     values (tests.personal_org('owner'), 'public.clients', 'DELETE') $$,
+     values (tests.org('main'), 'public.clients', 'DELETE') $$,
   '42501', null,
   'owner cannot write an audit entry'
 );
@@ -104,7 +94,7 @@ select throws_ok(
 select tests.authenticate_as('admin');
 select throws_ok(
   $$ insert into public.audit_log (organization_id, table_name, operation)
-     values (tests.personal_org('owner'), 'public.clients', 'DELETE') $$,
+     values (tests.org('main'), 'public.clients', 'DELETE') $$,
   '42501', null,
   'admin cannot write an audit entry'
 );
@@ -112,7 +102,7 @@ select throws_ok(
 select tests.authenticate_as('member');
 select throws_ok(
   $$ insert into public.audit_log (organization_id, table_name, operation)
-     values (tests.personal_org('owner'), 'public.clients', 'DELETE') $$,
+     values (tests.org('main'), 'public.clients', 'DELETE') $$,
   '42501', null,
   'member cannot write an audit entry'
 );
@@ -120,7 +110,7 @@ select throws_ok(
 select tests.authenticate_as('viewer');
 select throws_ok(
   $$ insert into public.audit_log (organization_id, table_name, operation)
-     values (tests.personal_org('owner'), 'public.clients', 'DELETE') $$,
+     values (tests.org('main'), 'public.clients', 'DELETE') $$,
   '42501', null,
   'viewer cannot write an audit entry'
 );
@@ -128,7 +118,7 @@ select throws_ok(
 select tests.authenticate_as('stranger');
 select throws_ok(
   $$ insert into public.audit_log (organization_id, table_name, operation)
-     values (tests.personal_org('owner'), 'public.clients', 'DELETE') $$,
+     values (tests.org('main'), 'public.clients', 'DELETE') $$,
   '42501', null,
   'stranger cannot write an audit entry into the organization''s log'
 );
@@ -136,7 +126,7 @@ select throws_ok(
 select tests.clear_authentication();
 select throws_ok(
   $$ insert into public.audit_log (organization_id, table_name, operation)
-     values (tests.personal_org('owner'), 'public.clients', 'DELETE') $$,
+     values (tests.org('main'), 'public.clients', 'DELETE') $$,
   '42501', null,
   'anon cannot write an audit entry'
 );
@@ -144,7 +134,7 @@ select throws_ok(
 select tests.authenticate_as_service_role();
 select throws_ok(
   $$ insert into public.audit_log (organization_id, table_name, operation)
-     values (tests.personal_org('owner'), 'public.clients', 'DELETE') $$,
+     values (tests.org('main'), 'public.clients', 'DELETE') $$,
   '42501', null,
   'even the service role cannot write an audit entry'
 );
@@ -152,14 +142,14 @@ select throws_ok(
 -- UPDATE ----------------------------------------------------------------------
 select tests.authenticate_as('owner');
 select throws_ok(
-  $$ update public.audit_log set new_record = '{}' where organization_id = tests.personal_org('owner') $$,
+  $$ update public.audit_log set new_record = '{}' where organization_id = tests.org('main') $$,
   '42501', null,
   'owner cannot rewrite the audit log'
 );
 
 select tests.authenticate_as('admin');
 select throws_ok(
-  $$ update public.audit_log set changed_by = null where organization_id = tests.personal_org('owner') $$,
+  $$ update public.audit_log set changed_by = null where organization_id = tests.org('main') $$,
   '42501', null,
   'admin cannot rewrite the audit log'
 );
@@ -180,7 +170,7 @@ select throws_ok(
 
 select tests.authenticate_as('stranger');
 select throws_ok(
-  $$ update public.audit_log set changed_by = null where organization_id = tests.personal_org('owner') $$,
+  $$ update public.audit_log set changed_by = null where organization_id = tests.org('main') $$,
   '42501', null,
   'stranger cannot rewrite the organization''s audit log'
 );
@@ -201,7 +191,7 @@ select throws_ok(
 
 select tests.as_superuser();
 select throws_ok(
-  $$ update public.audit_log set changed_by = null where organization_id = tests.personal_org('owner') $$,
+  $$ update public.audit_log set changed_by = null where organization_id = tests.org('main') $$,
   '42501', null,
   'even the table''s owner cannot rewrite the audit log (the trigger refuses)'
 );
@@ -209,14 +199,14 @@ select throws_ok(
 -- DELETE ----------------------------------------------------------------------
 select tests.authenticate_as('owner');
 select throws_ok(
-  $$ delete from public.audit_log where organization_id = tests.personal_org('owner') $$,
+  $$ delete from public.audit_log where organization_id = tests.org('main') $$,
   '42501', null,
   'owner cannot delete audit entries'
 );
 
 select tests.authenticate_as('admin');
 select throws_ok(
-  $$ delete from public.audit_log where organization_id = tests.personal_org('owner') $$,
+  $$ delete from public.audit_log where organization_id = tests.org('main') $$,
   '42501', null,
   'admin cannot delete audit entries'
 );
@@ -237,7 +227,7 @@ select throws_ok(
 
 select tests.authenticate_as('stranger');
 select throws_ok(
-  $$ delete from public.audit_log where organization_id = tests.personal_org('owner') $$,
+  $$ delete from public.audit_log where organization_id = tests.org('main') $$,
   '42501', null,
   'stranger cannot delete the organization''s audit entries'
 );
@@ -258,7 +248,7 @@ select throws_ok(
 
 select tests.as_superuser();
 select throws_ok(
-  $$ delete from public.audit_log where organization_id = tests.personal_org('owner') $$,
+  $$ delete from public.audit_log where organization_id = tests.org('main') $$,
   '42501', null,
   'even the table''s owner cannot delete audit entries (the trigger refuses)'
 );
@@ -302,13 +292,13 @@ select results_eq(
   $$ select operation, changed_by, old_record ->> 'notes', new_record ->> 'notes' from public.audit_log
      where table_name = 'public.clients' and record_id = 'c0000000-0000-4000-8000-7e5700000001'
        and operation = 'UPDATE' $$,
-  $$ values ('UPDATE'::text, tests.get_supabase_uid('member'), null::text, 'edited by member'::text) $$,
+  $$ values ('UPDATE'::text, tests.actor('member'), null::text, 'edited by member'::text) $$,
   'admin can read who changed what, before and after'
 );
 
 select tests.authenticate_as('member');
 select is_empty(
-  $$ select 1 from public.audit_log where organization_id = tests.personal_org('owner') $$,
+  $$ select 1 from public.audit_log where organization_id = tests.org('main') $$,
   'member still cannot read the entries of their own changes'
 );
 
