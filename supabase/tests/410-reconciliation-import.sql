@@ -8,19 +8,14 @@
 begin;
 select plan(50);
 
-select tests.create_supabase_user('owner', 'owner@import.test', '{"business_name": "Import Co"}');
-select tests.create_supabase_user('member', 'member@import.test');
-select tests.create_supabase_user('viewer', 'viewer@import.test');
-select tests.create_supabase_user('stranger', 'stranger@other.test', '{"business_name": "Other Co"}');
-select tests.add_member(tests.personal_org('owner'), 'member', 'member');
-select tests.add_member(tests.personal_org('owner'), 'viewer', 'viewer');
+select tests.create_cast();
 
 insert into public.vendors (id, organization_id, name) values
-  ('d1000000-0000-4000-8000-000000000001', tests.personal_org('owner'), 'ACME Corp.'),
-  ('d1000000-0000-4000-8000-000000000002', tests.personal_org('owner'), 'Globex'),
-  ('d1000000-0000-4000-8000-000000000003', tests.personal_org('stranger'), 'ACME Corp.');
+  ('d1000000-0000-4000-8000-000000000001', tests.org('main'), 'ACME Corp.'),
+  ('d1000000-0000-4000-8000-000000000002', tests.org('main'), 'Globex'),
+  ('d1000000-0000-4000-8000-000000000003', tests.org('other'), 'ACME Corp.');
 insert into public.vendor_aliases (organization_id, vendor_id, alias, source) values
-  (tests.personal_org('owner'), 'd1000000-0000-4000-8000-000000000002', 'Globex International Trading', 'confirmed');
+  (tests.org('main'), 'd1000000-0000-4000-8000-000000000002', 'Globex International Trading', 'confirmed');
 
 -- Vendor invoices -------------------------------------------------------------
 select tests.authenticate_as('member');
@@ -30,7 +25,7 @@ grant all on report to authenticated, service_role;
 
 insert into report
 select 'inv1', public.import_vendor_invoices(
-  tests.personal_org('owner'),
+  tests.org('main'),
   $$[{"index": 1, "rows": [1, 2], "vendor_name": "Acme Corporation", "invoice_number": "INV-001",
       "invoice_date": "2026-03-01", "currency": "USD", "po_number": "PO-1", "tax_amount": "2.00",
       "lines": [{"row": 1, "at": "", "line_number": 1, "description": "Widget", "quantity": "10", "unit_price": "1.005"},
@@ -67,14 +62,14 @@ select ok((select vendor_id is null from public.vendor_invoices where invoice_nu
 select is((select import_batch_id::text from public.vendor_invoices where invoice_number = 'X-9'),
   (select body -> 'batch' ->> 'id' from report where name = 'inv1'), 'documents point at their batch');
 select is((select created_by from public.vendor_invoices where invoice_number = 'X-9'),
-  tests.get_supabase_uid('member'), 'and at who imported them');
+  tests.actor('member'), 'and at who imported them');
 select is(jsonb_array_length((select body -> 'accepted' from report where name = 'inv1')), 3,
   'the report lists the accepted documents');
 
 -- all_or_nothing: a duplicate (however written) rejects the whole batch.
 insert into report
 select 'inv2', public.import_vendor_invoices(
-  tests.personal_org('owner'),
+  tests.org('main'),
   $$[{"index": 1, "rows": [1], "vendor_name": "ACME CORP LTD", "invoice_number": "inv 001",
       "invoice_date": "2026-03-05", "currency": "USD",
       "lines": [{"row": 1, "at": "", "line_number": 1, "description": "Widget", "quantity": "1", "unit_price": "1"}]},
@@ -96,7 +91,7 @@ select matches((select body -> 'batch' ->> 'error' from report where name = 'inv
 -- accept_valid_rows: the good documents are stored, the bad ones reported.
 insert into report
 select 'inv3', public.import_vendor_invoices(
-  tests.personal_org('owner'),
+  tests.org('main'),
   $$[{"index": 1, "rows": [1], "vendor_name": "Hooli", "invoice_number": "H-1",
       "invoice_date": "2026-03-05", "currency": "USD",
       "lines": [{"row": 1, "at": "", "line_number": 1, "description": "Phone", "quantity": "1", "unit_price": "9"}]},
@@ -130,7 +125,7 @@ select is((select count(*)::int from public.vendor_invoices where vendor_name il
 -- Purchase orders -------------------------------------------------------------
 insert into report
 select 'po1', public.import_purchase_orders(
-  tests.personal_org('owner'),
+  tests.org('main'),
   $$[{"index": 1, "rows": [1, 2], "po_number": "PO-1", "vendor_name": "Acme Corporation", "order_date": "2026-02-01",
       "currency": "USD",
       "lines": [{"row": 1, "line_number": 1, "item_code": "W-1", "description": "Widget", "quantity": "10", "unit_price": "1.005"},
@@ -145,7 +140,7 @@ select is((select body -> 'batch' ->> 'status' from report where name = 'po1'), 
   'purchase orders import');
 select is((select vendor_id::text from public.purchase_orders where po_number = 'PO-1'),
   'd1000000-0000-4000-8000-000000000001', 'a known vendor is resolved');
-select is((select count(*)::int from public.vendors where organization_id = tests.personal_org('owner')
+select is((select count(*)::int from public.vendors where organization_id = tests.org('main')
            and normalized_name = 'umbrella'), 1,
   'an unknown vendor is created, once for the names that normalize alike');
 select is((select count(distinct vendor_id)::int from public.purchase_orders where po_number in ('PO-2', 'PO-3')), 1,
@@ -155,7 +150,7 @@ select is((select amount from public.purchase_order_lines l join public.purchase
 
 insert into report
 select 'po2', public.import_purchase_orders(
-  tests.personal_org('owner'),
+  tests.org('main'),
   $$[{"index": 0, "rows": [0], "po_number": "po 1", "vendor_name": "Acme", "currency": "USD",
       "lines": [{"row": 0, "line_number": 1, "description": "Widget", "quantity": "1", "unit_price": "1"}]},
      {"index": 1, "rows": [1], "po_number": "PO-9", "vendor_name": "Acme", "currency": "USD",
@@ -174,7 +169,7 @@ select results_eq(
 -- Goods receipts --------------------------------------------------------------
 insert into report
 select 'gr1', public.import_goods_receipts(
-  tests.personal_org('owner'),
+  tests.org('main'),
   $$[{"index": 1, "rows": [1, 2], "receipt_number": "GR-1", "po_number": "po-1", "received_date": "2026-02-10",
       "lines": [{"row": 1, "at": "", "po_line": 1, "quantity_received": "6"},
                 {"row": 2, "at": "", "item_code": "g 1", "quantity_received": "1"}]},
@@ -207,26 +202,26 @@ select results_eq(
 
 -- Uploads ---------------------------------------------------------------------
 insert into report
-select 'up1', public.create_import_upload(tests.personal_org('owner'), 'vendor_invoices', 'März invoices.csv',
+select 'up1', public.create_import_upload(tests.org('main'), 'vendor_invoices', 'März invoices.csv',
   'Marz_invoices.csv', 'accept_valid_rows', 'dmy');
 select is((select body ->> 's3_key' from report where name = 'up1'),
-  tests.personal_org('owner')::text || '/imports/' || (select body ->> 'id' from report where name = 'up1') || '/Marz_invoices.csv',
+  tests.org('main')::text || '/imports/' || (select body ->> 'id' from report where name = 'up1') || '/Marz_invoices.csv',
   'an upload''s key is <organization>/imports/<batch>/<file>');
 select is((select body ->> 'status' from report where name = 'up1'), 'awaiting_upload',
   'and its batch awaits the file');
 select throws_ok(
-  $$ select public.create_import_upload(tests.personal_org('owner'), 'vendor_invoices', 'x', '../x.csv') $$,
+  $$ select public.create_import_upload(tests.org('main'), 'vendor_invoices', 'x', '../x.csv') $$,
   '22023', null, 'an object name that is not a plain file name is refused');
 select throws_ok(
   $$ select public.claim_import_upload((select body ->> 's3_key' from report where name = 'up1')) $$,
   '42501', null, 'users cannot claim uploads: only the import worker');
 select throws_ok(
-  $$ select public.import_vendor_invoices(tests.personal_org('owner'), '[]', 'all_or_nothing', '[]', 0,
+  $$ select public.import_vendor_invoices(tests.org('main'), '[]', 'all_or_nothing', '[]', 0,
        (select (body ->> 'id')::uuid from report where name = 'up1')) $$,
   '42501', null, 'nor fill an uploaded batch');
 select throws_ok(
   $$ insert into public.import_row_errors (organization_id, import_batch_id, row_number, message)
-     values (tests.personal_org('owner'), (select (body ->> 'id')::uuid from report where name = 'up1'), 1, 'x') $$,
+     values (tests.org('main'), (select (body ->> 'id')::uuid from report where name = 'up1'), 1, 'x') $$,
   '42501', null, 'row errors are not written directly');
 
 select tests.authenticate_as_service_role();
@@ -237,7 +232,7 @@ select is(
   (public.claim_import_upload((select body ->> 's3_key' from report where name = 'up1'), 123) ->> 'claimed')::boolean,
   false, 'a second delivery of the event does not claim it again');
 insert into report
-select 'up1-import', public.import_vendor_invoices(tests.personal_org('owner'),
+select 'up1-import', public.import_vendor_invoices(tests.org('main'),
   $$[{"index": 2, "rows": [2], "vendor_name": "Stark Industries", "invoice_number": "S-1",
       "invoice_date": "2026-03-05", "currency": "USD",
       "lines": [{"row": 2, "at": "", "line_number": 1, "description": "Suit", "quantity": "1", "unit_price": "9"}]}]$$,
@@ -246,11 +241,11 @@ select results_eq(
   $$ select body -> 'batch' ->> 'status', body -> 'batch' ->> 'policy', (body -> 'batch' ->> 'rows_total')::int,
             (select created_by from public.vendor_invoices where invoice_number = 'S-1')
      from report where name = 'up1-import' $$,
-  $$ values ('completed'::text, 'accept_valid_rows'::text, 2, tests.get_supabase_uid('member')) $$,
+  $$ values ('completed'::text, 'accept_valid_rows'::text, 2, tests.actor('member')) $$,
   'the worker fills the batch with the batch''s policy; documents are created by who uploaded'
 );
 select is(
-  (public.import_vendor_invoices(tests.personal_org('owner'), '[{"index": 9, "rows": [9], "vendor_name": "Again",
+  (public.import_vendor_invoices(tests.org('main'), '[{"index": 9, "rows": [9], "vendor_name": "Again",
      "invoice_number": "A-1", "invoice_date": "2026-03-05", "currency": "USD",
      "lines": [{"row": 9, "at": "", "line_number": 1, "description": "x", "quantity": "1", "unit_price": "1"}]}]',
      'all_or_nothing', '[]', 1, (select (body ->> 'id')::uuid from report where name = 'up1')) ->> 'already')::boolean,
@@ -258,14 +253,14 @@ select is(
 select is((select count(*)::int from public.vendor_invoices where invoice_number = 'A-1'), 0,
   'nothing of the second run is stored');
 select throws_ok(
-  $$ select public.import_vendor_invoices(tests.personal_org('stranger'), '[]', 'all_or_nothing', '[]', 0,
+  $$ select public.import_vendor_invoices(tests.org('other'), '[]', 'all_or_nothing', '[]', 0,
        (select (body ->> 'id')::uuid from report where name = 'up1')) $$,
   'P0002', null, 'a batch is found only in its own organization');
 
 -- A run that could not finish gives its batch back for the retry, or fails it.
 select tests.authenticate_as('member');
 insert into report
-select 'up2', public.create_import_upload(tests.personal_org('owner'), 'purchase_orders', 'po.csv', 'po.csv');
+select 'up2', public.create_import_upload(tests.org('main'), 'purchase_orders', 'po.csv', 'po.csv');
 select tests.authenticate_as_service_role();
 select is(
   (public.claim_import_upload((select body ->> 's3_key' from report where name = 'up2')) ->> 'claimed')::boolean,
@@ -285,18 +280,18 @@ select results_eq(
 -- Who may import ------------------------------------------------------------------
 select tests.authenticate_as('viewer');
 select throws_ok(
-  $$ select public.import_vendor_invoices(tests.personal_org('owner'), '[]') $$,
+  $$ select public.import_vendor_invoices(tests.org('main'), '[]') $$,
   '42501', null, 'a viewer cannot import');
 select tests.authenticate_as('stranger');
 select throws_ok(
-  $$ select public.import_purchase_orders(tests.personal_org('owner'), '[]') $$,
+  $$ select public.import_purchase_orders(tests.org('main'), '[]') $$,
   '42501', null, 'a stranger cannot import into the organization');
 select is_empty(
-  $$ select 1 from public.import_batches where organization_id = tests.personal_org('owner') $$,
+  $$ select 1 from public.import_batches where organization_id = tests.org('main') $$,
   'nor see its import batches');
 select tests.clear_authentication();
 select throws_ok(
-  $$ select public.create_import_upload(tests.personal_org('owner'), 'vendor_invoices', 'x', 'x.csv') $$,
+  $$ select public.create_import_upload(tests.org('main'), 'vendor_invoices', 'x', 'x.csv') $$,
   '42501', null, 'anon cannot start an upload');
 
 select * from finish();
