@@ -4,9 +4,6 @@
 -- the organization without invoices is deleted, the others are reported
 -- ('has_invoices', 'not_found') and left untouched, another organization's
 -- clients included.
---
--- The organization under test is bd_owner's personal organization; bd_member
--- and bd_viewer belong to it; bd_stranger owns another organization.
 -- =============================================================================
 begin;
 select plan(30);
@@ -21,24 +18,19 @@ language sql immutable as $$
 $$;
 
 -- Set-up ----------------------------------------------------------------------
-select tests.create_supabase_user('bd_owner', null, '{"business_name": "Bulk Co"}');
-select tests.create_supabase_user('bd_member');
-select tests.create_supabase_user('bd_viewer');
-select tests.create_supabase_user('bd_stranger', null, '{"business_name": "Elsewhere Co"}');
-select tests.add_member(tests.personal_org('bd_owner'), 'bd_member', 'member');
-select tests.add_member(tests.personal_org('bd_owner'), 'bd_viewer', 'viewer');
+select tests.create_cast();
 
 insert into public.clients (id, organization_id, company_name, currency) values
-  ('cb000000-0000-4000-8000-000000000001', tests.personal_org('bd_owner'), 'BD Free One', 'USD'),
-  ('cb000000-0000-4000-8000-000000000002', tests.personal_org('bd_owner'), 'BD Free Two', 'USD'),
-  ('cb000000-0000-4000-8000-000000000003', tests.personal_org('bd_owner'), 'BD Billed', 'USD'),
-  ('cb000000-0000-4000-8000-000000000004', tests.personal_org('bd_owner'), 'BD Draft Only', 'EUR'),
-  ('cb000000-0000-4000-8000-000000000009', tests.personal_org('bd_stranger'), 'BD Foreign', 'USD');
+  ('cb000000-0000-4000-8000-000000000001', tests.org('main'), 'BD Free One', 'USD'),
+  ('cb000000-0000-4000-8000-000000000002', tests.org('main'), 'BD Free Two', 'USD'),
+  ('cb000000-0000-4000-8000-000000000003', tests.org('main'), 'BD Billed', 'USD'),
+  ('cb000000-0000-4000-8000-000000000004', tests.org('main'), 'BD Draft Only', 'EUR'),
+  ('cb000000-0000-4000-8000-000000000009', tests.org('other'), 'BD Foreign', 'USD');
 
 insert into public.invoices (id, organization_id, client_id, invoice_number, due_date) values
-  ('cb100000-0000-4000-8000-000000000003', tests.personal_org('bd_owner'),
+  ('cb100000-0000-4000-8000-000000000003', tests.org('main'),
    'cb000000-0000-4000-8000-000000000003', 'BD-1', current_date + 30),
-  ('cb100000-0000-4000-8000-000000000004', tests.personal_org('bd_owner'),
+  ('cb100000-0000-4000-8000-000000000004', tests.org('main'),
    'cb000000-0000-4000-8000-000000000004', 'BD-2', current_date + 30);
 insert into public.invoice_items (invoice_id, description, quantity, rate)
 values ('cb100000-0000-4000-8000-000000000003', 'work', 1, 100);
@@ -69,22 +61,22 @@ select ok(
 -- Who may call it -----------------------------------------------------------------
 select tests.clear_authentication();
 select throws_ok(
-  $$ select public.bulk_delete_clients(tests.personal_org('bd_owner'),
+  $$ select public.bulk_delete_clients(tests.org('main'),
        array['cb000000-0000-4000-8000-000000000001']::uuid[]) $$,
   '42501', null, 'anon cannot call it'
 );
 
-select tests.authenticate_as('bd_viewer');
+select tests.authenticate_as('viewer');
 select throws_ok(
-  $$ select public.bulk_delete_clients(tests.personal_org('bd_owner'),
+  $$ select public.bulk_delete_clients(tests.org('main'),
        array['cb000000-0000-4000-8000-000000000001']::uuid[]) $$,
   '42501', 'deleting clients needs the member role or above in the organization',
   'a viewer is refused'
 );
 
-select tests.authenticate_as('bd_member');
+select tests.authenticate_as('member');
 select throws_ok(
-  $$ select public.bulk_delete_clients(tests.personal_org('bd_stranger'),
+  $$ select public.bulk_delete_clients(tests.org('other'),
        array['cb000000-0000-4000-8000-000000000009']::uuid[]) $$,
   '42501', null, 'naming an organization the caller is not a member of is refused'
 );
@@ -95,26 +87,26 @@ select throws_ok(
 
 -- What it refuses whole ------------------------------------------------------------
 select throws_ok(
-  $$ select public.bulk_delete_clients(tests.personal_org('bd_owner'), '{}'::uuid[]) $$,
+  $$ select public.bulk_delete_clients(tests.org('main'), '{}'::uuid[]) $$,
   '22023', 'give at least one client id', 'an empty list is refused'
 );
 select throws_ok(
-  $$ select public.bulk_delete_clients(tests.personal_org('bd_owner'), null) $$,
+  $$ select public.bulk_delete_clients(tests.org('main'), null) $$,
   '22023', 'give at least one client id', 'a null list is refused'
 );
 select throws_ok(
-  $$ select public.bulk_delete_clients(tests.personal_org('bd_owner'),
+  $$ select public.bulk_delete_clients(tests.org('main'),
        array(select gen_random_uuid() from generate_series(1, 501))) $$,
   '22023', 'at most 500 clients can be deleted at once; 501 were given',
   'more than 500 ids are refused'
 );
 select throws_ok(
-  $$ select public.bulk_delete_clients(tests.personal_org('bd_owner'),
+  $$ select public.bulk_delete_clients(tests.org('main'),
        array['cb000000-0000-4000-8000-000000000001', 'cb000000-0000-4000-8000-000000000001']::uuid[]) $$,
   '22023', 'client ids must be unique', 'a repeated id is refused'
 );
 select throws_ok(
-  $$ select public.bulk_delete_clients(tests.personal_org('bd_owner'),
+  $$ select public.bulk_delete_clients(tests.org('main'),
        array['cb000000-0000-4000-8000-000000000001', null]::uuid[]) $$,
   '22023', 'client ids cannot be null', 'a null id is refused'
 );
@@ -126,7 +118,7 @@ select results_eq(
 
 -- The per-id policy --------------------------------------------------------------
 select results_eq(
-  $$ select * from pg_temp.statuses(public.bulk_delete_clients(tests.personal_org('bd_owner'), array[
+  $$ select * from pg_temp.statuses(public.bulk_delete_clients(tests.org('main'), array[
        'cb000000-0000-4000-8000-000000000003',
        'cb000000-0000-4000-8000-000000000001',
        'cb000000-0000-4000-8000-000000000009',
@@ -147,20 +139,20 @@ select results_eq(
   'only the client without invoices was deleted; the others and the one not named stay'
 );
 select is(
-  public.bulk_delete_clients(tests.personal_org('bd_owner'),
+  public.bulk_delete_clients(tests.org('main'),
     array['cb000000-0000-4000-8000-000000000002']::uuid[]) -> 0,
   jsonb_build_object('id', 'cb000000-0000-4000-8000-000000000002', 'status', 'deleted',
                      'message', 'the client was deleted'),
   'a deleted entry has its id, status and message'
 );
 select is(
-  public.bulk_delete_clients(tests.personal_org('bd_owner'),
+  public.bulk_delete_clients(tests.org('main'),
     array['cb000000-0000-4000-8000-000000000003']::uuid[]) -> 0 ->> 'message',
   'the client has invoices and is kept with its financial records; set its status to inactive instead',
   'a has_invoices entry says to set the status to inactive instead'
 );
 select is(
-  public.bulk_delete_clients(tests.personal_org('bd_owner'),
+  public.bulk_delete_clients(tests.org('main'),
     array['cb000000-0000-4000-8000-000000000002']::uuid[]) -> 0 ->> 'status',
   'not_found',
   'an id deleted before is not_found'
@@ -182,7 +174,7 @@ select results_eq(
   $$ select count(*)::int, min(changed_by::text) from public.audit_log
      where table_name = 'public.clients' and operation = 'DELETE'
        and record_id in ('cb000000-0000-4000-8000-000000000001', 'cb000000-0000-4000-8000-000000000002') $$,
-  $$ select 2, tests.get_supabase_uid('bd_member')::text $$,
+  $$ select 2, tests.actor('member')::text $$,
   'the audit log keeps each deleted client, with who deleted it'
 );
 select results_eq(
@@ -193,27 +185,27 @@ select results_eq(
 );
 
 -- Once its only (draft) invoice is deleted, a client can be deleted ---------------------
-select tests.authenticate_as('bd_member');
+select tests.authenticate_as('member');
 delete from public.invoices where id = 'cb100000-0000-4000-8000-000000000004';
 select results_eq(
-  $$ select * from pg_temp.statuses(public.bulk_delete_clients(tests.personal_org('bd_owner'),
+  $$ select * from pg_temp.statuses(public.bulk_delete_clients(tests.org('main'),
        array['cb000000-0000-4000-8000-000000000004']::uuid[])) $$,
   $$ values ('cb000000-0000-4000-8000-000000000004'::uuid, 'deleted'::text) $$,
   'a client whose draft invoice was deleted is deleted'
 );
 
 -- An owner may call it too; the stranger cannot reach this organization's clients ------
-select tests.authenticate_as('bd_owner');
+select tests.authenticate_as('owner');
 select results_eq(
-  $$ select * from pg_temp.statuses(public.bulk_delete_clients(tests.personal_org('bd_owner'),
+  $$ select * from pg_temp.statuses(public.bulk_delete_clients(tests.org('main'),
        array['cb000000-0000-4000-8000-000000000003']::uuid[])) $$,
   $$ values ('cb000000-0000-4000-8000-000000000003'::uuid, 'has_invoices'::text) $$,
   'an owner gets the same per-id answer'
 );
 
-select tests.authenticate_as('bd_stranger');
+select tests.authenticate_as('stranger');
 select results_eq(
-  $$ select * from pg_temp.statuses(public.bulk_delete_clients(tests.personal_org('bd_stranger'),
+  $$ select * from pg_temp.statuses(public.bulk_delete_clients(tests.org('other'),
        array['cb000000-0000-4000-8000-000000000003', 'cb000000-0000-4000-8000-000000000009']::uuid[])) $$,
   $$ values ('cb000000-0000-4000-8000-000000000003'::uuid, 'not_found'::text),
             ('cb000000-0000-4000-8000-000000000009'::uuid, 'deleted'::text) $$,
@@ -231,8 +223,8 @@ select results_eq(
 -- A trigger refusing the deletion of one client makes the call fail; the client
 -- deleted before it in the same call must come back.
 insert into public.clients (id, organization_id, company_name, currency) values
-  ('cb000000-0000-4000-8000-000000000005', tests.personal_org('bd_owner'), 'BD Rollback A', 'USD'),
-  ('cb000000-0000-4000-8000-000000000006', tests.personal_org('bd_owner'), 'BD Rollback B', 'USD');
+  ('cb000000-0000-4000-8000-000000000005', tests.org('main'), 'BD Rollback A', 'USD'),
+  ('cb000000-0000-4000-8000-000000000006', tests.org('main'), 'BD Rollback B', 'USD');
 create function pg_temp.refuse_b() returns trigger language plpgsql as $$
 begin
   if old.company_name = 'BD Rollback B' then
@@ -243,9 +235,9 @@ end;
 $$;
 create trigger refuse_b before delete on public.clients
   for each row execute function pg_temp.refuse_b();
-select tests.authenticate_as('bd_member');
+select tests.authenticate_as('member');
 select throws_ok(
-  $$ select public.bulk_delete_clients(tests.personal_org('bd_owner'), array[
+  $$ select public.bulk_delete_clients(tests.org('main'), array[
        'cb000000-0000-4000-8000-000000000005', 'cb000000-0000-4000-8000-000000000006']::uuid[]) $$,
   'P0001', 'refused for the test', 'an error while deleting fails the call'
 );

@@ -17,12 +17,12 @@ language sql stable security definer as $$ select id from public.clients where c
 create function pg_temp.inv(num text) returns uuid
 language sql stable as $$
   select id from public.invoices
-  where invoice_number = num and organization_id = tests.personal_org('api_owner')
+  where invoice_number = num and organization_id = tests.org('main')
 $$;
 create function pg_temp.counter() returns bigint
 language sql stable as $$
   select next_invoice_number from public.organization_settings
-  where organization_id = tests.personal_org('api_owner')
+  where organization_id = tests.org('main')
 $$;
 create function pg_temp.item_ids(num text) returns jsonb
 language sql stable as $$
@@ -33,7 +33,7 @@ create function pg_temp.create(num text, client_name text, items jsonb, extra js
 returns jsonb
 language sql as $$
   select public.create_invoice(
-    tests.personal_org('api_owner'),
+    tests.org('main'),
     jsonb_build_object('client_id', pg_temp.client(client_name), 'invoice_number', num) || extra,
     items)
 $$;
@@ -41,31 +41,28 @@ create function pg_temp.update(num text, changes jsonb, items jsonb default null
                                mode text default 'replace')
 returns jsonb
 language sql as $$
-  select public.update_invoice(tests.personal_org('api_owner'), pg_temp.inv(num), changes, items, mode)
+  select public.update_invoice(tests.org('main'), pg_temp.inv(num), changes, items, mode)
 $$;
 create function pg_temp.remove(num text) returns jsonb
 language sql as $$
-  select public.delete_invoice(tests.personal_org('api_owner'), pg_temp.inv(num))
+  select public.delete_invoice(tests.org('main'), pg_temp.inv(num))
 $$;
 
-select tests.create_supabase_user('api_owner', null, '{"business_name": "Api Owner Ltd"}');
-select tests.create_supabase_user('api_viewer');
-select tests.create_supabase_user('api_stranger', null, '{"business_name": "Stranger GmbH"}');
-select tests.add_member(pg_temp.org('api_owner'), 'api_viewer', 'viewer');
+select tests.create_cast();
 
-select tests.authenticate_as('api_stranger');
-insert into public.clients (organization_id, company_name) values (pg_temp.org('api_stranger'), 'Their Client');
-select tests.authenticate_as('api_owner');
+select tests.authenticate_as('stranger');
+insert into public.clients (organization_id, company_name) values (pg_temp.org('stranger'), 'Their Client');
+select tests.authenticate_as('owner');
 insert into public.clients (organization_id, company_name, currency) values
-  (pg_temp.org('api_owner'), 'Dollar Client', 'USD'),
-  (pg_temp.org('api_owner'), 'Yen Client', 'JPY');
+  (pg_temp.org('owner'), 'Dollar Client', 'USD'),
+  (pg_temp.org('owner'), 'Yen Client', 'JPY');
 
 -- =============================================================================
 -- Creation: numbering, totals, defaults
 -- =============================================================================
 select is(
   (public.create_invoice(
-     pg_temp.org('api_owner'),
+     pg_temp.org('owner'),
      jsonb_build_object('client_id', pg_temp.client('Dollar Client'), 'tax_rate', '8.875',
                         'discount', '10', 'issue_date', '2026-03-01'),
      '[{"description": "Consulting", "quantity": "3", "rate": "33.335"},
@@ -134,43 +131,43 @@ select throws_ok(
   'a number already used in the organization is a conflict'
 );
 select throws_ok(
-  $$ select public.create_invoice(pg_temp.org('api_owner'),
+  $$ select public.create_invoice(pg_temp.org('owner'),
        jsonb_build_object('client_id', pg_temp.client('Dollar Client')),
        '[{"description": "good", "quantity": 1, "rate": 1},
          {"description": "bad", "quantity": 0, "rate": 1}]') $$,
   '23514', null, 'an item with a zero quantity is refused'
 );
 select throws_ok(
-  $$ select public.create_invoice(pg_temp.org('api_owner'),
+  $$ select public.create_invoice(pg_temp.org('owner'),
        jsonb_build_object('client_id', pg_temp.client('Dollar Client'), 'discount', 50),
        '[{"description": "small", "quantity": 1, "rate": 20}]') $$,
   '23514', null, 'a discount above the subtotal of the items is refused'
 );
 select throws_ok(
-  $$ select public.create_invoice(pg_temp.org('api_owner'),
+  $$ select public.create_invoice(pg_temp.org('owner'),
        jsonb_build_object('client_id', pg_temp.client('Yen Client'), 'discount', '0.5'),
        '[{"description": "x", "quantity": 1, "rate": 20}]') $$,
   '23514', null, 'a discount with more decimals than the currency allows is refused'
 );
 select throws_ok(
-  $$ select public.create_invoice(pg_temp.org('api_owner'),
+  $$ select public.create_invoice(pg_temp.org('owner'),
        jsonb_build_object('client_id', pg_temp.client('Dollar Client')), '[]') $$,
   '22023', 'an invoice needs at least one item', 'an invoice without items is refused'
 );
 select throws_ok(
-  $$ select public.create_invoice(pg_temp.org('api_owner'),
+  $$ select public.create_invoice(pg_temp.org('owner'),
        jsonb_build_object('client_id', pg_temp.client('Dollar Client'), 'colour', 'red'),
        '[{"description": "x", "quantity": 1, "rate": 1}]') $$,
   '22023', 'invoice: unknown field colour', 'an unknown field is refused'
 );
 select throws_ok(
-  $$ select public.create_invoice(pg_temp.org('api_owner'),
+  $$ select public.create_invoice(pg_temp.org('owner'),
        jsonb_build_object('client_id', pg_temp.client('Dollar Client')),
        '[{"description": "x", "quantity": 1, "rate": 1, "amount": 5}]') $$,
   '22023', 'item: unknown field amount', 'an item''s amount cannot be given'
 );
 select throws_ok(
-  $$ select public.create_invoice(pg_temp.org('api_owner'),
+  $$ select public.create_invoice(pg_temp.org('owner'),
        jsonb_build_object('client_id', pg_temp.client('Dollar Client'),
                           'issue_date', '2026-05-10', 'due_date', '2026-05-01'),
        '[{"description": "x", "quantity": 1, "rate": 1}]') $$,
@@ -178,20 +175,20 @@ select throws_ok(
   'a due date before the issue date is refused'
 );
 select throws_ok(
-  $$ select public.create_invoice(pg_temp.org('api_owner'),
+  $$ select public.create_invoice(pg_temp.org('owner'),
        jsonb_build_object('client_id', pg_temp.client('Dollar Client'), 'status', 'paid'),
        '[{"description": "x", "quantity": 1, "rate": 1}]') $$,
   '23514', 'a new invoice is a draft or sent, not paid', 'a new invoice cannot be paid'
 );
 select throws_ok(
-  $$ select public.create_invoice(pg_temp.org('api_owner'),
+  $$ select public.create_invoice(pg_temp.org('owner'),
        jsonb_build_object('client_id', pg_temp.any_client('Their Client')),
        '[{"description": "x", "quantity": 1, "rate": 1}]') $$,
   '23503', null, 'another organization''s client is an invalid reference'
 );
 select results_eq(
-  $$ select (select count(*)::int from public.invoices where organization_id = pg_temp.org('api_owner')),
-            (select count(*)::int from public.invoice_items where organization_id = pg_temp.org('api_owner')),
+  $$ select (select count(*)::int from public.invoices where organization_id = pg_temp.org('owner')),
+            (select count(*)::int from public.invoice_items where organization_id = pg_temp.org('owner')),
             pg_temp.counter() $$,
   $$ values (5, 6, 2::bigint) $$,
   'the refused creations wrote no invoice, no item, and consumed no number'
@@ -209,50 +206,50 @@ select tests.as_superuser();
 create function pg_temp.first_invoice() returns uuid
 language sql stable security definer as $$
   select id from public.invoices where invoice_number = 'INV-0001'
-    and organization_id = tests.personal_org('api_owner')
+    and organization_id = tests.org('main')
 $$;
-select tests.authenticate_as('api_stranger');
+select tests.authenticate_as('stranger');
 select throws_ok(
-  $$ select public.update_invoice(pg_temp.org('api_stranger'), pg_temp.first_invoice(), '{"notes": "mine"}') $$,
+  $$ select public.update_invoice(pg_temp.org('stranger'), pg_temp.first_invoice(), '{"notes": "mine"}') $$,
   'P0002', 'invoice not found', 'another organization''s invoice is not found (update)'
 );
 select throws_ok(
-  $$ select public.delete_invoice(pg_temp.org('api_stranger'), pg_temp.first_invoice()) $$,
+  $$ select public.delete_invoice(pg_temp.org('stranger'), pg_temp.first_invoice()) $$,
   'P0002', 'invoice not found', 'another organization''s invoice is not found (delete)'
 );
 select throws_ok(
-  $$ select public.update_invoice(pg_temp.org('api_owner'), pg_temp.first_invoice(), '{"notes": "mine"}') $$,
+  $$ select public.update_invoice(pg_temp.org('owner'), pg_temp.first_invoice(), '{"notes": "mine"}') $$,
   '42501', null, 'naming an organization one is not a member of is forbidden'
 );
 select throws_ok(
-  $$ select public.create_invoice(pg_temp.org('api_owner'),
+  $$ select public.create_invoice(pg_temp.org('owner'),
        jsonb_build_object('client_id', gen_random_uuid()), '[{"description": "x", "quantity": 1, "rate": 1}]') $$,
   '42501', null, 'creating in an organization one is not a member of is forbidden'
 );
 select is_empty(
-  $$ select 1 from public.invoice_list where organization_id = pg_temp.org('api_owner') $$,
+  $$ select 1 from public.invoice_list where organization_id = pg_temp.org('owner') $$,
   'invoice_list shows no other organization''s invoices'
 );
-select tests.authenticate_as('api_viewer');
+select tests.authenticate_as('viewer');
 select isnt_empty(
-  $$ select 1 from public.invoice_list where organization_id = pg_temp.org('api_owner') $$,
+  $$ select 1 from public.invoice_list where organization_id = pg_temp.org('owner') $$,
   'a viewer reads the organization''s invoice_list'
 );
 select throws_ok(
-  $$ select public.update_invoice(pg_temp.org('api_owner'), pg_temp.first_invoice(), '{"notes": "viewer"}') $$,
+  $$ select public.update_invoice(pg_temp.org('owner'), pg_temp.first_invoice(), '{"notes": "viewer"}') $$,
   '42501', null, 'a viewer cannot change invoices'
 );
 select throws_ok(
-  $$ select public.delete_invoice(pg_temp.org('api_owner'), pg_temp.first_invoice()) $$,
+  $$ select public.delete_invoice(pg_temp.org('owner'), pg_temp.first_invoice()) $$,
   '42501', null, 'a viewer cannot delete invoices'
 );
-select tests.authenticate_as('api_owner');
+select tests.authenticate_as('owner');
 select is(
   (select notes from public.invoices where id = pg_temp.inv('INV-0001')), null,
   'nothing changed through the refused calls'
 );
 select throws_ok(
-  $$ select public.update_invoice(pg_temp.org('api_owner'), gen_random_uuid(), '{"notes": "x"}') $$,
+  $$ select public.update_invoice(pg_temp.org('owner'), gen_random_uuid(), '{"notes": "x"}') $$,
   'P0002', 'invoice not found', 'an unknown id is not found'
 );
 

@@ -9,12 +9,9 @@
 begin;
 select plan(53);
 
-select tests.create_supabase_user('payapi_owner', null, '{"business_name": "Pay API Co"}');
-select tests.create_supabase_user('payapi_viewer');
-select tests.create_supabase_user('payapi_stranger', null, '{"business_name": "Stranger Co"}');
-select tests.add_member(tests.personal_org('payapi_owner'), 'payapi_viewer', 'viewer');
+select tests.create_cast();
 
-create function pg_temp.org(who text default 'payapi_owner') returns uuid
+create function pg_temp.org(who text default 'owner') returns uuid
 language sql stable as $$ select tests.personal_org(who) $$;
 create function pg_temp.inv(num text) returns uuid
 language sql stable security definer set search_path = '' as $$
@@ -26,14 +23,14 @@ grant execute on function pg_temp.inv(text) to authenticated;
 insert into public.clients (id, organization_id, company_name, currency) values
   ('c2200000-0000-4000-8000-000000000001', pg_temp.org(), 'API Client', 'USD'),
   ('c2200000-0000-4000-8000-000000000002', pg_temp.org(), 'Yen Client', 'JPY'),
-  ('c2200000-0000-4000-8000-000000000003', pg_temp.org('payapi_stranger'), 'Other Client', 'USD');
+  ('c2200000-0000-4000-8000-000000000003', pg_temp.org('stranger'), 'Other Client', 'USD');
 insert into public.invoices (organization_id, client_id, invoice_number, issue_date, due_date) values
   (pg_temp.org(), 'c2200000-0000-4000-8000-000000000001', 'PA-SENT', current_date, current_date + 30),
   (pg_temp.org(), 'c2200000-0000-4000-8000-000000000001', 'PA-LATE', current_date - 60, current_date - 30),
   (pg_temp.org(), 'c2200000-0000-4000-8000-000000000001', 'PA-DRAFT', current_date, current_date + 30),
   (pg_temp.org(), 'c2200000-0000-4000-8000-000000000001', 'PA-CANCEL', current_date, current_date + 30),
   (pg_temp.org(), 'c2200000-0000-4000-8000-000000000002', 'PA-YEN', current_date, current_date + 30),
-  (pg_temp.org('payapi_stranger'), 'c2200000-0000-4000-8000-000000000003', 'PA-OTHER', current_date, current_date + 30);
+  (pg_temp.org('stranger'), 'c2200000-0000-4000-8000-000000000003', 'PA-OTHER', current_date, current_date + 30);
 insert into public.invoice_items (invoice_id, description, quantity, rate)
 select id, 'work', 1, case when currency = 'JPY' then 5000 else 100 end from public.invoices
 where invoice_number like 'PA-%';
@@ -41,7 +38,7 @@ update public.invoices set status = 'sent'
 where invoice_number in ('PA-SENT', 'PA-LATE', 'PA-YEN', 'PA-OTHER', 'PA-CANCEL');
 update public.invoices set status = 'cancelled' where invoice_number = 'PA-CANCEL';
 
-select tests.authenticate_as('payapi_owner');
+select tests.authenticate_as('owner');
 
 -- record_payment -----------------------------------------------------------------
 create temporary table answers (name text primary key, body jsonb) on commit drop;
@@ -71,7 +68,7 @@ select results_eq(
 select results_eq(
   $$ select amount, payment_date, created_by from public.payments
      where id = (select (body ->> 'id')::uuid from answers where name = 'first') $$,
-  $$ values (40.00, current_date - 1, tests.get_supabase_uid('payapi_owner')) $$,
+  $$ values (40.00, current_date - 1, tests.actor('owner')) $$,
   'the payment is stored, authored by the caller'
 );
 
@@ -152,7 +149,7 @@ select throws_ok(
   'P0002', 'invoice not found', 'a missing invoice is not found'
 );
 select throws_ok(
-  $$ select public.record_payment(pg_temp.org('payapi_stranger'), pg_temp.inv('PA-OTHER'), 5) $$,
+  $$ select public.record_payment(pg_temp.org('stranger'), pg_temp.inv('PA-OTHER'), 5) $$,
   '42501', null, 'nobody records payments in an organization they do not belong to'
 );
 
@@ -269,28 +266,28 @@ select is(
 );
 
 -- Other organizations and roles -------------------------------------------------------
-select tests.authenticate_as('payapi_stranger');
+select tests.authenticate_as('stranger');
 select throws_ok(
-  format($$ select public.update_payment(%L, %L, '{"notes": "mine"}') $$, pg_temp.org('payapi_stranger'),
+  format($$ select public.update_payment(%L, %L, '{"notes": "mine"}') $$, pg_temp.org('stranger'),
          (select body ->> 'id' from answers where name = 'first')),
   'P0002', 'payment not found', 'a stranger cannot change the payment: it is not found'
 );
 select throws_ok(
-  format($$ select public.delete_payment(%L, %L) $$, pg_temp.org('payapi_stranger'),
+  format($$ select public.delete_payment(%L, %L) $$, pg_temp.org('stranger'),
          (select body ->> 'id' from answers where name = 'first')),
   'P0002', 'payment not found', 'a stranger cannot delete the payment: it is not found'
 );
 select throws_ok(
-  format($$ select public.delete_payment(%L, %L) $$, pg_temp.org('payapi_owner'),
+  format($$ select public.delete_payment(%L, %L) $$, pg_temp.org('owner'),
          (select body ->> 'id' from answers where name = 'first')),
   '42501', null, 'naming the other organization does not help a stranger'
 );
 select throws_ok(
-  $$ select public.record_payment(pg_temp.org('payapi_stranger'), pg_temp.inv('PA-SENT'), 1) $$,
+  $$ select public.record_payment(pg_temp.org('stranger'), pg_temp.inv('PA-SENT'), 1) $$,
   'P0002', 'invoice not found', 'nor can the stranger pay the owner''s invoice from their own organization'
 );
 
-select tests.authenticate_as('payapi_viewer');
+select tests.authenticate_as('viewer');
 select throws_ok(
   $$ select public.record_payment(pg_temp.org(), pg_temp.inv('PA-LATE'), 1) $$,
   '42501', 'recording payments needs the member role or above', 'a viewer cannot record payments'

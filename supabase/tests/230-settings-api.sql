@@ -9,25 +9,21 @@
 begin;
 select plan(33);
 
-select tests.create_supabase_user('set_owner', null,
-  '{"business_name": "Settings Co", "first_name": "Olga", "last_name": "Owner"}');
-select tests.create_supabase_user('set_admin');
-select tests.create_supabase_user('set_member');
-select tests.create_supabase_user('set_stranger');
-select tests.add_member(tests.personal_org('set_owner'), 'set_admin', 'admin');
-select tests.add_member(tests.personal_org('set_owner'), 'set_member', 'member');
+select tests.create_cast();
+-- A last name, for the check that a change keeps the fields it does not name.
+update public.profiles set last_name = 'Owner' where id = tests.actor('owner');
 
 create function pg_temp.org() returns uuid
-language sql stable as $$ select tests.personal_org('set_owner') $$;
+language sql stable as $$ select tests.org('main') $$;
 
 -- get_settings ----------------------------------------------------------------------
-select tests.authenticate_as('set_owner');
+select tests.authenticate_as('owner');
 select results_eq(
   $$ select s -> 'profile' ->> 'first_name', s -> 'business' ->> 'business_name',
             (s -> 'notifications' -> 'email_notifications' ->> 'weeklyReport')::boolean,
             s -> 'business' -> 'reminder_settings' ->> 'overdueFrequency'
      from public.get_settings(pg_temp.org()) s $$,
-  $$ values ('Olga'::text, 'Settings Co'::text, true, 'daily'::text) $$,
+  $$ values ('Olive'::text, 'Victim Co'::text, true, 'daily'::text) $$,
   'get_settings answers the profile, the business and the notification preferences'
 );
 select is(
@@ -41,7 +37,7 @@ select is(
   'Olivia', 'a profile change is trimmed and answered'
 );
 select results_eq(
-  $$ select first_name, last_name, phone from public.profiles where id = tests.get_supabase_uid('set_owner') $$,
+  $$ select first_name, last_name, phone from public.profiles where id = tests.actor('owner') $$,
   $$ values ('Olivia'::text, 'Owner'::text, '+1 555'::text) $$,
   'fields absent from the change keep their value'
 );
@@ -141,19 +137,19 @@ select throws_ok(
 select results_eq(
   $$ select p.first_name, (s.push_notifications ->> 'systemUpdates')::boolean
      from public.profiles p join public.user_settings s on s.user_id = p.id
-     where p.id = tests.get_supabase_uid('set_owner') $$,
+     where p.id = tests.actor('owner') $$,
   $$ values ('Olivia'::text, true) $$,
   'and nothing of the other sections was written'
 );
 
 -- Roles ----------------------------------------------------------------------------
-select tests.authenticate_as('set_admin');
+select tests.authenticate_as('admin');
 select is(
   public.update_settings(pg_temp.org(), business => '{"business_name": "Admin Renamed"}') -> 'business' ->> 'business_name',
   'Admin Renamed', 'an admin changes the business'
 );
 
-select tests.authenticate_as('set_member');
+select tests.authenticate_as('member');
 select is(
   public.get_settings(pg_temp.org()) -> 'business' ->> 'business_name', 'Admin Renamed',
   'a member reads the business'
@@ -168,7 +164,7 @@ select throws_ok(
   '42501', null, 'nor sneak a business change next to a profile change'
 );
 select isnt(
-  (select first_name from public.profiles where id = tests.get_supabase_uid('set_member')), 'Max',
+  (select first_name from public.profiles where id = tests.actor('member')), 'Max',
   'which left the member''s profile as it was'
 );
 select is(
@@ -176,7 +172,7 @@ select is(
   'Max', 'a member changes their own profile'
 );
 
-select tests.authenticate_as('set_stranger');
+select tests.authenticate_as('stranger');
 select throws_ok(
   $$ select public.get_settings(pg_temp.org()) $$,
   '42501', 'you are not a member of this organization',
@@ -190,10 +186,10 @@ select throws_ok(
 );
 
 -- Shapes for every writer ------------------------------------------------------------
-select tests.authenticate_as('set_owner');
+select tests.authenticate_as('owner');
 select throws_ok(
   $$ update public.user_settings set email_notifications = email_notifications || '{"weeklyReport": "yes"}'
-     where user_id = tests.get_supabase_uid('set_owner') $$,
+     where user_id = tests.actor('owner') $$,
   '23514', null, 'a direct write of a non-boolean flag is refused'
 );
 select throws_ok(

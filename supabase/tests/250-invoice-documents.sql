@@ -7,21 +7,18 @@
 begin;
 select plan(14);
 
-select tests.create_supabase_user('doc_owner', null, '{"business_name": "Doc Owner Ltd"}');
-select tests.create_supabase_user('doc_viewer');
-select tests.create_supabase_user('doc_stranger');
-select tests.add_member(tests.personal_org('doc_owner'), 'doc_viewer', 'viewer');
+select tests.create_cast();
 
 create table pg_temp.ids (name text primary key, id uuid);
 grant all on pg_temp.ids to authenticated, service_role, anon;
 
-select tests.authenticate_as('doc_owner');
+select tests.authenticate_as('owner');
 insert into public.clients (organization_id, company_name, currency, email, address)
-values (tests.personal_org('doc_owner'), 'Müller & Söhne 株式会社', 'USD', 'ap@mueller.example',
+values (tests.org('main'), 'Müller & Söhne 株式会社', 'USD', 'ap@mueller.example',
         'Friedrichstraße 123');
 insert into pg_temp.ids
 select 'invoice', (public.create_invoice(
-  tests.personal_org('doc_owner'),
+  tests.org('main'),
   jsonb_build_object('client_id', (select id from public.clients where company_name = 'Müller & Söhne 株式会社'),
                      'invoice_number', 'DOC-1', 'payment_terms', 'net30', 'tax_rate', 10),
   '[{"description": "second", "quantity": 1, "rate": 5},
@@ -34,7 +31,7 @@ update public.invoices set status = 'sent' where id = (select id from pg_temp.id
 insert into public.payments (invoice_id, amount)
 values ((select id from pg_temp.ids where name = 'invoice'), 3);
 update public.organization_settings set tax_label = 'VAT', invoice_footer = 'Thanks!'
-where organization_id = tests.personal_org('doc_owner');
+where organization_id = tests.org('main');
 
 create function pg_temp.doc(org uuid) returns jsonb
 language sql as $$
@@ -42,40 +39,40 @@ language sql as $$
 $$;
 grant execute on function pg_temp.doc(uuid) to authenticated, service_role, anon;
 
-select tests.authenticate_as('doc_owner');
-select is(pg_temp.doc(tests.personal_org('doc_owner')) ->> 'invoice_number', 'DOC-1',
+select tests.authenticate_as('owner');
+select is(pg_temp.doc(tests.org('main')) ->> 'invoice_number', 'DOC-1',
   'the owner reads the document');
-select is(jsonb_path_query_array(pg_temp.doc(tests.personal_org('doc_owner')), '$.items[*].description'),
+select is(jsonb_path_query_array(pg_temp.doc(tests.org('main')), '$.items[*].description'),
   '["first", "second"]'::jsonb, 'items come in position order');
-select is(pg_temp.doc(tests.personal_org('doc_owner')) #>> '{items,0,amount}', '20.00',
+select is(pg_temp.doc(tests.org('main')) #>> '{items,0,amount}', '20.00',
   'item amounts at the currency scale');
-select is(jsonb_array_length(pg_temp.doc(tests.personal_org('doc_owner')) -> 'payments'), 1,
+select is(jsonb_array_length(pg_temp.doc(tests.org('main')) -> 'payments'), 1,
   'the payments are in the document');
-select is(pg_temp.doc(tests.personal_org('doc_owner')) #>> '{client,company_name}',
+select is(pg_temp.doc(tests.org('main')) #>> '{client,company_name}',
   'Müller & Söhne 株式会社', 'the client is in the document');
-select is(pg_temp.doc(tests.personal_org('doc_owner')) #>> '{organization,settings,tax_label}', 'VAT',
+select is(pg_temp.doc(tests.org('main')) #>> '{organization,settings,tax_label}', 'VAT',
   'the business settings are in the document');
-select is(pg_temp.doc(tests.personal_org('doc_owner')) #>> '{organization,settings,business_name}',
-  'Doc Owner Ltd', 'the business name is in the document');
+select is(pg_temp.doc(tests.org('main')) #>> '{organization,settings,business_name}',
+  'Victim Co', 'the business name is in the document');
 
-select tests.authenticate_as('doc_viewer');
-select is(pg_temp.doc(tests.personal_org('doc_owner')) ->> 'balance_due', '24.50',
+select tests.authenticate_as('viewer');
+select is(pg_temp.doc(tests.org('main')) ->> 'balance_due', '24.50',
   'a viewer reads the document (27.50 total less 3.00 paid)');
 
-select tests.authenticate_as('doc_stranger');
-select is(pg_temp.doc(tests.personal_org('doc_owner')), null,
+select tests.authenticate_as('stranger');
+select is(pg_temp.doc(tests.org('main')), null,
   'a stranger naming the organization gets nothing');
-select is(pg_temp.doc(tests.personal_org('doc_stranger')), null,
+select is(pg_temp.doc(tests.org('other')), null,
   'a stranger naming their own organization gets nothing');
 
 select tests.authenticate_as_service_role();
-select is(pg_temp.doc(tests.personal_org('doc_owner')) ->> 'invoice_number', 'DOC-1',
+select is(pg_temp.doc(tests.org('main')) ->> 'invoice_number', 'DOC-1',
   'the service role reads it with the right organization');
-select is(pg_temp.doc(tests.personal_org('doc_stranger')), null,
+select is(pg_temp.doc(tests.org('other')), null,
   'the service role gets nothing with another organization');
 
 select tests.clear_authentication();
-select throws_ok($$ select pg_temp.doc(tests.personal_org('doc_owner')) $$, '42501', null,
+select throws_ok($$ select pg_temp.doc(tests.org('main')) $$, '42501', null,
   'anon may not call it');
 
 select tests.as_superuser();

@@ -10,14 +10,9 @@
 begin;
 select plan(69);
 
-select tests.create_supabase_user('dl_owner', null, '{"business_name": "Delivery Co"}');
-select tests.create_supabase_user('dl_member');
-select tests.create_supabase_user('dl_viewer');
-select tests.create_supabase_user('dl_stranger', null, '{"business_name": "Stranger Co"}');
-select tests.add_member(tests.personal_org('dl_owner'), 'dl_member', 'member');
-select tests.add_member(tests.personal_org('dl_owner'), 'dl_viewer', 'viewer');
+select tests.create_cast();
 
-create function pg_temp.org(who text default 'dl_owner') returns uuid
+create function pg_temp.org(who text default 'owner') returns uuid
 language sql stable as $$ select tests.personal_org(who) $$;
 create function pg_temp.inv(num text) returns uuid
 language sql stable security definer set search_path = '' as $$
@@ -30,14 +25,14 @@ grant execute on function pg_temp.inv(text), pg_temp.status_of(text) to authenti
 insert into public.clients (id, organization_id, company_name, currency, email) values
   ('d3000000-0000-4000-8000-000000000001', pg_temp.org(), 'Mailable', 'USD', 'billing@mailable.test'),
   ('d3000000-0000-4000-8000-000000000002', pg_temp.org(), 'No Mail', 'USD', null),
-  ('d3000000-0000-4000-8000-000000000003', pg_temp.org('dl_stranger'), 'Theirs', 'USD', 'x@theirs.test');
+  ('d3000000-0000-4000-8000-000000000003', pg_temp.org('stranger'), 'Theirs', 'USD', 'x@theirs.test');
 insert into public.invoices (organization_id, client_id, invoice_number, issue_date, due_date)
 select pg_temp.org(), 'd3000000-0000-4000-8000-000000000001', n, current_date, current_date + 30
 from unnest(array['DL-DRAFT', 'DL-SENT', 'DL-PAID', 'DL-CANCEL', 'DL-PART', 'DL-D2', 'DL-D3', 'DL-D4',
                   'DL-S2', 'DL-S3']) n;
 insert into public.invoices (organization_id, client_id, invoice_number, issue_date, due_date) values
   (pg_temp.org(), 'd3000000-0000-4000-8000-000000000002', 'DL-NOMAIL', current_date, current_date + 30),
-  (pg_temp.org('dl_stranger'), 'd3000000-0000-4000-8000-000000000003', 'DL-THEIRS', current_date, current_date + 30);
+  (pg_temp.org('stranger'), 'd3000000-0000-4000-8000-000000000003', 'DL-THEIRS', current_date, current_date + 30);
 insert into public.invoice_items (invoice_id, description, quantity, rate)
 select id, 'work', 1, 100 from public.invoices where invoice_number like 'DL-%';
 update public.invoices set status = 'sent'
@@ -51,7 +46,7 @@ create temporary table answers (name text primary key, body jsonb) on commit dro
 grant all on answers to authenticated, service_role;
 
 -- Idempotency keys ----------------------------------------------------------------
-select tests.authenticate_as('dl_member');
+select tests.authenticate_as('member');
 select is(public.begin_idempotent_request(pg_temp.org(), 'key-1', 'POST /send/a', 'fp-1') ->> 'outcome',
   'started', 'a new key starts its request');
 select is(public.begin_idempotent_request(pg_temp.org(), 'key-1', 'POST /send/a', 'fp-1') ->> 'outcome',
@@ -61,26 +56,26 @@ select is(public.begin_idempotent_request(pg_temp.org(), 'key-1', 'POST /send/a'
 select is(public.begin_idempotent_request(pg_temp.org(), 'key-1', 'POST /send/b', 'fp-1') ->> 'outcome',
   'mismatch', 'the same key for another operation is a mismatch');
 
-select tests.authenticate_as('dl_owner');
+select tests.authenticate_as('owner');
 select is(public.begin_idempotent_request(pg_temp.org(), 'key-1', 'POST /send/a', 'fp-9') ->> 'outcome',
   'started', 'keys are per person: another member''s key-1 is their own');
 select is((select count(*)::int from public.idempotency_keys), 1,
   'a person sees only their own keys');
 
-select tests.authenticate_as('dl_member');
+select tests.authenticate_as('member');
 select public.release_idempotent_request(pg_temp.org(), 'key-1');
 select is(public.begin_idempotent_request(pg_temp.org(), 'key-1', 'POST /send/a', 'fp-2') ->> 'outcome',
   'started', 'a released key starts again, with any body');
 
-select tests.authenticate_as('dl_viewer');
+select tests.authenticate_as('viewer');
 select throws_ok($$ select public.begin_idempotent_request(pg_temp.org(), 'v', 'op', 'fp') $$,
   '42501', null, 'a viewer cannot hold a key to send with');
-select tests.authenticate_as('dl_stranger');
+select tests.authenticate_as('stranger');
 select throws_ok($$ select public.begin_idempotent_request(pg_temp.org(), 'v', 'op', 'fp') $$,
   '42501', null, 'a stranger cannot hold a key in the organization');
 
 -- mark_invoice_sent ----------------------------------------------------------------
-select tests.authenticate_as('dl_member');
+select tests.authenticate_as('member');
 select public.begin_idempotent_request(pg_temp.org(), 'send-draft', 'POST /send', 'fp');
 insert into answers select 'draft', public.mark_invoice_sent(
   pg_temp.org(), pg_temp.inv('DL-DRAFT'), 'ses-1',
@@ -95,12 +90,12 @@ select is((select body -> 'send' -> 'recipients' -> 'bcc' from answers where nam
 select isnt((select sent_at from public.invoices where id = pg_temp.inv('DL-DRAFT')), null,
   'sent_at is set');
 select is((select count(*)::int from public.invoice_sends where invoice_id = pg_temp.inv('DL-DRAFT')
-           and sent_by = tests.get_supabase_uid('dl_member')), 1,
+           and sent_by = tests.actor('member')), 1,
   'the send is recorded with who sent it');
 select is((select count(*)::int from public.client_activities
            where type = 'invoice_sent' and metadata ->> 'invoice_id' = pg_temp.inv('DL-DRAFT')::text
              and metadata ->> 'ses_message_id' = 'ses-1'
-             and created_by = tests.get_supabase_uid('dl_member')), 1,
+             and created_by = tests.actor('member')), 1,
   'an invoice_sent activity names the message id and the sender');
 select is((select activity from public.client_activities
            where type = 'invoice_sent' and metadata ->> 'invoice_id' = pg_temp.inv('DL-DRAFT')::text),
@@ -124,21 +119,21 @@ select is((select activity from public.client_activities
 select throws_ok($$ select public.mark_invoice_sent(pg_temp.org(), pg_temp.inv('DL-THEIRS'), 'x',
   '{"to": ["a@b.test"]}', 's') $$, 'P0002', 'invoice not found',
   'another organization''s invoice is not found');
-select throws_ok($$ select public.mark_invoice_sent(pg_temp.org('dl_stranger'), pg_temp.inv('DL-THEIRS'), 'x',
+select throws_ok($$ select public.mark_invoice_sent(pg_temp.org('stranger'), pg_temp.inv('DL-THEIRS'), 'x',
   '{"to": ["a@b.test"]}', 's') $$, '42501', null, 'nobody sends in an organization they are not a member of');
 
-select tests.authenticate_as('dl_viewer');
+select tests.authenticate_as('viewer');
 select throws_ok($$ select public.mark_invoice_sent(pg_temp.org(), pg_temp.inv('DL-SENT'), 'x',
   '{"to": ["a@b.test"]}', 's') $$, '42501', null, 'a viewer cannot mark an invoice sent');
 select is((select count(*)::int from public.invoice_sends), 3, 'a viewer sees the organization''s sends');
-select tests.authenticate_as('dl_stranger');
+select tests.authenticate_as('stranger');
 select is_empty($$ select 1 from public.invoice_sends $$, 'a stranger sees none of them');
 select throws_ok($$ insert into public.invoice_sends (organization_id, invoice_id, recipients, subject, ses_message_id)
   values (pg_temp.org(), pg_temp.inv('DL-SENT'), '{"to": []}', 's', 'forged') $$,
   '42501', null, 'a stranger cannot forge a send record');
 
 -- bulk_invoice_action ---------------------------------------------------------------
-select tests.authenticate_as('dl_member');
+select tests.authenticate_as('member');
 insert into answers select 'mark_sent', public.bulk_invoice_action(pg_temp.org(), 'mark_sent',
   array[pg_temp.inv('DL-D2'), pg_temp.inv('DL-SENT'), pg_temp.inv('DL-THEIRS'), pg_temp.inv('DL-CANCEL')]);
 select is((select jsonb_agg(e ->> 'status') from answers, jsonb_array_elements(body -> 'results') e
@@ -187,12 +182,12 @@ select throws_ok($$ select public.bulk_invoice_action(pg_temp.org(), 'cancel',
   array[pg_temp.inv('DL-SENT'), pg_temp.inv('DL-SENT')]) $$, '22023', null, 'ids must be distinct');
 select throws_ok($$ select public.bulk_invoice_action(pg_temp.org(), 'explode', array[pg_temp.inv('DL-SENT')]) $$,
   '22023', null, 'an unknown action is refused');
-select tests.authenticate_as('dl_viewer');
+select tests.authenticate_as('viewer');
 select throws_ok($$ select public.bulk_invoice_action(pg_temp.org(), 'cancel', array[pg_temp.inv('DL-SENT')]) $$,
   '42501', null, 'a viewer cannot act in bulk');
 
 -- Bulk send items -------------------------------------------------------------------
-select tests.authenticate_as('dl_member');
+select tests.authenticate_as('member');
 insert into answers select 'job', public.create_bulk_send(pg_temp.org(),
   array[pg_temp.inv('DL-SENT'), pg_temp.inv('DL-NOMAIL'), pg_temp.inv('DL-CANCEL'), pg_temp.inv('DL-THEIRS'),
         pg_temp.inv('DL-DRAFT'), pg_temp.inv('DL-PAID')],
@@ -212,7 +207,7 @@ select is(public.claim_bulk_items(pg_temp.org(), pg_temp.job(), array[pg_temp.in
   '{}'::uuid[], 'an item is claimed once: a redelivered message gets nothing');
 
 select tests.authenticate_as_service_role();
-select is(public.claim_bulk_items(pg_temp.org('dl_stranger'), pg_temp.job(), array[pg_temp.inv('DL-DRAFT')]),
+select is(public.claim_bulk_items(pg_temp.org('stranger'), pg_temp.job(), array[pg_temp.inv('DL-DRAFT')]),
   '{}'::uuid[], 'the service role naming another organization claims nothing of this job');
 select is(public.claim_bulk_items(pg_temp.org(), pg_temp.job(), array[pg_temp.inv('DL-DRAFT')]),
   array[pg_temp.inv('DL-DRAFT')], 'the service role claims within the job''s organization');
@@ -225,7 +220,7 @@ select lives_ok($$ select public.mark_invoice_sent(pg_temp.org(), pg_temp.inv('D
   '{"to": ["billing@mailable.test"]}', 'Hello', 'invoice', null, pg_temp.job()) $$,
   'the service role records a job''s send');
 select is((select created_by from public.client_activities where metadata ->> 'ses_message_id' = 'ses-job-1'),
-  tests.get_supabase_uid('dl_member'), 'the worker''s activity is the job creator''s');
+  tests.actor('member'), 'the worker''s activity is the job creator''s');
 select is((select status || '/' || ses_message_id from public.bulk_job_items
            where job_id = pg_temp.job() and invoice_id = pg_temp.inv('DL-DRAFT')),
   'ok/ses-job-1', 'the item is ok with its message id, in the same transaction');
@@ -247,17 +242,17 @@ select is((select reason from public.bulk_job_items where job_id = pg_temp.job()
 select isnt((select finished_at from public.bulk_jobs where id = pg_temp.job()), null,
   'the job is finished once no item is pending or sending');
 
-select public.abandon_bulk_items(pg_temp.org('dl_stranger'), pg_temp.job(), array[pg_temp.inv('DL-DRAFT')], 'x', 'y');
+select public.abandon_bulk_items(pg_temp.org('stranger'), pg_temp.job(), array[pg_temp.inv('DL-DRAFT')], 'x', 'y');
 select is((select status from public.bulk_job_items where job_id = pg_temp.job() and invoice_id = pg_temp.inv('DL-DRAFT')),
   'ok', 'abandoning touches neither another organization''s job nor an item already sent');
-select tests.authenticate_as('dl_member');
+select tests.authenticate_as('member');
 insert into answers select 'job2', public.create_bulk_send(pg_temp.org(), array[pg_temp.inv('DL-SENT')], '{}', true);
 select public.abandon_bulk_items(pg_temp.org(), (select (body ->> 'job_id')::uuid from answers where name = 'job2'),
   array[pg_temp.inv('DL-SENT')], 'queue_unavailable', 'the queue could not take it');
 select is((select reason from public.bulk_job_items it join answers a on a.name = 'job2'
            where it.job_id = (a.body ->> 'job_id')::uuid), 'queue_unavailable', 'an abandoned pending item fails with its reason');
 
-select tests.authenticate_as('dl_stranger');
+select tests.authenticate_as('stranger');
 select is_empty($$ select 1 from public.bulk_jobs union all select 1 from public.bulk_job_items $$,
   'a stranger sees no jobs or items of the organization');
 

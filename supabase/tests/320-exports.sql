@@ -5,7 +5,7 @@
 --   6 terms, 7 currency, 8 subtotal, 9 discount, 10 tax_rate, 11 tax_amount,
 --   12 total, 13 paid, 14 balance, 15 sent_at, 16 paid_at, 17 id
 -- newest issue date first (ties by id, descending). The organization
--- (exporter's; export_viewer is a viewer):
+-- (the owner's, tests.org('main')):
 --   X-1  Acme      2025-01-10  100.00  draft
 --   X-2  Acme      2025-02-10  250.50  sent (due 2025-03-12: past due, so overdue)
 --   X-3  50%_Off   2025-02-10   40.00  draft
@@ -39,26 +39,23 @@ language sql immutable as $$
   select coalesce(array_agg(r ->> 0 order by n), '{}') from json_array_elements(page) with ordinality e(r, n)
 $$;
 
-select tests.create_supabase_user('exporter');
-select tests.create_supabase_user('export_viewer');
-select tests.create_supabase_user('export_stranger');
-select tests.add_member(pg_temp.org('exporter'), 'export_viewer', 'viewer');
+select tests.create_cast();
 
-select tests.authenticate_as('exporter');
+select tests.authenticate_as('owner');
 insert into public.clients (organization_id, company_name, currency) values
-  (pg_temp.org('exporter'), 'Acme', 'USD'),
-  (pg_temp.org('exporter'), '50%_Off', 'USD'),
-  (pg_temp.org('exporter'), 'Yen', 'JPY');
-select pg_temp.invoice('exporter', 'X-1', 'Acme', '2025-01-10', 100);
-select pg_temp.invoice('exporter', 'X-2', 'Acme', '2025-02-10', 250.50);
+  (pg_temp.org('owner'), 'Acme', 'USD'),
+  (pg_temp.org('owner'), '50%_Off', 'USD'),
+  (pg_temp.org('owner'), 'Yen', 'JPY');
+select pg_temp.invoice('owner', 'X-1', 'Acme', '2025-01-10', 100);
+select pg_temp.invoice('owner', 'X-2', 'Acme', '2025-02-10', 250.50);
 update public.invoices set status = 'sent' where invoice_number = 'X-2';
-select pg_temp.invoice('exporter', 'X-3', '50%_Off', '2025-02-10', 40);
-select pg_temp.invoice('exporter', 'X-4', '50%_Off', '2025-02-10', 60);
-select pg_temp.invoice('exporter', 'X-5', 'Yen', '2025-03-01', 1500);
-select tests.authenticate_as('export_stranger');
+select pg_temp.invoice('owner', 'X-3', '50%_Off', '2025-02-10', 40);
+select pg_temp.invoice('owner', 'X-4', '50%_Off', '2025-02-10', 60);
+select pg_temp.invoice('owner', 'X-5', 'Yen', '2025-03-01', 1500);
+select tests.authenticate_as('stranger');
 insert into public.clients (organization_id, company_name, currency)
-values (pg_temp.org('export_stranger'), 'Stranger Client', 'USD');
-select pg_temp.invoice('export_stranger', 'S-1', 'Stranger Client', '2025-02-10', 9999);
+values (pg_temp.org('stranger'), 'Stranger Client', 'USD');
+select pg_temp.invoice('stranger', 'S-1', 'Stranger Client', '2025-02-10', 9999);
 
 -- The function itself ----------------------------------------------------------
 select is_empty(
@@ -75,9 +72,9 @@ select ok(
 );
 
 -- A whole page, its order and its cells ----------------------------------------
-select tests.authenticate_as('exporter');
+select tests.authenticate_as('owner');
 create temporary table all_rows on commit drop as
-select e.r, e.n from json_array_elements(public.export_invoice_page(pg_temp.org('exporter')))
+select e.r, e.n from json_array_elements(public.export_invoice_page(pg_temp.org('owner')))
   with ordinality e(r, n);
 select is((select count(*)::int from all_rows), 5, 'one page holds every invoice of the organization');
 select is(
@@ -99,14 +96,14 @@ select is((select r ->> 12 from all_rows where r ->> 0 = 'X-5'), '1500', 'JPY ha
 
 -- Keyset pages ------------------------------------------------------------------
 select is(
-  pg_temp.numbers(public.export_invoice_page(pg_temp.org('exporter'), page_rows => 2))
+  pg_temp.numbers(public.export_invoice_page(pg_temp.org('owner'), page_rows => 2))
   || pg_temp.numbers(public.export_invoice_page(
-       pg_temp.org('exporter'),
+       pg_temp.org('owner'),
        after_issue_date => (select (r ->> 4)::date from all_rows where n = 2),
        after_id => (select (r ->> 17)::uuid from all_rows where n = 2),
        page_rows => 2))
   || pg_temp.numbers(public.export_invoice_page(
-       pg_temp.org('exporter'),
+       pg_temp.org('owner'),
        after_issue_date => (select (r ->> 4)::date from all_rows where n = 4),
        after_id => (select (r ->> 17)::uuid from all_rows where n = 4),
        page_rows => 2)),
@@ -115,7 +112,7 @@ select is(
 );
 select is(
   public.export_invoice_page(
-    pg_temp.org('exporter'),
+    pg_temp.org('owner'),
     after_issue_date => (select (r ->> 4)::date from all_rows where n = 5),
     after_id => (select (r ->> 17)::uuid from all_rows where n = 5))::text,
   '[]', 'after the last row: an empty page'
@@ -123,54 +120,54 @@ select is(
 
 -- Filters (those of GET /api/invoices) -------------------------------------------
 select is(
-  pg_temp.numbers(public.export_invoice_page(pg_temp.org('exporter'), statuses => array['sent'])),
+  pg_temp.numbers(public.export_invoice_page(pg_temp.org('owner'), statuses => array['sent'])),
   array['X-2'], 'status'
 );
 select is(
   (select array_agg(x order by x)
-   from unnest(pg_temp.numbers(public.export_invoice_page(pg_temp.org('exporter'), search => '%'))) x),
+   from unnest(pg_temp.numbers(public.export_invoice_page(pg_temp.org('owner'), search => '%'))) x),
   array['X-3', 'X-4'], 'the search takes % literally (only the client 50%_Off has one)'
 );
 select is(
-  pg_temp.numbers(public.export_invoice_page(pg_temp.org('exporter'), search => 'x-5')),
+  pg_temp.numbers(public.export_invoice_page(pg_temp.org('owner'), search => 'x-5')),
   array['X-5'], 'the search finds the number, case-insensitively'
 );
 select is(
   (select array_agg(x order by x) from unnest(pg_temp.numbers(public.export_invoice_page(
-     pg_temp.org('exporter'), issue_from => '2025-02-01', issue_to => '2025-02-28',
+     pg_temp.org('owner'), issue_from => '2025-02-01', issue_to => '2025-02-28',
      total_from => 50, total_to => 300))) x),
   array['X-2', 'X-4'], 'issue date and total ranges, inclusive'
 );
 select is(
-  pg_temp.numbers(public.export_invoice_page(pg_temp.org('exporter'), overdue => true)),
+  pg_temp.numbers(public.export_invoice_page(pg_temp.org('owner'), overdue => true)),
   array['X-2'], 'overdue: sent and past due'
 );
 
 -- Who may read ----------------------------------------------------------------------
-select tests.authenticate_as('export_viewer');
+select tests.authenticate_as('viewer');
 select is(
-  json_array_length(public.export_invoice_page(pg_temp.org('exporter'))), 5,
+  json_array_length(public.export_invoice_page(pg_temp.org('owner'))), 5,
   'a viewer reads the export'
 );
-select tests.authenticate_as('export_stranger');
+select tests.authenticate_as('stranger');
 select throws_ok(
-  format('select public.export_invoice_page(%L)', pg_temp.org('exporter')), '42501', null,
+  format('select public.export_invoice_page(%L)', pg_temp.org('owner')), '42501', null,
   'a stranger naming the organization is refused'
 );
 select is(
-  pg_temp.numbers(public.export_invoice_page(pg_temp.org('export_stranger'))),
+  pg_temp.numbers(public.export_invoice_page(pg_temp.org('stranger'))),
   array['S-1'], 'the stranger sees their own invoice only'
 );
 
 -- Parameters ------------------------------------------------------------------------
-select tests.authenticate_as('exporter');
+select tests.authenticate_as('owner');
 select throws_ok(
-  format('select public.export_invoice_page(%L, page_rows => 5001)', pg_temp.org('exporter')),
+  format('select public.export_invoice_page(%L, page_rows => 5001)', pg_temp.org('owner')),
   '22023', 'page_rows must be between 1 and 5000', 'at most 5,000 rows a page'
 );
 select throws_ok(
   format('select public.export_invoice_page(%L, after_issue_date => %L)',
-         pg_temp.org('exporter'), '2025-01-01'),
+         pg_temp.org('owner'), '2025-01-01'),
   '22023', 'after_issue_date and after_id go together', 'a key is a date and an id'
 );
 
