@@ -12,9 +12,9 @@ from typing import Any
 
 from shared import db
 from shared.errors import validation
-from shared.exports.reading import ReportQuery, between, keyset_pages, to_date, to_money, to_text
+from shared.exports.reading import ReportQuery, keyset_pages, to_date, to_money, to_text
 from shared.exports.table import Column, Row, Table
-from shared.listing import comma_values, escape_like, one_of, uuids
+from shared.listing import comma_values, escape_like, one_of, ranges, uuids
 from shared.models.invoices import STATUSES
 from shared.models.payments import PAYMENT_METHODS
 
@@ -156,8 +156,14 @@ def payments(query: ReportQuery) -> Table:
             q = q.in_("payment_method", methods)
         if currencies:
             q = q.in_("currency", currencies)
-        q = between(q, "payment_date", paid_from, paid_to)
-        q = between(q, "amount", o.get("amount_from"), o.get("amount_to"))
+        q = ranges(
+            q,
+            {
+                "payment_date": (paid_from, paid_to),
+                "amount": (o.get("amount_from"), o.get("amount_to")),
+            },
+            refuse_reversed=True,
+        )
         if term:
             q = q.or_(f"reference_number.ilike.*{term}*,notes.ilike.*{term}*")
         return q

@@ -12,9 +12,9 @@ from typing import Any
 from shared import db
 from shared.errors import validation
 from shared.exports import reading
-from shared.exports.reading import CONVERTERS, ReportQuery, and_filter, between
+from shared.exports.reading import CONVERTERS, ReportQuery, and_filter
 from shared.exports.table import Column, Row, Table
-from shared.listing import one_of, uuids
+from shared.listing import one_of, ranges, uuids
 
 MATCH_OUTCOMES = ("matched", "matched_with_tolerance", "exception")
 MATCH_COLUMNS = [
@@ -80,7 +80,7 @@ def match_results(query: ReportQuery) -> Table:
             q = q.in_("invoice_outcome", outcomes)
         if vendors:
             q = q.in_("vendor_id", vendors)
-        q = between(q, "invoice_date", low, high)
+        q = ranges(q, {"invoice_date": (low, high)}, refuse_reversed=True)
         if after is not None:
             day, invoice, line = (
                 after["invoice_date"],

@@ -22,7 +22,6 @@ from typing import Any
 from uuid import UUID
 
 from shared import db
-from shared.errors import validation
 from shared.exports.table import Column, Row, Value
 
 # PostgREST answers at most 1,000 rows a request (its max-rows, and the local stack's cap).
@@ -95,16 +94,6 @@ class ReportQuery:
             params["date_to"] = self.date_to.isoformat()
         params.update({k: v for k, v in extra.items() if v is not None})
         return db.rpc(self.client, function, params)
-
-
-def between(query: Any, column: str, low: Any, high: Any) -> Any:
-    if low is not None and high is not None and low > high:
-        raise validation(f"{column}_from", f"is after {column}_to")
-    if low is not None:
-        query = query.gte(column, low.isoformat() if isinstance(low, date) else str(low))
-    if high is not None:
-        query = query.lte(column, high.isoformat() if isinstance(high, date) else str(high))
-    return query
 
 
 def and_filter(query: Any, expression: str) -> Any:
