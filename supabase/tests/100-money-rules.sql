@@ -14,14 +14,13 @@ language sql stable as $$ select id from public.invoices where invoice_number = 
 create function pg_temp.client(name text) returns uuid
 language sql stable as $$ select id from public.clients where company_name = name $$;
 create function pg_temp.org() returns uuid
-language sql stable as $$ select tests.personal_org('money') $$;
+language sql stable as $$ select tests.org('main') $$;
 
-select tests.create_supabase_user('money', null, '{"business_name": "Money Co"}');
-select tests.create_supabase_user('stranger', null, '{"business_name": "Elsewhere Inc"}');
+select tests.create_cast();
 insert into public.clients (organization_id, company_name, currency)
-values (tests.personal_org('stranger'), 'Stranger USD', 'USD');
+values (tests.org('other'), 'Stranger USD', 'USD');
 
-select tests.authenticate_as('money');
+select tests.authenticate_as('owner');
 
 insert into public.clients (organization_id, company_name, currency) values
   (pg_temp.org(), 'Acme USD', 'USD'),
@@ -413,17 +412,17 @@ select throws_ok(
   '23503', null, 'an invoice cannot move to a client with another currency'
 );
 select throws_ok(
-  $$ update public.invoices set client_id = (select tests.personal_org('stranger')) where id = pg_temp.inv('MV-1') $$,
+  $$ update public.invoices set client_id = (select tests.org('other')) where id = pg_temp.inv('MV-1') $$,
   '23503', null, 'an invoice cannot move to a non-existent client'
 );
-select tests.authenticate_as('money');
+select tests.authenticate_as('owner');
 select tests.as_superuser();
 select throws_ok(
   format($$ update public.invoices set client_id = %L where id = %L $$,
          (select id from public.clients where company_name = 'Stranger USD'), pg_temp.inv('MV-1')),
   '23503', null, 'an invoice cannot point at another organization''s client, even for a superuser'
 );
-select tests.authenticate_as('money');
+select tests.authenticate_as('owner');
 
 -- =============================================================================
 -- Removing items below the discount

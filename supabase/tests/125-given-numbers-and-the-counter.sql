@@ -7,11 +7,9 @@
 begin;
 select plan(10);
 
-select tests.create_supabase_user('numberer');
-select tests.create_supabase_user('numbering-member');
-select tests.add_member(tests.personal_org('numberer'), 'numbering-member', 'member');
+select tests.create_cast();
 insert into public.clients (organization_id, company_name)
-values (tests.personal_org('numberer'), 'Numbered Client');
+values (tests.org('main'), 'Numbered Client');
 
 select has_trigger('public', 'invoices', 'a0_given_number_waits_for_the_counter',
                    'a hand-given number waits for the counter');
@@ -22,39 +20,39 @@ select ok(
   'it fires before the trigger that assigns the counter''s number'
 );
 
-select tests.authenticate_as('numbering-member');
+select tests.authenticate_as('member');
 select lives_ok(
   $$ insert into public.invoices (organization_id, client_id, invoice_number)
-     select tests.personal_org('numberer'), id, 'INV-0002' from public.clients
+     select tests.org('main'), id, 'INV-0002' from public.clients
      where company_name = 'Numbered Client' $$,
   'a member (not an admin) gives a number by hand'
 );
 insert into public.invoices (organization_id, client_id)
-select tests.personal_org('numberer'), id from public.clients where company_name = 'Numbered Client';
+select tests.org('main'), id from public.clients where company_name = 'Numbered Client';
 insert into public.invoices (organization_id, client_id)
-select tests.personal_org('numberer'), id from public.clients where company_name = 'Numbered Client';
+select tests.org('main'), id from public.clients where company_name = 'Numbered Client';
 select results_eq(
   $$ select invoice_number from public.invoices
-     where organization_id = tests.personal_org('numberer') order by invoice_number $$,
+     where organization_id = tests.org('main') order by invoice_number $$,
   $$ values ('INV-0001'::text), ('INV-0002'), ('INV-0003') $$,
   'the counter skips the number given by hand'
 );
 select lives_ok(
   $$ update public.invoices set invoice_number = 'INV-0004'
-     where organization_id = tests.personal_org('numberer') and invoice_number = 'INV-0003' $$,
+     where organization_id = tests.org('main') and invoice_number = 'INV-0003' $$,
   'a draft is renumbered by hand'
 );
 insert into public.invoices (organization_id, client_id)
-select tests.personal_org('numberer'), id from public.clients where company_name = 'Numbered Client';
+select tests.org('main'), id from public.clients where company_name = 'Numbered Client';
 select is(
   (select max(invoice_number) from public.invoices
-   where organization_id = tests.personal_org('numberer') and invoice_number <> 'INV-0004'),
+   where organization_id = tests.org('main') and invoice_number <> 'INV-0004'),
   'INV-0005',
   'and the counter skips that number too'
 );
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id, invoice_number)
-     select tests.personal_org('numberer'), id, 'INV-0001' from public.clients
+     select tests.org('main'), id, 'INV-0001' from public.clients
      where company_name = 'Numbered Client' $$,
   '23505',
   null,
@@ -63,7 +61,7 @@ select throws_ok(
 
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id, invoice_number)
-     select tests.personal_org('numberer'), id, ' INV-0002 ' from public.clients
+     select tests.org('main'), id, ' INV-0002 ' from public.clients
      where company_name = 'Numbered Client' $$,
   '23505',
   'invoice number INV-0002 is already used in this organization',
@@ -72,11 +70,10 @@ select throws_ok(
 
 -- A stranger naming the organization learns nothing of its numbers: row level
 -- security refuses the row, whatever the number.
-select tests.create_supabase_user('numbering-stranger');
-select tests.authenticate_as('numbering-stranger');
+select tests.authenticate_as('stranger');
 select throws_ok(
   $$ insert into public.invoices (organization_id, client_id, invoice_number, currency)
-     values (tests.personal_org('numberer'), gen_random_uuid(), 'INV-0001', 'USD') $$,
+     values (tests.org('main'), gen_random_uuid(), 'INV-0001', 'USD') $$,
   '42501',
   null,
   'a stranger giving a used number of another organization is refused by RLS, not told it is used'
