@@ -11,7 +11,7 @@ language sql stable as $$ select id from public.invoices where invoice_number = 
 create function pg_temp.client(name text) returns uuid
 language sql stable as $$ select id from public.clients where company_name = name $$;
 create function pg_temp.org() returns uuid
-language sql stable as $$ select tests.personal_org('payer') $$;
+language sql stable as $$ select tests.org('main') $$;
 -- A sent invoice of `total` (one item, no tax) for a client.
 create function pg_temp.sent_invoice(num text, client_name text, total numeric,
                                      issued date default current_date)
@@ -30,8 +30,8 @@ begin
 end;
 $$;
 
-select tests.create_supabase_user('payer', null, '{"business_name": "Payer Ltd"}');
-select tests.authenticate_as('payer');
+select tests.create_cast();
+select tests.authenticate_as('owner');
 
 insert into public.clients (organization_id, company_name) values
   (pg_temp.org(), 'Main Client'),
@@ -68,7 +68,7 @@ select results_eq(
 );
 select results_eq(
   $$ select organization_id, currency, created_by from public.payments where invoice_id = pg_temp.inv('P-1') limit 1 $$,
-  $$ select pg_temp.org(), 'USD'::text, tests.get_supabase_uid('payer') $$,
+  $$ select pg_temp.org(), 'USD'::text, tests.actor('owner') $$,
   'a payment takes its organization and currency from the invoice, and its author from the JWT'
 );
 select throws_ok(
@@ -411,7 +411,7 @@ select results_eq(
      where a.client_id = pg_temp.client('Main Client') and a.type = 'payment'
        and a.metadata ->> 'invoice_id' = pg_temp.inv('P-1')::text
      order by a."timestamp", a.metadata ->> 'amount' limit 1 $$,
-  $$ values ('Payment of 20.00 USD received for invoice P-1'::text, tests.get_supabase_uid('payer'), 'USD'::text, 'bank_transfer'::text) $$,
+  $$ values ('Payment of 20.00 USD received for invoice P-1'::text, tests.actor('owner'), 'USD'::text, 'bank_transfer'::text) $$,
   'a payment activity names amount, currency and invoice, and who recorded it'
 );
 

@@ -8,15 +8,15 @@
 begin;
 select plan(7);
 
-select tests.create_supabase_user('canceller');
+select tests.create_cast();
 insert into public.clients (organization_id, company_name)
-values (tests.personal_org('canceller'), 'Cancel Client');
+values (tests.org('main'), 'Cancel Client');
 
 create function pg_temp.inv(num text) returns uuid
 language sql stable as $$ select id from public.invoices where invoice_number = num $$;
 
 insert into public.invoices (organization_id, client_id, invoice_number)
-select tests.personal_org('canceller'), id, 'C-1' from public.clients
+select tests.org('main'), id, 'C-1' from public.clients
 where company_name = 'Cancel Client';
 insert into public.invoice_items (invoice_id, description, quantity, rate)
 values (pg_temp.inv('C-1'), 'services', 1, 100);
@@ -25,9 +25,9 @@ update public.invoices set status = 'sent' where id = pg_temp.inv('C-1');
 select has_trigger('public', 'invoices', 'c_cancelled_invoice_takes_no_payments',
                    'invoices have the cancelled-takes-no-payments trigger');
 
-select tests.authenticate_as('canceller');
+select tests.authenticate_as('owner');
 select is(
-  public.delete_invoice(tests.personal_org('canceller'), pg_temp.inv('C-1')) ->> 'action',
+  public.delete_invoice(tests.org('main'), pg_temp.inv('C-1')) ->> 'action',
   'cancelled',
   'a sent invoice without payments is cancelled'
 );
@@ -43,7 +43,7 @@ reset role;
 alter table public.payments disable trigger prepare_payment_row;
 select throws_ok(
   $$ insert into public.payments (organization_id, invoice_id, currency, amount)
-     values (tests.personal_org('canceller'), pg_temp.inv('C-1'), 'USD', 10) $$,
+     values (tests.org('main'), pg_temp.inv('C-1'), 'USD', 10) $$,
   '23514',
   'invoice C-1 is cancelled and cannot receive payments',
   'a payment reaching a cancelled invoice after its row check is refused where it lands'
@@ -56,7 +56,7 @@ select results_eq(
   'the cancelled invoice has nothing paid and no payments'
 );
 
-select tests.authenticate_as('canceller');
+select tests.authenticate_as('owner');
 select lives_ok(
   $$ update public.invoices set notes = 'kept for the record' where id = pg_temp.inv('C-1') $$,
   'the notes of a cancelled invoice may still change'

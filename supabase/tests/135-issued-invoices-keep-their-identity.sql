@@ -8,10 +8,10 @@
 begin;
 select plan(11);
 
-select tests.create_supabase_user('renumberer');
+select tests.create_cast();
 insert into public.clients (organization_id, company_name)
-values (tests.personal_org('renumberer'), 'First Client'),
-       (tests.personal_org('renumberer'), 'Second Client');
+values (tests.org('main'), 'First Client'),
+       (tests.org('main'), 'Second Client');
 
 create function pg_temp.inv(num text) returns uuid
 language sql stable as $$ select id from public.invoices where invoice_number = num $$;
@@ -19,15 +19,15 @@ create function pg_temp.client(name text) returns uuid
 language sql stable as $$ select id from public.clients where company_name = name $$;
 
 insert into public.invoices (organization_id, client_id, invoice_number)
-values (tests.personal_org('renumberer'), pg_temp.client('First Client'), 'R-1'),
-       (tests.personal_org('renumberer'), pg_temp.client('First Client'), 'R-2'),
-       (tests.personal_org('renumberer'), pg_temp.client('First Client'), 'R-3');
+values (tests.org('main'), pg_temp.client('First Client'), 'R-1'),
+       (tests.org('main'), pg_temp.client('First Client'), 'R-2'),
+       (tests.org('main'), pg_temp.client('First Client'), 'R-3');
 insert into public.invoice_items (invoice_id, description, quantity, rate)
 select id, 'services', 1, 100 from public.invoices where invoice_number in ('R-1', 'R-2', 'R-3');
 update public.invoices set status = 'sent' where invoice_number in ('R-2', 'R-3');
 insert into public.payments (invoice_id, amount) values (pg_temp.inv('R-3'), 100);
 
-select tests.authenticate_as('renumberer');
+select tests.authenticate_as('owner');
 
 select lives_ok(
   $$ update public.invoices set invoice_number = 'R-1b', issue_date = issue_date - 1
@@ -79,7 +79,7 @@ select lives_ok(
 reset role;
 delete from public.payments where invoice_id = pg_temp.inv('R-3');
 insert into public.payments (invoice_id, amount) values (pg_temp.inv('R-3'), 40);
-select tests.authenticate_as('renumberer');
+select tests.authenticate_as('owner');
 select throws_ok(
   $$ update public.invoices set tax_rate = 10 where id = pg_temp.inv('R-3') $$,
   '23514',
