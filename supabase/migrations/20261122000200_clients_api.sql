@@ -32,10 +32,8 @@ begin
   if auth.uid() is null then
     raise exception 'a signed-in user is required' using errcode = '42501';
   end if;
-  if org_id is null or not private.has_role_on_organization(org_id, 'member') then
-    raise exception 'deleting clients needs the member role or above in the organization'
-      using errcode = '42501';
-  end if;
+  perform private.require_role(org_id, 'member',
+    'deleting clients needs the member role or above in the organization');
   if client_ids is null or cardinality(client_ids) = 0 then
     raise exception 'give at least one client id' using errcode = '22023';
   end if;

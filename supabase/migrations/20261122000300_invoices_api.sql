@@ -281,9 +281,7 @@ declare
   wanted_discount numeric;
   new_id uuid;
 begin
-  if org is null or not private.has_role_on_organization(org, 'member') then
-    raise exception 'your role may not create invoices in this organization' using errcode = '42501';
-  end if;
+  perform private.require_role(org, 'member', 'your role may not create invoices in this organization');
   perform private.refuse_unknown_keys(doc, array[
     'client_id', 'invoice_number', 'issue_date', 'due_date', 'payment_terms', 'status', 'tax_rate',
     'discount', 'notes', 'terms', 'payment_instructions', 'template'], 'invoice');
@@ -406,9 +404,7 @@ declare
   final_status text;
   items_before jsonb;
 begin
-  if org is null or not private.has_role_on_organization(org, 'member') then
-    raise exception 'your role may not change invoices in this organization' using errcode = '42501';
-  end if;
+  perform private.require_role(org, 'member', 'your role may not change invoices in this organization');
   perform private.refuse_unknown_keys(doc, array[
     'client_id', 'invoice_number', 'issue_date', 'due_date', 'payment_terms', 'status', 'tax_rate',
     'discount', 'notes', 'terms', 'payment_instructions', 'template'], 'changes');
@@ -623,9 +619,7 @@ declare
   target uuid := delete_invoice.invoice_id;
   cur public.invoices;
 begin
-  if org is null or not private.has_role_on_organization(org, 'member') then
-    raise exception 'your role may not delete invoices in this organization' using errcode = '42501';
-  end if;
+  perform private.require_role(org, 'member', 'your role may not delete invoices in this organization');
   select * into cur
   from public.invoices i
   where i.id = target and i.organization_id = org

@@ -187,9 +187,7 @@ declare
   amt numeric;
   created public.payments;
 begin
-  if not private.has_role_on_organization(org_id, 'member') then
-    raise exception 'recording payments needs the member role or above' using errcode = '42501';
-  end if;
+  perform private.require_role(org_id, 'member', 'recording payments needs the member role or above');
   perform private.check_payment_fields(record_payment.amount, paid_on, method, ref, note);
   inv := private.lock_payable_invoice(org_id, record_payment.invoice_id);
   amt := private.checked_money(record_payment.amount, inv.currency, 'payment amount');
@@ -234,9 +232,7 @@ declare
   note text;
   changed public.payments;
 begin
-  if not private.has_role_on_organization(org_id, 'member') then
-    raise exception 'changing payments needs the member role or above' using errcode = '42501';
-  end if;
+  perform private.require_role(org_id, 'member', 'changing payments needs the member role or above');
   if jsonb_typeof(patch) <> 'object' then
     raise exception 'changes must be a JSON object' using errcode = '22023';
   end if;
@@ -323,9 +319,7 @@ declare
   target public.payments;
   removed public.payments;
 begin
-  if not private.has_role_on_organization(org_id, 'member') then
-    raise exception 'deleting payments needs the member role or above' using errcode = '42501';
-  end if;
+  perform private.require_role(org_id, 'member', 'deleting payments needs the member role or above');
   select p.* into target
   from public.payments p
   where p.id = delete_payment.payment_id and p.organization_id = org_id;

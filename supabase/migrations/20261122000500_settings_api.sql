@@ -145,9 +145,8 @@ begin
   if uid is null then
     raise exception 'sign in to read settings' using errcode = '42501';
   end if;
-  if get_settings.organization_id is not null
-     and not private.has_role_on_organization(get_settings.organization_id, 'viewer') then
-    raise exception 'you are not a member of this organization' using errcode = '42501';
+  if get_settings.organization_id is not null then
+    perform private.require_role(get_settings.organization_id, 'viewer');
   end if;
   return private.settings_json(uid, get_settings.organization_id);
 end;
@@ -187,8 +186,8 @@ begin
   if uid is null then
     raise exception 'sign in to change settings' using errcode = '42501';
   end if;
-  if org_id is not null and not private.has_role_on_organization(org_id, 'viewer') then
-    raise exception 'you are not a member of this organization' using errcode = '42501';
+  if org_id is not null then
+    perform private.require_role(org_id, 'viewer');
   end if;
 
   -- Every section is checked before anything is written.
@@ -215,10 +214,8 @@ begin
     if org_id is null then
       raise exception 'business settings belong to an organization: name one' using errcode = '22023';
     end if;
-    if not private.has_role_on_organization(org_id, 'admin') then
-      raise exception 'changing business settings needs the admin role or above'
-        using errcode = '42501';
-    end if;
+    perform private.require_role(org_id, 'admin',
+      'changing business settings needs the admin role or above');
     if b ? 'invoice_prefix'
        and coalesce(b ->> 'invoice_prefix', '') !~ '^[A-Za-z0-9._/#-]{0,20}$' then
       raise exception 'business.invoice_prefix may hold at most 20 of A-Z a-z 0-9 . _ / # -'

@@ -46,26 +46,6 @@ create index if not exists clients_organization_created_at_idx
 -- Helpers
 -- =============================================================================
 
--- The caller must belong to the organization (any role); the service role
--- (scheduled jobs) may read any. 42501 otherwise, so a direct RPC caller gets a
--- refusal rather than a report of zeros.
-create or replace function private.require_report_access(org_id uuid)
-returns void
-language plpgsql
-stable
-set search_path = ''
-as $$
-begin
-  if org_id is null then
-    raise exception 'org_id is required' using errcode = '22023';
-  end if;
-  if coalesce(auth.role(), '') <> 'service_role'
-     and not private.has_role_on_organization(org_id, 'viewer') then
-    raise exception 'you are not a member of this organization' using errcode = '42501';
-  end if;
-end;
-$$;
-
 -- A report's date range, both ends inclusive. Defaults: `to` today, `from` the
 -- first day of the month eleven months before `to` (the last 12 calendar
 -- months). from <= to and a span of at most 5 years, 22023 otherwise.
@@ -119,7 +99,6 @@ as $$
 $$;
 
 grant execute on function
-  private.require_report_access(uuid),
   private.report_range(date, date),
   private.report_currency(uuid),
   private.invoice_report_status(text, date, date)
@@ -156,7 +135,7 @@ declare
   main_currency text;
   result jsonb;
 begin
-  perform private.require_report_access(org_id);
+  perform private.require_role(org_id, 'viewer');
   today := coalesce(today, current_date);
   month_start := pg_catalog.date_trunc('month', today::timestamp)::date;
   next_month_start := (month_start + interval '1 month')::date;
@@ -285,7 +264,7 @@ as $$
 declare
   result jsonb;
 begin
-  perform private.require_report_access(org_id);
+  perform private.require_role(org_id, 'viewer');
   if row_limit is null or row_limit < 1 or row_limit > 50 then
     raise exception 'limit must be between 1 and 50' using errcode = '22023';
   end if;
@@ -329,7 +308,7 @@ as $$
 declare
   result jsonb;
 begin
-  perform private.require_report_access(org_id);
+  perform private.require_role(org_id, 'viewer');
   if row_limit is null or row_limit < 1 or row_limit > 50 then
     raise exception 'limit must be between 1 and 50' using errcode = '22023';
   end if;
@@ -377,7 +356,7 @@ declare
   main_currency text;
   result jsonb;
 begin
-  perform private.require_report_access(org_id);
+  perform private.require_role(org_id, 'viewer');
   if months is null or months < 1 or months > 36 then
     raise exception 'months must be between 1 and 36' using errcode = '22023';
   end if;
@@ -485,7 +464,7 @@ declare
   main_currency text;
   result jsonb;
 begin
-  perform private.require_report_access(org_id);
+  perform private.require_role(org_id, 'viewer');
   select r.range_from, r.range_to into range_from, range_to
   from private.report_range(date_from, date_to) r;
   main_currency := private.report_currency(org_id);
@@ -612,7 +591,7 @@ declare
   main_currency text;
   result jsonb;
 begin
-  perform private.require_report_access(org_id);
+  perform private.require_role(org_id, 'viewer');
   select r.range_from, r.range_to into range_from, range_to
   from private.report_range(date_from, date_to) r;
   group_by := coalesce(group_by, 'month');
@@ -779,7 +758,7 @@ declare
   main_currency text;
   result jsonb;
 begin
-  perform private.require_report_access(org_id);
+  perform private.require_role(org_id, 'viewer');
   select r.range_from, r.range_to into range_from, range_to
   from private.report_range(date_from, date_to) r;
   main_currency := private.report_currency(org_id);
@@ -874,7 +853,7 @@ declare
   main_currency text;
   result jsonb;
 begin
-  perform private.require_report_access(org_id);
+  perform private.require_role(org_id, 'viewer');
   select r.range_from, r.range_to into range_from, range_to
   from private.report_range(date_from, date_to) r;
   sort_by := coalesce(sort_by, '-billed');

@@ -269,9 +269,10 @@ declare
   me uuid := auth.uid();
   row_ public.idempotency_keys;
 begin
-  if me is null or not private.has_role_on_organization(org, 'member') then
+  if me is null then
     raise exception 'your role may not send in this organization' using errcode = '42501';
   end if;
+  perform private.require_role(org, 'member', 'your role may not send in this organization');
   if k is null or length(k) not between 1 and 255 then
     raise exception 'Idempotency-Key must be 1 to 255 characters' using errcode = '22023';
   end if;
@@ -467,9 +468,7 @@ declare
   results jsonb;
   ok_ids uuid[];
 begin
-  if org is null or not private.has_role_on_organization(org, 'member') then
-    raise exception 'your role may not change invoices in this organization' using errcode = '42501';
-  end if;
+  perform private.require_role(org, 'member', 'your role may not change invoices in this organization');
   if act is null or act not in ('mark_sent', 'mark_paid', 'cancel', 'delete') then
     raise exception 'action must be one of mark_sent, mark_paid, cancel, delete' using errcode = '22023';
   end if;
@@ -606,9 +605,7 @@ declare
   job public.bulk_jobs;
   items jsonb;
 begin
-  if org is null or not private.has_role_on_organization(org, 'member') then
-    raise exception 'your role may not send invoices in this organization' using errcode = '42501';
-  end if;
+  perform private.require_role(org, 'member', 'your role may not send invoices in this organization');
   if ids is null or cardinality(ids) not between 1 and 500 then
     raise exception 'ids must list 1 to 500 invoices' using errcode = '22023';
   end if;

@@ -47,7 +47,7 @@ declare
   pattern text;
   page json;
 begin
-  perform private.require_report_access(org_id);
+  perform private.require_role(org_id, 'viewer');
   if page_rows is null or page_rows < 1 or page_rows > 5000 then
     raise exception 'page_rows must be between 1 and 5000' using errcode = '22023';
   end if;

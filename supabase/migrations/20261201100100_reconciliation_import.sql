@@ -70,12 +70,7 @@ as $$
 declare
   b public.import_batches;
 begin
-  if org is null or not (
-    coalesce(auth.role(), '') = 'service_role'
-    or org = any (private.my_organization_ids('member'))
-  ) then
-    raise exception 'your role may not import in this organization' using errcode = '42501';
-  end if;
+  perform private.require_role(org, 'member', 'your role may not import in this organization');
   if import_policy is null or import_policy not in ('all_or_nothing', 'accept_valid_rows') then
     raise exception 'policy must be all_or_nothing or accept_valid_rows' using errcode = '22023';
   end if;
@@ -300,9 +295,7 @@ declare
   b public.import_batches;
   new_id uuid := gen_random_uuid();
 begin
-  if org is null or not org = any (private.my_organization_ids('member')) then
-    raise exception 'your role may not import in this organization' using errcode = '42501';
-  end if;
+  perform private.require_role(org, 'member', 'your role may not import in this organization');
   if kind is null or kind not in ('vendor_invoices', 'purchase_orders', 'goods_receipts') then
     raise exception 'kind must be vendor_invoices, purchase_orders or goods_receipts'
       using errcode = '22023';

@@ -92,51 +92,6 @@ as $$
   limit 1
 $$;
 
--- Who may run matching and resolve: a member or above of the organization, or
--- the service role (import jobs), or a direct database session (no JWT).
-create or replace function private.require_reconciliation_writer(org uuid)
-returns void
-language plpgsql
-stable
-security definer
-set search_path = ''
-as $$
-begin
-  if org is null then
-    raise exception 'organization_id is required' using errcode = '22023';
-  end if;
-  if auth.uid() is not null then
-    if not private.has_role_on_organization(org, 'member') then
-      raise exception 'reconciliation changes need the member role or above in the organization'
-        using errcode = '42501';
-    end if;
-  elsif coalesce(auth.role(), 'service_role') <> 'service_role' then
-    raise exception 'a signed-in user is required' using errcode = '42501';
-  end if;
-end;
-$$;
-
-create or replace function private.require_reconciliation_reader(org uuid)
-returns void
-language plpgsql
-stable
-security definer
-set search_path = ''
-as $$
-begin
-  if org is null then
-    raise exception 'organization_id is required' using errcode = '22023';
-  end if;
-  if auth.uid() is not null then
-    if not private.has_role_on_organization(org, 'viewer') then
-      raise exception 'not a member of the organization' using errcode = '42501';
-    end if;
-  elsif coalesce(auth.role(), 'service_role') <> 'service_role' then
-    raise exception 'a signed-in user is required' using errcode = '42501';
-  end if;
-end;
-$$;
-
 -- =============================================================================
 -- Links a person made (kept by matching) and merge rejections
 -- =============================================================================
@@ -320,26 +275,62 @@ grant select on public.reconciliation_settings, public.vendor_merge_rejections,
   public.vendor_invoice_matches, public.vendor_invoice_line_matches,
   public.reconciliation_exceptions to authenticated;
 
-do $policies$
-declare
-  t record;
+create policy "Members can view their organization's reconciliation settings"
+  on public.reconciliation_settings for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+create policy "Members can view their organization's vendor merge rejections"
+  on public.vendor_merge_rejections for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+create policy "Members can view their organization's vendor invoice matches"
+  on public.vendor_invoice_matches for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+create policy "Members can view their organization's invoice line matches"
+  on public.vendor_invoice_line_matches for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+create policy "Members can view their organization's reconciliation exceptions"
+  on public.reconciliation_exceptions for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+
+-- The settings are the admins' to write, as the organization's other settings are:
+-- each value is held by the table's checks, and updated_by is stamped by the trigger
+-- below, never given.
+grant insert (organization_id, quantity_tolerance_percent, price_tolerance_percent,
+  price_tolerance_amount, total_tolerance_amount, vendor_similarity_threshold, auto_rematch)
+  on public.reconciliation_settings to authenticated;
+grant update (quantity_tolerance_percent, price_tolerance_percent, price_tolerance_amount,
+  total_tolerance_amount, vendor_similarity_threshold, auto_rematch)
+  on public.reconciliation_settings to authenticated;
+create policy "Admins can save their organization's reconciliation settings"
+  on public.reconciliation_settings for insert to authenticated
+  with check (organization_id = any ((select private.my_organization_ids('admin'))::uuid[]));
+create policy "Admins can change their organization's reconciliation settings"
+  on public.reconciliation_settings for update to authenticated
+  using (organization_id = any ((select private.my_organization_ids('admin'))::uuid[]))
+  with check (organization_id = any ((select private.my_organization_ids('admin'))::uuid[]));
+
+-- "These two vendors are different" is a member's call, as confirming an alias is: a
+-- rejection only stops a suggestion (the pair's foreign keys keep it in the
+-- organization; created_by is the default, never given).
+grant insert (organization_id, vendor_id, other_vendor_id, reason)
+  on public.vendor_merge_rejections to authenticated;
+create policy "Members can reject vendor suggestions in their organization"
+  on public.vendor_merge_rejections for insert to authenticated
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+
+-- Whoever saves the settings is the one recorded (a direct write cannot name another).
+create or replace function private.stamp_settings_author()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
 begin
-  for t in
-    select * from (values
-      ('reconciliation_settings', 'reconciliation settings'),
-      ('vendor_merge_rejections', 'vendor merge rejections'),
-      ('vendor_invoice_matches', 'vendor invoice matches'),
-      ('vendor_invoice_line_matches', 'invoice line matches'),
-      ('reconciliation_exceptions', 'reconciliation exceptions')
-    ) as v (tbl, words)
-  loop
-    execute format(
-      'create policy %I on public.%I for select to authenticated'
-      ' using (organization_id = any ((select private.my_organization_ids())::uuid[]))',
-      format('Members can view their organization''s %s', t.words), t.tbl);
-  end loop;
+  new.updated_by := auth.uid();
+  return new;
 end;
-$policies$;
+$$;
+
+create trigger stamp_settings_author before insert or update on public.reconciliation_settings
+  for each row execute function private.stamp_settings_author();
 
 select private.enable_audit('public.reconciliation_settings', array['updated_at']);
 select private.enable_audit('public.vendor_merge_rejections');
@@ -425,7 +416,8 @@ declare
   counts jsonb;
   n integer;
 begin
-  perform private.require_reconciliation_writer(org);
+  perform private.require_role(org, 'member',
+    'reconciliation changes need the member role or above in the organization');
   if ids is not null and cardinality(ids) > 50000 then
     raise exception 'at most 50000 invoices can be matched at once; % were given', cardinality(ids)
       using errcode = '22023';
@@ -1122,11 +1114,12 @@ create or replace function public.get_reconciliation_settings(organization_id uu
 returns jsonb
 language plpgsql
 stable
-security definer
+security invoker
 set search_path = ''
 as $$
 begin
-  perform private.require_reconciliation_reader(get_reconciliation_settings.organization_id);
+  perform private.require_role(get_reconciliation_settings.organization_id, 'viewer',
+    'not a member of the organization');
   return private.reconciliation_settings_json(get_reconciliation_settings.organization_id);
 end;
 $$;
@@ -1136,7 +1129,7 @@ create or replace function public.update_reconciliation_settings(organization_id
 returns jsonb
 language plpgsql
 volatile
-security definer
+security invoker
 set search_path = ''
 as $$
 declare
@@ -1144,10 +1137,12 @@ declare
   cur public.reconciliation_settings;
   unknown text;
 begin
-  if auth.uid() is null or not private.has_role_on_organization(org, 'admin') then
+  if auth.uid() is null then
     raise exception 'changing the matching settings needs the admin role or above'
       using errcode = '42501';
   end if;
+  perform private.require_role(org, 'admin',
+    'changing the matching settings needs the admin role or above');
   if changes is null or jsonb_typeof(changes) <> 'object' or changes = '{}' then
     raise exception 'give at least one setting to change' using errcode = '22023';
   end if;
@@ -1164,7 +1159,7 @@ begin
   cur := private.reconciliation_settings_of(org);
   insert into public.reconciliation_settings as r (
     organization_id, quantity_tolerance_percent, price_tolerance_percent, price_tolerance_amount,
-    total_tolerance_amount, vendor_similarity_threshold, auto_rematch, updated_by)
+    total_tolerance_amount, vendor_similarity_threshold, auto_rematch)
   values (
     org,
     coalesce((changes ->> 'quantity_tolerance_percent')::numeric, cur.quantity_tolerance_percent),
@@ -1172,16 +1167,14 @@ begin
     coalesce((changes ->> 'price_tolerance_amount')::numeric, cur.price_tolerance_amount),
     coalesce((changes ->> 'total_tolerance_amount')::numeric, cur.total_tolerance_amount),
     coalesce((changes ->> 'vendor_similarity_threshold')::numeric, cur.vendor_similarity_threshold),
-    coalesce((changes ->> 'auto_rematch')::boolean, cur.auto_rematch),
-    auth.uid())
+    coalesce((changes ->> 'auto_rematch')::boolean, cur.auto_rematch))
   on conflict on constraint reconciliation_settings_pkey do update
   set quantity_tolerance_percent = excluded.quantity_tolerance_percent,
       price_tolerance_percent = excluded.price_tolerance_percent,
       price_tolerance_amount = excluded.price_tolerance_amount,
       total_tolerance_amount = excluded.total_tolerance_amount,
       vendor_similarity_threshold = excluded.vendor_similarity_threshold,
-      auto_rematch = excluded.auto_rematch,
-      updated_by = excluded.updated_by;
+      auto_rematch = excluded.auto_rematch;
   return private.reconciliation_settings_json(org);
 end;
 $$;
@@ -1276,19 +1269,22 @@ create or replace function public.reconciliation_vendor(organization_id uuid, ve
 returns jsonb
 language plpgsql
 stable
-security definer
+security invoker
 set search_path = ''
 as $$
 begin
-  perform private.require_reconciliation_reader(reconciliation_vendor.organization_id);
+  perform private.require_role(reconciliation_vendor.organization_id, 'viewer',
+    'not a member of the organization');
   return private.vendor_json(reconciliation_vendor.organization_id, reconciliation_vendor.vendor_id);
 end;
 $$;
 
+-- The vendor of the organization, locked for the caller's change (P0002 if there is
+-- none). As the caller: a member may lock the vendors they may update.
 create or replace function private.lock_vendor(org uuid, vendor uuid, what text default 'vendor')
 returns public.vendors
 language plpgsql
-security definer
+security invoker
 set search_path = ''
 as $$
 declare
@@ -1305,11 +1301,12 @@ $$;
 -- Unknown-vendor invoices whose name is now a vendor's name or confirmed alias
 -- get that vendor (an invoice whose number the vendor already has stays
 -- unknown: it is a duplicate), then everything of the organization still
--- pending or in exception for those names is re-matched.
+-- pending or in exception for those names is re-matched. As the caller: a member may
+-- give an invoice its vendor.
 create or replace function private.assign_unknown_invoices(org uuid, vendor uuid, keys text[])
 returns integer
 language plpgsql
-security definer
+security invoker
 set search_path = ''
 as $$
 declare
@@ -1346,7 +1343,7 @@ create or replace function public.add_vendor_alias(organization_id uuid, vendor_
 returns jsonb
 language plpgsql
 volatile
-security definer
+security invoker
 set search_path = ''
 as $$
 declare
@@ -1356,7 +1353,8 @@ declare
   other uuid;
   rematched integer;
 begin
-  perform private.require_reconciliation_writer(org);
+  perform private.require_role(org, 'member',
+    'reconciliation changes need the member role or above in the organization');
   v := private.lock_vendor(org, add_vendor_alias.vendor_id);
   if v.status = 'merged' then
     raise exception 'the vendor was merged into another; add the alias to the surviving vendor'
@@ -1395,13 +1393,56 @@ $$;
 -- aliases, its purchase orders and invoices move to the survivor, it is kept
 -- as status 'merged' (merged_into = the survivor); the moved invoices and the
 -- survivor's unknown-name invoices are re-matched.
+-- The steps of a merge that a member may not take through RLS and the column grants:
+-- the merged vendor's aliases, purchase orders and exceptions point at the survivor
+-- (the purchase order's and the exception's vendor are no column a person writes, and
+-- an alias is never updated, only added or removed), and the vendor is marked merged
+-- (merged_into is written by a merge only). SECURITY DEFINER for these writes; it
+-- checks the caller itself, and merge_vendors (its only caller) has locked and judged
+-- both vendors.
+create or replace function private.fold_vendor_into(
+  org uuid, merged uuid, survivor uuid, reason text
+)
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  into_vendor public.vendors;
+begin
+  perform private.require_role(org, 'member',
+    'reconciliation changes need the member role or above in the organization');
+  select * into into_vendor from public.vendors v
+  where v.organization_id = org and v.id = survivor and v.status <> 'merged';
+  if not found or merged = survivor or not exists (
+       select 1 from public.vendors v
+       where v.organization_id = org and v.id = merged and v.status <> 'merged') then
+    raise exception 'both vendors must be unmerged vendors of the organization' using errcode = '23514';
+  end if;
+  update public.vendor_aliases a set vendor_id = survivor
+  where a.organization_id = org and a.vendor_id = merged;
+  update public.purchase_orders po set vendor_id = survivor
+  where po.organization_id = org and po.vendor_id = merged;
+  update public.reconciliation_exceptions e set vendor_id = survivor
+  where e.organization_id = org and e.vendor_id = merged;
+  update public.vendors v
+  set status = 'merged', merged_into = survivor,
+      notes = left(concat_ws(E'\n', v.notes,
+                   format('Merged into %s (%s)%s', into_vendor.name, survivor,
+                          coalesce(': ' || nullif(btrim(reason), ''), ''))), 5000)
+  where v.organization_id = org and v.id = merged;
+end;
+$$;
+
 create or replace function public.merge_vendors(
   organization_id uuid, vendor_id uuid, merged_id uuid, reason text default null
 )
 returns jsonb
 language plpgsql
 volatile
-security definer
+security invoker
 set search_path = ''
 as $$
 declare
@@ -1412,7 +1453,8 @@ declare
   ids uuid[];
   clash text;
 begin
-  perform private.require_reconciliation_writer(org);
+  perform private.require_role(org, 'member',
+    'reconciliation changes need the member role or above in the organization');
   survivor := private.lock_vendor(org, merge_vendors.vendor_id);
   if merged_id is null then
     raise exception 'vendor_id: name the vendor to merge into this one' using errcode = '22023';
@@ -1440,27 +1482,16 @@ begin
       using errcode = '23505';
   end if;
 
-  update public.vendor_aliases a set vendor_id = survivor.id
-  where a.organization_id = org and a.vendor_id = merged.id;
+  perform private.fold_vendor_into(org, merged.id, survivor.id, reason);
   insert into public.vendor_aliases (organization_id, vendor_id, alias, source)
   values (org, survivor.id, merged.name, 'merge')
   on conflict on constraint vendor_aliases_one_vendor_per_name do nothing;
-  update public.purchase_orders po set vendor_id = survivor.id
-  where po.organization_id = org and po.vendor_id = merged.id;
   with moved as (
     update public.vendor_invoices vi set vendor_id = survivor.id
     where vi.organization_id = org and vi.vendor_id = merged.id
     returning vi.id, vi.status
   )
   select array_agg(id) filter (where status not in ('approved', 'rejected')) into ids from moved;
-  update public.reconciliation_exceptions e set vendor_id = survivor.id
-  where e.organization_id = org and e.vendor_id = merged.id;
-  update public.vendors v
-  set status = 'merged', merged_into = survivor.id,
-      notes = left(concat_ws(E'\n', v.notes,
-                   format('Merged into %s (%s)%s', survivor.name, survivor.id,
-                          coalesce(': ' || nullif(btrim(reason), ''), ''))), 5000)
-  where v.id = merged.id;
   if ids is not null then
     perform public.match_vendor_invoices(org, ids);
   end if;
@@ -1480,14 +1511,15 @@ create or replace function public.reject_vendor_suggestion(
 returns jsonb
 language plpgsql
 volatile
-security definer
+security invoker
 set search_path = ''
 as $$
 declare
   org uuid := reject_vendor_suggestion.organization_id;
   v public.vendors;
 begin
-  perform private.require_reconciliation_writer(org);
+  perform private.require_role(org, 'member',
+    'reconciliation changes need the member role or above in the organization');
   v := private.lock_vendor(org, reject_vendor_suggestion.vendor_id);
   if other_vendor_id is null or other_vendor_id = v.id then
     raise exception 'vendor_id: name the other vendor of the suggestion' using errcode = '22023';
@@ -1509,13 +1541,42 @@ $$;
 -- default) becomes a vendor of its own; the vendor's invoices written under
 -- that name move to it (or become unknown-vendor invoices) and are re-matched.
 -- Refused for the name of a merged vendor (split nothing twice).
+-- A merged vendor comes back (split_vendor_alias, when the alias split off is the
+-- name a merge brought): it is active again, and the purchase orders that were its
+-- own when they were stored go back to it. SECURITY DEFINER: which purchase orders
+-- those are is read from the audit trail (admins only through RLS), and merged_into
+-- and a purchase order's vendor are no columns a person writes. It checks the caller
+-- itself; the vendor must be one merged into `survivor`.
+create or replace function private.restore_merged_vendor(org uuid, survivor uuid, merged uuid)
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+  perform private.require_role(org, 'member',
+    'reconciliation changes need the member role or above in the organization');
+  update public.vendors o set status = 'active', merged_into = null
+  where o.organization_id = org and o.id = merged and o.merged_into = survivor;
+  if not found then
+    raise exception 'the vendor was not merged into this one' using errcode = '23514';
+  end if;
+  update public.purchase_orders po set vendor_id = merged
+  where po.organization_id = org and po.vendor_id = survivor
+    and exists (select 1 from public.audit_log l
+                where l.table_name = 'public.purchase_orders' and l.record_id = po.id
+                  and l.operation = 'INSERT' and (l.new_record ->> 'vendor_id')::uuid = merged);
+end;
+$$;
+
 create or replace function public.split_vendor_alias(
   organization_id uuid, vendor_id uuid, alias_id uuid, create_vendor boolean default true
 )
 returns jsonb
 language plpgsql
 volatile
-security definer
+security invoker
 set search_path = ''
 as $$
 declare
@@ -1525,17 +1586,18 @@ declare
   target uuid;
   ids uuid[];
 begin
-  perform private.require_reconciliation_writer(org);
+  perform private.require_role(org, 'member',
+    'reconciliation changes need the member role or above in the organization');
   v := private.lock_vendor(org, split_vendor_alias.vendor_id);
   if alias_id is null then
     raise exception 'alias_id: name the alias to split off' using errcode = '22023';
   end if;
-  select * into a from public.vendor_aliases x
-  where x.organization_id = org and x.vendor_id = v.id and x.id = alias_id for update;
+  delete from public.vendor_aliases x
+  where x.organization_id = org and x.vendor_id = v.id and x.id = alias_id
+  returning * into a;
   if not found then
     raise exception 'the vendor has no such alias' using errcode = '23503';
   end if;
-  delete from public.vendor_aliases x where x.id = a.id;
   if coalesce(create_vendor, true) then
     select o.id into target from public.vendors o
     where o.organization_id = org and o.status = 'merged' and o.merged_into = v.id
@@ -1543,12 +1605,7 @@ begin
     limit 1;
     if target is not null then
       -- The alias came from a merge: the merged vendor comes back.
-      update public.vendors o set status = 'active', merged_into = null where o.id = target;
-      update public.purchase_orders po set vendor_id = target
-      where po.organization_id = org and po.vendor_id = v.id
-        and exists (select 1 from public.audit_log l
-                    where l.table_name = 'public.purchase_orders' and l.record_id = po.id
-                      and l.operation = 'INSERT' and (l.new_record ->> 'vendor_id')::uuid = target);
+      perform private.restore_merged_vendor(org, v.id, target);
     else
       insert into public.vendors (organization_id, name, notes)
       values (org, a.alias, format('Split from %s (%s)', v.name, v.id))
@@ -1601,14 +1658,14 @@ create or replace function public.reconciliation_invoice(organization_id uuid, i
 returns jsonb
 language plpgsql
 stable
-security definer
+security invoker
 set search_path = ''
 as $$
 declare
   org uuid := reconciliation_invoice.organization_id;
   result jsonb;
 begin
-  perform private.require_reconciliation_reader(org);
+  perform private.require_role(org, 'viewer', 'not a member of the organization');
   select private.money_fields(to_jsonb(vi), array['subtotal', 'tax_amount', 'total_amount'])
          || jsonb_build_object(
               'vendor', (select jsonb_build_object('id', v.id, 'name', v.name, 'status', v.status)
@@ -1653,18 +1710,46 @@ begin
 end;
 $$;
 
-create or replace function public.reconciliation_exception(organization_id uuid, exception_id uuid)
+-- An exception's history: its rows in the audit log, oldest first. SECURITY DEFINER:
+-- the audit log is the admins' to read through RLS, while every member who sees the
+-- exception sees who decided what on it. It checks the caller itself and answers only
+-- for an exception of that organization.
+create or replace function private.exception_history(org uuid, exception_id uuid)
 returns jsonb
 language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
+begin
+  perform private.require_role(org, 'viewer', 'not a member of the organization');
+  return coalesce((
+    select jsonb_agg(jsonb_build_object(
+             'changed_at', a.changed_at, 'changed_by', a.changed_by,
+             'operation', a.operation, 'status', a.new_record ->> 'status',
+             'resolution', a.new_record ->> 'resolution',
+             'reason', a.new_record ->> 'resolution_reason')
+             order by a.changed_at, a.id)
+    from public.audit_log a
+    where a.table_name = 'public.reconciliation_exceptions'
+      and a.record_id = exception_history.exception_id
+      and exists (select 1 from public.reconciliation_exceptions e
+                  where e.organization_id = org and e.id = exception_history.exception_id)), '[]');
+end;
+$$;
+
+create or replace function public.reconciliation_exception(organization_id uuid, exception_id uuid)
+returns jsonb
+language plpgsql
+stable
+security invoker
+set search_path = ''
+as $$
 declare
   org uuid := reconciliation_exception.organization_id;
   result jsonb;
 begin
-  perform private.require_reconciliation_reader(org);
+  perform private.require_role(org, 'viewer', 'not a member of the organization');
   select private.exception_json(e)
          || jsonb_build_object(
               'invoice', (
@@ -1691,15 +1776,7 @@ begin
                                'amount_variance'])
                 from public.vendor_invoice_line_matches lm
                 where lm.vendor_invoice_line_id = e.vendor_invoice_line_id),
-              'history', coalesce((
-                select jsonb_agg(jsonb_build_object(
-                         'changed_at', a.changed_at, 'changed_by', a.changed_by,
-                         'operation', a.operation, 'status', a.new_record ->> 'status',
-                         'resolution', a.new_record ->> 'resolution',
-                         'reason', a.new_record ->> 'resolution_reason')
-                         order by a.changed_at, a.id)
-                from public.audit_log a
-                where a.table_name = 'public.reconciliation_exceptions' and a.record_id = e.id), '[]'))
+              'history', private.exception_history(org, e.id))
   into result
   from public.reconciliation_exceptions e
   where e.organization_id = org and e.id = reconciliation_exception.exception_id;
@@ -1721,6 +1798,88 @@ $$;
 -- if the new link still shows it). reason: 1 to 1000 characters, required.
 -- The decision, the person and the reason are the exception's row, in the
 -- audit log.
+-- The decision's writes, which no member makes through RLS: the exception's status,
+-- resolution, reason and resolver (no write policy: a person resolves an exception
+-- only here, with a reason, and the invoice is re-matched after), the invoice's
+-- rejection and its purchase order or line links (status, purchase_order_id and the
+-- *_linked_manually flags are no columns a person writes). SECURITY DEFINER for those;
+-- it checks the caller, locks the exception and its invoice and judges them again
+-- under the lock (a concurrent decision loses with the same answer). The arguments
+-- are resolve_reconciliation_exception's, checked there; the links name rows of the
+-- organization (checked there under RLS, and by the foreign keys).
+create or replace function private.record_exception_decision(
+  org uuid, exception_id uuid, action text, reason text,
+  purchase_order_id uuid, purchase_order_line_id uuid
+)
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  e public.reconciliation_exceptions;
+  vi public.vendor_invoices;
+  po uuid := record_exception_decision.purchase_order_id;
+  pol uuid := record_exception_decision.purchase_order_line_id;
+begin
+  perform private.require_role(org, 'member',
+    'reconciliation changes need the member role or above in the organization');
+  if action is null or action not in ('accept', 'dismiss', 'reject', 'link')
+     or reason is null or length(btrim(reason)) not between 1 and 1000 then
+    raise exception 'a decision needs an action and a reason' using errcode = '22023';
+  end if;
+  select * into e from public.reconciliation_exceptions x
+  where x.organization_id = org and x.id = record_exception_decision.exception_id for update;
+  if not found then
+    raise exception 'exception not found' using errcode = 'P0002';
+  end if;
+  select * into vi from public.vendor_invoices x where x.id = e.vendor_invoice_id for update;
+  if e.status <> 'open' then
+    raise exception 'the exception is already % (%); only open exceptions are resolved', e.status, e.resolution
+      using errcode = '23514';
+  end if;
+  if vi.status in ('approved', 'rejected') then
+    raise exception 'the invoice was already %', vi.status using errcode = '23514';
+  end if;
+
+  if action = 'reject' then
+    update public.reconciliation_exceptions x
+    set status = 'resolved', resolution = 'rejected', resolved_by = auth.uid(), resolved_at = now(),
+        resolution_reason = case when x.id = e.id then btrim(reason)
+                                 else left('the invoice was rejected: ' || btrim(reason), 1000) end
+    where x.vendor_invoice_id = vi.id and x.status = 'open';
+    update public.vendor_invoices x set status = 'rejected' where x.id = vi.id;
+    return;
+  end if;
+
+  if action = 'link' then
+    if po is not null then
+      update public.vendor_invoices x set purchase_order_id = po, po_linked_manually = true
+      where x.id = vi.id;
+      -- Lines follow the new purchase order (matched again by item code or description).
+      update public.vendor_invoice_lines l
+      set po_line_linked_manually = false, purchase_order_line_id = null
+      where l.vendor_invoice_id = vi.id and l.po_line_linked_manually;
+    elsif pol is not null and e.vendor_invoice_line_id is not null then
+      update public.vendor_invoice_lines l
+      set purchase_order_line_id = pol, po_line_linked_manually = true
+      where l.id = e.vendor_invoice_line_id;
+    else
+      raise exception 'link: give a purchase order, or a purchase order line for a line''s exception'
+        using errcode = '22023';
+    end if;
+  end if;
+
+  update public.reconciliation_exceptions x
+  set status = case when action = 'dismiss' then 'dismissed' else 'resolved' end,
+      resolution = case action when 'accept' then 'accepted' when 'dismiss' then 'dismissed'
+                               else 'linked' end,
+      resolved_by = auth.uid(), resolved_at = now(), resolution_reason = btrim(reason)
+  where x.id = e.id;
+end;
+$$;
+
 create or replace function public.resolve_reconciliation_exception(
   organization_id uuid,
   exception_id uuid,
@@ -1733,7 +1892,7 @@ create or replace function public.resolve_reconciliation_exception(
 returns jsonb
 language plpgsql
 volatile
-security definer
+security invoker
 set search_path = ''
 as $$
 declare
@@ -1744,13 +1903,14 @@ declare
   pol uuid := resolve_reconciliation_exception.purchase_order_line_id;
   links integer;
 begin
-  perform private.require_reconciliation_writer(org);
+  perform private.require_role(org, 'member',
+    'reconciliation changes need the member role or above in the organization');
   select * into e from public.reconciliation_exceptions x
-  where x.organization_id = org and x.id = exception_id for update;
+  where x.organization_id = org and x.id = exception_id;
   if not found then
     raise exception 'exception not found' using errcode = 'P0002';
   end if;
-  select * into vi from public.vendor_invoices x where x.id = e.vendor_invoice_id for update;
+  select * into vi from public.vendor_invoices x where x.id = e.vendor_invoice_id;
   if action is null or action not in ('accept', 'dismiss', 'reject', 'link') then
     raise exception 'action: use accept, dismiss, reject or link' using errcode = '22023';
   end if;
@@ -1774,16 +1934,6 @@ begin
     raise exception 'the invoice was already %', vi.status using errcode = '23514';
   end if;
 
-  if action = 'reject' then
-    update public.reconciliation_exceptions x
-    set status = 'resolved', resolution = 'rejected', resolved_by = auth.uid(), resolved_at = now(),
-        resolution_reason = case when x.id = e.id then btrim(reason)
-                                 else left('the invoice was rejected: ' || btrim(reason), 1000) end
-    where x.vendor_invoice_id = vi.id and x.status = 'open';
-    update public.vendor_invoices x set status = 'rejected' where x.id = vi.id;
-    return public.reconciliation_exception(org, e.id);
-  end if;
-
   if action = 'link' then
     if goods_receipt_id is not null then
       select g.purchase_order_id into po from public.goods_receipts g
@@ -1798,12 +1948,6 @@ begin
         raise exception 'purchase_order_id: no such purchase order in the organization'
           using errcode = '23503';
       end if;
-      update public.vendor_invoices x set purchase_order_id = po, po_linked_manually = true
-      where x.id = vi.id;
-      -- Lines follow the new purchase order (matched again by item code or description).
-      update public.vendor_invoice_lines l
-      set po_line_linked_manually = false, purchase_order_line_id = null
-      where l.vendor_invoice_id = vi.id and l.po_line_linked_manually;
     else
       if e.vendor_invoice_line_id is null then
         raise exception 'purchase_order_line_id: this exception is about the whole invoice, not a line; link a purchase order'
@@ -1814,19 +1958,13 @@ begin
         raise exception 'purchase_order_line_id: no such purchase order line in the organization'
           using errcode = '23503';
       end if;
-      update public.vendor_invoice_lines l
-      set purchase_order_line_id = pol, po_line_linked_manually = true
-      where l.id = e.vendor_invoice_line_id;
     end if;
   end if;
 
-  update public.reconciliation_exceptions x
-  set status = case when action = 'dismiss' then 'dismissed' else 'resolved' end,
-      resolution = case action when 'accept' then 'accepted' when 'dismiss' then 'dismissed'
-                               else 'linked' end,
-      resolved_by = auth.uid(), resolved_at = now(), resolution_reason = btrim(reason)
-  where x.id = e.id;
-  perform public.match_vendor_invoices(org, array[vi.id]);
+  perform private.record_exception_decision(org, e.id, action, reason, po, pol);
+  if action <> 'reject' then
+    perform public.match_vendor_invoices(org, array[vi.id]);
+  end if;
   return public.reconciliation_exception(org, e.id);
 end;
 $$;
@@ -1844,14 +1982,14 @@ create or replace function public.reconciliation_dashboard(
 returns jsonb
 language plpgsql
 stable
-security definer
+security invoker
 set search_path = ''
 as $$
 declare
   org uuid := reconciliation_dashboard.organization_id;
   result jsonb;
 begin
-  perform private.require_reconciliation_reader(org);
+  perform private.require_role(org, 'viewer', 'not a member of the organization');
   with inv as (
     select vi.* from public.vendor_invoices vi
     where vi.organization_id = org
@@ -1948,4 +2086,20 @@ grant execute on function public.get_reconciliation_settings(uuid),
   public.reconciliation_exception(uuid, uuid),
   public.resolve_reconciliation_exception(uuid, uuid, text, text, uuid, uuid, uuid),
   public.reconciliation_dashboard(uuid, date, date)
+  to authenticated, service_role;
+
+-- What the RPCs above call as their caller: the definer helpers (each says why it needs
+-- its owner's rights) and the shapes of the answers.
+grant execute on function
+  private.reconciliation_settings_of(uuid),
+  private.reconciliation_settings_json(uuid),
+  private.lock_vendor(uuid, uuid, text),
+  private.assign_unknown_invoices(uuid, uuid, text[]),
+  private.vendor_json(uuid, uuid),
+  private.fold_vendor_into(uuid, uuid, uuid, text),
+  private.restore_merged_vendor(uuid, uuid, uuid),
+  private.exception_history(uuid, uuid),
+  private.record_exception_decision(uuid, uuid, text, text, uuid, uuid),
+  private.exception_json(public.reconciliation_exceptions),
+  private.money_fields(jsonb, text[])
   to authenticated, service_role;

@@ -3,145 +3,300 @@
 -- A SECURITY DEFINER function in the exposed schema runs with its owner's rights for
 -- anyone who may execute it: RLS and the column grants no longer apply to what it does,
 -- only the checks written in its body (Supabase's security advisors flag every such
--- function `authenticated` can call: 18 here). So no function in `public` is a definer
--- any more (005-schema-security.sql holds it):
+-- function `authenticated` can call). So no function in `public` is a definer
+-- (005-schema-security.sql holds it, and the check at the end of this file):
 --
--- 1. The readers of reconciliation run as the caller, and RLS decides what they see:
---    the tables they read have "Members can view their organization's ..." policies at
---    the viewer level, which is what require_reconciliation_reader checks too. So does
---    add_vendor_alias, whose one write RLS and the column grants allow members.
+-- 1. Most RPCs are SECURITY INVOKER where they are written, with their whole body:
+--    RLS and the column grants decide what they read and write, and the few steps RLS
+--    cannot allow are small definer helpers in `private` beside them, each saying why
+--    it needs its owner's rights (api_context: private.session_has_ended and
+--    private.count_request; the vendors: private.fold_vendor_into and
+--    private.restore_merged_vendor; the exceptions: private.exception_history and
+--    private.record_exception_decision; the numbering counter, the audit trigger...).
+--    update_reconciliation_settings and reject_vendor_suggestion write what a member
+--    (the settings: an admin) may write straight through PostgREST, under the policies
+--    of their tables.
 --
--- 2. The others write what their callers may not write directly -- derived rows
---    (matches, exceptions, import batches and their row errors, the rate-limit
---    counter), rows RLS cannot show to their creator yet (a new organization before its
---    owner membership), settings only they validate -- or read what their caller may not
---    (the audit trail of an exception, auth.sessions, auth.users for the jobs). Their
---    body moves to `private` (not exposed; SECURITY DEFINER, search_path pinned), where
---    its own checks (require_reconciliation_writer, import_begin's role check, the
---    service role for the jobs, auth.uid() for the context) still decide, and `public`
---    keeps a SECURITY INVOKER wrapper with the same name, parameters, defaults, result
---    and grants, so PostgREST, the functions and the SQL that call them are unchanged.
---
--- The wrappers are made from the catalog (the bodies stay where they are written, in
--- the migrations of their domain), so a later change of a parameter list needs no
--- change here.
+-- 2. The functions below stay definer cores: what they write is derived bookkeeping
+--    that no person writes row by row (import batches and their row errors, the
+--    imported documents with their duplicate checks, matches and exceptions), or rows
+--    RLS cannot show to their creator yet (a new organization before its owner
+--    membership). Each moves to `private` (not exposed; search_path pinned), where its
+--    own checks still decide (private.require_role, import_begin's), and `public`
+--    keeps a SECURITY INVOKER wrapper with the same name, parameters, defaults, result,
+--    comment and grants, so PostgREST, the functions and the SQL that call them are
+--    unchanged. A change of a core's parameters changes its wrapper here too (the
+--    closing check below fails otherwise: the wrapper would call no function).
 
--- 1. Readers ------------------------------------------------------------------------
+-- =============================================================================
+-- create_organization: the organization is invisible to its creator until the
+-- owner membership exists, so neither row can be written under RLS (an insert
+-- policy would let anyone make organizations straight through PostgREST). The core
+-- checks that a user signs in and makes both rows.
+-- =============================================================================
 
-alter function public.reconciliation_dashboard(uuid, date, date) security invoker;
-alter function public.reconciliation_invoice(uuid, uuid) security invoker;
-alter function public.reconciliation_vendor(uuid, uuid) security invoker;
-alter function public.get_reconciliation_settings(uuid) security invoker;
+alter function public.create_organization(text) set schema private;
 
--- add_vendor_alias writes one row, which members may write themselves (the vendor
--- aliases' insert policy and column grants); its privileged steps were definer helpers
--- already: lock_vendor, and assign_unknown_invoices (moves the unknown-vendor invoices of
--- that name to the vendor and re-matches them).
-alter function public.add_vendor_alias(uuid, uuid, text) security invoker;
+create function public.create_organization(name text)
+returns public.organizations
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.create_organization($1) $$;
 
--- What they call, now as their caller: the access checks (definers: they read the
--- caller's memberships), the vendor's lock and the unknown invoices' re-assignment
--- (definers, above), the JSON of a vendor and of the settings (definers: they read the
--- settings row with its defaults and the vendor's suggestions), and the shapes of
--- reconciliation_invoice's rows (they read no table).
+grant execute on function public.create_organization(text) to authenticated, service_role;
+
+-- =============================================================================
+-- The imports: an import batch, its row errors and the documents of a whole file
+-- are written together with the duplicate checks and the matching that follows
+-- (import_begin checks the caller: a member, or the import worker as the service
+-- role). Batches and row errors have no write policy: they are bookkeeping.
+-- =============================================================================
+
+alter function public.create_import_upload(uuid, text, text, text, text, text) set schema private;
+alter function public.import_vendor_invoices(uuid, jsonb, text, jsonb, integer, uuid, jsonb) set schema private;
+alter function public.import_purchase_orders(uuid, jsonb, text, jsonb, integer, uuid, jsonb) set schema private;
+alter function public.import_goods_receipts(uuid, jsonb, text, jsonb, integer, uuid, jsonb) set schema private;
+
+create function public.create_import_upload(
+  organization_id uuid,
+  kind text,
+  file_name text,
+  object_name text,
+  policy text default 'all_or_nothing',
+  date_order text default null
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.create_import_upload($1, $2, $3, $4, $5, $6) $$;
+
+create function public.import_vendor_invoices(
+  organization_id uuid,
+  batch jsonb,
+  policy text default 'all_or_nothing',
+  errors jsonb default '[]',
+  rows_total integer default null,
+  import_batch_id uuid default null,
+  columns jsonb default '{}'
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.import_vendor_invoices($1, $2, $3, $4, $5, $6, $7) $$;
+
+create function public.import_purchase_orders(
+  organization_id uuid,
+  batch jsonb,
+  policy text default 'all_or_nothing',
+  errors jsonb default '[]',
+  rows_total integer default null,
+  import_batch_id uuid default null,
+  columns jsonb default '{}'
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.import_purchase_orders($1, $2, $3, $4, $5, $6, $7) $$;
+
+create function public.import_goods_receipts(
+  organization_id uuid,
+  batch jsonb,
+  policy text default 'all_or_nothing',
+  errors jsonb default '[]',
+  rows_total integer default null,
+  import_batch_id uuid default null,
+  columns jsonb default '{}'
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.import_goods_receipts($1, $2, $3, $4, $5, $6, $7) $$;
+
+comment on function public.create_import_upload(uuid, text, text, text, text, text) is
+  'Starts a CSV import: the batch awaiting its upload and its S3 key.';
+comment on function public.import_vendor_invoices(uuid, jsonb, text, jsonb, integer, uuid, jsonb) is
+  'Imports vendor invoices with their lines, a whole batch in one call.';
+comment on function public.import_purchase_orders(uuid, jsonb, text, jsonb, integer, uuid, jsonb) is
+  'Imports purchase orders with their lines, a whole batch in one call.';
+comment on function public.import_goods_receipts(uuid, jsonb, text, jsonb, integer, uuid, jsonb) is
+  'Imports goods receipts with their lines, a whole batch in one call.';
+
+grant execute on function public.create_import_upload(uuid, text, text, text, text, text)
+  to authenticated;
 grant execute on function
-  private.require_reconciliation_reader(uuid),
-  private.require_reconciliation_writer(uuid),
-  private.lock_vendor(uuid, uuid, text),
-  private.assign_unknown_invoices(uuid, uuid, text[]),
-  private.vendor_json(uuid, uuid),
-  private.reconciliation_settings_json(uuid),
-  private.money_fields(jsonb, text[]),
-  private.exception_json(public.reconciliation_exceptions)
+  public.import_vendor_invoices(uuid, jsonb, text, jsonb, integer, uuid, jsonb),
+  public.import_purchase_orders(uuid, jsonb, text, jsonb, integer, uuid, jsonb),
+  public.import_goods_receipts(uuid, jsonb, text, jsonb, integer, uuid, jsonb)
   to authenticated, service_role;
 
--- 2. Privileged cores in private, invoker wrappers in public --------------------------
+-- =============================================================================
+-- match_vendor_invoices: matches, line matches and exceptions are derived from the
+-- documents and the settings, never written by a person (no write policy); the
+-- core checks the caller (private.require_role: a member, or the service role).
+-- =============================================================================
 
-do $migration$
+alter function public.match_vendor_invoices(uuid, uuid[]) set schema private;
+
+create function public.match_vendor_invoices(
+  organization_id uuid, invoice_ids uuid[] default null
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.match_vendor_invoices($1, $2) $$;
+
+comment on function public.match_vendor_invoices(uuid, uuid[]) is
+  'Matches vendor invoices (null: every pending and exception invoice) against their POs and receipts.';
+
+grant execute on function public.match_vendor_invoices(uuid, uuid[]) to authenticated, service_role;
+
+-- =============================================================================
+-- The scheduled jobs: the service role only; they read auth.users for the owners'
+-- e-mail addresses and write the deliveries, activities and notices of every
+-- organization.
+-- =============================================================================
+
+alter function public.job_mark_overdue(date, integer) set schema private;
+alter function public.job_claim_notifications(integer, uuid[], uuid[], integer) set schema private;
+alter function public.job_open_reminders(date, uuid[], date, uuid, integer) set schema private;
+alter function public.job_claim_reminders(date, integer, uuid[], uuid[], integer, boolean) set schema private;
+alter function public.job_claim_summaries(text, date, integer, uuid[], uuid[], integer) set schema private;
+alter function public.job_record_delivery(uuid, text, text, boolean, text) set schema private;
+
+create function public.job_mark_overdue(as_of date default null, batch_limit integer default 2000)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.job_mark_overdue($1, $2) $$;
+
+create function public.job_claim_notifications(
+  batch_limit integer default 50,
+  skip_ids uuid[] default null,
+  organization_ids uuid[] default null,
+  lease_seconds integer default 300
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.job_claim_notifications($1, $2, $3, $4) $$;
+
+create function public.job_open_reminders(
+  as_of date default null,
+  organization_ids uuid[] default null,
+  after_due_date date default null,
+  after_id uuid default null,
+  batch_limit integer default 2000
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.job_open_reminders($1, $2, $3, $4, $5) $$;
+
+create function public.job_claim_reminders(
+  as_of date default null,
+  batch_limit integer default 50,
+  skip_ids uuid[] default null,
+  organization_ids uuid[] default null,
+  lease_seconds integer default 300,
+  open_slots boolean default true
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.job_claim_reminders($1, $2, $3, $4, $5, $6) $$;
+
+create function public.job_claim_summaries(
+  period text,
+  as_of date default null,
+  batch_limit integer default 50,
+  skip_ids uuid[] default null,
+  organization_ids uuid[] default null,
+  lease_seconds integer default 300
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.job_claim_summaries($1, $2, $3, $4, $5, $6) $$;
+
+create function public.job_record_delivery(
+  delivery_id uuid,
+  message_id text default null,
+  error text default null,
+  retryable boolean default true,
+  recipient text default null
+)
+returns text
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.job_record_delivery($1, $2, $3, $4, $5) $$;
+
+comment on function public.job_mark_overdue(date, integer) is
+  'Scheduled job: sent invoices past due become overdue (a chunk a call), with activities and owner notices.';
+comment on function public.job_claim_notifications(integer, uuid[], uuid[], integer) is
+  'Scheduled job: claims queued overdue notices to send.';
+comment on function public.job_claim_reminders(date, integer, uuid[], uuid[], integer, boolean) is
+  'Scheduled job: opens due reminder slots (unless open_slots is false) and claims reminders to send.';
+comment on function public.job_open_reminders(date, uuid[], date, uuid, integer) is
+  'Scheduled job: opens the due reminder slots of one chunk of open invoices.';
+comment on function public.job_claim_summaries(text, date, integer, uuid[], uuid[], integer) is
+  'Scheduled job: opens the period''s summaries and claims them, with their figures.';
+comment on function public.job_record_delivery(uuid, text, text, boolean, text) is
+  'Scheduled job: records the outcome of sending one claimed email.';
+
+grant execute on function
+  public.job_mark_overdue(date, integer),
+  public.job_claim_notifications(integer, uuid[], uuid[], integer),
+  public.job_claim_reminders(date, integer, uuid[], uuid[], integer, boolean),
+  public.job_open_reminders(date, uuid[], date, uuid, integer),
+  public.job_claim_summaries(text, date, integer, uuid[], uuid[], integer),
+  public.job_record_delivery(uuid, text, text, boolean, text)
+  to service_role;
+
+-- =============================================================================
+-- No definer is left in public
+-- =============================================================================
+
+-- Every wrapper calls its core as its caller: the cores keep the grants they had in
+-- public (moved with them), which are the wrappers' too.
+revoke execute on all functions in schema private, public from public;
+
+-- A definer added to public since must say here why it needs its owner's rights (an
+-- extension's own functions are the extension's business).
+do $check$
 declare
-  moving constant text[] := array[
-    'api_context',                       -- reads auth.sessions, counts in private.rate_limit_windows
-    'create_organization',               -- the organization is invisible to its creator until the membership
-    'create_import_upload',              -- import batches: no write policy (derived bookkeeping)
-    'import_vendor_invoices',            -- batches and row errors, then matching
-    'import_purchase_orders',
-    'import_goods_receipts',
-    'match_vendor_invoices',             -- matches and exceptions: derived, no write policy
-    'split_vendor_alias',                -- reads the audit trail (admins only through RLS)
-    'merge_vendors',                     -- moves exceptions
-    'reject_vendor_suggestion',          -- vendor_merge_rejections: no write policy
-    'resolve_reconciliation_exception',  -- exceptions: no write policy
-    'update_reconciliation_settings',    -- settings: no write policy; validated here
-    'reconciliation_exception',          -- its history comes from the audit log (admins only)
-    'job_mark_overdue',                  -- the jobs: service role only
-    'job_claim_notifications',           -- (reads auth.users)
-    'job_open_reminders',
-    'job_claim_reminders',
-    'job_claim_summaries',               -- (reads auth.users)
-    'job_record_delivery'
-  ];
-  f record;
-  grantee regrole;
-  moved text[] := '{}';
-begin
-  for f in
-    select p.oid, p.proname, p.pronargs, p.proretset, p.provolatile, p.proisstrict,
-           pg_catalog.pg_get_function_arguments(p.oid) as args,
-           pg_catalog.pg_get_function_identity_arguments(p.oid) as identity_args,
-           pg_catalog.pg_get_function_result(p.oid) as result
+  left_over text := (
+    select pg_catalog.string_agg(p.oid::regprocedure::text, ', ')
     from pg_catalog.pg_proc p
-    where p.pronamespace = 'public'::regnamespace
-      and p.prosecdef
-      and p.proname = any (moving)
-  loop
-    execute pg_catalog.format('alter function public.%I(%s) set schema private',
-                              f.proname, f.identity_args);
-    execute pg_catalog.format(
-      $sql$create function public.%I(%s) returns %s language sql %s %s security invoker
-           set search_path = '' as $body$ %s private.%I(%s) $body$$sql$,
-      f.proname, f.args, f.result,
-      case f.provolatile when 'i' then 'immutable' when 's' then 'stable' else 'volatile' end,
-      case when f.proisstrict then 'strict' else 'called on null input' end,
-      case when f.proretset then 'select * from' else 'select' end,
-      f.proname,
-      coalesce((select pg_catalog.string_agg('$' || i, ', ' order by i)
-                from pg_catalog.generate_series(1, f.pronargs) i), ''));
-    -- The wrapper is granted to whoever was granted the function; the private core keeps
-    -- its grants (the wrapper runs as its caller, who must be able to call the core).
-    for grantee in
-      select a.grantee::regrole
-      from pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
-      where p.oid = f.oid and a.privilege_type = 'EXECUTE' and a.grantee <> 0
-        and a.grantee <> p.proowner
-    loop
-      execute pg_catalog.format('grant execute on function public.%I(%s) to %s',
-                                f.proname, f.identity_args, grantee);
-    end loop;
-    -- PostgREST's OpenAPI description of the RPC.
-    if pg_catalog.obj_description(f.oid, 'pg_proc') is not null then
-      execute pg_catalog.format('comment on function public.%I(%s) is %L', f.proname,
-                                f.identity_args, pg_catalog.obj_description(f.oid, 'pg_proc'));
-    end if;
-    moved := moved || f.proname::text;
-  end loop;
-
-  if cardinality(moved) <> cardinality(moving) then
-    raise exception 'expected SECURITY DEFINER functions in public: %; moved: %', moving, moved;
-  end if;
-  -- A definer added to public since must say here why it needs its owner's rights
-  -- (an extension's own functions are the extension's business).
-  if exists (select 1 from pg_catalog.pg_proc p
-             where p.pronamespace = 'public'::regnamespace and p.prosecdef
-               and not exists (select 1 from pg_catalog.pg_depend d
-                               where d.objid = p.oid and d.deptype = 'e')) then
-    raise exception 'SECURITY DEFINER functions left in public: %', (
-      select pg_catalog.string_agg(p.oid::regprocedure::text, ', ')
-      from pg_catalog.pg_proc p
-      where p.pronamespace = 'public'::regnamespace and p.prosecdef
-        and not exists (select 1 from pg_catalog.pg_depend d
-                        where d.objid = p.oid and d.deptype = 'e'));
+    where p.pronamespace = 'public'::regnamespace and p.prosecdef
+      and not exists (select 1 from pg_catalog.pg_depend d
+                      where d.objid = p.oid and d.deptype = 'e'));
+begin
+  if left_over is not null then
+    raise exception 'SECURITY DEFINER functions left in public: %', left_over;
   end if;
 end;
-$migration$;
-
-revoke execute on all functions in schema private, public from public;
+$check$;
