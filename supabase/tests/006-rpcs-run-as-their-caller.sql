@@ -1,126 +1,462 @@
 -- =============================================================================
--- The RPCs run as their caller (migration 20261206000100): the readers of
--- reconciliation and add_vendor_alias under RLS and the column grants, the others
--- through an invoker wrapper whose private core still checks who calls. Both sides
--- of each: the right role gets its answer, a viewer or a stranger is refused.
+-- The RPCs run as their caller (migration 20261206000100 and the RPCs where they
+-- are written): RLS and the column grants decide their reads and writes, and only
+-- the steps RLS cannot allow are definer helpers in private, which check their
+-- caller themselves. Both sides of each: the right role gets its answer; a viewer,
+-- a stranger and anon are refused (or see nothing); the helpers are not anon's, and
+-- what they do for a member is nothing the member may do straight through the API.
 -- =============================================================================
 begin;
-select plan(14);
+select plan(68);
 
-select tests.create_supabase_user('rpc_owner', 'rpc-owner@caller.test', '{"business_name": "Caller Co"}');
-select tests.create_supabase_user('rpc_member', 'rpc-member@caller.test');
-select tests.create_supabase_user('rpc_viewer', 'rpc-viewer@caller.test');
-select tests.create_supabase_user('rpc_stranger', 'rpc-stranger@caller.test', '{"business_name": "Elsewhere"}');
-select tests.add_member(tests.personal_org('rpc_owner'), 'rpc_member', 'member');
-select tests.add_member(tests.personal_org('rpc_owner'), 'rpc_viewer', 'viewer');
+select tests.create_cast();
 
--- Fresh ids (the database may hold the seed's), kept in settings that survive the
--- role switches.
-with v as (
-  insert into public.vendors (organization_id, name)
-  values (tests.personal_org('rpc_owner'), 'Caller Vendor Inc')
-  returning id
-)
-select set_config('tests.rpc_vendor', (select id::text from v), false);
+-- Vendors of main (fresh ids, kept in settings that survive the role switches):
+-- north (the survivor of a merge), trading (merged into north), contoso (a
+-- suggestion rejected); trading's purchase order and invoice (no purchase order
+-- number: a missing_po exception once matched).
+select set_config('t.north', gen_random_uuid()::text, false),
+       set_config('t.trading', gen_random_uuid()::text, false),
+       set_config('t.contoso', gen_random_uuid()::text, false),
+       set_config('t.po', gen_random_uuid()::text, false),
+       set_config('t.invoice', gen_random_uuid()::text, false);
+insert into public.vendors (id, organization_id, name) values
+  (current_setting('t.north')::uuid, tests.org('main'), 'Northwind Traders'),
+  (current_setting('t.trading')::uuid, tests.org('main'), 'Southwind Trading'),
+  (current_setting('t.contoso')::uuid, tests.org('main'), 'Contoso Ltd');
+insert into public.purchase_orders (id, organization_id, vendor_id, po_number, currency, status)
+values (current_setting('t.po')::uuid, tests.org('main'), current_setting('t.trading')::uuid,
+        'PO-CALLER-1', 'USD', 'open');
+insert into public.vendor_invoices (id, organization_id, vendor_id, vendor_name, invoice_number,
+  invoice_date, currency, subtotal, tax_amount, total_amount)
+values (current_setting('t.invoice')::uuid, tests.org('main'), current_setting('t.trading')::uuid,
+        'Southwind Trading', 'SW-1', current_date, 'USD', 100, 0, 100);
+select public.match_vendor_invoices(tests.org('main'), array[current_setting('t.invoice')::uuid]);
+select set_config('t.exception', (
+  select e.id::text from public.reconciliation_exceptions e
+  where e.vendor_invoice_id = current_setting('t.invoice')::uuid and e.status = 'open'
+  order by e.type limit 1), false);
 
-select is(
-  (select p.prosecdef from pg_catalog.pg_proc p
-   where p.oid = 'private.match_vendor_invoices(uuid, uuid[])'::regprocedure),
-  true, 'the matching''s core is a definer in private'
-);
-
--- Readers --------------------------------------------------------------------------
-select tests.authenticate_as('rpc_viewer');
-
-select is(
-  public.reconciliation_vendor(tests.personal_org('rpc_owner'),
-                               current_setting('tests.rpc_vendor')::uuid) ->> 'name',
-  'Caller Vendor Inc',
-  'a viewer reads a vendor of their organization'
-);
-
-select lives_ok(
-  $$ select public.reconciliation_dashboard(tests.personal_org('rpc_owner'), null, null) $$,
-  'a viewer reads the reconciliation dashboard'
-);
-
-select lives_ok(
-  $$ select public.get_reconciliation_settings(tests.personal_org('rpc_owner')) $$,
-  'a viewer reads the reconciliation settings'
-);
-
-select tests.authenticate_as('rpc_stranger');
-
-select throws_ok(
-  $$ select public.reconciliation_vendor(tests.personal_org('rpc_owner'),
-                                         current_setting('tests.rpc_vendor')::uuid) $$,
-  '42501', null, 'a stranger cannot read another organization''s vendor'
-);
-
-select throws_ok(
-  $$ select public.reconciliation_dashboard(tests.personal_org('rpc_owner'), null, null) $$,
-  '42501', null, 'nor its dashboard'
-);
-
--- add_vendor_alias: RLS and the grants allow members the one row it writes -----------
-select tests.authenticate_as('rpc_member');
+-- The shape ----------------------------------------------------------------------
 
 select is(
-  jsonb_path_query_array(
-    public.add_vendor_alias(tests.personal_org('rpc_owner'),
-                            current_setting('tests.rpc_vendor')::uuid, 'Caller Vendor GmbH'),
-    '$.aliases[*].alias'),
-  '["Caller Vendor GmbH"]'::jsonb,
-  'a member adds an alias to a vendor'
+  array(select p.proname::text from pg_catalog.pg_proc p
+        where p.pronamespace = 'public'::regnamespace and p.prosecdef
+          and p.proname in ('api_context', 'reconciliation_exception', 'split_vendor_alias',
+                            'merge_vendors', 'reject_vendor_suggestion',
+                            'resolve_reconciliation_exception', 'update_reconciliation_settings',
+                            'add_vendor_alias', 'reconciliation_vendor', 'reconciliation_invoice',
+                            'reconciliation_dashboard', 'get_reconciliation_settings')),
+  '{}'::text[], 'the narrowed RPCs run as their caller'
 );
 
 select is(
-  (select count(*)::integer from public.vendor_aliases
-   where vendor_id = current_setting('tests.rpc_vendor')::uuid),
-  1, 'the alias is stored'
+  array(select p.oid::regprocedure::text from pg_catalog.pg_proc p
+        where p.pronamespace = 'private'::regnamespace
+          and p.proname in ('session_has_ended', 'count_request', 'exception_history',
+                            'fold_vendor_into', 'restore_merged_vendor', 'record_exception_decision')
+          and not (p.prosecdef and p.proconfig = array['search_path=""'])
+        order by 1),
+  '{}'::text[], 'their privileged steps are definer helpers with an empty search_path'
 );
 
-select tests.authenticate_as('rpc_viewer');
-
-select throws_ok(
-  $$ select public.add_vendor_alias(tests.personal_org('rpc_owner'),
-                                    current_setting('tests.rpc_vendor')::uuid, 'Caller Two') $$,
-  '42501', null, 'a viewer cannot add an alias'
+select is(
+  array(select f from unnest(array[
+          'private.session_has_ended()', 'private.count_request(integer)',
+          'private.exception_history(uuid,uuid)', 'private.fold_vendor_into(uuid,uuid,uuid,text)',
+          'private.restore_merged_vendor(uuid,uuid,uuid)',
+          'private.record_exception_decision(uuid,uuid,text,text,uuid,uuid)',
+          'private.require_role(uuid,public.membership_role,text)']) f
+        where has_function_privilege('anon', f, 'execute')),
+  '{}'::text[], 'anon may execute none of the helpers nor the role guard'
 );
 
-select tests.authenticate_as('rpc_stranger');
-
-select throws_ok(
-  $$ select public.add_vendor_alias(tests.personal_org('rpc_stranger'),
-                                    current_setting('tests.rpc_vendor')::uuid, 'Caller Three') $$,
-  'P0002', null, 'a stranger naming their own organization finds no such vendor'
+select is(
+  array(select f from unnest(array['private.session_has_ended()', 'private.count_request(integer)']) f
+        where has_function_privilege('service_role', f, 'execute')),
+  '{}'::text[], 'the session check and the counter are the signed-in user''s only'
 );
 
--- The wrappers: the private core decides ----------------------------------------
-select tests.authenticate_as('rpc_viewer');
-
-select throws_ok(
-  $$ select public.match_vendor_invoices(tests.personal_org('rpc_owner'), null) $$,
-  '42501', null, 'a viewer cannot run the matching (the core''s check, through the wrapper)'
+select is(
+  array(select p.oid::regprocedure::text from pg_catalog.pg_proc p
+        where p.pronamespace = 'private'::regnamespace
+          and p.proname in ('create_organization', 'match_vendor_invoices', 'import_vendor_invoices')
+          and not p.prosecdef),
+  '{}'::text[], 'the cores that stay definers live in private'
 );
 
-select throws_ok(
-  $$ select public.update_reconciliation_settings(tests.personal_org('rpc_owner'),
-                                                  '{"quantity_tolerance_percent": 3}') $$,
-  '42501', null, 'a viewer cannot change the reconciliation settings'
-);
+select hasnt_function('private', 'require_report_access', 'the reports'' guard is gone');
+select hasnt_function('private', 'require_reconciliation_reader', 'so is the reconciliation reader''s');
+select hasnt_function('private', 'require_reconciliation_writer', 'and the writer''s');
+
+-- api_context: RLS shows the memberships; auth.sessions and the counter are the helpers'
+
+select tests.authenticate_as('viewer');
 
 select is(
   (public.api_context(0, 60) -> 'organizations') @> jsonb_build_array(
-    jsonb_build_object('id', tests.personal_org('rpc_owner'), 'role', 'viewer')),
-  true, 'the context RPC answers the caller''s own memberships through its wrapper'
+    jsonb_build_object('id', tests.org('main'), 'role', 'viewer')),
+  true, 'the context answers the caller''s memberships'
+);
+select is(
+  (select count(*)::integer
+   from jsonb_array_elements(public.api_context(0, 60) -> 'organizations') o
+   where (o ->> 'id')::uuid = tests.org('other')),
+  0, 'and none of another organization'
+);
+select is(
+  (select array[(public.api_context(2, 3600) ->> 'limited')::boolean,
+                (public.api_context(2, 3600) ->> 'limited')::boolean,
+                (public.api_context(2, 3600) ->> 'limited')::boolean]),
+  array[false, false, true], 'the counter limits the third request of two allowed'
+);
+select throws_ok(
+  $$ delete from private.rate_limit_windows where true $$,
+  '42501', null, 'a user cannot reset their count'
+);
+select throws_ok(
+  $$ select count(*) from auth.sessions $$,
+  '42501', null, 'nor read the sessions'
 );
 
-select tests.authenticate_as('rpc_member');
+select set_config('request.jwt.claims', json_build_object(
+  'sub', tests.actor('viewer'), 'role', 'authenticated',
+  'session_id', gen_random_uuid())::text, true);
+select throws_ok(
+  $$ select public.api_context(0, 60) $$,
+  '28000', 'the session has ended; sign in again', 'a token whose session is gone is refused'
+);
+
+select tests.clear_authentication();
+select throws_ok($$ select public.api_context(0, 60) $$, '42501', null, 'anon has no context');
+
+-- resolve_reconciliation_exception: the decision's writes are the helper's ----------
+
+select tests.authenticate_as('viewer');
+select throws_ok(
+  $$ select public.resolve_reconciliation_exception(tests.org('main'),
+       current_setting('t.exception')::uuid, 'accept', 'fine') $$,
+  '42501', null, 'a viewer cannot resolve an exception'
+);
+select throws_ok(
+  $$ select private.record_exception_decision(tests.org('main'),
+       current_setting('t.exception')::uuid, 'accept', 'fine', null, null) $$,
+  '42501', null, 'nor through the helper'
+);
+
+select tests.authenticate_as('stranger');
+select throws_ok(
+  $$ select public.resolve_reconciliation_exception(tests.org('main'),
+       current_setting('t.exception')::uuid, 'accept', 'fine') $$,
+  '42501', null, 'a stranger cannot resolve another organization''s exception'
+);
+select throws_ok(
+  $$ select public.resolve_reconciliation_exception(tests.org('other'),
+       current_setting('t.exception')::uuid, 'accept', 'fine') $$,
+  'P0002', null, 'naming their own organization, they find no such exception'
+);
+select throws_ok(
+  $$ select private.record_exception_decision(tests.org('other'),
+       current_setting('t.exception')::uuid, 'accept', 'fine', null, null) $$,
+  'P0002', null, 'nor does the helper find it for them'
+);
+
+select tests.clear_authentication();
+select throws_ok(
+  $$ select public.resolve_reconciliation_exception(tests.org('main'),
+       current_setting('t.exception')::uuid, 'accept', 'fine') $$,
+  '42501', null, 'anon cannot resolve'
+);
+
+select tests.authenticate_as('member');
+select throws_ok(
+  $$ update public.reconciliation_exceptions set status = 'dismissed', resolution = 'dismissed'
+     where id = current_setting('t.exception')::uuid $$,
+  '42501', null, 'a member does not write an exception''s decision straight through the API'
+);
+select is(
+  public.resolve_reconciliation_exception(tests.org('main'), current_setting('t.exception')::uuid,
+                                          'accept', 'agreed with the vendor') ->> 'status',
+  'resolved', 'a member resolves it through the RPC'
+);
+select is(
+  (select resolved_by from public.reconciliation_exceptions
+   where id = current_setting('t.exception')::uuid),
+  tests.actor('member'), 'as themselves'
+);
+select throws_ok(
+  $$ select private.record_exception_decision(tests.org('main'),
+       current_setting('t.exception')::uuid, 'dismiss', 'twice', null, null) $$,
+  '23514', null, 'the helper judges the exception again: a decided one is not decided twice'
+);
+
+-- reconciliation_exception: the history comes from the audit log -------------------
 
 select is(
-  (public.match_vendor_invoices(tests.personal_org('rpc_owner'), null) ->> 'invoices')::integer,
-  0, 'a member runs the matching'
+  (select count(*)::integer from public.audit_log
+   where record_id = current_setting('t.exception')::uuid),
+  0, 'a member cannot read the audit log'
+);
+select is(
+  jsonb_path_query_array(
+    public.reconciliation_exception(tests.org('main'), current_setting('t.exception')::uuid),
+    '$.history[*].operation'),
+  '["INSERT", "UPDATE"]'::jsonb, 'yet sees the exception''s history through the RPC'
+);
+
+select tests.authenticate_as('viewer');
+select is(
+  jsonb_path_query_array(
+    public.reconciliation_exception(tests.org('main'), current_setting('t.exception')::uuid),
+    '$.history[*].resolution'),
+  '[null, "accepted"]'::jsonb, 'and so does a viewer'
+);
+
+select tests.authenticate_as('stranger');
+select throws_ok(
+  $$ select public.reconciliation_exception(tests.org('main'), current_setting('t.exception')::uuid) $$,
+  '42501', null, 'a stranger cannot read another organization''s exception'
+);
+select is(
+  public.reconciliation_exception(tests.org('other'), current_setting('t.exception')::uuid),
+  null, 'naming their own organization, they see nothing'
+);
+select is(
+  private.exception_history(tests.org('other'), current_setting('t.exception')::uuid),
+  '[]'::jsonb, 'nor does the history helper show them another organization''s'
+);
+select throws_ok(
+  $$ select private.exception_history(tests.org('main'), current_setting('t.exception')::uuid) $$,
+  '42501', null, 'and it refuses them main''s'
+);
+
+select tests.clear_authentication();
+select throws_ok(
+  $$ select public.reconciliation_exception(tests.org('main'), current_setting('t.exception')::uuid) $$,
+  '42501', null, 'anon cannot read an exception'
+);
+
+-- update_reconciliation_settings: an admin's write under the table's policies ------
+
+select tests.authenticate_as('admin');
+select is(
+  public.update_reconciliation_settings(tests.org('main'), '{"quantity_tolerance_percent": 3}')
+    ->> 'quantity_tolerance_percent',
+  '3', 'an admin changes the settings'
+);
+select is(
+  (select updated_by from public.reconciliation_settings where organization_id = tests.org('main')),
+  tests.actor('admin'), 'and is recorded as their author'
+);
+select throws_ok(
+  $$ update public.reconciliation_settings set updated_by = tests.actor('owner')
+     where organization_id = tests.org('main') $$,
+  '42501', null, 'who cannot name another author'
+);
+
+select tests.authenticate_as('member');
+select throws_ok(
+  $$ select public.update_reconciliation_settings(tests.org('main'), '{"auto_rematch": false}') $$,
+  '42501', 'changing the matching settings needs the admin role or above',
+  'a member cannot change the settings'
+);
+select is(
+  tests.rows_affected($$ update public.reconciliation_settings set auto_rematch = false
+                         where organization_id = tests.org('main') $$),
+  0, 'nor straight through the API'
+);
+
+select tests.authenticate_as('viewer');
+select throws_ok(
+  $$ select public.update_reconciliation_settings(tests.org('main'), '{"auto_rematch": false}') $$,
+  '42501', null, 'a viewer cannot change the settings'
+);
+
+select tests.authenticate_as('stranger');
+select throws_ok(
+  $$ select public.update_reconciliation_settings(tests.org('main'), '{"auto_rematch": false}') $$,
+  '42501', null, 'a stranger cannot change another organization''s settings'
+);
+select throws_ok(
+  $$ insert into public.reconciliation_settings (organization_id, auto_rematch)
+     values (tests.org('main'), false) $$,
+  '42501', null, 'nor write them straight through the API'
+);
+
+select tests.clear_authentication();
+select throws_ok(
+  $$ select public.update_reconciliation_settings(tests.org('main'), '{"auto_rematch": false}') $$,
+  '42501', null, 'anon cannot change settings'
+);
+select tests.authenticate_as('viewer');
+select is(
+  (select auto_rematch from public.reconciliation_settings where organization_id = tests.org('main')),
+  true, 'the refused changes changed nothing'
+);
+
+-- merge_vendors: re-pointing aliases, purchase orders and exceptions is the helper's
+
+select tests.authenticate_as('viewer');
+select throws_ok(
+  $$ select public.merge_vendors(tests.org('main'), current_setting('t.north')::uuid,
+                                 current_setting('t.trading')::uuid) $$,
+  '42501', null, 'a viewer cannot merge vendors'
+);
+
+select tests.authenticate_as('stranger');
+select throws_ok(
+  $$ select public.merge_vendors(tests.org('main'), current_setting('t.north')::uuid,
+                                 current_setting('t.trading')::uuid) $$,
+  '42501', null, 'nor can a stranger'
+);
+select throws_ok(
+  $$ select private.fold_vendor_into(tests.org('main'), current_setting('t.trading')::uuid,
+                                     current_setting('t.north')::uuid, null) $$,
+  '42501', null, 'nor through the helper'
+);
+
+select tests.clear_authentication();
+select throws_ok(
+  $$ select public.merge_vendors(tests.org('main'), current_setting('t.north')::uuid,
+                                 current_setting('t.trading')::uuid) $$,
+  '42501', null, 'nor can anon'
+);
+
+select tests.authenticate_as('member');
+select throws_ok(
+  $$ update public.purchase_orders set vendor_id = current_setting('t.north')::uuid
+     where id = current_setting('t.po')::uuid $$,
+  '42501', null, 'a member does not move a purchase order to another vendor straight through the API'
+);
+select is(
+  public.merge_vendors(tests.org('main'), current_setting('t.north')::uuid,
+                       current_setting('t.trading')::uuid, 'same company') ->> 'moved_invoices',
+  '1', 'a member merges the vendors: the invoice moves'
+);
+select is(
+  (select array[status, merged_into::text] from public.vendors
+   where id = current_setting('t.trading')::uuid),
+  array['merged', current_setting('t.north')], 'the merged vendor points at the survivor'
+);
+select is(
+  (select array[(select vendor_id from public.purchase_orders where id = current_setting('t.po')::uuid),
+                (select vendor_id from public.reconciliation_exceptions
+                 where id = current_setting('t.exception')::uuid)]),
+  array[current_setting('t.north')::uuid, current_setting('t.north')::uuid],
+  'its purchase order and its exception went with it'
+);
+select throws_ok(
+  $$ select private.fold_vendor_into(tests.org('main'), current_setting('t.trading')::uuid,
+                                     current_setting('t.north')::uuid, null) $$,
+  '23514', null, 'the helper does not fold a merged vendor again'
+);
+
+-- split_vendor_alias: the merged vendor's return reads the audit trail --------------
+
+select tests.authenticate_as('viewer');
+select throws_ok(
+  $$ select public.split_vendor_alias(tests.org('main'), current_setting('t.north')::uuid,
+       (select id from public.vendor_aliases where vendor_id = current_setting('t.north')::uuid
+        and alias = 'Southwind Trading')) $$,
+  '42501', null, 'a viewer cannot split an alias off'
+);
+
+select tests.authenticate_as('stranger');
+select throws_ok(
+  $$ select public.split_vendor_alias(tests.org('main'), current_setting('t.north')::uuid,
+                                      gen_random_uuid()) $$,
+  '42501', null, 'nor can a stranger'
+);
+select throws_ok(
+  $$ select private.restore_merged_vendor(tests.org('main'), current_setting('t.north')::uuid,
+                                          current_setting('t.trading')::uuid) $$,
+  '42501', null, 'nor through the helper'
+);
+
+select tests.clear_authentication();
+select throws_ok(
+  $$ select public.split_vendor_alias(tests.org('main'), current_setting('t.north')::uuid,
+                                      gen_random_uuid()) $$,
+  '42501', null, 'nor can anon'
+);
+
+select tests.authenticate_as('member');
+select throws_ok(
+  $$ select private.restore_merged_vendor(tests.org('main'), current_setting('t.north')::uuid,
+                                          current_setting('t.contoso')::uuid) $$,
+  '23514', null, 'the helper brings back only a vendor merged into this one'
+);
+select is(
+  public.split_vendor_alias(tests.org('main'), current_setting('t.north')::uuid,
+    (select id from public.vendor_aliases where vendor_id = current_setting('t.north')::uuid
+     and alias = 'Southwind Trading')) ->> 'new_vendor_id',
+  current_setting('t.trading'), 'a member splits the merge''s alias off: the merged vendor comes back'
+);
+select is(
+  (select array[v.status, po.vendor_id::text] from public.vendors v, public.purchase_orders po
+   where v.id = current_setting('t.trading')::uuid and po.id = current_setting('t.po')::uuid),
+  array['active', current_setting('t.trading')],
+  'with the purchase order that was its own when stored (read from the audit trail)'
+);
+
+-- reject_vendor_suggestion: one row a member may write under its policy --------------
+
+select tests.authenticate_as('viewer');
+select throws_ok(
+  $$ select public.reject_vendor_suggestion(tests.org('main'), current_setting('t.north')::uuid,
+                                            current_setting('t.contoso')::uuid) $$,
+  '42501', null, 'a viewer cannot reject a suggestion'
+);
+
+select tests.authenticate_as('stranger');
+select throws_ok(
+  $$ select public.reject_vendor_suggestion(tests.org('main'), current_setting('t.north')::uuid,
+                                            current_setting('t.contoso')::uuid) $$,
+  '42501', null, 'nor can a stranger'
+);
+select throws_ok(
+  $$ insert into public.vendor_merge_rejections (organization_id, vendor_id, other_vendor_id)
+     select tests.org('main'), least(a, b), greatest(a, b)
+     from (values (current_setting('t.north')::uuid, current_setting('t.contoso')::uuid)) p (a, b) $$,
+  '42501', null, 'nor straight through the API'
+);
+
+select tests.clear_authentication();
+select throws_ok(
+  $$ select public.reject_vendor_suggestion(tests.org('main'), current_setting('t.north')::uuid,
+                                            current_setting('t.contoso')::uuid) $$,
+  '42501', null, 'nor can anon'
+);
+
+select tests.authenticate_as('member');
+select lives_ok(
+  $$ select public.reject_vendor_suggestion(tests.org('main'), current_setting('t.north')::uuid,
+                                            current_setting('t.contoso')::uuid, 'different firms') $$,
+  'a member rejects a suggestion'
+);
+select is(
+  (select array[reason, created_by::text] from public.vendor_merge_rejections
+   where organization_id = tests.org('main')
+     and current_setting('t.contoso')::uuid in (vendor_id, other_vendor_id)),
+  array['different firms', tests.actor('member')::text], 'the rejection is stored as theirs'
+);
+
+-- The readers and add_vendor_alias (RLS and the grants) ----------------------------
+
+select tests.authenticate_as('viewer');
+select is(
+  public.reconciliation_vendor(tests.org('main'), current_setting('t.contoso')::uuid) ->> 'name',
+  'Contoso Ltd', 'a viewer reads a vendor'
+);
+select throws_ok(
+  $$ select public.add_vendor_alias(tests.org('main'), current_setting('t.contoso')::uuid, 'Contoso') $$,
+  '42501', null, 'a viewer cannot add an alias'
+);
+
+select tests.authenticate_as('stranger');
+select throws_ok(
+  $$ select public.reconciliation_dashboard(tests.org('main'), null, null) $$,
+  '42501', null, 'a stranger cannot read main''s dashboard'
 );
 
 select * from finish();
