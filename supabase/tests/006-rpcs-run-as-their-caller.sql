@@ -7,7 +7,7 @@
 -- what they do for a member is nothing the member may do straight through the API.
 -- =============================================================================
 begin;
-select plan(68);
+select plan(75);
 
 select tests.create_cast();
 
@@ -458,6 +458,32 @@ select throws_ok(
   $$ select public.reconciliation_dashboard(tests.org('main'), null, null) $$,
   '42501', null, 'a stranger cannot read main''s dashboard'
 );
+
+-- The one role guard --------------------------------------------------------------
+
+select tests.authenticate_as('viewer');
+select lives_ok($$ select private.require_role(tests.org('main'), 'viewer') $$,
+                'the guard lets a viewer read');
+select throws_ok($$ select private.require_role(tests.org('main'), 'member') $$,
+                 '42501', 'this needs the member role or above in the organization',
+                 'and refuses them a member''s step, saying which role it needs');
+select throws_ok($$ select private.require_role(tests.org('main'), 'admin', 'no, says the RPC') $$,
+                 '42501', 'no, says the RPC', 'in the words of the RPC that names its action');
+select throws_ok($$ select private.require_role(null, 'viewer') $$,
+                 '42501', 'you are not a member of this organization',
+                 'no organization is one the caller is not a member of');
+
+select tests.authenticate_as('stranger');
+select throws_ok($$ select private.require_role(tests.org('main'), 'viewer') $$,
+                 '42501', 'you are not a member of this organization', 'a stranger is refused');
+
+select tests.authenticate_as_service_role();
+select lives_ok($$ select private.require_role(tests.org('main'), 'owner') $$,
+                'the service role (workers, jobs) acts for any organization');
+
+select set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"role": "authenticated"}', true);
+select throws_ok($$ select private.require_role(tests.org('main'), 'viewer') $$,
+                 '42501', 'a signed-in user is required', 'an API role without a user is refused');
 
 select * from finish();
 rollback;
