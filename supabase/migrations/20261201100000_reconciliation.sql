@@ -461,47 +461,139 @@ grant insert (id, organization_id, vendor_invoice_id, currency, line_number, ite
 grant update (line_number, item_code, description, quantity, unit_price, amount)
   on public.vendor_invoice_lines to authenticated;
 
--- Policies: the same four sentences for every table.
-do $policies$
-declare
-  t record;
-begin
-  for t in
-    select * from (values
-      ('vendors', 'vendors'),
-      ('vendor_aliases', 'vendor aliases'),
-      ('purchase_orders', 'purchase orders'),
-      ('purchase_order_lines', 'purchase order lines'),
-      ('goods_receipts', 'goods receipts'),
-      ('goods_receipt_lines', 'goods receipt lines'),
-      ('vendor_invoices', 'vendor invoices'),
-      ('vendor_invoice_lines', 'vendor invoice lines'),
-      ('import_batches', 'import batches'),
-      ('import_row_errors', 'import row errors')
-    ) as v (tbl, words)
-  loop
-    execute format(
-      'create policy %I on public.%I for select to authenticated'
-      ' using (organization_id = any ((select private.my_organization_ids())::uuid[]))',
-      format('Members can view their organization''s %s', t.words), t.tbl);
-    if t.tbl not in ('import_batches', 'import_row_errors') then
-      execute format(
-        'create policy %I on public.%I for insert to authenticated'
-        ' with check (organization_id = any ((select private.my_organization_ids(''member''))::uuid[]))',
-        format('Members can add %s to their organization', t.words), t.tbl);
-      execute format(
-        'create policy %I on public.%I for update to authenticated'
-        ' using (organization_id = any ((select private.my_organization_ids(''member''))::uuid[]))'
-        ' with check (organization_id = any ((select private.my_organization_ids(''member''))::uuid[]))',
-        format('Members can update their organization''s %s', t.words), t.tbl);
-      execute format(
-        'create policy %I on public.%I for delete to authenticated'
-        ' using (organization_id = any ((select private.my_organization_ids(''member''))::uuid[]))',
-        format('Members can delete their organization''s %s', t.words), t.tbl);
-    end if;
-  end loop;
-end;
-$policies$;
+-- Policies: members (any role) read their organization's rows; members (the member
+-- role or above) add, change and delete the documents. Import batches and their row
+-- errors are read only: the imports write them (migration 20261206000100).
+
+-- vendors
+create policy "Members can view their organization's vendors"
+  on public.vendors for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+create policy "Members can add vendors to their organization"
+  on public.vendors for insert to authenticated
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can update their organization's vendors"
+  on public.vendors for update to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]))
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can delete their organization's vendors"
+  on public.vendors for delete to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+
+-- vendor aliases
+create policy "Members can view their organization's vendor aliases"
+  on public.vendor_aliases for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+create policy "Members can add vendor aliases to their organization"
+  on public.vendor_aliases for insert to authenticated
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can update their organization's vendor aliases"
+  on public.vendor_aliases for update to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]))
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can delete their organization's vendor aliases"
+  on public.vendor_aliases for delete to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+
+-- purchase orders
+create policy "Members can view their organization's purchase orders"
+  on public.purchase_orders for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+create policy "Members can add purchase orders to their organization"
+  on public.purchase_orders for insert to authenticated
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can update their organization's purchase orders"
+  on public.purchase_orders for update to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]))
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can delete their organization's purchase orders"
+  on public.purchase_orders for delete to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+
+-- purchase order lines
+create policy "Members can view their organization's purchase order lines"
+  on public.purchase_order_lines for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+create policy "Members can add purchase order lines to their organization"
+  on public.purchase_order_lines for insert to authenticated
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can update their organization's purchase order lines"
+  on public.purchase_order_lines for update to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]))
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can delete their organization's purchase order lines"
+  on public.purchase_order_lines for delete to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+
+-- goods receipts
+create policy "Members can view their organization's goods receipts"
+  on public.goods_receipts for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+create policy "Members can add goods receipts to their organization"
+  on public.goods_receipts for insert to authenticated
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can update their organization's goods receipts"
+  on public.goods_receipts for update to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]))
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can delete their organization's goods receipts"
+  on public.goods_receipts for delete to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+
+-- goods receipt lines
+create policy "Members can view their organization's goods receipt lines"
+  on public.goods_receipt_lines for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+create policy "Members can add goods receipt lines to their organization"
+  on public.goods_receipt_lines for insert to authenticated
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can update their organization's goods receipt lines"
+  on public.goods_receipt_lines for update to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]))
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can delete their organization's goods receipt lines"
+  on public.goods_receipt_lines for delete to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+
+-- vendor invoices
+create policy "Members can view their organization's vendor invoices"
+  on public.vendor_invoices for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+create policy "Members can add vendor invoices to their organization"
+  on public.vendor_invoices for insert to authenticated
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can update their organization's vendor invoices"
+  on public.vendor_invoices for update to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]))
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can delete their organization's vendor invoices"
+  on public.vendor_invoices for delete to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+
+-- vendor invoice lines
+create policy "Members can view their organization's vendor invoice lines"
+  on public.vendor_invoice_lines for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+create policy "Members can add vendor invoice lines to their organization"
+  on public.vendor_invoice_lines for insert to authenticated
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can update their organization's vendor invoice lines"
+  on public.vendor_invoice_lines for update to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]))
+  with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+create policy "Members can delete their organization's vendor invoice lines"
+  on public.vendor_invoice_lines for delete to authenticated
+  using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
+
+-- import batches
+create policy "Members can view their organization's import batches"
+  on public.import_batches for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+
+-- import row errors
+create policy "Members can view their organization's import row errors"
+  on public.import_row_errors for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
 
 -- =============================================================================
 -- Audit
