@@ -7,12 +7,19 @@ desc, id desc`` (``payments (organization_id, payment_date desc)``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from shared import db
 from shared.errors import validation
-from shared.exports.reading import ReportQuery, keyset_pages, to_date, to_money, to_text
+from shared.exports.reading import (
+    ReportQuery,
+    keyset_pages,
+    read_ahead,
+    subtitle,
+    to_date,
+    to_money,
+    to_text,
+)
 from shared.exports.table import Column, Row, Table
 from shared.listing import comma_values, escape_like, one_of, ranges, uuids
 from shared.models.invoices import STATUSES
@@ -79,26 +86,15 @@ def invoices(query: ReportQuery) -> Table:
     first = page(None)  # errors (403, 422) before any file is started
 
     def rows() -> Iterator[Row]:
-        current = first
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-page") as ahead:
-            while True:
-                following = (
-                    ahead.submit(page, current[-1]) if len(current) >= INVOICE_PAGE_ROWS else None
-                )
-                for r in current:
-                    yield tuple(r)  # canonical text: the writers convert what they need
-                if following is None:
-                    return
-                current = following.result()
+        for found in read_ahead(first, page, INVOICE_PAGE_ROWS):
+            for r in found:
+                yield tuple(r)  # canonical text: the writers convert what they need
 
-    described = ", ".join(
-        f"{k}={v}" for k, v in sorted(o.items()) if v is not None and k != "limit"
-    )
     span = f"issued {issue_from or 'any time'} to {issue_to or 'today'}"
     return Table(
         name="invoices",
         title="Invoices",
-        subtitle=span + (f" · {described}" if described else ""),
+        subtitle=subtitle(span, o),
         columns=INVOICE_COLUMNS,
         rows=rows(),
         total=len(first) if len(first) < INVOICE_PAGE_ROWS else None,
@@ -190,14 +186,11 @@ def payments(query: ReportQuery) -> Table:
                     doc["id"],
                 )
 
-    described = ", ".join(
-        f"{k}={v}" for k, v in sorted(o.items()) if v is not None and k != "limit"
-    )
     span = f"paid {paid_from or 'any time'} to {paid_to or 'today'}"
     return Table(
         name="payments",
         title="Payments",
-        subtitle=span + (f" · {described}" if described else ""),
+        subtitle=subtitle(span, o),
         columns=PAYMENT_COLUMNS,
         rows=rows(),
         total=total,

@@ -6,13 +6,12 @@ keyset pages on ``invoice_date desc, vendor_invoice_id desc, line_number``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from shared import db
 from shared.errors import validation
 from shared.exports import reading
-from shared.exports.reading import CONVERTERS, ReportQuery, and_filter
+from shared.exports.reading import CONVERTERS, ReportQuery, and_filter, subtitle
 from shared.exports.table import Column, Row, Table
 from shared.listing import one_of, ranges, uuids
 
@@ -108,33 +107,23 @@ def match_results(query: ReportQuery) -> Table:
 
     first = page(None, True)  # errors (403, 422) before any file is started
 
-    def rows() -> Iterator[Row]:
-        result = first
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-page") as ahead:
-            while True:
-                found: list[dict[str, Any]] = result.data or []
-                following = (
-                    ahead.submit(page, found[-1], False)
-                    if len(found) >= reading.PAGE_ROWS
-                    else None
-                )
-                for doc in found:
-                    yield tuple(
-                        convert(doc.get(c.key))
-                        for c, convert in zip(MATCH_COLUMNS, converters, strict=True)
-                    )
-                if following is None:
-                    return
-                result = following.result()
+    def after(last: dict[str, Any]) -> list[dict[str, Any]]:
+        following: list[dict[str, Any]] = page(last, False).data
+        return following or []
 
-    described = ", ".join(
-        f"{k}={v}" for k, v in sorted(o.items()) if v is not None and k != "limit"
-    )
+    def rows() -> Iterator[Row]:
+        for found in reading.read_ahead(first.data or [], after, reading.PAGE_ROWS):
+            for doc in found:
+                yield tuple(
+                    convert(doc.get(c.key))
+                    for c, convert in zip(MATCH_COLUMNS, converters, strict=True)
+                )
+
     span = f"invoices dated {low or 'any time'} to {high or 'today'}"
     return Table(
         name="match-results",
         title="Reconciliation match results",
-        subtitle=span + (f" · {described}" if described else ""),
+        subtitle=subtitle(span, o),
         columns=MATCH_COLUMNS,
         rows=rows(),
         total=first.count,

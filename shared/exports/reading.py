@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from shared import db
@@ -26,6 +26,8 @@ from shared.exports.table import Column, Row, Value
 
 # PostgREST answers at most 1,000 rows a request (its max-rows, and the local stack's cap).
 PAGE_ROWS = 1000
+
+T = TypeVar("T")
 
 Convert = Callable[[Any], Value]
 
@@ -96,6 +98,14 @@ class ReportQuery:
         return db.rpc(self.client, function, params)
 
 
+def subtitle(span: str, options: dict[str, Any]) -> str:
+    """A list's subtitle: the span of dates it covers and the options it was read with."""
+    described = ", ".join(
+        f"{k}={v}" for k, v in sorted(options.items()) if v is not None and k != "limit"
+    )
+    return span + (f" · {described}" if described else "")
+
+
 def and_filter(query: Any, expression: str) -> Any:
     """Adds ``and=(expression)``: a second logical tree beside the search's ``or``."""
     query.request.params = query.request.params.add("and", f"({expression})")
@@ -121,21 +131,23 @@ def keyset_pages(
 
     first = page(None, first_count)
 
-    def pages() -> Iterator[list[dict[str, Any]]]:
-        # The next page is asked for as soon as this one arrives (its last row is the
-        # key), on a thread: the database and the network work while this page is written.
-        result = first
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-page") as ahead:
-            while True:
-                rows: list[dict[str, Any]] = result.data or []
-                following = None
-                if len(rows) >= PAGE_ROWS:
-                    key = (rows[-1][date_column], rows[-1]["id"])
-                    following = ahead.submit(page, key, False)
-                if rows:
-                    yield rows
-                if following is None:
-                    return
-                result = following.result()
+    def after(last: dict[str, Any]) -> list[dict[str, Any]]:
+        following: list[dict[str, Any]] = page((last[date_column], last["id"]), False).data
+        return following or []
 
-    return first.count, pages()
+    return first.count, read_ahead(first.data or [], after, PAGE_ROWS)
+
+
+def read_ahead(first: list[T], after: Callable[[T], list[T]], size: int) -> Iterator[list[T]]:
+    """The pages from ``first`` on: a full page (``size`` rows) is followed by
+    ``after(its last row)``, asked for on a thread as soon as the page arrives, so the
+    database and the network work while this page is written (one page ahead, no more)."""
+    current = first
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-page") as ahead:
+        while True:
+            following = ahead.submit(after, current[-1]) if len(current) >= size else None
+            if current:
+                yield current
+            if following is None:
+                return
+            current = following.result()
