@@ -12,7 +12,6 @@ from pydantic import Field, create_model
 from shared.context import Member
 from shared.errors import ApiError, ErrorResponses
 from shared.models import Input
-from shared.models.common import ErrorBody
 from shared.models.imports import ImportReport
 from shared.reconciliation import imports
 from shared.reconciliation.ingest import JSON_LIST, Kind, Policy, validate_json
@@ -32,23 +31,18 @@ error_responses = ErrorResponses(
 )
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "Malformed JSON, or the organization is not named"},
-    401: {"model": ErrorBody, "description": "Missing, invalid or expired token"},
-    403: {"model": ErrorBody, "description": "Role too weak, or not a member"},
-    409: {
-        "model": ErrorBody,
-        "description": "A document was stored concurrently by another import",
-    },
-    422: {
-        "model": ErrorBody,
-        "description": (
+# The JSON import routes' errors: what 403, 409 and 422 mean there.
+_ERRORS = ErrorResponses(
+    {
+        403: "Role too weak, or not a member",
+        409: "A document was stored concurrently by another import",
+        422: (
             "validation_failed (the body's shape), or import_rejected: nothing was stored "
             "(all_or_nothing with a rejected document, or every document rejected); "
             "details.rejected lists each one, details.batch is the recorded batch"
         ),
-    },
-}
+    }
+)(400, 401, 403, 409, 422)
 
 
 def json_import_router(kind: Kind, path: str, summary: str, example: dict[str, Any]) -> APIRouter:
