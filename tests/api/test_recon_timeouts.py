@@ -22,11 +22,13 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from devstack.aws import Provisioned
 from devstack.functions import FunctionHost
 from functions.reconciliation.import_worker import Retry
 from shared.reconciliation import imports
+from shared.reconciliation.ingest import parse_csv
 from tests.api.conftest import Api, World
 from tests.api.test_recon_import import fresh, import_file, run_worker, upload
 
@@ -160,3 +162,57 @@ def test_cancelled_matching_is_retried_and_loses_nothing(
     assert world.sql(
         "select count(*) from public.vendor_invoices where import_batch_id = %s", batch_id
     ) == [(3,)]
+
+
+def test_purchase_orders_arriving_are_matched_after_their_import_not_inside_it(
+    api: Api, aws: Provisioned, function_host: FunctionHost, world: World
+) -> None:
+    """An import stores; its caller matches after the commit, in bounded calls. Inside the
+    import's own transaction the invoices waiting for the purchase orders are untouched
+    (they were re-matched there, unbounded, by the purchase-order triggers)."""
+    who = fresh(world)
+    org = world.people[who].personal_org
+    invoices = import_file(
+        api, aws, function_host, who, kind="vendor_invoices", name="recon_invoices_us.csv"
+    )
+    assert invoices["matching"]["invoices"] == 3
+    waiting = world.sql(
+        "select status, matched_at from public.vendor_invoices"
+        " where organization_id = %s and invoice_number = 'INV-5001'",
+        org,
+    )
+    assert waiting[0][0] == "exception"  # its PO is not there yet
+
+    parsed = parse_csv((DATA / "recon_purchase_orders.tsv").read_bytes(), "purchase_orders")
+    with psycopg.connect(world.database.url) as conn:
+        conn.execute(
+            "select set_config('role', 'service_role', true),"
+            " set_config('request.jwt.claims', '{\"role\": \"service_role\"}', true)"
+        )
+        stored = conn.execute(
+            "select public.import_purchase_orders(%s, %s, 'all_or_nothing', '[]', %s, null, %s)",
+            (org, Jsonb(parsed.documents), parsed.rows_total, Jsonb(parsed.columns)),
+        ).fetchone()
+        assert stored is not None
+        assert stored[0]["batch"]["status"] == "completed"
+        inside = conn.execute(
+            "select status, matched_at from public.vendor_invoices"
+            " where organization_id = %s and invoice_number = 'INV-5001'",
+            (org,),
+        ).fetchall()
+        conn.rollback()
+    assert inside == waiting  # not re-matched inside the import's transaction
+
+    # Through the worker: stored, then the sweep matches what waited for these orders.
+    orders = import_file(
+        api, aws, function_host, who, kind="purchase_orders", name="recon_purchase_orders.tsv"
+    )
+    assert orders["matching"]["invoices"] >= 1
+    after = world.sql(
+        "select status, matched_at > %s from public.vendor_invoices"
+        " where organization_id = %s and invoice_number = 'INV-5001'",
+        waiting[0][1],
+        org,
+    )
+    assert after[0][1] is True  # matched again, after the import
+    assert after[0][0] != "pending"
