@@ -209,20 +209,6 @@ grant select, insert, update, delete
 -- Helpers
 -- =============================================================================
 
--- May the caller write in the organization: a member (or above) of it, or the
--- service role (jobs and workers, which name the organization themselves).
-create or replace function private.may_write_in(org_id uuid)
-returns boolean
-language plpgsql
-stable
-set search_path = ''
-as $$
-begin
-  return coalesce(auth.role(), '') = 'service_role'
-         or (org_id is not null and private.has_role_on_organization(org_id, 'member'));
-end;
-$$;
-
 -- Marks a bulk job finished once none of its items is pending or being sent.
 create or replace function private.finish_bulk_job_if_done(job uuid)
 returns void
@@ -355,9 +341,7 @@ declare
   who text;
   activity_id uuid;
 begin
-  if not private.may_write_in(org) then
-    raise exception 'your role may not send invoices in this organization' using errcode = '42501';
-  end if;
+  perform private.require_role(org, 'member', 'your role may not send invoices in this organization');
   if job is not null then
     select j.created_by into actor
     from public.bulk_jobs j
@@ -673,9 +657,7 @@ declare
   job uuid := claim_bulk_items.job_id;
   claimed uuid[];
 begin
-  if not private.may_write_in(org) then
-    raise exception 'your role may not send invoices in this organization' using errcode = '42501';
-  end if;
+  perform private.require_role(org, 'member', 'your role may not send invoices in this organization');
   update public.bulk_job_items it
   set status = 'failed', reason = 'interrupted',
       message = 'sending was interrupted; the email may or may not have gone out, so it was not sent again'
@@ -716,9 +698,8 @@ security invoker
 set search_path = ''
 as $$
 begin
-  if not private.may_write_in(fail_bulk_item.organization_id) then
-    raise exception 'your role may not send invoices in this organization' using errcode = '42501';
-  end if;
+  perform private.require_role(fail_bulk_item.organization_id, 'member',
+    'your role may not send invoices in this organization');
   update public.bulk_job_items it
   set status = case when retry then 'pending' else 'failed' end,
       reason = fail_bulk_item.reason,
@@ -744,9 +725,8 @@ security invoker
 set search_path = ''
 as $$
 begin
-  if not private.may_write_in(abandon_bulk_items.organization_id) then
-    raise exception 'your role may not send invoices in this organization' using errcode = '42501';
-  end if;
+  perform private.require_role(abandon_bulk_items.organization_id, 'member',
+    'your role may not send invoices in this organization');
   update public.bulk_job_items it
   set status = 'failed', reason = abandon_bulk_items.reason,
       message = left(abandon_bulk_items.message, 1000)
@@ -763,7 +743,6 @@ $$;
 -- =============================================================================
 
 grant execute on function
-  private.may_write_in(uuid),
   private.finish_bulk_job_if_done(uuid)
   to authenticated, service_role;
 -- mark_invoice_sent answers with the invoice document, also for the service role.
