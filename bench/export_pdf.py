@@ -1,20 +1,28 @@
-"""The report export's PDF writer, before (fpdf2) and after (reportlab), side by side:
+"""The report export's PDF writer (shared.exports.writers.write_pdf, on reportlab), beside
+bare reportlab drawing the same cells:
 
     .venv/bin/python -m bench.export_pdf [--rows 2000] [--rounds 5] [--names mixed|latin]
 
 The invoice list's table (``lists.INVOICE_COLUMNS``, its PDF columns: number, client,
-status, dates, currency, total, paid, balance) of ``--rows`` rows (2,000: the PDF's cap),
-USD and JPY amounts, client names Latin only or mixed (Latin, Chinese, Korean, Arabic,
-Hebrew: ``mixed``, the default, the case the fallback fonts and shaping cost most in).
-The rows are made in memory: the database read and the S3 upload are the same for both
-writers (bench/export.py measures those) and only the writer changed.
+status, dates, currency, total, paid, balance) of ``--rows`` rows (2,000: the PDF's cap,
+``PDF_MAX_ROWS``, which this measure set), USD and JPY amounts, client names Latin only or
+mixed (Latin, Chinese, Korean, Arabic, Hebrew: ``mixed``, the default, the case the
+fallback fonts and shaping cost most in). The rows are made in memory: the database read
+and the S3 upload are bench/export.py's. No budget of its own: the writer's share of an
+export request (whose budgets bench/export.py measures) at the cap, recorded with its
+ratio to the baseline.
+
+The baseline, in the same run (the machine is shared and noisy): ``bare`` is reportlab's
+canvas alone putting the same rows' PDF cells on A4 pages, 45 rows a page, in Helvetica
+(a core font: characters outside Latin-1 drawn as ``?``), with no fonts, runs, shaping,
+measuring or formatting: the floor of drawing that many strings with reportlab.
 
 Each measurement is a **fresh process** (a new Lambda instance): the writer's imports
 (``import``, wall), the first PDF (``cold``: fonts loaded and registered) and the median of
 3 more in the same process (``warm``), each in wall and CPU time (``_cpu``: the process's,
-steadier on a shared machine), and the file's size; rounds interleave the two
-writers, alternating which goes first. ``fpdf2`` is `bench.export_fpdf2`, the previous
-writer as it was; ``reportlab`` is `shared.exports.writers.write_pdf`.
+steadier on a shared machine), and the file's size; rounds interleave ``writer`` and
+``bare``, alternating which goes first. The fpdf2 writer this one replaced is in git
+history (bench/RESULTS.md, "The PDF writer on reportlab").
 """
 
 from __future__ import annotations
@@ -26,14 +34,18 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.common import Machine, fmt_ratio, loadavg, log, table
 
-WRITERS = ("fpdf2", "reportlab")
+if TYPE_CHECKING:
+    from shared.exports.table import Table
+
+WRITERS = ("bare", "writer")
+BARE_ROWS_PER_PAGE = 45
 LATIN = ("Acmé Ünïcode GmbH", "Northwind Traders Ltd", "Żółć & Sons sp. z o.o.")
 MIXED = (*LATIN, "東京商事株式会社", "한국무역상사", "شركة الأمل للتجارة", "חברת שלום בע״מ")
 
@@ -66,18 +78,45 @@ def _rows(count: int, names: tuple[str, ...]) -> Iterator[tuple[Any, ...]]:
         )
 
 
+def _bare_pdf(table: Table, sink: io.BytesIO, *, generated_at: datetime) -> None:
+    """The baseline: the table's PDF cells as plain strings on reportlab's canvas."""
+    from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]  # noqa: PLC0415
+    from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    shown = [i for i, column in enumerate(table.columns) if column.in_pdf]
+    canvas = Canvas(sink, pagesize=A4, pageCompression=1)
+    canvas.setTitle(f"{table.title} {generated_at.isoformat()}")
+    text = None
+    for n, row in enumerate(table.rows):
+        if n % BARE_ROWS_PER_PAGE == 0:
+            if text is not None:
+                canvas.drawText(text)
+                canvas.showPage()
+            text = canvas.beginText(28, 800)
+            text.setFont("Helvetica", 8)
+        assert text is not None
+        cells = (str(row[i]).encode("latin-1", "replace").decode("latin-1") for i in shown)
+        text.textLine("  ".join(cells))
+    if text is not None:
+        canvas.drawText(text)
+    canvas.showPage()
+    canvas.save()
+
+
 def child(writer: str, rows: int, names: str) -> None:
     started = time.perf_counter()
     from shared.exports import lists  # noqa: PLC0415
     from shared.exports.table import Table  # noqa: PLC0415
 
-    if writer == "fpdf2":
-        import fpdf  # noqa: F401, PLC0415
+    if writer == "bare":
+        from reportlab.pdfgen import canvas  # type: ignore[import-untyped]  # noqa: F401, PLC0415
 
-        from bench.export_fpdf2 import write_pdf  # noqa: PLC0415
+        write_pdf: Callable[..., None] = _bare_pdf
     else:
         import shared.pdf  # noqa: F401, PLC0415
-        from shared.exports.writers import write_pdf  # noqa: PLC0415
+        from shared.exports import writers  # noqa: PLC0415
+
+        write_pdf = writers.write_pdf
     imported = time.perf_counter() - started
     chosen = MIXED if names == "mixed" else LATIN
 
@@ -140,14 +179,14 @@ def main(argv: list[str] | None = None) -> int:
 
     lines = []
     for key in ("import", "cold", "cold_cpu", "warm", "warm_cpu"):
-        before, after = med("fpdf2", key), med("reportlab", key)
-        lines.append((key, f"{before:.3f} s", f"{after:.3f} s", fmt_ratio(after / before)))
+        ours, floor = med("writer", key), med("bare", key)
+        lines.append((key, f"{ours:.3f} s", f"{floor:.3f} s", fmt_ratio(ours / floor)))
     lines.append(
         (
             "bytes",
-            f"{med('fpdf2', 'bytes'):,.0f}",
-            f"{med('reportlab', 'bytes'):,.0f}",
-            fmt_ratio(med("reportlab", "bytes") / med("fpdf2", "bytes")),
+            f"{med('writer', 'bytes'):,.0f}",
+            f"{med('bare', 'bytes'):,.0f}",
+            fmt_ratio(med("writer", "bytes") / med("bare", "bytes")),
         )
     )
     print(
@@ -155,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         f" (medians); {machine.nproc} CPUs {machine.cpu_model}; load at start"
         f" {machine.loadavg_start}, at end {loadavg()}"
     )
-    print(table(("", "fpdf2 (before)", "reportlab (after)", "after/before"), lines))
+    print(table(("", "writer (shared.exports)", "bare reportlab", "writer/bare"), lines))
     return 0
 
 
