@@ -80,7 +80,7 @@ create or replace function private.reconciliation_settings_of(org uuid)
 returns public.reconciliation_settings
 language sql
 stable
-security definer
+security invoker
 set search_path = ''
 as $$
   select (s.r).* from (
@@ -1093,7 +1093,7 @@ create or replace function private.reconciliation_settings_json(org uuid)
 returns jsonb
 language sql
 stable
-security definer
+security invoker
 set search_path = ''
 as $$
   select jsonb_build_object(
@@ -1190,7 +1190,7 @@ create or replace function private.vendor_suggestions(org uuid, vendor uuid)
 returns jsonb
 language sql
 stable
-security definer
+security invoker
 set search_path = ''
 as $$
   with me as (
@@ -1230,7 +1230,7 @@ create or replace function private.vendor_json(org uuid, vendor uuid)
 returns jsonb
 language sql
 stable
-security definer
+security invoker
 set search_path = ''
 as $$
   select to_jsonb(v) - 'quantity_tolerance_percent' - 'price_tolerance_percent'
@@ -2096,6 +2096,7 @@ grant execute on function
   private.lock_vendor(uuid, uuid, text),
   private.assign_unknown_invoices(uuid, uuid, text[]),
   private.vendor_json(uuid, uuid),
+  private.vendor_suggestions(uuid, uuid),
   private.fold_vendor_into(uuid, uuid, uuid, text),
   private.restore_merged_vendor(uuid, uuid, uuid),
   private.exception_history(uuid, uuid),
