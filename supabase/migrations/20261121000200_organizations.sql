@@ -357,9 +357,12 @@ create trigger on_auth_user_email_changed
 -- RPC
 -- =============================================================================
 
--- Creates another organization with the caller as its owner (direct inserts are
--- not allowed: the new row would not be visible to its creator until the
--- membership exists).
+-- Creates another organization with the caller as its owner. A definer core (moved to
+-- private, behind an invoker wrapper, by migration 20261206000100): neither row can be
+-- written under RLS -- the organization is invisible to its creator until the owner
+-- membership exists, and that membership needs an owner to add it -- and an insert
+-- policy would let anyone make organizations straight through PostgREST, past the
+-- checks here (a signed-in user, owner of what they create).
 create or replace function public.create_organization(name text)
 returns public.organizations
 language plpgsql
