@@ -3,7 +3,7 @@
 Every error leaves the server as ``{"code", "message", "details", "hint"}`` (strings or
 null) — the Python client discards any other shape. PostgreSQL errors keep their
 SQLSTATE, message, detail and hint; the HTTP status follows PostgREST's table
-(wire-protocol reference §3).
+(PostgREST's documentation, "Errors": HTTP status codes).
 """
 
 from __future__ import annotations

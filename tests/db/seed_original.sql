@@ -1,15 +1,16 @@
 -- =============================================================================
 -- THE SEED'S ORIGINAL SCHEMA, MISTAKES INCLUDED. DO NOT FIX, DO NOT DEPLOY.
 --
--- Copied verbatim from the product spec ../shared/seeds/000_b54924846981591a.txt
--- ("InvoiceFlow Backend Architecture"), every ```sql block of its sections
+-- Copied verbatim from the product's seed document ("InvoiceFlow Backend
+-- Architecture", not part of this repository: this file is the copy the tests
+-- need), every ```sql block of its sections
 -- "## Database Schema" (1. profiles ... 7. user_settings) and "## Triggers and
 -- Functions", in the document's order. Only the "-- ### ..." lines naming each
 -- block and its line range in the seed are ours; the SQL is unchanged.
 --
 -- tests/db/test_seed_mistakes.py applies it, after devstack/sql/platform.sql, to
 -- a throw-away database of the test cluster, to show that each mistake the
--- project fixed (docs: ../shared/ARCHITECTURE.md) really happens here, and that
+-- project fixed (docs/architecture.md) really happens here, and that
 -- the same scenario behaves correctly on supabase/migrations.
 -- =============================================================================
 

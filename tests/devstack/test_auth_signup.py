@@ -1,8 +1,8 @@
 """Auth conformance: sign-up and the password grant, driven by the official
 ``supabase_auth`` client (and raw httpx where the client hides status and headers).
 
-Expectations come from docs/reference §4 (../shared/reference/supabase-wire-protocol.md)
-and GoTrue v2.186's source: internal/api/signup.go, token.go, errors.go,
+Expectations come from Supabase Auth as docs/devstack.md ("Auth") describes it, and
+GoTrue v2.186's source: internal/api/signup.go, token.go, errors.go,
 internal/models/user.go, identity.go, internal/tokens/service.go.
 """
 

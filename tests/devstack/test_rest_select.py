@@ -1,8 +1,8 @@
 """GET/HEAD through the PostgREST-compatible server: select, embedding, order, paging,
 counts, singular and CSV responses — driven by the official ``postgrest`` client.
 
-Expectations come from the wire-protocol reference (shared/reference/
-supabase-wire-protocol.md §2-§3) and PostgREST's documentation ("Resource Embedding",
+Expectations come from PostgREST as docs/devstack.md ("REST") describes it and PostgREST's
+documentation ("Resource Embedding",
 "Pagination and Count", "Singular or Plural", "Response Formats")."""
 
 from __future__ import annotations
