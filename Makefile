@@ -7,7 +7,7 @@ PYTHON    := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps test test-db test-clock reliability lint format dev dev-reset bench package clean
+.PHONY: setup system-deps test test-fast test-db test-clock reliability lint format dev dev-reset bench package clean
 
 setup: system-deps $(STAMP)
 
@@ -23,6 +23,13 @@ system-deps:
 
 test: setup
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+# The inner loop, under a minute: the unit tests, the database (migrations, pgTAP, the SQL
+# rules) and the API through each function's handler in process. Not the tests marked
+# `slow`, nor those that start the API Gateway emulator over HTTP or moto (`whole_stack`:
+# tests/conftest.py marks them from their fixtures). `make test` still runs everything.
+test-fast: setup
+	$(PYTHON) -m pytest tests/unit tests/db tests/api -m "not slow and not whole_stack" $(PYTEST_ARGS)
 
 # Only the database: migrations and the pgTAP files.
 test-db: setup

@@ -14,6 +14,19 @@ from tests.stacks import stack
 
 __all__ = ["stack"]
 
+# The fixtures that start the rest of what `make dev` runs: the API Gateway emulator over
+# HTTP and moto (S3, SES, SQS). A test using one, or `any_api` by its HTTP side, is marked
+# `whole_stack`; `make test-fast` leaves those out (-m "not whole_stack").
+WHOLE_STACK_FIXTURES = frozenset({"emulator", "http_api", "aws"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        over_http = callspec is not None and callspec.params.get("any_api") == "http"
+        if over_http or WHOLE_STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.whole_stack)
+
 
 @pytest.fixture(scope="session")
 def database() -> Iterator[Database]:

@@ -19,6 +19,9 @@ import pytest
 
 from devstack.functions import ROOT, FunctionSpec, load_functions
 
+# A fresh interpreter for each of the ~70 functions: about 20 s in all.
+pytestmark = pytest.mark.slow
+
 FUNCTIONS = load_functions()
 
 # Top-level packages no API route may import.

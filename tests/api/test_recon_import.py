@@ -500,6 +500,7 @@ def test_json_invoices_all_or_nothing(any_api: Api, world: World) -> None:
     assert [b["id"] for b in listed.json()["data"]] == [error["details"]["batch"]["id"]]
 
 
+@pytest.mark.slow  # 1,000 invoices imported: ~9 s
 def test_json_import_limits(api: Api, world: World) -> None:
     who = fresh(world)
     too_many = api.post(

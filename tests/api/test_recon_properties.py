@@ -27,6 +27,8 @@ from hypothesis import strategies as st
 
 from tests.api.conftest import World
 
+pytestmark = pytest.mark.slow  # 25 examples a property, each matched in the database: ~4 s each
+
 CENT = Decimal("0.01")
 EXAMPLES = settings(
     max_examples=25,
