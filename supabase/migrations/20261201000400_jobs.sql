@@ -5,8 +5,10 @@
 -- the Lambda functions only render and send (functions/jobs/*).
 --
 -- Who may call: the service role only (the scheduled functions use its key).
--- Every public function here is SECURITY DEFINER with EXECUTE granted to
--- service_role alone; the API roles cannot call them.
+-- Every public function here is SECURITY INVOKER with EXECUTE granted to
+-- service_role alone; the API roles cannot call them. The service role has
+-- BYPASSRLS and the tables' privileges (on email_deliveries, granted below); the one
+-- read it has no privilege for on Supabase, auth.users, is private.account_email.
 --
 -- Dates: the schema has no per-organization time zone, so a job's day is the
 -- UTC date (`as_of`, default today in UTC; Supabase runs in UTC, so this is the
@@ -150,6 +152,21 @@ as $$
   select coalesce(notifications -> preference, 'true'::jsonb) is distinct from 'false'::jsonb
 $$;
 
+-- A member's current account e-mail address (null: no such account). SECURITY
+-- DEFINER: auth.users is the Auth server's, and on Supabase the service role has no
+-- privilege on it (supabase/postgres grants its tables to supabase_auth_admin,
+-- postgres and dashboard_user only); the jobs that address notices and summaries
+-- read the address here, one account at a time. The service role's alone.
+create or replace function private.account_email(user_id uuid)
+returns text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select u.email::text from auth.users u where u.id = account_email.user_id
+$$;
+
 -- Leases up to `batch_limit` pending deliveries of the kinds asked for (oldest
 -- first), skipping rows another run holds (SKIP LOCKED, and an unexpired
 -- lease: the re-check on a row a concurrent run just claimed sees its lease)
@@ -218,7 +235,7 @@ create or replace function public.job_mark_overdue(as_of date default null,
 returns jsonb
 language plpgsql
 volatile
-security definer
+security invoker
 set search_path = ''
 as $$
 declare
@@ -339,7 +356,7 @@ create or replace function public.job_claim_notifications(
 returns jsonb
 language plpgsql
 volatile
-security definer
+security invoker
 set search_path = ''
 as $$
 declare
@@ -367,7 +384,7 @@ begin
       'attempts', c.attempts,
       'organization_id', c.organization_id,
       'user_id', c.user_id,
-      'recipient', u.email,
+      'recipient', private.account_email(c.user_id),
       'first_name', p.first_name,
       'organization_name', o.name,
       'business_name', coalesce(nullif(pg_catalog.btrim(os.business_name), ''), o.name),
@@ -401,7 +418,6 @@ begin
     array['invoice_overdue'], least(batch_limit, 100), lease_seconds, skip_ids, organization_ids) c
   join public.organizations o on o.id = c.organization_id
   left join public.organization_settings os on os.organization_id = c.organization_id
-  left join auth.users u on u.id = c.user_id
   left join public.profiles p on p.id = c.user_id;
   return pg_catalog.jsonb_build_object('claimed', result);
 end;
@@ -523,7 +539,7 @@ create or replace function public.job_open_reminders(
 returns jsonb
 language plpgsql
 volatile
-security definer
+security invoker
 set search_path = ''
 set jit = off
 as $$
@@ -564,7 +580,7 @@ create or replace function public.job_claim_reminders(
 returns jsonb
 language plpgsql
 volatile
-security definer
+security invoker
 set search_path = ''
 set jit = off
 as $$
@@ -674,7 +690,7 @@ create or replace function public.job_claim_summaries(
 returns jsonb
 language plpgsql
 volatile
-security definer
+security invoker
 set search_path = ''
 set jit = off
 as $$
@@ -733,7 +749,7 @@ begin
       'attempts', c.attempts,
       'organization_id', c.organization_id,
       'user_id', c.user_id,
-      'recipient', u.email,
+      'recipient', private.account_email(c.user_id),
       'first_name', p.first_name,
       'organization_name', o.name,
       'business_name', coalesce(nullif(pg_catalog.btrim(os.business_name), ''), o.name),
@@ -748,7 +764,6 @@ begin
     array[wanted_kind], least(batch_limit, 100), lease_seconds, skip_ids, org_ids) c
   join public.organizations o on o.id = c.organization_id
   left join public.organization_settings os on os.organization_id = c.organization_id
-  left join auth.users u on u.id = c.user_id
   left join public.profiles p on p.id = c.user_id;
 
   return pg_catalog.jsonb_build_object(
@@ -778,7 +793,7 @@ create or replace function public.job_record_delivery(
 returns text
 language plpgsql
 volatile
-security definer
+security invoker
 set search_path = ''
 as $$
 declare
@@ -825,9 +840,11 @@ $$;
 
 alter table public.email_deliveries enable row level security;
 
--- Written only by the functions above; admins may read their organization's.
+-- Written only by the jobs above, as the service role; admins may read their
+-- organization's.
 revoke all on public.email_deliveries from anon, authenticated, service_role;
 grant select on public.email_deliveries to authenticated, service_role;
+grant insert, update on public.email_deliveries to service_role;
 
 create policy "Admins can view their organization's email deliveries"
   on public.email_deliveries for select to authenticated
@@ -855,4 +872,15 @@ grant execute on function
   public.job_open_reminders(date, uuid[], date, uuid, integer),
   public.job_claim_summaries(text, date, integer, uuid[], uuid[], integer),
   public.job_record_delivery(uuid, text, text, boolean, text)
+  to service_role;
+-- What the jobs call as the service role.
+grant execute on function
+  private.account_email(uuid),
+  private.job_date(date),
+  private.check_job_batch(integer, integer),
+  private.wants_email(jsonb, text),
+  private.claim_email_deliveries(text[], integer, integer, uuid[], uuid[]),
+  private.reminder_slots(date, uuid[]),
+  private.open_reminder_slots(date, uuid[], date, uuid, integer),
+  private.summary_period(text, date)
   to service_role;

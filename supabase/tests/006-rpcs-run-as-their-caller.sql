@@ -7,7 +7,7 @@
 -- what they do for a member is nothing the member may do straight through the API.
 -- =============================================================================
 begin;
-select plan(75);
+select plan(83);
 
 select tests.create_cast();
 
@@ -88,6 +88,7 @@ select is(
 select hasnt_function('private', 'require_report_access', 'the reports'' guard is gone');
 select hasnt_function('private', 'require_reconciliation_reader', 'so is the reconciliation reader''s');
 select hasnt_function('private', 'require_reconciliation_writer', 'and the writer''s');
+select hasnt_function('private', 'may_write_in', 'and the delivery''s');
 
 -- api_context: RLS shows the memberships; auth.sessions and the counter are the helpers'
 
@@ -458,6 +459,42 @@ select throws_ok(
   $$ select public.reconciliation_dashboard(tests.org('main'), null, null) $$,
   '42501', null, 'a stranger cannot read main''s dashboard'
 );
+
+-- The jobs: the service role's alone, as itself ------------------------------------
+
+select is(
+  array(select p.oid::regprocedure::text from pg_catalog.pg_proc p
+        where p.pronamespace = 'public'::regnamespace and p.proname like 'job\_%'
+          and (p.prosecdef or has_function_privilege('authenticated', p.oid, 'execute')
+               or has_function_privilege('anon', p.oid, 'execute')
+               or not has_function_privilege('service_role', p.oid, 'execute'))
+        order by 1),
+  '{}'::text[], 'every job runs as its caller, and only the service role may call it'
+);
+select is(
+  (select count(*)::integer from pg_catalog.pg_proc p
+   where p.pronamespace = 'public'::regnamespace and p.proname like 'job\_%'),
+  6, 'there are six jobs'
+);
+select ok(
+  (select p.prosecdef and p.proconfig = array['search_path=""']
+   from pg_catalog.pg_proc p where p.oid = 'private.account_email(uuid)'::regprocedure)
+  and has_function_privilege('service_role', 'private.account_email(uuid)', 'execute')
+  and not has_function_privilege('authenticated', 'private.account_email(uuid)', 'execute')
+  and not has_function_privilege('anon', 'private.account_email(uuid)', 'execute'),
+  'the account''s e-mail address (auth.users) is a definer helper of the service role''s alone'
+);
+
+select tests.authenticate_as('owner');
+select throws_ok($$ select public.job_mark_overdue() $$, '42501', null,
+                 'a user cannot run a job');
+
+select tests.authenticate_as_service_role();
+select throws_ok($$ select count(*) from auth.users $$, '42501', null,
+                 'the service role cannot read auth.users, as on Supabase');
+select is(private.account_email(tests.actor('owner')), tests.get_supabase_email('owner'),
+          'but the helper answers it the address');
+select lives_ok($$ select public.job_mark_overdue() $$, 'the service role runs a job');
 
 -- The one role guard --------------------------------------------------------------
 
