@@ -285,7 +285,12 @@ def _pages(rest: str, anon: str, token: str, org: str, depth: int) -> dict[str, 
             return call
 
         def rpc(rows: int) -> Callable[[], list[Any]]:
-            body = {"org_id": org, "after_issue_date": day, "after_id": ident, "page_rows": rows}
+            body = {
+                "organization_id": org,
+                "after_issue_date": day,
+                "after_id": ident,
+                "page_rows": rows,
+            }
 
             def call() -> list[Any]:
                 reply = client.post("/rpc/export_invoice_page", json=body)

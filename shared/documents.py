@@ -91,7 +91,7 @@ def load_invoice_document(
     document = db.rpc(
         client,
         "invoice_document",
-        {"org_id": str(organization_id), "invoice_id": str(invoice_id)},
+        {"organization_id": str(organization_id), "invoice_id": str(invoice_id)},
     )
     return _shaped(document) if isinstance(document, dict) else None
 
@@ -104,7 +104,7 @@ def load_invoice_documents(
     documents = db.rpc(
         client,
         "invoice_documents",
-        {"org_id": str(organization_id), "invoice_ids": [str(i) for i in invoice_ids]},
+        {"organization_id": str(organization_id), "invoice_ids": [str(i) for i in invoice_ids]},
     )
     if not isinstance(documents, dict):
         return {}

@@ -42,7 +42,7 @@ async def bulk_delete_clients(ctx: Member, body: ClientBulkDelete) -> BulkDelete
     rows = db.rpc(
         ctx.db,
         "bulk_delete_clients",
-        {"org_id": str(ctx.organization_id), "client_ids": [str(i) for i in body.ids]},
+        {"organization_id": str(ctx.organization_id), "client_ids": [str(i) for i in body.ids]},
     )
     results = [BulkDeleteItem.model_validate(row) for row in rows or []]
     counts = Counter(item.status for item in results)

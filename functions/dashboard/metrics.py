@@ -22,7 +22,7 @@ router = APIRouter(tags=["dashboard"])
     responses=ERRORS,
 )
 async def metrics(ctx: Viewer) -> DashboardMetrics:
-    data = db.rpc(ctx.db, "dashboard_metrics", {"org_id": str(ctx.organization_id)})
+    data = db.rpc(ctx.db, "dashboard_metrics", {"organization_id": str(ctx.organization_id)})
     return DashboardMetrics.model_validate(data)
 
 

@@ -29,7 +29,7 @@ async def recent_activities(
     data = db.rpc(
         ctx.db,
         "dashboard_recent_activities",
-        {"org_id": str(ctx.organization_id), "row_limit": limit},
+        {"organization_id": str(ctx.organization_id), "row_limit": limit},
     )
     return RecentActivities.model_validate(data)
 

@@ -29,7 +29,7 @@ async def recent_invoices(
     data = db.rpc(
         ctx.db,
         "dashboard_recent_invoices",
-        {"org_id": str(ctx.organization_id), "row_limit": limit},
+        {"organization_id": str(ctx.organization_id), "row_limit": limit},
     )
     return RecentInvoices.model_validate(data)
 

@@ -31,7 +31,7 @@ async def revenue_chart(
         Query(description="any day of the last month shown (years 1900 to 2200); default: today"),
     ] = None,
 ) -> RevenueChart:
-    params: dict[str, Any] = {"org_id": str(ctx.organization_id), "months": months}
+    params: dict[str, Any] = {"organization_id": str(ctx.organization_id), "months": months}
     if end_month is not None:
         params["end_month"] = end_month.isoformat()
     data = db.rpc(ctx.db, "dashboard_revenue_chart", params)

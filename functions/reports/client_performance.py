@@ -49,7 +49,7 @@ async def client_performance(
     if sort.removeprefix("-") not in SORT_FIELDS:
         raise validation("sort", f"unknown sort field {sort!r}; use one of {list(SORT_FIELDS)}")
     params: dict[str, Any] = {
-        "org_id": str(ctx.organization_id),
+        "organization_id": str(ctx.organization_id),
         **period.params(),
         "sort_by": sort,
         "row_limit": limit,

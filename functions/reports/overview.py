@@ -26,7 +26,7 @@ async def overview(
     ctx: Viewer, period: Annotated[ReportRange, Depends(report_range)]
 ) -> ReportsOverview:
     data = db.rpc(
-        ctx.db, "reports_overview", {"org_id": str(ctx.organization_id), **period.params()}
+        ctx.db, "reports_overview", {"organization_id": str(ctx.organization_id), **period.params()}
     )
     return ReportsOverview.model_validate(data)
 

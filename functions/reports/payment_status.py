@@ -28,7 +28,7 @@ async def payment_status(
     data = db.rpc(
         ctx.db,
         "reports_payment_status",
-        {"org_id": str(ctx.organization_id), **period.params()},
+        {"organization_id": str(ctx.organization_id), **period.params()},
     )
     return PaymentStatusReport.model_validate(data)
 

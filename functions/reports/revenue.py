@@ -34,7 +34,7 @@ async def revenue(
     ] = 10,
 ) -> RevenueReport:
     params: dict[str, Any] = {
-        "org_id": str(ctx.organization_id),
+        "organization_id": str(ctx.organization_id),
         **period.params(),
         "group_by": group_by,
         "client_limit": client_limit,

@@ -58,7 +58,7 @@ def invoices(query: ReportQuery) -> Table:
     issue_from = o.get("issue_date_from") or query.date_from
     issue_to = o.get("issue_date_to") or query.date_to
     params: dict[str, Any] = {
-        "org_id": str(query.organization_id),
+        "organization_id": str(query.organization_id),
         "statuses": one_of("status", o.get("status"), STATUSES) or None,
         "client_ids": uuids("client_id", o.get("client_id")) or None,
         "overdue": o.get("overdue"),

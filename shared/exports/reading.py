@@ -89,7 +89,7 @@ class ReportQuery:
     options: dict[str, Any]
 
     def rpc(self, function: str, **extra: Any) -> Any:
-        params: dict[str, Any] = {"org_id": str(self.organization_id)}
+        params: dict[str, Any] = {"organization_id": str(self.organization_id)}
         if self.date_from is not None:
             params["date_from"] = self.date_from.isoformat()
         if self.date_to is not None:

@@ -152,7 +152,7 @@ $$;
 -- Whether the current user has at least `min_role` in the organization (for
 -- RPC functions and checks that speak of one organization).
 create or replace function private.has_role_on_organization(
-  org_id uuid, min_role public.membership_role default 'viewer'
+  organization_id uuid, min_role public.membership_role default 'viewer'
 )
 returns boolean
 language plpgsql
@@ -163,7 +163,7 @@ as $$
 begin
   return exists (
     select 1 from public.memberships m
-    where m.organization_id = org_id
+    where m.organization_id = has_role_on_organization.organization_id
       and m.user_id = auth.uid()
       and m.role >= min_role
   );

@@ -99,7 +99,7 @@ create index invoice_items_invoice_idx on public.invoice_items (invoice_id, posi
 -- The next free number of the organization: prefix + zero-padded counter. The
 -- UPDATE takes the settings row's lock, so concurrent callers are serialized
 -- and never receive the same number; numbers taken by hand are skipped.
-create or replace function private.assign_invoice_number(org_id uuid)
+create or replace function private.assign_invoice_number(organization_id uuid)
 returns text
 language plpgsql
 security definer
@@ -111,7 +111,7 @@ begin
   loop
     update public.organization_settings s
     set next_invoice_number = s.next_invoice_number + 1
-    where s.organization_id = org_id
+    where s.organization_id = assign_invoice_number.organization_id
     returning s.invoice_prefix || case
         when length((s.next_invoice_number - 1)::text) >= s.invoice_number_padding
           then (s.next_invoice_number - 1)::text
@@ -119,11 +119,11 @@ begin
       end
     into candidate;
     if candidate is null then
-      raise exception 'organization % has no settings', org_id using errcode = '23503';
+      raise exception 'organization % has no settings', assign_invoice_number.organization_id using errcode = '23503';
     end if;
     exit when not exists (
       select 1 from public.invoices i
-      where i.organization_id = org_id and i.invoice_number = candidate
+      where i.organization_id = assign_invoice_number.organization_id and i.invoice_number = candidate
     );
   end loop;
   return candidate;

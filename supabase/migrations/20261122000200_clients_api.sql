@@ -18,7 +18,7 @@
 --   [{"id": uuid, "status": "deleted" | "not_found" | "has_invoices", "message": text}, ...]
 -- Refuses (nothing is deleted): a caller below member in the organization
 -- (42501), no ids, more than 500, a null or a repeated id (22023).
-create or replace function public.bulk_delete_clients(org_id uuid, client_ids uuid[])
+create or replace function public.bulk_delete_clients(organization_id uuid, client_ids uuid[])
 returns jsonb
 language plpgsql
 volatile
@@ -32,7 +32,7 @@ begin
   if auth.uid() is null then
     raise exception 'a signed-in user is required' using errcode = '42501';
   end if;
-  perform private.require_role(org_id, 'member',
+  perform private.require_role(bulk_delete_clients.organization_id, 'member',
     'deleting clients needs the member role or above in the organization');
   if client_ids is null or cardinality(client_ids) = 0 then
     raise exception 'give at least one client id' using errcode = '22023';
@@ -57,18 +57,18 @@ begin
   from (
     select c.id
     from public.clients c
-    where c.organization_id = org_id and c.id = any (client_ids)
+    where c.organization_id = bulk_delete_clients.organization_id and c.id = any (client_ids)
     order by c.id
     for update
   ) c;
 
   with deleted as (
     delete from public.clients c
-    where c.organization_id = org_id
+    where c.organization_id = bulk_delete_clients.organization_id
       and c.id = any (locked)
       and not exists (
         select 1 from public.invoices i
-        where i.organization_id = org_id and i.client_id = c.id
+        where i.organization_id = bulk_delete_clients.organization_id and i.client_id = c.id
       )
     returning c.id
   )

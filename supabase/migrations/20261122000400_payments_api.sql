@@ -108,7 +108,7 @@ $$;
 
 -- The invoice a payment is recorded against, locked, if it is in the
 -- organization and visible to the caller; P0002 otherwise.
-create or replace function private.lock_payable_invoice(org_id uuid, target uuid)
+create or replace function private.lock_payable_invoice(organization_id uuid, target uuid)
 returns public.invoices
 language plpgsql
 volatile
@@ -119,7 +119,7 @@ declare
 begin
   select * into inv
   from public.invoices i
-  where i.id = target and i.organization_id = org_id
+  where i.id = target and i.organization_id = lock_payable_invoice.organization_id
   for no key update;
   if not found then
     raise exception 'invoice not found' using errcode = 'P0002';

@@ -55,7 +55,7 @@ alter table public.organization_settings
 -- -----------------------------------------------------------------------------
 -- The three sections as the API answers them.
 -- -----------------------------------------------------------------------------
-create or replace function private.settings_json(uid uuid, org_id uuid)
+create or replace function private.settings_json(uid uuid, organization_id uuid)
 returns jsonb
 language plpgsql
 stable
@@ -78,7 +78,7 @@ begin
     'business', (
       select to_jsonb(o) - 'created_at'
       from public.organization_settings o
-      where org_id is not null and o.organization_id = org_id)
+      where settings_json.organization_id is not null and o.organization_id = settings_json.organization_id)
   );
 end;
 $$;

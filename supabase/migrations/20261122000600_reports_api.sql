@@ -75,14 +75,14 @@ end;
 $$;
 
 -- The organization's default currency (USD when it has no settings row).
-create or replace function private.report_currency(org_id uuid)
+create or replace function private.report_currency(organization_id uuid)
 returns text
 language sql
 stable
 set search_path = ''
 as $$
   select coalesce(
-    (select s.default_currency from public.organization_settings s where s.organization_id = org_id),
+    (select s.default_currency from public.organization_settings s where s.organization_id = report_currency.organization_id),
     'USD')
 $$;
 
@@ -119,7 +119,7 @@ grant execute on function
 --   average_days_to_pay: over invoices now paid whose last payment falls in the
 --     last 12 calendar months (this one included); null when there are none
 --   invoice_counts: every invoice of the organization by report status
-create or replace function public.dashboard_metrics(org_id uuid, today date default current_date)
+create or replace function public.dashboard_metrics(organization_id uuid, today date default current_date)
 returns jsonb
 language plpgsql
 stable
@@ -135,13 +135,13 @@ declare
   main_currency text;
   result jsonb;
 begin
-  perform private.require_role(org_id, 'viewer');
+  perform private.require_role(dashboard_metrics.organization_id, 'viewer');
   today := coalesce(today, current_date);
   month_start := pg_catalog.date_trunc('month', today::timestamp)::date;
   next_month_start := (month_start + interval '1 month')::date;
   last_month_start := (month_start - interval '1 month')::date;
   year_start := (month_start - interval '11 months')::date;
-  main_currency := private.report_currency(org_id);
+  main_currency := private.report_currency(dashboard_metrics.organization_id);
 
   with received as (
     select p.currency,
@@ -149,7 +149,7 @@ begin
            count(*) filter (where p.payment_date >= month_start) as payments_this_month,
            sum(p.amount) filter (where p.payment_date < month_start) as received_last_month
     from public.payments p
-    where p.organization_id = org_id
+    where p.organization_id = dashboard_metrics.organization_id
       and p.payment_date >= last_month_start and p.payment_date < next_month_start
     group by p.currency
   ),
@@ -160,7 +160,7 @@ begin
            count(*) filter (where i.status = 'overdue' or i.due_date < today) as overdue_count,
            sum(i.balance_due) filter (where i.status = 'overdue' or i.due_date < today) as overdue_amount
     from public.invoices i
-    where i.organization_id = org_id and i.status in ('sent', 'overdue')
+    where i.organization_id = dashboard_metrics.organization_id and i.status in ('sent', 'overdue')
     group by i.currency
   ),
   -- Invoices now paid whose last payment falls in the last 12 calendar months:
@@ -170,12 +170,12 @@ begin
     from (
       select p.invoice_id, max(p.payment_date) as paid_on
       from public.payments p
-      where p.organization_id = org_id
+      where p.organization_id = dashboard_metrics.organization_id
         and p.payment_date >= year_start and p.payment_date < next_month_start
       group by p.invoice_id
     ) t
     join public.invoices i on i.id = t.invoice_id
-    where i.organization_id = org_id
+    where i.organization_id = dashboard_metrics.organization_id
       and i.status = 'paid'
       and not exists (
         select 1 from public.payments later
@@ -193,7 +193,7 @@ begin
     select private.invoice_report_status(i.status, i.due_date, today) as report_status,
            count(*) as n
     from public.invoices i
-    where i.organization_id = org_id
+    where i.organization_id = dashboard_metrics.organization_id
     group by 1
   ),
   currencies as (
@@ -253,7 +253,7 @@ end;
 $$;
 
 -- The latest invoices (all statuses), newest issue date first.
-create or replace function public.dashboard_recent_invoices(org_id uuid, row_limit integer default 5)
+create or replace function public.dashboard_recent_invoices(organization_id uuid, row_limit integer default 5)
 returns jsonb
 language plpgsql
 stable
@@ -264,7 +264,7 @@ as $$
 declare
   result jsonb;
 begin
-  perform private.require_role(org_id, 'viewer');
+  perform private.require_role(dashboard_recent_invoices.organization_id, 'viewer');
   if row_limit is null or row_limit < 1 or row_limit > 50 then
     raise exception 'limit must be between 1 and 50' using errcode = '22023';
   end if;
@@ -288,7 +288,7 @@ begin
            i.issue_date, i.created_at, i.total_amount, i.amount_paid, i.balance_due
     from public.invoices i
     join public.clients c on c.id = i.client_id
-    where i.organization_id = org_id
+    where i.organization_id = dashboard_recent_invoices.organization_id
     order by i.issue_date desc, i.created_at desc, i.id desc
     limit row_limit
   ) r;
@@ -297,7 +297,7 @@ end;
 $$;
 
 -- The latest client activities with their client's name, newest first.
-create or replace function public.dashboard_recent_activities(org_id uuid, row_limit integer default 10)
+create or replace function public.dashboard_recent_activities(organization_id uuid, row_limit integer default 10)
 returns jsonb
 language plpgsql
 stable
@@ -308,7 +308,7 @@ as $$
 declare
   result jsonb;
 begin
-  perform private.require_role(org_id, 'viewer');
+  perform private.require_role(dashboard_recent_activities.organization_id, 'viewer');
   if row_limit is null or row_limit < 1 or row_limit > 50 then
     raise exception 'limit must be between 1 and 50' using errcode = '22023';
   end if;
@@ -325,7 +325,7 @@ begin
   from (
     select a.id, a.client_id, a.type, a.activity, a."timestamp", a.metadata
     from public.client_activities a
-    where a.organization_id = org_id
+    where a.organization_id = dashboard_recent_activities.organization_id
     order by a."timestamp" desc, a.id desc
     limit row_limit
   ) r
@@ -338,7 +338,7 @@ $$;
 -- with the month of `end_month` (default: this month): one zero-filled series
 -- per currency, the default currency's first and always present.
 create or replace function public.dashboard_revenue_chart(
-  org_id uuid,
+  organization_id uuid,
   months integer default 12,
   end_month date default current_date
 )
@@ -356,14 +356,14 @@ declare
   main_currency text;
   result jsonb;
 begin
-  perform private.require_role(org_id, 'viewer');
+  perform private.require_role(dashboard_revenue_chart.organization_id, 'viewer');
   if months is null or months < 1 or months > 36 then
     raise exception 'months must be between 1 and 36' using errcode = '22023';
   end if;
   last_start := pg_catalog.date_trunc('month', coalesce(end_month, current_date)::timestamp)::date;
   first_start := (last_start - (months - 1) * interval '1 month')::date;
   range_end := (last_start + interval '1 month')::date;
-  main_currency := private.report_currency(org_id);
+  main_currency := private.report_currency(dashboard_revenue_chart.organization_id);
 
   with periods as (
     select (first_start + n * interval '1 month')::date as period_start
@@ -373,7 +373,7 @@ begin
     select i.currency, pg_catalog.date_trunc('month', i.issue_date::timestamp)::date as period_start,
            count(*) as invoice_count, sum(i.total_amount) as amount
     from public.invoices i
-    where i.organization_id = org_id
+    where i.organization_id = dashboard_revenue_chart.organization_id
       and i.issue_date >= first_start and i.issue_date < range_end
       and i.status in ('sent', 'paid', 'overdue')
     group by 1, 2
@@ -382,7 +382,7 @@ begin
     select p.currency, pg_catalog.date_trunc('month', p.payment_date::timestamp)::date as period_start,
            count(*) as payment_count, sum(p.amount) as amount
     from public.payments p
-    where p.organization_id = org_id
+    where p.organization_id = dashboard_revenue_chart.organization_id
       and p.payment_date >= first_start and p.payment_date < range_end
     group by 1, 2
   ),
@@ -447,7 +447,7 @@ $$;
 -- in the range), clients (new = created in the range, billed = with a billed
 -- invoice in the range), average_days_to_pay.
 create or replace function public.reports_overview(
-  org_id uuid,
+  organization_id uuid,
   date_from date default null,
   date_to date default null
 )
@@ -464,16 +464,16 @@ declare
   main_currency text;
   result jsonb;
 begin
-  perform private.require_role(org_id, 'viewer');
+  perform private.require_role(reports_overview.organization_id, 'viewer');
   select r.range_from, r.range_to into range_from, range_to
   from private.report_range(date_from, date_to) r;
-  main_currency := private.report_currency(org_id);
+  main_currency := private.report_currency(reports_overview.organization_id);
 
   with issued as (
     select i.id, i.client_id as cid, i.currency, i.issue_date, i.total_amount, i.amount_paid,
            i.balance_due, private.invoice_report_status(i.status, i.due_date, current_date) as report_status
     from public.invoices i
-    where i.organization_id = org_id and i.issue_date between range_from and range_to
+    where i.organization_id = reports_overview.organization_id and i.issue_date between range_from and range_to
   ),
   billed as (
     select x.currency,
@@ -501,7 +501,7 @@ begin
   received as (
     select p.currency, count(*) as payment_count, sum(p.amount) as collected
     from public.payments p
-    where p.organization_id = org_id and p.payment_date between range_from and range_to
+    where p.organization_id = reports_overview.organization_id and p.payment_date between range_from and range_to
     group by p.currency
   ),
   currencies as (
@@ -549,7 +549,7 @@ begin
       from issued x),
     'clients', jsonb_build_object(
       'new', (select count(*) from public.clients c
-              where c.organization_id = org_id
+              where c.organization_id = reports_overview.organization_id
                 and c.created_at >= range_from::timestamp at time zone 'UTC'
                 and c.created_at < (range_to + 1)::timestamp at time zone 'UTC'),
       'billed', (select count(distinct x.cid) from issued x
@@ -567,7 +567,7 @@ $$;
 -- `client_id` narrows everything to one client (P0002 when it is not a client
 -- of the organization).
 create or replace function public.reports_revenue(
-  org_id uuid,
+  organization_id uuid,
   date_from date default null,
   date_to date default null,
   group_by text default 'month',
@@ -591,7 +591,7 @@ declare
   main_currency text;
   result jsonb;
 begin
-  perform private.require_role(org_id, 'viewer');
+  perform private.require_role(reports_revenue.organization_id, 'viewer');
   select r.range_from, r.range_to into range_from, range_to
   from private.report_range(date_from, date_to) r;
   group_by := coalesce(group_by, 'month');
@@ -612,11 +612,11 @@ begin
     raise exception 'client_limit must be between 1 and 100' using errcode = '22023';
   end if;
   if only_client is not null and not exists (
-    select 1 from public.clients c where c.organization_id = org_id and c.id = only_client
+    select 1 from public.clients c where c.organization_id = reports_revenue.organization_id and c.id = only_client
   ) then
     raise exception 'client not found' using errcode = 'P0002';
   end if;
-  main_currency := private.report_currency(org_id);
+  main_currency := private.report_currency(reports_revenue.organization_id);
 
   with periods as (
     select d::date as period_start,
@@ -629,7 +629,7 @@ begin
     select i.client_id as cid, i.currency, i.total_amount as amount,
            pg_catalog.date_trunc(group_by, i.issue_date::timestamp)::date as period_start
     from public.invoices i
-    where i.organization_id = org_id
+    where i.organization_id = reports_revenue.organization_id
       and i.issue_date between range_from and range_to
       and i.status in ('sent', 'paid', 'overdue')
       and (only_client is null or i.client_id = only_client)
@@ -638,8 +638,8 @@ begin
     select i.client_id as cid, p.currency, p.amount,
            pg_catalog.date_trunc(group_by, p.payment_date::timestamp)::date as period_start
     from public.payments p
-    join public.invoices i on i.id = p.invoice_id and i.organization_id = org_id
-    where p.organization_id = org_id
+    join public.invoices i on i.id = p.invoice_id and i.organization_id = reports_revenue.organization_id
+    where p.organization_id = reports_revenue.organization_id
       and p.payment_date between range_from and range_to
       and (only_client is null or i.client_id = only_client)
   ),
@@ -741,7 +741,7 @@ $$;
 -- balance_due (outstanding: sent and overdue only; a draft or cancelled
 -- invoice is owed nothing).
 create or replace function public.reports_payment_status(
-  org_id uuid,
+  organization_id uuid,
   date_from date default null,
   date_to date default null
 )
@@ -758,10 +758,10 @@ declare
   main_currency text;
   result jsonb;
 begin
-  perform private.require_role(org_id, 'viewer');
+  perform private.require_role(reports_payment_status.organization_id, 'viewer');
   select r.range_from, r.range_to into range_from, range_to
   from private.report_range(date_from, date_to) r;
-  main_currency := private.report_currency(org_id);
+  main_currency := private.report_currency(reports_payment_status.organization_id);
 
   with grouped as (
     select private.invoice_report_status(i.status, i.due_date, current_date) as report_status,
@@ -771,7 +771,7 @@ begin
            sum(i.amount_paid) as paid,
            sum(i.balance_due) filter (where i.status in ('sent', 'overdue')) as outstanding
     from public.invoices i
-    where i.organization_id = org_id and i.issue_date between range_from and range_to
+    where i.organization_id = reports_payment_status.organization_id and i.issue_date between range_from and range_to
     group by 1, 2
   ),
   statuses (report_status, ordinal) as (
@@ -831,7 +831,7 @@ $$;
 -- `currency_code` keeps one currency; at most `row_limit` (1 to 100) clients,
 -- `total` says how many there are.
 create or replace function public.reports_client_performance(
-  org_id uuid,
+  organization_id uuid,
   date_from date default null,
   date_to date default null,
   sort_by text default '-billed',
@@ -853,7 +853,7 @@ declare
   main_currency text;
   result jsonb;
 begin
-  perform private.require_role(org_id, 'viewer');
+  perform private.require_role(reports_client_performance.organization_id, 'viewer');
   select r.range_from, r.range_to into range_from, range_to
   from private.report_range(date_from, date_to) r;
   sort_by := coalesce(sort_by, '-billed');
@@ -871,13 +871,13 @@ begin
   if currency_code is not null and currency_code !~ '^[A-Z]{3}$' then
     raise exception 'currency must be a three-letter ISO 4217 code' using errcode = '22023';
   end if;
-  main_currency := private.report_currency(org_id);
+  main_currency := private.report_currency(reports_client_performance.organization_id);
 
   with issued as (
     select i.id, i.client_id as cid, i.currency, i.issue_date, i.total_amount, i.amount_paid,
            i.balance_due, private.invoice_report_status(i.status, i.due_date, current_date) as report_status
     from public.invoices i
-    where i.organization_id = org_id
+    where i.organization_id = reports_client_performance.organization_id
       and i.issue_date between range_from and range_to
       and i.status in ('sent', 'paid', 'overdue')
       and (currency_code is null or i.currency = currency_code)

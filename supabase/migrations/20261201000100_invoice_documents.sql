@@ -18,7 +18,7 @@
 -- Security invoker: a user sees only what RLS lets them see, so another tenant's
 -- invoice is null. The explicit organization filter makes the same true for the
 -- service role (scheduled jobs), which RLS does not restrict.
-create or replace function public.invoice_document(org_id uuid, invoice_id uuid)
+create or replace function public.invoice_document(organization_id uuid, invoice_id uuid)
 returns jsonb
 language sql
 stable
@@ -66,12 +66,12 @@ as $$
       from public.organizations o
       where o.id = i.organization_id))
   from public.invoices i
-  where i.id = invoice_id and i.organization_id = org_id
+  where i.id = invoice_id and i.organization_id = invoice_document.organization_id
 $$;
 
 -- Many invoices' documents in one call (the bulk PDF download), keyed by invoice id;
 -- ids that name no invoice of the organization are left out.
-create or replace function public.invoice_documents(org_id uuid, invoice_ids uuid[])
+create or replace function public.invoice_documents(organization_id uuid, invoice_ids uuid[])
 returns jsonb
 language sql
 stable
@@ -80,7 +80,7 @@ set search_path = ''
 as $$
   select coalesce(jsonb_object_agg(u.id, d.document), '{}'::jsonb)
   from unnest(invoice_ids) as u (id)
-  cross join lateral (select public.invoice_document(org_id, u.id) as document) d
+  cross join lateral (select public.invoice_document(invoice_documents.organization_id, u.id) as document) d
   where d.document is not null
 $$;
 

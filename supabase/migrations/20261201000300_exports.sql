@@ -21,7 +21,7 @@
 -- =============================================================================
 
 create or replace function public.export_invoice_page(
-  org_id uuid,
+  organization_id uuid,
   after_issue_date date default null,
   after_id uuid default null,
   page_rows integer default 1000,
@@ -47,7 +47,7 @@ declare
   pattern text;
   page json;
 begin
-  perform private.require_role(org_id, 'viewer');
+  perform private.require_role(export_invoice_page.organization_id, 'viewer');
   if page_rows is null or page_rows < 1 or page_rows > 5000 then
     raise exception 'page_rows must be between 1 and 5000' using errcode = '22023';
   end if;
@@ -75,7 +75,7 @@ begin
     from (
       select v.*
       from public.invoices v
-      where v.organization_id = org_id
+      where v.organization_id = export_invoice_page.organization_id
         and (after_issue_date is null
              or (v.issue_date <= after_issue_date          -- the index range
                  and (v.issue_date, v.id) < (after_issue_date, after_id)))
@@ -108,7 +108,7 @@ begin
   from (
     select l.*
     from public.invoice_list l
-    where l.organization_id = org_id
+    where l.organization_id = export_invoice_page.organization_id
       and (after_issue_date is null
            or (l.issue_date <= after_issue_date
                and (l.issue_date, l.id) < (after_issue_date, after_id)))

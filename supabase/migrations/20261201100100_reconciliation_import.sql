@@ -59,7 +59,7 @@ create index vendor_invoices_unknown_vendor_number_idx
 -- per-call scratch table of problems. Returns the batch; a batch that is no longer
 -- processing (already imported) is returned as it is, and the caller stops.
 create or replace function private.import_begin(
-  org uuid, import_kind text, import_policy text, batch_id uuid, total integer
+  organization_id uuid, import_kind text, import_policy text, batch_id uuid, total integer
 )
 returns public.import_batches
 language plpgsql
@@ -70,7 +70,7 @@ as $$
 declare
   b public.import_batches;
 begin
-  perform private.require_role(org, 'member', 'your role may not import in this organization');
+  perform private.require_role(import_begin.organization_id, 'member', 'your role may not import in this organization');
   if import_policy is null or import_policy not in ('all_or_nothing', 'accept_valid_rows') then
     raise exception 'policy must be all_or_nothing or accept_valid_rows' using errcode = '22023';
   end if;
@@ -85,14 +85,14 @@ begin
   if batch_id is null then
     insert into public.import_batches
       (organization_id, kind, source, policy, status, started_at, rows_total, created_by)
-    values (org, import_kind, 'api', import_policy, 'processing', now(), coalesce(total, 0), auth.uid())
+    values (import_begin.organization_id, import_kind, 'api', import_policy, 'processing', now(), coalesce(total, 0), auth.uid())
     returning * into b;
   else
     if coalesce(auth.role(), '') <> 'service_role' then
       raise exception 'only the import worker fills an uploaded batch' using errcode = '42501';
     end if;
     select * into b from public.import_batches ib
-    where ib.id = batch_id and ib.organization_id = org and ib.kind = import_kind
+    where ib.id = batch_id and ib.organization_id = import_begin.organization_id and ib.kind = import_kind
     for update;
     if not found then
       raise exception 'import batch not found' using errcode = 'P0002';
@@ -234,7 +234,7 @@ $$;
 -- The canonical vendor a name resolves to: a vendor whose normalized name it is
 -- (an active one first; a merged one stands for its survivor), else a confirmed
 -- alias (any alias not merely recorded by an import). Null: unknown.
-create or replace function private.resolve_vendor(org uuid, vendor_key text)
+create or replace function private.resolve_vendor(organization_id uuid, vendor_key text)
 returns uuid
 language sql
 stable
@@ -243,12 +243,12 @@ set search_path = ''
 as $$
   select coalesce(
     (select coalesce(v.merged_into, v.id) from public.vendors v
-     where v.organization_id = org and v.normalized_name = vendor_key
+     where v.organization_id = resolve_vendor.organization_id and v.normalized_name = vendor_key
      order by (v.status = 'merged'), (v.status = 'active') desc, v.created_at, v.id
      limit 1),
     (select coalesce(v.merged_into, v.id) from public.vendor_aliases a
      join public.vendors v on v.organization_id = a.organization_id and v.id = a.vendor_id
-     where a.organization_id = org and a.normalized_alias = vendor_key and a.source <> 'import'
+     where a.organization_id = resolve_vendor.organization_id and a.normalized_alias = vendor_key and a.source <> 'import'
      limit 1))
 $$;
 

@@ -76,7 +76,7 @@ create trigger set_updated_at before update on public.reconciliation_settings
   for each row execute function private.set_updated_at();
 
 -- The organization's settings, or the defaults when it never saved any.
-create or replace function private.reconciliation_settings_of(org uuid)
+create or replace function private.reconciliation_settings_of(organization_id uuid)
 returns public.reconciliation_settings
 language sql
 stable
@@ -84,9 +84,9 @@ security invoker
 set search_path = ''
 as $$
   select (s.r).* from (
-    select r, 1 as pref from public.reconciliation_settings r where r.organization_id = org
+    select r, 1 as pref from public.reconciliation_settings r where r.organization_id = reconciliation_settings_of.organization_id
     union all
-    select row(org, 0, 0, 0, 0.05, 0.4, true, null, now(), now())::public.reconciliation_settings, 2
+    select row(reconciliation_settings_of.organization_id, 0, 0, 0, 0.05, 0.4, true, null, now(), now())::public.reconciliation_settings, 2
   ) s
   order by s.pref
   limit 1
@@ -354,7 +354,7 @@ $$;
 -- The best existing vendors for a name: by trigram similarity of the normalized
 -- name against vendors' normalized names and aliases, above the threshold.
 create or replace function private.vendor_candidates(
-  org uuid, name text, threshold numeric, max_results integer default 3,
+  organization_id uuid, name text, threshold numeric, max_results integer default 3,
   exclude_vendor uuid default null
 )
 returns jsonb
@@ -368,13 +368,13 @@ as $$
     select v.id, v.name, extensions.similarity(v.normalized_name, key.k) as score,
            'name'::text as via, v.name as matched
     from public.vendors v, key
-    where v.organization_id = org and v.status <> 'merged'
+    where v.organization_id = vendor_candidates.organization_id and v.status <> 'merged'
       and (exclude_vendor is null or v.id <> exclude_vendor)
     union all
     select v.id, v.name, extensions.similarity(a.normalized_alias, key.k), 'alias', a.alias
     from public.vendor_aliases a
     join public.vendors v on v.id = a.vendor_id, key
-    where a.organization_id = org and v.status <> 'merged'
+    where a.organization_id = vendor_candidates.organization_id and v.status <> 'merged'
       and (exclude_vendor is null or v.id <> exclude_vendor)
   ),
   best as (
@@ -1007,7 +1007,7 @@ comment on function public.match_vendor_invoices(uuid, uuid[]) is
 -- transaction, once per statement (bench/recon_match.py measures the cost).
 -- =============================================================================
 
-create or replace function private.rematch_for_purchase_orders(org uuid, po_ids uuid[])
+create or replace function private.rematch_for_purchase_orders(organization_id uuid, po_ids uuid[])
 returns void
 language plpgsql
 security definer
@@ -1017,7 +1017,7 @@ as $$
 declare
   ids uuid[];
 begin
-  if not (private.reconciliation_settings_of(org)).auto_rematch
+  if not (private.reconciliation_settings_of(rematch_for_purchase_orders.organization_id)).auto_rematch
      or pg_catalog.current_setting('invoiceflow.deferred_rematch', true) = 'on' then
     return;  -- off, or an import: its caller matches after it commits, in bounded calls
   end if;
@@ -1025,18 +1025,18 @@ begin
   from (
     select vi.id
     from public.vendor_invoices vi
-    where vi.purchase_order_id = any (po_ids) and vi.organization_id = org
+    where vi.purchase_order_id = any (po_ids) and vi.organization_id = rematch_for_purchase_orders.organization_id
       and vi.status in ('pending', 'exception')
     union all
     select vi.id
     from public.purchase_orders po
-    join public.vendor_invoices vi on vi.organization_id = org
+    join public.vendor_invoices vi on vi.organization_id = rematch_for_purchase_orders.organization_id
       and private.normalize_document_number(vi.po_number) = po.normalized_po_number
-    where po.organization_id = org and po.id = any (po_ids)
+    where po.organization_id = rematch_for_purchase_orders.organization_id and po.id = any (po_ids)
       and not vi.po_linked_manually and vi.status in ('pending', 'exception')
   ) x;
   if ids is not null then
-    perform public.match_vendor_invoices(org, ids);
+    perform public.match_vendor_invoices(rematch_for_purchase_orders.organization_id, ids);
   end if;
 end;
 $$;
@@ -1089,7 +1089,7 @@ create trigger rematch_on_new_receipt_lines
 -- Settings
 -- =============================================================================
 
-create or replace function private.reconciliation_settings_json(org uuid)
+create or replace function private.reconciliation_settings_json(organization_id uuid)
 returns jsonb
 language sql
 stable
@@ -1097,17 +1097,17 @@ security invoker
 set search_path = ''
 as $$
   select jsonb_build_object(
-    'organization_id', org,
+    'organization_id', reconciliation_settings_json.organization_id,
     'quantity_tolerance_percent', s.quantity_tolerance_percent::text,
     'price_tolerance_percent', s.price_tolerance_percent::text,
     'price_tolerance_amount', s.price_tolerance_amount::text,
     'total_tolerance_amount', s.total_tolerance_amount::text,
     'vendor_similarity_threshold', s.vendor_similarity_threshold::text,
     'auto_rematch', s.auto_rematch,
-    'saved', exists (select 1 from public.reconciliation_settings r where r.organization_id = org),
+    'saved', exists (select 1 from public.reconciliation_settings r where r.organization_id = reconciliation_settings_json.organization_id),
     'updated_by', s.updated_by,
     'updated_at', s.updated_at)
-  from private.reconciliation_settings_of(org) s
+  from private.reconciliation_settings_of(reconciliation_settings_json.organization_id) s
 $$;
 
 create or replace function public.get_reconciliation_settings(organization_id uuid)
@@ -1186,7 +1186,7 @@ $$;
 -- Other vendors that may be the same one: trigram similarity of normalized
 -- names and aliases above the organization's threshold, without the pairs a
 -- person rejected.
-create or replace function private.vendor_suggestions(org uuid, vendor uuid)
+create or replace function private.vendor_suggestions(organization_id uuid, vendor uuid)
 returns jsonb
 language sql
 stable
@@ -1195,28 +1195,28 @@ set search_path = ''
 as $$
   with me as (
     select v.id, v.normalized_name as k from public.vendors v
-    where v.organization_id = org and v.id = vendor
+    where v.organization_id = vendor_suggestions.organization_id and v.id = vendor
     union
     select a.vendor_id, a.normalized_alias from public.vendor_aliases a
-    where a.organization_id = org and a.vendor_id = vendor
+    where a.organization_id = vendor_suggestions.organization_id and a.vendor_id = vendor
   ),
-  threshold as (select (private.reconciliation_settings_of(org)).vendor_similarity_threshold as t),
+  threshold as (select (private.reconciliation_settings_of(vendor_suggestions.organization_id)).vendor_similarity_threshold as t),
   hits as (
     select o.id, o.name, extensions.similarity(o.normalized_name, me.k) as score, o.name as matched,
            'name'::text as via
     from public.vendors o, me
-    where o.organization_id = org and o.id <> vendor and o.status <> 'merged'
+    where o.organization_id = vendor_suggestions.organization_id and o.id <> vendor and o.status <> 'merged'
     union all
     select o.id, o.name, extensions.similarity(a.normalized_alias, me.k), a.alias, 'alias'
     from public.vendor_aliases a join public.vendors o on o.id = a.vendor_id, me
-    where a.organization_id = org and o.id <> vendor and o.status <> 'merged'
+    where a.organization_id = vendor_suggestions.organization_id and o.id <> vendor and o.status <> 'merged'
   ),
   best as (
     select distinct on (h.id) h.* from hits h, threshold
     where h.score >= threshold.t
       and not exists (
         select 1 from public.vendor_merge_rejections x
-        where x.organization_id = org
+        where x.organization_id = vendor_suggestions.organization_id
           and x.vendor_id = least(vendor, h.id) and x.other_vendor_id = greatest(vendor, h.id))
     order by h.id, h.score desc
   )
@@ -1226,7 +1226,7 @@ as $$
   from (select * from best order by score desc, name limit 10) b
 $$;
 
-create or replace function private.vendor_json(org uuid, vendor uuid)
+create or replace function private.vendor_json(organization_id uuid, vendor uuid)
 returns jsonb
 language sql
 stable
@@ -1246,21 +1246,21 @@ as $$
                          'source', a.source, 'created_at', a.created_at)
                          order by a.alias, a.id)
                 from public.vendor_aliases a
-                where a.organization_id = org and a.vendor_id = v.id), '[]'),
+                where a.organization_id = vendor_json.organization_id and a.vendor_id = v.id), '[]'),
               'suggestions', case when v.status = 'merged' then '[]'::jsonb
-                                  else private.vendor_suggestions(org, v.id) end,
+                                  else private.vendor_suggestions(vendor_json.organization_id, v.id) end,
               'invoice_counts', (
                 select jsonb_build_object(
                   'total', count(*),
                   'exception', count(*) filter (where vi.status = 'exception'),
                   'pending', count(*) filter (where vi.status = 'pending'))
                 from public.vendor_invoices vi
-                where vi.organization_id = org and vi.vendor_id = v.id),
+                where vi.organization_id = vendor_json.organization_id and vi.vendor_id = v.id),
               'open_exceptions', (
                 select count(*) from public.reconciliation_exceptions e
-                where e.organization_id = org and e.vendor_id = v.id and e.status = 'open'))
+                where e.organization_id = vendor_json.organization_id and e.vendor_id = v.id and e.status = 'open'))
   from public.vendors v
-  where v.organization_id = org and v.id = vendor
+  where v.organization_id = vendor_json.organization_id and v.id = vendor
 $$;
 
 -- One vendor with its aliases, merge suggestions and counts (null: not the
@@ -1281,7 +1281,7 @@ $$;
 
 -- The vendor of the organization, locked for the caller's change (P0002 if there is
 -- none). As the caller: a member may lock the vendors they may update.
-create or replace function private.lock_vendor(org uuid, vendor uuid, what text default 'vendor')
+create or replace function private.lock_vendor(organization_id uuid, vendor uuid, what text default 'vendor')
 returns public.vendors
 language plpgsql
 security invoker
@@ -1290,7 +1290,7 @@ as $$
 declare
   v public.vendors;
 begin
-  select * into v from public.vendors x where x.organization_id = org and x.id = vendor for update;
+  select * into v from public.vendors x where x.organization_id = lock_vendor.organization_id and x.id = vendor for update;
   if not found then
     raise exception '% not found', what using errcode = 'P0002';
   end if;
@@ -1303,7 +1303,7 @@ $$;
 -- unknown: it is a duplicate), then everything of the organization still
 -- pending or in exception for those names is re-matched. As the caller: a member may
 -- give an invoice its vendor.
-create or replace function private.assign_unknown_invoices(org uuid, vendor uuid, keys text[])
+create or replace function private.assign_unknown_invoices(organization_id uuid, vendor uuid, keys text[])
 returns integer
 language plpgsql
 security invoker
@@ -1315,11 +1315,11 @@ begin
   with candidates as (
     select distinct on (vi.normalized_invoice_number) vi.id
     from public.vendor_invoices vi
-    where vi.organization_id = org and vi.vendor_id is null
+    where vi.organization_id = assign_unknown_invoices.organization_id and vi.vendor_id is null
       and private.normalize_vendor_name(vi.vendor_name) = any (keys)
       and not exists (
         select 1 from public.vendor_invoices o
-        where o.organization_id = org and o.vendor_id = vendor
+        where o.organization_id = assign_unknown_invoices.organization_id and o.vendor_id = vendor
           and o.normalized_invoice_number = vi.normalized_invoice_number)
     order by vi.normalized_invoice_number, vi.created_at, vi.id
   ),
@@ -1330,7 +1330,7 @@ begin
   )
   select array_agg(id) filter (where status not in ('approved', 'rejected')) into ids from moved;
   if ids is not null then
-    perform public.match_vendor_invoices(org, ids);
+    perform public.match_vendor_invoices(assign_unknown_invoices.organization_id, ids);
   end if;
   return coalesce(cardinality(ids), 0);
 end;
@@ -1401,7 +1401,7 @@ $$;
 -- checks the caller itself, and merge_vendors (its only caller) has locked and judged
 -- both vendors.
 create or replace function private.fold_vendor_into(
-  org uuid, merged uuid, survivor uuid, reason text
+  organization_id uuid, merged uuid, survivor uuid, reason text
 )
 returns void
 language plpgsql
@@ -1412,27 +1412,27 @@ as $$
 declare
   into_vendor public.vendors;
 begin
-  perform private.require_role(org, 'member',
+  perform private.require_role(fold_vendor_into.organization_id, 'member',
     'reconciliation changes need the member role or above in the organization');
   select * into into_vendor from public.vendors v
-  where v.organization_id = org and v.id = survivor and v.status <> 'merged';
+  where v.organization_id = fold_vendor_into.organization_id and v.id = survivor and v.status <> 'merged';
   if not found or merged = survivor or not exists (
        select 1 from public.vendors v
-       where v.organization_id = org and v.id = merged and v.status <> 'merged') then
+       where v.organization_id = fold_vendor_into.organization_id and v.id = merged and v.status <> 'merged') then
     raise exception 'both vendors must be unmerged vendors of the organization' using errcode = '23514';
   end if;
   update public.vendor_aliases a set vendor_id = survivor
-  where a.organization_id = org and a.vendor_id = merged;
+  where a.organization_id = fold_vendor_into.organization_id and a.vendor_id = merged;
   update public.purchase_orders po set vendor_id = survivor
-  where po.organization_id = org and po.vendor_id = merged;
+  where po.organization_id = fold_vendor_into.organization_id and po.vendor_id = merged;
   update public.reconciliation_exceptions e set vendor_id = survivor
-  where e.organization_id = org and e.vendor_id = merged;
+  where e.organization_id = fold_vendor_into.organization_id and e.vendor_id = merged;
   update public.vendors v
   set status = 'merged', merged_into = survivor,
       notes = left(concat_ws(E'\n', v.notes,
                    format('Merged into %s (%s)%s', into_vendor.name, survivor,
                           coalesce(': ' || nullif(btrim(reason), ''), ''))), 5000)
-  where v.organization_id = org and v.id = merged;
+  where v.organization_id = fold_vendor_into.organization_id and v.id = merged;
 end;
 $$;
 
@@ -1547,7 +1547,7 @@ $$;
 -- those are is read from the audit trail (admins only through RLS), and merged_into
 -- and a purchase order's vendor are no columns a person writes. It checks the caller
 -- itself; the vendor must be one merged into `survivor`.
-create or replace function private.restore_merged_vendor(org uuid, survivor uuid, merged uuid)
+create or replace function private.restore_merged_vendor(organization_id uuid, survivor uuid, merged uuid)
 returns void
 language plpgsql
 volatile
@@ -1555,15 +1555,15 @@ security definer
 set search_path = ''
 as $$
 begin
-  perform private.require_role(org, 'member',
+  perform private.require_role(restore_merged_vendor.organization_id, 'member',
     'reconciliation changes need the member role or above in the organization');
   update public.vendors o set status = 'active', merged_into = null
-  where o.organization_id = org and o.id = merged and o.merged_into = survivor;
+  where o.organization_id = restore_merged_vendor.organization_id and o.id = merged and o.merged_into = survivor;
   if not found then
     raise exception 'the vendor was not merged into this one' using errcode = '23514';
   end if;
   update public.purchase_orders po set vendor_id = merged
-  where po.organization_id = org and po.vendor_id = survivor
+  where po.organization_id = restore_merged_vendor.organization_id and po.vendor_id = survivor
     and exists (select 1 from public.audit_log l
                 where l.table_name = 'public.purchase_orders' and l.record_id = po.id
                   and l.operation = 'INSERT' and (l.new_record ->> 'vendor_id')::uuid = merged);
@@ -1714,7 +1714,7 @@ $$;
 -- the audit log is the admins' to read through RLS, while every member who sees the
 -- exception sees who decided what on it. It checks the caller itself and answers only
 -- for an exception of that organization.
-create or replace function private.exception_history(org uuid, exception_id uuid)
+create or replace function private.exception_history(organization_id uuid, exception_id uuid)
 returns jsonb
 language plpgsql
 stable
@@ -1722,7 +1722,7 @@ security definer
 set search_path = ''
 as $$
 begin
-  perform private.require_role(org, 'viewer', 'not a member of the organization');
+  perform private.require_role(exception_history.organization_id, 'viewer', 'not a member of the organization');
   return coalesce((
     select jsonb_agg(jsonb_build_object(
              'changed_at', a.changed_at, 'changed_by', a.changed_by,
@@ -1734,7 +1734,7 @@ begin
     where a.table_name = 'public.reconciliation_exceptions'
       and a.record_id = exception_history.exception_id
       and exists (select 1 from public.reconciliation_exceptions e
-                  where e.organization_id = org and e.id = exception_history.exception_id)), '[]');
+                  where e.organization_id = exception_history.organization_id and e.id = exception_history.exception_id)), '[]');
 end;
 $$;
 
@@ -1808,7 +1808,7 @@ $$;
 -- are resolve_reconciliation_exception's, checked there; the links name rows of the
 -- organization (checked there under RLS, and by the foreign keys).
 create or replace function private.record_exception_decision(
-  org uuid, exception_id uuid, action text, reason text,
+  organization_id uuid, exception_id uuid, action text, reason text,
   purchase_order_id uuid, purchase_order_line_id uuid
 )
 returns void
@@ -1823,14 +1823,14 @@ declare
   po uuid := record_exception_decision.purchase_order_id;
   pol uuid := record_exception_decision.purchase_order_line_id;
 begin
-  perform private.require_role(org, 'member',
+  perform private.require_role(record_exception_decision.organization_id, 'member',
     'reconciliation changes need the member role or above in the organization');
   if action is null or action not in ('accept', 'dismiss', 'reject', 'link')
      or reason is null or length(btrim(reason)) not between 1 and 1000 then
     raise exception 'a decision needs an action and a reason' using errcode = '22023';
   end if;
   select * into e from public.reconciliation_exceptions x
-  where x.organization_id = org and x.id = record_exception_decision.exception_id for update;
+  where x.organization_id = record_exception_decision.organization_id and x.id = record_exception_decision.exception_id for update;
   if not found then
     raise exception 'exception not found' using errcode = 'P0002';
   end if;
