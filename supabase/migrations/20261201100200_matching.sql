@@ -1218,12 +1218,12 @@ as $$
         select 1 from public.vendor_merge_rejections x
         where x.organization_id = vendor_suggestions.organization_id
           and x.vendor_id = least(vendor, h.id) and x.other_vendor_id = greatest(vendor, h.id))
-    order by h.id, h.score desc
+    order by h.id, h.score desc, h.via desc, h.matched
   )
   select coalesce(jsonb_agg(jsonb_build_object(
            'vendor_id', b.id, 'name', b.name, 'similarity', round(b.score::numeric, 3),
-           'via', b.via, 'matched', b.matched) order by b.score desc, b.name), '[]')
-  from (select * from best order by score desc, name limit 10) b
+           'via', b.via, 'matched', b.matched) order by b.score desc, b.name, b.id), '[]')
+  from (select * from best order by score desc, name, id limit 10) b
 $$;
 
 create or replace function private.vendor_json(organization_id uuid, vendor uuid)
