@@ -25,8 +25,8 @@
 --    own checks still decide (private.require_role, import_begin's), and `public`
 --    keeps a SECURITY INVOKER wrapper with the same name, parameters, defaults, result,
 --    comment and grants, so PostgREST, the functions and the SQL that call them are
---    unchanged. A change of a core's parameters changes its wrapper here too (the
---    closing check below fails otherwise: the wrapper would call no function).
+--    unchanged. A change of a core's parameters changes its wrapper here too (this
+--    migration stops otherwise: its `alter function` names the parameters).
 --
 -- The scheduled jobs (job_*) are SECURITY INVOKER where they are written, executable
 -- by service_role alone: the service role has BYPASSRLS and the tables' privileges,
