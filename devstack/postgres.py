@@ -422,6 +422,26 @@ def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
+def refuse_unknown_versions(
+    recorded: set[str], found: list[Migration], directory: Path = MIGRATIONS_DIR
+) -> None:
+    """Stops when the database recorded migrations the directory no longer has, as the
+    Supabase CLI does ("remote migration versions not found in local migrations
+    directory"): new files applied on top of a schema made by other files would
+    half-build it. The migrations were re-cut by domain before the first deployment, so a
+    development database made before then is started over."""
+    unknown = sorted(recorded - {m.version for m in found})
+    if unknown:
+        shown = ", ".join(unknown[:3]) + (
+            f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+        )
+        raise ClusterError(
+            f"this database recorded migrations that {directory} does not have ({shown}):"
+            " the migrations were re-cut before the first deployment; run `make dev-reset`"
+            " (it removes the development database, which `make dev` then makes again)"
+        )
+
+
 def admin_url(url: str) -> str:
     """The same server and database as ``url``, as the superuser ``supabase_admin``."""
     return make_conninfo(url, user=ADMIN_USER)
@@ -491,7 +511,9 @@ def bootstrap(
             str(row[0])
             for row in conn.execute("select version from supabase_migrations.schema_migrations")
         }
-        for migration in migrations(migrations_dir):
+        found = migrations(migrations_dir)
+        refuse_unknown_versions(done, found, migrations_dir)
+        for migration in found:
             if migration.version in done:
                 continue
             # Each migration commits or fails whole, and is recorded in the same transaction.

@@ -452,7 +452,7 @@ def test_cancels_racing_payments_leave_no_paid_cancelled_invoice(
     invoice ends either cancelled with nothing paid (the payments refused) or with its
     payments and the cancel refused — never a cancelled invoice with money on it.
     (A payment inserted straight through PostgREST could land on one: fixed in
-    migration 20261201122000; tests/db/test_payment_races.py.)"""
+    migration 20261206100600_invoices.sql; tests/db/test_payment_races.py.)"""
     assert client.user is not None
     customer = new_customer(client)
     invoices = [new_invoice(client, customer, ["300.00"]) for _ in range(6)]
@@ -909,7 +909,7 @@ def test_invoices_created_at_once_get_distinct_gapless_numbers(
     naming a number already used (409), some bound to fail after the number is taken (a
     discount above the subtotal, 422). Distinct numbers; a creation without a number is
     never refused for its number (the counter used to collide with a hand-given number
-    not yet committed: migration 20261201122001); the counter's numbers are exactly the
+    not yet committed: migration 20261206100600_invoices.sql); the counter's numbers are exactly the
     first ones not taken by hand (no gaps), and a failure consumes none."""
     assert client.user is not None
     customer = new_customer(client)

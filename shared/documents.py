@@ -3,7 +3,7 @@
 ``load_invoice_document`` reads the invoice, its items (in order), its payments,
 its client and the business (the organization's ``organization_settings``) in one
 round trip: the SQL function ``public.invoice_document`` (migration
-20261201000100_invoice_documents.sql; an RPC measured faster than the same read
+20261206100800_invoice_documents.sql; an RPC measured faster than the same read
 by PostgREST embedding, bench/RESULTS.md), through whichever client it is given: a
 user's (RLS decides) or the service-role client of the scheduled jobs (RLS
 bypassed). Either way the function filters by ``organization_id`` itself, so an id

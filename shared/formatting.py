@@ -5,7 +5,7 @@ email templates and the scheduled jobs all import it.
 
 Money is ``Decimal`` (or ``int``) from end to end; a ``float`` is refused. An
 amount is shown at its currency's minor unit (ISO 4217, the same table as
-``private.currency_minor_unit`` in supabase/migrations/20261121000100_foundation.sql:
+``private.currency_minor_unit`` in supabase/migrations/20261206100100_platform.sql:
 JPY 0 decimals, KWD/BHD 3, most others 2), rounded half-up, with thousands
 separators, after the currency's symbol where one is unambiguous (``$1,234.50``,
 ``€1,234.50``, ``¥1,235``) and after its code otherwise (``KWD 1,234.500``).

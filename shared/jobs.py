@@ -2,7 +2,7 @@
 
 A job is a plain Lambda handler ``handler(event, context)`` acting as the system: the
 service-role PostgREST client. SQL decides what is due and remembers what was sent
-(supabase/migrations/20261201000400_jobs.sql); a sending job only drains claims:
+(supabase/migrations/20261206101000_delivery_and_jobs.sql); a sending job only drains claims:
 
     claim a batch (leased, SKIP LOCKED) -> render and send each -> record each at once
 

@@ -1,6 +1,6 @@
 """The dashboard routes: headline figures, recent invoices and activities, revenue chart.
 
-Each route is one call to a SQL function (20261122000600_reports_api.sql) that computes
+Each route is one call to a SQL function (20261206100900_reports.sql) that computes
 its whole answer with the caller's rights; any role of the organization may read.
 """
 

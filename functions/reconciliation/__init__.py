@@ -1,7 +1,7 @@
 """The reconciliation routes (docs/api.md, "Reconciliation: vendors, matching and
 exceptions"): one Lambda function per route.
 
-The SQL functions of supabase/migrations/20261201100200_matching.sql do the work (one
+The SQL functions of supabase/migrations/20261206101400_matching.sql do the work (one
 round trip each) and answer JSON whose amounts are decimal strings; what the routes
 share lives here, kept small.
 """

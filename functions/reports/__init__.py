@@ -1,6 +1,6 @@
 """The report routes: overview, revenue, payment status, client performance.
 
-Each route is one call to a SQL function (20261122000600_reports_api.sql) that computes
+Each route is one call to a SQL function (20261206100900_reports.sql) that computes
 its whole answer with the caller's rights; any role of the organization may read.
 Every report covers a date range given by ``from`` and ``to`` (inclusive, YYYY-MM-DD):
 ``to`` defaults to today, ``from`` to the first day of the month eleven months before

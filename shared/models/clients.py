@@ -1,7 +1,7 @@
 """Models of the clients routes.
 
 Request bodies mirror the checks of ``public.clients`` (supabase/migrations/
-20261121000300_clients.sql) so bad input is refused with a field path before any
+20261206100500_clients.sql) so bad input is refused with a field path before any
 call; the table's checks stay the last word. The derived columns (``total_billed``,
 ``outstanding_balance``, ``last_invoice_date``) are not in the request models: the
 database computes them from invoices and refuses writes to them.

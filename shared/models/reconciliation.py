@@ -1,7 +1,7 @@
 """Request and response models of the reconciliation routes (docs/api.md,
 "Reconciliation: vendors, matching and exceptions").
 
-Answers are built by SQL functions (supabase/migrations/20261201100200_matching.sql)
+Answers are built by SQL functions (supabase/migrations/20261206101400_matching.sql)
 as JSON with every amount, quantity and tolerance as a decimal string; the routes pass
 them on. Bodies mirror the database's checks so bad input is refused with a field path;
 references (a vendor, a purchase order of the body) are checked by the database, after

@@ -2,7 +2,7 @@
 
 Every amount is ``Decimal`` (sent as a decimal string) and belongs to a currency: figures
 are grouped per currency and never summed across currencies. Counts, percentages and
-days carry no currency. The SQL functions of 20261122000600_reports_api.sql build these
+days carry no currency. The SQL functions of 20261206100900_reports.sql build these
 documents; the models type them and publish their shape in the OpenAPI document.
 """
 

@@ -68,7 +68,7 @@ select is_empty(
 
 -- Supabase's advisors warn of every definer `anon` or `authenticated` may call in an
 -- exposed schema; here none is left in public at all (the jobs' too, for the service
--- role: migration 20261206000100).
+-- role: migration 20261206100100_platform.sql).
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_catalog.pg_proc p
      left join pg_catalog.pg_depend d on d.objid = p.oid and d.deptype = 'e'
@@ -77,7 +77,7 @@ select is_empty(
 );
 
 -- A SET clause stops PostgreSQL from inlining a SQL function: these four run once per
--- row and stay unpinned (measured in migration 20261206000200; the advisors' finding is
+-- row and stay unpinned (measured in migration 20261206100100_platform.sql; the advisors' finding is
 -- excluded by name in tests/db/test_supabase_cli.py).
 select is_empty(
   $$ select p.oid::regprocedure::text from pg_catalog.pg_proc p

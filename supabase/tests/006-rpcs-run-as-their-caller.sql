@@ -1,5 +1,5 @@
 -- =============================================================================
--- The RPCs run as their caller (migration 20261206000100 and the RPCs where they
+-- The RPCs run as their caller (migration 20261206100100_platform.sql and the RPCs where they
 -- are written): RLS and the column grants decide their reads and writes, and only
 -- the steps RLS cannot allow are definer helpers in private, which check their
 -- caller themselves. Both sides of each: the right role gets its answer; a viewer,

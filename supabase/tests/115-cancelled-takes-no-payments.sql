@@ -1,7 +1,7 @@
 -- =============================================================================
 -- A cancelled invoice takes no payments, even from a payment whose own row check
 -- saw the invoice before it was cancelled (a direct insert racing a cancel:
--- migration 20261201122000; the race itself is tests/db/test_payment_races.py).
+-- migration 20261206100600_invoices.sql; the race itself is tests/db/test_payment_races.py).
 -- The race is replayed here in one session: the payment's row trigger is
 -- switched off for the insert, as if it had read the invoice still sent.
 -- =============================================================================

@@ -1,5 +1,5 @@
 -- =============================================================================
--- Numbers given by hand take the counter's lock first (migration 20261201122001;
+-- Numbers given by hand take the counter's lock first (migration 20261206100600_invoices.sql;
 -- the race itself: tests/db/test_payment_races.py). Here: the triggers are there,
 -- fire before the counter's, and numbering by hand and by counter still work as
 -- 120-numbering says, for a member who is not an admin.

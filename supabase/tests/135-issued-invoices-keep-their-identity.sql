@@ -1,6 +1,6 @@
 -- =============================================================================
 -- What may change by status holds for direct writes through PostgREST too
--- (migration 20261201123000): a member updating the table cannot renumber a sent
+-- (migration 20261206100600_invoices.sql): a member updating the table cannot renumber a sent
 -- invoice, move it to another client, re-date it, change a paid invoice's terms,
 -- or change the tax rate once paid something; drafts stay free, notes stay
 -- editable, and the service role may still correct a record.

@@ -1,5 +1,5 @@
 -- =============================================================================
--- public.bulk_delete_clients (supabase/migrations/20261122000200_clients_api.sql):
+-- public.bulk_delete_clients (supabase/migrations/20261206100500_clients.sql):
 -- who may call it, what it refuses whole, and the per-id policy -- each client of
 -- the organization without invoices is deleted, the others are reported
 -- ('has_invoices', 'not_found') and left untouched, another organization's

@@ -1,5 +1,5 @@
 -- =============================================================================
--- The dashboard and report functions (20261122000600_reports_api.sql): exact
+-- The dashboard and report functions (20261206100900_reports.sql): exact
 -- figures on a small organization in two currencies, zero-filled months, a
 -- cancelled invoice and a draft left out of what is billed, another
 -- organization's data invisible, and the parameter checks.

@@ -1,5 +1,5 @@
 -- =============================================================================
--- The scheduled jobs' SQL (20261201000400_jobs.sql): who may call them, mark
+-- The scheduled jobs' SQL (20261206101000_delivery_and_jobs.sql): who may call them, mark
 -- overdue (transition, activities, notices; a second run counts nothing; the
 -- payment rules agree), reminder slots (before due, daily and weekly overdue,
 -- catch-up to one slot, never claimed twice, superseded when stale, retried

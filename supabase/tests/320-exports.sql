@@ -1,5 +1,5 @@
 -- =============================================================================
--- public.export_invoice_page (20261201000300_exports.sql): one keyset page of
+-- public.export_invoice_page (20261206101100_exports.sql): one keyset page of
 -- the invoice list export, as an array of arrays in the order
 --   0 number, 1 client, 2 status, 3 is_overdue, 4 issue_date, 5 due_date,
 --   6 terms, 7 currency, 8 subtotal, 9 discount, 10 tax_rate, 11 tax_amount,

@@ -9,6 +9,7 @@ Supabase too (DATABASE_URL), where the session's connection is the same `postgre
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,8 @@ def test_a_migration_that_needs_a_superuser_fails_as_on_supabase(
 ) -> None:
     """Writing a server file needs a superuser (or pg_write_server_files, which Supabase's
     postgres lacks): the migration fails whole and is not recorded."""
+    for migration in postgres.migrations():
+        shutil.copy(migration.path, tmp_path / migration.path.name)
     (tmp_path / "29990101000000_needs_a_superuser.sql").write_text(
         "create table public.needs_a_superuser (id int);\n"
         "copy (select 1) to '/tmp/invoiceflow-needs-a-superuser';\n"

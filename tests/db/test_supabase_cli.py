@@ -42,7 +42,7 @@ OUR_SCHEMAS = "public,private"
 
 # Advisor findings kept on purpose, by name, with the measured reason. The CLI has no way
 # to exclude a finding (no flag, no config.toml key in 2.117.0), so the test does it.
-# See supabase/migrations/20261206000200_advisor_findings.sql.
+# See supabase/migrations/20261206100100_platform.sql.
 ALLOWED_FINDINGS: dict[tuple[str, str], str] = {
     ("function_search_path_mutable", "private.round_money"): (
         "inlined SQL helper run once per item row; a SET stops the inlining: "

@@ -116,7 +116,37 @@ def test_a_migration_with_a_bad_name_is_refused(tmp_path: Path) -> None:
         postgres.migrations(tmp_path)
 
 
+def _copy_of_the_migrations(into: Path) -> None:
+    for migration in postgres.migrations():
+        shutil.copy(migration.path, into / migration.path.name)
+
+
+def test_a_database_that_recorded_other_migrations_is_refused(
+    database: Database, tmp_path: Path
+) -> None:
+    """A development database made by the migrations before they were re-cut: the new
+    files are not applied on top of it (as the Supabase CLI refuses a remote history
+    the local directory does not have); it is started over."""
+    _copy_of_the_migrations(tmp_path)
+    first = postgres.migrations()[0]
+    (tmp_path / first.path.name).unlink()
+    (tmp_path / "20990101000000_never_applied.sql").write_text(
+        "create table public.never_applied (id int);"
+    )
+    with pytest.raises(ClusterError) as refused:
+        postgres.bootstrap(database.url, seed=False, migrations_dir=tmp_path)
+    message = str(refused.value)
+    assert first.version in message
+    assert "the migrations were re-cut before the first deployment; run `make dev-reset`" in (
+        message
+    )
+    with psycopg.connect(database.url) as conn:
+        row = conn.execute("select to_regclass('public.never_applied')").fetchone()
+    assert row == (None,)
+
+
 def test_a_failing_migration_leaves_nothing_behind(database: Database, tmp_path: Path) -> None:
+    _copy_of_the_migrations(tmp_path)
     (tmp_path / "20990101000000_half_done.sql").write_text(
         "create table public.half_done (id int); select 1/0;"
     )

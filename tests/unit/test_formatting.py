@@ -12,7 +12,7 @@ import pytest
 from shared import formatting
 from shared.formatting import format_amount, format_date, format_money
 
-FOUNDATION = Path(__file__).parents[2] / "supabase/migrations/20261121000100_foundation.sql"
+FOUNDATION = Path(__file__).parents[2] / "supabase/migrations/20261206100100_platform.sql"
 
 
 @pytest.mark.parametrize(

@@ -1,3 +1,4 @@
+-- =============================================================================
 -- The HTTP API's per-request context: who the caller is, which organizations they
 -- belong to and with what role, and whether they are within their rate limit --
 -- all in one round trip, called by every authenticated route before its work.
@@ -9,6 +10,11 @@
 -- is refused here: a JWT stays valid until it expires, but its `session_id` names a
 -- row of auth.sessions that logout deletes. Tokens without a session id (minted by
 -- a server, not by a sign-in) are judged by their signature and expiry alone.
+-- =============================================================================
+
+-- =============================================================================
+-- Tables
+-- =============================================================================
 
 -- Unlogged: a counter lost in a crash costs nothing but a fresh window, and
 -- unlogged writes skip the WAL on the hottest row of every request.
@@ -18,7 +24,12 @@ create unlogged table private.rate_limit_windows (
   hits integer not null default 1,
   primary key (user_id, window_start)
 );
+
 alter table private.rate_limit_windows enable row level security;
+
+-- =============================================================================
+-- Functions
+-- =============================================================================
 
 -- Whether the caller's token names a session that has ended (logout deleted its row
 -- of auth.sessions). SECURITY DEFINER: auth.sessions is the Auth server's, readable by
@@ -132,7 +143,12 @@ begin
 end;
 $$;
 
+-- =============================================================================
+-- Grants
+-- =============================================================================
+
 grant execute on function public.api_context(integer, integer) to authenticated;
+
 grant execute on function private.session_has_ended(), private.count_request(integer)
   to authenticated;
 

@@ -38,12 +38,8 @@
 -- (so never inlined, which a plpgsql function is not anyway) and `set jit = off`.
 -- =============================================================================
 
--- New clients in a date range (reports_overview) start from the organization.
-create index if not exists clients_organization_created_at_idx
-  on public.clients (organization_id, created_at);
-
 -- =============================================================================
--- Helpers
+-- Functions
 -- =============================================================================
 
 -- A report's date range, both ends inclusive. Defaults: `to` today, `from` the
@@ -97,16 +93,6 @@ parallel safe
 as $$
   select case when status = 'sent' and due_date < today then 'overdue' else status end
 $$;
-
-grant execute on function
-  private.report_range(date, date),
-  private.report_currency(uuid),
-  private.invoice_report_status(text, date, date)
-  to authenticated, service_role;
-
--- =============================================================================
--- Dashboard
--- =============================================================================
 
 -- Headline figures as of `today` (default: the database's current date).
 --   revenue_this_month / _last_month: collected in the calendar month of today
@@ -252,6 +238,9 @@ begin
 end;
 $$;
 
+comment on function public.dashboard_metrics(uuid, date) is
+  'Dashboard headline figures per currency (see docs/api.md, Dashboard and reports).';
+
 -- The latest invoices (all statuses), newest issue date first.
 create or replace function public.dashboard_recent_invoices(organization_id uuid, row_limit integer default 5)
 returns jsonb
@@ -296,6 +285,9 @@ begin
 end;
 $$;
 
+comment on function public.dashboard_recent_invoices(uuid, integer) is
+  'The organization''s latest invoices, newest issue date first.';
+
 -- The latest client activities with their client's name, newest first.
 create or replace function public.dashboard_recent_activities(organization_id uuid, row_limit integer default 10)
 returns jsonb
@@ -333,6 +325,9 @@ begin
   return result;
 end;
 $$;
+
+comment on function public.dashboard_recent_activities(uuid, integer) is
+  'The organization''s latest client activities, newest first.';
 
 -- Monthly billed and collected over `months` calendar months (1 to 36) ending
 -- with the month of `end_month` (default: this month): one zero-filled series
@@ -431,9 +426,8 @@ begin
 end;
 $$;
 
--- =============================================================================
--- Reports (date ranges: see private.report_range)
--- =============================================================================
+comment on function public.dashboard_revenue_chart(uuid, integer, date) is
+  'Monthly billed and collected per currency, zero-filled.';
 
 -- The range at a glance, per currency:
 --   invoice_count, billed         invoices issued in the range (billed statuses)
@@ -560,6 +554,9 @@ begin
   return result;
 end;
 $$;
+
+comment on function public.reports_overview(uuid, date, date) is
+  'Billed, paid, outstanding and collected over a date range, per currency.';
 
 -- Billed and collected per period (calendar month, quarter or year; the first
 -- and last periods clipped to the range), one zero-filled series per currency,
@@ -734,6 +731,9 @@ begin
 end;
 $$;
 
+comment on function public.reports_revenue(uuid, date, date, text, uuid, integer) is
+  'Billed and collected per month, quarter or year, per currency, with the top clients.';
+
 -- Invoices issued in the range by report status (all five, in the order
 -- draft, sent, overdue, paid, cancelled, zero-filled): count, share of the
 -- count (1 decimal; null when there is no invoice), and per currency the count
@@ -820,6 +820,9 @@ begin
   return result;
 end;
 $$;
+
+comment on function public.reports_payment_status(uuid, date, date) is
+  'Invoices issued in a date range by status: counts and amounts per currency.';
 
 -- Per client, over the invoices issued in the range with a billed status:
 -- invoice_count, billed (total_amount), paid (amount_paid), outstanding (open
@@ -954,22 +957,18 @@ begin
 end;
 $$;
 
-comment on function public.dashboard_metrics(uuid, date) is
-  'Dashboard headline figures per currency (see docs/api.md, Dashboard and reports).';
-comment on function public.dashboard_recent_invoices(uuid, integer) is
-  'The organization''s latest invoices, newest issue date first.';
-comment on function public.dashboard_recent_activities(uuid, integer) is
-  'The organization''s latest client activities, newest first.';
-comment on function public.dashboard_revenue_chart(uuid, integer, date) is
-  'Monthly billed and collected per currency, zero-filled.';
-comment on function public.reports_overview(uuid, date, date) is
-  'Billed, paid, outstanding and collected over a date range, per currency.';
-comment on function public.reports_revenue(uuid, date, date, text, uuid, integer) is
-  'Billed and collected per month, quarter or year, per currency, with the top clients.';
-comment on function public.reports_payment_status(uuid, date, date) is
-  'Invoices issued in a date range by status: counts and amounts per currency.';
 comment on function public.reports_client_performance(uuid, date, date, text, integer, text) is
   'Billed, paid, outstanding and days to pay per client over a date range.';
+
+-- =============================================================================
+-- Grants
+-- =============================================================================
+
+grant execute on function
+  private.report_range(date, date),
+  private.report_currency(uuid),
+  private.invoice_report_status(text, date, date)
+  to authenticated, service_role;
 
 grant execute on function
   public.dashboard_metrics(uuid, date),
@@ -982,33 +981,4 @@ grant execute on function
   public.reports_client_performance(uuid, date, date, text, integer, text)
   to authenticated, service_role;
 
--- =============================================================================
--- EXPLAIN notes (auto_explain with log_nested_statements, ANALYZE; 5 tenants of
--- 10,000 invoices, ~7,500 payments and ~7,000 activities each, after VACUUM
--- ANALYZE; as a member of one tenant):
---   dashboard_metrics          payments_organization_date_idx (this+last month,
---                              12 months), invoices_organization_status_due_date_idx
---                              (open invoices; index-only for the status counts),
---                              payments_invoice_date_idx (paid again later)   ~17 ms
---   dashboard_recent_invoices  invoices_organization_issue_date_idx, top-N      ~1 ms
---   dashboard_recent_activities client_activities_organization_timestamp_idx +
---                              incremental sort on id (a tenant whose activities
---                              share few timestamps gets a top-N sort instead)  ~3 ms
---   dashboard_revenue_chart    invoices_organization_issue_date_idx and
---                              payments_organization_date_idx on the months  ~10 ms
---   reports_*                  the same two for the range; payments_invoice_date_idx
---                              (backward, one row) for each paid invoice's last
---                              payment; clients_organization_created_at_idx
---                              (index-only) for new clients            5 to 40 ms
--- When the range covers the whole tenant, any (organization_id, ...) index serves:
--- every row of the tenant is read anyway. Two things the plans taught:
---   * the row estimate of generate_series over timestamps is 1000, which, crossed
---     with the currencies, pushed the estimated cost past jit_above_cost: JIT then
---     spent 550 ms compiling a 10 ms query. Periods come from an integer series,
---     and every function here sets jit = off (these are small interactive queries);
---   * joining payments to invoices names the organization on both sides, so the
---     invoices come from an organization index, not a scan of every tenant's rows.
--- =============================================================================
-
--- Nothing created above is executable by PUBLIC; the grants above say who may.
 revoke execute on all functions in schema private, public from public;

@@ -1,4 +1,8 @@
 -- =============================================================================
+-- Invoice documents: an invoice as the API prints and sends it. After the payments
+-- migration, because the document lists the payments (its SQL functions are checked
+-- against the tables when they are created).
+--
 -- Invoice documents: everything a PDF or an email prints about one invoice, in
 -- one call (shared/documents.py, used by GET /api/invoices/{id}/pdf, sending,
 -- bulk actions and the reminder job).
@@ -12,6 +16,45 @@
 -- =============================================================================
 -- Functions
 -- =============================================================================
+
+-- The invoice as the API returns it: its columns, its items (in position
+-- order), its payments (oldest first) and a summary of its client -- the same
+-- shape GET /api/invoices/{id} builds with PostgREST embedding. Security
+-- invoker: another tenant's invoice is null.
+create or replace function private.invoice_document(target uuid)
+returns jsonb
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select to_jsonb(i) || jsonb_build_object(
+    'items', coalesce((
+      select jsonb_agg(jsonb_build_object(
+               'id', it.id, 'position', it.position, 'description', it.description,
+               'quantity', it.quantity, 'rate', it.rate, 'amount', it.amount,
+               'created_at', it.created_at, 'updated_at', it.updated_at)
+             order by it.position, it.created_at, it.id)
+      from public.invoice_items it
+      where it.invoice_id = i.id), '[]'::jsonb),
+    'payments', coalesce((
+      select jsonb_agg(jsonb_build_object(
+               'id', p.id, 'amount', p.amount, 'currency', p.currency,
+               'payment_date', p.payment_date, 'payment_method', p.payment_method,
+               'reference_number', p.reference_number, 'notes', p.notes,
+               'created_at', p.created_at)
+             order by p.payment_date, p.created_at, p.id)
+      from public.payments p
+      where p.invoice_id = i.id), '[]'::jsonb),
+    'client', (
+      select jsonb_build_object(
+               'id', c.id, 'company_name', c.company_name, 'contact_person', c.contact_person,
+               'email', c.email, 'phone', c.phone, 'address', c.address, 'currency', c.currency)
+      from public.clients c
+      where c.id = i.client_id))
+  from public.invoices i
+  where i.id = target
+$$;
 
 -- The invoice's columns, its items (position order), its payments (oldest first),
 -- its client, and the organization's name and settings (the business), or null.
@@ -88,7 +131,17 @@ $$;
 -- Grants
 -- =============================================================================
 
+grant execute on function private.invoice_document(uuid) to authenticated;
+
 revoke execute on function public.invoice_document(uuid, uuid) from public, anon;
+
 grant execute on function public.invoice_document(uuid, uuid) to authenticated, service_role;
+
 revoke execute on function public.invoice_documents(uuid, uuid[]) from public, anon;
+
 grant execute on function public.invoice_documents(uuid, uuid[]) to authenticated, service_role;
+
+-- mark_invoice_sent answers with the invoice document, also for the service role.
+grant execute on function private.invoice_document(uuid) to service_role;
+
+revoke execute on all functions in schema private, public from public;

@@ -20,6 +20,10 @@
 -- The filters are those of GET /api/invoices (docs/api.md, "Invoices").
 -- =============================================================================
 
+-- =============================================================================
+-- Functions
+-- =============================================================================
+
 create or replace function public.export_invoice_page(
   organization_id uuid,
   after_issue_date date default null,
@@ -133,9 +137,16 @@ comment on function public.export_invoice_page(
   uuid, date, uuid, integer, text[], uuid[], boolean, date, date, date, date, numeric, numeric, text
 ) is 'One keyset page of the invoice list export: an array of arrays, newest issue date first.';
 
+-- =============================================================================
+-- Grants
+-- =============================================================================
+
 revoke execute on function public.export_invoice_page(
   uuid, date, uuid, integer, text[], uuid[], boolean, date, date, date, date, numeric, numeric, text
 ) from public;
+
 grant execute on function public.export_invoice_page(
   uuid, date, uuid, integer, text[], uuid[], boolean, date, date, date, date, numeric, numeric, text
 ) to authenticated, service_role;
+
+revoke execute on all functions in schema private, public from public;

@@ -29,29 +29,94 @@
 -- Tables
 -- =============================================================================
 
--- How the file's values were read (decided per file, or asked for), and its size.
-alter table public.import_batches
-  add column date_order text check (date_order in ('dmy', 'mdy')),
-  add column decimal_mark text check (decimal_mark in ('.', ',')),
-  add column size_bytes bigint check (size_bytes >= 0);
+-- One import: a CSV file (uploaded to S3 through a presigned URL, imported by the
+-- upload's S3 event), or a JSON call. The policy is the user's choice per batch:
+-- all_or_nothing stores nothing when any row is bad; accept_valid_rows stores the
+-- good rows and reports the bad ones. Either way every rejected row is reported.
+create table public.import_batches (
+  id uuid primary key default gen_random_uuid(),
+  organization_id uuid not null references public.organizations (id) on delete cascade,
+  kind text not null check (kind in ('vendor_invoices', 'purchase_orders', 'goods_receipts')),
+  source text not null check (source in ('csv', 'api', 'email')),
+  policy text not null default 'all_or_nothing'
+    check (policy in ('all_or_nothing', 'accept_valid_rows')),
+  status text not null default 'awaiting_upload'
+    check (status in ('awaiting_upload', 'processing', 'completed', 'rejected', 'failed')),
+  file_name text check (length(file_name) <= 255),
+  s3_key text check (length(s3_key) <= 1024),
+  rows_total integer not null default 0 check (rows_total >= 0),
+  rows_accepted integer not null default 0 check (rows_accepted >= 0),
+  rows_rejected integer not null default 0 check (rows_rejected >= 0),
+  error text check (length(error) <= 2000),
+  created_by uuid references auth.users (id) on delete set null default auth.uid(),
+  created_at timestamptz not null default now(),
+  started_at timestamptz,
+  completed_at timestamptz,
+  updated_at timestamptz not null default now(),
+  unique (organization_id, id),
+  -- How the file's values were read (decided per file, or asked for), and its size.
+  date_order text check (date_order in ('dmy', 'mdy')),
+  decimal_mark text check (decimal_mark in ('.', ',')),
+  size_bytes bigint check (size_bytes >= 0),
+  -- What the import asked for: the date order of a CSV file (null: decided from the file).
+  requested_date_order text check (requested_date_order in ('dmy', 'mdy'))
+);
 
--- What the import asked for: the date order of a CSV file (null: decided from the file).
-alter table public.import_batches
-  add column requested_date_order text check (requested_date_order in ('dmy', 'mdy'));
+-- What was wrong with a row: its number in the file (1 = the first data row
+-- after the header), the column, the value as given, and a sentence a person
+-- understands.
+create table public.import_row_errors (
+  id uuid primary key default gen_random_uuid(),
+  organization_id uuid not null,
+  import_batch_id uuid not null,
+  row_number integer not null check (row_number >= 0),
+  column_name text check (length(column_name) <= 100),
+  value text check (length(value) <= 500),
+  message text not null check (length(message) between 1 and 1000),
+  created_at timestamptz not null default now(),
+  foreign key (organization_id, import_batch_id)
+    references public.import_batches (organization_id, id) on delete cascade,
+  -- A row's errors in the order they were found (several per row, or the header's).
+  position integer check (position >= 0)
+);
 
-create index import_row_errors_organization_idx on public.import_row_errors (organization_id);
+-- The documents (the previous migration's) name the batch they arrived in: the
+-- foreign keys are added here, where the batches are made. Deleting a batch keeps
+-- its documents (only their import_batch_id is set null).
+alter table public.purchase_orders
+  add constraint purchase_orders_import_batch_fkey foreign key (organization_id, import_batch_id)
+    references public.import_batches (organization_id, id) on delete set null (import_batch_id);
 
--- A row's errors in the order they were found (several per row, or the header's).
-alter table public.import_row_errors add column position integer check (position >= 0);
+alter table public.goods_receipts
+  add constraint goods_receipts_import_batch_fkey foreign key (organization_id, import_batch_id)
+    references public.import_batches (organization_id, id) on delete set null (import_batch_id);
 
--- Duplicates of an unknown vendor's invoice (vendor_id null) are found by number; the
--- unique index per vendor covers the others.
-create index vendor_invoices_unknown_vendor_number_idx
-  on public.vendor_invoices (organization_id, normalized_invoice_number)
-  where vendor_id is null;
+alter table public.vendor_invoices
+  add constraint vendor_invoices_import_batch_fkey foreign key (organization_id, import_batch_id)
+    references public.import_batches (organization_id, id) on delete set null (import_batch_id);
+
+alter table public.import_batches enable row level security;
+alter table public.import_row_errors enable row level security;
 
 -- =============================================================================
--- Helpers
+-- Indexes
+-- =============================================================================
+
+create index import_batches_organization_created_idx
+  on public.import_batches (organization_id, created_at desc);
+
+create unique index import_batches_s3_key_idx on public.import_batches (s3_key)
+  where s3_key is not null;
+
+create index import_row_errors_batch_idx on public.import_row_errors (import_batch_id, row_number);
+create index import_row_errors_organization_idx on public.import_row_errors (organization_id);
+
+-- Deleting a user looks up the rows that name it (the foreign key is ON DELETE
+-- SET NULL or CASCADE); partial: the NULLs are never looked up.
+create index import_batches_created_by_idx on public.import_batches (created_by) where created_by is not null;
+
+-- =============================================================================
+-- Functions
 -- =============================================================================
 
 -- Opens the batch an import call fills: a new one (source api), or the CSV batch
@@ -270,13 +335,14 @@ begin
 end;
 $$;
 
--- =============================================================================
--- Uploads (CSV through S3)
--- =============================================================================
-
 -- A batch waiting for its file. object_name is the file name made safe for a key
 -- (letters, digits, . _ -); the key is <organization>/imports/<batch>/<object_name>.
-create or replace function public.create_import_upload(
+--
+-- The imports: an import batch, its row errors and the documents of a whole file
+-- are written together with the duplicate checks and the matching that follows
+-- (import_begin checks the caller: a member, or the import worker as the service
+-- role). Batches and row errors have no write policy: they are bookkeeping.
+create or replace function private.create_import_upload(
   organization_id uuid,
   kind text,
   file_name text,
@@ -316,6 +382,27 @@ begin
   return pg_catalog.to_jsonb(b);
 end;
 $$;
+
+comment on function private.create_import_upload(uuid, text, text, text, text, text) is
+  'Starts a CSV import: the batch awaiting its upload and its S3 key.';
+
+create function public.create_import_upload(
+  organization_id uuid,
+  kind text,
+  file_name text,
+  object_name text,
+  policy text default 'all_or_nothing',
+  date_order text default null
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.create_import_upload($1, $2, $3, $4, $5, $6) $$;
+
+comment on function public.create_import_upload(uuid, text, text, text, text, text) is
+  'Starts a CSV import: the batch awaiting its upload and its S3 key.';
 
 -- The worker's claim on an uploaded file: {"claimed": true, "batch": ...} once;
 -- a batch already processing (a concurrent delivery) or finished is not claimed
@@ -391,10 +478,6 @@ as $$
   where ib.id = import_batch_id and ib.status = 'processing'
 $$;
 
--- =============================================================================
--- Vendor invoices
--- =============================================================================
-
 -- batch: [{"index", "rows": [row numbers], "vendor_name", "invoice_number",
 -- "invoice_date", "due_date", "po_number", "currency", "subtotal", "tax_amount",
 -- "total_amount", "notes", "lines": [{"row", "at", "line_number", "item_code",
@@ -404,7 +487,7 @@ $$;
 -- (private.resolve_vendor); an unknown vendor leaves vendor_id null (matching
 -- raises the "unknown vendor" exception). errors: rows validation rejected
 -- ([{"row", "column", "value", "message"}]); columns: field -> the file's header.
-create or replace function public.import_vendor_invoices(
+create or replace function private.import_vendor_invoices(
   organization_id uuid,
   batch jsonb,
   policy text default 'all_or_nothing',
@@ -548,9 +631,27 @@ begin
 end;
 $$;
 
--- =============================================================================
--- Purchase orders
--- =============================================================================
+comment on function private.import_vendor_invoices(uuid, jsonb, text, jsonb, integer, uuid, jsonb) is
+  'Imports vendor invoices with their lines, a whole batch in one call.';
+
+create function public.import_vendor_invoices(
+  organization_id uuid,
+  batch jsonb,
+  policy text default 'all_or_nothing',
+  errors jsonb default '[]',
+  rows_total integer default null,
+  import_batch_id uuid default null,
+  columns jsonb default '{}'
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.import_vendor_invoices($1, $2, $3, $4, $5, $6, $7) $$;
+
+comment on function public.import_vendor_invoices(uuid, jsonb, text, jsonb, integer, uuid, jsonb) is
+  'Imports vendor invoices with their lines, a whole batch in one call.';
 
 -- batch: [{"index", "rows", "po_number", "vendor_name", "order_date", "currency",
 -- "status", "notes", "lines": [{"row", "at", "line_number", "item_code",
@@ -559,7 +660,7 @@ $$;
 -- organization's own master data, so a vendor it does not know yet is created
 -- (once per normalized name, named as the first purchase order of the batch
 -- writes it).
-create or replace function public.import_purchase_orders(
+create or replace function private.import_purchase_orders(
   organization_id uuid,
   batch jsonb,
   policy text default 'all_or_nothing',
@@ -665,16 +766,34 @@ begin
 end;
 $$;
 
--- =============================================================================
--- Goods receipts
--- =============================================================================
+comment on function private.import_purchase_orders(uuid, jsonb, text, jsonb, integer, uuid, jsonb) is
+  'Imports purchase orders with their lines, a whole batch in one call.';
+
+create function public.import_purchase_orders(
+  organization_id uuid,
+  batch jsonb,
+  policy text default 'all_or_nothing',
+  errors jsonb default '[]',
+  rows_total integer default null,
+  import_batch_id uuid default null,
+  columns jsonb default '{}'
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.import_purchase_orders($1, $2, $3, $4, $5, $6, $7) $$;
+
+comment on function public.import_purchase_orders(uuid, jsonb, text, jsonb, integer, uuid, jsonb) is
+  'Imports purchase orders with their lines, a whole batch in one call.';
 
 -- batch: [{"index", "rows", "receipt_number", "po_number", "received_date",
 -- "notes", "lines": [{"row", "at", "po_line", "item_code", "quantity_received"}]}].
 -- The purchase order must be the organization's (and not cancelled); each line
 -- names its PO line by line number, else by item code (which must then be on one
 -- line of the PO only). A receipt number is the organization's once.
-create or replace function public.import_goods_receipts(
+create or replace function private.import_goods_receipts(
   organization_id uuid,
   batch jsonb,
   policy text default 'all_or_nothing',
@@ -817,32 +936,85 @@ begin
 end;
 $$;
 
+comment on function private.import_goods_receipts(uuid, jsonb, text, jsonb, integer, uuid, jsonb) is
+  'Imports goods receipts with their lines, a whole batch in one call.';
+
+create function public.import_goods_receipts(
+  organization_id uuid,
+  batch jsonb,
+  policy text default 'all_or_nothing',
+  errors jsonb default '[]',
+  rows_total integer default null,
+  import_batch_id uuid default null,
+  columns jsonb default '{}'
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$ select private.import_goods_receipts($1, $2, $3, $4, $5, $6, $7) $$;
+
+comment on function public.import_goods_receipts(uuid, jsonb, text, jsonb, integer, uuid, jsonb) is
+  'Imports goods receipts with their lines, a whole batch in one call.';
+
+-- =============================================================================
+-- Triggers
+-- =============================================================================
+
+create trigger set_updated_at before update on public.import_batches
+  for each row execute function private.set_updated_at();
+
+select private.enable_audit('public.import_batches', array['updated_at']);
+
+-- =============================================================================
+-- Policies
+-- =============================================================================
+
+-- Import batches and their row errors are read only: the import RPCs write them.
+
+-- import batches
+create policy "Members can view their organization's import batches"
+  on public.import_batches for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+
+-- import row errors
+create policy "Members can view their organization's import row errors"
+  on public.import_row_errors for select to authenticated
+  using (organization_id = any ((select private.my_organization_ids())::uuid[]));
+
 -- =============================================================================
 -- Grants
 -- =============================================================================
 
-comment on function public.create_import_upload(uuid, text, text, text, text, text) is
-  'Starts a CSV import: the batch awaiting its upload and its S3 key.';
-comment on function public.import_vendor_invoices(uuid, jsonb, text, jsonb, integer, uuid, jsonb) is
-  'Imports vendor invoices with their lines, a whole batch in one call.';
-comment on function public.import_purchase_orders(uuid, jsonb, text, jsonb, integer, uuid, jsonb) is
-  'Imports purchase orders with their lines, a whole batch in one call.';
-comment on function public.import_goods_receipts(uuid, jsonb, text, jsonb, integer, uuid, jsonb) is
-  'Imports goods receipts with their lines, a whole batch in one call.';
+revoke all on public.import_batches, public.import_row_errors from anon, authenticated;
 
--- Nothing created above is executable by PUBLIC; the grants below say who may.
-revoke execute on all functions in schema private, public from public;
+grant select on public.import_batches, public.import_row_errors to authenticated;
+
 -- The private helpers run inside the security definer functions above (as their
 -- owner): nobody else needs them.
-grant execute on function public.create_import_upload(uuid, text, text, text, text, text)
+grant execute on function private.create_import_upload(uuid, text, text, text, text, text)
   to authenticated;
+
 grant execute on function
-  public.import_vendor_invoices(uuid, jsonb, text, jsonb, integer, uuid, jsonb),
-  public.import_purchase_orders(uuid, jsonb, text, jsonb, integer, uuid, jsonb),
-  public.import_goods_receipts(uuid, jsonb, text, jsonb, integer, uuid, jsonb)
+  private.import_vendor_invoices(uuid, jsonb, text, jsonb, integer, uuid, jsonb),
+  private.import_purchase_orders(uuid, jsonb, text, jsonb, integer, uuid, jsonb),
+  private.import_goods_receipts(uuid, jsonb, text, jsonb, integer, uuid, jsonb)
   to authenticated, service_role;
+
 grant execute on function
   public.claim_import_upload(text, bigint),
   public.release_import_upload(uuid, text, boolean),
   public.describe_import_upload(uuid, text, text)
   to service_role;
+
+grant execute on function public.create_import_upload(uuid, text, text, text, text, text)
+  to authenticated;
+
+grant execute on function
+  public.import_vendor_invoices(uuid, jsonb, text, jsonb, integer, uuid, jsonb),
+  public.import_purchase_orders(uuid, jsonb, text, jsonb, integer, uuid, jsonb),
+  public.import_goods_receipts(uuid, jsonb, text, jsonb, integer, uuid, jsonb)
+  to authenticated, service_role;
+
+revoke execute on all functions in schema private, public from public;
