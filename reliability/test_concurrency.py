@@ -5,8 +5,8 @@ functions, PostgREST and PostgreSQL as the frontend's would; the invariants are 
 read from the database behind RLS's back (``sql``) and from moto's SES.
 
 What tests/db/test_concurrency.py (SQL on one connection per thread), tests/api/
-test_payments.py (4 payments in process), test_send.py (6 sends of one key) and
-test_jobs.py (2 runs of one job) check, this checks at a larger scale, through every
+payments/test_payments.py (4 payments in process), invoices/test_send.py (6 sends of one
+key) and jobs/test_jobs.py (2 runs of one job) check, this checks at a larger scale, through every
 part at once, with amounts that overshoot, with updates and deletes mixed in, with item
 edits racing the first payment, with the Lambda Invoke API as a second way in.
 

@@ -48,7 +48,7 @@ from shared.models.delivery import (
 )
 from shared.pdf import render_invoice_pdf
 
-# serverless.yml's timeout of invoicesBulkActions (tests/api/test_bulk_worker_cut_off.py
+# serverless.yml's timeout of invoicesBulkActions (tests/api/jobs/test_bulk_worker_cut_off.py
 # checks it): how long an inline send may run when no Lambda context says so.
 ROUTE_TIMEOUT_SECONDS = 29
 # The safety message of an inline send becomes visible this long after the invocation's

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.auth.test_auth import PASSWORD, signup
 from tests.api.conftest import Api
-from tests.api.test_auth import PASSWORD, signup
 
 SMOKE = Path(__file__).resolve().parents[2] / "deploy" / "smoke.sh"
 

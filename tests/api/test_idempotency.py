@@ -2,7 +2,7 @@
 the real database (begin_idempotent_request, release_idempotent_request): a key is held
 by one request, given back when the work failed before its effect, kept after it, and
 a retry is answered by what the key's first request came to. The send route's use of it
-is tested in test_send.py."""
+is tested in invoices/test_send.py."""
 
 from __future__ import annotations
 

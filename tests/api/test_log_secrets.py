@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import pytest
 
 from shared.settings import get_settings
+from tests.api.auth.test_auth import PASSWORD, signup
 from tests.api.conftest import Api, World
-from tests.api.test_auth import PASSWORD, signup
 
 
 def _sign(claims: dict[str, object], secret: str) -> str:

@@ -25,7 +25,7 @@ from functions.jobs import bulk_worker
 from shared import bulk_actions, bulk_send, sending
 from shared.settings import get_settings
 from tests.api.conftest import Api, World
-from tests.api.test_bulk_actions import (  # noqa: F401 - fixtures
+from tests.api.invoices.test_bulk_actions import (  # noqa: F401 - fixtures
     BULK,
     invoices,
     queue,
@@ -33,7 +33,7 @@ from tests.api.test_bulk_actions import (  # noqa: F401 - fixtures
     receive_all,
     sqs,
 )
-from tests.api.test_send import sent_messages
+from tests.api.invoices.test_send import sent_messages
 
 pytestmark = pytest.mark.usefixtures("aws")
 

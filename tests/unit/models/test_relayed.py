@@ -1,6 +1,6 @@
 """shared.models.Relayed: a response the database composed is typed for the document and
 sent as it came (keys in the database's order and presence), what the model does not
-declare dropped; tests/api/test_recon_responses.py checks the real routes against SQL."""
+declare dropped; tests/api/reconciliation/test_responses.py checks the real routes against SQL."""
 
 from __future__ import annotations
 

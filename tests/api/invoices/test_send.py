@@ -26,7 +26,7 @@ from devstack.aws import Provisioned
 from shared import aws as shared_aws
 from shared.settings import get_settings
 from tests.api.conftest import Api, Response, World
-from tests.api.test_invoices import created, item, unique
+from tests.api.invoices.test_invoices import created, item, unique
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from bench.pdf_sample import sample_document
 from shared.pdf import TEMPLATES, render_invoice_pdf
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 
 
 def text(body: bytes) -> str:

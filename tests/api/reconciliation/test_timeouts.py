@@ -30,9 +30,9 @@ from functions.reconciliation.import_worker import Retry
 from shared.reconciliation import imports
 from shared.reconciliation.ingest import parse_csv
 from tests.api.conftest import Api, World
-from tests.api.test_recon_import import fresh, import_file, run_worker, upload
+from tests.api.reconciliation.test_import import fresh, import_file, run_worker, upload
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 PROBE = "tests_statement_timeout_probe"
 
 

@@ -18,7 +18,7 @@ from shared.reconciliation.ingest import (
     validate_json,
 )
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 
 INVOICE_HEADER = "vendor,invoice_number,invoice_date,currency,description,quantity,unit_price"
 

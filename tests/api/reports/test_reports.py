@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import Api, World
-from tests.api.test_dashboard import add_invoice, add_payment, month_start
+from tests.api.dashboard.test_dashboard import add_invoice, add_payment, month_start
 
 Q1 = {"from": "2025-01-01", "to": "2025-03-31"}
 

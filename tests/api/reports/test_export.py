@@ -34,7 +34,7 @@ from shared.exports import lists, reading, writers
 from shared.exports.storage import S3Sink
 from shared.settings import get_settings
 from tests.api.conftest import Api, Response, World
-from tests.api.test_dashboard import add_invoice, add_payment
+from tests.api.dashboard.test_dashboard import add_invoice, add_payment
 
 Q1 = {"from": "2025-01-01", "to": "2025-03-31"}
 FORMULA_NAME = '=HYPERLINK("http://evil.example","click")'

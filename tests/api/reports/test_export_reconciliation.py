@@ -18,7 +18,7 @@ import pytest
 from devstack.aws import Provisioned
 from shared.exports import match_results, reading, writers
 from tests.api.conftest import Api, World
-from tests.api.test_export import csv_rows, pdf_text, xlsx_sheet
+from tests.api.reports.test_export import csv_rows, pdf_text, xlsx_sheet
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pytest
 from devstack.functions import FunctionHost
 from functions.jobs import mark_overdue, reminders
 from tests.api.conftest import World
-from tests.api.test_jobs import new_tenant, run, scoped, ses_outage, utc_today
+from tests.api.jobs.test_jobs import new_tenant, run, scoped, ses_outage, utc_today
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -18,7 +18,7 @@ from devstack.functions import FunctionHost
 from devstack.queues import pollers
 from tests.api.conftest import Api, World
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 WORKER = "reconciliationImportWorker"
 
 

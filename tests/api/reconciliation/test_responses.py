@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.api.conftest import Api, World
-from tests.api.test_recon_matching import _invoice, _match, _purchase
+from tests.api.reconciliation.test_matching import _invoice, _match, _purchase
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _plain(value: Any) -> Any:

@@ -27,7 +27,7 @@ from devstack.queues import sqs_event
 from functions.jobs import bulk_worker
 from shared import aws as shared_aws
 from tests.api.conftest import Api, World
-from tests.api.test_send import (
+from tests.api.invoices.test_send import (
     message_by_id,
     new_invoice,
     parse,

@@ -22,7 +22,7 @@ from shared import db
 from shared.documents import load_invoice_document
 from shared.settings import get_settings
 from tests.api.conftest import Api, Response, World
-from tests.api.test_invoices import created, item, new_client, new_person, unique
+from tests.api.invoices.test_invoices import created, item, new_client, new_person, unique
 
 
 def pdf_of(reply: Response) -> PdfReader:

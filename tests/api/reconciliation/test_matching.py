@@ -2,7 +2,7 @@
 outcomes end to end, the evidence, resolving exceptions (accept, link, reject, dismiss),
 vendor aliases, merge, reject and split, settings, the dashboard, and organization
 isolation of every route. The hand-made boundary cases of the rules themselves are in
-supabase/tests/420-matching.sql; tests/api/test_recon_properties.py holds the property
+supabase/tests/420-matching.sql; tests/api/reconciliation/test_properties.py holds the property
 tests."""
 
 from __future__ import annotations
