@@ -95,15 +95,18 @@
 -- PostgREST (RLS and the column grants let them: the frontend may), and those
 -- rules were not checked there: a member could renumber a sent invoice, or move
 -- it to another client, behind the API's back (found while writing
--- reliability/test_concurrency.py). The same rules now hold on the table, with
--- update_invoice's messages (update_invoice, security invoker, meets them too,
--- after its own checks have already answered).
+-- reliability/test_concurrency.py). The rules are written once, in
+-- private.refuse_change_by_status: the table's trigger
+-- a_issued_invoice_keeps_its_identity holds them for every write of the API
+-- roles, and update_invoice asks the same function before its other checks (the
+-- unknown client, the number taken, the due date before the issue date), so that
+-- its answers keep their order; the trigger then finds nothing more to refuse.
 --
 -- Only the API roles (anon, authenticated) are held: the service role and the
--- database owner keep the means to correct a record. The discount rule (no new
--- discount once paid something) stays in update_invoice alone: it clears the
--- discount for a moment while it replaces the items, which this row trigger
--- cannot tell from a change.
+-- database owner keep the means to correct a record. The discount (no new
+-- discount once paid something) is frozen by update_invoice's call alone: it
+-- clears the discount for a moment while it replaces the items, which the row
+-- trigger cannot tell from a change.
 -- =============================================================================
 
 -- =============================================================================
@@ -827,7 +830,6 @@ declare
   nxt public.invoices;
   paid_something boolean;
   changed text[];
-  refused text[];
   wanted_status text;
   final_status text;
   items_before jsonb;
@@ -890,20 +892,7 @@ begin
     nxt.template := doc ->> 'template';
   end if;
 
-  changed := array_remove(array[
-    case when nxt.client_id is distinct from cur.client_id then 'client_id' end,
-    case when nxt.invoice_number is distinct from cur.invoice_number then 'invoice_number' end,
-    case when nxt.issue_date is distinct from cur.issue_date then 'issue_date' end,
-    case when nxt.due_date is distinct from cur.due_date then 'due_date' end,
-    case when nxt.payment_terms is distinct from cur.payment_terms then 'payment_terms' end,
-    case when nxt.tax_rate is distinct from cur.tax_rate then 'tax_rate' end,
-    case when nxt.discount is distinct from cur.discount then 'discount' end,
-    case when nxt.notes is distinct from cur.notes then 'notes' end,
-    case when nxt.terms is distinct from cur.terms then 'terms' end,
-    case when nxt.payment_instructions is distinct from cur.payment_instructions
-         then 'payment_instructions' end,
-    case when nxt.template is distinct from cur.template then 'template' end
-  ], null);
+  changed := private.invoice_changed_fields(cur, nxt);
 
   -- The status asked for. Paid follows payments and overdue the due date; a
   -- sent or overdue invoice asked to be "sent" or "overdue" stays open.
@@ -942,29 +931,11 @@ begin
     final_status := case when nxt.due_date < current_date then 'overdue' else 'sent' end;
   end if;
 
-  -- What may change, by status.
-  if cur.status in ('sent', 'overdue') then
-    refused := array(select f from unnest(changed) f
-                     where f in ('client_id', 'invoice_number', 'issue_date'));
-    if cardinality(refused) > 0 then
-      raise exception 'invoice % has been sent: its % can no longer change',
-        cur.invoice_number, array_to_string(refused, ', ')
-        using errcode = '23514', hint = 'Cancel it and create a new invoice.';
-    end if;
-    refused := array(select f from unnest(changed) f where f in ('tax_rate', 'discount'));
-    if paid_something and cardinality(refused) > 0 then
-      raise exception 'invoice % has payments: its % can no longer change',
-        cur.invoice_number, array_to_string(refused, ', ')
-        using errcode = '23514', hint = 'Delete its payments first.';
-    end if;
-  elsif cur.status in ('paid', 'cancelled') then
-    refused := array(select f from unnest(changed) f where f <> 'notes');
-    if cardinality(refused) > 0 then
-      raise exception 'invoice % is %: only its notes can change; not its %',
-        cur.invoice_number, cur.status, array_to_string(refused, ', ')
-        using errcode = '23514';
-    end if;
-  end if;
+  -- What may change, by status: the rule the table's trigger holds for every write
+  -- (private.refuse_change_by_status), asked here first so that it answers before
+  -- the checks below, with the discount among what payments freeze.
+  perform private.refuse_change_by_status(cur, changed, paid_something,
+                                          array['tax_rate', 'discount']);
 
   if nxt.due_date < nxt.issue_date then
     raise exception 'the due date (%) is before the issue date (%)', nxt.due_date, nxt.issue_date
@@ -1117,52 +1088,88 @@ begin
 end;
 $$;
 
-create or replace function private.issued_invoice_keeps_its_identity()
-returns trigger
+-- The fields of an invoice that differ between two versions of its row, in the
+-- order the messages list them (the money and the status, which the triggers
+-- derive, aside).
+create or replace function private.invoice_changed_fields(before public.invoices, after public.invoices)
+returns text[]
+language sql
+immutable
+set search_path = ''
+as $$
+  select array_remove(array[
+    case when after.client_id is distinct from before.client_id then 'client_id' end,
+    case when after.invoice_number is distinct from before.invoice_number then 'invoice_number' end,
+    case when after.issue_date is distinct from before.issue_date then 'issue_date' end,
+    case when after.due_date is distinct from before.due_date then 'due_date' end,
+    case when after.payment_terms is distinct from before.payment_terms then 'payment_terms' end,
+    case when after.tax_rate is distinct from before.tax_rate then 'tax_rate' end,
+    case when after.discount is distinct from before.discount then 'discount' end,
+    case when after.notes is distinct from before.notes then 'notes' end,
+    case when after.terms is distinct from before.terms then 'terms' end,
+    case when after.payment_instructions is distinct from before.payment_instructions
+         then 'payment_instructions' end,
+    case when after.template is distinct from before.template then 'template' end
+  ], null)
+$$;
+
+-- What may change on an invoice, by status (the head of this file): the rule,
+-- written once. The table's trigger a_issued_invoice_keeps_its_identity holds it for
+-- every write of the API roles; public.update_invoice asks it too, before its other
+-- checks, so that its answers come in the order they always did. `changed` is
+-- private.invoice_changed_fields of the write; `frozen_by_payments` the fields an
+-- open invoice with payments keeps: the tax rate, and for update_invoice the discount
+-- too (the trigger cannot hold the discount: update_invoice clears it for a moment
+-- while it replaces the items).
+create or replace function private.refuse_change_by_status(
+  invoice public.invoices, changed text[], has_payments boolean, frozen_by_payments text[]
+)
+returns void
 language plpgsql
+immutable
 set search_path = ''
 as $$
 declare
   refused text[];
 begin
-  if current_user not in ('anon', 'authenticated') then
-    return new;
-  end if;
-  if old.status in ('paid', 'cancelled') then
-    refused := array_remove(array[
-      case when new.client_id is distinct from old.client_id then 'client_id' end,
-      case when new.invoice_number is distinct from old.invoice_number then 'invoice_number' end,
-      case when new.issue_date is distinct from old.issue_date then 'issue_date' end,
-      case when new.due_date is distinct from old.due_date then 'due_date' end,
-      case when new.payment_terms is distinct from old.payment_terms then 'payment_terms' end,
-      case when new.tax_rate is distinct from old.tax_rate then 'tax_rate' end,
-      case when new.discount is distinct from old.discount then 'discount' end,
-      case when new.terms is distinct from old.terms then 'terms' end,
-      case when new.payment_instructions is distinct from old.payment_instructions
-           then 'payment_instructions' end,
-      case when new.template is distinct from old.template then 'template' end
-    ], null);
-    if cardinality(refused) > 0 then
-      raise exception 'invoice % is %: only its notes can change; not its %',
-        old.invoice_number, old.status, array_to_string(refused, ', ')
-        using errcode = '23514';
-    end if;
-  elsif old.status in ('sent', 'overdue') then
-    refused := array_remove(array[
-      case when new.client_id is distinct from old.client_id then 'client_id' end,
-      case when new.invoice_number is distinct from old.invoice_number then 'invoice_number' end,
-      case when new.issue_date is distinct from old.issue_date then 'issue_date' end
-    ], null);
+  if invoice.status in ('sent', 'overdue') then
+    refused := array(select f from unnest(changed) with ordinality as c (f, n)
+                     where f in ('client_id', 'invoice_number', 'issue_date') order by n);
     if cardinality(refused) > 0 then
       raise exception 'invoice % has been sent: its % can no longer change',
-        old.invoice_number, array_to_string(refused, ', ')
+        invoice.invoice_number, array_to_string(refused, ', ')
         using errcode = '23514', hint = 'Cancel it and create a new invoice.';
     end if;
-    if new.tax_rate is distinct from old.tax_rate and old.amount_paid > 0 then
-      raise exception 'invoice % has payments: its tax_rate can no longer change',
-        old.invoice_number
+    refused := array(select f from unnest(changed) with ordinality as c (f, n)
+                     where f = any (frozen_by_payments) order by n);
+    if has_payments and cardinality(refused) > 0 then
+      raise exception 'invoice % has payments: its % can no longer change',
+        invoice.invoice_number, array_to_string(refused, ', ')
         using errcode = '23514', hint = 'Delete its payments first.';
     end if;
+  elsif invoice.status in ('paid', 'cancelled') then
+    refused := array(select f from unnest(changed) with ordinality as c (f, n)
+                     where f <> 'notes' order by n);
+    if cardinality(refused) > 0 then
+      raise exception 'invoice % is %: only its notes can change; not its %',
+        invoice.invoice_number, invoice.status, array_to_string(refused, ', ')
+        using errcode = '23514';
+    end if;
+  end if;
+end;
+$$;
+
+-- The trigger of the rule above, for the API roles (anon, authenticated): the
+-- service role and the database owner keep the means to correct a record.
+create or replace function private.issued_invoice_keeps_its_identity()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if current_user in ('anon', 'authenticated') then
+    perform private.refuse_change_by_status(
+      old, private.invoice_changed_fields(old, new), old.amount_paid > 0, array['tax_rate']);
   end if;
   return new;
 end;
@@ -1378,5 +1385,11 @@ revoke execute on function
 revoke all on function private.refuse_payments_on_cancelled_invoice() from public;
 revoke all on function private.given_number_waits_for_the_counter() from public;
 revoke execute on function private.issued_invoice_keeps_its_identity() from public;
+
+-- The trigger above runs as the writer: the API role calls the rule.
+grant execute on function
+  private.invoice_changed_fields(public.invoices, public.invoices),
+  private.refuse_change_by_status(public.invoices, text[], boolean, text[])
+  to authenticated;
 
 revoke execute on all functions in schema private, public from public;
