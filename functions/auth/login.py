@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from functions.auth import error_responses
 from shared.api import make_handler
 from shared.auth_client import AuthError, auth_client, auth_error, auth_session, auth_user
 from shared.errors import unavailable
 from shared.models.auth import LoginRequest, LoginResult
-from shared.models.common import ErrorBody
 from shared.settings import get_settings
 
 router = APIRouter(tags=["auth"])
@@ -23,13 +23,7 @@ router = APIRouter(tags=["auth"])
     response_model=LoginResult,
     summary="Sign in with email and password",
     description="Public. Wrong password or unknown email: `401 invalid_credentials`.",
-    responses={
-        401: {"model": ErrorBody},
-        403: {"model": ErrorBody},
-        422: {"model": ErrorBody},
-        429: {"model": ErrorBody},
-        503: {"model": ErrorBody},
-    },
+    responses=error_responses(401, 403, 422, 429, 503),
 )
 async def login(body: LoginRequest) -> LoginResult:
     try:

@@ -12,10 +12,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 
+from functions.auth import error_responses
 from shared.api import make_handler
 from shared.auth import bearer_token, verify
 from shared.auth_client import AuthError, auth_client, auth_error
-from shared.models.common import ErrorBody
 from shared.settings import get_settings
 
 router = APIRouter(tags=["auth"])
@@ -26,7 +26,7 @@ router = APIRouter(tags=["auth"])
     status_code=204,
     response_class=Response,
     summary="Sign out",
-    responses={401: {"model": ErrorBody}, 503: {"model": ErrorBody}},
+    responses=error_responses(401, 503),
 )
 async def logout(
     scope: Annotated[

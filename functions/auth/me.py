@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from functions.auth import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import SignedIn
 from shared.errors import not_found
 from shared.models.auth import Me, OrganizationMembership, Profile
-from shared.models.common import ErrorBody
 
 router = APIRouter(tags=["auth"])
 
@@ -18,7 +18,7 @@ router = APIRouter(tags=["auth"])
     "/api/auth/me",
     response_model=Me,
     summary="The signed-in user, their profile and organizations",
-    responses={401: {"model": ErrorBody}},
+    responses=error_responses(401),
 )
 async def me(user: SignedIn) -> Me:
     rows = db.run(

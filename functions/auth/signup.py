@@ -12,13 +12,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from functions.auth import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.auth_client import AuthError, auth_client, auth_error, auth_session, auth_user
 from shared.errors import ApiError, unavailable
 from shared.log import get_logger
 from shared.models.auth import OrganizationMembership, SignupRequest, SignupResult
-from shared.models.common import ErrorBody
 from shared.settings import Settings, get_settings
 
 router = APIRouter(tags=["auth"])
@@ -53,7 +53,7 @@ def _personal_organization(settings: Settings, token: str) -> OrganizationMember
         "email is `422`. When the project requires email confirmation the answer has no "
         "session (and Auth does not tell whether the address was taken)."
     ),
-    responses={409: {"model": ErrorBody}, 422: {"model": ErrorBody}, 503: {"model": ErrorBody}},
+    responses=error_responses(409, 422, 503),
 )
 async def signup(body: SignupRequest) -> SignupResult:
     settings = get_settings()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.dashboard import ERRORS
+from functions.dashboard import STATUSES, error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
@@ -19,7 +19,7 @@ router = APIRouter(tags=["dashboard"])
     "/api/dashboard/metrics",
     response_model=DashboardMetrics,
     summary="Headline figures of the organization, per currency",
-    responses=ERRORS,
+    responses=error_responses(*STATUSES),
 )
 async def metrics(ctx: Viewer) -> DashboardMetrics:
     data = db.rpc(ctx.db, "dashboard_metrics", {"organization_id": str(ctx.organization_id)})

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from functions.dashboard import ERRORS
+from functions.dashboard import STATUSES, error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
@@ -20,7 +20,7 @@ router = APIRouter(tags=["dashboard"])
     "/api/dashboard/recent-invoices",
     response_model=RecentInvoices,
     summary="The latest invoices",
-    responses=ERRORS,
+    responses=error_responses(*STATUSES),
 )
 async def recent_invoices(
     ctx: Viewer,

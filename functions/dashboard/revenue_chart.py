@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from functions.dashboard import ERRORS
+from functions.dashboard import STATUSES, error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
@@ -21,7 +21,7 @@ router = APIRouter(tags=["dashboard"])
     "/api/dashboard/revenue-chart",
     response_model=RevenueChart,
     summary="Monthly billed and collected amounts, per currency",
-    responses=ERRORS,
+    responses=error_responses(*STATUSES),
 )
 async def revenue_chart(
     ctx: Viewer,

@@ -1,10 +1,13 @@
-"""GET /api/invoices/{id}: one invoice with its client, items and payments."""
+"""GET /api/invoices/{id}: one invoice with its client, items and payments.
+
+Read through public.get_invoice: the shape is private.invoice_document's (migration
+20261206100800_invoice_documents.sql), the one the invoice writes answer too."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.invoices import INVOICE_SELECT, InvoiceId, error_responses
+from functions.invoices import InvoiceId, error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
@@ -21,22 +24,14 @@ router = APIRouter(tags=["invoices"])
     responses=error_responses(400, 401, 403, 404, 422),
 )
 async def get_invoice(ctx: Viewer, invoice_id: InvoiceId) -> Invoice:
-    rows = db.run(
-        ctx.db.from_("invoices")
-        .select(INVOICE_SELECT)
-        .eq("id", str(invoice_id))
-        .eq("organization_id", str(ctx.organization_id))
-        .order("position", foreign_table="items")
-        .order("created_at", foreign_table="items")
-        .order("id", foreign_table="items")
-        .order("payment_date", foreign_table="payments")
-        .order("created_at", foreign_table="payments")
-        .order("id", foreign_table="payments")
-        .limit(1)
-    ).data
-    if not rows:
+    invoice = db.rpc(
+        ctx.db,
+        "get_invoice",
+        {"organization_id": str(ctx.organization_id), "invoice_id": str(invoice_id)},
+    )
+    if invoice is None:
         raise not_found("invoice")
-    return Invoice.model_validate(rows[0])
+    return Invoice.model_validate(invoice)
 
 
 handler = make_handler(router)

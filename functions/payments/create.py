@@ -10,10 +10,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from functions.payments import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Member
-from shared.models.common import ErrorBody
 from shared.models.payments import Payment, PaymentCreate
 
 router = APIRouter(tags=["payments"])
@@ -29,12 +29,7 @@ router = APIRouter(tags=["payments"])
         "(`422 rule_violation` otherwise, naming the balance): there is no overpayment. "
         "An invoice that does not exist or belongs to another organization is `404`."
     ),
-    responses={
-        401: {"model": ErrorBody},
-        403: {"model": ErrorBody},
-        404: {"model": ErrorBody},
-        422: {"model": ErrorBody},
-    },
+    responses=error_responses(401, 403, 404, 422),
 )
 async def create_payment(body: PaymentCreate, ctx: Member) -> Payment:
     params: dict[str, Any] = {"organization_id": str(ctx.organization_id)}

@@ -7,10 +7,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
+from functions.payments import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Member
-from shared.models.common import ErrorBody
 
 router = APIRouter(tags=["payments"])
 
@@ -20,7 +20,7 @@ router = APIRouter(tags=["payments"])
     status_code=204,
     response_class=Response,
     summary="Delete a payment",
-    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody}},
+    responses=error_responses(401, 403, 404),
 )
 async def delete_payment(id: UUID, ctx: Member) -> Response:
     db.rpc(

@@ -6,11 +6,11 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
+from functions.payments import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import not_found
-from shared.models.common import ErrorBody
 from shared.models.payments import PAYMENT_SELECT, Payment
 
 router = APIRouter(tags=["payments"])
@@ -20,7 +20,7 @@ router = APIRouter(tags=["payments"])
     "/api/payments/{id}",
     response_model=Payment,
     summary="Get a payment",
-    responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses=error_responses(401, 404, 422),
 )
 async def get_payment(id: UUID, ctx: Viewer) -> Payment:
     rows = db.run(

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from functions.payments import error_responses
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import validation
@@ -22,7 +23,7 @@ from shared.listing import (
     ranges,
     uuids,
 )
-from shared.models.common import ErrorBody, Page
+from shared.models.common import Page
 from shared.models.payments import (
     PAYMENT_METHODS,
     PAYMENT_SELECT,
@@ -53,7 +54,7 @@ def _currencies(raw: str | None) -> list[str]:
         "(inclusive). `q` searches the reference number and the notes. Sort by "
         "`payment_date`, `amount`, `created_at` (default `-payment_date,-created_at`)."
     ),
-    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses=error_responses(401, 403, 422),
 )
 async def list_payments(
     *,

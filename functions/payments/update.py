@@ -11,10 +11,10 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
+from functions.payments import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Member
-from shared.models.common import ErrorBody
 from shared.models.payments import Payment, PaymentUpdate
 
 router = APIRouter(tags=["payments"])
@@ -28,12 +28,7 @@ router = APIRouter(tags=["payments"])
         "A new amount may be at most the invoice's balance plus the payment's current amount. "
         "The invoice of a payment does not change: delete the payment and record another."
     ),
-    responses={
-        401: {"model": ErrorBody},
-        403: {"model": ErrorBody},
-        404: {"model": ErrorBody},
-        422: {"model": ErrorBody},
-    },
+    responses=error_responses(401, 403, 404, 422),
 )
 async def update_payment(id: UUID, body: PaymentUpdate, ctx: Member) -> Payment:
     result = db.rpc(

@@ -13,24 +13,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Query
 
-from shared.errors import validation
-from shared.models.common import Day, ErrorBody
+from shared.errors import ErrorResponses, validation
+from shared.models.common import Day
 
 MAX_YEARS = 5
 
-# The errors every report route may answer (docs/api.md, "Errors").
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "organization_required, invalid_organization"},
-    401: {"model": ErrorBody, "description": "missing_token, invalid_token, token_expired"},
-    403: {"model": ErrorBody, "description": "not a member of the named organization"},
-    422: {"model": ErrorBody, "description": "validation_failed: a bad date range or parameter"},
-    429: {"model": ErrorBody, "description": "rate_limited"},
-    503: {"model": ErrorBody, "description": "service_unavailable"},
-}
+# The errors every report route may answer (docs/api.md, "Errors"), as each names them:
+# error_responses(*STATUSES), and 404 for a report of one client.
+error_responses = ErrorResponses(
+    {
+        400: "organization_required, invalid_organization",
+        401: "missing_token, invalid_token, token_expired",
+        403: "not a member of the named organization",
+        404: "no such client",
+        422: "validation_failed: a bad date range or parameter",
+        429: "rate_limited",
+        503: "service_unavailable",
+    }
+)
+STATUSES = (400, 401, 403, 422, 429, 503)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from functions.reports import ERRORS, ReportRange, report_range
+from functions.reports import STATUSES, ReportRange, error_responses, report_range
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
@@ -32,7 +32,7 @@ SORT_FIELDS = (
     "/api/reports/client-performance",
     response_model=ClientPerformanceReport,
     summary="Billed, paid, outstanding and days to pay per client",
-    responses=ERRORS,
+    responses=error_responses(*STATUSES),
 )
 async def client_performance(
     ctx: Viewer,

@@ -15,13 +15,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from functions.reports import ERRORS, ReportRange, report_range
+from functions.reports import STATUSES, ReportRange, error_responses, report_range
 from shared.api import make_handler
 from shared.context import Viewer
+from shared.errors import ErrorResponses
 from shared.exports import run, sources
-from shared.models.common import ErrorBody
 from shared.models.exports import ExportResult, Format, Report
 from shared.models.reports import GroupBy
+
+# An export also writes to the file store: its 404 and 503 say when.
+export_error_responses = ErrorResponses(
+    {
+        **error_responses.descriptions,
+        404: "no such client (revenue with client_id)",
+        503: "the database or the file store failed",
+    }
+)
 
 router = APIRouter(tags=["reports"])
 
@@ -38,11 +47,7 @@ router = APIRouter(tags=["reports"])
         "row per vendor invoice line: `outcome`, `vendor_id`; `from`/`to` are the invoice "
         "date range). See docs/api.md, Report export."
     ),
-    responses={
-        **ERRORS,
-        404: {"model": ErrorBody, "description": "no such client (revenue with client_id)"},
-        503: {"model": ErrorBody, "description": "the database or the file store failed"},
-    },
+    responses=export_error_responses(*STATUSES, 404),
 )
 async def export(
     *,

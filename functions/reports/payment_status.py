@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from functions.reports import ERRORS, ReportRange, report_range
+from functions.reports import STATUSES, ReportRange, error_responses, report_range
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
@@ -20,7 +20,7 @@ router = APIRouter(tags=["reports"])
     "/api/reports/payment-status",
     response_model=PaymentStatusReport,
     summary="Invoices by payment status: counts and amounts",
-    responses=ERRORS,
+    responses=error_responses(*STATUSES),
 )
 async def payment_status(
     ctx: Viewer, period: Annotated[ReportRange, Depends(report_range)]

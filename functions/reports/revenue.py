@@ -8,11 +8,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
-from functions.reports import ERRORS, ReportRange, report_range
+from functions.reports import STATUSES, ReportRange, error_responses, report_range
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
-from shared.models.common import ErrorBody
 from shared.models.reports import GroupBy, RevenueReport
 
 router = APIRouter(tags=["reports"])
@@ -22,7 +21,7 @@ router = APIRouter(tags=["reports"])
     "/api/reports/revenue",
     response_model=RevenueReport,
     summary="Billed and collected per period and per client",
-    responses={**ERRORS, 404: {"model": ErrorBody, "description": "no such client"}},
+    responses=error_responses(*STATUSES, 404),
 )
 async def revenue(
     ctx: Viewer,

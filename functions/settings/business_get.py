@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from functions.settings import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import not_found
-from shared.models.common import ErrorBody
 from shared.models.settings import BusinessSettings
 
 router = APIRouter(tags=["settings"])
@@ -19,7 +19,7 @@ router = APIRouter(tags=["settings"])
     "/api/settings/business",
     response_model=BusinessSettings,
     summary="The organization's business settings",
-    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody}},
+    responses=error_responses(401, 403, 404),
 )
 async def get_business(ctx: Viewer) -> BusinessSettings:
     rows = db.run(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from functions.settings import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Admin
-from shared.models.common import ErrorBody
 from shared.models.settings import BusinessSettings, BusinessUpdate, section_json
 
 router = APIRouter(tags=["settings"])
@@ -22,7 +22,7 @@ router = APIRouter(tags=["settings"])
         "Needs the admin role. `next_invoice_number` can only go up; reminder settings "
         "merge key by key."
     ),
-    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses=error_responses(401, 403, 422),
 )
 async def update_business(body: BusinessUpdate, ctx: Admin) -> BusinessSettings:
     result = db.rpc(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from functions.settings import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Viewer
-from shared.models.common import ErrorBody
 from shared.models.settings import AllSettings
 
 router = APIRouter(tags=["settings"])
@@ -18,7 +18,7 @@ router = APIRouter(tags=["settings"])
     "/api/settings",
     response_model=AllSettings,
     summary="All settings: profile, business, notifications",
-    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
+    responses=error_responses(401, 403),
 )
 async def get_settings(ctx: Viewer) -> AllSettings:
     result = db.rpc(ctx.db, "get_settings", {"organization_id": str(ctx.organization_id)})

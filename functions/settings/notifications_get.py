@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from functions.settings import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import SignedIn
 from shared.errors import not_found
-from shared.models.common import ErrorBody
 from shared.models.settings import NotificationSettings
 
 router = APIRouter(tags=["settings"])
@@ -19,7 +19,7 @@ router = APIRouter(tags=["settings"])
     "/api/settings/notifications",
     response_model=NotificationSettings,
     summary="Your notification preferences",
-    responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}},
+    responses=error_responses(401, 404),
 )
 async def get_notifications(user: SignedIn) -> NotificationSettings:
     rows = db.run(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from functions.settings import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import SignedIn
-from shared.models.common import ErrorBody
 from shared.models.settings import NotificationSettings, NotificationsUpdate, section_json
 
 router = APIRouter(tags=["settings"])
@@ -18,7 +18,7 @@ router = APIRouter(tags=["settings"])
     "/api/settings/notifications",
     response_model=NotificationSettings,
     summary="Change your notification preferences",
-    responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses=error_responses(401, 422),
 )
 async def update_notifications(body: NotificationsUpdate, user: SignedIn) -> NotificationSettings:
     result = db.rpc(user.db, "update_settings", {"notifications": section_json(body)})

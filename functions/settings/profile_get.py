@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from functions.settings import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import SignedIn
 from shared.errors import not_found
-from shared.models.common import ErrorBody
 from shared.models.settings import ProfileSettings
 
 router = APIRouter(tags=["settings"])
@@ -18,7 +18,7 @@ router = APIRouter(tags=["settings"])
     "/api/settings/profile",
     response_model=ProfileSettings,
     summary="Your profile",
-    responses={401: {"model": ErrorBody}, 404: {"model": ErrorBody}},
+    responses=error_responses(401, 404),
 )
 async def get_profile(user: SignedIn) -> ProfileSettings:
     rows = db.run(

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from functions.settings import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import SignedIn
-from shared.models.common import ErrorBody
 from shared.models.settings import ProfileSettings, ProfileUpdate, section_json
 
 router = APIRouter(tags=["settings"])
@@ -18,7 +18,7 @@ router = APIRouter(tags=["settings"])
     "/api/settings/profile",
     response_model=ProfileSettings,
     summary="Change your profile",
-    responses={401: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses=error_responses(401, 422),
 )
 async def update_profile(body: ProfileUpdate, user: SignedIn) -> ProfileSettings:
     result = db.rpc(user.db, "update_settings", {"profile": section_json(body)})

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from functions.settings import error_responses
 from shared import db
 from shared.api import make_handler
 from shared.context import Member
 from shared.errors import forbidden
-from shared.models.common import ErrorBody
 from shared.models.settings import AllSettings, SettingsUpdate, section_json
 
 router = APIRouter(tags=["settings"])
@@ -30,7 +30,7 @@ router = APIRouter(tags=["settings"])
         "/api/settings/notifications). The whole change is applied in one transaction: when "
         "one section is refused, none is written."
     ),
-    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses=error_responses(401, 403, 422),
 )
 async def update_settings(body: SettingsUpdate, ctx: Member) -> AllSettings:
     if body.business is not None and not ctx.at_least("admin"):

@@ -5,6 +5,7 @@ serverless.yml, and docs/openapi.json is the current one (regenerate it with
 from __future__ import annotations
 
 import json
+from http.client import responses as reason_phrases
 
 import httpx
 from fastapi.routing import APIRoute
@@ -41,6 +42,21 @@ def test_operations_say_how_to_authenticate_and_how_they_fail() -> None:
             assert ("security" in operation) != public, (method, path)
             assert operation.get("summary"), f"{method} {path} has no summary"
             assert "422" in operation["responses"], (method, path)
+
+
+def test_every_error_a_route_names_says_what_it_means_in_its_domain() -> None:
+    """A route names its error statuses through its domain's shared.errors.ErrorResponses:
+    a bare ``{401: {"model": ErrorBody}}`` would document HTTP's reason phrase
+    ("Unauthorized") instead of what the status means there."""
+    phrases = set(reason_phrases.values())
+    bare = sorted(
+        f"{method.upper()} {path} {code}: {response['description']}"
+        for path, operations in build_openapi()["paths"].items()
+        for method, operation in operations.items()
+        for code, response in operation["responses"].items()
+        if code[0] in "45" and response["description"] in phrases
+    )
+    assert bare == []
 
 
 def test_the_query_parameters_documented_are_those_the_api_takes() -> None:
