@@ -18,9 +18,10 @@
 -- =============================================================================
 
 -- The invoice as the API returns it: its columns, its items (in position
--- order), its payments (oldest first) and a summary of its client -- the same
--- shape GET /api/invoices/{id} builds with PostgREST embedding. Security
--- invoker: another tenant's invoice is null.
+-- order), its payments (oldest first) and a summary of its client. The one
+-- definition of that shape: GET /api/invoices/{id} reads it (public.get_invoice,
+-- below), create, update and delete_invoice and mark_invoice_sent answer it.
+-- Security invoker: another tenant's invoice is null.
 create or replace function private.invoice_document(target uuid)
 returns jsonb
 language sql
@@ -54,6 +55,21 @@ as $$
       where c.id = i.client_id))
   from public.invoices i
   where i.id = target
+$$;
+
+-- GET /api/invoices/{id}: the invoice of the organization as the API returns it
+-- (private.invoice_document), or null when it is not one of the organization's
+-- invoices the caller may read. Security invoker: row level security decides.
+create or replace function public.get_invoice(organization_id uuid, invoice_id uuid)
+returns jsonb
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select private.invoice_document(i.id)
+  from public.invoices i
+  where i.id = get_invoice.invoice_id and i.organization_id = get_invoice.organization_id
 $$;
 
 -- The invoice's columns, its items (position order), its payments (oldest first),
@@ -132,6 +148,10 @@ $$;
 -- =============================================================================
 
 grant execute on function private.invoice_document(uuid) to authenticated;
+
+revoke execute on function public.get_invoice(uuid, uuid) from public, anon, service_role;
+
+grant execute on function public.get_invoice(uuid, uuid) to authenticated;
 
 revoke execute on function public.invoice_document(uuid, uuid) from public, anon;
 
