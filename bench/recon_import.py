@@ -8,7 +8,7 @@ A fresh PostgreSQL with every migration, the local REST gateway and a moto S3 se
 
 - ``po-worker``: a ``;``-separated European-formatted file of purchase orders (``--rows``
   rows, 5 lines per order) uploaded through a presigned PUT, then the S3 event given to
-  ``functions.reconciliation.import_worker.handler``: claim, read from S3, parse and
+  ``functions.jobs.import_worker.handler``: claim, read from S3, parse and
   validate, one RPC storing the batch, matching;
 - ``invoice-worker``: the same for a US-formatted vendor invoice file (``--rows`` rows, 5
   lines per invoice, quoted thousands, month/day/year dates), against those POs;
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                     "HTTP_TIMEOUT_SECONDS": "120",  # the worker's, as serverless.yml sets it
                 }
             )
-            from functions.reconciliation import import_worker  # noqa: PLC0415
+            from functions.jobs import import_worker  # noqa: PLC0415
             from shared import aws as shared_aws  # noqa: PLC0415
             from shared import db  # noqa: PLC0415
             from shared.reconciliation.ingest import parse_csv  # noqa: PLC0415

@@ -1,6 +1,6 @@
 """POST /api/reconciliation/imports: a CSV import starts here. The batch is recorded
 (``awaiting_upload``) and a presigned S3 PUT URL returned; the upload's S3 event runs the
-import (functions/reconciliation/import_worker.py)."""
+import (functions/jobs/import_worker.py)."""
 
 from __future__ import annotations
 

@@ -209,7 +209,7 @@ def match_after(
     receipts. Skipped (None) when nothing was stored or the matching RPC is not deployed.
     A failure is logged and leaves the invoices pending (the import stands and is
     answered; ``POST /api/reconciliation/match`` matches them later). The import worker
-    does not use this: it retries instead (functions/reconciliation/import_worker.py)."""
+    does not use this: it retries instead (functions/jobs/import_worker.py)."""
     accepted = report.get("accepted") or []
     if not accepted:
         return None

@@ -1,6 +1,6 @@
 """The upload of a CSV import (``POST /api/reconciliation/imports``): the S3 key's file
 name and the presigned PUT the client sends the file with; the upload's S3 event runs
-the import (functions/reconciliation/import_worker.py). Imports boto3: only the route
+the import (functions/jobs/import_worker.py). Imports boto3: only the route
 that makes the link imports this module."""
 
 from __future__ import annotations

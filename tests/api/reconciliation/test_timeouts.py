@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 
 from devstack.aws import Provisioned
 from devstack.functions import FunctionHost
-from functions.reconciliation.import_worker import Retry
+from functions.jobs.import_worker import Retry
 from shared.reconciliation import imports
 from shared.reconciliation.ingest import parse_csv
 from tests.api.conftest import Api, World
