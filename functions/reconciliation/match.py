@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from functions.reconciliation import call, error_responses, plain
 from shared.api import make_handler
 from shared.context import Member
-from shared.models.reconciliation import MatchRequest
+from shared.models.reconciliation import MatchRequest, MatchSummary
 from shared.reconciliation import imports
 
 router = APIRouter(tags=["reconciliation"])
@@ -17,6 +17,7 @@ router = APIRouter(tags=["reconciliation"])
 
 @router.post(
     "/api/reconciliation/match",
+    response_model=MatchSummary,
     summary="Match vendor invoices against their purchase orders and receipts",
     description=(
         'Body `{"invoice_ids": [...]}` (1 to 1000) or `{}`: every pending and exception '
@@ -27,12 +28,12 @@ router = APIRouter(tags=["reconciliation"])
     ),
     responses=error_responses(400, 401, 403, 422),
 )
-async def match_invoices(ctx: Member, body: MatchRequest | None = None) -> dict[str, Any]:
+async def match_invoices(ctx: Member, body: MatchRequest | None = None) -> MatchSummary:
     body = body or MatchRequest()
     if body.invoice_ids is not None:
         ids = [str(i) for i in body.invoice_ids]
         result: dict[str, Any] = call(ctx, "match_vendor_invoices", {"invoice_ids": ids})
-        return result
+        return MatchSummary.model_validate(result)
     # Every pending and exception invoice: bounded calls, not one over all of them
     # (docs/architecture.md, "Statement timeouts").
     try:
@@ -41,8 +42,7 @@ async def match_invoices(ctx: Member, body: MatchRequest | None = None) -> dict[
         )
     except imports.MatchingInterrupted as error:
         raise error.api from None
-    answer: dict[str, Any] = plain(swept or {})
-    return answer
+    return MatchSummary.model_validate(plain(swept or {}))
 
 
 handler = make_handler(router)
