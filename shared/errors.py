@@ -23,6 +23,8 @@ class ApiError(Exception):
         message: str,
         details: Any = None,
         headers: dict[str, str] | None = None,
+        *,
+        sqlstate: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -30,6 +32,9 @@ class ApiError(Exception):
         self.message = message
         self.details = details
         self.headers = headers or {}
+        self.sqlstate = (
+            sqlstate  # the database's (or PostgREST's) own code, for logs; never answered
+        )
 
     def body(self, request_id: str | None) -> dict[str, Any]:
         return {
@@ -148,13 +153,16 @@ def from_postgrest(error: APIError) -> ApiError:
         details = {"hint": error.hint}
     if status == 500:
         # Never echo an unexpected database error's text to the caller.
-        return ApiError(500, "internal_error", "something went wrong on our side")
+        return ApiError(
+            500, "internal_error", "something went wrong on our side", sqlstate=sqlstate
+        )
     if status == 503:
         return ApiError(
             503,
             code,
             "the service is briefly unavailable; retry shortly",
             headers={"Retry-After": "1"},
+            sqlstate=sqlstate,
         )
     if status == 401:
         text = message if code == "session_ended" else "the access token was refused"

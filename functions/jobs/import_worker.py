@@ -154,7 +154,7 @@ def import_object(client: Any, bucket: str, key: str, size: int | None) -> dict[
     }
 
 
-def _match(client: Any, organization_id: str, kind: str, batch_id: str) -> dict[str, Any] | None:
+def _match(client: Any, organization_id: str, kind: str, batch_id: str) -> dict[str, Any]:
     """Matching after an import, in bounded calls (`imports.match_in_chunks`): the batch's
     invoices not matched yet, or after purchase orders or receipts every pending and
     exception invoice of the organization. A call cancelled by the statement timeout

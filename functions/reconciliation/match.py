@@ -42,7 +42,7 @@ async def match_invoices(ctx: Member, body: MatchRequest | None = None) -> Match
         )
     except imports.MatchingInterrupted as error:
         raise error.api from None
-    return MatchSummary.model_validate(plain(swept or {}))
+    return MatchSummary.model_validate(plain(swept))
 
 
 handler = make_handler(router)

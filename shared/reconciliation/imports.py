@@ -6,17 +6,12 @@ the service role, naming the batch it claimed). No AWS SDK here.
 
 from __future__ import annotations
 
-import json
 import time
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import httpx
-from postgrest.exceptions import APIError
-
 from shared import db
-from shared.errors import ApiError, from_postgrest
+from shared.errors import ApiError
 from shared.log import get_logger
 from shared.models.imports import Accepted, ImportBatch, ImportReport, Rejected
 from shared.models.reconciliation import MatchSummary
@@ -67,46 +62,20 @@ class MatchingInterrupted(RuntimeError):
     """A matching call failed part-way (cancelled by the statement timeout, the database
     briefly unavailable, ...). The chunks before it are committed; the invoices of the
     failed chunk and after it are still ``pending`` and unmatched (``matched_at`` null),
-    so calling again resumes where it stopped. ``retryable`` for a 503 (57014, 55P03,
-    40001, a connection failure)."""
+    so calling again resumes where it stopped. ``api`` is the failure as `shared.db`
+    mapped it, ``code`` the database's own code when it gave one (57014); ``retryable``
+    for a 503 (57014, 55P03, 40001, a connection failure)."""
 
-    def __init__(
-        self, status: int, code: str | None, done: dict[str, Any], api: ApiError | None = None
-    ) -> None:
-        super().__init__(f"matching interrupted: {status} {code}")
-        self.status = status
-        self.code = code
+    def __init__(self, api: ApiError, done: dict[str, Any]) -> None:
+        super().__init__(f"matching interrupted: {api.status} {api.sqlstate or api.code}")
+        self.api = api
+        self.status = api.status
+        self.code = api.sqlstate or api.code
         self.done = done
-        self.api = api or ApiError(
-            status,
-            "service_unavailable" if status == 503 else "error",
-            "matching could not be completed; retry shortly",
-        )
 
     @property
     def retryable(self) -> bool:
         return self.status == 503
-
-
-def _call_match(client: Any, organization_id: str, ids: list[str]) -> dict[str, Any] | None:
-    """One bounded matching call (at most MATCH_CHUNK ids); None when the matching RPC is
-    not deployed (PostgREST's PGRST202)."""
-    params = {"organization_id": organization_id, "invoice_ids": ids}
-    try:
-        response: httpx.Response = client.rpc(MATCH_RPC, params).request.send(httpx.Headers())
-    except httpx.HTTPError as error:
-        raise MatchingInterrupted(503, type(error).__name__, {}) from error
-    body = json.loads(response.content, parse_float=Decimal) if response.content else None
-    if response.is_success and isinstance(body, dict):
-        return body
-    code = body.get("code") if isinstance(body, dict) else None
-    if code == "PGRST202":
-        return None
-    api = None
-    if isinstance(body, dict) and "message" in body:
-        api = from_postgrest(APIError(body))
-    status = 503 if response.status_code in (502, 503, 504) else (api.status if api else 500)
-    raise MatchingInterrupted(status, code, {}, api)
 
 
 def _add(total: dict[str, Any], part: dict[str, Any]) -> None:
@@ -150,12 +119,12 @@ def match_in_chunks(
     invoice_ids: list[str] | None = None,
     batch_id: UUID | str | None = None,
     max_seconds: float | None = None,
-) -> dict[str, Any] | None:
+) -> dict[str, Any]:
     """3-way matching in calls of at most MATCH_CHUNK invoices, each its own transaction,
     so that no statement approaches the API roles' statement timeout (docs/architecture.md,
     "Statement timeouts"): the given ids; or a batch's invoices not matched yet (what a
     retry resumes); or (neither) every pending and exception invoice of the organization.
-    Answers the summed counts (``calls``: how many), None when matching is not deployed;
+    Answers the summed counts (``calls``: how many);
     raises `MatchingInterrupted` (with what was done) when a call fails. With
     ``max_seconds`` (a route, inside API Gateway's 30 s), no call starts after that
     long: the answer says ``"incomplete": true`` and the rest keeps its earlier state."""
@@ -187,18 +156,13 @@ def match_in_chunks(
                 )
             if not chunk:
                 return total
-            part = _call_match(client, org, chunk)
-            if part is None:
-                return None
+            part = db.rpc(client, MATCH_RPC, {"organization_id": org, "invoice_ids": chunk})
             _add(total, part)
             if batch_id is not None and not part.get("invoices"):
                 return total  # nothing of the page could be matched: never loop on it
             after = chunk[-1]
-    except MatchingInterrupted as error:
-        error.done = total
-        raise
-    except ApiError as error:  # reading the next page failed
-        raise MatchingInterrupted(error.status, error.code, total, error) from error
+    except ApiError as error:  # a matching call, or reading the next page, failed
+        raise MatchingInterrupted(error, total) from error
 
 
 def match_after(
@@ -206,7 +170,7 @@ def match_after(
 ) -> Any:
     """Runs 3-way matching for what a JSON import changed (`match_in_chunks`): the new
     vendor invoices, or every pending and exception invoice after new purchase orders or
-    receipts. Skipped (None) when nothing was stored or the matching RPC is not deployed.
+    receipts. Skipped (None) when nothing was stored.
     A failure is logged and leaves the invoices pending (the import stands and is
     answered; ``POST /api/reconciliation/match`` matches them later). The import worker
     does not use this: it retries instead (functions/jobs/import_worker.py)."""
