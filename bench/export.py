@@ -146,7 +146,7 @@ def child(case: str, traced: bool) -> None:
     from devstack.functions import FunctionHost, http_event, load_functions  # noqa: PLC0415
 
     host = FunctionHost(load_functions(), workers=1)
-    spec = host.by_name["reportsExport"]
+    spec = host.by_name["reportsExport"].at("GET", "/api/reports/export")
     handler = host.handler(spec)
     headers = {"authorization": f"Bearer {config['token']}"}
     result: dict[str, Any] = {"case": case}

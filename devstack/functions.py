@@ -1,5 +1,7 @@
 """The API Gateway (HTTP API) emulator: serverless.yml's routes served on one port by
 building HTTP API v2 events and calling each function's real ``handler(event, context)``.
+A function may serve several routes (several ``httpApi`` events): each request's event
+names the route it came by (``routeKey``), as API Gateway's does.
 
 Like Lambda, each function is imported once and then kept warm; invocations run on
 worker threads that each own an event loop (Mangum needs one per thread). It also
@@ -18,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -41,10 +43,15 @@ _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}")
 
 @dataclass(frozen=True)
 class FunctionSpec:
+    """A function of serverless.yml. ``routes`` are all its HTTP routes (``httpApi``
+    events); ``method`` and ``path`` name ONE of them, and are set only on a route's view
+    of the function (`at`, `http_routes`, `FunctionHost.match`): a function serving several
+    routes has no single method. Enumerate routes with `http_routes`, not functions."""
+
     name: str
-    module: str  # e.g. functions.clients.list
+    module: str  # e.g. functions.clients.api
     attribute: str  # e.g. handler
-    method: str | None  # None for scheduled/queue functions
+    method: str | None  # the route this view is of; None on a function's own spec
     path: str | None
     timeout: int
     uses_aws: bool = False  # it has IAM statements (serverless-iam-roles-per-function)
@@ -63,10 +70,26 @@ class FunctionSpec:
     # The function's own environment (serverless.yml), literal values only: references
     # (${self:...}, ${ssm:...}) name what the local stack provides to every function.
     environment: tuple[tuple[str, str], ...] = ()
+    # Every (method, path) of its httpApi events, in serverless.yml's order.
+    routes: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        # A spec written for one route (tests, probes) serves that route.
+        if self.method and self.path and not self.routes:
+            object.__setattr__(self, "routes", ((self.method, self.path),))
 
     @property
     def route_key(self) -> str:
+        """API Gateway's ``routeKey`` of the route this view is of."""
+        if not (self.method and self.path):
+            raise ValueError(f"{self.name}: a function's spec names no route; use at()")
         return f"{self.method} {self.path}"
+
+    def at(self, method: str, path: str) -> FunctionSpec:
+        """This function as reached by one of its routes."""
+        if (method, path) not in self.routes:
+            raise ValueError(f"{self.name} does not serve {method} {path}")
+        return replace(self, method=method, path=path)
 
     @property
     def source(self) -> Path:
@@ -74,13 +97,13 @@ class FunctionSpec:
 
 
 def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
-    """Every function serverless.yml declares, with its HTTP route when it has one."""
+    """Every function serverless.yml declares, with its HTTP routes (``routes``)."""
     document = yaml.safe_load(path.read_text())
     default_timeout = int(document.get("provider", {}).get("timeout", 10))
     specs = []
     for name, function in (document.get("functions") or {}).items():
         module_path, _, attribute = function["handler"].rpartition(".")
-        method = route = None
+        routes: list[tuple[str, str]] = []
         schedules: list[dict[str, Any]] = []
         queue = False
         queue_resource: str | None = None
@@ -89,8 +112,10 @@ def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
         s3_source: dict[str, Any] = {}
         for event in function.get("events") or []:
             if "httpApi" in event:
-                method = str(event["httpApi"]["method"]).upper()
-                route = str(event["httpApi"]["path"])
+                route = (str(event["httpApi"]["method"]).upper(), str(event["httpApi"]["path"]))
+                if route in routes:
+                    raise ValueError(f"{name} declares {route[0]} {route[1]} twice")
+                routes.append(route)
             elif "schedule" in event:
                 schedule = event["schedule"]
                 schedules.append(schedule.get("input", {}) if isinstance(schedule, dict) else {})
@@ -109,8 +134,8 @@ def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
                 name=name,
                 module=module_path.replace("/", "."),
                 attribute=attribute,
-                method=method,
-                path=route,
+                method=None,
+                path=None,
                 timeout=int(function.get("timeout", default_timeout)),
                 uses_aws=bool(function.get("iamRoleStatements")),
                 schedules=tuple(schedules),
@@ -130,9 +155,36 @@ def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
                     for key, value in (function.get("environment") or {}).items()
                     if "${" not in str(value)
                 ),
+                routes=tuple(routes),
             )
         )
+    taken: dict[tuple[str, str], str] = {}
+    for spec in specs:
+        for route in spec.routes:
+            if route in taken:
+                raise ValueError(f"{route[0]} {route[1]}: both {taken[route]} and {spec.name}")
+            taken[route] = spec.name
     return specs
+
+
+def http_routes(specs: list[FunctionSpec] | None = None) -> list[FunctionSpec]:
+    """Every HTTP route of serverless.yml (or of ``specs``), each as its function's view
+    of it (`FunctionSpec.at`): what the security matrix, the query-parameter check and
+    the OpenAPI document enumerate."""
+    return [
+        spec.at(method, path)
+        for spec in (load_functions() if specs is None else specs)
+        for method, path in spec.routes
+    ]
+
+
+def http_route(method: str, path: str, specs: list[FunctionSpec] | None = None) -> FunctionSpec:
+    """The function serving ``method path`` (serverless.yml's path, ``{id}`` as written),
+    as reached by that route."""
+    for route in http_routes(specs):
+        if (route.method, route.path) == (method, path):
+            return route
+    raise LookupError(f"no function serves {method} {path}")
 
 
 def _queue_resource(arn: Any) -> str | None:
@@ -251,6 +303,15 @@ def scheduled_event(spec: FunctionSpec, when: float | None = None) -> dict[str, 
     }
 
 
+def _specificity(path: str) -> tuple[int, ...]:
+    """API Gateway prefers the most specific route: a literal segment before a path
+    variable at the same place, a greedy variable (``{proxy+}``) last."""
+    return tuple(
+        2 if segment.endswith("+}") else 1 if segment.startswith("{") else 0
+        for segment in path.split("/")
+    )
+
+
 def _route_pattern(path: str) -> re.Pattern[str]:
     pattern = ""
     last = 0
@@ -265,8 +326,12 @@ class FunctionHost:
 
     def __init__(self, specs: list[FunctionSpec], workers: int = 8) -> None:
         self.by_name = {s.name: s for s in specs}
-        self.specs = [s for s in specs if s.method and s.path]
-        self._routes = [(spec, _route_pattern(spec.path or "")) for spec in self.specs]
+        # One view per route (a function serving several routes has several).
+        self.specs = http_routes(specs)
+        self._routes = [
+            (spec, _route_pattern(spec.path or ""))
+            for spec in sorted(self.specs, key=lambda s: _specificity(s.path or ""))
+        ]
         self._handlers: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._loops: list[asyncio.AbstractEventLoop] = []
@@ -281,8 +346,9 @@ class FunctionHost:
             self._loops.append(loop)
 
     def match(self, method: str, path: str) -> tuple[FunctionSpec | None, dict[str, str], bool]:
-        """The function for ``method path``, its path parameters, and whether the path
-        exists under another method."""
+        """The function for ``method path`` as reached by the route that matched (its
+        ``route_key``), its path parameters, and whether the path exists under another
+        method."""
         path_known = False
         for spec, pattern in self._routes:
             found = pattern.match(path)

@@ -116,7 +116,8 @@ def _import_on_a_worker(names: list[str]) -> list[Any]:
 
 @cache
 def build_openapi() -> dict[str, Any]:
-    modules = [spec.module for spec in load_functions() if spec.method is not None]
+    # Each HTTP function's module once: its router serves all of that function's routes.
+    modules = list(dict.fromkeys(spec.module for spec in load_functions() if spec.routes))
     routers = [module.router for module in _import_on_a_worker(modules)]
     app = create_app(*routers, docs=True)
     app.title = "InvoiceFlow API"

@@ -860,7 +860,7 @@ def test_bulk_send_cut_off_mid_batch_resumes_and_sends_each_once(
 _KILLED_INLINE_SEND = """
 import asyncio, json, os, signal, sys
 asyncio.set_event_loop(asyncio.new_event_loop())  # Mangum takes the thread's loop
-from devstack.functions import LambdaContext, http_event, load_functions
+from devstack.functions import LambdaContext, http_event, http_route
 from functions.invoices import bulk_actions
 from shared import sending
 from shared.settings import function_environment
@@ -879,7 +879,7 @@ def send_then_die(*args, **kwargs):
     return message_id
 
 sending.send = send_then_die
-spec = next(s for s in load_functions() if s.name == "invoicesBulkActions")
+spec = http_route("POST", "/api/invoices/bulk-actions")
 function_environment.set(spec.environment)
 body = json.dumps({"action": "send", "ids": ids}).encode()
 headers = {

@@ -37,7 +37,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from devstack.functions import ROOT, FunctionSpec, load_functions
+from devstack.functions import ROOT, FunctionSpec, http_routes
 from devstack.local import LocalStack
 from reliability.conftest import Client, Reply, User, record, sql
 from tests.tokens import Refused, refused_tokens
@@ -47,7 +47,7 @@ BIG_MB = float(os.environ.get("RELIABILITY_SECURITY_BIG_MB", "5"))
 BIG_MS = float(os.environ.get("RELIABILITY_SECURITY_BIG_MS", "250"))
 NESTING = int(os.environ.get("RELIABILITY_SECURITY_NESTING", "10000"))
 
-HTTP = [s for s in load_functions() if s.method and s.path]
+HTTP = http_routes()  # every route, each as its function reached by it
 PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login")}
 PROTECTED = [s for s in HTTP if (s.method, s.path) not in PUBLIC]
 PER_USER = ("/api/auth/", "/api/settings/profile", "/api/settings/notifications")
@@ -70,7 +70,7 @@ FIGURES: dict[str, Any] = {"refusals": Counter(), "token_refusal_seconds": []}
 
 
 def _ids(specs: list[FunctionSpec]) -> list[str]:
-    return [s.name for s in specs]
+    return [s.route_key for s in specs]  # a function may serve several routes
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -95,7 +95,7 @@ def test_function_imports_only_what_it_needs(
     loaded = imports[spec.name]
     assert not loaded & NEVER, f"{spec.name} imports {sorted(loaded & NEVER)}"
     assert "shared" in loaded
-    if spec.method:  # an HTTP route: its FastAPI router behind Mangum
+    if spec.routes:  # an HTTP function: its FastAPI router behind Mangum
         assert "mangum" in loaded, f"{spec.name} is a route without Mangum"
     if spec.name not in MAKES_DOCUMENTS:
         assert not loaded & PDF, f"{spec.name} renders no document but imports {loaded & PDF}"

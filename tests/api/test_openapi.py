@@ -10,7 +10,7 @@ from http.client import responses as reason_phrases
 import httpx
 from fastapi.routing import APIRoute
 
-from devstack.functions import load_functions
+from devstack.functions import http_routes, load_functions
 from devstack.openapi import OPENAPI_JSON, _import_on_a_worker, build_openapi, render
 from shared.query import declared
 
@@ -29,8 +29,28 @@ def test_every_http_function_is_documented_once() -> None:
         for path, operations in document["paths"].items()
         for method in operations
     }
-    declared = {(s.method, s.path) for s in load_functions() if s.method}
+    declared = {(s.method, s.path) for s in http_routes()}
     assert documented == declared
+
+
+def test_each_function_serves_exactly_the_routes_serverless_yml_gives_it() -> None:
+    """A function's router (its module's, several route modules' when it serves several
+    routes) holds the routes of its httpApi events, no more: API Gateway sends a function
+    only those, and a route the router has but serverless.yml does not give it would be
+    documented yet unreachable. No route shadows another of the same function: inside one
+    app FastAPI takes the first match, so ``/x/{id}`` before ``/x/latest`` would answer for
+    it, where API Gateway picks the literal route."""
+    specs = [s for s in load_functions() if s.routes]
+    modules = _import_on_a_worker([s.module for s in specs])
+    for spec, module in zip(specs, modules, strict=True):
+        routes = [r for r in module.router.routes if isinstance(r, APIRoute)]
+        served = [(method, r.path) for r in routes for method in sorted(r.methods or ())]
+        assert sorted(served) == sorted(spec.routes), spec.name
+        for index, route in enumerate(routes):
+            for earlier in routes[:index]:
+                methods = (earlier.methods or set()) & (route.methods or set())
+                shadowed = methods and earlier.path_regex.match(route.path)
+                assert not shadowed, f"{spec.name}: {earlier.path} shadows {route.path}"
 
 
 def test_operations_say_how_to_authenticate_and_how_they_fail() -> None:
@@ -65,10 +85,14 @@ def test_the_query_parameters_documented_are_those_the_api_takes() -> None:
     operation documents the 400 it answers for any other."""
     document = build_openapi()
     assert "unknown_parameter" in document["info"]["description"]
-    specs = [s for s in load_functions() if s.method]
+    specs = http_routes()
     modules = _import_on_a_worker([s.module for s in specs])
     for spec, module in zip(specs, modules, strict=True):
-        route = next(r for r in module.router.routes if isinstance(r, APIRoute))
+        route = next(
+            r
+            for r in module.router.routes
+            if isinstance(r, APIRoute) and r.path == spec.path and spec.method in (r.methods or ())
+        )
         operation = document["paths"][spec.path][(spec.method or "").lower()]
         listed = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
         assert listed == declared(route).names, spec.route_key

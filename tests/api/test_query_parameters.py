@@ -26,13 +26,13 @@ from devstack.functions import (
     FunctionSpec,
     LambdaContext,
     http_event,
-    load_functions,
+    http_routes,
 )
 from devstack.openapi import build_openapi
 from shared.api import make_handler
 from tests.api.conftest import Api, Response, World
 
-ROUTES = [spec for spec in load_functions() if spec.method and spec.path]
+ROUTES = http_routes()
 OURS = ("unknown_parameter", "repeated_parameter")
 
 

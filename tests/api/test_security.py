@@ -16,10 +16,10 @@ from typing import Any
 import jwt
 import pytest
 
-from devstack.functions import FunctionSpec, load_functions
+from devstack.functions import FunctionSpec, http_routes
 from tests.api.conftest import Api, World
 
-HTTP = [s for s in load_functions() if s.method and s.path]
+HTTP = http_routes()  # every route, each as its function reached by it
 PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login")}
 PROTECTED = [s for s in HTTP if (s.method, s.path) not in PUBLIC]
 WRITES = [
@@ -165,7 +165,7 @@ def targets(world: World) -> Targets:
 
 
 def _ids(specs: list[FunctionSpec]) -> list[str]:
-    return [s.name for s in specs]
+    return [s.route_key for s in specs]  # a function may serve several routes
 
 
 def _call(api: Api, spec: FunctionSpec, path: str, **kwargs: Any) -> Any:

@@ -579,6 +579,30 @@ def test_api_throttling_covers_every_route_and_names_real_ones(package: Package)
         assert settings["ThrottlingRateLimit"] < default["ThrottlingRateLimit"]
 
 
+def test_every_route_reaches_the_function_serverless_yml_gives_it(package: Package) -> None:
+    """One API Gateway route per httpApi event, through its function's one integration: a
+    function serving several routes costs a route resource for each, and nothing more."""
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
+        for r in package.resources.values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route"
+    }
+    declared = {
+        f"{event['httpApi']['method'].upper()} {event['httpApi']['path']}": name
+        for name, function in package.functions.items()
+        for event in function.get("events") or []
+        if "httpApi" in event
+    }
+    assert set(routes) == set(declared)
+    for key, integration in routes.items():
+        uri = package.resources[integration]["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]
+        assert uri == logical_id(declared[key]) + "LambdaFunction", key
+    integrations = [
+        r for r in package.resources.values() if r["Type"] == "AWS::ApiGatewayV2::Integration"
+    ]
+    assert len(integrations) == len([f for f in package.functions.values() if is_http(f)])
+
+
 def test_logs_are_kept_for_the_stage_retention(package: Package) -> None:
     retention = package.config["params"]["default"]["logRetentionInDays"]
     groups = [

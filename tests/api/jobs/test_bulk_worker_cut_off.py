@@ -136,7 +136,7 @@ class RunsOut(LambdaContext):
 
 def _send_event(host: FunctionHost, world: World, ids: list[str]) -> dict[str, Any]:
     """API Gateway's event for alice's POST /api/invoices/bulk-actions sending ``ids``."""
-    spec = host.by_name["invoicesBulkActions"]
+    spec = host.by_name["invoicesBulkActions"].at("POST", BULK)
     body = json.dumps({"action": "send", "ids": ids}).encode()
     headers = {
         "authorization": f"Bearer {world.token('alice')}",
