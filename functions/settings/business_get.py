@@ -1,5 +1,6 @@
 """GET /api/settings/business: the business settings of the organization the caller
-acts in (every member reads them)."""
+acts in (every member reads them), as get_settings answers them (with the numbering of
+each document type and its preview)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from fastapi import APIRouter
 
 from functions.settings import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import not_found
 from shared.models.settings import BusinessSettings
@@ -22,15 +22,7 @@ router = APIRouter(tags=["settings"])
     responses=error_responses(401, 403, 404),
 )
 async def get_business(ctx: Viewer) -> BusinessSettings:
-    rows = db.run(
-        ctx.db.from_("organization_settings")
-        .select("*")
-        .eq("organization_id", str(ctx.organization_id))
-        .limit(1)
-    ).data
-    if not rows:
+    result = db.rpc(ctx.db, "get_settings", {"organization_id": str(ctx.organization_id)})
+    if not result.get("business"):
         raise not_found("business settings")
-    return BusinessSettings.model_validate(rows[0])
-
-
-handler = make_handler(router)
+    return BusinessSettings.model_validate(result["business"])

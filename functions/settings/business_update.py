@@ -7,7 +7,6 @@ from fastapi import APIRouter
 
 from functions.settings import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Admin
 from shared.models.settings import BusinessSettings, BusinessUpdate, section_json
 
@@ -20,7 +19,10 @@ router = APIRouter(tags=["settings"])
     summary="Change the organization's business settings",
     description=(
         "Needs the admin role. `next_invoice_number` can only go up; reminder settings "
-        "merge key by key."
+        "merge key by key; `numbering` merges by document type and field. `time_zone` is an "
+        "IANA name (Europe/Paris). `invoice_prefix` and `invoice_number_padding` are the old "
+        "way to change the invoice pattern (its text before the first token, and n of "
+        "{SEQ:n}); they cannot change together with `numbering.invoice.pattern`."
     ),
     responses=error_responses(401, 403, 422),
 )
@@ -31,6 +33,3 @@ async def update_business(body: BusinessUpdate, ctx: Admin) -> BusinessSettings:
         {"organization_id": str(ctx.organization_id), "business": section_json(body)},
     )
     return BusinessSettings.model_validate(result["business"])
-
-
-handler = make_handler(router)

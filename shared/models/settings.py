@@ -9,8 +9,10 @@ but not set to ``null``. Notification flags and reminder settings merge key by k
 from __future__ import annotations
 
 import re
+import zoneinfo
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -23,6 +25,7 @@ from pydantic import (
     StringConstraints,
     computed_field,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -32,6 +35,8 @@ from shared.models import DocumentedPattern, Input, Output
 Template = Literal["professional", "modern", "minimal"]
 PaymentTerms = Literal["due_on_receipt", "net7", "net15", "net30", "net45", "net60", "net90"]
 OverdueFrequency = Literal["daily", "weekly", "none"]
+Overpayment = Literal["refuse", "credit"]
+NumberingReset = Literal["yearly", "monthly", "never"]
 
 _URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+[^\s]*$"  # the document has no flags
 _URL = re.compile(_URL_PATTERN)
@@ -47,6 +52,71 @@ def _url(value: str) -> str:
 def _prefix(value: str) -> str:
     if not _PREFIX.match(value):
         raise PydanticCustomError("invoice_prefix", "may hold only letters, digits and . _ / # -")
+    return value
+
+
+# An IANA name: "Area/Location" (Europe/Paris, America/Argentina/Buenos_Aires,
+# Etc/GMT+5), or UTC. Abbreviations (EST, CET), POSIX offsets and rules (+05, UTC+3,
+# EST5EDT) and the database's posix/ and right/ copies do not have this shape. The
+# same rule is the database's (organization_settings_time_zone_shape and
+# private.is_iana_time_zone, migration 20261206110100), which also looks the name up
+# in pg_timezone_names.
+TIME_ZONE_PATTERN = r"^(UTC|[A-Z][A-Za-z_-]*(/[A-Za-z0-9_+-]+)+)$"
+_TIME_ZONE = re.compile(TIME_ZONE_PATTERN)
+
+
+@cache
+def _known_time_zones() -> frozenset[str]:
+    """The IANA names of the system's time zone database (empty when it has none:
+    the database then decides alone)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone_name(value: str) -> str:
+    """An IANA time zone name the time zone database knows, spelled as it spells it."""
+    if not _TIME_ZONE.match(value) or value.startswith(("posix/", "right/")):
+        raise PydanticCustomError(
+            "time_zone",
+            "must be an IANA time zone name such as Europe/Paris or America/New_York;"
+            " abbreviations (EST, CET) and offsets (+05, UTC+3) are refused",
+        )
+    known = _known_time_zones()
+    if known and value not in known:
+        raise PydanticCustomError(
+            "time_zone", "is not a time zone of the IANA database (names are case-sensitive)"
+        )
+    return value
+
+
+# Numbering patterns: literal text and the tokens below; {SEQ} (or {SEQ:n}, zero
+# padded to n, 1 to 12) exactly once; at most 40 characters. The same words as
+# private.numbering_pattern_problem (migration 20261206110100), which also checks
+# that a pattern resetting yearly shows the year and monthly the month too.
+_TOKEN = re.compile(r"\{(YYYY|YY|MM|SEQ|SEQ:[0-9]+)\}")
+_SEQ = re.compile(r"\{SEQ(:[0-9]+)?\}")
+_SEQ_WIDTH = re.compile(r"\{SEQ:([0-9]+)\}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def numbering_pattern(value: str) -> str:
+    problem: str | None = None
+    if len(value) > 40:
+        problem = "has at most 40 characters"
+    elif _CONTROL.search(value):
+        problem = "may not hold control characters"
+    elif not _SEQ.search(value):
+        problem = "needs {SEQ} (or {SEQ:n}), the counter"
+    elif len(_SEQ.findall(value)) > 1:
+        problem = "holds {SEQ} once"
+    elif (width := _SEQ_WIDTH.search(value)) and not 1 <= int(width.group(1)) <= 12:
+        problem = "the width n of {SEQ:n} is 1 to 12"
+    elif stray := re.search(r"\{[^}]*\}?|\}", _TOKEN.sub("", value)):
+        problem = (
+            f"unknown token {stray.group(0)}: the tokens are {{YYYY}} {{YY}} {{MM}} {{SEQ}}"
+            " {SEQ:n}"
+        )
+    if problem:
+        raise PydanticCustomError("numbering_pattern", problem)
     return value
 
 
@@ -99,6 +169,15 @@ OptionalEmail = Annotated[
 ]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$"), AfterValidator(_upper)]
 InvoicePrefix = Annotated[str, StringConstraints(max_length=20), AfterValidator(_prefix)]
+TimeZone = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(time_zone_name),
+    DocumentedPattern(TIME_ZONE_PATTERN),
+]
+NumberingPattern = Annotated[
+    str, StringConstraints(max_length=40), AfterValidator(numbering_pattern)
+]
 TaxRate = Annotated[Decimal, Field(ge=0, le=100, decimal_places=3, allow_inf_nan=False)]
 
 
@@ -207,6 +286,44 @@ class ReminderSettingsUpdate(Patch):
     overdueFrequency: OverdueFrequency | None = None
 
 
+class NumberingRule(Output):
+    pattern: str = Field(description="Literal text with {YYYY} {YY} {MM} and {SEQ} or {SEQ:n}.")
+    reset: NumberingReset = Field(description="When the counter starts again at 1.")
+    preview: str | None = Field(
+        default=None,
+        description="The next number for a document issued today (unless taken by then).",
+    )
+
+
+class Numbering(Output):
+    invoice: NumberingRule
+    quote: NumberingRule
+    credit_note: NumberingRule
+
+
+class NumberingRuleUpdate(Patch):
+    """Either or both; the other stays. A pattern that resets yearly shows the year
+    ({YYYY} or {YY}), monthly the year and the month ({MM})."""
+
+    pattern: NumberingPattern | None = Field(
+        default=None,
+        description=(
+            "Literal text and the tokens {YYYY} {YY} {MM} (of the issue date) and {SEQ} or"
+            " {SEQ:n} (the counter, zero padded to n, 1-12), {SEQ} exactly once; at most 40"
+            " characters, e.g. INV-{YYYY}-{SEQ:4}."
+        ),
+    )
+    reset: NumberingReset | None = Field(
+        default=None, description="yearly, monthly or never, by the document's issue date."
+    )
+
+
+class NumberingUpdate(Patch):
+    invoice: NumberingRuleUpdate | None = None
+    quote: NumberingRuleUpdate | None = None
+    credit_note: NumberingRuleUpdate | None = None
+
+
 class BusinessSettings(Output):
     organization_id: UUID
     business_name: str | None
@@ -233,10 +350,17 @@ class BusinessSettings(Output):
     default_terms: str | None
     default_payment_instructions: str | None
     reminder_settings: ReminderSettings = Field(default_factory=ReminderSettings)
+    time_zone: str = Field(description="IANA name: the business's dates (today, issue dates).")
+    overpayment: Overpayment = Field(
+        description="A payment above the balance: refused, or kept as client credit."
+    )
+    numbering: Numbering
     updated_at: datetime | None = None
 
     @computed_field(description="The number the next invoice will get (unless taken).")
     def next_invoice_number_preview(self) -> str:
+        if self.numbering.invoice.preview is not None:
+            return self.numbering.invoice.preview
         return self.invoice_prefix + str(self.next_invoice_number).zfill(
             self.invoice_number_padding
         )
@@ -264,17 +388,52 @@ class BusinessUpdate(Input):
     )
     tax_label: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
     invoice_prefix: InvoicePrefix | None = Field(
-        default=None, description="At most 20 of A-Z a-z 0-9 . _ / # - (may be empty)."
+        default=None,
+        description=(
+            "At most 20 of A-Z a-z 0-9 . _ / # - (may be empty): replaces the invoice"
+            " pattern's text before its first token."
+        ),
     )
-    invoice_number_padding: Annotated[StrictInt, Field(ge=1, le=12)] | None = None
+    invoice_number_padding: Annotated[StrictInt, Field(ge=1, le=12)] | None = Field(
+        default=None, description="Sets n of the invoice pattern's {SEQ:n}."
+    )
     next_invoice_number: Annotated[StrictInt, Field(ge=1, le=999_999_999_999)] | None = Field(
-        default=None, description="Can only go up: numbers below it may be on invoices."
+        default=None,
+        description=(
+            "The counter of invoice numbers that never reset. Can only go up: numbers below"
+            " it may be on invoices."
+        ),
     )
     invoice_footer: Text2000 = None
     default_notes: Text5000 = None
     default_terms: Text5000 = None
     default_payment_instructions: Text5000 = None
     reminder_settings: ReminderSettingsUpdate | None = None
+    time_zone: TimeZone | None = Field(
+        default=None,
+        description="IANA name (Europe/Paris); abbreviations and offsets are refused.",
+    )
+    overpayment: Overpayment | None = Field(
+        default=None,
+        description="refuse (default): a payment above the balance is refused; credit: the"
+        " excess becomes client credit.",
+    )
+    numbering: NumberingUpdate | None = Field(
+        default=None, description="Per document type: its pattern and counter reset."
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_the_invoice_pattern(self) -> BusinessUpdate:
+        invoice = self.numbering.invoice if self.numbering else None
+        given = self.model_fields_set & {"invoice_prefix", "invoice_number_padding"}
+        if invoice is not None and "pattern" in invoice.model_fields_set and given:
+            raise PydanticCustomError(
+                "numbering_conflict",
+                "numbering.invoice.pattern and {fields} cannot change together:"
+                " give the pattern alone",
+                {"fields": " and ".join(sorted(given))},
+            )
+        return self
 
     @field_validator(
         "default_currency",
@@ -286,6 +445,9 @@ class BusinessUpdate(Input):
         "invoice_number_padding",
         "next_invoice_number",
         "reminder_settings",
+        "time_zone",
+        "overpayment",
+        "numbering",
     )
     @classmethod
     def _required_columns(cls, value: object) -> object:

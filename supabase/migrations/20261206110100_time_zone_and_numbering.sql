@@ -342,7 +342,7 @@ declare
   day date := next_document_number.issue_date;
   pattern text;
   reset text;
-  period text;
+  counter_period text;
   seq bigint;
   candidate text;
 begin
@@ -368,7 +368,7 @@ begin
   if not found then
     raise exception 'organization % has no settings', org using errcode = '23503';
   end if;
-  period := private.numbering_period(reset, day);
+  counter_period := private.numbering_period(reset, day);
 
   loop
     if kind = 'invoice' and reset = 'never' then
@@ -378,8 +378,8 @@ begin
       returning s.next_invoice_number - 1 into seq;
     else
       insert into public.document_counters as c (organization_id, document_type, period, next_number)
-      values (org, kind, period, 2)
-      on conflict (organization_id, document_type, period)
+      values (org, kind, counter_period, 2)
+      on conflict on constraint document_counters_one_per_period
         do update set next_number = c.next_number + 1
       returning c.next_number - 1 into seq;
     end if;
