@@ -2,6 +2,7 @@
 
 * ``/rest/v1/...`` → the PostgREST-compatible server (:mod:`devstack.rest`)
 * ``/auth/v1/...`` → the Supabase-Auth-compatible server (:mod:`devstack.auth`)
+* ``/realtime/v1/websocket`` → the Realtime server (:mod:`devstack.realtime`)
 
 Like Supabase's gateway it refuses a request without an ``apikey`` header (or
 ``apikey`` query parameter) — 401 "No API key found in request" — and one whose key is
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from devstack.auth.app import create_app as create_auth_app
 from devstack.config import StackConfig
+from devstack.realtime import Realtime
 from devstack.rest.app import create_app as create_rest_app
 
 
@@ -31,7 +33,7 @@ class ApiKeyGate:
         self.valid = {config.keys.anon_key, config.keys.service_role_key}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] == "OPTIONS":
+        if scope["type"] not in ("http", "websocket") or scope.get("method") == "OPTIONS":
             await self.app(scope, receive, send)
             return
         headers = list(scope["headers"])
@@ -48,6 +50,7 @@ class ApiKeyGate:
                     "message": "No API key found in request",
                     "hint": "No `apikey` request header or url param was found.",
                 },
+                scope["type"],
             )
             return
         if key not in self.valid:
@@ -58,6 +61,7 @@ class ApiKeyGate:
                     "message": "Invalid API key",
                     "hint": "Double check your Supabase `anon` or `service_role` API key.",
                 },
+                scope["type"],
             )
             return
         if "authorization" not in found:
@@ -66,11 +70,13 @@ class ApiKeyGate:
         await self.app(scope, receive, send)
 
 
-async def _reply(send: Send, status: int, body: dict[str, str]) -> None:
+async def _reply(send: Send, status: int, body: dict[str, str], scope_type: str = "http") -> None:
+    # A websocket's upgrade is refused with an HTTP response (ASGI's denial response).
+    prefix = "websocket.http" if scope_type == "websocket" else "http"
     payload = json.dumps(body).encode()
     await send(
         {
-            "type": "http.response.start",
+            "type": f"{prefix}.response.start",
             "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
@@ -78,21 +84,28 @@ async def _reply(send: Send, status: int, body: dict[str, str]) -> None:
             ],
         }
     )
-    await send({"type": "http.response.body", "body": payload})
+    await send({"type": f"{prefix}.response.body", "body": payload})
 
 
 def create_app(config: StackConfig) -> ASGIApp:
     """The gateway; the REST and Auth factories each return a Starlette app."""
     rest = create_rest_app(config)
     auth = create_auth_app(config)
+    realtime = Realtime(config)  # connects to PostgreSQL at the first channel join
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         # Mounted apps get no lifespan events of their own: run theirs (pools) here.
         async with rest.router.lifespan_context(rest), auth.router.lifespan_context(auth):
             yield
+            await realtime.stop()
 
     app = Starlette(
-        routes=[Mount("/rest/v1", app=rest), Mount("/auth/v1", app=auth)], lifespan=lifespan
+        routes=[
+            Mount("/rest/v1", app=rest),
+            Mount("/auth/v1", app=auth),
+            Mount("/realtime/v1", app=realtime.app()),
+        ],
+        lifespan=lifespan,
     )
     return ApiKeyGate(app, config)
