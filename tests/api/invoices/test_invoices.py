@@ -912,7 +912,10 @@ def test_delete_refuses_invoices_with_payments(api: Api, world: World) -> None:
         assert reply.status == 422
         assert reply.error["code"] == "rule_violation"
         assert message in reply.error["message"]
-        assert reply.error["details"] == {"hint": "Delete its payments first."}
+        assert reply.error["details"] == {
+            "hint": "Issue a credit note for the whole invoice: it cancels the invoice"
+            " and keeps what was paid as the client's credit."
+        }
         assert api.get(path, as_="alice").json() == before
 
 
