@@ -1,4 +1,4 @@
-"""One invoice with everything its documents print: the PDF and the emails.
+"""One invoice (or quote) with everything its documents print: the PDF and the emails.
 
 ``load_invoice_document`` reads the invoice, its items (in order), its payments,
 its client and the business (the organization's ``organization_settings``) in one
@@ -27,6 +27,11 @@ The document is the invoice's columns as PostgREST returns them (money as
   ``invoice_footer``, ``default_payment_instructions``, and derived: ``name``
   (the business name, else the organization's name), ``address_lines`` (the
   address as printed, empty parts left out), ``organization_name``.
+
+``load_quote_document`` reads a quote the same way (``public.quote_document``, migration
+20261206110300_quotes.sql): the quote's columns, its ``items``, ``client`` and
+``business`` as above, and ``invoice`` (the invoice made from it, or ``None``); it prints
+with ``shared.pdf.render_document_pdf(document, "quote")``.
 """
 
 from __future__ import annotations
@@ -109,3 +114,16 @@ def load_invoice_documents(
     if not isinstance(documents, dict):
         return {}
     return {key: _shaped(value) for key, value in documents.items() if isinstance(value, dict)}
+
+
+def load_quote_document(
+    client: Any, organization_id: UUID | str, quote_id: UUID | str
+) -> dict[str, Any] | None:
+    """The quote ``quote_id`` of ``organization_id`` with its items, client and business,
+    or ``None`` when there is no such quote there."""
+    document = db.rpc(
+        client,
+        "quote_document",
+        {"organization_id": str(organization_id), "quote_id": str(quote_id)},
+    )
+    return _shaped(document) if isinstance(document, dict) else None

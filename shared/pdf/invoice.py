@@ -1,4 +1,22 @@
-"""The invoice PDF: one layout engine, three templates, drawn on reportlab's canvas.
+"""The PDF of an invoice, a quote or a credit note: one layout engine, three templates,
+three document kinds, drawn on reportlab's canvas.
+
+Kinds (`KINDS`, ``render_document_pdf(document, kind, template)``): what differs between
+an invoice, a quote and a credit note is their title, their number's label and key, the
+facts printed beside the client, the amount in the box and the last rows of the totals,
+the text sections and the watermarks; the layout is the same. The document is the kind's
+document (`shared.documents`): the same keys as an invoice's (``issue_date``,
+``currency``, ``subtotal``, ``discount``, ``tax_rate``, ``tax_amount``, ``total_amount``,
+``notes``, ``terms``, ``template``, ``status``, ``items``, ``client``, ``business``), plus
+
+- ``invoice``: ``invoice_number``, ``due_date``, ``payment_terms``, ``amount_paid``,
+  ``balance_due``, ``payment_instructions``;
+- ``quote``: ``quote_number``, ``valid_until`` (printed "Valid until"); the box holds the
+  total;
+- ``credit_note``: ``credit_note_number``, ``credited_invoice_number`` (the invoice it
+  credits, printed "Credits invoice <number>"), ``reason``; the box holds the total credited.
+
+An invoice's PDF is the same, byte for byte, as before the kinds were added.
 
 Layout, top to bottom: the business (logo, name, address, contacts, tax id) and
 the title; the client ("Bill to") beside the invoice's number, dates, terms and
@@ -57,6 +75,81 @@ MAX_LOGO_BYTES = 512 * 1024
 MAX_LOGO_PIXELS = 4_000_000
 
 Color = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a document kind prints where the layout leaves room for it."""
+
+    name: str  # invoice | quote | credit_note
+    title: str  # the heading (upper case in templates whose title is)
+    number_key: str  # the document's key holding its number
+    number_label: str
+    bill_to: str  # the label above the client
+    # The facts beside the client after the number: (label, document key); a key of
+    # "payment_terms" is printed as terms ("Net 30 days").
+    facts: tuple[tuple[str, str], ...]
+    statuses_shown: tuple[str, ...]  # statuses printed as a fact
+    box: tuple[str, str]  # the boxed amount beside the client: (label, document key)
+    # After "Total" in the totals: (label, document key, shown as a negative), the last
+    # row boxed; none: "Total" is the last row, boxed.
+    after_total: tuple[tuple[str, str, bool], ...]
+    sections: tuple[tuple[str, str], ...]  # (title, document key) below the totals
+    watermarks: dict[str, str]  # status -> the word across each page
+    text_keys: tuple[str, ...]  # the document's own texts (to choose the fonts)
+
+
+INVOICE = Kind(
+    name="invoice",
+    title="Invoice",
+    number_key="invoice_number",
+    number_label="Invoice number",
+    bill_to="Bill to",
+    facts=(
+        ("Issue date", "issue_date"),
+        ("Due date", "due_date"),
+        ("Payment terms", "payment_terms"),
+    ),
+    statuses_shown=("paid", "overdue", "cancelled"),
+    box=("Balance due", "balance_due"),
+    after_total=(("Amount paid", "amount_paid", True), ("Balance due", "balance_due", False)),
+    sections=(
+        ("Notes", "notes"),
+        ("Terms", "terms"),
+        ("Payment instructions", "payment_instructions"),
+    ),
+    watermarks={"draft": "DRAFT", "cancelled": "CANCELLED"},
+    text_keys=("invoice_number", "notes", "terms", "payment_instructions"),
+)
+QUOTE = Kind(
+    name="quote",
+    title="Quote",
+    number_key="quote_number",
+    number_label="Quote number",
+    bill_to="Prepared for",
+    facts=(("Issue date", "issue_date"), ("Valid until", "valid_until")),
+    statuses_shown=("accepted", "declined", "expired", "converted"),
+    box=("Total", "total_amount"),
+    after_total=(),
+    sections=(("Notes", "notes"), ("Terms", "terms")),
+    watermarks={"draft": "DRAFT", "declined": "DECLINED", "expired": "EXPIRED"},
+    text_keys=("quote_number", "notes", "terms"),
+)
+CREDIT_NOTE = Kind(
+    name="credit_note",
+    title="Credit note",
+    number_key="credit_note_number",
+    number_label="Credit note number",
+    bill_to="Credit to",
+    facts=(("Issue date", "issue_date"), ("Credits invoice", "credited_invoice_number")),
+    statuses_shown=(),
+    box=("Total credited", "total_amount"),
+    after_total=(),
+    sections=(("Reason", "reason"), ("Notes", "notes")),
+    watermarks={"draft": "DRAFT", "void": "VOID", "cancelled": "CANCELLED"},
+    text_keys=("credit_note_number", "credited_invoice_number", "reason", "notes"),
+)
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (INVOICE, QUOTE, CREDIT_NOTE)}
 
 
 @dataclass(frozen=True)
@@ -223,9 +316,9 @@ def _logo(url: Any) -> Any:
         return None
 
 
-def _texts(document: dict[str, Any]) -> Iterable[str]:
+def _texts(document: dict[str, Any], kind: Kind = INVOICE) -> Iterable[str]:
     """Every text the document prints (to choose fonts and shaping)."""
-    for key in ("invoice_number", "notes", "terms", "payment_instructions"):
+    for key in kind.text_keys:
         yield _clean(document.get(key))
     for key, value in (document.get("client") or {}).items():
         if isinstance(value, str) and key != "id":
@@ -472,14 +565,16 @@ class _Painter:
 
 
 class _Renderer:
-    def __init__(self, document: dict[str, Any], style: Style) -> None:
+    def __init__(self, document: dict[str, Any], style: Style, kind: Kind = INVOICE) -> None:
         self.doc = document
         self.style = style
+        self.kind = kind
+        self.title = kind.title.upper() if style.title.isupper() else kind.title
         self.currency = _clean(document.get("currency")) or "USD"
         self.client = document.get("client") or {}
         self.business = document.get("business") or {}
-        self.number = _clean(document.get("invoice_number"))
-        self.fonts = Fonts.of(list(_texts(document)))
+        self.number = _clean(document.get(kind.number_key))
+        self.fonts = Fonts.of(list(_texts(document, kind)))
         self.pdf = _Layout(self.fonts, style.base_size, style.text)
         self.left = MARGIN + (3 if style.side_strip else 0)
         self.width = PAGE_W - 2 * MARGIN
@@ -516,7 +611,7 @@ class _Renderer:
 
     def header(self) -> None:  # noqa: PLR0915 (three headers, one place)
         pdf, style = self.pdf, self.style
-        name = _clean(self.business.get("name")) or "Invoice"
+        name = _clean(self.business.get("name")) or self.kind.title
         details = self.business_lines()
         logo = _logo(self.business.get("company_logo_url"))
         left = self.left
@@ -530,7 +625,7 @@ class _Renderer:
                 pdf.image(logo, left, top, 14, block)
             self.font(26, True, style.accent)
             pdf.set_xy(left, top + logo_room)
-            pdf.cell(block, 11, style.title, down=True)
+            pdf.cell(block, 11, self.title, down=True)
             self.font(10, False, style.muted)
             pdf.cell(block, 5, self.number_text(), down=True)
             bottom = pdf.y
@@ -565,11 +660,11 @@ class _Renderer:
         pdf.set_xy(right, top)
         if style.header_band:
             self.font(22, True, name_color)
-            pdf.cell(title_width, 10, style.title, align="R", down=True)
+            pdf.cell(title_width, 10, self.title, align="R", down=True)
             self.font(10, False, detail_color)
         else:
             self.font(13, False, style.text)
-            pdf.cell(title_width, 6.5, style.title, align="R", down=True)
+            pdf.cell(title_width, 6.5, self.title, align="R", down=True)
             self.font(9, False, style.muted)
         pdf.cell(title_width, 5, self.number_text(), align="R")
         if style.header_band:
@@ -588,7 +683,7 @@ class _Renderer:
         client_width = 88.0
         pdf.set_xy(self.left, top)
         self.font(7.5, True, style.muted)
-        pdf.cell(client_width, 4.5, self.label("Bill to"), down=True)
+        pdf.cell(client_width, 4.5, self.label(self.kind.bill_to), down=True)
         c = self.client
         self.font(11, True)
         pdf.lines(client_width, 5.2, _clean(c.get("company_name")))
@@ -597,15 +692,19 @@ class _Renderer:
         pdf.lines(client_width, 4.4, "\n".join(part for part in block if part))
         client_bottom = pdf.y
 
-        # The invoice's facts, label and value, on the right.
-        facts = [
-            ("Invoice number", self.number),
-            ("Issue date", _date(self.doc.get("issue_date"))),
-            ("Due date", _date(self.doc.get("due_date"))),
-            ("Payment terms", _terms(self.doc.get("payment_terms"))),
-        ]
+        # The document's facts, label and value, on the right.
+        kind = self.kind
+        facts = [(kind.number_label, self.number)]
+        for label, key in kind.facts:
+            value = self.doc.get(key)
+            if key == "payment_terms":
+                facts.append((label, _terms(value)))
+            elif key.endswith("_date") or key == "valid_until":
+                facts.append((label, _date(value)))
+            else:
+                facts.append((label, _clean(value)))
         status = _clean(self.doc.get("status"))
-        if status in ("paid", "overdue", "cancelled"):
+        if status in kind.statuses_shown:
             facts.append(("Status", status.capitalize()))
         label_w, value_w = 34.0, 40.0
         x = PAGE_W - MARGIN - label_w - value_w
@@ -613,21 +712,22 @@ class _Renderer:
         for key, value in facts:
             self.font(8.5, False, style.muted)
             pdf.cell(label_w, 5, key)
-            self.font(8.5, key == "Invoice number")
+            self.font(8.5, key == kind.number_label)
             pdf.cell(value_w, 5, value, align="R", down=True)
             pdf.x = x
-        balance = self.money(self.doc.get("balance_due"))
+        box_label, box_key = kind.box
+        balance = self.money(self.doc.get(box_key))
         pdf.set_xy(x, pdf.y + 1.5)
         if style.balance_box:
             self.font(9, True, WHITE)
-            pdf.cell(label_w, 9, " Balance due", fill=style.accent)
+            pdf.cell(label_w, 9, f" {box_label}", fill=style.accent)
             self.font(12, True, WHITE)
             pdf.cell(value_w, 9, balance, align="R", fill=style.accent, down=True)
         else:
             pdf.line(x, pdf.y, x + label_w + value_w, style.text, 0.3)
             pdf.set_xy(x, pdf.y + 1)
             self.font(9, True)
-            pdf.cell(label_w, 6, "Balance due")
+            pdf.cell(label_w, 6, box_label)
             pdf.cell(value_w, 6, balance, align="R", down=True)
         pdf.set_y(max(client_bottom, pdf.y) + 8)
 
@@ -706,18 +806,21 @@ class _Renderer:
         if tax_rate or tax_amount:
             rows.append((f"{tax_label} ({_number(tax_rate)}%)", self.money(tax_amount), False))
         rows.append(("Total", self.money(doc.get("total_amount")), True))
-        paid = _decimal(doc.get("amount_paid"))
-        if paid:
-            rows.append(("Amount paid", self.money(-paid), False))
-        rows.append(("Balance due", self.money(doc.get("balance_due")), True))
+        for label, key, negative in self.kind.after_total:
+            amount = _decimal(doc.get(key))
+            if negative:  # shown only when there is some (amount paid)
+                if amount:
+                    rows.append((label, self.money(-amount), False))
+            else:
+                rows.append((label, self.money(amount), True))
         row_h = 6.2
         if pdf.will_page_break(row_h * len(rows) + 6):
             pdf.add_page()
         label_w, value_w = 50.0, 40.0
         x = PAGE_W - MARGIN - label_w - value_w
-        for label, value, strong in rows:
+        for index, (label, value, strong) in enumerate(rows):
             pdf.x = x
-            if label == "Balance due" and style.balance_box:
+            if index == len(rows) - 1 and style.balance_box:
                 self.font(10, True, WHITE)
                 pdf.cell(label_w, row_h + 1.5, f" {label}", fill=style.accent)
                 pdf.cell(value_w, row_h + 1.5, value, align="R", fill=style.accent)
@@ -734,15 +837,12 @@ class _Renderer:
     def notes(self) -> None:
         pdf, style = self.pdf, self.style
         width = PAGE_W - MARGIN - self.left
-        sections = [
-            ("Notes", _clean(self.doc.get("notes"))),
-            ("Terms", _clean(self.doc.get("terms"))),
-            (
-                "Payment instructions",
-                _clean(self.doc.get("payment_instructions"))
-                or _clean(self.business.get("default_payment_instructions")),
-            ),
-        ]
+        sections = []
+        for title, key in self.kind.sections:
+            text = _clean(self.doc.get(key))
+            if key == "payment_instructions":
+                text = text or _clean(self.business.get("default_payment_instructions"))
+            sections.append((title, text))
         for title, text in sections:
             if not text:
                 continue
@@ -800,7 +900,7 @@ class _Renderer:
 
     def watermark(self, canvas: Any) -> None:
         status = _clean(self.doc.get("status"))
-        text = {"draft": "DRAFT", "cancelled": "CANCELLED"}.get(status)
+        text = self.kind.watermarks.get(status)
         if not text:
             return
         face = self.fonts.bold
@@ -834,8 +934,8 @@ class _Renderer:
         stamp = f"D:{day:%Y%m%d%H%M%S}+00'00'"
         canvas.setDateFormatter(lambda *_: stamp)
         client = _clean(self.client.get("company_name"))
-        canvas.setTitle(f"Invoice {self.number}")
-        canvas.setSubject(f"Invoice {self.number} for {client}")
+        canvas.setTitle(f"{self.kind.title} {self.number}")
+        canvas.setSubject(f"{self.kind.title} {self.number} for {client}")
         business = _clean(self.business.get("name"))
         if business:
             canvas.setAuthor(business)
@@ -856,11 +956,23 @@ class _Renderer:
         return out.getvalue()
 
 
-def render_invoice_pdf(document: dict[str, Any], template: str | None = None) -> bytes:
-    """The PDF of an invoice document (`shared.documents.load_invoice_document`) in
-    ``template``, by default the invoice's own (``professional`` when unknown)."""
+def render_document_pdf(
+    document: dict[str, Any], kind: str = "invoice", template: str | None = None
+) -> bytes:
+    """The PDF of a document of ``kind`` (``invoice``, ``quote`` or ``credit_note``: see
+    the head of this module for the keys each prints) in ``template``, by default the
+    document's own (``professional`` when unknown). An unknown kind or template is a
+    ``ValueError``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown document kind {kind!r}; one of {', '.join(KINDS)}")
     name = template or _clean(document.get("template")) or DEFAULT_TEMPLATE
     if template is not None and template not in STYLES:
         raise ValueError(f"unknown template {template!r}; one of {', '.join(TEMPLATES)}")
     style = STYLES.get(name, STYLES[DEFAULT_TEMPLATE])
-    return _Renderer(document, style).render()
+    return _Renderer(document, style, KINDS[kind]).render()
+
+
+def render_invoice_pdf(document: dict[str, Any], template: str | None = None) -> bytes:
+    """The PDF of an invoice document (`shared.documents.load_invoice_document`) in
+    ``template``, by default the invoice's own (``professional`` when unknown)."""
+    return render_document_pdf(document, "invoice", template)
