@@ -311,15 +311,19 @@ $$;
 
 -- A profile as the API answers it: its fields, the schedule's label, the client,
 -- the items, how many invoices it issued and the latest 12. Security invoker:
--- null when the caller cannot see it.
+-- null when the caller cannot see it. PL/pgSQL, not SQL: an SQL function called
+-- from a PL/pgSQL expression keeps its plan (with the caller's row security) for
+-- the rest of the transaction, even after the role changes; PL/pgSQL's plans are
+-- re-planned for another role.
 create or replace function private.recurring_profile_document(target uuid)
 returns jsonb
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
-  select pg_catalog.jsonb_build_object(
+begin
+  return (select pg_catalog.jsonb_build_object(
     'id', p.id, 'organization_id', p.organization_id, 'client_id', p.client_id,
     'client', pg_catalog.jsonb_build_object('id', c.id, 'company_name', c.company_name,
                                             'email', c.email, 'billing_frequency', c.billing_frequency),
@@ -359,7 +363,8 @@ as $$
     from public.recurring_profile_items it
     where it.organization_id = p.organization_id and it.profile_id = p.id
   ) t
-  where p.id = target
+  where p.id = target);
+end;
 $$;
 
 -- Replaces a profile's items with a JSON list (1 to 200; description, quantity,
