@@ -472,6 +472,59 @@ def has_platform(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
     return bool(row and row[0])
 
 
+def platform_outdated(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    """A platform made by an older platform.sql: without the realtime schema (a
+    development database of before issue 18). The platform SQL is idempotent, so
+    bootstrap applies it again; on a real Supabase (which has it all) this is false."""
+    row = conn.execute(
+        "select to_regprocedure('realtime.send(jsonb, text, text, boolean)') is null"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+# Realtime.Tenants.create_messages_partitions: the days from yesterday to three days
+# ahead (UTC), owned by supabase_realtime_admin. The Realtime server makes them when it
+# connects to the database and daily; bootstrap makes them at every start of the stack
+# too, so that the database's own broadcasts (realtime.send) land in a partition
+# without the server.
+REALTIME_PARTITIONS_SQL = """
+do $$
+declare
+  day date;
+begin
+  for day in
+    select d::date from generate_series((now() at time zone 'utc')::date - 1,
+                                        (now() at time zone 'utc')::date + 3,
+                                        interval '1 day') d
+  loop
+    execute format(
+      'create table if not exists realtime.%I partition of realtime.messages'
+      ' for values from (%L) to (%L)',
+      'messages_' || to_char(day, 'YYYY_MM_DD'), day, day + 1);
+  end loop;
+end
+$$
+"""
+
+
+def ensure_realtime_partitions(superuser_url: str) -> bool:
+    """Makes realtime.messages' partitions around today as the superuser, owned by
+    ``supabase_realtime_admin``, as the Realtime server does. False when there is no
+    local superuser (a real Supabase, where Realtime makes them) or no such table."""
+    try:
+        conn = psycopg.connect(superuser_url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError:
+        return False
+    with conn:
+        row = conn.execute("select to_regclass('realtime.messages') is not null").fetchone()
+        if not (row and row[0]):
+            return False
+        with conn.transaction():
+            conn.execute("set local role supabase_realtime_admin")
+            conn.execute(REALTIME_PARTITIONS_SQL)
+    return True
+
+
 def apply_platform(superuser_url: str) -> None:
     """The platform SQL (roles.sql, then platform.sql), as the superuser. Supabase's
     Data API roles preload safeupdate: a server without the module is refused here,
@@ -503,9 +556,11 @@ def bootstrap(
     applied: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
         missing = not has_platform(conn)
-    if missing:
+        outdated = not missing and platform_outdated(conn)
+    if missing or outdated:
         apply_platform(superuser_url or admin_url(url))
-        applied.append("platform")
+        applied.append("platform" if missing else "platform (updated)")
+    ensure_realtime_partitions(superuser_url or admin_url(url))
     with psycopg.connect(url, autocommit=True) as conn:
         done = {
             str(row[0])

@@ -11,7 +11,9 @@
 -- parts the project relies on: the database owned by postgres, the `extensions` schema,
 -- the `auth` schema (users, sessions, refresh tokens, identities, MFA factors) with
 -- auth.uid()/role()/email()/jwt(), the default privileges Supabase gives on `public`,
--- the `supabase_realtime` publication and the CLI's migration history. No
+-- the `supabase_realtime` publication, the `realtime` schema's objects that Supabase
+-- Realtime makes (realtime.messages, topic(), send(), broadcast_changes()) and the CLI's
+-- migration history. No
 -- `alter database ... set search_path`: Supabase sets it per role (roles.sql).
 --
 -- What only a superuser may do (ownership handed to other roles, pgTAP) is skipped when
@@ -295,6 +297,230 @@ begin
   end if;
 end
 $$;
+
+-- -----------------------------------------------------------------------------
+-- The realtime schema: what Supabase Realtime's tenant migrations make in a project's
+-- database (github.com/supabase/realtime lib/realtime/tenants/repo/migrations, up to
+-- 20260709120000; the result as dumped in priv/repo/tenant_db_dump_15.sql), for the parts
+-- the project's realtime design (docs/realtime.md) uses:
+--   realtime.messages   Realtime Authorization's table: the RLS policies on it decide who
+--                       may join a private channel (select: receive; insert: send), and
+--                       a row inserted by the database is a broadcast (extension
+--                       'broadcast'). Partitioned by day on inserted_at; the Realtime
+--                       server makes the partitions (yesterday to three days ahead, when
+--                       it connects and daily) and drops the old ones.
+--   realtime.topic()    the channel's topic while a policy is checked (realtime.topic set
+--                       by the server, or by realtime.send).
+--   realtime.send()     Broadcast from the database; a failure (no partition for today)
+--                       is a WARNING, never the caller's error.
+--   realtime.broadcast_changes()  a row trigger's change as a broadcast.
+-- Owned by supabase_realtime_admin, the schema by supabase_admin, with the grants of the
+-- dump. Not reproduced: realtime.subscription and the WALRUS functions (apply_rls,
+-- list_changes, ...), which the Realtime server keeps for its own postgres_changes work
+-- (the local server does that work itself), send_binary, and schema_migrations.
+-- -----------------------------------------------------------------------------
+create schema if not exists realtime;
+
+create table if not exists realtime.messages (
+  topic text not null,
+  extension text not null,
+  payload jsonb,
+  event text,
+  private boolean default false,
+  updated_at timestamp without time zone not null default now(),
+  inserted_at timestamp without time zone not null default now(),
+  id uuid not null default gen_random_uuid(),
+  binary_payload bytea,
+  constraint messages_pkey primary key (id, inserted_at)
+) partition by range (inserted_at);
+
+do $$
+begin
+  if not exists (select from pg_constraint
+                 where conrelid = 'realtime.messages'::regclass
+                   and conname = 'messages_payload_exclusive') then
+    alter table realtime.messages
+      add constraint messages_payload_exclusive
+      check (payload is null or binary_payload is null) not valid;
+  end if;
+end
+$$;
+
+create index if not exists messages_inserted_at_topic_index
+  on realtime.messages (inserted_at desc, topic)
+  where extension = 'broadcast' and private is true;
+
+alter table realtime.messages enable row level security;
+
+create or replace function realtime.topic() returns text
+language sql stable
+as $$
+select nullif(current_setting('realtime.topic', true), '')::text;
+$$;
+
+create or replace function realtime.send(
+  payload jsonb, event text, topic text, private boolean default true
+) returns void
+language plpgsql
+as $$
+declare
+  generated_id uuid;
+  final_payload jsonb;
+begin
+  begin
+    generated_id := gen_random_uuid();
+
+    -- Check if payload has an 'id' key, if not, add the generated UUID
+    if payload ? 'id' then
+      final_payload := payload;
+    else
+      final_payload := jsonb_set(payload, '{id}', to_jsonb(generated_id));
+    end if;
+
+    -- Set the topic configuration
+    execute format('SET LOCAL realtime.topic TO %L', topic);
+
+    insert into realtime.messages (id, payload, event, topic, private, extension)
+    values (generated_id, final_payload, event, topic, private, 'broadcast');
+  exception
+    when others then
+      raise warning 'WarnSendingBroadcastMessage: %', sqlerrm;
+  end;
+end;
+$$;
+
+create or replace function realtime.broadcast_changes(
+  topic_name text, event_name text, operation text, table_name text, table_schema text,
+  new record, old record, level text default 'ROW'
+) returns void
+language plpgsql
+as $$
+declare
+  -- Declare a variable to hold the JSONB representation of the row
+  row_data jsonb := '{}'::jsonb;
+begin
+  if level = 'STATEMENT' then
+    raise exception 'function can only be triggered for each row, not for each statement';
+  end if;
+  -- Check the operation type and handle accordingly
+  if operation = 'INSERT' or operation = 'UPDATE' or operation = 'DELETE' then
+    row_data := jsonb_build_object('old_record', old, 'record', new, 'operation', operation,
+                                   'table', table_name, 'schema', table_schema);
+    perform realtime.send (row_data, event_name, topic_name);
+  else
+    raise exception 'Unexpected operation type: %', operation;
+  end if;
+exception
+  when others then
+    raise exception 'Failed to process the row: %', sqlerrm;
+end;
+$$;
+
+-- The days around today, as the Realtime server makes them when it connects
+-- (Realtime.Tenants.create_messages_partitions); devstack.postgres makes them again at
+-- every start of the stack (ensure_realtime_partitions).
+do $$
+declare
+  day date;
+begin
+  for day in
+    select d::date from generate_series((now() at time zone 'utc')::date - 1,
+                                        (now() at time zone 'utc')::date + 3,
+                                        interval '1 day') d
+  loop
+    execute format(
+      'create table if not exists realtime.%I partition of realtime.messages'
+      ' for values from (%L) to (%L)',
+      'messages_' || to_char(day, 'YYYY_MM_DD'), day, day + 1);
+  end loop;
+end
+$$;
+
+do $$
+declare
+  part regclass;
+begin
+  if (select rolsuper from pg_roles where rolname = current_user) then
+    alter schema realtime owner to supabase_admin;
+    alter table realtime.messages owner to supabase_realtime_admin;
+    for part in select inhrelid::regclass from pg_inherits
+                where inhparent = 'realtime.messages'::regclass loop
+      execute format('alter table %s owner to supabase_realtime_admin', part);
+    end loop;
+    alter function realtime.topic() owner to supabase_realtime_admin;
+    alter function realtime.send(jsonb, text, text, boolean) owner to supabase_realtime_admin;
+    alter function realtime.broadcast_changes(text, text, text, text, text, record, record, text)
+      owner to supabase_realtime_admin;
+    alter default privileges for role supabase_admin in schema realtime
+      grant all on tables to postgres;
+    alter default privileges for role supabase_admin in schema realtime
+      grant all on routines to postgres;
+    alter default privileges for role supabase_admin in schema realtime
+      grant all on sequences to postgres;
+  end if;
+end
+$$;
+
+-- supautils' policy_grants (supabase/postgres ansible/files/postgresql_config/
+-- supautils.conf.j2: "postgres": [..., "realtime.messages", ...]) lets postgres create,
+-- alter and drop policies on realtime.messages, which it does not own, and nothing else
+-- there. supautils has no Debian package: an event trigger does the same here, making
+-- postgres a member of the table's owner for the one policy statement (ddl_command_end
+-- takes it back; a failed statement rolls the grant back with its transaction).
+create schema if not exists _supautils;
+revoke all on schema _supautils from public;
+
+create or replace function _supautils.policy_grants_begin() returns event_trigger
+language plpgsql security definer set search_path = ''
+as $$
+begin
+  if session_user = 'postgres'
+     and not pg_catalog.pg_has_role('postgres', 'supabase_realtime_admin', 'member') then
+    grant supabase_realtime_admin to postgres;
+    perform pg_catalog.set_config('_supautils.policy_grant', 'on', true);
+  end if;
+end;
+$$;
+
+create or replace function _supautils.policy_grants_end() returns event_trigger
+language plpgsql security definer set search_path = ''
+as $$
+begin
+  if pg_catalog.current_setting('_supautils.policy_grant', true) = 'on' then
+    revoke supabase_realtime_admin from postgres;
+    perform pg_catalog.set_config('_supautils.policy_grant', '', true);
+  end if;
+end;
+$$;
+
+do $$
+begin
+  if (select rolsuper from pg_roles where rolname = current_user) then
+    alter schema _supautils owner to supabase_admin;
+    alter function _supautils.policy_grants_begin() owner to supabase_admin;
+    alter function _supautils.policy_grants_end() owner to supabase_admin;
+    if not exists (select from pg_event_trigger where evtname = 'supautils_policy_grants_begin') then
+      create event trigger supautils_policy_grants_begin on ddl_command_start
+        when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY')
+        execute function _supautils.policy_grants_begin();
+      create event trigger supautils_policy_grants_end on ddl_command_end
+        when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY')
+        execute function _supautils.policy_grants_end();
+    end if;
+  end if;
+end
+$$;
+
+-- The dump's grants. postgres may use the schema (and grant that), not create in it.
+grant usage on schema realtime to postgres with grant option;
+grant usage on schema realtime to anon, authenticated, service_role;
+grant all on schema realtime to supabase_realtime_admin with grant option;
+grant all on table realtime.messages to postgres;
+grant select, insert, update on table realtime.messages to anon, authenticated, service_role;
+grant all on function realtime.topic() to postgres;
+grant all on function realtime.send(jsonb, text, text, boolean) to postgres;
+grant all on function realtime.broadcast_changes(text, text, text, text, text, record, record, text)
+  to postgres;
 
 -- -----------------------------------------------------------------------------
 -- Where the Supabase CLI records applied migrations (same table and columns; the CLI

@@ -57,6 +57,11 @@ begin
   if not exists (select from pg_roles where rolname = 'supabase_auth_admin') then
     create role supabase_auth_admin login password 'postgres';
   end if;
+  if not exists (select from pg_roles where rolname = 'supabase_realtime_admin') then
+    -- Owns the realtime schema's objects (platform.sql), as Realtime's tenant
+    -- migrations make it (priv/repo/tenant_db_dump_15.sql in supabase/realtime).
+    create role supabase_realtime_admin;
+  end if;
 end
 $$;
 
@@ -67,10 +72,23 @@ alter role authenticated nologin inherit;
 alter role service_role nologin inherit bypassrls;
 alter role authenticator login noinherit;
 alter role supabase_auth_admin login noinherit nocreaterole;
+alter role supabase_realtime_admin nosuperuser noinherit nocreaterole nocreatedb nologin
+  noreplication nobypassrls;
 
 grant anon, authenticated, service_role to authenticator;
 grant anon, authenticated, service_role to postgres;
 grant pg_monitor, pg_read_all_data, pg_signal_backend to postgres;
+grant anon, authenticated, service_role to supabase_realtime_admin;
+grant set on parameter log_min_messages to supabase_realtime_admin;
+do $$
+begin
+  -- An earlier local cluster granted it; Supabase revokes it (Realtime's migration
+  -- 20260707120000, where supautils' policy_grants serves instead: platform.sql).
+  if pg_has_role('postgres', 'supabase_realtime_admin', 'member') then
+    revoke supabase_realtime_admin from postgres;
+  end if;
+end
+$$;
 do $$
 begin
   -- An older local cluster granted it; Supabase revoked it in 2025.
@@ -103,3 +121,4 @@ alter role supabase_admin set log_statement = none;
 alter role supabase_auth_admin set search_path = auth;
 alter role supabase_auth_admin set idle_in_transaction_session_timeout = 60000;
 alter role supabase_auth_admin set log_statement = none;
+alter role supabase_realtime_admin set search_path = public, extensions, realtime;
