@@ -799,7 +799,8 @@ def _tenant(stack: LocalStack, overdue: int, soon: int) -> tuple[Client, list[st
     sql(
         stack,
         "update public.organization_settings set reminder_settings ="
-        ' \'{"enabled": true, "daysBeforeDue": 7, "overdueFrequency": "daily"}\''
+        " private.reminder_settings_from_legacy("
+        ' \'{"enabled": true, "daysBeforeDue": 7, "overdueFrequency": "daily"}\')'
         " where organization_id = %s",
         user.organization_id,
     )

@@ -8,6 +8,7 @@ but not set to ``null``. Notification flags and reminder settings merge key by k
 
 from __future__ import annotations
 
+import itertools
 import re
 import zoneinfo
 from datetime import datetime
@@ -23,6 +24,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    ValidationInfo,
     computed_field,
     field_validator,
     model_validator,
@@ -34,7 +36,6 @@ from shared.models import DocumentedPattern, Input, Output
 
 Template = Literal["professional", "modern", "minimal"]
 PaymentTerms = Literal["due_on_receipt", "net7", "net15", "net30", "net45", "net60", "net90"]
-OverdueFrequency = Literal["daily", "weekly", "none"]
 Overpayment = Literal["refuse", "credit"]
 NumberingReset = Literal["yearly", "monthly", "never"]
 
@@ -270,20 +271,138 @@ class NotificationsUpdate(Patch):
 # -- business -------------------------------------------------------------------------------
 
 
+# What a reminder level's subject and message may name (the same list as
+# private.reminder_settings_problem in 20261206110500_reminder_levels.sql).
+REMINDER_PLACEHOLDERS = (
+    "client_name",
+    "business_name",
+    "invoice_number",
+    "amount_due",
+    "total",
+    "due_date",
+    "issue_date",
+    "days_overdue",
+    "days_until_due",
+)
+_BRACES = re.compile(r"\{([^{}]*)\}")
+
+
+def _known_placeholders(value: str) -> str:
+    for name in _BRACES.findall(value):
+        if name not in REMINDER_PLACEHOLDERS:
+            raise PydanticCustomError(
+                "placeholder",
+                "unknown placeholder {placeholder}; use {known}",
+                {
+                    "placeholder": "{" + name + "}",
+                    "known": " ".join("{" + n + "}" for n in REMINDER_PLACEHOLDERS),
+                },
+            )
+    return value
+
+
+def _one_line(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise PydanticCustomError("one_line", "must be one line")
+    return value
+
+
+class ReminderLevel(Input):
+    """One reminder: its day relative to the due date, its subject and message."""
+
+    days: Annotated[StrictInt, Field(ge=-90, le=365)] = Field(
+        description="Days from the due date: negative before, 0 on it, positive after."
+    )
+    subject: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=200),
+        AfterValidator(_one_line),
+        AfterValidator(_known_placeholders),
+    ]
+    message: Annotated[
+        str, StringConstraints(min_length=1, max_length=5000), AfterValidator(_known_placeholders)
+    ] = Field(description="Plain text; placeholders such as {invoice_number} {amount_due}.")
+
+
+class LateFee(Input):
+    """Added once per invoice and listed level, as a line of the invoice."""
+
+    type: Literal["fixed", "percent"]
+    amount: Annotated[
+        Decimal, Field(gt=0, lt=1_000_000_000, decimal_places=3, allow_inf_nan=False)
+    ] = Field(description="fixed: in the invoice's currency; percent: of the balance due.")
+    levels: Annotated[list[Literal[1, 2, 3]], Field(min_length=1, max_length=3)] = Field(
+        description="The level numbers (1 to 3) that add the fee; each after the due date."
+    )
+
+    @field_validator("amount")
+    @classmethod
+    def _percent_at_most_100(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        if info.data.get("type") == "percent" and value > 100:
+            raise PydanticCustomError("percent", "a percent is at most 100")
+        return value
+
+    @field_validator("levels")
+    @classmethod
+    def _distinct(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("distinct", "a level is listed twice")
+        return value
+
+
 class ReminderSettings(Output):
     enabled: bool = True
-    daysBeforeDue: int = 7
-    overdueFrequency: str = "daily"
+    levels: list[dict[str, Any]] = Field(default_factory=list)
+    repeatEveryDays: int | None = None
+    lateFee: dict[str, Any] | None = None
 
 
-class ReminderSettingsUpdate(Patch):
-    """Merges into the stored reminder settings."""
+class ReminderSettingsUpdate(Input):
+    """Merges into the stored reminder settings, key by key (``levels`` as a whole);
+    ``repeatEveryDays`` and ``lateFee`` may be null (none)."""
 
     enabled: StrictBool | None = None
-    daysBeforeDue: Annotated[StrictInt, Field(ge=0, le=60)] | None = Field(
-        default=None, description="Days before the due date to remind; 0 to 60."
+    levels: Annotated[list[ReminderLevel], Field(max_length=3)] | None = Field(
+        default=None, description="0 to 3 levels, days strictly increasing."
     )
-    overdueFrequency: OverdueFrequency | None = None
+    repeatEveryDays: Annotated[StrictInt, Field(ge=1, le=365)] | None = Field(
+        default=None, description="After the last level, every N days (null: no repeat)."
+    )
+    lateFee: LateFee | None = None
+
+    @field_validator("enabled", "levels")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        return _refuse_null(value)
+
+    @field_validator("levels")
+    @classmethod
+    def _increasing(cls, value: list[ReminderLevel]) -> list[ReminderLevel]:
+        for before, after in itertools.pairwise(value):
+            if after.days <= before.days:
+                raise PydanticCustomError(
+                    "increasing", "each level's days must be after the previous level's"
+                )
+        return value
+
+    @field_validator("lateFee")
+    @classmethod
+    def _fee_levels(cls, value: LateFee | None, info: ValidationInfo) -> LateFee | None:
+        levels = info.data.get("levels")
+        if value is None or levels is None:
+            return value  # checked against the stored levels by the database
+        for number in value.levels:
+            if number > len(levels):
+                raise PydanticCustomError(
+                    "late_fee_level", "there is no level {number}", {"number": number}
+                )
+            if levels[number - 1].days <= 0:
+                raise PydanticCustomError(
+                    "late_fee_level",
+                    "level {number} is on or before the due date; a late fee applies after it",
+                    {"number": number},
+                )
+        return value
 
 
 class NumberingRule(Output):

@@ -7,7 +7,7 @@
 -- columns keep their shape for every writer (constraints).
 -- =============================================================================
 begin;
-select plan(33);
+select plan(35);
 
 select tests.create_cast();
 -- A last name, for the check that a change keeps the fields it does not name.
@@ -21,9 +21,9 @@ select tests.authenticate_as('owner');
 select results_eq(
   $$ select s -> 'profile' ->> 'first_name', s -> 'business' ->> 'business_name',
             (s -> 'notifications' -> 'email_notifications' ->> 'weeklyReport')::boolean,
-            s -> 'business' -> 'reminder_settings' ->> 'overdueFrequency'
+            (s -> 'business' -> 'reminder_settings' ->> 'repeatEveryDays')::integer
      from public.get_settings(pg_temp.org()) s $$,
-  $$ values ('Olive'::text, 'Victim Co'::text, true, 'daily'::text) $$,
+  $$ values ('Olive'::text, 'Victim Co'::text, true, 1) $$,
   'get_settings answers the profile, the business and the notification preferences'
 );
 select is(
@@ -75,11 +75,12 @@ select throws_ok(
 
 select results_eq(
   $$ select b ->> 'default_currency', b ->> 'invoice_prefix', (b ->> 'default_tax_rate')::numeric,
-            b -> 'reminder_settings'
+            (b -> 'reminder_settings' ->> 'repeatEveryDays')::integer,
+            jsonb_path_query_array(b -> 'reminder_settings', '$.levels[*].days')
      from (select public.update_settings(pg_temp.org(), business => '{"default_currency": "eur",
              "invoice_prefix": "SC/2026/", "default_tax_rate": "19.5",
-             "reminder_settings": {"daysBeforeDue": 3}}') -> 'business' b) s $$,
-  $$ values ('EUR'::text, 'SC/2026/'::text, 19.5, '{"enabled": true, "daysBeforeDue": 3, "overdueFrequency": "daily"}'::jsonb) $$,
+             "reminder_settings": {"repeatEveryDays": 3}}') -> 'business' b) s $$,
+  $$ values ('EUR'::text, 'SC/2026/'::text, 19.5, 3, '[-7, 1]'::jsonb) $$,
   'an owner changes the business; the currency is upper-cased; reminder settings merge'
 );
 select throws_like(
@@ -107,13 +108,24 @@ select throws_ok(
   '23514', null, 'an unknown template is refused'
 );
 select throws_ok(
-  $$ select public.update_settings(pg_temp.org(), business => '{"reminder_settings": {"overdueFrequency": "hourly"}}') $$,
-  '23514', null, 'an unknown reminder frequency is refused'
+  $$ select public.update_settings(pg_temp.org(), business => '{"reminder_settings": {"repeatEveryDays": 0}}') $$,
+  '22023', 'business.reminder_settings.repeatEveryDays: must be a whole number of days from 1 to 365, or null',
+  'a repeat out of range is refused, naming the field'
 );
 select throws_ok(
   $$ select public.update_settings(pg_temp.org(), business => '{"reminder_settings": {"snooze": true}}') $$,
   '22023', 'business.reminder_settings.snooze is not a setting that can be changed',
   'unknown reminder keys are refused'
+);
+select throws_ok(
+  $$ select public.update_settings(pg_temp.org(), business => '{"reminder_settings": {"overdueFrequency": "daily"}}') $$,
+  '22023', 'business.reminder_settings.overdueFrequency: replaced by levels and repeatEveryDays (docs/api.md, "Reminder levels")',
+  'the old reminder keys are refused, saying what replaced them'
+);
+select throws_ok(
+  $$ select public.update_settings(pg_temp.org(), business => '{"reminder_settings": {"lateFee": {"type": "fixed", "amount": 5, "levels": [3]}}}') $$,
+  '22023', 'business.reminder_settings.lateFee.levels: there is no level 3 (2 levels)',
+  'the merged settings are checked: a late fee names a level the stored settings have'
 );
 
 -- The counter only goes up.
@@ -193,7 +205,7 @@ select throws_ok(
   '23514', null, 'a direct write of a non-boolean flag is refused'
 );
 select throws_ok(
-  $$ update public.organization_settings set reminder_settings = '{"daysBeforeDue": 61}'
+  $$ update public.organization_settings set reminder_settings = '{"levels": [{"days": 366, "subject": "s", "message": "m"}]}'
      where organization_id = pg_temp.org() $$,
   '23514', null, 'a direct write of reminder settings out of range is refused'
 );

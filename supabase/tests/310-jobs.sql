@@ -1,7 +1,8 @@
 -- =============================================================================
 -- The scheduled jobs' SQL (20261206101000_delivery_and_jobs.sql): who may call them, mark
 -- overdue (transition, activities, notices; a second run counts nothing; the
--- payment rules agree), reminder slots (before due, daily and weekly overdue,
+-- payment rules agree), reminder slots (the old settings mapped onto levels by
+-- 20261206110500_reminder_levels.sql: before due, daily and weekly overdue,
 -- catch-up to one slot, never claimed twice, superseded when stale, retried
 -- after a failure), summaries (one per member and period, opt-outs) and the
 -- record of a send.
@@ -10,13 +11,13 @@
 -- invoiceOverdue off, jmember member): reminders 7 days before due, daily.
 -- Organization W (wowner): weekly overdue reminders. Organization N (nowner):
 -- reminders disabled. T = today (UTC).
---   J-1  due T-5,  sent    -> overdue; reminder overdue:T
---   J-2  due T+3,  sent 10 days ago -> before:T+3 (window opened T-4)
+--   J-1  due T-5,  sent    -> overdue; reminder repeat:T (level 2 on day +1, then daily)
+--   J-2  due T+3,  sent 10 days ago -> level1:T+3 (window opened T-4)
 --   J-3  due T+30, sent    -> nothing yet
 --   J-4  due T-2,  paid    -> nothing
 --   J-5  due T-5,  draft   -> stays a draft
 --   J-6  due T-3,  sent, client without email -> overdue, no reminder
---   W-1  due T-10, sent    -> overdue; weekly slots T-9, T-2: overdue:T-2
+--   W-1  due T-10, sent    -> overdue; weekly slots T-9, T-2: repeat:T-2
 --   N-1  due T-5,  sent    -> overdue; no reminder (disabled)
 -- =============================================================================
 begin;
@@ -70,11 +71,11 @@ select tests.add_member(pg_temp.org('jowner'), 'jquiet', 'admin');
 select tests.add_member(pg_temp.org('jowner'), 'jmember', 'member');
 update public.user_settings set email_notifications = email_notifications || '{"invoiceOverdue": false}'
 where user_id = tests.get_supabase_uid('jquiet');
-update public.organization_settings set reminder_settings = '{"enabled": true, "daysBeforeDue": 7, "overdueFrequency": "daily"}'
+update public.organization_settings set reminder_settings = private.reminder_settings_from_legacy('{"enabled": true, "daysBeforeDue": 7, "overdueFrequency": "daily"}')
 where organization_id = pg_temp.org('jowner');
-update public.organization_settings set reminder_settings = '{"overdueFrequency": "weekly"}'
+update public.organization_settings set reminder_settings = private.reminder_settings_from_legacy('{"overdueFrequency": "weekly"}')
 where organization_id = pg_temp.org('wowner');
-update public.organization_settings set reminder_settings = '{"enabled": false}'
+update public.organization_settings set reminder_settings = private.reminder_settings_from_legacy('{"enabled": false}')
 where organization_id = pg_temp.org('nowner');
 
 -- Whatever else the database holds is settled first, so the counts below are ours.
@@ -206,9 +207,9 @@ select results_eq(
      from claim, jsonb_array_elements(body -> 'claimed') c
      join public.invoices i on i.id = (c ->> 'invoice_id')::uuid
      order by 1 $$,
-  $$ values ('J-1', 'overdue:' || pg_temp.today(), 'pay@jay.example'),
-            ('J-2', 'before:' || (pg_temp.today() + 3), 'pay@jay.example'),
-            ('W-1', 'overdue:' || (pg_temp.today() - 2), 'ap@weekly.example') $$,
+  $$ values ('J-1', 'repeat:' || pg_temp.today(), 'pay@jay.example'),
+            ('J-2', 'level1:' || (pg_temp.today() + 3), 'pay@jay.example'),
+            ('W-1', 'repeat:' || (pg_temp.today() - 2), 'ap@weekly.example') $$,
   'one reminder per invoice due one: before due, daily overdue, the latest weekly slot; none when disabled, paid, not yet due or without email');
 select is((select (body ->> 'opened')::integer from claim), 3, 'three slots opened');
 select is(jsonb_array_length(public.job_claim_reminders(
@@ -235,7 +236,7 @@ select is(
 select results_eq(
   $$ select c ->> 'slot' from jsonb_array_elements(public.job_claim_reminders(
        organization_ids => array[pg_temp.org('jowner'), pg_temp.org('wowner')]) -> 'claimed') c $$,
-  $$ values ('overdue:' || pg_temp.today()) $$,
+  $$ values ('repeat:' || pg_temp.today()) $$,
   'a failed reminder is retried; sent ones are not sent again');
 select public.job_record_delivery(d.id, error => 'throttled')
 from public.email_deliveries d where d.invoice_id = pg_temp.inv('J-1') and d.status = 'pending';
@@ -244,11 +245,11 @@ from public.email_deliveries d where d.invoice_id = pg_temp.inv('J-1') and d.sta
 select is(
   (select jsonb_agg(c ->> 'slot') from jsonb_array_elements(public.job_claim_reminders(
      pg_temp.today() + 1, organization_ids => array[pg_temp.org('jowner')]) -> 'claimed') c),
-  jsonb_build_array('overdue:' || (pg_temp.today() + 1)),
+  jsonb_build_array('repeat:' || (pg_temp.today() + 1)),
   'the next day brings one new reminder for J-1 (J-2''s before-due slot is already sent)');
 select is(
   (select status from public.email_deliveries
-   where invoice_id = pg_temp.inv('J-1') and slot = 'overdue:' || pg_temp.today()),
+   where invoice_id = pg_temp.inv('J-1') and slot = 'repeat:' || pg_temp.today()),
   'superseded', 'the unsent reminder of an older slot is superseded, not sent late');
 
 -- Catch-up: an invoice overdue for 20 days that never had a reminder gets one.
@@ -258,7 +259,7 @@ select tests.authenticate_as_service_role();
 select results_eq(
   $$ select c ->> 'slot' from jsonb_array_elements(public.job_claim_reminders(
        pg_temp.today() + 1, organization_ids => array[pg_temp.org('jowner')]) -> 'claimed') c $$,
-  $$ values ('overdue:' || (pg_temp.today() + 1)) $$,
+  $$ values ('repeat:' || (pg_temp.today() + 1)) $$,
   'missed days bring one reminder, for the latest slot');
 select is(
   (select count(*)::integer from public.email_deliveries where invoice_id = pg_temp.inv('J-7')),
@@ -269,7 +270,7 @@ select tests.as_superuser();
 select throws_ok($$
   insert into public.email_deliveries (kind, organization_id, invoice_id, slot, slot_date)
   values ('payment_reminder', pg_temp.org('jowner'), pg_temp.inv('J-7'),
-          'overdue:' || (pg_temp.today() + 1), pg_temp.today() + 1) $$,
+          'repeat:' || (pg_temp.today() + 1), pg_temp.today() + 1) $$,
   '23505', null, 'one row per invoice and slot, whoever writes');
 
 -- -----------------------------------------------------------------------------

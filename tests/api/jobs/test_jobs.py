@@ -139,6 +139,17 @@ class Tenant:
             self.org,
         )
 
+    def legacy_reminders(self, **old: Any) -> None:
+        """The settings of before reminder levels, as the migration maps them (the slots:
+        level1 from the days before due, level2 on day +1, repeat daily or weekly)."""
+        self.world.sql(
+            "update public.organization_settings"
+            " set reminder_settings = private.reminder_settings_from_legacy(%s)"
+            " where organization_id = %s",
+            _json(old),
+            self.org,
+        )
+
     def deliveries(self, kind: str) -> list[tuple[Any, ...]]:
         """(invoice_id, slot, status, message_id, recipient, attempts) of the organization."""
         return self.world.sql(
@@ -169,7 +180,7 @@ def new_tenant(world: World) -> Tenant:
             tenant.org,
         )[0][0]
     )
-    tenant.reminder_settings(enabled=True, daysBeforeDue=7, overdueFrequency="daily")
+    tenant.legacy_reminders(enabled=True, daysBeforeDue=7, overdueFrequency="daily")
     return tenant
 
 
@@ -355,8 +366,8 @@ def test_reminders_email_the_client_with_the_pdf_once(
     assert (result["claimed"], result["sent"], result["failed"]) == (2, 2, 0), result
     rows = {row[0]: row for row in tenant.deliveries("payment_reminder")}
     assert set(rows) == {overdue_id, soon_id}
-    assert rows[overdue_id][1] == f"overdue:{today.isoformat()}"
-    assert rows[soon_id][1] == f"before:{(today + dt.timedelta(days=3)).isoformat()}"
+    assert rows[overdue_id][1] == f"repeat:{today.isoformat()}"
+    assert rows[soon_id][1] == f"level1:{(today + dt.timedelta(days=3)).isoformat()}"
 
     for invoice_id, number, total, subject_start in (
         (overdue_id, overdue_no, "$1,234.50", f"Overdue: invoice {overdue_no}"),
@@ -432,15 +443,15 @@ def test_reminders_catch_up_after_missed_days_with_one(
     now = run(function_host, "jobsReminders", scoped(tenant))
     assert (now["claimed"], now["sent"]) == (1, 1), now
     slots = [row[1] for row in tenant.deliveries("payment_reminder")]
-    assert slots == [f"overdue:{today - dt.timedelta(days=4)}", f"overdue:{today}"]
+    assert slots == [f"repeat:{today - dt.timedelta(days=4)}", f"repeat:{today}"]
 
     weekly = new_tenant(world)
-    weekly.reminder_settings(overdueFrequency="weekly")
+    weekly.legacy_reminders(overdueFrequency="weekly")
     weekly.invoice(due=today - dt.timedelta(days=20))  # slots on days 1, 8, 15 after due
     result = run(function_host, "jobsReminders", scoped(weekly))
     assert result["sent"] == 1
     assert [row[1] for row in weekly.deliveries("payment_reminder")] == [
-        f"overdue:{today - dt.timedelta(days=20) + dt.timedelta(days=15)}"
+        f"repeat:{today - dt.timedelta(days=20) + dt.timedelta(days=15)}"
     ]
     assert daily_id
 
@@ -450,11 +461,11 @@ def test_reminders_follow_the_organization_settings(
 ) -> None:
     today = utc_today()
     off = new_tenant(world)
-    off.reminder_settings(enabled=False)
+    off.legacy_reminders(enabled=False)
     off.invoice(due=today - dt.timedelta(days=3))
     off.invoice(due=today + dt.timedelta(days=2))
     never_overdue = new_tenant(world)
-    never_overdue.reminder_settings(overdueFrequency="none", daysBeforeDue=2)
+    never_overdue.legacy_reminders(overdueFrequency="none", daysBeforeDue=2)
     never_overdue.invoice(due=today - dt.timedelta(days=3))
     soon_id, _ = never_overdue.invoice(due=today + dt.timedelta(days=2))
     just_sent = new_tenant(world)  # sent yesterday, due in 3 days: the window opened before

@@ -74,11 +74,13 @@ def test_get_all_settings_in_one_call(api: Api, world: World, team: Team) -> Non
     assert business["organization_id"] == team.org
     assert business["business_email"] == team.owner.email
     assert business["default_tax_rate"] == "0.000"  # money-like numbers are strings
-    assert business["reminder_settings"] == {
-        "enabled": True,
-        "daysBeforeDue": 7,
-        "overdueFrequency": "daily",
-    }
+    reminders = business["reminder_settings"]  # the old defaults as levels (-7, +1, daily)
+    assert [level["days"] for level in reminders["levels"]] == [-7, 1]
+    assert (reminders["enabled"], reminders["repeatEveryDays"], reminders["lateFee"]) == (
+        True,
+        1,
+        None,
+    )
     assert business["next_invoice_number_preview"] == "INV-0001"
 
 
@@ -231,7 +233,7 @@ def test_business_is_read_by_every_member_and_changed_by_admins(api: Api, team: 
             "default_payment_terms": "net15",
             "invoice_prefix": "ST/2026/",
             "invoice_number_padding": 6,
-            "reminder_settings": {"daysBeforeDue": 3},
+            "reminder_settings": {"repeatEveryDays": 3},
             "tax_id": "",
         },
     )
@@ -243,11 +245,8 @@ def test_business_is_read_by_every_member_and_changed_by_admins(api: Api, team: 
     assert body["default_template"] == "modern"
     assert body["default_payment_terms"] == "net15"
     assert body["tax_id"] is None
-    assert body["reminder_settings"] == {
-        "enabled": True,
-        "daysBeforeDue": 3,
-        "overdueFrequency": "daily",
-    }
+    assert body["reminder_settings"]["repeatEveryDays"] == 3  # merged: the levels stay
+    assert [level["days"] for level in body["reminder_settings"]["levels"]] == [-7, 1]
     assert body["next_invoice_number_preview"] == "ST/2026/000001"
     assert call(api, "GET", "/api/settings/business", team.viewer, team).json() == body
 
@@ -299,12 +298,8 @@ def test_invoice_counter_only_goes_up(api: Api, team: Team) -> None:
         ({"business_email": "not-an-email"}, "business_email"),
         ({"website": "ftp://example.com"}, "website"),
         ({"business_name": "x" * 201}, "business_name"),
-        ({"reminder_settings": {"daysBeforeDue": 61}}, "reminder_settings.daysBeforeDue"),
-        ({"reminder_settings": {"daysBeforeDue": 1.5}}, "reminder_settings.daysBeforeDue"),
-        (
-            {"reminder_settings": {"overdueFrequency": "hourly"}},
-            "reminder_settings.overdueFrequency",
-        ),
+        ({"reminder_settings": {"daysBeforeDue": 7}}, "reminder_settings.daysBeforeDue"),
+        ({"reminder_settings": {"repeatEveryDays": 1.5}}, "reminder_settings.repeatEveryDays"),
         ({"reminder_settings": {"enabled": "yes"}}, "reminder_settings.enabled"),
         ({"reminder_settings": {"snooze": True}}, "reminder_settings.snooze"),
         ({"reminder_settings": None}, "reminder_settings"),
@@ -431,8 +426,8 @@ def test_put_settings_is_not_for_viewers(api: Api, team: Team) -> None:
             "notifications.email_notifications.x",
         ),
         (
-            {"business": {"reminder_settings": {"daysBeforeDue": -1}}},
-            "business.reminder_settings.daysBeforeDue",
+            {"business": {"reminder_settings": {"repeatEveryDays": 0}}},
+            "business.reminder_settings.repeatEveryDays",
         ),
         ({"theme": "dark"}, "theme"),
     ],
