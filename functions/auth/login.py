@@ -9,7 +9,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from functions.auth import error_responses
-from shared.api import make_handler
 from shared.auth_client import AuthError, auth_client, auth_error, auth_session, auth_user
 from shared.errors import unavailable
 from shared.models.auth import LoginRequest, LoginResult
@@ -39,6 +38,3 @@ async def login(body: LoginRequest) -> LoginResult:
         session=auth_session(session),
         user=auth_user(user),
     )
-
-
-handler = make_handler(router)

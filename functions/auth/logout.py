@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Response
 
 from functions.auth import error_responses
-from shared.api import make_handler
 from shared.auth import bearer_token, verify
 from shared.auth_client import AuthError, auth_client, auth_error
 from shared.settings import get_settings
@@ -46,6 +45,3 @@ async def logout(
         if error.status != 401:
             raise error from None
     return Response(status_code=204)
-
-
-handler = make_handler(router)

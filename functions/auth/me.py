@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from functions.auth import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import SignedIn
 from shared.errors import not_found
 from shared.models.auth import Me, OrganizationMembership, Profile
@@ -38,6 +37,3 @@ async def me(user: SignedIn) -> Me:
             for m in user.memberships
         ],
     )
-
-
-handler = make_handler(router)

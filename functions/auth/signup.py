@@ -14,7 +14,6 @@ from fastapi import APIRouter
 
 from functions.auth import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.auth_client import AuthError, auth_client, auth_error, auth_session, auth_user
 from shared.errors import ApiError, unavailable
 from shared.log import get_logger
@@ -78,6 +77,3 @@ async def signup(body: SignupRequest) -> SignupResult:
         organization=_personal_organization(settings, session.access_token) if session else None,
         email_confirmation_required=session is None,
     )
-
-
-handler = make_handler(router)

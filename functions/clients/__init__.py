@@ -1,4 +1,5 @@
-"""The clients routes (docs/api.md, "Clients"): one Lambda function per route.
+"""The clients routes (docs/api.md, "Clients"): a module per route, all served by one Lambda
+function (api.py).
 
 What the routes share lives here, kept small: every function imports this package.
 """

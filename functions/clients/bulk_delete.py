@@ -14,7 +14,6 @@ from fastapi import APIRouter
 
 from functions.clients import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Member
 from shared.models.clients import (
     MAX_BULK_IDS,
@@ -55,6 +54,3 @@ async def bulk_delete_clients(ctx: Member, body: ClientBulkDelete) -> BulkDelete
             has_invoices=counts["has_invoices"],
         ),
     )
-
-
-handler = make_handler(router)

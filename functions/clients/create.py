@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from functions.clients import CLIENT_COLUMNS, error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Member
 from shared.models.clients import Client, ClientCreate
 
@@ -29,6 +28,3 @@ async def create_client(ctx: Member, body: ClientCreate) -> Client:
     row = {**body.to_row(), "organization_id": str(ctx.organization_id)}
     created = db.run(ctx.db.from_("clients").insert(row).select(CLIENT_COLUMNS)).data
     return Client.model_validate(created[0])
-
-
-handler = make_handler(router)

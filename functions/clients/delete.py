@@ -10,7 +10,6 @@ from fastapi import APIRouter, Response
 
 from functions.clients import ClientId, error_responses, has_invoices
 from shared import db
-from shared.api import make_handler
 from shared.context import Member
 from shared.errors import ApiError, not_found
 
@@ -47,6 +46,3 @@ async def delete_client(ctx: Member, client_id: ClientId) -> Response:
     if not rows:
         raise not_found("client")
     return Response(status_code=204)
-
-
-handler = make_handler(router)

@@ -10,7 +10,6 @@ from fastapi import APIRouter
 
 from functions.clients import CLIENT_COLUMNS, ClientId, error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import not_found
 from shared.models.clients import ClientDetail
@@ -58,6 +57,3 @@ async def get_client(ctx: Viewer, client_id: ClientId) -> ClientDetail:
     if not rows:
         raise not_found("client")
     return ClientDetail.model_validate(rows[0])
-
-
-handler = make_handler(router)

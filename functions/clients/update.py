@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from functions.clients import CLIENT_COLUMNS, ClientId, error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Member
 from shared.errors import ApiError, not_found
 from shared.models.clients import Client, ClientUpdate
@@ -50,6 +49,3 @@ async def update_client(ctx: Member, client_id: ClientId, body: ClientUpdate) ->
     if not rows:
         raise not_found("client")
     return Client.model_validate(rows[0])
-
-
-handler = make_handler(router)

@@ -8,7 +8,6 @@ from fastapi import APIRouter
 
 from functions.dashboard import STATUSES, error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.models.reports import DashboardMetrics
 
@@ -24,6 +23,3 @@ router = APIRouter(tags=["dashboard"])
 async def metrics(ctx: Viewer) -> DashboardMetrics:
     data = db.rpc(ctx.db, "dashboard_metrics", {"organization_id": str(ctx.organization_id)})
     return DashboardMetrics.model_validate(data)
-
-
-handler = make_handler(router)

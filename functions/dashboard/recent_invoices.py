@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 
 from functions.dashboard import STATUSES, error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.models.reports import RecentInvoices
 
@@ -32,6 +31,3 @@ async def recent_invoices(
         {"organization_id": str(ctx.organization_id), "row_limit": limit},
     )
     return RecentInvoices.model_validate(data)
-
-
-handler = make_handler(router)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 
 from functions.dashboard import STATUSES, error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.models.common import Day
 from shared.models.reports import RevenueChart
@@ -36,6 +35,3 @@ async def revenue_chart(
         params["end_month"] = end_month.isoformat()
     data = db.rpc(ctx.db, "dashboard_revenue_chart", params)
     return RevenueChart.model_validate(data)
-
-
-handler = make_handler(router)

@@ -1,4 +1,5 @@
-"""The invoices routes (docs/api.md, "Invoices"): one Lambda function per route.
+"""The invoices routes (docs/api.md, "Invoices"): a module per route, served by the area's
+function (api.py) or, for sending, bulk actions and the PDF, functions of their own.
 
 What the routes share lives here, kept small: every invoices function imports it.
 """

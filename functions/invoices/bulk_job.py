@@ -13,7 +13,6 @@ from fastapi import APIRouter, Path
 
 from functions.invoices import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import not_found
 from shared.models.delivery import BulkJob, bulk_job
@@ -49,6 +48,3 @@ async def get_bulk_job(ctx: Viewer, job_id: JobId) -> BulkJob:
     if not rows:
         raise not_found("bulk job")
     return bulk_job(rows[0])
-
-
-handler = make_handler(router)

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Response
 
 from functions.invoices import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Member
 from shared.models.invoices import Invoice, InvoiceCreate
 
@@ -41,6 +40,3 @@ async def create_invoice(ctx: Member, body: InvoiceCreate, response: Response) -
     invoice = Invoice.model_validate(document)
     response.headers["Location"] = f"/api/invoices/{invoice.id}"
     return invoice
-
-
-handler = make_handler(router)

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Response
 
 from functions.invoices import InvoiceId, error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Member
 from shared.models.invoices import Invoice
 
@@ -40,6 +39,3 @@ async def delete_invoice(ctx: Member, invoice_id: InvoiceId) -> Response:
         return Response(status_code=204)
     invoice = Invoice.model_validate(result["invoice"])
     return Response(invoice.model_dump_json(), status_code=200, media_type="application/json")
-
-
-handler = make_handler(router)

@@ -9,7 +9,6 @@ from fastapi import APIRouter
 
 from functions.invoices import InvoiceId, error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import not_found
 from shared.models.invoices import Invoice
@@ -32,6 +31,3 @@ async def get_invoice(ctx: Viewer, invoice_id: InvoiceId) -> Invoice:
     if invoice is None:
         raise not_found("invoice")
     return Invoice.model_validate(invoice)
-
-
-handler = make_handler(router)

@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from functions.invoices import error_responses
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.listing import (
     PageParams,
@@ -114,6 +113,3 @@ async def list_invoices(
         data=[InvoiceSummary.model_validate(row) for row in rows],
         pagination=Pagination(**pagination),
     )
-
-
-handler = make_handler(router)

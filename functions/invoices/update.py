@@ -8,7 +8,6 @@ from fastapi import APIRouter
 
 from functions.invoices import InvoiceId, error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Member
 from shared.models.invoices import Invoice, InvoiceUpdate
 
@@ -42,6 +41,3 @@ async def update_invoice(ctx: Member, invoice_id: InvoiceId, body: InvoiceUpdate
         params["items"] = items
         params["items_mode"] = body.items_mode
     return Invoice.model_validate(db.rpc(ctx.db, "update_invoice", params))
-
-
-handler = make_handler(router)

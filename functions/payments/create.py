@@ -12,7 +12,6 @@ from fastapi import APIRouter
 
 from functions.payments import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Member
 from shared.models.payments import Payment, PaymentCreate
 
@@ -35,6 +34,3 @@ async def create_payment(body: PaymentCreate, ctx: Member) -> Payment:
     params: dict[str, Any] = {"organization_id": str(ctx.organization_id)}
     params.update({k: v for k, v in body.to_json().items() if v is not None})
     return Payment.model_validate(db.rpc(ctx.db, "record_payment", params))
-
-
-handler = make_handler(router)

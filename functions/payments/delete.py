@@ -9,7 +9,6 @@ from fastapi import APIRouter, Response
 
 from functions.payments import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Member
 
 router = APIRouter(tags=["payments"])
@@ -29,6 +28,3 @@ async def delete_payment(id: UUID, ctx: Member) -> Response:
         {"organization_id": str(ctx.organization_id), "payment_id": str(id)},
     )
     return Response(status_code=204)
-
-
-handler = make_handler(router)

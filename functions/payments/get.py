@@ -8,7 +8,6 @@ from fastapi import APIRouter
 
 from functions.payments import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import not_found
 from shared.models.payments import PAYMENT_SELECT, Payment
@@ -33,6 +32,3 @@ async def get_payment(id: UUID, ctx: Viewer) -> Payment:
     if not rows:
         raise not_found("payment")
     return Payment.model_validate(rows[0])
-
-
-handler = make_handler(router)

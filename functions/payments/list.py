@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from functions.payments import error_responses
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import validation
 from shared.listing import (
@@ -102,6 +101,3 @@ async def list_payments(
     query = order_by(query, sort, SORTABLE, DEFAULT_SORT)
     rows, pagination = fetch_page(query, page)
     return Page[Payment].model_validate({"data": rows, "pagination": pagination})
-
-
-handler = make_handler(router)

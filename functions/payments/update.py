@@ -13,7 +13,6 @@ from fastapi import APIRouter
 
 from functions.payments import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Member
 from shared.models.payments import Payment, PaymentUpdate
 
@@ -41,6 +40,3 @@ async def update_payment(id: UUID, body: PaymentUpdate, ctx: Member) -> Payment:
         },
     )
     return Payment.model_validate(result)
-
-
-handler = make_handler(router)

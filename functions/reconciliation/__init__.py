@@ -1,5 +1,6 @@
 """The reconciliation routes (docs/api.md, "Reconciliation: vendors, matching and
-exceptions"): one Lambda function per route.
+exceptions"): a module per route, served by the area's function (api.py), the JSON imports'
+(json_imports.py) or, for starting a CSV import and matching, functions of their own.
 
 The SQL functions of supabase/migrations/20261206101400_matching.sql do the work (one
 round trip each) and answer JSON whose amounts are decimal strings; what the routes

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from functions.reconciliation import call, error_responses
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import validation
 from shared.models.common import Day
@@ -44,6 +43,3 @@ async def dashboard(
         },
     )
     return ReconciliationDashboard.model_validate(result)
-
-
-handler = make_handler(router)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from functions.reconciliation import ExceptionId, call, error_responses, found
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.models.reconciliation import ReconciliationExceptionDetail
 
@@ -26,6 +25,3 @@ router = APIRouter(tags=["reconciliation"])
 async def get_exception(ctx: Viewer, exception_id: ExceptionId) -> ReconciliationExceptionDetail:
     result = call(ctx, "reconciliation_exception", {"exception_id": exception_id})
     return ReconciliationExceptionDetail.model_validate(found(result, "exception"))
-
-
-handler = make_handler(router)

@@ -9,7 +9,6 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 
 from functions.reconciliation import error_responses, plain
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.listing import PageParams, fetch_page, one_of, order_by, page_params
 from shared.models.common import Page, Pagination
@@ -83,6 +82,3 @@ async def list_exceptions(
         data=[ExceptionSummary.model_validate(row) for row in plain(rows)],
         pagination=Pagination(**pagination),
     )
-
-
-handler = make_handler(router)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from functions.reconciliation import ExceptionId, call, error_responses, found
-from shared.api import make_handler
 from shared.context import Member
 from shared.models.reconciliation import ExceptionResolve, ReconciliationExceptionDetail
 
@@ -45,6 +44,3 @@ async def resolve_exception(
         },
     )
     return ReconciliationExceptionDetail.model_validate(found(result, "exception"))
-
-
-handler = make_handler(router)

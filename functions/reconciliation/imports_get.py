@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import not_found
 from shared.listing import PageParams, fetch_page, page_params
@@ -57,6 +56,3 @@ async def get_import(
             ),
         }
     )
-
-
-handler = make_handler(router)

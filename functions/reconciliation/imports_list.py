@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.listing import PageParams, escape_like, fetch_page, one_of, order_by, page_params
 from shared.models.common import Day, Page, Pagination
@@ -83,6 +82,3 @@ async def list_imports(
         data=[ImportBatch.model_validate(row) for row in rows],
         pagination=Pagination(**pagination),
     )
-
-
-handler = make_handler(router)

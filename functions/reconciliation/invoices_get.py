@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from functions.reconciliation import VendorInvoiceId, call, error_responses, found
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.models.reconciliation import VendorInvoice
 
@@ -28,6 +27,3 @@ router = APIRouter(tags=["reconciliation"])
 async def get_vendor_invoice(ctx: Viewer, invoice_id: VendorInvoiceId) -> VendorInvoice:
     result = call(ctx, "reconciliation_invoice", {"invoice_id": invoice_id})
     return VendorInvoice.model_validate(found(result, "vendor invoice"))
-
-
-handler = make_handler(router)

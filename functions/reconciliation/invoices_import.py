@@ -3,7 +3,6 @@ in one call (all or nothing, or the valid ones), then matched."""
 
 from __future__ import annotations
 
-from shared.api import make_handler
 from shared.reconciliation.routes import json_import_router
 
 router = json_import_router(
@@ -23,5 +22,3 @@ router = json_import_router(
         ],
     },
 )
-
-handler = make_handler(router)

@@ -10,7 +10,6 @@ from fastapi import APIRouter
 
 from functions.reconciliation.purchase_orders_list import COLUMNS
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import not_found
 from shared.models.reconciliation import PurchaseOrder, PurchaseOrderLine
@@ -55,6 +54,3 @@ async def get_purchase_order(ctx: Viewer, po_id: PurchaseOrderId) -> PurchaseOrd
     return PurchaseOrder.model_validate(
         {**row, "lines": lines, "receipts": row.get("receipts") or []}
     )
-
-
-handler = make_handler(router)

@@ -3,7 +3,6 @@ in one call; vendors not known yet are created."""
 
 from __future__ import annotations
 
-from shared.api import make_handler
 from shared.reconciliation.routes import json_import_router
 
 router = json_import_router(
@@ -26,5 +25,3 @@ router = json_import_router(
         ],
     },
 )
-
-handler = make_handler(router)

@@ -8,7 +8,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.listing import PageParams, escape_like, fetch_page, one_of, order_by, page_params
 from shared.models.common import Page, Pagination
@@ -70,6 +69,3 @@ async def list_purchase_orders(
         data=[PurchaseOrderSummary.model_validate(row) for row in rows],
         pagination=Pagination(**pagination),
     )
-
-
-handler = make_handler(router)

@@ -3,7 +3,6 @@ naming its purchase order line by line number or item code."""
 
 from __future__ import annotations
 
-from shared.api import make_handler
 from shared.reconciliation.routes import json_import_router
 
 router = json_import_router(
@@ -17,5 +16,3 @@ router = json_import_router(
         "lines": [{"po_line": 1, "quantity_received": "10"}],
     },
 )
-
-handler = make_handler(router)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from functions.reconciliation import call, error_responses
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.models.reconciliation import ReconciliationSettings
 
@@ -24,6 +23,3 @@ router = APIRouter(tags=["reconciliation"])
 )
 async def get_settings(ctx: Viewer) -> ReconciliationSettings:
     return ReconciliationSettings.model_validate(call(ctx, "get_reconciliation_settings", {}))
-
-
-handler = make_handler(router)

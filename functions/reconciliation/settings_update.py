@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from functions.reconciliation import call, error_responses
-from shared.api import make_handler
 from shared.context import Admin
 from shared.models.reconciliation import ReconciliationSettings, SettingsUpdate
 
@@ -28,6 +27,3 @@ async def update_settings(ctx: Admin, body: SettingsUpdate) -> ReconciliationSet
     changes = body.to_json(exclude_unset=True)
     result = call(ctx, "update_reconciliation_settings", {"changes": changes})
     return ReconciliationSettings.model_validate(result)
-
-
-handler = make_handler(router)

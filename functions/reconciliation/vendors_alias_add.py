@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from functions.reconciliation import VendorId, call, error_responses, found
-from shared.api import make_handler
 from shared.context import Member
 from shared.models.reconciliation import VendorAliasAdded, VendorAliasCreate
 
@@ -31,6 +30,3 @@ async def add_alias(
     body = body or VendorAliasCreate()
     result = call(ctx, "add_vendor_alias", {"vendor_id": vendor_id, "alias": body.alias})
     return VendorAliasAdded.model_validate(found(result, "vendor"))
-
-
-handler = make_handler(router)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from functions.reconciliation import VendorId, call, error_responses, found
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.models.reconciliation import Vendor
 
@@ -26,6 +25,3 @@ router = APIRouter(tags=["reconciliation"])
 async def get_vendor(ctx: Viewer, vendor_id: VendorId) -> Vendor:
     result = call(ctx, "reconciliation_vendor", {"vendor_id": vendor_id})
     return Vendor.model_validate(found(result, "vendor"))
-
-
-handler = make_handler(router)

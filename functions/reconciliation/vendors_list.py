@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from functions.reconciliation import error_responses, plain
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.listing import PageParams, escape_like, fetch_page, one_of, order_by, page_params
 from shared.models.common import Page, Pagination
@@ -61,6 +60,3 @@ async def list_vendors(
         data=[VendorSummary.model_validate(row) for row in plain(rows)],
         pagination=Pagination(**pagination),
     )
-
-
-handler = make_handler(router)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from functions.reconciliation import VendorId, call, error_responses, found
-from shared.api import make_handler
 from shared.context import Member
 from shared.models.reconciliation import VendorMerge, VendorMerged
 
@@ -34,6 +33,3 @@ async def merge_vendor(
         {"vendor_id": vendor_id, "merged_id": body.vendor_id, "reason": body.reason},
     )
     return VendorMerged.model_validate(found(result, "vendor"))
-
-
-handler = make_handler(router)

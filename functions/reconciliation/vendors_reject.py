@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from functions.reconciliation import VendorId, call, error_responses, found
-from shared.api import make_handler
 from shared.context import Member
 from shared.models.reconciliation import Vendor, VendorSuggestionReject
 
@@ -32,6 +31,3 @@ async def reject_suggestion(
         {"vendor_id": vendor_id, "other_vendor_id": body.vendor_id, "reason": body.reason},
     )
     return Vendor.model_validate(found(result, "vendor"))
-
-
-handler = make_handler(router)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from functions.reconciliation import VendorId, call, error_responses, found
-from shared.api import make_handler
 from shared.context import Member
 from shared.models.reconciliation import VendorSplit, VendorSplitOff
 
@@ -35,6 +34,3 @@ async def split_alias(
         {"vendor_id": vendor_id, "alias_id": body.alias_id, "create_vendor": body.create_vendor},
     )
     return VendorSplitOff.model_validate(found(result, "vendor"))
-
-
-handler = make_handler(router)

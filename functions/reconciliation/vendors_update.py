@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from functions.reconciliation import VendorId, call, error_responses, found
 from shared import db
-from shared.api import make_handler
 from shared.context import Member
 from shared.errors import not_found
 from shared.models.reconciliation import Vendor, VendorUpdate
@@ -39,6 +38,3 @@ async def update_vendor(ctx: Member, vendor_id: VendorId, body: VendorUpdate) ->
         raise not_found("vendor")
     result = call(ctx, "reconciliation_vendor", {"vendor_id": vendor_id})
     return Vendor.model_validate(found(result, "vendor"))
-
-
-handler = make_handler(router)

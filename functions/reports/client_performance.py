@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query
 
 from functions.reports import STATUSES, ReportRange, error_responses, report_range
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.errors import validation
 from shared.models.reports import ClientPerformanceReport
@@ -58,6 +57,3 @@ async def client_performance(
         params["currency_code"] = currency
     data = db.rpc(ctx.db, "reports_client_performance", params)
     return ClientPerformanceReport.model_validate(data)
-
-
-handler = make_handler(router)

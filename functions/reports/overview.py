@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends
 
 from functions.reports import STATUSES, ReportRange, error_responses, report_range
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.models.reports import ReportsOverview
 
@@ -29,6 +28,3 @@ async def overview(
         ctx.db, "reports_overview", {"organization_id": str(ctx.organization_id), **period.params()}
     )
     return ReportsOverview.model_validate(data)
-
-
-handler = make_handler(router)

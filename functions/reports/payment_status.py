@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends
 
 from functions.reports import STATUSES, ReportRange, error_responses, report_range
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.models.reports import PaymentStatusReport
 
@@ -31,6 +30,3 @@ async def payment_status(
         {"organization_id": str(ctx.organization_id), **period.params()},
     )
     return PaymentStatusReport.model_validate(data)
-
-
-handler = make_handler(router)

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Query
 
 from functions.reports import STATUSES, ReportRange, error_responses, report_range
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.models.reports import GroupBy, RevenueReport
 
@@ -42,6 +41,3 @@ async def revenue(
         params["client_id"] = str(client_id)
     data = db.rpc(ctx.db, "reports_revenue", params)
     return RevenueReport.model_validate(data)
-
-
-handler = make_handler(router)

@@ -7,7 +7,6 @@ from fastapi import APIRouter
 
 from functions.settings import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Viewer
 from shared.models.settings import AllSettings
 
@@ -23,6 +22,3 @@ router = APIRouter(tags=["settings"])
 async def get_settings(ctx: Viewer) -> AllSettings:
     result = db.rpc(ctx.db, "get_settings", {"organization_id": str(ctx.organization_id)})
     return AllSettings.model_validate(result)
-
-
-handler = make_handler(router)

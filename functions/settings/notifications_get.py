@@ -7,7 +7,6 @@ from fastapi import APIRouter
 
 from functions.settings import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import SignedIn
 from shared.errors import not_found
 from shared.models.settings import NotificationSettings
@@ -31,6 +30,3 @@ async def get_notifications(user: SignedIn) -> NotificationSettings:
     if not rows:
         raise not_found("notification settings")
     return NotificationSettings.model_validate(rows[0])
-
-
-handler = make_handler(router)

@@ -7,7 +7,6 @@ from fastapi import APIRouter
 
 from functions.settings import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import SignedIn
 from shared.models.settings import NotificationSettings, NotificationsUpdate, section_json
 
@@ -23,6 +22,3 @@ router = APIRouter(tags=["settings"])
 async def update_notifications(body: NotificationsUpdate, user: SignedIn) -> NotificationSettings:
     result = db.rpc(user.db, "update_settings", {"notifications": section_json(body)})
     return NotificationSettings.model_validate(result["notifications"])
-
-
-handler = make_handler(router)

@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from functions.settings import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import SignedIn
 from shared.errors import not_found
 from shared.models.settings import ProfileSettings
@@ -30,6 +29,3 @@ async def get_profile(user: SignedIn) -> ProfileSettings:
     if not rows:
         raise not_found("profile")
     return ProfileSettings.model_validate(rows[0])
-
-
-handler = make_handler(router)

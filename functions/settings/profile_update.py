@@ -7,7 +7,6 @@ from fastapi import APIRouter
 
 from functions.settings import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import SignedIn
 from shared.models.settings import ProfileSettings, ProfileUpdate, section_json
 
@@ -23,6 +22,3 @@ router = APIRouter(tags=["settings"])
 async def update_profile(body: ProfileUpdate, user: SignedIn) -> ProfileSettings:
     result = db.rpc(user.db, "update_settings", {"profile": section_json(body)})
     return ProfileSettings.model_validate(result["profile"])
-
-
-handler = make_handler(router)

@@ -11,7 +11,6 @@ from fastapi import APIRouter
 
 from functions.settings import error_responses
 from shared import db
-from shared.api import make_handler
 from shared.context import Member
 from shared.errors import forbidden
 from shared.models.settings import AllSettings, SettingsUpdate, section_json
@@ -48,6 +47,3 @@ async def update_settings(body: SettingsUpdate, ctx: Member) -> AllSettings:
         },
     )
     return AllSettings.model_validate(result)
-
-
-handler = make_handler(router)

@@ -103,5 +103,5 @@ def test_function_imports_only_what_it_needs(
         assert not loaded & SPREADSHEET, f"{spec.name} imports {loaded & SPREADSHEET}"
     if not spec.uses_aws:
         assert not loaded & AWS, f"{spec.name} has no AWS permissions but imports {loaded & AWS}"
-    if not spec.module.startswith("functions.auth.") or spec.module == "functions.auth.me":
+    if not spec.module.startswith("functions.auth."):
         assert not loaded & AUTH_CLIENT, f"{spec.name} imports the Auth client it does not use"

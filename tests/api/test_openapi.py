@@ -8,7 +8,8 @@ import json
 from http.client import responses as reason_phrases
 
 import httpx
-from fastapi.routing import APIRoute
+from fastapi import APIRouter
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from devstack.functions import http_routes, load_functions
 from devstack.openapi import OPENAPI_JSON, _import_on_a_worker, build_openapi, render
@@ -33,6 +34,12 @@ def test_every_http_function_is_documented_once() -> None:
     assert documented == declared
 
 
+def _routes(router: APIRouter) -> list[RouteContext]:
+    """A router's routes, those of the routers it includes among them (an area's function
+    includes each route module's router), in the order the app tries them."""
+    return [c for c in iter_route_contexts(router.routes) if isinstance(c.original_route, APIRoute)]
+
+
 def test_each_function_serves_exactly_the_routes_serverless_yml_gives_it() -> None:
     """A function's router (its module's, several route modules' when it serves several
     routes) holds the routes of its httpApi events, no more: API Gateway sends a function
@@ -43,7 +50,7 @@ def test_each_function_serves_exactly_the_routes_serverless_yml_gives_it() -> No
     specs = [s for s in load_functions() if s.routes]
     modules = _import_on_a_worker([s.module for s in specs])
     for spec, module in zip(specs, modules, strict=True):
-        routes = [r for r in module.router.routes if isinstance(r, APIRoute)]
+        routes = _routes(module.router)
         served = [(method, r.path) for r in routes for method in sorted(r.methods or ())]
         assert sorted(served) == sorted(spec.routes), spec.name
         for index, route in enumerate(routes):
@@ -89,10 +96,11 @@ def test_the_query_parameters_documented_are_those_the_api_takes() -> None:
     modules = _import_on_a_worker([s.module for s in specs])
     for spec, module in zip(specs, modules, strict=True):
         route = next(
-            r
-            for r in module.router.routes
-            if isinstance(r, APIRoute) and r.path == spec.path and spec.method in (r.methods or ())
+            r.original_route
+            for r in _routes(module.router)
+            if r.path == spec.path and spec.method in (r.methods or ())
         )
+        assert isinstance(route, APIRoute)
         operation = document["paths"][spec.path][(spec.method or "").lower()]
         listed = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
         assert listed == declared(route).names, spec.route_key

@@ -356,7 +356,7 @@ def test_the_names_are_what_fastapi_knows_of_the_route(
 def test_a_cold_start_without_a_query_string_does_not_load_the_check() -> None:
     """Lambda ships no bytecode: shared.query is compiled by the first request with a query
     string, not by the import of every function (the import cost stays as it was)."""
-    probe = "import sys, functions.clients.list; print('shared.query' in sys.modules)"
+    probe = "import sys, functions.clients.api; print('shared.query' in sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
     )

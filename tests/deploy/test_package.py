@@ -16,6 +16,7 @@ layer's), 2 minutes on a fresh machine.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -242,6 +243,42 @@ def test_each_zip_holds_its_handler_and_all_of_shared(package: Package) -> None:
         assert with_fonts == MAKES_DOCUMENTS & set(package.functions)
     else:
         assert with_fonts == set(package.functions)
+
+
+def _function_files(module_file: str) -> set[str]:
+    """The files of functions/ that importing ``module_file`` reads (its imports of
+    functions.*, followed): an area's function imports each of its route modules."""
+    found: set[str] = set()
+    todo = [module_file]
+    while todo:
+        path = todo.pop()
+        if path in found or not (ROOT / path).is_file():
+            continue
+        found.add(path)
+        parts = Path(path).with_suffix("").parts
+        for index in range(1, len(parts) - (parts[-1] != "__init__")):
+            todo.append("/".join(parts[:index]) + "/__init__.py")
+        for node in ast.walk(ast.parse((ROOT / path).read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            for name in names:
+                if name.split(".")[0] == "functions":
+                    base = name.replace(".", "/")
+                    todo += [base + ".py", base + "/__init__.py"]
+    return found
+
+
+def test_each_zip_holds_every_module_its_handler_imports(package: Package) -> None:
+    """A function serving several routes imports each route's module: each must be in its
+    zip (serverless.yml's patterns), or the deployed function fails at its first import."""
+    for name, function in package.functions.items():
+        needed = _function_files(function["handler"].rpartition(".")[0] + ".py")
+        with package.zip(name) as archive:
+            missing = needed - set(archive.namelist())
+        assert not missing, f"{name}: its zip misses {sorted(missing)}"
 
 
 def test_no_zip_holds_tests_devstack_bench_or_other_functions(package: Package) -> None:
