@@ -43,6 +43,7 @@ drop policy if exists "members read their organization's notes" on public.rt_not
 create policy "members read their organization's notes" on public.rt_notes for select
   to authenticated
   using (org_id in (select m.org_id from public.rt_members m where m.user_id = auth.uid()));
+revoke all on public.rt_notes from anon, authenticated;
 grant select (id, org_id, body, amount), insert, update, delete on public.rt_notes
   to authenticated;
 grant select on public.rt_members to authenticated;
@@ -135,7 +136,10 @@ class Client:
                 return self.inbox.pop(i)
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            message = self.recv(left)
+            try:
+                message = self.recv(left)
+            except TimeoutError:
+                break
             if match(message):
                 return message
             self.inbox.append(message)
@@ -148,8 +152,14 @@ class Client:
         return self.wait(lambda m: m["topic"] == topic and m["event"] == event, timeout)
 
     def nothing(self, topic: str, event: str, within: float = 0.5) -> None:
+        self.nothing_matching(lambda m: m["topic"] == topic and m["event"] == event, within)
+
+    def event_matching(self, match: Callable[[Message], bool]) -> Message:
+        return self.wait(match)
+
+    def nothing_matching(self, match: Callable[[Message], bool], within: float = 0.5) -> None:
         with pytest.raises(AssertionError, match="no matching message"):
-            self.event(topic, event, within)
+            self.wait(match, within)
 
     def join(self, topic: str, config: dict[str, Any] | None = None, **payload: Any) -> Message:
         body = {"config": {"broadcast": {"self": False, "ack": False}, **(config or {})}}
@@ -294,3 +304,340 @@ def test_leave_replies_ok_then_closes_the_channel(client: Callable[..., Client])
     assert close["join_ref"] == join_ref
     after = c.push(name, "broadcast", {"type": "broadcast", "event": "x", "payload": {}})
     assert c.reply(after)["payload"]["status"] == "error"
+
+
+# -- broadcast ------------------------------------------------------------------------------
+
+
+def test_broadcast_reaches_the_others_and_self_and_ack_as_configured(
+    client: Callable[..., Client],
+) -> None:
+    name = topic()
+    sender, receiver = client(), client()
+    receiver.join(name)
+    join_ref = str(sender.ref + 1)
+    sender.join(name, {"broadcast": {"self": True, "ack": True}})
+    message = {"type": "broadcast", "event": "moved", "payload": {"x": 1}}
+    ref = sender.push(name, "broadcast", message, join_ref=join_ref)
+    assert sender.reply(ref)["payload"] == {"status": "ok", "response": {}}
+    assert receiver.event(name, "broadcast")["payload"] == message
+    assert sender.event(name, "broadcast")["payload"] == message
+
+    quiet = client()
+    quiet_ref = str(quiet.ref + 1)
+    quiet.join(name)  # self and ack off: neither its own message nor a reply
+    quiet.push(name, "broadcast", {**message, "event": "quiet"}, join_ref=quiet_ref)
+    assert receiver.event(name, "broadcast")["payload"]["event"] == "quiet"
+    quiet.nothing(name, "broadcast")
+    quiet.nothing(name, "phx_reply")
+
+
+def test_binary_broadcast_of_vsn_2_reaches_both_serializers(
+    client: Callable[..., Client],
+) -> None:
+    name = topic()
+    v2, v1, sender = client("2.0.0"), client("1.0.0"), client("2.0.0")
+    v2.join(name)
+    v1.join(name)
+    join_ref = str(sender.ref + 1)
+    sender.join(name, {"broadcast": {"ack": True}})
+    sender.ws.send(user_broadcast_push(join_ref, "99", name, "typed", {"text": "héllo"}))
+    assert sender.reply("99")["payload"]["status"] == "ok"
+    expected = {"type": "broadcast", "event": "typed", "payload": {"text": "héllo"}}
+    assert v2.event(name, "broadcast")["payload"] == expected
+    assert v1.event(name, "broadcast")["payload"] == expected
+
+
+def test_a_public_and_a_private_channel_of_the_same_name_never_meet(
+    client: Callable[..., Client], world: dict[str, str]
+) -> None:
+    name = f"realtime:rt-test:{world['org_a']}"
+    public, private = client(), client()
+    public.join(name)
+    assert (
+        private.join(name, {"private": True}, access_token=private.token(world["alice"]))[
+            "payload"
+        ]["status"]
+        == "ok"
+    )
+    sender = client()
+    join_ref = str(sender.ref + 1)
+    sender.join(name)
+    sender.push(name, "broadcast", {"type": "broadcast", "event": "e", "payload": {}}, join_ref)
+    assert public.event(name, "broadcast")["payload"]["event"] == "e"
+    private.nothing(name, "broadcast")
+
+
+# -- private channels -----------------------------------------------------------------------
+
+
+def test_private_channel_is_refused_to_a_non_member_with_the_real_message(
+    client: Callable[..., Client], world: dict[str, str]
+) -> None:
+    c = client()
+    name = f"rt-test:{world['org_a']}"
+    refused = c.join(f"realtime:{name}", {"private": True}, access_token=c.token(world["bob"]))
+    assert refused["payload"] == {
+        "status": "error",
+        "response": {
+            "reason": f"Unauthorized: You do not have permissions to read from this Channel"
+            f" topic: {name}"
+        },
+    }
+    anon = c.join(f"realtime:{name}", {"private": True})  # the anon key: no membership
+    assert anon["payload"]["status"] == "error"
+
+
+def test_private_broadcast_needs_the_insert_policy(
+    client: Callable[..., Client], world: dict[str, str], sql: Callable[..., None]
+) -> None:
+    org_b_writer = str(uuid.uuid4())
+    sql("insert into public.rt_members values (%s, %s)", org_b_writer, world["org_b"])
+    name = f"realtime:rt-test:{world['org_a']}"
+    config = {"private": True, "broadcast": {"ack": True}}
+    alice, reader = client(), client()
+    reader.join(name, {"private": True}, access_token=reader.token(world["alice"]))
+    join_ref = str(alice.ref + 1)
+    assert (
+        alice.join(name, config, access_token=alice.token(world["alice"]))["payload"]["status"]
+        == "ok"
+    )
+    ref = alice.push(
+        name, "broadcast", {"type": "broadcast", "event": "ok", "payload": {}}, join_ref
+    )
+    assert alice.reply(ref)["payload"]["status"] == "ok"
+    assert reader.event(name, "broadcast")["payload"]["event"] == "ok"
+
+    # A member who may read but not send: no relay and no acknowledgement, as Realtime.
+    name_b = f"realtime:rt-test:{world['org_b']}"
+    bob, other = client(), client()
+    other.join(name_b, {"private": True}, access_token=other.token(world["bob"]))
+    join_ref = str(bob.ref + 1)
+    assert (
+        bob.join(name_b, config, access_token=bob.token(world["bob"]))["payload"]["status"] == "ok"
+    )
+    bob.push(name_b, "broadcast", {"type": "broadcast", "event": "no", "payload": {}}, join_ref)
+    bob.nothing(name_b, "phx_reply")
+    other.nothing(name_b, "broadcast")
+
+
+def test_broadcast_from_the_database_reaches_public_and_private_channels(
+    client: Callable[..., Client], world: dict[str, str], sql: Callable[..., None]
+) -> None:
+    private_name = f"rt-test:{world['org_a']}"
+    member, stranger, public = client("2.0.0"), client(), client()
+    member.join(
+        f"realtime:{private_name}",
+        {"private": True, "broadcast": {"replication_ready": True}},
+        access_token=member.token(world["alice"]),
+    )
+    ready = member.event(f"realtime:{private_name}", "system", timeout=10)
+    assert ready["payload"]["message"] == "Replication connection established"
+    public_name = f"public-{uuid.uuid4().hex[:6]}"
+    public.join(f"realtime:{public_name}")
+    stranger.join(f"realtime:{private_name}")  # the public channel of the same name
+    sql("select realtime.send(%s::jsonb, 'progress', %s, true)", '{"done": 3}', private_name)
+    sql("select realtime.send(%s::jsonb, 'tick', %s, false)", '{"n": 1}', public_name)
+    got = member.event(f"realtime:{private_name}", "broadcast")["payload"]
+    assert got["event"] == "progress"
+    assert got["payload"]["done"] == 3
+    assert set(got["meta"]) == {"id"}
+    tick = public.event(f"realtime:{public_name}", "broadcast")["payload"]
+    assert (tick["event"], tick["payload"]["n"]) == ("tick", 1)
+    stranger.nothing(f"realtime:{private_name}", "broadcast")
+
+
+# -- presence -------------------------------------------------------------------------------
+
+
+def test_presence_track_untrack_state_and_diff(client: Callable[..., Client]) -> None:
+    name = topic()
+    first, second = client(), client("2.0.0")
+    presence = {"presence": {"key": "ann", "enabled": True}}
+    ref_one = str(first.ref + 1)
+    first.join(name, presence)
+    assert first.event(name, "presence_state")["payload"] == {}
+    ref = first.push(
+        name, "presence", {"type": "presence", "event": "track", "payload": {"at": 1}}, ref_one
+    )
+    assert first.reply(ref)["payload"] == {"status": "ok", "response": {}}
+    joined = first.event(name, "presence_diff")["payload"]
+    [meta] = joined["joins"]["ann"]["metas"]
+    assert meta["at"] == 1
+    assert isinstance(meta["phx_ref"], str)
+    assert joined["leaves"] == {}
+
+    second.join(name, {"presence": {"key": "bo", "enabled": True}})
+    state = second.event(name, "presence_state")["payload"]
+    assert state == {"ann": {"metas": [meta]}}
+
+    first.push(
+        name, "presence", {"type": "presence", "event": "track", "payload": {"at": 2}}, ref_one
+    )
+    update = second.event(name, "presence_diff")["payload"]
+    assert update["leaves"] == {"ann": {"metas": [meta]}}
+    [new] = update["joins"]["ann"]["metas"]
+    assert (new["at"], new["phx_ref_prev"]) == (2, meta["phx_ref"])
+
+    first.push(name, "presence", {"type": "presence", "event": "untrack"}, ref_one)
+    left = second.event(name, "presence_diff")["payload"]
+    assert left == {"joins": {}, "leaves": {"ann": {"metas": [new]}}}
+
+    first.push(name, "presence", {"type": "presence", "event": "track", "payload": {}}, ref_one)
+    second.event(name, "presence_diff")
+    first.close()  # a closed socket leaves
+    gone = second.event(name, "presence_diff")["payload"]
+    assert list(gone["leaves"]) == ["ann"]
+
+
+# -- postgres_changes -----------------------------------------------------------------------
+
+
+def notes(**change: Any) -> dict[str, Any]:
+    return {"event": "*", "schema": "public", "table": "rt_notes", **change}
+
+
+def test_postgres_changes_reach_members_of_the_rows_organization_only(
+    client: Callable[..., Client], world: dict[str, str], sql: Callable[..., None]
+) -> None:
+    alice, bob = client(), client("2.0.0")
+    a_topic, b_topic = topic(), topic()
+    joined = alice.subscribe(a_topic, alice.token(world["alice"]), notes())
+    bob.subscribe(b_topic, bob.token(world["bob"]), notes())
+    for n in range(5):
+        sql(
+            "insert into public.rt_notes (org_id, body, amount, secret)"
+            " values (%s, %s, 12.50, 's')",
+            world["org_a"],
+            f"a{n}",
+        )
+        sql("insert into public.rt_notes (org_id, body) values (%s, %s)", world["org_b"], f"b{n}")
+    got_a = [alice.event(a_topic, "postgres_changes")["payload"] for _ in range(5)]
+    got_b = [bob.event(b_topic, "postgres_changes")["payload"] for _ in range(5)]
+    assert [g["data"]["record"]["body"] for g in got_a] == [f"a{n}" for n in range(5)]
+    assert [g["data"]["record"]["body"] for g in got_b] == [f"b{n}" for n in range(5)]
+    alice.nothing(a_topic, "postgres_changes")
+    bob.nothing(b_topic, "postgres_changes")
+
+    data = got_a[0]["data"]
+    assert got_a[0]["ids"] == [joined["payload"]["response"]["postgres_changes"][0]["id"]]
+    assert data["type"] == "INSERT"
+    assert (data["schema"], data["table"], data["errors"]) == ("public", "rt_notes", None)
+    assert data["commit_timestamp"].endswith("Z")
+    # The columns the role may select (`secret` is not granted), typed as Realtime names them.
+    assert data["columns"] == [
+        {"name": "id", "type": "int4"},
+        {"name": "org_id", "type": "uuid"},
+        {"name": "body", "type": "text"},
+        {"name": "amount", "type": "numeric"},
+    ]
+    assert set(data["record"]) == {"id", "org_id", "body", "amount"}
+    assert data["record"]["amount"] == 12.5
+    assert data["record"]["org_id"] == world["org_a"]
+
+
+def test_update_and_delete_payloads_as_realtime_sends_them(
+    client: Callable[..., Client], world: dict[str, str], database: Database
+) -> None:
+    alice = client()
+    name = topic()
+    alice.subscribe(name, alice.token(world["alice"]), notes())
+    # One at a time: Realtime checks the row as it is when the change is read, so an
+    # insert whose row is already deleted reaches nobody.
+    with psycopg.connect(admin_url(database.url), autocommit=True) as conn:
+        row = conn.execute(
+            "insert into public.rt_notes (org_id, body) values (%s, 'x') returning id",
+            (world["org_a"],),
+        ).fetchone()
+        assert row is not None
+        note = row[0]
+        insert = alice.event(name, "postgres_changes")["payload"]["data"]
+        conn.execute("update public.rt_notes set body = 'y' where id = %s", (note,))
+        update = alice.event(name, "postgres_changes")["payload"]["data"]
+        conn.execute("delete from public.rt_notes where id = %s", (note,))
+        delete = alice.event(name, "postgres_changes")["payload"]["data"]
+    assert insert["type"] == "INSERT"
+    assert update["type"] == "UPDATE"
+    assert update["record"]["body"] == "y"
+    assert update["old_record"] == {"id": note}  # the replica identity: the primary key
+    assert delete["type"] == "DELETE"
+    assert delete["old_record"] == {"id": note}  # RLS on: the primary key alone
+    assert "record" not in delete
+
+
+def test_filters_and_events_select_the_changes(
+    client: Callable[..., Client], world: dict[str, str], sql: Callable[..., None]
+) -> None:
+    c = client()
+    token = c.token(world["alice"])
+    cases = {
+        "eq": notes(event="INSERT", filter="body=eq.match"),
+        "neq": notes(event="INSERT", filter=f"org_id=neq.{world['org_b']}"),
+        "in": notes(event="INSERT", filter="body=in.(one,match)"),
+        "gt": notes(event="INSERT", filter="amount=gt.10"),
+        "lte": notes(event="INSERT", filter="amount=lte.10"),
+        "update": notes(event="UPDATE"),
+    }
+    topics = {case: topic() for case in cases}
+    for case, change in cases.items():
+        c.subscribe(topics[case], token, change)
+    sql(
+        "insert into public.rt_notes (org_id, body, amount) values (%s, 'match', 20)",
+        world["org_a"],
+    )
+    sql(
+        "insert into public.rt_notes (org_id, body, amount) values (%s, 'other', 5)", world["org_a"]
+    )
+    seen: dict[str, list[str]] = {case: [] for case in cases}
+    for _ in range(6):  # eq 1, neq 2, in 1, gt 1, lte 1, update 0
+        message = c.event_matching(lambda m: m["event"] == "postgres_changes")
+        case = next(k for k, v in topics.items() if v == message["topic"])
+        seen[case].append(message["payload"]["data"]["record"]["body"])
+    c.nothing_matching(lambda m: m["event"] == "postgres_changes")
+    assert seen == {
+        "eq": ["match"],
+        "neq": ["match", "other"],
+        "in": ["match"],
+        "gt": ["match"],
+        "lte": ["other"],
+        "update": [],
+    }
+
+
+def test_postgres_changes_errors_are_system_messages(
+    client: Callable[..., Client], world: dict[str, str]
+) -> None:
+    c = client()
+    token = c.token(world["alice"])
+    cases = {
+        "public.rt_unpublished": (
+            notes(table="rt_unpublished"),
+            "Unable to subscribe to changes with given parameters. Please check Realtime is"
+            " enabled for the given connect parameters: [event: *, schema: public, table:"
+            " rt_unpublished, filters: [], select: nil]",
+        ),
+        "bad operator": (
+            notes(filter="body=foo.bar"),
+            'Error parsing `filter` params: ["foo", "bar"]',
+        ),
+        "in without parentheses": (
+            notes(filter="body=in.a,b"),
+            "Error parsing `filter` params: `in` filter value must be wrapped by parentheses",
+        ),
+        "no params": (
+            {"event": "*"},
+            "No subscription params provided. Please provide at least a `schema` or `table`"
+            ' to subscribe to: %{"event" => "*"}',
+        ),
+    }
+    for change, message in cases.values():
+        name = topic()
+        reply = c.join(name, {"postgres_changes": [change]}, access_token=token)
+        assert reply["payload"]["status"] == "ok"
+        system = c.event(name, "system", timeout=10)["payload"]
+        assert system == {
+            "extension": "postgres_changes",
+            "status": "error",
+            "message": message,
+            "channel": name.removeprefix("realtime:"),
+        }
