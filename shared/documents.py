@@ -36,7 +36,9 @@ with ``shared.pdf.render_document_pdf(document, "quote")``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 from shared import db
@@ -127,3 +129,16 @@ def load_quote_document(
         {"organization_id": str(organization_id), "quote_id": str(quote_id)},
     )
     return _shaped(document) if isinstance(document, dict) else None
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def content_disposition(number: str, fallback: str = "document") -> str:
+    """``inline; filename="<number>.pdf"``: an ASCII name for every browser, and the exact
+    name (RFC 6266 ``filename*``) when the number has other characters."""
+    ascii_name = _UNSAFE.sub("-", number).strip("-") or fallback
+    value = f'inline; filename="{ascii_name}.pdf"'
+    if ascii_name != number:
+        value += f"; filename*=UTF-8''{quote(number + '.pdf', safe='')}"
+    return value

@@ -1,6 +1,7 @@
 """Emailing one invoice: the message composed (templates, its PDF attached) and sent
 through SES; the caller records the send in the database (``mark_invoice_sent``). The
-send route makes one; `shared.bulk_send` makes a bulk send's, each at most once.
+send route makes one; `shared.bulk_send` makes a bulk send's, each at most once. A quote
+goes the same way (`compose_quote`, recorded by ``mark_quote_sent``).
 
 Only the functions that send import this module (it pulls in Jinja2, boto3 and the PDF
 library).
@@ -16,7 +17,7 @@ from typing import Any
 from shared import email as mail
 from shared.errors import ApiError
 from shared.formatting import format_date, format_money
-from shared.pdf import render_invoice_pdf
+from shared.pdf import render_document_pdf, render_invoice_pdf
 from shared.settings import Settings
 
 
@@ -24,7 +25,7 @@ from shared.settings import Settings
 class Composed:
     raw: bytes
     subject: str
-    kind: str  # invoice | receipt
+    kind: str  # invoice | receipt | quote
     to: list[str]
     cc: list[str]
     bcc: list[str]
@@ -103,11 +104,54 @@ def compose(
     return Composed(raw, subject, kind, list(to), list(cc), list(bcc))
 
 
-def pdf_file_name(number: str) -> str:
-    """The attached PDF's name: ``invoice-<number>.pdf``, the number's unsafe
-    characters dashes."""
+def pdf_file_name(number: str, kind: str = "invoice") -> str:
+    """The attached PDF's name: ``invoice-<number>.pdf`` (``quote-<number>.pdf``), the
+    number's unsafe characters dashes."""
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in number).strip("-.")
-    return f"invoice-{safe or 'document'}.pdf"
+    return f"{kind}-{safe or 'document'}.pdf"
+
+
+def compose_quote(
+    document: dict[str, Any],
+    settings: Settings,
+    *,
+    to: Sequence[str],
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+    subject: str | None = None,
+    message: str | None = None,
+) -> Composed:
+    """The email of a quote (`shared.documents.load_quote_document`) with its PDF."""
+    business = document["business"]
+    reply_to = business.get("business_email") or None
+    number = document["quote_number"]
+    subject = subject or f"Quote {number} from {business['name'] or 'us'}"
+    client = document.get("client") or {}
+    html, text = mail.render(
+        "quote",
+        business_name=business["name"] or "",
+        client_name=client.get("contact_person") or client.get("company_name") or "",
+        quote_number=number,
+        issue_date=format_date(document["issue_date"]),
+        valid_until=format_date(document["valid_until"]),
+        total=format_money(document["total_amount"], document["currency"]),
+        message=message or "",
+        footer=business.get("invoice_footer") or "",
+        reply_to=reply_to or "",
+    )
+    pdf = render_document_pdf(document, "quote")
+    sender, _ = sender_for(settings, document)
+    raw = mail.build_raw(
+        sender=sender,
+        to=list(to),
+        cc=list(cc),
+        reply_to=reply_to,
+        subject=subject,
+        html=html,
+        text=text,
+        attachments=[mail.Attachment(pdf_file_name(number, "quote"), pdf)],
+    )
+    return Composed(raw, subject, "quote", list(to), list(cc), list(bcc))
 
 
 def send(composed: Composed, settings: Settings, document: dict[str, Any]) -> str:

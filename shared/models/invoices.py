@@ -318,6 +318,7 @@ class Invoice(_InvoiceFields):
     """One invoice, whole: its items (in order), payments (oldest first) and client."""
 
     created_by: UUID | None = None
+    quote_id: UUID | None = Field(default=None, description="The quote it was made from")
     notes: str | None = None
     terms: str | None = None
     payment_instructions: str | None = None
