@@ -21,7 +21,9 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from devstack import postgres
 from devstack.postgres import Database, admin_url
+from devstack.stack import serve
 from tests.stacks import Target, local_only
 from tests.tokens import user_claims
 
@@ -641,3 +643,108 @@ def test_postgres_changes_errors_are_system_messages(
             "message": message,
             "channel": name.removeprefix("realtime:"),
         }
+
+
+# -- tokens ---------------------------------------------------------------------------------
+
+
+def test_an_expiring_token_closes_the_channel_with_the_real_message(
+    client: Callable[..., Client], world: dict[str, str]
+) -> None:
+    c = client()
+    name = topic()
+    join_ref = str(c.ref + 1)
+    reply = c.join(name, access_token=c.token(world["alice"], exp=int(time.time()) + 2))
+    assert reply["payload"]["status"] == "ok"
+    system = c.event(name, "system", timeout=6)["payload"]
+    assert system["extension"] == "system"
+    assert system["status"] == "error"
+    assert system["message"].startswith("Token has expired ")
+    assert system["channel"] == name.removeprefix("realtime:")
+    close = c.event(name, "phx_close")
+    assert close["join_ref"] == join_ref
+
+
+def test_access_token_refresh_extends_the_channel(
+    client: Callable[..., Client], world: dict[str, str], sql: Callable[..., None]
+) -> None:
+    c = client()
+    name = topic()
+    join_ref = str(c.ref + 1)
+    short = c.token(world["alice"], exp=int(time.time()) + 2)
+    c.subscribe(name, short, notes(event="INSERT"))
+    c.push(name, "access_token", {"access_token": c.token(world["alice"])}, join_ref)
+    again = c.event(name, "system")["payload"]  # resubscribed with the new claims
+    assert again["message"] == "Subscribed to PostgreSQL"
+    time.sleep(2.5)
+    c.nothing(name, "system", within=0.5)
+    sql("insert into public.rt_notes (org_id, body) values (%s, 'after')", world["org_a"])
+    data = c.event(name, "postgres_changes")["payload"]["data"]
+    assert data["record"]["body"] == "after"
+
+    c.push(name, "access_token", {"access_token": "not.a.jwt"}, join_ref)
+    refused = c.event(name, "system")["payload"]
+    assert (refused["status"], refused["message"]) == (
+        "error",
+        "The token provided is not a valid JWT",
+    )
+    c.event(name, "phx_close")
+
+
+def test_a_refreshed_token_that_loses_the_membership_closes_a_private_channel(
+    client: Callable[..., Client], world: dict[str, str]
+) -> None:
+    c = client()
+    name = f"rt-test:{world['org_a']}"
+    join_ref = str(c.ref + 1)
+    c.join(f"realtime:{name}", {"private": True}, access_token=c.token(world["alice"]))
+    c.push(f"realtime:{name}", "access_token", {"access_token": c.token(world["bob"])}, join_ref)
+    system = c.event(f"realtime:{name}", "system")["payload"]
+    assert system["message"] == (
+        f"You do not have permissions to read from this Channel topic: {name}"
+    )
+    c.event(f"realtime:{name}", "phx_close")
+
+
+# -- a PostgreSQL restart -------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_postgres_restart_is_announced_and_changes_flow_again() -> None:
+    """A cluster of its own (the session's stays up): the slot is temporary, as Realtime's,
+    so the server tells its subscribers when replication stops and when it resumes; what
+    was committed in between is not delivered."""
+    local_only("restarts a PostgreSQL of its own")
+    with postgres.ephemeral_cluster() as cluster:
+        postgres.apply_platform(cluster.admin_url)
+        with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
+            conn.execute(
+                "create table public.rt_plain (id int primary key, body text);"
+                " grant select on public.rt_plain to anon;"
+                " alter publication supabase_realtime add table public.rt_plain"
+            )
+        server = serve(cluster.url)
+        try:
+            c = Client(server)
+            name = topic()
+            change = {"event": "INSERT", "schema": "public", "table": "rt_plain"}
+            c.subscribe(name, server.config.keys.anon_key, change)
+
+            def insert(n: int) -> None:
+                with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
+                    conn.execute("insert into public.rt_plain values (%s, 'x')", (n,))
+
+            insert(1)
+            assert c.event(name, "postgres_changes")["payload"]["data"]["record"]["id"] == 1
+            cluster.stop()
+            down = c.event(name, "system", timeout=10)["payload"]
+            assert (down["extension"], down["status"]) == ("postgres_changes", "error")
+            assert down["message"] == "Realtime was unable to connect to the project database"
+            cluster.start()
+            up = c.event(name, "system", timeout=15)["payload"]
+            assert (up["status"], up["message"]) == ("ok", "Subscribed to PostgreSQL")
+            insert(2)
+            assert c.event(name, "postgres_changes")["payload"]["data"]["record"]["id"] == 2
+            c.close()
+        finally:
+            server.stop()
