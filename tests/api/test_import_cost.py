@@ -36,6 +36,8 @@ MAKES_DOCUMENTS = {
     "jobsBulkWorker",
     "jobsReminders",
     "reportsExport",
+    "quotesPdf",
+    "quotesSend",
 }
 MAKES_SPREADSHEETS = {"reportsExport"}
 NEVER = {
