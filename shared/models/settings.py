@@ -27,7 +27,6 @@ from pydantic import (
     ValidationInfo,
     computed_field,
     field_validator,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -541,18 +540,24 @@ class BusinessUpdate(Input):
         default=None, description="Per document type: its pattern and counter reset."
     )
 
-    @model_validator(mode="after")
-    def _one_way_to_the_invoice_pattern(self) -> BusinessUpdate:
-        invoice = self.numbering.invoice if self.numbering else None
-        given = self.model_fields_set & {"invoice_prefix", "invoice_number_padding"}
-        if invoice is not None and "pattern" in invoice.model_fields_set and given:
+    @field_validator("numbering")
+    @classmethod
+    def _one_way_to_the_invoice_pattern(
+        cls, value: NumberingUpdate | None, info: ValidationInfo
+    ) -> NumberingUpdate | None:
+        """The invoice pattern, or the old prefix and padding that rewrite it: not both
+        (the fields before this one are validated already; given means not None)."""
+        given = [
+            f for f in ("invoice_prefix", "invoice_number_padding") if info.data.get(f) is not None
+        ]
+        invoice = value.invoice if value else None
+        if invoice is not None and invoice.pattern is not None and given:
             raise PydanticCustomError(
                 "numbering_conflict",
-                "numbering.invoice.pattern and {fields} cannot change together:"
-                " give the pattern alone",
-                {"fields": " and ".join(sorted(given))},
+                "invoice.pattern cannot change together with {fields}: give the pattern alone",
+                {"fields": " and ".join(given)},
             )
-        return self
+        return value
 
     @field_validator(
         "default_currency",
