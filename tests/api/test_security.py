@@ -47,6 +47,9 @@ class Targets:
     vendor: str = ""
     vendor_invoice: str = ""
     exception: str = ""
+    recurring_profile: str = ""
+    credit_note: str = ""
+    refund: str = ""
 
     def fill(self, spec: FunctionSpec) -> str:
         path = spec.path or ""
@@ -60,6 +63,9 @@ class Targets:
             ("/api/clients", self.client),
             ("/api/invoices", self.invoice),
             ("/api/payments", self.payment),
+            ("/api/recurring-profiles/", self.recurring_profile),
+            ("/api/credit-notes/", self.credit_note),
+            ("/api/refunds/", self.refund),
         ):
             if path.startswith(prefix):
                 return path.replace("{id}", value)
@@ -151,7 +157,31 @@ def targets(world: World) -> Targets:
         "select id::text from public.reconciliation_exceptions where vendor_invoice_id = %s",
         vendor_invoice,
     )[0][0]
+    # A credit note and a refund of A (their migration's RPCs, as the superuser).
+    credit_note = world.sql(
+        "select public.create_credit_note(%s, %s, jsonb_build_object('kind', 'amount',"
+        " 'amount', 5)) ->> 'id'",
+        org,
+        invoice,
+    )[0][0]
+    refund = world.sql(
+        "select public.record_refund(%s, jsonb_build_object('payment_id', %s::uuid, 'amount', 1))"
+        " ->> 'id'",
+        org,
+        payment,
+    )[0][0]
+    # A recurring profile of A (its migration's RPC, as the superuser).
+    recurring_profile = world.sql(
+        "select public.create_recurring_profile(%s, jsonb_build_object('client_id', %s::uuid,"
+        " 'frequency', 'monthly', 'start_date', '2031-01-01', 'notes', 'untouched'),"
+        " '[{\"description\": \"Work\", \"quantity\": 1, \"rate\": 5}]') ->> 'id'",
+        org,
+        client,
+    )[0][0]
     return Targets(
+        recurring_profile=recurring_profile,
+        credit_note=credit_note,
+        refund=refund,
         client=client,
         invoice=invoice,
         payment=payment,
@@ -282,7 +312,7 @@ def test_stranger_naming_organization_a_is_403(
 def test_stranger_gets_404_for_organization_a_ids(
     any_api: Api, world: World, targets: Targets, spec: FunctionSpec
 ) -> None:
-    body = {"notes": "written by a stranger"} if spec.method == "PUT" else None
+    body = {"notes": "written by a stranger"} if spec.method in ("PUT", "PATCH") else None
     reply = _call(any_api, spec, targets.fill(spec), as_="bob", json_body=body)
     assert reply.status == 404, reply.json()
     assert reply.error["code"] == "not_found"
