@@ -50,6 +50,7 @@ class Targets:
     recurring_profile: str = ""
     credit_note: str = ""
     refund: str = ""
+    quote: str = ""
 
     def fill(self, spec: FunctionSpec) -> str:
         path = spec.path or ""
@@ -66,6 +67,7 @@ class Targets:
             ("/api/recurring-profiles/", self.recurring_profile),
             ("/api/credit-notes/", self.credit_note),
             ("/api/refunds/", self.refund),
+            ("/api/quotes/", self.quote),
         ):
             if path.startswith(prefix):
                 return path.replace("{id}", value)
@@ -178,7 +180,16 @@ def targets(world: World) -> Targets:
         org,
         client,
     )[0][0]
+    # A quote of A (its migration's RPC, as the superuser).
+    quote = world.sql(
+        "select public.create_quote(%s, jsonb_build_object('client_id', %s::uuid,"
+        " 'notes', 'untouched'), jsonb_build_array(jsonb_build_object('description', 'Work',"
+        " 'quantity', 1, 'rate', 5))) ->> 'id'",
+        org,
+        client,
+    )[0][0]
     return Targets(
+        quote=quote,
         recurring_profile=recurring_profile,
         credit_note=credit_note,
         refund=refund,
