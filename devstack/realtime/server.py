@@ -25,8 +25,9 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
-from starlette.routing import WebSocketRoute
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from devstack.config import StackConfig
@@ -205,7 +206,17 @@ class Realtime:
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
 
     def app(self) -> Starlette:
-        return Starlette(routes=[WebSocketRoute("/websocket", self.endpoint)])
+        return Starlette(
+            routes=[
+                WebSocketRoute("/websocket", self.endpoint),
+                Route("/api/broadcast", self.http_broadcast, methods=["POST"]),
+                Route(
+                    "/api/broadcast/{topic:path}/events/{event}",
+                    self.http_broadcast_one,
+                    methods=["POST"],
+                ),
+            ]
+        )
 
     async def stop(self) -> None:
         await self.feed.close()
@@ -231,6 +242,72 @@ class Realtime:
             return
         await ws.accept()
         await Socket(self, ws, vsn, token).run()
+
+    async def http_broadcast(self, request: Request) -> Response:
+        """POST /api/broadcast (realtime-js's httpSend, and send() before a join): a batch of
+        {topic, event, payload, private}; a private topic's messages go only when the
+        token may send on it. 202 and no body, as Realtime's BroadcastController."""
+        claims = self._request_claims(request)
+        if claims is None:
+            return JSONResponse({"message": "Unauthorized"}, 401)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        messages = body.get("messages") if isinstance(body, dict) else None
+        errors = _batch_errors(messages)
+        if errors is not None:
+            return JSONResponse({"errors": {"messages": errors}}, 422)
+        assert isinstance(messages, list)
+        allowed: dict[str, bool] = {}
+        for message in messages:
+            private = _flag(message.get("private", False))
+            topic = message["topic"]
+            if private and topic not in allowed:
+                allowed[topic] = await self._may_write(claims, topic, "broadcast")
+            if private and not allowed[topic]:
+                continue
+            payload = {"payload": message["payload"], "event": message["event"]}
+            payload["type"] = "broadcast"
+            if message.get("id"):
+                payload["meta"] = {"id": message["id"]}
+            for channel in self.topics.get((private, topic), ()):
+                if channel.can_read("broadcast"):
+                    channel.socket.send(Frame(channel.topic, "broadcast", payload))
+        return Response(status_code=202)
+
+    async def http_broadcast_one(self, request: Request) -> Response:
+        """POST /api/broadcast/{topic}/events/{event}[?private=true] (realtime-js's
+        httpSend): the body is the payload, JSON or binary (application/octet-stream)."""
+        claims = self._request_claims(request)
+        if claims is None:
+            return JSONResponse({"message": "Unauthorized"}, 401)
+        topic, event = request.path_params["topic"], request.path_params["event"]
+        private = request.query_params.get("private") == "true"
+        data = await request.body()
+        binary = request.headers.get("content-type", "").startswith("application/octet-stream")
+        if not data:
+            return JSONResponse({"errors": {"payload": ["can't be blank"]}}, 422)
+        if not binary:
+            try:
+                json.loads(data)
+            except ValueError:
+                return JSONResponse({"errors": {"payload": ["is invalid"]}}, 422)
+        if private and not await self._may_write(claims, topic, "broadcast"):
+            return JSONResponse({"message": "Unauthorized"}, 403)
+        encoding = wire.BINARY_ENCODING if binary else wire.JSON_ENCODING
+        broadcast = UserBroadcast(event, data, encoding)
+        for channel in self.topics.get((private, topic), ()):
+            if channel.can_read("broadcast"):
+                channel.socket.send(Frame(channel.topic, "broadcast", broadcast))
+        return Response(status_code=202)
+
+    def _request_claims(self, request: Request) -> dict[str, Any] | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            return self.verifier.claims(token if scheme.lower() == "bearer" else "")
+        except TokenError:
+            return None
 
     # -- joining ------------------------------------------------------------------------
 
@@ -292,7 +369,7 @@ class Realtime:
                         "insert into realtime.messages (id, topic, extension) values (%s, %s, %s)",
                         (probe, channel.name, ext),
                     )
-                await self._set_context(conn, channel)
+                await self._set_context(conn, channel.claims, channel.name)
                 rows = await (
                     await conn.execute(
                         "select id from realtime.messages where id = any(%s)",
@@ -313,21 +390,26 @@ class Realtime:
             )
 
     async def _authorize_write(self, channel: Channel, extension: str) -> bool:
-        """Realtime's write check: an insert into realtime.messages as the user."""
+        """Realtime's write check, asked once per channel and token."""
         policies = channel.policies
         assert policies is not None
         allowed = getattr(policies, f"{extension}_write")
-        if allowed is not None:
-            return bool(allowed)
-        allowed = False
+        if allowed is None:
+            allowed = await self._may_write(channel.claims, channel.name, extension)
+            setattr(policies, f"{extension}_write", allowed)
+        return bool(allowed)
+
+    async def _may_write(self, claims: dict[str, Any], topic: str, extension: str) -> bool:
+        """An insert into realtime.messages as the user, rolled back: a policy's refusal
+        (42501) is a no."""
         try:
             async with (await self._connections()).connection() as conn:
-                await self._set_context(conn, channel)
+                await self._set_context(conn, claims, topic)
                 try:
                     async with conn.transaction():
                         await conn.execute(
                             "insert into realtime.messages (topic, extension) values (%s, %s)",
-                            (channel.name, extension),
+                            (topic, extension),
                         )
                     allowed = True
                 except psycopg.errors.InsufficientPrivilege:
@@ -336,25 +418,20 @@ class Realtime:
         except psycopg.Error as exc:
             log.info("realtime: write authorization failed: %s", exc)
             return False
-        setattr(policies, f"{extension}_write", allowed)
         return allowed
 
-    async def _set_context(self, conn: psycopg.AsyncConnection[Any], channel: Channel) -> None:
-        role = channel.claims.get("role")
-        sub = channel.claims.get("sub")
+    async def _set_context(
+        self, conn: psycopg.AsyncConnection[Any], claims: dict[str, Any], topic: str
+    ) -> None:
+        role = claims.get("role")
+        sub = claims.get("sub")
         await conn.execute(
             "select set_config('role', %s, true), set_config('realtime.topic', %s, true),"
             " set_config('request.jwt.claims', %s, true),"
             " set_config('request.jwt.claim.sub', %s, true),"
             " set_config('request.jwt.claim.role', %s, true),"
             " set_config('request.headers', '{}', true)",
-            (
-                str(role),
-                channel.name,
-                json.dumps(channel.claims),
-                "" if sub is None else str(sub),
-                str(role),
-            ),
+            (str(role), topic, json.dumps(claims), "" if sub is None else str(sub), str(role)),
         )
 
     async def _connections(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]]:
@@ -608,6 +685,25 @@ class Realtime:
                         "error",
                         "Realtime was unable to connect to the project database",
                     )
+
+
+def _batch_errors(messages: Any) -> list[dict[str, list[str]]] | None:
+    """The changeset errors of a broadcast batch (None: valid), as Ecto words them."""
+    if not isinstance(messages, list) or not messages:
+        return [{"messages": ["can't be blank"]}]
+    errors: list[dict[str, list[str]]] = []
+    for message in messages:
+        found: dict[str, list[str]] = {}
+        if not isinstance(message, dict):
+            found["message"] = ["is invalid"]
+        else:
+            for key in ("topic", "event", "payload"):
+                if message.get(key) in (None, ""):
+                    found[key] = ["can't be blank"]
+            if "payload" not in found and not isinstance(message["payload"], dict):
+                found["payload"] = ["is invalid"]
+        errors.append(found)
+    return errors if any(errors) else None
 
 
 def _phx_ref() -> str:

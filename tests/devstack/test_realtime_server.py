@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import jwt
 import psycopg
 import pytest
@@ -748,3 +749,49 @@ def test_postgres_restart_is_announced_and_changes_flow_again() -> None:
             c.close()
         finally:
             server.stop()
+
+
+# -- broadcast over HTTP --------------------------------------------------------------------
+
+
+def test_http_broadcast_batch_and_single_reach_the_channels(
+    stack: Target, client: Callable[..., Client], world: dict[str, str]
+) -> None:
+    public_name = f"http-{uuid.uuid4().hex[:6]}"
+    private_name = f"rt-test:{world['org_a']}"
+    public, member = client(), client("2.0.0")
+    public.join(f"realtime:{public_name}")
+    member.join(
+        f"realtime:{private_name}", {"private": True}, access_token=member.token(world["alice"])
+    )
+    base = stack.url + "/realtime/v1/api/broadcast"
+    anon = {"apikey": stack.config.keys.anon_key}
+    alice = {**anon, "authorization": f"Bearer {member.token(world['alice'])}"}
+    bob = {**anon, "authorization": f"Bearer {member.token(world['bob'])}"}
+    batch = {
+        "messages": [
+            {"topic": public_name, "event": "a", "payload": {"n": 1}},
+            {"topic": private_name, "event": "b", "payload": {"n": 2}, "private": True},
+        ]
+    }
+    assert httpx.post(base, json=batch, headers=bob).status_code == 202
+    assert public.event(f"realtime:{public_name}", "broadcast")["payload"] == {
+        "type": "broadcast",
+        "event": "a",
+        "payload": {"n": 1},
+    }
+    member.nothing(f"realtime:{private_name}", "broadcast")  # bob may not send there
+    assert httpx.post(base, json=batch, headers=alice).status_code == 202
+    got = member.event(f"realtime:{private_name}", "broadcast")["payload"]
+    assert (got["event"], got["payload"]) == ("b", {"n": 2})
+
+    one = f"{base}/{private_name}/events/c?private=true"
+    assert httpx.post(one, json={"n": 3}, headers=alice).status_code == 202
+    assert member.event(f"realtime:{private_name}", "broadcast")["payload"]["payload"] == {"n": 3}
+    refused = httpx.post(one, json={"n": 4}, headers=bob)
+    assert (refused.status_code, refused.json()) == (403, {"message": "Unauthorized"})
+    invalid = httpx.post(base, json={"messages": [{"topic": "t"}]}, headers=alice)
+    assert invalid.status_code == 422
+    assert invalid.json() == {
+        "errors": {"messages": [{"event": ["can't be blank"], "payload": ["can't be blank"]}]}
+    }
