@@ -349,11 +349,23 @@ class LateFee(Input):
         return value
 
 
+class ReminderLevelSettings(Output):
+    days: int
+    subject: str
+    message: str
+
+
+class LateFeeSettings(Output):
+    type: str
+    amount: Decimal
+    levels: list[int]
+
+
 class ReminderSettings(Output):
     enabled: bool = True
-    levels: list[dict[str, Any]] = Field(default_factory=list)
+    levels: list[ReminderLevelSettings] = Field(default_factory=list)
     repeatEveryDays: int | None = None
-    lateFee: dict[str, Any] | None = None
+    lateFee: LateFeeSettings | None = None
 
 
 class ReminderSettingsUpdate(Input):

@@ -84,7 +84,8 @@
 -- =============================================================================
 
 -- What is wrong with a reminder_settings value, as "<field>: <why>" with the
--- field's path inside reminder_settings (levels.0.days; level numbers in
+-- field's path inside reminder_settings (levels[0].days, as the API's own field
+-- errors name it; level numbers in
 -- lateFee.levels count from 1), or null when nothing is. Immutable: the table's
 -- check constraint calls it.
 create or replace function private.reminder_settings_problem(settings jsonb)
@@ -135,7 +136,7 @@ begin
     return 'levels: at most 3 levels';
   end if;
   for lv in select e from pg_catalog.jsonb_array_elements(settings -> 'levels') e loop
-    field := 'levels.' || idx;
+    field := 'levels[' || idx || ']';
     if pg_catalog.jsonb_typeof(lv) <> 'object' then
       return field || ': must be an object';
     end if;
@@ -172,11 +173,11 @@ begin
       select m[1] into field from pg_catalog.regexp_matches(txt, '\{([^{}]*)\}', 'g') m
       where m[1] <> all (known_placeholders) limit 1;
       if found then
-        return 'levels.' || idx || '.' || bad || ': unknown placeholder {' || field
+        return 'levels[' || idx || '].' || bad || ': unknown placeholder {' || field
                || '}; use {client_name} {business_name} {invoice_number} {amount_due} {total}'
                || ' {due_date} {issue_date} {days_overdue} {days_until_due}';
       end if;
-      field := 'levels.' || idx;
+      field := 'levels[' || idx || ']';
     end loop;
     idx := idx + 1;
   end loop;
@@ -742,7 +743,7 @@ $$;
 -- Settings: update_settings (20261206110100_time_zone_and_numbering.sql's, with
 -- the reminder settings' new keys; the old ones refused, saying what replaced
 -- them; the merged value checked by private.reminder_settings_problem, so the
--- answer names the field: "business.reminder_settings.levels.1.days: ...")
+-- answer names the field: "business.reminder_settings.levels[1].days: ...")
 -- =============================================================================
 
 create or replace function public.update_settings(
@@ -812,6 +813,12 @@ begin
   end if;
   perform private.check_section('business.reminder_settings', b -> 'reminder_settings',
     array['enabled', 'levels', 'repeatEveryDays', 'lateFee']);
+  -- The API sends a decimal as a string (no float on the way): stored as a number.
+  if jsonb_typeof(b #> '{reminder_settings,lateFee,amount}') = 'string'
+     and b #>> '{reminder_settings,lateFee,amount}' ~ '^[0-9]{1,12}(\.[0-9]{1,12})?$' then
+    b := jsonb_set(b, '{reminder_settings,lateFee,amount}',
+                   to_jsonb((b #>> '{reminder_settings,lateFee,amount}')::numeric));
+  end if;
   perform private.check_section('business.numbering', nb, array['invoice', 'quote', 'credit_note']);
   perform private.check_section('business.numbering.' || k, nb -> k, array['pattern', 'reset'])
   from unnest(array['invoice', 'quote', 'credit_note']) k;

@@ -97,28 +97,28 @@ select is(pg_temp.problem('{"levels": [], "daysBeforeDue": 7}'),
   'daysBeforeDue: replaced by levels and repeatEveryDays (docs/api.md, "Reminder levels")',
   'the old keys are refused, saying what replaced them');
 select is(pg_temp.problem('{"levels": [{"days": 1, "subject": "s", "message": "m"}, {"days": 1, "subject": "s", "message": "m"}]}'),
-  'levels.1.days: must be after the previous level''s (1)', 'days strictly increase');
+  'levels[1].days: must be after the previous level''s (1)', 'days strictly increase');
 select is(pg_temp.problem('{"levels": [{"days": 366, "subject": "s", "message": "m"}]}'),
-  'levels.0.days: must be a whole number of days from -90 to 365 (negative: before the due date)',
+  'levels[0].days: must be a whole number of days from -90 to 365 (negative: before the due date)',
   'days within bounds');
 select is(pg_temp.problem('{"levels": [{"days": -91, "subject": "s", "message": "m"}]}'),
-  'levels.0.days: must be a whole number of days from -90 to 365 (negative: before the due date)',
+  'levels[0].days: must be a whole number of days from -90 to 365 (negative: before the due date)',
   'days within bounds, before the due date too');
 select is(pg_temp.problem('{"levels": [{"days": 1.5, "subject": "s", "message": "m"}]}'),
-  'levels.0.days: must be a whole number of days from -90 to 365 (negative: before the due date)',
+  'levels[0].days: must be a whole number of days from -90 to 365 (negative: before the due date)',
   'whole days');
 select is(pg_temp.problem('{"levels": [{"days": 1, "subject": "s", "message": "m"}, {"days": 2, "subject": "s", "message": "m"}, {"days": 3, "subject": "s", "message": "m"}, {"days": 4, "subject": "s", "message": "m"}]}'),
   'levels: at most 3 levels', 'at most three levels');
 select is(pg_temp.problem('{"levels": [{"days": 1, "subject": "Hi {name}", "message": "m"}]}'),
-  'levels.0.subject: unknown placeholder {name}; use {client_name} {business_name} {invoice_number} {amount_due} {total} {due_date} {issue_date} {days_overdue} {days_until_due}',
+  'levels[0].subject: unknown placeholder {name}; use {client_name} {business_name} {invoice_number} {amount_due} {total} {due_date} {issue_date} {days_overdue} {days_until_due}',
   'an unknown placeholder is refused, naming the known ones');
 select is(pg_temp.problem(jsonb_build_object('levels', jsonb_build_array(jsonb_build_object(
     'days', 1, 'subject', 's', 'message', repeat('x', 5001))))),
-  'levels.0.message: at most 5000 characters', 'a message of at most 5000 characters');
+  'levels[0].message: at most 5000 characters', 'a message of at most 5000 characters');
 select is(pg_temp.problem('{"levels": [{"days": 1, "subject": "a\nb", "message": "m"}]}'),
-  'levels.0.subject: one line', 'a subject on one line');
+  'levels[0].subject: one line', 'a subject on one line');
 select is(pg_temp.problem('{"levels": [{"days": 1, "subject": " ", "message": "m"}]}'),
-  'levels.0.subject: must not be empty', 'a subject not blank');
+  'levels[0].subject: must not be empty', 'a subject not blank');
 select is(pg_temp.problem('{"levels": [], "repeatEveryDays": 3}'),
   'repeatEveryDays: repeats the last level; add a level first', 'a repeat needs a level');
 select is(pg_temp.problem('{"levels": [{"days": 1, "subject": "s", "message": "m"}], "repeatEveryDays": 0}'),
