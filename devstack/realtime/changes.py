@@ -548,8 +548,9 @@ class _Plan:
         check = sql.SQL("select exists (select 1 from {}.{} where {})").format(
             sql.Identifier(self.table.schema), sql.Identifier(self.table.name), where
         )
-        for claims in {json.dumps(s.claims, sort_keys=True): s for s in self.subs}.items():
-            text, sub = claims
+        # A role that may not select the primary key gets Realtime's 401 payload, unchecked.
+        checked = {json.dumps(s.claims, sort_keys=True): s for s in self.subs if self._reads_pk(s)}
+        for text, sub in checked.items():
             setup = conn.cursor()
             await setup.execute(
                 "select set_config('role', 'none', true),"
@@ -561,6 +562,10 @@ class _Plan:
             self._cursors.append((text, cur))
         reset = conn.cursor()
         await reset.execute("select set_config('role', 'none', true)")
+
+    def _reads_pk(self, sub: Subscription) -> bool:
+        readable = self.table.readable.get(sub.role, set())
+        return all(c.name in readable for c in self.table.pk)
 
     def _object(self, row: dict[str, Any]) -> sql.Composable:
         if not row:
@@ -588,7 +593,7 @@ class _Plan:
         for sub in self.subs:
             if not all(self.passes.get(f, False) for f in sub.filters):
                 continue
-            checked = self.table.rls and self.change.action != "DELETE"
+            checked = self.table.rls and self.change.action != "DELETE" and self._reads_pk(sub)
             if checked and not self.visible.get(json.dumps(sub.claims, sort_keys=True), False):
                 continue
             entry = by_channel.get(sub.deliver)

@@ -101,6 +101,7 @@ class Client:
 
     def __init__(self, stack: Target, vsn: str = "1.0.0", apikey: str | None = None) -> None:
         key = stack.config.keys.anon_key if apikey is None else apikey
+        self.apikey = key
         self.vsn = vsn
         self.secret = stack.config.keys.jwt_secret
         url = stack.url.replace("http", "ws", 1) + "/realtime/v1/websocket?"
@@ -537,6 +538,24 @@ def test_postgres_changes_reach_members_of_the_rows_organization_only(
     assert set(data["record"]) == {"id", "org_id", "body", "amount"}
     assert data["record"]["amount"] == 12.5
     assert data["record"]["org_id"] == world["org_a"]
+
+
+def test_a_role_without_select_on_the_key_gets_realtimes_401_and_blocks_nobody(
+    client: Callable[..., Client], world: dict[str, str], sql: Callable[..., None]
+) -> None:
+    anon, alice = client(), client()
+    a_topic, b_topic = topic(), topic()
+    anon.subscribe(a_topic, anon.apikey, notes())  # the anon key: no grant on rt_notes
+    alice.subscribe(b_topic, alice.token(world["alice"]), notes())
+    sql("insert into public.rt_notes (org_id, body) values (%s, 'both')", world["org_a"])
+    assert alice.event(b_topic, "postgres_changes")["payload"]["data"]["record"]["body"] == "both"
+    refused = anon.event(a_topic, "postgres_changes")["payload"]["data"]
+    assert refused == {
+        "schema": "public",
+        "table": "rt_notes",
+        "type": "INSERT",
+        "errors": ["Error 401: Unauthorized"],
+    }
 
 
 def test_update_and_delete_payloads_as_realtime_sends_them(
