@@ -380,6 +380,19 @@ class ReminderSettingsUpdate(Input):
         default=None, description="After the last level, every N days (null: no repeat)."
     )
     lateFee: LateFee | None = None
+    daysBeforeDue: Any = Field(
+        default=None, deprecated=True, description="Refused: replaced by levels."
+    )
+    overdueFrequency: Any = Field(
+        default=None, deprecated=True, description="Refused: replaced by repeatEveryDays."
+    )
+
+    @field_validator("daysBeforeDue", "overdueFrequency")
+    @classmethod
+    def _replaced(cls, value: object) -> object:
+        raise PydanticCustomError(
+            "replaced", "replaced by levels and repeatEveryDays (docs/api.md, Reminder levels)"
+        )
 
     @field_validator("enabled", "levels")
     @classmethod
