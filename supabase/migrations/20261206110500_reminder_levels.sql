@@ -67,6 +67,10 @@
 -- in the audit log. A waived fee (its line removed) stays recorded and is not
 -- charged again.
 --
+-- No late fee on an invoice with credit notes: its total stays once credited
+-- (20261206110200_credit_notes.sql, c_credited_invoice_keeps_its_total); its
+-- reminders go on as for any invoice with a balance due.
+--
 -- Status and races: the job runs as the service role, which may add an item to
 -- a sent invoice. The fee's own row trigger (private.late_fee_needs_an_open_invoice)
 -- takes the invoice's row lock (FOR NO KEY UPDATE, the lock record_payment and
@@ -345,9 +349,9 @@ create index invoice_late_fees_organization_created_idx
 create index invoice_late_fees_item_idx
   on public.invoice_late_fees (invoice_item_id) where invoice_item_id is not null;
 
--- A late fee only on an invoice that is sent or overdue with something due, for
--- every writer (the job runs as the service role, which the invoices' identity
--- rules let through). Takes the invoice's row lock first, as the payments do,
+-- A late fee only on an invoice that is sent or overdue with something due and
+-- no credit notes (whose total stays), for every writer (the job runs as the
+-- service role, which the invoices' identity rules let through). Takes the invoice's row lock first, as the payments do,
 -- so the check reads the invoice as it is once any racing payment committed.
 create or replace function private.late_fee_needs_an_open_invoice()
 returns trigger
@@ -357,7 +361,7 @@ as $$
 declare
   inv record;
 begin
-  select i.status, i.balance_due, i.invoice_number into inv
+  select i.status, i.balance_due, i.invoice_number, i.credit_notes_total into inv
   from public.invoices i
   where i.id = new.invoice_id
   for no key update;
@@ -367,6 +371,10 @@ begin
   if inv.status not in ('sent', 'overdue') or inv.balance_due <= 0 then
     raise exception 'invoice % is % with % due: no late fee', inv.invoice_number, inv.status,
       inv.balance_due using errcode = '23514';
+  end if;
+  if inv.credit_notes_total > 0 then
+    raise exception 'invoice % has credit notes: no late fee (its total stays)', inv.invoice_number
+      using errcode = '23514';
   end if;
   return new;
 end;
@@ -416,6 +424,7 @@ begin
   join public.invoices i on i.id = o.invoice_id
   join public.organization_settings os on os.organization_id = i.organization_id
   where pg_catalog.jsonb_typeof(os.reminder_settings -> 'lateFee') = 'object'
+    and i.credit_notes_total = 0
     and (os.reminder_settings -> 'lateFee' -> 'levels') @> pg_catalog.to_jsonb(o.level)
     and not exists (select 1 from public.invoice_late_fees f
                     where f.invoice_id = o.invoice_id and f.level = o.level);
@@ -439,7 +448,7 @@ begin
     join public.invoices i on i.id = c.invoice_id
     join public.organization_settings os on os.organization_id = i.organization_id
     cross join lateral (select os.reminder_settings -> 'lateFee' as fee) s
-    where i.status in ('sent', 'overdue') and i.balance_due > 0
+    where i.status in ('sent', 'overdue') and i.balance_due > 0 and i.credit_notes_total = 0
       and pg_catalog.jsonb_typeof(fee) = 'object'
   ),
   recorded as (

@@ -18,9 +18,11 @@
 --   R-G  due T-22  -> repeat:T-2 (days 15, 20, 25: the latest opened)
 --   R-S  due T+2, sent today -> nothing: level 1's day came before it was sent
 --   R-P  due T-2, paid; R-X due T-2, cancelled -> nothing
+--   R-K  due T-2, credited whole (cancelled) -> nothing
+--   R-L  due T-2, credited 10 -> level2, but no late fee (its total stays)
 -- =============================================================================
 begin;
-select plan(52);
+select plan(54);
 
 select tests.create_cast();
 
@@ -165,6 +167,11 @@ select pg_temp.invoice(tests.org('main'), 'R-S', (select c from ids), pg_temp.to
 update public.invoices set sent_at = now() where id = pg_temp.inv('R-S');
 select pg_temp.invoice(tests.org('main'), 'R-P', (select c from ids), pg_temp.today() - 2, 'paid');
 select pg_temp.invoice(tests.org('main'), 'R-X', (select c from ids), pg_temp.today() - 2, 'cancelled');
+-- Credited: R-K whole (cancelled by its credit note, nothing due), R-L by 10 (still due).
+select pg_temp.invoice(tests.org('main'), 'R-K', (select c from ids), pg_temp.today() - 2, 'sent');
+select public.create_credit_note(tests.org('main'), pg_temp.inv('R-K'), '{"kind": "whole"}') is not null;
+select pg_temp.invoice(tests.org('main'), 'R-L', (select c from ids), pg_temp.today() - 2, 'sent');
+select public.create_credit_note(tests.org('main'), pg_temp.inv('R-L'), '{"kind": "amount", "amount": 10}') is not null;
 
 select tests.authenticate_as_service_role();
 create temporary table claim as
@@ -176,8 +183,9 @@ select results_eq(
             ('R-D', 'level3:' || (pg_temp.today() - 10)),
             ('R-E', 'level3:' || (pg_temp.today() - 14)),
             ('R-F', 'repeat:' || pg_temp.today()),
-            ('R-G', 'repeat:' || (pg_temp.today() - 2)) $$,
-  'one slot per invoice: its level on the level''s day, the repeat after the last; none for paid, cancelled, not yet due, just sent, or a before-due level past the due date');
+            ('R-G', 'repeat:' || (pg_temp.today() - 2)),
+            ('R-L', 'level2:' || (pg_temp.today() - 2)) $$,
+  'one slot per invoice: its level on the level''s day, the repeat after the last; none for paid, cancelled, fully credited, not yet due, just sent, or a before-due level past the due date');
 select is(
   (select jsonb_build_object('level', c -> 'level', 'repeat', c -> 'repeat', 'subject', c ->> 'subject',
                              'message', c ->> 'message', 'fee', c -> 'late_fee', 'days', c -> 'days_overdue')
@@ -213,7 +221,9 @@ select results_eq(
   $$ select i.invoice_number, f.level, f.amount, f.balance_before from public.invoice_late_fees f
      join public.invoices i on i.id = f.invoice_id where f.organization_id = tests.org('main') $$,
   $$ values ('R-C'::text, 2, 25.00, 220.00) $$,
-  'the fixed late fee of level 2, once, for the one invoice that reached level 2');
+  'the fixed late fee of level 2, once, for the invoice that reached level 2 (none on R-L: it has a credit note, its total stays)');
+select is((select status from public.invoices where id = pg_temp.inv('R-K')), 'cancelled',
+  'R-K, credited whole, is cancelled with nothing due (the credit notes'' rule)');
 select results_eq(
   $$ select description, quantity, rate, amount from public.invoice_items
      where invoice_id = pg_temp.inv('R-C') order by position $$,
@@ -264,6 +274,10 @@ select throws_ok(
   $$ insert into public.invoice_late_fees (organization_id, invoice_id, currency, level, fee_type, rate, balance_before, amount)
      values (tests.org('main'), pg_temp.inv('R-X'), 'USD', 2, 'fixed', 25, 100, 25) $$,
   '23514', null, 'nor on a cancelled one');
+select throws_ok(
+  $$ insert into public.invoice_late_fees (organization_id, invoice_id, currency, level, fee_type, rate, balance_before, amount)
+     values (tests.org('main'), pg_temp.inv('R-L'), 'USD', 2, 'fixed', 25, 90, 25) $$,
+  '23514', 'invoice R-L has credit notes: no late fee (its total stays)', 'nor on a credited one');
 select is(private.apply_late_fees(array[pg_temp.inv('R-P'), pg_temp.inv('R-X')],
                                   array['level2:x', 'level2:x']),
   0::bigint, 'the job''s fee step passes paid and cancelled invoices by');
