@@ -337,7 +337,9 @@ class Feed:
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._check is None or self._check.closed or self._check.broken:
-            self._check = await psycopg.AsyncConnection.connect(self.url)
+            self._check = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+            await self._check.execute(VISIBLE_FUNCTION)
+            await self._check.set_autocommit(False)
         return self._check
 
     async def _run(self) -> None:
@@ -480,6 +482,42 @@ class Feed:
         return plans
 
 
+def _claims_key(sub: Subscription) -> str:
+    return json.dumps(sub.claims, sort_keys=True)
+
+
+# realtime.apply_rls's loop, kept in the feed's own session (pg_temp: nothing is added to
+# the project's schema): per claims whose filters passed, the role and request.jwt.claims
+# set, the row selected by its primary key, the role reset.
+VISIBLE_FUNCTION = """
+create or replace function pg_temp.realtime_visible(
+  query text, claims text[], roles text[], wanted boolean[]
+) returns boolean[] language plpgsql as $$
+declare
+  result boolean[] := '{}';
+  ok boolean;
+begin
+  for i in 1 .. coalesce(array_length(claims, 1), 0) loop
+    ok := false;
+    if wanted[i] then
+      begin
+        perform set_config('role', roles[i], true);
+        perform set_config('request.jwt.claims', claims[i], true);
+        execute query into ok;
+        perform set_config('role', 'none', true);
+      exception when others then
+        perform set_config('role', 'none', true);
+        ok := false;
+      end;
+    end if;
+    result := result || coalesce(ok, false);
+  end loop;
+  return result;
+end
+$$;
+"""
+
+
 class _Plan:
     """One change's queries and, once they answered, its deliveries."""
 
@@ -490,6 +528,7 @@ class _Plan:
         self.passes: dict[Filter, bool] = {}
         self.visible: dict[str, bool] = {}  # claims json -> may select the row
         self._filters: list[Filter] = []
+        self._claims: list[str] = []
         self._cursors: list[tuple[str, psycopg.AsyncCursor[Any]]] = []
 
     @classmethod
@@ -514,6 +553,9 @@ class _Plan:
         return {k: v for k, v in row.items() if v is not UNCHANGED}
 
     async def _queue(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """One statement: the record and old record as PostgreSQL types them, each
+        filter's comparison, and (RLS on) the row checked as each distinct claims whose
+        filters passed, by the session's pg_temp.realtime_visible (apply_rls's loop)."""
         new = self._row()
         old = {k: v for k, v in self.change.old.items() if v is not UNCHANGED}
         if self.change.action == "UPDATE" and not old:  # the key did not change
@@ -521,47 +563,58 @@ class _Plan:
         tested = new if self.change.action != "DELETE" else old
         filters = sorted({f for s in self.subs for f in s.filters if f.column in tested}, key=str)
         self._filters = filters
-        parts = [self._object(new), self._object(old)]
-        for f in filters:
-            column = self.table.column(f.column)
-            assert column is not None
-            if f.op == "in":
-                test = sql.SQL("{}::" + column.cast + " = any({}::" + column.cast + "[])")
-            else:
-                test = sql.SQL("{}::" + column.cast + " " + OPERATORS[f.op] + " {}::" + column.cast)
-            parts.append(
-                sql.SQL("coalesce({}, false)").format(
-                    test.format(sql.Literal(tested[f.column]), sql.Literal(f.value))
-                )
-            )
+        tests = {f: self._test(f, tested[f.column]) for f in filters}
+        parts = [self._object(new), self._object(old), *tests.values()]
+        if self.table.rls and self.change.action != "DELETE" and self.table.pk:
+            parts.append(self._visible(new, tests))
         cur = conn.cursor()
         await cur.execute(sql.SQL("select ") + sql.SQL(", ").join(parts))
         self._cursors.append(("values", cur))
-        if not self.table.rls or self.change.action == "DELETE" or not self.table.pk:
-            return
+
+    def _test(self, f: Filter, value: Any) -> sql.Composable:
+        column = self.table.column(f.column)
+        assert column is not None
+        if f.op == "in":
+            test = sql.SQL("{}::" + column.cast + " = any({}::" + column.cast + "[])")
+        else:
+            test = sql.SQL("{}::" + column.cast + " " + OPERATORS[f.op] + " {}::" + column.cast)
+        return sql.SQL("coalesce({}, false)").format(
+            test.format(sql.Literal(value), sql.Literal(f.value))
+        )
+
+    def _visible(self, new: dict[str, Any], tests: dict[Filter, sql.Composable]) -> sql.Composable:
         where = sql.SQL(" and ").join(
             sql.SQL("{} = {}::" + c.cast).format(
                 sql.Identifier(c.name), sql.Literal(new.get(c.name))
             )
             for c in self.table.pk
         )
-        check = sql.SQL("select exists (select 1 from {}.{} where {})").format(
+        query = sql.SQL("select exists (select 1 from {}.{} where {})").format(
             sql.Identifier(self.table.schema), sql.Identifier(self.table.name), where
         )
         # A role that may not select the primary key gets Realtime's 401 payload, unchecked.
-        checked = {json.dumps(s.claims, sort_keys=True): s for s in self.subs if self._reads_pk(s)}
-        for text, sub in checked.items():
-            setup = conn.cursor()
-            await setup.execute(
-                "select set_config('role', 'none', true),"
-                " set_config('request.jwt.claims', %s, true), set_config('role', %s, true)",
-                (text, sub.role),
+        wanted: dict[str, list[Subscription]] = {}
+        for sub in self.subs:
+            if self._reads_pk(sub):
+                wanted.setdefault(_claims_key(sub), []).append(sub)
+        self._claims = list(wanted)
+        conditions = [
+            sql.SQL(" or ").join(
+                sql.SQL("(true{})").format(
+                    sql.Composed(
+                        [sql.SQL(" and ") + tests.get(f, sql.SQL("false")) for f in s.filters]
+                    )
+                )
+                for s in subs
             )
-            cur = conn.cursor()
-            await cur.execute(check)
-            self._cursors.append((text, cur))
-        reset = conn.cursor()
-        await reset.execute("select set_config('role', 'none', true)")
+            for subs in wanted.values()
+        ]
+        return sql.SQL("pg_temp.realtime_visible({}, {}, {}, array[{}]::boolean[])").format(
+            sql.Literal(query.as_string()),
+            sql.Literal(self._claims),
+            sql.Literal([subs[0].role for subs in wanted.values()]),
+            sql.SQL(", ").join(conditions),
+        )
 
     def _reads_pk(self, sub: Subscription) -> bool:
         readable = self.table.readable.get(sub.role, set())
@@ -579,14 +632,13 @@ class _Plan:
         return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(pairs))
 
     async def collect(self) -> None:
-        for key, cur in self._cursors:
+        for _, cur in self._cursors:
             row = await cur.fetchone()
             assert row is not None
-            if key == "values":
-                self.values, self.old = row[0], row[1]
-                self.passes = dict(zip(self._filters, row[2:], strict=True))
-            else:
-                self.visible[key] = bool(row[0])
+            self.values, self.old = row[0], row[1]
+            self.passes = dict(zip(self._filters, row[2 : 2 + len(self._filters)], strict=True))
+            if len(row) > 2 + len(self._filters):
+                self.visible = dict(zip(self._claims, row[-1] or [], strict=False))
 
     def deliver(self) -> None:
         by_channel: dict[Any, tuple[list[int], dict[str, Any]]] = {}
@@ -594,7 +646,7 @@ class _Plan:
             if not all(self.passes.get(f, False) for f in sub.filters):
                 continue
             checked = self.table.rls and self.change.action != "DELETE" and self._reads_pk(sub)
-            if checked and not self.visible.get(json.dumps(sub.claims, sort_keys=True), False):
+            if checked and not self.visible.get(_claims_key(sub), False):
                 continue
             entry = by_channel.get(sub.deliver)
             if entry is None:
