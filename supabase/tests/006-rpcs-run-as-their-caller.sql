@@ -471,10 +471,16 @@ select is(
         order by 1),
   '{}'::text[], 'every job runs as its caller, and only the service role may call it'
 );
+-- By name, so that a new job (issue 15: expire quotes, issue recurring invoices) is
+-- added here on purpose and the check above is known to cover it.
 select is(
-  (select count(*)::integer from pg_catalog.pg_proc p
-   where p.pronamespace = 'public'::regnamespace and p.proname like 'job\_%'),
-  6, 'there are six jobs'
+  array(select p.proname::text from pg_catalog.pg_proc p
+        where p.pronamespace = 'public'::regnamespace and p.proname like 'job\_%'
+        order by 1),
+  array['job_claim_notifications', 'job_claim_reminders', 'job_claim_summaries',
+        'job_expire_quotes', 'job_issue_recurring', 'job_mark_overdue', 'job_open_reminders',
+        'job_record_delivery', 'job_recurring_unsent'],
+  'the jobs are these nine'
 );
 select ok(
   (select p.prosecdef and p.proconfig = array['search_path=""']
