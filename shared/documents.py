@@ -131,6 +131,21 @@ def load_quote_document(
     return _shaped(document) if isinstance(document, dict) else None
 
 
+def load_credit_note_document(
+    client: Any, organization_id: UUID | str, credit_note_id: UUID | str
+) -> dict[str, Any] | None:
+    """The credit note ``credit_note_id`` of ``organization_id`` with its lines (``items``),
+    client, business and ``credited_invoice_number`` (``public.credit_note_pdf_document``,
+    migration 20261206110200_credit_notes.sql), or ``None`` when there is no such credit
+    note there; it prints with ``render_document_pdf(document, "credit_note")``."""
+    document = db.rpc(
+        client,
+        "credit_note_pdf_document",
+        {"organization_id": str(organization_id), "credit_note_id": str(credit_note_id)},
+    )
+    return _shaped(document) if isinstance(document, dict) else None
+
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

@@ -1,7 +1,8 @@
 """Emailing one invoice: the message composed (templates, its PDF attached) and sent
 through SES; the caller records the send in the database (``mark_invoice_sent``). The
 send route makes one; `shared.bulk_send` makes a bulk send's, each at most once. A quote
-goes the same way (`compose_quote`, recorded by ``mark_quote_sent``).
+goes the same way (`compose_quote`, recorded by ``mark_quote_sent``), and so does a credit
+note (`compose_credit_note`, recorded by ``mark_credit_note_sent``).
 
 Only the functions that send import this module (it pulls in Jinja2, boto3 and the PDF
 library).
@@ -25,7 +26,7 @@ from shared.settings import Settings
 class Composed:
     raw: bytes
     subject: str
-    kind: str  # invoice | receipt | quote
+    kind: str  # invoice | receipt | quote | credit_note
     to: list[str]
     cc: list[str]
     bcc: list[str]
@@ -152,6 +153,55 @@ def compose_quote(
         attachments=[mail.Attachment(pdf_file_name(number, "quote"), pdf)],
     )
     return Composed(raw, subject, "quote", list(to), list(cc), list(bcc))
+
+
+def compose_credit_note(
+    document: dict[str, Any],
+    settings: Settings,
+    *,
+    to: Sequence[str],
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+    subject: str | None = None,
+    message: str | None = None,
+) -> Composed:
+    """The email of a credit note (`shared.documents.load_credit_note_document`) with its
+    PDF."""
+    business = document["business"]
+    reply_to = business.get("business_email") or None
+    number = document["credit_note_number"]
+    subject = subject or f"Credit note {number} from {business['name'] or 'us'}"
+    client = document.get("client") or {}
+    currency = document["currency"]
+    html, text = mail.render(
+        "credit_note",
+        business_name=business["name"] or "",
+        client_name=client.get("contact_person") or client.get("company_name") or "",
+        credit_note_number=number,
+        invoice_number=document.get("credited_invoice_number") or "",
+        issue_date=format_date(document["issue_date"]),
+        total=format_money(document["total_amount"], currency),
+        to_credit=format_money(document["credit_amount"], currency)
+        if document.get("credit_amount")
+        else "",
+        reason=document.get("reason") or "",
+        message=message or "",
+        footer=business.get("invoice_footer") or "",
+        reply_to=reply_to or "",
+    )
+    pdf = render_document_pdf(document, "credit_note")
+    sender, _ = sender_for(settings, document)
+    raw = mail.build_raw(
+        sender=sender,
+        to=list(to),
+        cc=list(cc),
+        reply_to=reply_to,
+        subject=subject,
+        html=html,
+        text=text,
+        attachments=[mail.Attachment(pdf_file_name(number, "credit-note"), pdf)],
+    )
+    return Composed(raw, subject, "credit_note", list(to), list(cc), list(bcc))
 
 
 def send(composed: Composed, settings: Settings, document: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ PathId = Annotated[UUID, Path(alias="id", description="The id")]
 error_responses = ErrorResponses(
     {
         404: "No such credit note, refund, invoice, payment or client in the organization",
+        409: "The Idempotency-Key is in use by another request, or was used for another body",
         422: (
             "Invalid input (validation_failed, details list each field), or a refused "
             "credit, refund or application (rule_violation: more than is left to credit, "

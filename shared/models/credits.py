@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.fields import blank_to_none
 from shared.models import Input, Output
+from shared.models.delivery import SendRecipients
 from shared.models.invoices import Quantity
 from shared.models.payments import Amount, PaymentDate, PaymentMethod
 
@@ -313,3 +314,19 @@ class CreditApplied(Output):
     currency: str
     invoice: CreditedInvoice
     client_credit: Decimal = Field(description="The client's credit left in the currency.")
+
+
+class CreditNoteSendRecord(Output):
+    credit_note_id: UUID
+    recipients: SendRecipients
+    subject: str
+    ses_message_id: str
+    sent_by: UUID | None = None
+    sent_at: datetime
+
+
+class CreditNoteSendResult(Output):
+    """POST /api/credit-notes/{id}/send: the send and the credit note as it is now."""
+
+    send: CreditNoteSendRecord
+    credit_note: CreditNote

@@ -71,8 +71,10 @@
 --   2. the invoice's payments, FOR UPDATE, in id order (a credit note giving
 --      back payments, a refund from a payment);
 --   3. the client's credit balance row, FOR UPDATE (created first if missing);
---   4. the client row (private.refresh_client_totals, run by the invoices'
---      triggers when the invoice row is written, always after 1-3).
+--   4. the organization's settings row (private.next_document_number, the
+--      credit note's number; invoice creation takes it before any client row);
+--   5. the client row (private.refresh_client_totals, run by the invoices'
+--      triggers when the invoice row is written, always after 1-4).
 -- A write that needs a later lock never holds it before an earlier one: a
 -- payment kept as credit takes the credit row before it inserts the payment
 -- (whose triggers take the client row). A refund from credit takes 3 alone.
@@ -85,8 +87,10 @@
 --   public.create_credit_note(organization_id, invoice_id, credit_note jsonb)
 --   public.record_refund(organization_id, refund jsonb)
 --   public.apply_client_credit(organization_id, client_id, invoice_id, amount)
---   public.mark_credit_note_sent(organization_id, credit_note_id)
---   public.credit_note_document(organization_id, credit_note_id)
+--   public.get_credit_note(organization_id, credit_note_id)
+--   public.credit_note_pdf_document(organization_id, credit_note_id)
+--   public.mark_credit_note_sent(organization_id, credit_note_id, ses_message_id, ...)
+--   public.get_refund(organization_id, refund_id)
 --   public.client_credit(organization_id, client_id)
 -- Errors: not found or another tenant's -> P0002 (404); a refused rule -> 23514
 -- (422 rule_violation); a malformed argument -> 22023 (422); a viewer -> 42501.
@@ -1023,9 +1027,14 @@ as $$
   where cn.id = get_credit_note.credit_note_id and cn.organization_id = get_credit_note.organization_id
 $$;
 
--- The credit note was e-mailed: sent_at (kept from the first send) and a line
--- on the client's timeline.
-create or replace function private.record_credit_note_sent(organization_id uuid, credit_note_id uuid, recipient text)
+-- The credit note was e-mailed (POST /api/credit-notes/{id}/send, after SES took
+-- it): sent_at (kept from the first send), the send on the client's timeline
+-- with its SES message id, and the Idempotency-Key's answer stored, in one
+-- transaction. Definer: credit notes are not the API roles' to write.
+create or replace function private.record_credit_note_sent(
+  organization_id uuid, credit_note_id uuid, ses_message_id text, recipients jsonb, subject text,
+  idempotency_key text
+)
 returns jsonb
 language plpgsql
 volatile
@@ -1033,28 +1042,62 @@ security definer
 set search_path = ''
 as $$
 declare
+  org uuid := record_credit_note_sent.organization_id;
   cn public.credit_notes;
+  sent_to jsonb;
+  who text;
+  answer jsonb;
+  sent_moment timestamptz := now();
 begin
-  perform private.require_role(record_credit_note_sent.organization_id, 'member',
-                               'your role may not send credit notes in this organization');
+  perform private.require_role(org, 'member', 'your role may not send credit notes in this organization');
+  if ses_message_id is null or length(ses_message_id) not between 1 and 200 then
+    raise exception 'ses_message_id must be 1 to 200 characters' using errcode = '22023';
+  end if;
+  if subject is null or length(subject) not between 1 and 998 then
+    raise exception 'subject must be 1 to 998 characters' using errcode = '22023';
+  end if;
   update public.credit_notes c
-  set sent_at = coalesce(c.sent_at, now()), updated_at = now()
-  where c.id = record_credit_note_sent.credit_note_id
-    and c.organization_id = record_credit_note_sent.organization_id
+  set sent_at = coalesce(c.sent_at, sent_moment), updated_at = sent_moment
+  where c.id = record_credit_note_sent.credit_note_id and c.organization_id = org
   returning c.* into cn;
   if not found then
     raise exception 'credit note not found' using errcode = 'P0002';
   end if;
+  sent_to := jsonb_build_object('to', coalesce(recipients -> 'to', '[]'),
+                                'cc', coalesce(recipients -> 'cc', '[]'),
+                                'bcc', coalesce(recipients -> 'bcc', '[]'));
+  select string_agg(value, ', ') into who from jsonb_array_elements_text(sent_to -> 'to');
   insert into public.client_activities (organization_id, client_id, created_by, activity, type, metadata)
-  values (cn.organization_id, cn.client_id, auth.uid(),
-          pg_catalog.format('Credit note %s sent to %s', cn.credit_note_number, recipient),
+  values (org, cn.client_id, auth.uid(),
+          left(pg_catalog.format('Credit note %s sent to %s', cn.credit_note_number,
+                                 coalesce(who, 'the client')), 1000),
           'communication',
-          jsonb_build_object('credit_note_id', cn.id, 'recipient', recipient));
-  return private.credit_note_document(cn.id);
+          jsonb_build_object('event', 'credit_note_sent', 'credit_note_id', cn.id,
+                             'credit_note_number', cn.credit_note_number,
+                             'ses_message_id', ses_message_id, 'to', sent_to -> 'to'));
+  answer := jsonb_build_object(
+    'send', jsonb_build_object('credit_note_id', cn.id, 'recipients', sent_to, 'subject', subject,
+                               'ses_message_id', ses_message_id, 'sent_by', auth.uid(),
+                               'sent_at', sent_moment),
+    'credit_note', private.credit_note_document(cn.id));
+  if record_credit_note_sent.idempotency_key is not null and auth.uid() is not null then
+    update public.idempotency_keys ik
+    set state = 'completed', response_status = 200, response = answer, completed_at = now()
+    where ik.organization_id = org and ik.user_id = auth.uid()
+      and ik.key = record_credit_note_sent.idempotency_key;
+  end if;
+  return answer;
 end;
 $$;
 
-create or replace function public.mark_credit_note_sent(organization_id uuid, credit_note_id uuid, recipient text)
+create or replace function public.mark_credit_note_sent(
+  organization_id uuid,
+  credit_note_id uuid,
+  ses_message_id text,
+  recipients jsonb,
+  subject text,
+  idempotency_key text default null
+)
 returns jsonb
 language plpgsql
 volatile
@@ -1064,10 +1107,55 @@ as $$
 begin
   perform private.require_role(mark_credit_note_sent.organization_id, 'member',
                                'your role may not send credit notes in this organization');
-  return private.record_credit_note_sent(mark_credit_note_sent.organization_id,
-                                         mark_credit_note_sent.credit_note_id,
-                                         mark_credit_note_sent.recipient);
+  return private.record_credit_note_sent(
+    mark_credit_note_sent.organization_id, mark_credit_note_sent.credit_note_id,
+    mark_credit_note_sent.ses_message_id, mark_credit_note_sent.recipients,
+    mark_credit_note_sent.subject, mark_credit_note_sent.idempotency_key);
 end;
+$$;
+
+-- A credit note with everything its PDF and e-mail print (shared.documents,
+-- load_credit_note_document): the credit note's document, the credited
+-- invoice's number and template, and the business (as public.invoice_document
+-- gives it). Null when not the caller's (RLS).
+create or replace function public.credit_note_pdf_document(organization_id uuid, credit_note_id uuid)
+returns jsonb
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select private.credit_note_document(cn.id) || jsonb_build_object(
+    'credited_invoice_number', i.invoice_number,
+    'template', i.template,
+    'status', 'issued',
+    'client', (select jsonb_build_object('id', c.id, 'company_name', c.company_name,
+                                         'contact_person', c.contact_person, 'email', c.email,
+                                         'phone', c.phone, 'address', c.address,
+                                         'currency', c.currency)
+               from public.clients c where c.id = cn.client_id),
+    'organization', (
+      select jsonb_build_object(
+               'name', o.name,
+               'settings', (
+                 select jsonb_build_object(
+                          'business_name', s.business_name,
+                          'business_email', s.business_email,
+                          'business_phone', s.business_phone,
+                          'business_address', s.business_address,
+                          'city', s.city, 'state', s.state, 'zip_code', s.zip_code,
+                          'country', s.country, 'tax_id', s.tax_id, 'website', s.website,
+                          'company_logo_url', s.company_logo_url, 'tax_label', s.tax_label,
+                          'invoice_footer', s.invoice_footer,
+                          'default_payment_instructions', s.default_payment_instructions)
+                 from public.organization_settings s
+                 where s.organization_id = o.id))
+      from public.organizations o
+      where o.id = cn.organization_id))
+  from public.credit_notes cn
+  join public.invoices i on i.id = cn.invoice_id
+  where cn.id = credit_note_pdf_document.credit_note_id
+    and cn.organization_id = credit_note_pdf_document.organization_id
 $$;
 
 -- =============================================================================
@@ -1791,7 +1879,7 @@ grant select, insert, update, delete on public.credit_notes, public.credit_note_
 
 grant execute on function
   private.issue_credit_note(uuid, uuid, jsonb),
-  private.record_credit_note_sent(uuid, uuid, text),
+  private.record_credit_note_sent(uuid, uuid, text, jsonb, text, text),
   private.credit_note_document(uuid),
   private.issue_refund(uuid, jsonb),
   private.refund_json(public.refunds),
@@ -1802,7 +1890,8 @@ grant execute on function
 grant execute on function
   public.create_credit_note(uuid, uuid, jsonb),
   public.get_credit_note(uuid, uuid),
-  public.mark_credit_note_sent(uuid, uuid, text),
+  public.mark_credit_note_sent(uuid, uuid, text, jsonb, text, text),
+  public.credit_note_pdf_document(uuid, uuid),
   public.record_refund(uuid, jsonb),
   public.get_refund(uuid, uuid),
   public.client_credit(uuid, uuid, integer),

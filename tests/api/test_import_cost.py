@@ -38,6 +38,8 @@ MAKES_DOCUMENTS = {
     "reportsExport",
     "quotesPdf",
     "quotesSend",
+    "creditNotesPdf",
+    "creditNotesSend",
 }
 MAKES_SPREADSHEETS = {"reportsExport"}
 NEVER = {
