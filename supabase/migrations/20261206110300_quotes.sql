@@ -44,7 +44,8 @@
 --              (A different offer is a new quote.)
 --   accepted, declined, expired, converted   notes only.
 -- Only drafts may be deleted; a sent quote stays on record (declined, expired or
--- converted tells what became of it).
+-- converted tells what became of it), unless its client is deleted (a client without
+-- invoices may be: its quotes go with it).
 --
 -- Conversion (public.convert_quote): the accepted quote is locked (FOR UPDATE),
 -- an invoice is created through public.create_invoice (as the caller: RLS, the
@@ -106,9 +107,12 @@ create table public.quotes (
   constraint quotes_discount_not_above_subtotal check (discount <= subtotal),
   constraint quotes_converted_has_its_invoice check ((status = 'converted') = (invoice_id is not null)),
   constraint quotes_quote_number_unique_in_organization unique (organization_id, quote_number),
+  -- A client is deleted only without invoices (invoices restrict it), and its quotes
+  -- (offers, no money) go with it, as its activity timeline does; the audit log keeps
+  -- them. A converted quote has an invoice, so its client is never deleted.
   constraint quotes_client_in_organization_and_currency_fkey
     foreign key (organization_id, client_id, currency)
-    references public.clients (organization_id, id, currency) on delete restrict,
+    references public.clients (organization_id, id, currency) on delete cascade,
   -- The invoice's draft deleted: the quote is accepted again (prepare_quote_row).
   constraint quotes_invoice_fkey
     foreign key (organization_id, invoice_id)

@@ -470,3 +470,16 @@ def test_the_job_expires_sent_quotes_past_their_day_once(
     second = function_host.invoke_by_name("jobsExpireQuotes", {})
     assert second["expired"] == 0, second
     assert Decimal(past["total_amount"]) == Decimal("100.00")
+
+
+def test_a_client_without_invoices_is_deleted_with_its_quotes(api: Api, world: World) -> None:
+    client = new_client(world, world.org_a)
+    quote = sent_quote(api, world, client_id=client)
+    assert api.delete(f"/api/clients/{client}", as_="maria").status == 204
+    assert api.get(f"/api/quotes/{quote['id']}", as_="alice").status == 404
+    kept = new_client(world, world.org_a)
+    accepted = accepted_quote(api, world, client_id=kept)
+    assert api.post(f"/api/quotes/{accepted['id']}/convert", as_="maria").status == 201
+    assert api.delete(f"/api/clients/{kept}", as_="maria").status == 409
+    reply = api.post("/api/clients/bulk-delete", as_="maria", json_body={"ids": [kept]})
+    assert reply.status == 200, reply.json()
