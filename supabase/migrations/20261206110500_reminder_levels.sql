@@ -18,7 +18,7 @@
 -- (any other {name} is refused); the job fills them in (functions/jobs/reminders.py).
 -- Missing keys: enabled is on, repeatEveryDays and lateFee are none; levels is
 -- required. private.reminder_settings_problem says what is wrong with a value
--- (null: nothing), for the table's constraint and update_settings' answers.
+-- (null: nothing), for the table's trigger and update_settings' answers.
 --
 -- Existing settings map onto levels with the same behaviour (the mapping,
 -- private.reminder_settings_from_legacy, applied to every row below):
@@ -89,9 +89,9 @@
 
 -- What is wrong with a reminder_settings value, as "<field>: <why>" with the
 -- field's path inside reminder_settings (levels[0].days, as the API's own field
--- errors name it; level numbers in
--- lateFee.levels count from 1), or null when nothing is. Immutable: the table's
--- check constraint calls it.
+-- errors name it; level numbers in lateFee.levels count from 1), or null when
+-- nothing is. The table's trigger (private.reminder_settings_keep_their_shape)
+-- and update_settings call it.
 create or replace function private.reminder_settings_problem(settings jsonb)
 returns text
 language plpgsql
@@ -300,9 +300,34 @@ begin
 end;
 $default$;
 
-alter table public.organization_settings
-  add constraint organization_settings_reminder_settings_shape
-  check (private.reminder_settings_problem(reminder_settings) is null);
+-- The shape, for every writer: a trigger on the column rather than a check
+-- constraint, which PostgreSQL evaluates on every update of the row -- and the
+-- settings row is updated for every invoice number the counter hands out
+-- (0.06-0.18 ms a check, measured: a 10,000-invoice run of the recurring job
+-- would pay it 10,000 times for settings that did not change).
+create or replace function private.reminder_settings_keep_their_shape()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+  problem text;
+begin
+  if tg_op = 'UPDATE' and new.reminder_settings is not distinct from old.reminder_settings then
+    return new;
+  end if;
+  problem := private.reminder_settings_problem(new.reminder_settings);
+  if problem is not null then
+    raise exception 'reminder_settings.%', problem
+      using errcode = '23514', constraint = 'organization_settings_reminder_settings_shape';
+  end if;
+  return new;
+end;
+$$;
+
+create trigger a_reminder_settings_keep_their_shape
+  before insert or update of reminder_settings on public.organization_settings
+  for each row execute function private.reminder_settings_keep_their_shape();
 
 -- =============================================================================
 -- Late fees: the record
@@ -986,7 +1011,7 @@ $$;
 -- Grants
 -- =============================================================================
 
--- The constraint runs the check for every writer of organization_settings.
+-- The table's trigger runs the check for every writer of organization_settings.
 grant execute on function private.reminder_settings_problem(jsonb) to authenticated, service_role;
 
 grant execute on function

@@ -22,7 +22,7 @@
 --   R-L  due T-2, credited 10 -> level2, but no late fee (its total stays)
 -- =============================================================================
 begin;
-select plan(54);
+select plan(55);
 
 select tests.create_cast();
 
@@ -137,7 +137,11 @@ select is(pg_temp.problem('{"levels": [{"days": 2, "subject": "s", "message": "m
 select throws_ok(
   $$ update public.organization_settings set reminder_settings = '{"levels": [{"days": 5}]}'
      where organization_id = tests.org('main') $$,
-  '23514', null, 'the table refuses a bad shape, whoever writes');
+  '23514', 'reminder_settings.levels[0].subject: required, a text', 'the table refuses a bad shape, whoever writes');
+select lives_ok(
+  $$ update public.organization_settings set next_invoice_number = next_invoice_number + 1
+     where organization_id = tests.org('main') $$,
+  'a write of other columns does not check the reminders again');
 
 update public.organization_settings set reminder_settings = '{
   "enabled": true,
