@@ -147,9 +147,20 @@ alter table public.payments
   add column applied_amount numeric,
   add column refunded_amount numeric not null default 0;
 
+-- The existing rows at their currency's scale (as every amount the API answers),
+-- without the triggers: nothing about them changes but the new columns.
 alter table public.payments disable trigger user;
-update public.payments set applied_amount = amount where applied_amount is null;
+update public.payments
+set applied_amount = amount, refunded_amount = private.round_money(0, currency)
+where applied_amount is null;
 alter table public.payments enable trigger user;
+
+alter table public.invoices disable trigger user;
+update public.invoices
+set amount_credited = private.round_money(0, currency),
+    credit_notes_total = private.round_money(0, currency),
+    credit_applied = private.round_money(0, currency);
+alter table public.invoices enable trigger user;
 
 alter table public.payments
   alter column applied_amount set not null,
@@ -339,6 +350,9 @@ begin
   new.discount := private.checked_money(new.discount, new.currency, 'discount');
   new.subtotal := private.round_money(new.subtotal, new.currency);
   new.amount_paid := private.round_money(new.amount_paid, new.currency);
+  new.credit_notes_total := private.round_money(new.credit_notes_total, new.currency);
+  new.credit_applied := private.round_money(new.credit_applied, new.currency);
+  new.amount_credited := private.round_money(new.amount_credited, new.currency);
   if new.discount > new.subtotal then
     raise exception 'discount (%) exceeds the subtotal (%)', new.discount, new.subtotal
       using errcode = '23514', constraint = 'invoices_discount_not_above_subtotal';
@@ -558,13 +572,13 @@ begin
   if current_user not in ('anon', 'authenticated') then
     if tg_op = 'INSERT' then
       new.applied_amount := coalesce(new.applied_amount, new.amount);
-      new.refunded_amount := coalesce(new.refunded_amount, 0);
+      new.refunded_amount := private.round_money(coalesce(new.refunded_amount, 0), new.currency);
     end if;
     return new;
   end if;
   if tg_op = 'INSERT' then
     new.applied_amount := new.amount;
-    new.refunded_amount := 0;
+    new.refunded_amount := private.round_money(0, new.currency);
   elsif new.amount is distinct from old.amount then
     if old.applied_amount <> old.amount then
       raise exception 'the payment of % % was partly refunded or moved to client credit: its amount can no longer change',
