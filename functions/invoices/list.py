@@ -28,7 +28,8 @@ router = APIRouter(tags=["invoices"])
 # The list reads the invoice_list view (invoices + the client's name + is_overdue).
 COLUMNS = (
     "id,client_id,client_company_name,invoice_number,issue_date,due_date,payment_terms,status,"
-    "currency,subtotal,tax_rate,tax_amount,discount,total_amount,amount_paid,balance_due,"
+    "currency,subtotal,tax_rate,tax_amount,discount,total_amount,amount_paid,amount_credited,"
+    "balance_due,"
     "template,sent_at,paid_at,cancelled_at,created_at,updated_at"
 )
 SORTABLE = {

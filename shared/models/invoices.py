@@ -286,7 +286,10 @@ class _InvoiceFields(Output):
     discount: Decimal
     total_amount: Decimal
     amount_paid: Decimal
-    balance_due: Decimal
+    amount_credited: Decimal = Field(
+        description="Credit notes and client credit applied (docs/api.md, credit notes)"
+    )
+    balance_due: Decimal = Field(description="total_amount - amount_paid - amount_credited")
     template: Template
     sent_at: dt.datetime | None = None
     paid_at: dt.datetime | None = None

@@ -81,6 +81,13 @@ def test_a_credit_note_on_an_open_invoice_lowers_its_balance(api: Api, world: Wo
     assert note["invoice"]["amount_credited"] == "25.50"
     assert state(world, invoice) == ("sent", 0, Decimal("25.50"), Decimal("74.50"))
     assert outstanding(world, invoice.client_id) == Decimal("74.50")
+    # The invoice answers what was credited (interface 4), in its read and in the list.
+    read = api.get(f"/api/invoices/{invoice.id}", as_="victor").json()
+    assert (read["amount_credited"], read["balance_due"]) == ("25.50", "74.50")
+    row = api.get("/api/invoices", as_="victor", query={"q": invoice.number}).json()["data"][0]
+    assert (row["amount_credited"], row["balance_due"]) == ("25.50", "74.50")
+    never = make_invoice(world, ["5.00"])
+    assert api.get(f"/api/invoices/{never.id}", as_="victor").json()["amount_credited"] == "0.00"
     # Read back, whole and in the list.
     got = api.get(f"/api/credit-notes/{note['id']}", as_="victor")
     assert got.status == 200
