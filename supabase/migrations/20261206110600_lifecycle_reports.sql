@@ -57,6 +57,9 @@ begin
   new.discount := private.checked_money(new.discount, new.currency, 'discount');
   new.subtotal := private.round_money(new.subtotal, new.currency);
   new.amount_paid := private.round_money(new.amount_paid, new.currency);
+  new.credit_notes_total := private.round_money(new.credit_notes_total, new.currency);
+  new.credit_applied := private.round_money(new.credit_applied, new.currency);
+  new.amount_credited := private.round_money(new.amount_credited, new.currency);
   if new.discount > new.subtotal then
     raise exception 'discount (%) exceeds the subtotal (%)', new.discount, new.subtotal
       using errcode = '23514', constraint = 'invoices_discount_not_above_subtotal';
