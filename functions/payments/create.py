@@ -25,7 +25,8 @@ router = APIRouter(tags=["payments"])
     summary="Record a payment",
     description=(
         "The invoice must be sent or overdue, and the amount at most its balance due "
-        "(`422 rule_violation` otherwise, naming the balance): there is no overpayment. "
+        "(`422 rule_violation` otherwise, naming the balance), unless the organization keeps "
+        "overpayments as client credit (business setting `overpayment`: `credit`). "
         "An invoice that does not exist or belongs to another organization is `404`."
     ),
     responses=error_responses(401, 403, 404, 422),
