@@ -3,7 +3,13 @@
 Every amount is ``Decimal`` (sent as a decimal string) and belongs to a currency: figures
 are grouped per currency and never summed across currencies. Counts, percentages and
 days carry no currency. The SQL functions of 20261206100900_reports.sql build these
-documents; the models type them and publish their shape in the OpenAPI document.
+documents (redefined by 20261206110600_lifecycle_reports.sql with the billing lifecycle's
+fields: credit notes, refunds, client credit, recurring revenue, quotes); the models type
+them and publish their shape in the OpenAPI document.
+
+Money is counted once (docs/api.md, "Dashboard and reports"): collected = payments
+received less refunds; billed is net of credit notes (credited shows them apart);
+outstanding is the balance due, net of credits, with the client credit beside it.
 """
 
 from __future__ import annotations
@@ -51,12 +57,26 @@ class InvoiceCounts(Output):
 # --------------------------------------------------------------------------------------
 
 
+class QuoteCounts(Output):
+    """Quotes by status; a sent quote past its valid_until counts as expired."""
+
+    draft: int
+    sent: int
+    accepted: int
+    declined: int
+    expired: int
+    converted: int
+    total: int
+
+
 class DashboardFigures(Output):
     """The dashboard's figures in one currency."""
 
     currency: str = Field(description="ISO 4217 code; every amount of this block is in it")
-    revenue_this_month: Decimal = Field(description="payments dated in this calendar month")
-    revenue_last_month: Decimal = Field(description="payments dated in the previous month")
+    revenue_this_month: Decimal = Field(
+        description="money collected this calendar month: payments received less refunds"
+    )
+    revenue_last_month: Decimal = Field(description="the same for the previous month")
     revenue_change_percent: Decimal | None = Field(
         description="(this - last) / last * 100, 1 decimal; null when last month is zero"
     )
@@ -71,6 +91,20 @@ class DashboardFigures(Output):
         description="total of invoices paid whose last payment is in this month"
     )
     paid_this_month_count: int
+    received_this_month: Decimal = Field(description="payments dated this month")
+    received_last_month: Decimal
+    refunded_this_month: Decimal = Field(description="refunds dated this month")
+    refunded_last_month: Decimal
+    credited_this_month: Decimal = Field(description="credit notes issued this month")
+    credit_notes_this_month: int
+    client_credit: Decimal = Field(
+        description="credit clients hold now (not subtracted from outstanding_amount)"
+    )
+    clients_with_credit: int
+    mrr: Decimal = Field(description="monthly recurring revenue of the active recurring profiles")
+    active_recurring_profiles: int
+    open_quotes_amount: Decimal = Field(description="sent quotes still valid today")
+    open_quotes_count: int
     average_days_to_pay: Decimal | None = Field(
         description="last payment date - issue date of invoices paid in the last 12 months"
     )
@@ -89,6 +123,11 @@ class DashboardMetrics(Output):
     outstanding_count: int = Field(description="open invoices, all currencies")
     overdue_count: int = Field(description="overdue invoices, all currencies")
     average_days_to_pay: Decimal | None = Field(description="over all currencies")
+    quote_counts: QuoteCounts
+    quote_acceptance_rate: Decimal | None = Field(
+        description="(accepted + converted) / (accepted + converted + declined + expired) * 100"
+    )
+    active_recurring_profiles: int = Field(description="all currencies")
 
 
 class RecentInvoice(Output):
@@ -103,6 +142,7 @@ class RecentInvoice(Output):
     due_date: date
     total_amount: Decimal
     amount_paid: Decimal
+    amount_credited: Decimal = Field(description="credit notes and client credit applied")
     balance_due: Decimal
 
 
@@ -126,8 +166,11 @@ class RecentActivities(Output):
 
 class ChartPoint(Output):
     month: date = Field(description="the first day of the month")
-    billed: Decimal
-    collected: Decimal
+    billed: Decimal = Field(description="invoices issued, net of their credit notes")
+    collected: Decimal = Field(description="payments received less refunds")
+    received: Decimal
+    refunded: Decimal
+    credited: Decimal = Field(description="credit notes issued (already out of billed)")
     invoice_count: int
     payment_count: int
 
@@ -136,6 +179,8 @@ class ChartSeries(Output):
     currency: str
     total_billed: Decimal
     total_collected: Decimal
+    total_refunded: Decimal
+    total_credited: Decimal
     invoice_count: int
     payment_count: int
     points: list[ChartPoint] = Field(description="every month of the chart, zero-filled")
@@ -161,15 +206,27 @@ class OverviewFigures(Output):
     invoice_count: int = Field(
         description="invoices issued in the range, drafts and cancelled excluded"
     )
-    billed: Decimal
+    billed: Decimal = Field(description="net of credit notes: paid + credit_applied + outstanding")
     paid: Decimal = Field(description="amount paid on the invoices billed in the range")
+    credit_applied: Decimal = Field(description="client credit applied to them")
     outstanding: Decimal = Field(description="their open balance due")
     overdue_amount: Decimal
     overdue_count: int
     collection_rate: Decimal | None = Field(description="paid / billed * 100, 1 decimal")
     average_invoice: Decimal | None
-    collected: Decimal = Field(description="payments dated in the range")
+    collected: Decimal = Field(description="payments dated in the range less refunds")
+    received: Decimal
+    refunded: Decimal
+    refund_count: int
     payment_count: int
+    credited: Decimal = Field(description="credit notes issued in the range")
+    credit_note_count: int
+    client_credit: Decimal = Field(description="credit clients hold now")
+    mrr: Decimal = Field(description="monthly recurring revenue now")
+    active_recurring_profiles: int
+    quote_count: int = Field(description="quotes issued in the range, drafts excluded")
+    quoted: Decimal
+    accepted_amount: Decimal = Field(description="of those, accepted or converted")
     average_days_to_pay: Decimal | None
 
 
@@ -187,6 +244,8 @@ class ReportsOverview(Output):
     invoice_counts: InvoiceCounts
     clients: ClientCounts
     average_days_to_pay: Decimal | None
+    quote_counts: QuoteCounts
+    quote_acceptance_rate: Decimal | None
 
 
 class RevenuePoint(Output):
@@ -195,6 +254,8 @@ class RevenuePoint(Output):
     end: date = Field(description="the period's last day within the range")
     billed: Decimal
     collected: Decimal
+    refunded: Decimal
+    credited: Decimal
     invoice_count: int
     payment_count: int
 
@@ -203,6 +264,8 @@ class RevenueSeries(Output):
     currency: str
     total_billed: Decimal
     total_collected: Decimal
+    total_refunded: Decimal
+    total_credited: Decimal
     invoice_count: int
     payment_count: int
     points: list[RevenuePoint]
@@ -214,6 +277,7 @@ class ClientRevenue(Output):
     currency: str
     billed: Decimal
     collected: Decimal
+    refunded: Decimal
     invoice_count: int
     payment_count: int
 
@@ -235,6 +299,7 @@ class StatusAmount(Output):
     count: int
     total: Decimal
     paid: Decimal
+    credited: Decimal
     outstanding: Decimal
 
 
@@ -260,6 +325,8 @@ class ClientPerformance(Output):
     invoice_count: int
     billed: Decimal
     paid: Decimal
+    credit_applied: Decimal
+    client_credit: Decimal
     outstanding: Decimal
     overdue_amount: Decimal
     overdue_count: int

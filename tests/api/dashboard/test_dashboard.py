@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import Api, World
+from tests.api.dashboard.lifecycle import without_lifecycle
 
 
 def month_start(day: date, back: int = 0) -> date:
@@ -142,7 +143,7 @@ def ok(api: Api, path: str, who: str = "dash_owner", **query: Any) -> dict[str, 
     org = None if who != "dash_viewer" else api.world.people["dash_owner"].personal_org
     reply = api.get(path, as_=who, org=org, query=query)
     assert reply.status == 200, reply.json()
-    body: dict[str, Any] = reply.json()
+    body: dict[str, Any] = without_lifecycle(reply.json())
     return body
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.api.conftest import Api, World
+from tests.api.dashboard.lifecycle import without_lifecycle
 from tests.api.dashboard.test_dashboard import add_invoice, add_payment, month_start
 
 Q1 = {"from": "2025-01-01", "to": "2025-03-31"}
@@ -87,7 +88,7 @@ def ok(api: Api, path: str, who: str = "rep_owner", **query: Any) -> dict[str, A
     org = None if who != "rep_viewer" else api.world.people["rep_owner"].personal_org
     reply = api.get(path, as_=who, org=org, query=query)
     assert reply.status == 200, reply.json()
-    body: dict[str, Any] = reply.json()
+    body: dict[str, Any] = without_lifecycle(reply.json())
     return body
 
 
