@@ -576,27 +576,36 @@ $$;
 -- adds the late fees of the levels just opened, in the same transaction. The
 -- insert is kept to one row per invoice and slot by a unique constraint.
 -- Unsent reminders no longer current are superseded when a claim reaches them.
--- Returns the counts and where the next chunk starts (`scanned` <
--- `batch_limit`: done).
+-- A chunk is cut short after its 250th late fee (`cut`), so that no call grows
+-- with the fees a first run adds. Returns the counts and where the next chunk
+-- starts (`scanned` < `batch_limit` and not `cut`: done).
 drop function private.open_reminder_slots(date, uuid[], date, uuid, integer);
 create function private.open_reminder_slots(
   today date, org_ids uuid[], after_due_date date, after_id uuid, batch_limit integer,
   out opened bigint, out scanned integer, out last_due_date date, out last_id uuid,
-  out late_fees bigint)
+  out late_fees bigint, out cut boolean)
 language plpgsql
 volatile
 set search_path = ''
 set jit = off
 as $$
 declare
+  -- Late fees a call adds at most: each is a line, its fee row, the invoice's new
+  -- totals, the client's and their audit entries (3-5 ms each on the bench's
+  -- machine at load 7, against ~0.05 ms a slot): 2,000 in one call took up to 7 s
+  -- of the 8 s timeout, 400 up to 3.4 s (bench/RESULTS.md, "Issue 15: reminder
+  -- levels and late fees").
+  fee_limit constant integer := 250;
   ids uuid[];
+  dues date[];
+  cut_due date;
+  cut_id uuid;
   opened_invoices uuid[];
   opened_slots text[];
 begin
-  select coalesce(pg_catalog.array_agg(c.id), '{}'), count(*)::integer,
-         (pg_catalog.array_agg(c.due_date order by c.due_date desc, c.id desc))[1],
-         (pg_catalog.array_agg(c.id order by c.due_date desc, c.id desc))[1]
-  into ids, scanned, last_due_date, last_id
+  select coalesce(pg_catalog.array_agg(c.id order by c.due_date, c.id), '{}'),
+         coalesce(pg_catalog.array_agg(c.due_date order by c.due_date, c.id), '{}')
+  into ids, dues
   from (
     select i.id, i.due_date
     from public.invoices i
@@ -606,6 +615,43 @@ begin
     order by i.due_date, i.id
     limit batch_limit
   ) c;
+  scanned := cardinality(ids);
+  last_due_date := dues[scanned];
+  last_id := ids[scanned];
+  cut := false;
+
+  -- A chunk dense in late fees (the first run after a fee is turned on) is cut
+  -- after its fee_limit-th: the invoices after it are the next call's, so every
+  -- slot still opens with its fee in one transaction.
+  select f.due_date, f.id into cut_due, cut_id
+  from (
+    select i.due_date, i.id
+    from private.reminder_slots(today, org_ids) s
+    join public.invoices i on i.id = s.invoice_id
+    join public.organization_settings os on os.organization_id = s.organization_id
+    cross join lateral (
+      select case when s.slot ~ '^level[1-3]:' then pg_catalog.substr(s.slot, 6, 1)::integer end as level
+    ) l
+    where s.invoice_id = any (ids)
+      and l.level is not null
+      and pg_catalog.jsonb_typeof(os.reminder_settings -> 'lateFee') = 'object'
+      and (os.reminder_settings -> 'lateFee' -> 'levels') @> pg_catalog.to_jsonb(l.level)
+      and i.credit_notes_total = 0
+      and not exists (select 1 from public.email_deliveries d
+                      where d.invoice_id = s.invoice_id and d.slot = s.slot)
+      and not exists (select 1 from public.invoice_late_fees f
+                      where f.invoice_id = s.invoice_id and f.level = l.level)
+    order by i.due_date, i.id
+    offset fee_limit - 1
+    limit 1
+  ) f;
+  if cut_id is not null and (cut_due, cut_id) < (last_due_date, last_id) then
+    ids := array(select u.id from unnest(ids, dues) u(id, due)
+                 where (u.due, u.id) <= (cut_due, cut_id));
+    last_due_date := cut_due;
+    last_id := cut_id;
+    cut := true;
+  end if;
 
   with ins as (
     insert into public.email_deliveries (kind, organization_id, invoice_id, slot, slot_date, recipient)
@@ -661,7 +707,7 @@ begin
                                    after_due_date, after_id, batch_limit);
   return pg_catalog.jsonb_build_object(
     'as_of', today, 'opened', chunk.opened, 'late_fees', chunk.late_fees,
-    'scanned', chunk.scanned, 'done', chunk.scanned < batch_limit,
+    'scanned', chunk.scanned, 'done', chunk.scanned < batch_limit and not chunk.cut,
     'after_due_date', chunk.last_due_date, 'after_id', chunk.last_id);
 end;
 $$;
@@ -711,7 +757,7 @@ begin
       select * into chunk from private.open_reminder_slots(as_of, org_ids, after_due, after, 5000);
       opened := opened + chunk.opened;
       fees := fees + chunk.late_fees;
-      exit when chunk.scanned < 5000;
+      exit when chunk.scanned < 5000 and not chunk.cut;
       after_due := chunk.last_due_date;
       after := chunk.last_id;
     end loop;

@@ -22,7 +22,7 @@
 --   R-L  due T-2, credited 10 -> level2, but no late fee (its total stays)
 -- =============================================================================
 begin;
-select plan(55);
+select plan(57);
 
 select tests.create_cast();
 
@@ -333,6 +333,34 @@ select is((select count(*)::integer from pg_temp.slots(tests.personal_org('rpct'
   0, 'paid: no reminder on level 2''s day');
 select is((select count(*)::integer from public.invoice_late_fees where invoice_id = pg_temp.inv('P-4')),
   0, 'and no fee');
+
+-- A first run dense in late fees: each call adds at most 250, the chunk cut
+-- after the 250th (its invoices after it are the next call's), nothing lost.
+select tests.as_superuser();
+select tests.create_supabase_user('rcut');
+update public.organization_settings set reminder_settings =
+  '{"levels": [{"days": 1, "subject": "Late: {invoice_number}", "message": "m"}],
+    "lateFee": {"type": "fixed", "amount": 5, "levels": [1]}}'
+where organization_id = tests.personal_org('rcut');
+insert into ids select pg_temp.client(tests.personal_org('rcut'), 'Cut Co', 'ap@cut.example');
+insert into public.invoices (organization_id, client_id, invoice_number, issue_date, due_date)
+select tests.personal_org('rcut'), (select id from public.clients where company_name = 'Cut Co'), 'C-' || g,
+       pg_temp.today() - 30, pg_temp.today() - 2
+from generate_series(1, 450) g;
+insert into public.invoice_items (invoice_id, description, quantity, rate)
+select id, 'services', 1, 100 from public.invoices where organization_id = tests.personal_org('rcut');
+update public.invoices set status = 'sent' where organization_id = tests.personal_org('rcut');
+select tests.authenticate_as_service_role();
+create temporary table cut_run as
+select public.job_open_reminders(pg_temp.today(), array[tests.personal_org('rcut')]) as body;
+select is(
+  (select jsonb_build_array(body -> 'opened', body -> 'late_fees', body -> 'done') from cut_run),
+  '[250, 250, false]'::jsonb, 'a call adds at most 250 late fees, and is not done');
+select is(
+  (select jsonb_build_array(b -> 'opened', b -> 'late_fees', b -> 'done')
+   from cut_run, public.job_open_reminders(pg_temp.today(), array[tests.personal_org('rcut')],
+     (body ->> 'after_due_date')::date, (body ->> 'after_id')::uuid) b),
+  '[200, 200, true]'::jsonb, 'the next call, from where it was cut, opens the rest with their fees');
 
 -- -----------------------------------------------------------------------------
 -- The organization's day (its time zone), unless as_of is given
