@@ -45,7 +45,9 @@ router = APIRouter(tags=["reports"])
         "invoices and payments (the filters of their list routes; `from`/`to` are the "
         "issue or payment date range), match-results (the reconciliation match results, a "
         "row per vendor invoice line: `outcome`, `vendor_id`; `from`/`to` are the invoice "
-        "date range). See docs/api.md, Report export."
+        "date range); quotes, credit-notes, refunds, recurring-profiles and client-credit (the "
+        "ledger), with the filters of their list routes (`from`/`to`: issue, refund or start "
+        "date, the ledger entry's day). See docs/api.md, Report export."
     ),
     responses=export_error_responses(*STATUSES, 404),
 )
@@ -60,9 +62,13 @@ async def export(
     client_id: Annotated[str | None, Query(description="revenue: one client; lists")] = None,
     limit: Annotated[int | None, Query(ge=1, le=100, description="clients (default 100)")] = None,
     sort: Annotated[str | None, Query(description="client-performance: e.g. -billed")] = None,
-    currency: Annotated[str | None, Query(description="client-performance, payments")] = None,
+    currency: Annotated[
+        str | None, Query(description="client-performance, payments, client-credit")
+    ] = None,
     q: Annotated[str | None, Query(max_length=200, description="lists: search")] = None,
-    status: Annotated[str | None, Query(description="invoices: statuses")] = None,
+    status: Annotated[
+        str | None, Query(description="invoices, quotes, recurring-profiles: statuses")
+    ] = None,
     overdue: Annotated[bool | None, Query(description="invoices: overdue or not")] = None,
     issue_date_from: date | None = None,
     issue_date_to: date | None = None,
@@ -70,7 +76,9 @@ async def export(
     due_date_to: date | None = None,
     total_from: Annotated[Decimal | None, Query(allow_inf_nan=False)] = None,
     total_to: Annotated[Decimal | None, Query(allow_inf_nan=False)] = None,
-    invoice_id: Annotated[str | None, Query(description="payments: invoice ids")] = None,
+    invoice_id: Annotated[
+        str | None, Query(description="payments, credit-notes, refunds: invoice ids")
+    ] = None,
     payment_method: Annotated[str | None, Query(description="payments: methods")] = None,
     payment_date_from: date | None = None,
     payment_date_to: date | None = None,
@@ -81,6 +89,18 @@ async def export(
         Query(description="match-results: matched, matched_with_tolerance, exception"),
     ] = None,
     vendor_id: Annotated[str | None, Query(description="match-results: vendor ids")] = None,
+    valid_until_from: date | None = None,
+    valid_until_to: date | None = None,
+    kind: Annotated[
+        str | None, Query(description="credit-notes: whole, lines, amount; client-credit: kinds")
+    ] = None,
+    payment_id: Annotated[str | None, Query(description="refunds: payment ids")] = None,
+    source: Annotated[str | None, Query(description="refunds: payment, credit")] = None,
+    refund_date_from: date | None = None,
+    refund_date_to: date | None = None,
+    frequency: Annotated[
+        str | None, Query(description="recurring-profiles: monthly, quarterly, annually, custom")
+    ] = None,
 ) -> ExportResult:
     values = dict(locals())
     chosen = run.options(request.query_params, report, values)

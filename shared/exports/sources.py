@@ -4,6 +4,8 @@
 - `shared.exports.reports`: the reports (one RPC each, small);
 - `shared.exports.lists`: the invoice and payment lists (pages of thousands of rows);
 - `shared.exports.match_results`: the reconciliation match results;
+- `shared.exports.lifecycle`: quotes, credit notes, refunds, recurring profiles and the
+  client credit ledger (the billing lifecycle's lists);
 - `shared.exports.reading`: what they share: the query, typed values, keyset pages.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shared.exports import lists, match_results, reports
+from shared.exports import lifecycle, lists, match_results, reports
 from shared.exports.reading import ReportQuery
 from shared.exports.table import Table
 
@@ -26,4 +28,9 @@ REPORTS: dict[str, Callable[[ReportQuery], Table]] = {
     "invoices": lists.invoices,
     "payments": lists.payments,
     "match-results": match_results.match_results,
+    "quotes": lifecycle.quotes,
+    "credit-notes": lifecycle.credit_notes,
+    "refunds": lifecycle.refunds,
+    "recurring-profiles": lifecycle.recurring_profiles,
+    "client-credit": lifecycle.client_credit,
 }

@@ -20,6 +20,11 @@ Report = Literal[
     "invoices",
     "payments",
     "match-results",
+    "quotes",
+    "credit-notes",
+    "refunds",
+    "recurring-profiles",
+    "client-credit",
 ]
 Format = Literal["csv", "xlsx", "pdf"]
 
@@ -54,6 +59,29 @@ OPTIONS: dict[str, set[str]] = {
         "amount_to",
     },
     "match-results": {"outcome", "vendor_id"},
+    # The billing lifecycle's lists: the filters of their list routes.
+    "quotes": {
+        "q",
+        "status",
+        "client_id",
+        "issue_date_from",
+        "issue_date_to",
+        "valid_until_from",
+        "valid_until_to",
+        "total_from",
+        "total_to",
+    },
+    "credit-notes": {"q", "invoice_id", "client_id", "kind", "issue_date_from", "issue_date_to"},
+    "refunds": {
+        "client_id",
+        "invoice_id",
+        "payment_id",
+        "source",
+        "refund_date_from",
+        "refund_date_to",
+    },
+    "recurring-profiles": {"q", "status", "client_id", "frequency"},
+    "client-credit": {"client_id", "kind", "currency"},
 }
 # Query parameters that are not options.
 FIXED_PARAMETERS = {"report", "format", "from", "to"}
