@@ -622,9 +622,7 @@ class Realtime:
             )
             return
         self._arm(channel)
-        if channel.subs:
-            for sub in channel.subs:
-                sub.claims = channel.claims
+        if channel.subs:  # new subscriptions with the new claims
             asyncio.get_running_loop().create_task(
                 self._subscribe(channel, [s.params for s in channel.subs])
             )
