@@ -22,6 +22,9 @@ signs in, then repeats a weighted mix (`MIX`) of what the frontend does:
   full, cancelled);
 - sessions: signs in again and refreshes at the gateway now and then; the overdue job
   once (the service role's path);
+- the billing lifecycle (reliability/lifecycle.py), by ``lifecycle`` more people in
+  organizations of their own: quotes sent, accepted and converted, credit notes on paid
+  invoices, refunds, client credit applied, recurring profiles issued now;
 - with ``probes``, the failing paths (wrong password, unknown email, forged, `alg=none`,
   expired, role-escalating and ended tokens, malformed and over-full bodies, a taken
   email, a too short password, a bad refresh) so error logs are included.
@@ -69,6 +72,13 @@ from moto.ses.models import ses_backends
 
 from devstack.local import LocalStack
 from reliability.conftest import PASSWORD, Client, Reply, User, sql
+from reliability.lifecycle import (
+    LIFECYCLE_CLIENTS,
+    LIFECYCLE_ORG_SIZE,
+    LifecycleLedger,
+    check_lifecycle,
+    lifecycle_workers,
+)
 from shared.formatting import minor_unit
 from shared.log import _JsonFormatter, get_logger
 from shared.settings import get_settings
@@ -301,6 +311,9 @@ class LoadResult:
     # Everything a log must never contain, by kind (tokens held, passwords typed, forged
     # tokens sent); reliability/test_logs.py adds the stack's own keys.
     secrets: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # The billing lifecycle's people and what they did (reliability/lifecycle.py).
+    lifecycle_users: list[User] = field(default_factory=list)
+    lifecycle: LifecycleLedger = field(default_factory=LifecycleLedger)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, call: Call) -> None:
@@ -357,6 +370,12 @@ class LoadResult:
                 "unknown_outcome": len(ledger.unknown),
             },
             "answer_mismatches": len(ledger.mismatches),
+            "lifecycle": {
+                "clients": len(self.lifecycle_users),
+                "organizations": len(self.lifecycle.orgs),
+                "created": dict(sorted(self.lifecycle.counts.items())),
+                "answer_mismatches": len(self.lifecycle.mismatches),
+            },
         }
 
 
@@ -1612,6 +1631,7 @@ def run_load(
     probes: bool = True,
     users: list[User] | None = None,
     tolerated: Collection[int] = (),
+    lifecycle: int | None = None,
 ) -> LoadResult:
     """Runs the traffic for ``seconds`` with ``clients`` threads (defaults from
     RELIABILITY_LOAD_CLIENTS / RELIABILITY_LOAD_SECONDS) and answers what happened.
@@ -1620,7 +1640,10 @@ def run_load(
     `sign_up_people`) reuses people already signed up. A status in ``tolerated`` (e.g.
     503 while a fault is on) counts as expected; a write answered with a 5xx or not at
     all is still kept in the ledger as of unknown outcome, which `check_invariants`
-    allows for."""
+    allows for. ``lifecycle`` people more (default RELIABILITY_LOAD_LIFECYCLE_CLIENTS, none
+    with ``users``) run the billing lifecycle in organizations of their own."""
+    if lifecycle is None:
+        lifecycle = LIFECYCLE_CLIENTS if users is None else 0
     if users is not None:
         clients = len(users)
     clients = clients or DEFAULT_CLIENTS
@@ -1634,6 +1657,14 @@ def run_load(
         result.secret("refresh_token", user.refresh_token)
     result.secret("password", PASSWORD)
     workers = [Worker(run, n, user) for n, user in enumerate(result.users)]
+    if lifecycle:
+        result.lifecycle_users = sign_up_people(stack, lifecycle, LIFECYCLE_ORG_SIZE)
+        for user in result.lifecycle_users:
+            if user.organization_id not in result.lifecycle.orgs:
+                result.lifecycle.orgs.append(user.organization_id)
+            result.secret("access_token", user.access_token)
+            result.secret("refresh_token", user.refresh_token)
+        workers += lifecycle_workers(run, result.lifecycle_users, result.lifecycle, len(workers))
     threads = [
         threading.Thread(target=w.run_until_deadline, name=f"load-{n}", daemon=True)
         for n, w in enumerate(workers)
@@ -1768,6 +1799,7 @@ def check_invariants(stack: LocalStack, result: LoadResult) -> Invariants:
     _check_numbers(out, stored, ledger)
     _check_client_totals(out, stored)
     _check_emails(out, stored, ledger)
+    check_lifecycle(stack, result, out)
     return out
 
 

@@ -5,6 +5,8 @@ Environment (defaults are issue 7's figures):
   RELIABILITY_LOAD_CLIENTS   concurrent clients, one thread and httpx client each (20)
   RELIABILITY_LOAD_SECONDS   how long they run (120)
   RELIABILITY_LOAD_ORG_SIZE  clients sharing one organization (5: 4 organizations of 5)
+  RELIABILITY_LOAD_LIFECYCLE_CLIENTS  more clients running the billing lifecycle
+                             (reliability/lifecycle.py) in organizations of their own (4)
   RELIABILITY_LOAD_BASELINE_SECONDS  the baseline after the run: the same clients on
                              GET /api/auth/me, to which the mix is compared (10; 0: none)
 
@@ -28,6 +30,7 @@ from typing import Any
 
 from devstack.local import LocalStack
 from reliability.conftest import Client, record
+from reliability.lifecycle import LIFECYCLE_OPS
 from reliability.load import (
     MIX,
     PROBES,
@@ -68,6 +71,10 @@ def test_every_answer_was_the_expected_one(load_run: tuple[LoadResult, LogCaptur
         {"bulk_mark_sent", "bulk_mark_paid", "bulk_cancel", "bulk_send"} if long_run else set()
     )
     wanted |= {"send_replay", "job_mark_overdue"}
+    if result.lifecycle_users:
+        # The billing lifecycle: every flow ran (the rarer branches on a long run).
+        rare = {"lc_quote_decline", "lc_refund_credit", "lc_refund_payment"}
+        wanted |= LIFECYCLE_OPS if long_run else LIFECYCLE_OPS - rare
     ran = {c.op for c in result.calls}
     assert wanted <= ran, f"never ran: {sorted(wanted - ran)}"
     if long_run:
@@ -168,6 +175,20 @@ def test_every_invariant_holds_afterwards(
         "payments_told_are_stored",
     ):
         assert invariants.checked[name] > 0, name
+    if result.lifecycle_users:
+        for name in (
+            "lc_balance_is_total_minus_paid_minus_credited",
+            "lc_amount_paid_is_payments_applied",
+            "lc_payment_within_amount",
+            "lc_credit_is_ledger_sum",
+            "lc_credit_as_tracked",
+            "lc_outstanding_is_sum_of_balances",
+            "lc_invoices_numbers_unique",
+            "lc_quotes_numbers_unique",
+            "lc_credit_notes_numbers_unique",
+            "lc_dashboard_outstanding_and_credit",
+        ):
+            assert invariants.checked[name] > 0, name
 
 
 def test_the_dashboard_agrees_with_the_ledger(
