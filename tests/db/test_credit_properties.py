@@ -371,3 +371,155 @@ def test_any_sequence_of_credits_keeps_the_books(
             raise Rollback
     except Rollback:
         pass
+
+
+# =============================================================================
+# Credit notes by lines: the invoices' rounding, and the last one exact
+# =============================================================================
+
+
+def _line_note(
+    currency: str,
+    lines: list[tuple[Decimal, Decimal]],
+    subtotal: Decimal,
+    discount: Decimal,
+    tax_rate: Decimal,
+) -> Decimal:
+    """The total of a credit note of ``lines`` (quantity, rate) by the model: each line
+    rounded, the discount shared in proportion, the tax on what is left."""
+    net = sum((money(q * r, currency) for q, r in lines), Decimal(0))
+    share = money(discount * net / subtotal, currency) if discount and subtotal else Decimal(0)
+    return net - share + money((net - share) * tax_rate / 100, currency)
+
+
+@st.composite
+def line_scenarios(
+    draw: st.DrawFn,
+) -> tuple[str, list[tuple[int, Decimal]], Decimal, Decimal, list[list[tuple[int, int]]]]:
+    """An invoice (items of whole quantities, rates with cents or more, a tax rate with
+    decimals, a discount) and its items' quantities split over credit notes."""
+    currency = draw(st.sampled_from(CURRENCIES))
+    items = draw(
+        st.lists(
+            st.tuples(
+                st.integers(min_value=1, max_value=5),
+                st.decimals(min_value=Decimal("0.01"), max_value=Decimal(500), places=4),
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )
+    tax_rate = draw(st.decimals(min_value=Decimal(0), max_value=Decimal(25), places=3))
+    subtotal = sum((money(q * r, currency) for q, r in items), Decimal(0))
+    discount = draw(
+        st.one_of(
+            st.just(Decimal(0)),
+            st.decimals(min_value=Decimal(0), max_value=Decimal("0.5"), places=2).map(
+                lambda f: (subtotal * f).quantize(unit(currency))
+            ),
+        )
+    )
+    # Every unit of every item goes to one of up to 4 credit notes.
+    notes: list[list[tuple[int, int]]] = [[] for _ in range(draw(st.integers(1, 4)))]
+    for index, (quantity, _) in enumerate(items):
+        for _ in range(quantity):
+            notes[draw(st.integers(0, len(notes) - 1))].append((index, 1))
+    return currency, items, tax_rate, discount, [n for n in notes if n]
+
+
+@EXAMPLES
+@given(scenario=line_scenarios())
+def test_credit_notes_by_lines_round_as_invoices_and_end_exact(
+    owner: tuple[Conn, str, str],
+    scenario: tuple[str, list[tuple[int, Decimal]], Decimal, Decimal, list[list[tuple[int, int]]]],
+) -> None:
+    conn, identifier, org = owner
+    currency, items, tax_rate, discount, notes = scenario
+    try:
+        with conn.transaction():
+            conn.execute("select tests.authenticate_as(%s)", (identifier,))
+            client = conn.execute(
+                "insert into public.clients (organization_id, company_name, currency)"
+                " values (%s, %s, %s) returning id::text",
+                (org, f"Lines {uuid.uuid4().hex[:6]}", currency),
+            ).fetchone()
+            assert client is not None
+            row = conn.execute(
+                "select public.create_invoice(%s, %s::jsonb, %s::jsonb)::text",
+                (
+                    org,
+                    json.dumps(
+                        {
+                            "client_id": client[0],
+                            "status": "sent",
+                            "tax_rate": str(tax_rate),
+                            "discount": str(discount),
+                        }
+                    ),
+                    json.dumps(
+                        [
+                            {"description": f"item {n}", "quantity": q, "rate": str(r)}
+                            for n, (q, r) in enumerate(items)
+                        ]
+                    ),
+                ),
+            ).fetchone()
+            assert row is not None
+            invoice = json.loads(row[0], parse_float=Decimal)
+            total = Decimal(str(invoice["total_amount"]))
+            subtotal = Decimal(str(invoice["subtotal"]))
+            ids = [i["id"] for i in sorted(invoice["items"], key=lambda i: i["position"])]
+            credited = Decimal(0)
+            if total == 0:  # nothing to credit (an invoice of 0.1 JPY): refused
+                lines = [{"invoice_item_id": ids[0], "quantity": 1}]
+                assert (
+                    _attempt(
+                        conn,
+                        "select public.create_credit_note(%s, %s, %s::jsonb) ->> 'id'",
+                        (org, invoice["id"], json.dumps({"kind": "lines", "lines": lines})),
+                    )
+                    is None
+                )
+                raise Rollback
+            for number, note in enumerate(notes, start=1):
+                counts: dict[int, int] = {}
+                for index, quantity in note:
+                    counts[index] = counts.get(index, 0) + quantity
+                lines = [{"invoice_item_id": ids[i], "quantity": q} for i, q in counts.items()]
+                expected = _line_note(
+                    currency,
+                    [(Decimal(q), items[i][1]) for i, q in counts.items()],
+                    subtotal,
+                    discount,
+                    tax_rate,
+                )
+                last = number == len(notes)
+                got = _attempt(
+                    conn,
+                    "select public.create_credit_note(%s, %s, %s::jsonb) ->> 'total_amount'",
+                    (org, invoice["id"], json.dumps({"kind": "lines", "lines": lines})),
+                )
+                left = total - credited
+                if left == 0 or (not last and not 0 < expected <= left):
+                    # Nothing left, lines worth nothing (0.1 JPY), or above what is left.
+                    assert got is None
+                    raise Rollback
+                if last:
+                    # The last of every line credits exactly what is left.
+                    assert got is not None
+                    assert Decimal(got) == left
+                else:
+                    assert got is not None
+                    assert Decimal(got) == expected
+                credited += Decimal(got)
+            state = conn.execute(
+                "select status, credit_notes_total, balance_due from public.invoices where id = %s",
+                (invoice["id"],),
+            ).fetchone()
+            assert state is not None
+            assert state[1] == total
+            assert state[2] == 0
+            assert state[0] == "cancelled"
+            raise Rollback
+    except Rollback:
+        pass
