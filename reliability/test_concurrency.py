@@ -979,3 +979,105 @@ def test_invoices_created_at_once_get_distinct_gapless_numbers(
         "outcomes": {str(k): v for k, v in outcomes.items()},
         **milliseconds(replies),
     }
+
+
+# =============================================================================
+# Client credit applied while payments and refunds race for the same money
+# =============================================================================
+
+CREDIT_RACE = int(os.environ.get("RELIABILITY_CONC_CREDIT_RACE", "24"))
+
+
+def test_credit_applications_racing_payments_and_refunds_never_overspend(
+    stack: LocalStack, client: Client
+) -> None:
+    """A client holds 300.00 of credit (a paid invoice credited whole) and owes 1000.00
+    on another. At once: payments on that invoice, applications of the credit to it and
+    refunds from the credit, each of 20.00 to 80.00 (together more than either bound).
+    Every answer is 2xx or a 422 rule refusal; afterwards paid + applied <= 1000, applied +
+    refunded <= 300, the credit balance is its ledger's sum, the invoice's balance is
+    total - paid - credited and the client's outstanding balance is that balance."""
+    assert client.user is not None
+    customer = new_customer(client)
+    source = new_invoice(client, customer, ["300.00"])
+    paid = client.request(
+        "POST", "/api/payments", json_body={"invoice_id": source["id"], "amount": "300.00"}
+    )
+    assert paid.status == 201, paid.content
+    note = client.request(
+        "POST", "/api/credit-notes", json_body={"invoice_id": source["id"], "kind": "whole"}
+    )
+    assert note.status == 201, note.content
+    assert note.json()["credit_amount"] == "300.00"
+    target = new_invoice(client, customer, ["1000.00"])
+    rng = draws(11)
+    kinds = [("pay", "apply", "refund")[n % 3] for n in range(CREDIT_RACE)]
+    rng.shuffle(kinds)
+    amounts = [Decimal(rng.randint(2_000, 8_000)) / 100 for _ in kinds]
+    work: list[tuple[str, str, Any]] = []
+    for kind, amount in zip(kinds, amounts, strict=True):
+        if kind == "pay":
+            work.append(
+                ("POST", "/api/payments", {"invoice_id": target["id"], "amount": str(amount)})
+            )
+        elif kind == "apply":
+            work.append(
+                (
+                    "POST",
+                    f"/api/clients/{customer}/credit/apply",
+                    {"invoice_id": target["id"], "amount": str(amount)},
+                )
+            )
+        else:
+            work.append(("POST", "/api/refunds", {"client_id": customer, "amount": str(amount)}))
+    replies = race(stack, client.user, work)
+
+    refused = [r for r in replies if r.status >= 300]
+    assert {(r.status, error_code(r)) for r in refused} <= {(422, "rule_violation")}, [
+        (r.status, r.content[:200]) for r in refused
+    ]
+    won = {
+        kind: sum(
+            (
+                a
+                for k, a, r in zip(kinds, amounts, replies, strict=True)
+                if k == kind and r.status < 300
+            ),
+            Decimal(0),
+        )
+        for kind in ("pay", "apply", "refund")
+    }
+    assert won["apply"] + won["refund"] <= Decimal("300.00")
+    assert won["pay"] + won["apply"] <= Decimal("1000.00")
+    (status, total, amount_paid, credit_applied, credited, balance) = sql(
+        stack,
+        "select status, total_amount, amount_paid, credit_applied, amount_credited, balance_due"
+        " from public.invoices where id = %s",
+        target["id"],
+    )[0]
+    assert (amount_paid, credit_applied) == (won["pay"], won["apply"])
+    assert balance == total - amount_paid - credited >= 0
+    assert status == ("paid" if balance == 0 else "sent")
+    (ledger_sum, held, outstanding) = sql(
+        stack,
+        "select (select coalesce(sum(amount), 0) from public.client_credit_entries"
+        "        where client_id = %s),"
+        "       (select coalesce(sum(balance), 0) from public.client_credit_balances"
+        "        where client_id = %s),"
+        "       (select outstanding_balance from public.clients where id = %s)",
+        customer,
+        customer,
+        customer,
+    )[0]
+    assert ledger_sum == held == Decimal("300.00") - won["apply"] - won["refund"] >= 0
+    assert outstanding == balance
+    FIGURES["credit_race"] = {
+        "requests": CREDIT_RACE,
+        "accepted": {
+            k: sum(1 for kk, r in zip(kinds, replies, strict=True) if kk == k and r.status < 300)
+            for k in won
+        },
+        "accepted_amounts": {k: str(v) for k, v in won.items()},
+        "refused_422": len(refused),
+        **milliseconds(replies),
+    }
