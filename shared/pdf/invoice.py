@@ -112,7 +112,12 @@ INVOICE = Kind(
     ),
     statuses_shown=("paid", "overdue", "cancelled"),
     box=("Balance due", "balance_due"),
-    after_total=(("Amount paid", "amount_paid", True), ("Balance due", "balance_due", False)),
+    after_total=(
+        ("Amount paid", "amount_paid", True),
+        # Credit notes and client credit applied (shown only when there are some).
+        ("Credited", "amount_credited", True),
+        ("Balance due", "balance_due", False),
+    ),
     sections=(
         ("Notes", "notes"),
         ("Terms", "terms"),

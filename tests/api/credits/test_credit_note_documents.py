@@ -106,3 +106,17 @@ def test_send_refuses_viewers_strangers_and_a_client_without_email(api: Api, wor
     reply = api.post(path, as_="maria")
     assert reply.status == 422
     assert "to" in reply.error["message"]
+
+
+def test_a_credited_invoice_prints_what_was_credited(api: Api, world: World) -> None:
+    invoice, _ = credit_note(api, world)
+    reply = api.get(f"/api/invoices/{invoice.id}/pdf", as_="victor")
+    assert reply.status == 200
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(reply.content)).pages)
+    assert "Credited" in text
+    assert "Credited -$45.00" in text
+    assert "Balance due $75.00" in text  # 120.00 - 45.00
+    plain = make_invoice(world, ["120.00"])
+    reply = api.get(f"/api/invoices/{plain.id}/pdf", as_="victor")
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(reply.content)).pages)
+    assert "Credited" not in text
