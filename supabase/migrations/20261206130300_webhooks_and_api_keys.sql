@@ -305,7 +305,7 @@ begin
   perform private.require_role(org, 'admin', 'only admins manage webhook endpoints');
   insert into private.webhook_endpoint_secrets as s (endpoint_id, secret)
   values (set_webhook_secret.endpoint_id, fresh)
-  on conflict (endpoint_id) do update
+  on conflict on constraint webhook_endpoint_secrets_pkey do update
     set previous_secret = case when set_webhook_secret.keep_previous then s.secret end,
         previous_until = case when set_webhook_secret.keep_previous then now() + interval '24 hours' end,
         secret = excluded.secret,
