@@ -203,7 +203,9 @@ $$;
 -- The triggers below are deferred constraint triggers: they run at commit, so an event
 -- carries the row as committed (an invoice created with its items has its totals), and a
 -- rolled-back transaction never reaches them. A row deleted before the commit emits
--- nothing.
+-- nothing. The status triggers are on every UPDATE (with a WHEN on the status), not
+-- UPDATE OF status: a payment changes an invoice's status in a BEFORE trigger of an
+-- update that names amount_paid only, which UPDATE OF status would miss.
 
 create or replace function private.webhook_invoice_event()
 returns trigger
@@ -416,7 +418,7 @@ begin
   end if;
   if delivery.status not in ('succeeded', 'failed') then
     raise exception 'this delivery is still in progress (%); replay it once it has succeeded or failed',
-      delivery.status using errcode = '55000';
+      delivery.status using errcode = '23P01';  -- 409 conflict (shared/errors.py)
   end if;
   update public.webhook_deliveries d
   set status = 'pending', round_start = d.attempts, next_attempt_at = null,
@@ -805,7 +807,7 @@ create constraint trigger webhook_invoice_created
   after insert on public.invoices deferrable initially deferred
   for each row execute function private.webhook_invoice_event();
 create constraint trigger webhook_invoice_status
-  after update of status on public.invoices deferrable initially deferred
+  after update on public.invoices deferrable initially deferred
   for each row when (old.status is distinct from new.status)
   execute function private.webhook_invoice_event();
 create constraint trigger webhook_payment_recorded
@@ -815,7 +817,7 @@ create constraint trigger webhook_payment_refunded
   after insert on public.refunds deferrable initially deferred
   for each row execute function private.webhook_row_event('payment.refunded');
 create constraint trigger webhook_quote_accepted
-  after update of status on public.quotes deferrable initially deferred
+  after update on public.quotes deferrable initially deferred
   for each row when (new.status = 'accepted' and old.status is distinct from 'accepted')
   execute function private.webhook_row_event('quote.accepted');
 create constraint trigger webhook_credit_note_issued
@@ -829,7 +831,7 @@ create constraint trigger webhook_exception_opened
   for each row when (new.status = 'open')
   execute function private.webhook_row_event('reconciliation.exception_opened');
 create constraint trigger webhook_exception_status
-  after update of status on public.reconciliation_exceptions deferrable initially deferred
+  after update on public.reconciliation_exceptions deferrable initially deferred
   for each row when (old.status is distinct from new.status)
   execute function private.webhook_row_event('reconciliation.exception_resolved');
 
