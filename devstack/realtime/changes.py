@@ -361,7 +361,11 @@ class Feed:
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._check is None or self._check.closed or self._check.broken:
-            self._check = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+            # psycopg's own preparing off: its rollback then sends DEALLOCATE ALL, which
+            # would drop the checks prepared here.
+            self._check = await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, prepare_threshold=None
+            )
             self.prepared = set()
             await self._check.execute(CHANGE_FUNCTION)
             await self._check.set_autocommit(False)

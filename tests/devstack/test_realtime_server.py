@@ -558,6 +558,29 @@ def test_a_role_without_select_on_the_key_gets_realtimes_401_and_blocks_nobody(
     }
 
 
+def test_changes_keep_flowing_after_a_large_transaction(
+    client: Callable[..., Client], world: dict[str, str], sql: Callable[..., None]
+) -> None:
+    """The row checks are prepared on the feed's session. psycopg's statement cache, once a
+    poll had run the same call five times (a transaction of several rows), dropped them
+    with DEALLOCATE ALL on the poll's rollback, and every later change reached nobody."""
+    alice = client()
+    name = topic()
+    alice.subscribe(name, alice.token(world["alice"]), notes(event="INSERT"))
+    sql(
+        "insert into public.rt_notes (org_id, body)"
+        " select %s, 'bulk ' || n from generate_series(1, 8) n",
+        world["org_a"],
+    )
+    bodies = [alice.event(name, "postgres_changes")["payload"]["data"]["record"]["body"]]
+    bodies += [
+        alice.event(name, "postgres_changes")["payload"]["data"]["record"]["body"] for _ in range(7)
+    ]
+    assert bodies == [f"bulk {n}" for n in range(1, 9)]
+    sql("insert into public.rt_notes (org_id, body) values (%s, 'later')", world["org_a"])
+    assert alice.event(name, "postgres_changes")["payload"]["data"]["record"]["body"] == "later"
+
+
 def test_update_and_delete_payloads_as_realtime_sends_them(
     client: Callable[..., Client], world: dict[str, str], database: Database
 ) -> None:
