@@ -97,8 +97,14 @@ select is_empty(
   $$ select p.oid::regprocedure::text from pg_catalog.pg_proc p
      join pg_catalog.pg_namespace n on n.oid = p.pronamespace
      where n.nspname in ('public', 'private')
-       and has_function_privilege('anon', p.oid, 'execute') $$,
-  'anon can execute no function in public or private'
+       and has_function_privilege('anon', p.oid, 'execute')
+       -- the client page (migration 20261206130100): its two wrappers and their cores
+       and p.oid::regprocedure::text not in (
+         'portal_open(text,text,text,integer,integer,integer)',
+         'portal_decide_quote(text,text,text,integer,integer,integer)',
+         'private.portal_open(text,text,text,integer,integer,integer)',
+         'private.portal_decide_quote(text,text,text,integer,integer,integer)') $$,
+  'anon can execute no function in public or private but the client page''s'
 );
 
 -- Tables ----------------------------------------------------------------------
