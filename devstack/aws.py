@@ -15,6 +15,7 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 EXPORTS_BUCKET = "invoiceflow-exports"
 UPLOADS_BUCKET = "invoiceflow-uploads"
 BULK_QUEUE = "invoiceflow-bulk"
+WEBHOOK_QUEUE = "invoiceflow-webhooks"
 # moto sends the uploads bucket's notifications here; devstack.queues hands them to the
 # functions with an s3 event (Lambda's S3 trigger, which moto cannot call in server mode).
 UPLOADS_EVENTS_QUEUE = "invoiceflow-uploads-events"
@@ -29,6 +30,8 @@ class Provisioned:
     sender: str
     uploads_bucket: str = UPLOADS_BUCKET
     uploads_events_queue_url: str = ""
+    webhook_queue_url: str = ""
+    webhook_dead_letter_queue_url: str = ""
 
     def bucket_events(self) -> dict[str, str]:
         """The queue carrying each bucket's notifications, by the names serverless.yml
@@ -43,7 +46,12 @@ class Provisioned:
     def queue_urls(self) -> dict[str, str]:
         """The queues by the names serverless.yml gives them (logical id and name), for
         the SQS event sources (devstack.queues)."""
-        return {"BulkQueue": self.bulk_queue_url, BULK_QUEUE: self.bulk_queue_url}
+        return {
+            "BulkQueue": self.bulk_queue_url,
+            BULK_QUEUE: self.bulk_queue_url,
+            "WebhookQueue": self.webhook_queue_url,
+            WEBHOOK_QUEUE: self.webhook_queue_url,
+        }
 
     def environment(self) -> dict[str, str]:
         """What the functions read (shared.settings and boto3)."""
@@ -57,6 +65,10 @@ class Provisioned:
             "BULK_QUEUE_URL": self.bulk_queue_url,
             "EMAIL_FROM": f"InvoiceFlow <{self.sender}>",
             "UPLOADS_BUCKET": self.uploads_bucket,
+            "WEBHOOK_QUEUE_URL": self.webhook_queue_url,
+            "WEBHOOK_DEAD_LETTER_QUEUE_URL": self.webhook_dead_letter_queue_url,
+            # Local receivers listen on 127.0.0.1 over plain HTTP (docs/integrations.md).
+            "WEBHOOK_ALLOW_HTTP": "true",
         }
 
 
@@ -121,6 +133,9 @@ def provision(endpoint: str) -> Provisioned:
         aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
     )
     queue, _ = queue_with_dead_letters(sqs, BULK_QUEUE, visibility_seconds=120, max_receives=5)
+    webhook_queue, webhook_dead = queue_with_dead_letters(
+        sqs, WEBHOOK_QUEUE, visibility_seconds=120, max_receives=12
+    )
     events = sqs.create_queue(QueueName=UPLOADS_EVENTS_QUEUE)["QueueUrl"]
     events_arn = sqs.get_queue_attributes(QueueUrl=events, AttributeNames=["QueueArn"])[
         "Attributes"
@@ -145,4 +160,6 @@ def provision(endpoint: str) -> Provisioned:
         bulk_queue_url=queue,
         sender=SENDER,
         uploads_events_queue_url=events,
+        webhook_queue_url=webhook_queue,
+        webhook_dead_letter_queue_url=webhook_dead,
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Header, Request
@@ -23,6 +23,9 @@ from shared import db
 from shared.auth import Caller, bearer_token, verify
 from shared.errors import ApiError, forbidden
 from shared.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from shared.api_keys import ApiKey
 
 ROLES = ("viewer", "member", "admin", "owner")
 
@@ -43,6 +46,8 @@ class User:
     memberships: tuple[Membership, ...]
     db: Any  # postgrest client bound to the caller's JWT
     settings: Settings
+    # A request with an API key (shared/api_keys.py): the key, its scopes checked per route.
+    api_key: ApiKey | None = None
 
     @property
     def id(self) -> UUID:
@@ -78,7 +83,16 @@ async def current_user(
     settings: Annotated[Settings, Depends(_settings)],
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> User:
-    caller = verify(bearer_token(authorization), settings)
+    token = bearer_token(authorization)
+    key: ApiKey | None = None
+    if token.startswith("ifk_"):
+        # An API key (shared/api_keys.py), imported only when one arrives.
+        from shared import api_keys  # noqa: PLC0415
+
+        caller, key = api_keys.authenticate(token, settings)
+        api_keys.check_scope(key, request.method, request.url.path)
+    else:
+        caller = verify(token, settings)
     client = db.rest(settings, caller.token)
     info = db.rpc(
         client,
@@ -101,7 +115,7 @@ async def current_user(
         Membership(UUID(m["id"]), m["name"], m["role"], bool(m["personal"]))
         for m in info.get("organizations", [])
     )
-    user = User(caller=caller, memberships=memberships, db=client, settings=settings)
+    user = User(caller=caller, memberships=memberships, db=client, settings=settings, api_key=key)
     request.state.user_id = str(caller.user_id)
     return user
 

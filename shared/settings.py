@@ -56,6 +56,19 @@ class Settings(BaseModel):
     # (<organization_id>/imports/<batch_id>/<file>), imported by the bucket's S3 event.
     uploads_bucket: str = "invoiceflow-uploads"
     app_url: str = "http://localhost:5173"  # the frontend, for links in emails
+    # Outbound webhooks (docs/integrations.md): the delivery queue and its dead letters,
+    # the tries and the back-off between them (base x 2^n s, at most an hour), the
+    # receiver's time to answer. Plain http:// endpoint URLs and private addresses only
+    # where allowed (the local stack); https:// everywhere else.
+    webhook_queue_url: str | None = None
+    webhook_dead_letter_queue_url: str | None = None
+    webhook_max_attempts: int = Field(default=8, ge=1, le=20)
+    webhook_retry_base_seconds: int = Field(default=30, ge=0, le=3600)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    webhook_allow_http: bool = False
+    # An API key's request runs on a token minted for the key's account (shared/api_keys),
+    # valid this long.
+    api_key_token_seconds: int = Field(default=120, ge=10, le=3600)
 
     @property
     def rest_url(self) -> str:

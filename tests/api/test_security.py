@@ -51,6 +51,9 @@ class Targets:
     credit_note: str = ""
     refund: str = ""
     quote: str = ""
+    webhook_endpoint: str = ""
+    webhook_delivery: str = ""
+    api_key: str = ""
 
     def fill(self, spec: FunctionSpec) -> str:
         path = spec.path or ""
@@ -68,9 +71,11 @@ class Targets:
             ("/api/credit-notes/", self.credit_note),
             ("/api/refunds/", self.refund),
             ("/api/quotes/", self.quote),
+            ("/api/webhook-endpoints/", self.webhook_endpoint),
+            ("/api/api-keys/", self.api_key),
         ):
             if path.startswith(prefix):
-                return path.replace("{id}", value)
+                return path.replace("{id}", value).replace("{delivery_id}", self.webhook_delivery)
         return path
 
 
@@ -176,7 +181,7 @@ def targets(world: World) -> Targets:
     recurring_profile = world.sql(
         "select public.create_recurring_profile(%s, jsonb_build_object('client_id', %s::uuid,"
         " 'frequency', 'monthly', 'start_date', '2031-01-01', 'notes', 'untouched'),"
-        " '[{\"description\": \"Work\", \"quantity\": 1, \"rate\": 5}]') ->> 'id'",
+        ' \'[{"description": "Work", "quantity": 1, "rate": 5}]\') ->> \'id\'',
         org,
         client,
     )[0][0]
@@ -188,7 +193,32 @@ def targets(world: World) -> Targets:
         org,
         client,
     )[0][0]
+    # A webhook endpoint of A (disabled: no event of the other tests reaches it), a
+    # delivery of it, and an API key of A (their migration's RPCs, as the superuser).
+    webhook_endpoint = world.sql(
+        "select public.create_webhook_endpoint(%s, 'https://hooks.example.com/matrix',"
+        " array['client.created'], 'untouched', false) ->> 'id'",
+        org,
+    )[0][0]
+    event = world.sql(
+        "insert into public.webhook_events (organization_id, type, payload)"
+        " values (%s, 'client.created', '{}') returning id::text",
+        org,
+    )[0][0]
+    webhook_delivery = world.sql(
+        "insert into public.webhook_deliveries (organization_id, endpoint_id, event_id, status)"
+        " values (%s, %s, %s, 'failed') returning id::text",
+        org,
+        webhook_endpoint,
+        event,
+    )[0][0]
+    api_key = world.sql(
+        "select public.create_api_key(%s, 'Matrix key', array['read']) ->> 'id'", org
+    )[0][0]
     return Targets(
+        webhook_endpoint=webhook_endpoint,
+        webhook_delivery=webhook_delivery,
+        api_key=api_key,
         quote=quote,
         recurring_profile=recurring_profile,
         credit_note=credit_note,
@@ -324,6 +354,8 @@ def test_stranger_gets_404_for_organization_a_ids(
     any_api: Api, world: World, targets: Targets, spec: FunctionSpec
 ) -> None:
     body = {"notes": "written by a stranger"} if spec.method in ("PUT", "PATCH") else None
+    if body and (spec.path or "").startswith("/api/webhook-endpoints/"):
+        body = {"description": "written by a stranger"}  # endpoints have no notes
     reply = _call(any_api, spec, targets.fill(spec), as_="bob", json_body=body)
     assert reply.status == 404, reply.json()
     assert reply.error["code"] == "not_found"
