@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -42,6 +44,21 @@ def environment(config: StackConfig, aws_url: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "testing",  # moto accepts any credentials
         "AWS_DEFAULT_REGION": "us-east-1",
     }
+
+
+class _Once:
+    """A function's answer, computed by its first caller; callers meanwhile wait for it."""
+
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._value: dict[str, Any] | None = None
+
+    def __call__(self) -> dict[str, Any]:
+        with self._lock:
+            if self._value is None:
+                self._value = self._build()
+            return self._value
 
 
 @dataclass(frozen=True)
@@ -121,8 +138,13 @@ class LocalStack:
                 self.provisioned.bucket_events(),
             )
         )
+        # The OpenAPI document imports every function's module (seconds on a busy
+        # machine): built once, in the background from the start, so the first
+        # GET /api/openapi.json waits for that one build at most.
+        openapi = _Once(build_openapi)
+        threading.Thread(target=openapi, name="openapi-warm-up", daemon=True).start()
         functions = AppServer(
-            create_functions_app(self.host, build_openapi), self.ports.functions, "functions"
+            create_functions_app(self.host, openapi), self.ports.functions, "functions"
         ).start()
         running.callback(functions.stop)
 
