@@ -112,6 +112,7 @@ class PaymentInvoice(Output):
     due_date: date
     total_amount: Decimal
     amount_paid: Decimal
+    amount_credited: Decimal
     balance_due: Decimal
     client_id: UUID
     client: PaymentClient | None = None
@@ -121,6 +122,11 @@ class Payment(Output):
     id: UUID
     invoice_id: UUID
     amount: Decimal
+    applied_amount: Decimal = Field(
+        description="What of the payment counts on its invoice (the rest was refunded or is "
+        "the client's credit: an overpayment, or released by a credit note)"
+    )
+    refunded_amount: Decimal = Field(description="What of the payment was refunded")
     currency: str
     payment_date: date
     payment_method: PaymentMethod
@@ -139,10 +145,10 @@ class Payment(Output):
 # inner one would make the page's count join every payment of the tenant to its invoice.
 # Only the client filter needs the inner join.
 PAYMENT_SELECT = (
-    "id,invoice_id,amount,currency,payment_date,payment_method,reference_number,notes,"
-    "created_by,created_at,updated_at,"
+    "id,invoice_id,amount,applied_amount,refunded_amount,currency,payment_date,payment_method,"
+    "reference_number,notes,created_by,created_at,updated_at,"
     "invoice:invoices(id,invoice_number,status,currency,due_date,total_amount,"
-    "amount_paid,balance_due,client_id,client:clients(id,company_name))"
+    "amount_paid,amount_credited,balance_due,client_id,client:clients(id,company_name))"
 )
 
 

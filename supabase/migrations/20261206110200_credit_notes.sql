@@ -1541,6 +1541,55 @@ begin
 end;
 $$;
 
+-- The API's JSON for a payment (payments migration), with the part of it that
+-- counts on its invoice (applied_amount) and the part refunded (refunded_amount;
+-- the rest went to the client's credit), and the invoice's amount_credited.
+create or replace function private.payment_json(payment public.payments)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  invoice jsonb;
+begin
+  select jsonb_build_object(
+           'id', i.id,
+           'invoice_number', i.invoice_number,
+           'status', i.status,
+           'currency', i.currency,
+           'due_date', i.due_date,
+           'total_amount', i.total_amount,
+           'amount_paid', i.amount_paid,
+           'amount_credited', i.amount_credited,
+           'balance_due', i.balance_due,
+           'client_id', i.client_id,
+           'client', (select jsonb_build_object('id', c.id, 'company_name', c.company_name)
+                      from public.clients c where c.id = i.client_id))
+  into invoice
+  from public.invoices i
+  where i.id = payment.invoice_id;
+
+  return jsonb_build_object(
+    'id', payment.id,
+    'organization_id', payment.organization_id,
+    'invoice_id', payment.invoice_id,
+    'amount', payment.amount,
+    'applied_amount', payment.applied_amount,
+    'refunded_amount', payment.refunded_amount,
+    'currency', payment.currency,
+    'payment_date', payment.payment_date,
+    'payment_method', payment.payment_method,
+    'reference_number', payment.reference_number,
+    'notes', payment.notes,
+    'created_by', payment.created_by,
+    'created_at', payment.created_at,
+    'updated_at', payment.updated_at,
+    'invoice', invoice
+  );
+end;
+$$;
+
 -- record_payment (payments migration), with the organization's overpayment
 -- choice: 'refuse' answers as before; 'credit' keeps the excess as client credit.
 create or replace function public.record_payment(

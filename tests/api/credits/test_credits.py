@@ -302,6 +302,7 @@ def test_overpayment_is_refused_or_kept_as_credit_by_the_setting(api: Api, world
     try:
         payment = pay(api, invoice, "120.00")
         assert payment["amount"] == "120.00"
+        assert payment["applied_amount"] == "100.00"  # the rest is the client's credit
         assert payment["invoice"]["status"] == "paid"
         assert state(world, invoice) == ("paid", Decimal("100.00"), 0, 0)
         assert client_credit(world, invoice.client_id) == Decimal("20.00")

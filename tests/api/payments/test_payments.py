@@ -117,6 +117,7 @@ def test_partial_then_full_payment_then_delete_moves_the_invoice(api: Api, world
         "due_date": (TODAY + timedelta(days=30)).isoformat(),
         "total_amount": "100.10",
         "amount_paid": "30.05",
+        "amount_credited": "0.00",
         "balance_due": "70.05",
         "client_id": invoice.client_id,
         "client": {"id": invoice.client_id, "company_name": invoice.client_name},
