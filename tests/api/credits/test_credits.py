@@ -274,6 +274,14 @@ def test_a_refund_from_a_payment_opens_the_invoice_again(api: Api, world: World)
     assert reply.status == 201, reply.json()
     assert reply.json()["invoice"]["status"] == "sent"
     assert reply.json()["payment"]["refunded_amount"] == "30.00"
+    read = api.get(f"/api/payments/{payment['id']}", as_="victor").json()
+    assert (read["amount"], read["applied_amount"], read["refunded_amount"]) == (
+        "80.00",
+        "50.00",
+        "30.00",
+    )
+    assert payment["applied_amount"] == "80.00"
+    assert payment["refunded_amount"] == "0.00"
     assert state(world, invoice) == ("sent", Decimal("50.00"), 0, Decimal("30.00"))
     # A refunded payment keeps its amount: neither changed nor deleted.
     assert api.delete(f"/api/payments/{payment['id']}", as_="alice").status == 422
