@@ -433,6 +433,33 @@ begin
 end;
 $$;
 
+-- The items of a credited invoice stay as its credit notes name them (their
+-- lines point at the items): no item is added, changed or removed. Cascades
+-- (the invoice or its organization deleted) pass.
+create or replace function private.credited_invoice_keeps_its_items()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  target uuid := case when tg_op = 'DELETE' then old.invoice_id else new.invoice_id end;
+  number text;
+begin
+  if pg_trigger_depth() > 1 then
+    return case when tg_op = 'DELETE' then old else new end;
+  end if;
+  select i.invoice_number into number
+  from public.invoices i
+  where i.id = target and i.credit_notes_total > 0;
+  if found then
+    raise exception 'invoice % has credit notes: its items can no longer change', number
+      using errcode = '23514', hint = 'Issue another credit note to correct it.';
+  end if;
+  return case when tg_op = 'DELETE' then old else new end;
+end;
+$$;
+
 -- Client totals (invoices migration), with credits:
 --   total_billed        = sum(total - credit_notes_total) of sent, paid and overdue
 --                         invoices (what was billed and not credited back)
@@ -1884,6 +1911,10 @@ create trigger c_credited_invoice_keeps_its_total
   when (old.credit_notes_total > 0 and new.total_amount is distinct from old.total_amount)
   execute function private.credited_invoice_keeps_its_total();
 
+create trigger credited_invoice_keeps_its_items
+  before insert or update or delete on public.invoice_items
+  for each row execute function private.credited_invoice_keeps_its_items();
+
 -- After prepare_payment_row (name order), which fills the currency and checks
 -- the amount's decimals.
 create trigger q_payment_allocation
@@ -1966,6 +1997,7 @@ grant execute on function public.update_invoice(uuid, uuid, jsonb, jsonb, text) 
 grant execute on function public.delete_invoice(uuid, uuid) to authenticated;
 
 revoke execute on function private.credited_invoice_keeps_its_total() from public;
+revoke execute on function private.credited_invoice_keeps_its_items() from public;
 revoke execute on function private.payment_allocation() from public;
 revoke execute on function private.keep_allocated_payment() from public;
 

@@ -7,7 +7,7 @@
 -- balance_due = total - paid - credited.
 -- =============================================================================
 begin;
-select plan(37);
+select plan(38);
 
 select tests.create_cast();
 
@@ -111,6 +111,12 @@ select throws_ok(
 select throws_ok(
   $$ update public.invoice_items set rate = 200 where invoice_id = 'e0000000-0000-4000-8000-7e5700000511' $$,
   '23514', null, 'a credited invoice keeps its total'
+);
+select throws_ok(
+  $$ update public.invoice_items set description = 'Other work'
+     where invoice_id = 'e0000000-0000-4000-8000-7e5700000511' $$,
+  '23514', 'invoice CR-1 has credit notes: its items can no longer change',
+  'nor its items, whose lines the credit notes name'
 );
 select throws_ok(
   $$ select public.apply_client_credit(tests.org('main'), 'c0000000-0000-4000-8000-7e5700000511',
