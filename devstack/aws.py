@@ -134,7 +134,7 @@ def provision(endpoint: str) -> Provisioned:
     )
     queue, _ = queue_with_dead_letters(sqs, BULK_QUEUE, visibility_seconds=120, max_receives=5)
     webhook_queue, webhook_dead = queue_with_dead_letters(
-        sqs, WEBHOOK_QUEUE, visibility_seconds=120, max_receives=12
+        sqs, WEBHOOK_QUEUE, visibility_seconds=360, max_receives=10
     )
     events = sqs.create_queue(QueueName=UPLOADS_EVENTS_QUEUE)["QueueUrl"]
     events_arn = sqs.get_queue_attributes(QueueUrl=events, AttributeNames=["QueueArn"])[
