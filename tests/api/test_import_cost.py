@@ -41,6 +41,7 @@ MAKES_DOCUMENTS = {
     "quotesSend",
     "creditNotesPdf",
     "creditNotesSend",
+    "portalPdf",
 }
 MAKES_SPREADSHEETS = {"reportsExport"}
 NEVER = {

@@ -21,7 +21,13 @@ from tests.api.conftest import Api, World
 
 HTTP = http_routes()  # every route, each as its function reached by it
 PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login")}
-PROTECTED = [s for s in HTTP if (s.method, s.path) not in PUBLIC]
+# Without login by design, each with its own matrix: the client page (a link's token,
+# tests/api/portal/test_public_matrix.py) and Stripe's webhook (its signature,
+# tests/api/stripe).
+NO_LOGIN = ("/p/", "/api/webhooks/stripe/")
+PROTECTED = [
+    s for s in HTTP if (s.method, s.path) not in PUBLIC and not (s.path or "").startswith(NO_LOGIN)
+]
 WRITES = [
     s
     for s in PROTECTED
@@ -54,6 +60,7 @@ class Targets:
     webhook_endpoint: str = ""
     webhook_delivery: str = ""
     api_key: str = ""
+    client_link: str = ""
 
     def fill(self, spec: FunctionSpec) -> str:
         path = spec.path or ""
@@ -73,6 +80,7 @@ class Targets:
             ("/api/quotes/", self.quote),
             ("/api/webhook-endpoints/", self.webhook_endpoint),
             ("/api/api-keys/", self.api_key),
+            ("/api/client-links/", self.client_link),
         ):
             if path.startswith(prefix):
                 return path.replace("{id}", value).replace("{delivery_id}", self.webhook_delivery)
@@ -215,7 +223,16 @@ def targets(world: World) -> Targets:
     api_key = world.sql(
         "select public.create_api_key(%s, 'Matrix key', array['read']) ->> 'id'", org
     )[0][0]
+    client_link = world.sql(
+        "insert into public.client_links (organization_id, document_type, invoice_id,"
+        " token_hash, expires_at) values (%s, 'invoice', %s,"
+        " encode(extensions.gen_random_bytes(32),"
+        " 'hex'), now() + interval '1 day') returning id::text",
+        org,
+        invoice,
+    )[0][0]
     return Targets(
+        client_link=client_link,
         webhook_endpoint=webhook_endpoint,
         webhook_delivery=webhook_delivery,
         api_key=api_key,
