@@ -28,6 +28,8 @@ class AppServer:
                 log_level="warning",
                 lifespan="on",
                 access_log=False,
+                # As Realtime (Phoenix): websocket frames uncompressed.
+                ws_per_message_deflate=False,
             )
         )
         self._thread = threading.Thread(target=self._server.run, name=name, daemon=True)

@@ -251,6 +251,12 @@ def test_heartbeat_is_answered_on_the_phoenix_topic(
     assert reply["payload"] == {"status": "ok", "response": {}}
 
 
+def test_frames_are_not_compressed_as_phoenix_does_not(client: Callable[..., Client]) -> None:
+    c = client()  # the websockets client offers permessage-deflate; Realtime declines it
+    assert c.ws.response is not None
+    assert c.ws.response.headers.get("Sec-WebSocket-Extensions") is None
+
+
 def test_join_answers_the_postgres_changes_with_their_ids(
     client: Callable[..., Client], world: dict[str, str]
 ) -> None:
