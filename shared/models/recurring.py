@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from shared.models import Input, Output
 from shared.models.common import Day
@@ -74,33 +74,53 @@ class _Schedule(Input):
     template: Template | None = None
     auto_send: bool | None = None
 
-    @model_validator(mode="after")
-    def _coherent(self) -> Any:
-        given = self.model_fields_set
-        if (
-            "frequency" in given
-            and self.frequency is not None
-            and ({"interval_unit", "interval_count"} & given)
-        ):
+    # Each check names its field (declared after the fields it compares with).
+    @field_validator("interval_unit")
+    @classmethod
+    def _one_interval(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("frequency") is not None:
             raise ValueError("give frequency or interval_unit and interval_count, not both")
-        unit = self.interval_unit
-        if unit is not None and self.interval_count is not None:
-            most = MAX_INTERVAL[unit]
-            if self.interval_count > most:
-                raise ValueError(f"interval_count must be 1 to {most} for interval_unit {unit}")
-        if unit in ("day", "week") and self.billing_day is not None:
+        return value
+
+    @field_validator("interval_count")
+    @classmethod
+    def _count_fits_unit(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("frequency") is not None:
+            raise ValueError("give frequency or interval_unit and interval_count, not both")
+        unit = info.data.get("interval_unit")
+        if value is not None and unit in MAX_INTERVAL and value > MAX_INTERVAL[unit]:
+            raise ValueError(f"must be 1 to {MAX_INTERVAL[unit]} for interval_unit {unit}")
+        return value
+
+    @field_validator("billing_day")
+    @classmethod
+    def _day_is_for_months(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("interval_unit") in ("day", "week"):
             raise ValueError("billing_day is for monthly intervals (interval_unit month)")
-        if self.end_date is not None and self.max_cycles is not None:
+        return value
+
+    @field_validator("end_date")
+    @classmethod
+    def _end_after_start(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        start = info.data.get("start_date")
+        if value is not None and isinstance(start, dt.date) and value < start:
+            raise ValueError(f"must not be before start_date ({start})")
+        return value
+
+    @field_validator("max_cycles")
+    @classmethod
+    def _one_end(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("end_date") is not None:
             raise ValueError("give end_date or max_cycles, not both")
-        if self.start_date and self.end_date and self.end_date < self.start_date:
-            raise ValueError(f"end_date must not be before start_date ({self.start_date})")
-        if (
-            self.payment_terms is not None
-            and self.payment_terms != "custom"
-            and self.due_days is not None
-        ):
+        return value
+
+    @field_validator("due_days")
+    @classmethod
+    def _days_for_custom_terms(cls, value: int | None, info: ValidationInfo) -> int | None:
+        terms = info.data.get("payment_terms")
+        if value is not None and terms is not None and terms != "custom":
             raise ValueError("due_days is for custom payment terms")
-        return self
+        return value
 
     def fields_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True, exclude={"items"})
@@ -114,12 +134,6 @@ class RecurringProfileCreate(_Schedule):
 
     client_id: UUID
     items: list[NewInvoiceItem] = Field(min_length=1, max_length=MAX_ITEMS)
-
-    @model_validator(mode="after")
-    def _custom_terms_need_days(self) -> RecurringProfileCreate:
-        if self.payment_terms == "custom" and self.due_days is None:
-            raise ValueError("custom payment terms need due_days")
-        return self
 
     def items_json(self) -> list[dict[str, Any]]:
         return [item.to_json() for item in self.items]
