@@ -245,6 +245,8 @@ class Feed:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def close(self) -> None:
+        """Stops polling; the temporary slot goes with its session (start makes another)."""
+        self.ready.clear()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

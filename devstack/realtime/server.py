@@ -195,7 +195,9 @@ class Socket:
 class Realtime:
     """The local Realtime server: one per gateway, state in memory."""
 
-    def __init__(self, config: StackConfig, error_backoff: float = 0.0) -> None:
+    def __init__(
+        self, config: StackConfig, error_backoff: float = 0.0, idle_stop: float = 10.0
+    ) -> None:
         self.config = config
         self.url = admin_url(config.database_url)
         self.verifier = Verifier(config)
@@ -204,6 +206,8 @@ class Realtime:
         self.presence: dict[TopicKey, dict[str, list[tuple[Channel, dict[str, Any]]]]] = {}
         self.feed = Feed(self.url, self._db_message, self._feed_status)
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        self._idle: asyncio.TimerHandle | None = None
+        self.idle_stop = idle_stop  # seconds without any channel before the feed stops
 
     def app(self) -> Starlette:
         return Starlette(
@@ -219,6 +223,8 @@ class Realtime:
         )
 
     async def stop(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
         await self.feed.close()
         if self._pool is not None:
             await self._pool.close()
@@ -345,6 +351,9 @@ class Realtime:
         channel.changes = [{**e, "id": params_id(e)} if isinstance(e, dict) else e for e in entries]
         socket.channels[frame.topic] = channel
         self.topics.setdefault(channel.key, set()).add(channel)
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
         self.feed.start()
         socket.reply(frame, "ok", {"postgres_changes": channel.changes})
         self._arm(channel)
@@ -655,6 +664,19 @@ class Realtime:
             channel.socket.send(
                 Frame(channel.topic, "phx_close", {}, channel.join_ref, channel.join_ref)
             )
+        if not any(self.topics.values()) and self._idle is None:
+            self._idle = asyncio.get_running_loop().call_later(
+                self.idle_stop, lambda: asyncio.ensure_future(self._stop_feed())
+            )
+
+    async def _stop_feed(self) -> None:
+        """No channel for idle_stop seconds: the slot is dropped, so PostgreSQL neither
+        keeps WAL for it nor decodes the project's writes for nobody."""
+        self._idle = None
+        if not any(self.topics.values()):
+            await self.feed.close()
+            if any(self.topics.values()):  # a join came meanwhile
+                self.feed.start()
 
     # -- from the database --------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,12 +20,16 @@ import httpx
 import jwt
 import psycopg
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from devstack import postgres
-from devstack.postgres import Database, admin_url
-from devstack.stack import serve
+from devstack.config import StackConfig
+from devstack.postgres import Database, admin_url, free_port
+from devstack.realtime import Realtime
+from devstack.stack import AppServer, serve
 from tests.stacks import Target, local_only
 from tests.tokens import user_claims
 
@@ -843,3 +848,41 @@ def test_http_broadcast_batch_and_single_reach_the_channels(
     assert invalid.json() == {
         "errors": {"messages": [{"event": ["can't be blank"], "payload": ["can't be blank"]}]}
     }
+
+
+def test_the_slot_is_dropped_when_no_channel_remains(database: Database) -> None:
+    """Idle, the server holds no slot: PostgreSQL neither keeps WAL for it nor decodes
+    the project's writes for nobody. The next join starts over."""
+    local_only("a Realtime server of its own, idle sooner")
+    config = StackConfig(database_url=database.url, public_url="http://127.0.0.1")
+    realtime = Realtime(config, idle_stop=0.2)
+    app = Starlette(routes=[Mount("/realtime/v1", app=realtime.app())])
+    server = AppServer(app, free_port(), "realtime").start()
+
+    def slots() -> int:
+        with psycopg.connect(admin_url(database.url)) as conn:
+            row = conn.execute(
+                "select count(*) from pg_replication_slots where slot_name = %s",
+                (realtime.feed.slot,),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def eventually(count: int) -> bool:
+        deadline = time.monotonic() + 5
+        while slots() != count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return slots() == count
+
+    try:
+        for _ in range(2):
+            c = Client(SimpleNamespace(url=server.url, config=config))  # type: ignore[arg-type]
+            name = topic()
+            c.join(name, {"broadcast": {"replication_ready": True}})
+            assert c.event(name, "system")["payload"]["message"] == (
+                "Replication connection established"
+            )
+            assert eventually(1)
+            c.close()
+            assert eventually(0)
+    finally:
+        server.stop()
