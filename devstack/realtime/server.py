@@ -156,7 +156,12 @@ class Socket:
         writer = asyncio.get_running_loop().create_task(self._writer())
         try:
             while True:
-                message = await self.ws.receive()
+                try:
+                    # Phoenix's websocket timeout: a client silent for it (no heartbeat) is gone.
+                    message = await asyncio.wait_for(self.ws.receive(), self.server.timeout)
+                except TimeoutError:
+                    await self.ws.close()
+                    break
                 if message["type"] == "websocket.disconnect":
                     break
                 data = message.get("text")
@@ -196,7 +201,11 @@ class Realtime:
     """The local Realtime server: one per gateway, state in memory."""
 
     def __init__(
-        self, config: StackConfig, error_backoff: float = 0.0, idle_stop: float = 10.0
+        self,
+        config: StackConfig,
+        error_backoff: float = 0.0,
+        idle_stop: float = 10.0,
+        timeout: float = 60.0,
     ) -> None:
         self.config = config
         self.url = admin_url(config.database_url)
@@ -208,6 +217,7 @@ class Realtime:
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._idle: asyncio.TimerHandle | None = None
         self.idle_stop = idle_stop  # seconds without any channel before the feed stops
+        self.timeout = timeout  # seconds a socket may stay silent (Phoenix: 60)
 
     def app(self) -> Starlette:
         return Starlette(

@@ -7,6 +7,7 @@ expiry and refresh. The official clients' own tests: test_realtime_clients*.py."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 import time
@@ -22,7 +23,7 @@ import psycopg
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from devstack import postgres
@@ -850,16 +851,25 @@ def test_http_broadcast_batch_and_single_reach_the_channels(
     }
 
 
+@contextlib.contextmanager
+def own_server(database: Database, **options: float) -> Iterator[tuple[Realtime, Any]]:
+    """A Realtime server of its own over the session's database, with shorter delays."""
+    local_only("a Realtime server of its own")
+    config = StackConfig(database_url=database.url, public_url="http://127.0.0.1")
+    realtime = Realtime(config, **options)
+    app = Starlette(routes=[Mount("/realtime/v1", app=realtime.app())])
+    server = AppServer(app, free_port(), "realtime").start()
+    try:
+        yield realtime, SimpleNamespace(url=server.url, config=config)
+    finally:
+        server.stop()
+
+
 def test_the_slot_is_dropped_when_no_channel_remains(database: Database) -> None:
     """Idle, the server holds no slot: PostgreSQL neither keeps WAL for it nor decodes
     the project's writes for nobody. The next join starts over."""
-    local_only("a Realtime server of its own, idle sooner")
-    config = StackConfig(database_url=database.url, public_url="http://127.0.0.1")
-    realtime = Realtime(config, idle_stop=0.2)
-    app = Starlette(routes=[Mount("/realtime/v1", app=realtime.app())])
-    server = AppServer(app, free_port(), "realtime").start()
 
-    def slots() -> int:
+    def slots(realtime: Realtime) -> int:
         with psycopg.connect(admin_url(database.url)) as conn:
             row = conn.execute(
                 "select count(*) from pg_replication_slots where slot_name = %s",
@@ -867,22 +877,32 @@ def test_the_slot_is_dropped_when_no_channel_remains(database: Database) -> None
             ).fetchone()
         return int(row[0]) if row else 0
 
-    def eventually(count: int) -> bool:
+    def eventually(realtime: Realtime, count: int) -> bool:
         deadline = time.monotonic() + 5
-        while slots() != count and time.monotonic() < deadline:
+        while slots(realtime) != count and time.monotonic() < deadline:
             time.sleep(0.05)
-        return slots() == count
+        return slots(realtime) == count
 
-    try:
+    with own_server(database, idle_stop=0.2) as (realtime, target):
         for _ in range(2):
-            c = Client(SimpleNamespace(url=server.url, config=config))  # type: ignore[arg-type]
+            c = Client(target)
             name = topic()
             c.join(name, {"broadcast": {"replication_ready": True}})
             assert c.event(name, "system")["payload"]["message"] == (
                 "Replication connection established"
             )
-            assert eventually(1)
+            assert eventually(realtime, 1)
             c.close()
-            assert eventually(0)
-    finally:
-        server.stop()
+            assert eventually(realtime, 0)
+
+
+def test_a_silent_socket_is_closed_as_phoenix_does(database: Database) -> None:
+    with own_server(database, timeout=0.6) as (_, target):
+        talking, silent = Client(target), Client(target)
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:  # heartbeats keep a socket open
+            talking.reply(talking.push("phoenix", "heartbeat", {}))
+            time.sleep(0.2)
+        with pytest.raises(ConnectionClosed):
+            silent.recv(timeout=1)
+        talking.close()
