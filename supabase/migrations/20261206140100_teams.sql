@@ -748,7 +748,7 @@ begin
   if found_one.accepted_at is not null or found_one.revoked_at is not null then
     raise exception 'the invitation was already %', case when found_one.accepted_at is not null
                                                           then 'accepted' else 'revoked' end
-      using errcode = '55000', hint = 'Invite the address again.';
+      using errcode = '23505', hint = 'Invite the address again.';
   end if;
   update public.invitations i
   set token_hash = resend_invitation.token_hash,
@@ -776,7 +776,7 @@ begin
   end if;
   perform private.check_invitation_rights(found_one.organization_id, found_one.role);
   if found_one.accepted_at is not null then
-    raise exception 'the invitation was already accepted' using errcode = '55000',
+    raise exception 'the invitation was already accepted' using errcode = '23505',
       hint = 'Remove the member instead.';
   end if;
   if found_one.revoked_at is null then

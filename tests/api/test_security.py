@@ -20,7 +20,13 @@ from devstack.functions import FunctionSpec, http_routes
 from tests.api.conftest import Api, World
 
 HTTP = http_routes()  # every route, each as its function reached by it
-PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login")}
+PUBLIC = {
+    ("POST", "/api/auth/signup"),
+    ("POST", "/api/auth/login"),
+    # An invitation's preview (tests/api/organizations/test_invitations.py: a wrong token's
+    # 404, the rate limit).
+    ("GET", "/api/invitations/{token}"),
+}
 # Without login by design, each with its own matrix: the client page (a link's token,
 # tests/api/portal/test_public_matrix.py) and Stripe's webhook (its signature,
 # tests/api/stripe).
@@ -28,11 +34,19 @@ NO_LOGIN = ("/p/", "/api/webhooks/stripe/")
 PROTECTED = [
     s for s in HTTP if (s.method, s.path) not in PUBLIC and not (s.path or "").startswith(NO_LOGIN)
 ]
+# Writes any signed-in user may make for themselves: create an organization, leave one,
+# accept an invitation (tests/api/organizations).
+OWN_WRITES = {
+    ("POST", "/api/organizations"),
+    ("POST", "/api/organizations/{id}/leave"),
+    ("POST", "/api/invitations/accept"),
+}
 WRITES = [
     s
     for s in PROTECTED
     if s.method in ("POST", "PUT", "DELETE")
     and s.path
+    and (s.method, s.path) not in OWN_WRITES
     and not s.path.startswith(
         ("/api/auth/", "/api/settings/profile", "/api/settings/notifications")
     )
@@ -61,6 +75,9 @@ class Targets:
     webhook_delivery: str = ""
     api_key: str = ""
     client_link: str = ""
+    organization: str = ""
+    member: str = ""
+    invitation: str = ""
 
     def fill(self, spec: FunctionSpec) -> str:
         path = spec.path or ""
@@ -81,9 +98,15 @@ class Targets:
             ("/api/webhook-endpoints/", self.webhook_endpoint),
             ("/api/api-keys/", self.api_key),
             ("/api/client-links/", self.client_link),
+            ("/api/organizations/", self.organization),
         ):
             if path.startswith(prefix):
-                return path.replace("{id}", value).replace("{delivery_id}", self.webhook_delivery)
+                return (
+                    path.replace("{id}", value)
+                    .replace("{delivery_id}", self.webhook_delivery)
+                    .replace("{user_id}", self.member)
+                    .replace("{invitation_id}", self.invitation)
+                )
         return path
 
 
@@ -231,7 +254,18 @@ def targets(world: World) -> Targets:
         org,
         invoice,
     )[0][0]
+    # An invitation of A (the teams migration's table, as the superuser); maria is A's member.
+    invitation = world.sql(
+        "insert into public.invitations (organization_id, email, role, token_hash, expires_at)"
+        " values (%s, 'matrix-invitee@example.com', 'viewer',"
+        " encode(extensions.gen_random_bytes(32), 'hex'), now() + interval '1 day')"
+        " returning id::text",
+        org,
+    )[0][0]
     return Targets(
+        organization=org,
+        member=world.people["maria"].id,
+        invitation=invitation,
         client_link=client_link,
         webhook_endpoint=webhook_endpoint,
         webhook_delivery=webhook_delivery,
@@ -355,7 +389,12 @@ def test_viewer_may_not_write(any_api: Api, targets: Targets, spec: FunctionSpec
 
 # Routes about the caller alone (no organization is involved).
 PER_USER = ("/api/auth/", "/api/settings/profile", "/api/settings/notifications")
-IN_AN_ORGANIZATION = [s for s in PROTECTED if not (s.path or "").startswith(PER_USER)]
+# Routes naming their organization in the path, not X-Organization-Id (a stranger's is 404,
+# test_stranger_gets_404_for_organization_a_ids), and the invitations a user accepts.
+ORGANIZATION_IN_PATH = ("/api/organizations", "/api/invitations/")
+IN_AN_ORGANIZATION = [
+    s for s in PROTECTED if not (s.path or "").startswith((*PER_USER, *ORGANIZATION_IN_PATH))
+]
 
 
 @pytest.mark.parametrize("spec", IN_AN_ORGANIZATION, ids=_ids(IN_AN_ORGANIZATION))
