@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from shared import db, sending
+from shared import db, portal, sending
 from shared import email as mail
 from shared.documents import load_invoice_document
 from shared.errors import ApiError
@@ -64,6 +64,7 @@ def _prepare(
     if to is None:
         name = (document.get("client") or {}).get("company_name")
         raise _Skip("no_email", f"client {name} has no email address (client.email)")
+    link = portal.link_for_send(client, org, "invoice", invoice_id)
     composed = sending.compose(
         document,
         settings,
@@ -72,6 +73,7 @@ def _prepare(
         bcc=options.get("bcc") or [],
         subject=options.get("subject"),
         message=options.get("message"),
+        client_link=link,
     )
     return document, composed
 

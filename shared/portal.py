@@ -340,3 +340,24 @@ def headers(html: str | None = None) -> dict[str, str]:
         "X-Frame-Options": "DENY",
         "Cache-Control": "no-store",
     }
+
+
+def link_for_send(client: Any, organization_id: str, document_type: str, document_id: str) -> str:
+    """The client page's URL for the e-mail about to be sent ("" when no link could be
+    made: the e-mail goes without it rather than not at all)."""
+    try:
+        token = new_token()
+        db.rpc(
+            client,
+            "create_client_link",
+            {
+                "organization_id": organization_id,
+                "document_type": document_type,
+                "document_id": document_id,
+                "token_hash": token_hash(token),
+                "for_send": True,
+            },
+        )
+    except ApiError:
+        return ""
+    return link_url(token)

@@ -68,8 +68,10 @@ def compose(
     bcc: Sequence[str] = (),
     subject: str | None = None,
     message: str | None = None,
+    client_link: str = "",
 ) -> Composed:
-    """The email of an invoice (a receipt when it is paid) with its PDF attached."""
+    """The email of an invoice (a receipt when it is paid) with its PDF attached, and
+    the client page's link when one is given (shared.portal.link_for_send)."""
     kind = "receipt" if document.get("status") == "paid" else "invoice"
     business = document["business"]
     currency = document["currency"]
@@ -89,6 +91,7 @@ def compose(
         is_receipt=kind == "receipt",
         footer=business.get("invoice_footer") or "",
         reply_to=reply_to or "",
+        client_link=client_link,
     )
     pdf = render_invoice_pdf(document)
     sender, _ = sender_for(settings, document)
@@ -121,8 +124,10 @@ def compose_quote(
     bcc: Sequence[str] = (),
     subject: str | None = None,
     message: str | None = None,
+    client_link: str = "",
 ) -> Composed:
-    """The email of a quote (`shared.documents.load_quote_document`) with its PDF."""
+    """The email of a quote (`shared.documents.load_quote_document`) with its PDF (and
+    the client page's link, where the client accepts or declines it)."""
     business = document["business"]
     reply_to = business.get("business_email") or None
     number = document["quote_number"]
@@ -139,6 +144,7 @@ def compose_quote(
         message=message or "",
         footer=business.get("invoice_footer") or "",
         reply_to=reply_to or "",
+        client_link=client_link,
     )
     pdf = render_document_pdf(document, "quote")
     sender, _ = sender_for(settings, document)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 
 from functions.quotes import QuoteId, error_responses
-from shared import db, sending
+from shared import db, portal, sending
 from shared import email as mail
 from shared.api import make_handler
 from shared.context import Member
@@ -80,6 +80,7 @@ async def send_quote(
                     {"in": "client", "field": "client.email", "message": "missing"},
                 ],
             )
+        link = portal.link_for_send(ctx.db, str(org), "quote", str(quote_id))
         composed = sending.compose_quote(
             document,
             ctx.user.settings,
@@ -88,6 +89,7 @@ async def send_quote(
             bcc=request.bcc,
             subject=request.subject,
             message=request.message,
+            client_link=link,
         )
         try:
             message_id = sending.send(composed, ctx.user.settings, document)

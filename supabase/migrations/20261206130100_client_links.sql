@@ -97,11 +97,13 @@ $$;
 
 -- A new link for a sent invoice or quote of the organization (the API made the
 -- token and passes its SHA-256). rotate: the document's live links are revoked
--- first. Drafts get none (nothing was sent); a cancelled invoice or a
--- declined/expired quote still can (the page shows its status).
+-- first. Drafts get none (nothing was sent) unless for_send: the send routes
+-- make the e-mail's link before the send marks the draft sent, and a draft's
+-- link opens nothing until then (private.portal_document). A cancelled invoice
+-- or a declined/expired quote still can (the page shows its status).
 create or replace function public.create_client_link(
   organization_id uuid, document_type text, document_id uuid, token_hash text,
-  rotate boolean default false
+  rotate boolean default false, for_send boolean default false
 )
 returns jsonb
 language plpgsql
@@ -132,7 +134,7 @@ begin
   if doc_status is null then
     raise exception '% not found', document_type using errcode = 'P0002';
   end if;
-  if doc_status = 'draft' then
+  if doc_status = 'draft' and not coalesce(for_send, false) then
     raise exception 'the % is a draft: send it before sharing its link', document_type
       using errcode = '23514';
   end if;
@@ -282,8 +284,8 @@ begin
   else
     doc := public.quote_document(link.organization_id, link.quote_id);
   end if;
-  if doc is null then
-    return null;
+  if doc is null or doc ->> 'status' = 'draft' then
+    return null;  -- a link made for a send that has not happened (yet)
   end if;
   select * into s from public.organization_settings st where st.organization_id = link.organization_id;
   return jsonb_build_object(
@@ -470,7 +472,7 @@ grant update (client_link_days, brand_color) on public.organization_settings to 
 revoke execute on all functions in schema private, public from public;
 
 grant execute on function
-  public.create_client_link(uuid, text, uuid, text, boolean),
+  public.create_client_link(uuid, text, uuid, text, boolean, boolean),
   public.revoke_client_link(uuid, uuid),
   public.client_links_of(uuid, text, uuid),
   private.client_link_json(public.client_links)

@@ -6,7 +6,7 @@
 -- quote's answer follows the quotes' rules, and the rate windows hold.
 -- =============================================================================
 begin;
-select plan(27);
+select plan(29);
 
 select tests.create_cast();
 
@@ -52,6 +52,9 @@ select ok((select e between now() + interval '89 days' and now() + interval '91 
 select throws_ok($$ select public.create_client_link(tests.org('main'), 'invoice',
   'e0000000-0000-4000-8000-7e5700000702', pg_temp.h('draft-token')) $$, '23514', null,
   'a draft gets no link');
+select lives_ok($$ select public.create_client_link(tests.org('main'), 'invoice',
+  'e0000000-0000-4000-8000-7e5700000702', pg_temp.h('draft-send-token'), for_send => true) $$,
+  'a draft gets a link for its send');
 select throws_ok($$ select public.create_client_link(tests.org('main'), 'invoice',
   'e0000000-0000-4000-8000-7e5700000703', pg_temp.h('other-token')) $$, 'P0002', null,
   'another organization''s invoice is not found');
@@ -79,6 +82,8 @@ select is(public.portal_open(pg_temp.h('made-up'), '192.0.2.1'), '{"found": fals
   'a made-up token is not found');
 select is(public.portal_open('../../etc', '192.0.2.1'), '{"found": false}'::jsonb,
   'a malformed hash is not found, not an error');
+select is(public.portal_open(pg_temp.h('draft-send-token'), '192.0.2.1'), '{"found": false}'::jsonb,
+  'a draft''s link opens nothing before the send');
 select throws_ok($$ select public.portal_decide_quote(pg_temp.h('invoice-token'), '192.0.2.1', 'maybe') $$,
   '22023', null, 'a decision is accepted or declined');
 select is(public.portal_decide_quote(pg_temp.h('invoice-token'), '192.0.2.1', 'accepted'),
