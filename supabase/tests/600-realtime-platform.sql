@@ -39,8 +39,9 @@ select has_function('realtime', 'broadcast_changes',
 
 select policies_are('realtime', 'messages', array[
   'Members receive their organization''s realtime messages',
-  'Members and above send on their organization''s team channel'],
-  'the policies on realtime.messages are the project''s two');
+  'Members and above send on their organization''s team channel',
+  'mfa_required'],
+  'the policies on realtime.messages are the project''s two and issue 17''s restrictive mfa_required');
 
 -- realtime.send stores a private broadcast with an id in its payload, and sets the topic.
 select realtime.send('{"hello": "world"}', 'greeting', 'org:00000000-0000-4000-8000-7e5700000600:team');
