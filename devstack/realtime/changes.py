@@ -37,7 +37,23 @@ log = logging.getLogger("devstack.realtime")
 
 PUBLICATION = "supabase_realtime"
 MESSAGES_PUBLICATION = "supabase_realtime_messages_publication"
-OPERATORS = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+# realtime.check_equality_op's operators (is and isdistinct are written out in SQL).
+OPERATORS = {
+    "eq": "=",
+    "neq": "!=",
+    "lt": "<",
+    "lte": "<=",
+    "gt": ">",
+    "gte": ">=",
+    "in": "= any",
+    "like": "LIKE",
+    "ilike": "ILIKE",
+    "match": "~",
+    "imatch": "~*",
+    "is": "IS",
+    "isdistinct": "IS DISTINCT FROM",
+}
+IS_VALUES = ("null", "true", "false", "unknown")
 ACTIONS = ("INSERT", "UPDATE", "DELETE")
 
 
@@ -48,11 +64,12 @@ class SubscriptionError(Exception):
 @dataclass(frozen=True)
 class Filter:
     column: str
-    op: str  # eq, neq, lt, lte, gt, gte, in
+    op: str  # a key of OPERATORS
     value: str  # for `in`, a PostgreSQL array literal: {a,b}
+    negate: bool = False  # the `not.` prefix
 
     def log(self) -> str:
-        return f'{{"{self.column}", "{self.op}", "{self.value}", false}}'
+        return f'{{"{self.column}", "{self.op}", "{self.value}", {str(self.negate).lower()}}}'
 
 
 def params_id(params: dict[str, Any]) -> int:
@@ -94,11 +111,12 @@ def parse_filters(text: str) -> list[Filter]:
                 " (check for extra commas)"
             )
         column, eq, rest = segment.partition("=")
-        op, dot, value = rest.partition(".")
+        negate = rest.startswith("not.")
+        op, dot, value = rest.removeprefix("not.").partition(".")
         if not eq or not dot:
             parts = [column] if not eq else [op] if not dot else [op, value]
             raise SubscriptionError(f"Error parsing `filter` params: {_elixir_list(parts)}")
-        if op != "in" and op not in OPERATORS:
+        if op not in OPERATORS:
             raise SubscriptionError(f"Error parsing `filter` params: {_elixir_list([op, value])}")
         if op == "in":
             if not (value.startswith("(") and value.endswith(")")):
@@ -109,7 +127,7 @@ def parse_filters(text: str) -> list[Filter]:
             value = "{" + value[1:-1] + "}"
         elif len(value) >= 2 and value.startswith('"') and value.endswith('"'):
             value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-        filters.append(Filter(column, op, value))
+        filters.append(Filter(column, op, value, negate))
     return filters
 
 
@@ -300,6 +318,11 @@ class Feed:
                 problem = None
                 if column is None:
                     problem = f"invalid column for filter {f.column}"
+                elif f.op == "is":
+                    if f.value not in IS_VALUES:
+                        problem = (
+                            "invalid value for is filter: must be null, true, false, or unknown"
+                        )
                 else:
                     try:
                         async with conn.transaction():
@@ -552,13 +575,23 @@ begin
     end if;
     result := result || jsonb_build_object(side, row_);
   end loop;
+  -- test: [value, type, operator, filter value, negate]
   for test in select * from jsonb_array_elements(change -> 'tests') loop
-    if test ->> 2 = 'in' then
-      execute format('select %L::%s = any(%L::%s[])',
-                     test ->> 0, test ->> 1, test ->> 3, test ->> 1) into ok;
+    if test ->> 2 = 'IS' then
+      execute format('select %L::%s is ' || case when (test -> 4)::boolean then 'not ' else '' end
+                     || upper(test ->> 3), test ->> 0, test ->> 1) into ok;
+    elsif test ->> 2 = 'IS DISTINCT FROM' then
+      execute format('select %L::%s is ' || case when (test -> 4)::boolean then 'not ' else '' end
+                     || 'distinct from %L::%s', test ->> 0, test ->> 1, test ->> 3, test ->> 1)
+        into ok;
     else
-      execute format('select %L::%s ' || (test ->> 2) || ' %L::%s',
-                     test ->> 0, test ->> 1, test ->> 3, test ->> 1) into ok;
+      execute format('select %L::%s ' || (test ->> 2) || ' (%L::%s)', test ->> 0, test ->> 1,
+                     test ->> 3,
+                     (test ->> 1) || case when test ->> 2 = '= any' then '[]' else '' end)
+        into ok;
+      if (test -> 4)::boolean then
+        ok := not ok;
+      end if;
     end if;
     passes := passes || coalesce(ok, false);
   end loop;
@@ -590,7 +623,6 @@ begin
 end
 $$;
 """
-SYMBOLS = {**OPERATORS, "in": "in"}
 
 
 class _Plan:
@@ -646,7 +678,7 @@ class _Plan:
             "new": self._typed(new),
             "old": self._typed(old),
             "tests": [
-                [tested[f.column], self._cast(f.column), SYMBOLS[f.op], f.value]
+                [tested[f.column], self._cast(f.column), OPERATORS[f.op], f.value, f.negate]
                 for f in self._filters
             ],
             "claims": [],

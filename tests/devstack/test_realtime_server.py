@@ -634,6 +634,9 @@ def test_filters_and_events_select_the_changes(
         "gt": notes(event="INSERT", filter="amount=gt.10"),
         "lte": notes(event="INSERT", filter="amount=lte.10"),
         "update": notes(event="UPDATE"),
+        "not.eq and like": notes(event="INSERT", filter="body=not.eq.other,body=like.ma%"),
+        "is null": notes(event="INSERT", filter="amount=is.null"),
+        "ilike": notes(event="INSERT", filter="body=ilike.OTH*"),
     }
     topics = {case: topic() for case in cases}
     for case, change in cases.items():
@@ -646,19 +649,23 @@ def test_filters_and_events_select_the_changes(
         "insert into public.rt_notes (org_id, body, amount) values (%s, 'other', 5)", world["org_a"]
     )
     seen: dict[str, list[str]] = {case: [] for case in cases}
-    for _ in range(6):  # eq 1, neq 2, in 1, gt 1, lte 1, update 0
+    sql("insert into public.rt_notes (org_id, body) values (%s, 'maybe')", world["org_a"])
+    for _ in range(10):  # eq 1, neq 3, in 1, gt 1, lte 1, update 0, not/like 2, is null 1
         message = c.event_matching(lambda m: m["event"] == "postgres_changes")
         case = next(k for k, v in topics.items() if v == message["topic"])
         seen[case].append(message["payload"]["data"]["record"]["body"])
-    c.nothing_matching(lambda m: m["event"] == "postgres_changes")
     assert seen == {
         "eq": ["match"],
-        "neq": ["match", "other"],
+        "neq": ["match", "other", "maybe"],
         "in": ["match"],
         "gt": ["match"],
         "lte": ["other"],
         "update": [],
+        "not.eq and like": ["match", "maybe"],
+        "is null": ["maybe"],
+        "ilike": [],  # no * wildcard in Realtime's filters: ILIKE 'OTH*' matches nothing here
     }
+    c.nothing_matching(lambda m: m["event"] == "postgres_changes")
 
 
 def test_postgres_changes_errors_are_system_messages(
@@ -676,6 +683,13 @@ def test_postgres_changes_errors_are_system_messages(
         "bad operator": (
             notes(filter="body=foo.bar"),
             'Error parsing `filter` params: ["foo", "bar"]',
+        ),
+        "unknown column": (
+            notes(filter="nope=eq.1"),
+            "Unable to subscribe to changes with given parameters. An exception happened so"
+            " please check your connect parameters: [event: *, schema: public, table:"
+            ' rt_notes, filters: [{"nope", "eq", "1", false}], select: nil]. Exception:'
+            " ERROR P0001 (raise_exception) invalid column for filter nope",
         ),
         "in without parentheses": (
             notes(filter="body=in.a,b"),
