@@ -1340,20 +1340,20 @@ create policy "Members can delete their organization's recurring profiles"
   on public.recurring_profiles for delete to authenticated
   using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
 
-create policy "Members can view their organization's recurring profile items"
+create policy "Members can view their organization's profile items"
   on public.recurring_profile_items for select to authenticated
   using (organization_id = any ((select private.my_organization_ids())::uuid[]));
 
-create policy "Members can add items to their organization's recurring profiles"
+create policy "Members can add recurring profile items in their organization"
   on public.recurring_profile_items for insert to authenticated
   with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
 
-create policy "Members can update their organization's recurring profile items"
+create policy "Members can update their organization's profile items"
   on public.recurring_profile_items for update to authenticated
   using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]))
   with check (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
 
-create policy "Members can delete their organization's recurring profile items"
+create policy "Members can delete their organization's profile items"
   on public.recurring_profile_items for delete to authenticated
   using (organization_id = any ((select private.my_organization_ids('member'))::uuid[]));
 
