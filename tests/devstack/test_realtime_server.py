@@ -80,7 +80,7 @@ create policy "rt-test writers send" on realtime.messages for insert to authenti
 
 @pytest.fixture(scope="module")
 def world(database: Database) -> dict[str, str]:
-    """Two organizations, a member of each, and a writer in the first."""
+    """Two organizations, a member of each, and a writer in the first (ids, and "db")."""
     local_only("sets up tables and realtime.messages policies as the superuser")
     ids = {name: str(uuid.uuid4()) for name in ("org_a", "org_b", "alice", "bob")}
     with psycopg.connect(admin_url(database.url), autocommit=True) as conn:
@@ -90,7 +90,7 @@ def world(database: Database) -> dict[str, str]:
             (ids["alice"], ids["org_a"], ids["bob"], ids["org_b"]),
         )
         conn.execute("insert into public.rt_writers values (%s)", (ids["alice"],))
-    return ids
+    return {**ids, "db": database.url}
 
 
 @pytest.fixture
@@ -920,3 +920,36 @@ def test_a_silent_socket_is_closed_as_phoenix_does(database: Database) -> None:
         with pytest.raises(ConnectionClosed):
             silent.recv(timeout=1)
         talking.close()
+
+
+def test_presence_on_a_private_channel_needs_the_policies(
+    client: Callable[..., Client], world: dict[str, str]
+) -> None:
+    """Tracking is an insert into realtime.messages as the user (extension presence): the
+    writer may, a member who may only read gets an error reply and no diff goes out."""
+    name = f"realtime:rt-test:{world['org_b']}"
+    writer_id = str(uuid.uuid4())
+    with psycopg.connect(admin_url(world["db"]), autocommit=True) as conn:
+        conn.execute("insert into public.rt_members values (%s, %s)", (writer_id, world["org_b"]))
+        conn.execute("insert into public.rt_writers values (%s)", (writer_id,))
+    config = {"private": True, "presence": {"enabled": True}}
+    writer, reader = client(), client()
+    writer_ref = str(writer.ref + 1)
+    assert (
+        writer.join(name, config, access_token=writer.token(writer_id))["payload"]["status"] == "ok"
+    )
+    assert writer.event(name, "presence_state")["payload"] == {}
+    reader_ref = str(reader.ref + 1)
+    assert (
+        reader.join(name, config, access_token=reader.token(world["bob"]))["payload"]["status"]
+        == "ok"
+    )
+    reader.event(name, "presence_state")
+    track = {"type": "presence", "event": "track", "payload": {"here": True}}
+    ref = writer.push(name, "presence", track, writer_ref)
+    assert writer.reply(ref)["payload"]["status"] == "ok"
+    assert list(reader.event(name, "presence_diff")["payload"]["joins"]) != []
+    refused = reader.push(name, "presence", track, reader_ref)
+    assert reader.reply(refused)["payload"] == {"status": "error", "response": {}}
+    writer.event(name, "presence_diff")  # its own join
+    writer.nothing(name, "presence_diff")
