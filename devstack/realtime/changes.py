@@ -256,6 +256,7 @@ class Feed:
         self._check: psycopg.AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()  # the check connection: one user at a time
         self.prepared: set[int] = set()  # tables whose check is prepared on it
+        self._async_commits = False  # the server's synchronous_commit is off
         self.slot = f"devstack_realtime_{os.getpid()}_{id(self) & 0xFFFFFF:x}"
 
     def start(self) -> None:
@@ -443,6 +444,8 @@ class Feed:
         await conn.execute(
             "select pg_create_logical_replication_slot(%s, 'pgoutput', true)", (self.slot,)
         )
+        setting = await (await conn.execute("show synchronous_commit")).fetchone()
+        self._async_commits = bool(setting and setting[0] == "off")
         return ",".join(publications)
 
     async def _poll(self, conn: psycopg.AsyncConnection[Any], publications: str) -> None:
@@ -472,7 +475,10 @@ class Feed:
 
     async def _flush(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Decoding reads only flushed WAL: with synchronous_commit off (the test clusters)
-        a commit waits for the WAL writer (up to 200 ms); a synchronous commit flushes it."""
+        a commit waits for the WAL writer (up to 200 ms); a synchronous commit flushes it.
+        Where commits are synchronous (make dev, Supabase) there is nothing to do."""
+        if not self._async_commits:
+            return
         row = await (
             await conn.execute("select pg_current_wal_insert_lsn() > pg_current_wal_flush_lsn()")
         ).fetchone()
