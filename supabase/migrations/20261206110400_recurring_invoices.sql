@@ -680,15 +680,23 @@ begin
   join public.recurring_profiles p on p.id = m.profile_id
   where i.id = m.id and p.discount <> 0;
 
-  -- The emails: one bulk send per organization, its items claimed once by the worker.
-  with orgs as (
-    select m.organization_id, pg_catalog.array_agg(m.id order by m.period_start, m.id) as ids
+  -- The emails: one bulk send per organization (and per 500 invoices, a bulk send's
+  -- most), its items claimed once by the worker.
+  with numbered as (
+    select m.organization_id, m.id, m.period_start,
+           (pg_catalog.row_number() over (partition by m.organization_id
+                                          order by m.period_start, m.id) - 1) / 500 as part
     from jsonb_to_recordset(made) as m (id uuid, organization_id uuid, period_start date, email boolean)
     where m.email
-    group by m.organization_id
+  ), orgs as (
+    select pg_catalog.gen_random_uuid() as job_id, n.organization_id,
+           pg_catalog.array_agg(n.id order by n.period_start, n.id) as ids
+    from numbered n
+    group by n.organization_id, n.part
   ), created as (
-    insert into public.bulk_jobs as j (organization_id, created_by, action, options, total, queued)
-    select o.organization_id, null, 'send', '{"origin": "recurring"}'::jsonb, cardinality(o.ids), true
+    insert into public.bulk_jobs as j (id, organization_id, created_by, action, options, total, queued)
+    select o.job_id, o.organization_id, null, 'send', '{"origin": "recurring"}'::jsonb,
+           cardinality(o.ids), true
     from orgs o
     order by o.organization_id
     returning j.id, j.organization_id
@@ -701,7 +709,7 @@ begin
                 then pg_catalog.format('client %s has no email address (client.email); the invoice stays a draft',
                                        cl.company_name) end
     from created c
-    join orgs o on o.organization_id = c.organization_id
+    join orgs o on o.job_id = c.id
     cross join lateral unnest(o.ids) with ordinality as x (invoice_id, ord)
     join public.invoices i on i.id = x.invoice_id
     join public.clients cl on cl.id = i.client_id

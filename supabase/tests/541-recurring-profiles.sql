@@ -7,7 +7,7 @@
 -- catch-up; issue now; delete or cancel.
 -- =============================================================================
 begin;
-select plan(45);
+select plan(47);
 
 select tests.create_cast();
 insert into public.clients (id, organization_id, company_name, currency, email) values
@@ -253,6 +253,27 @@ select 'fresh', (public.create_recurring_profile(tests.org('main'),
 select is(
   public.delete_recurring_profile(tests.org('main'), (select id from made where name = 'fresh')) ->> 'action',
   'deleted', 'a profile that never issued is deleted'
+);
+
+-- A bulk send holds at most 500 invoices: more in one organization and call make two.
+select tests.as_superuser();
+insert into public.recurring_profiles (organization_id, client_id, currency, interval_unit, interval_count,
+  billing_day, start_date, first_billing_date, next_billing_date, auto_send)
+select tests.org('other'), 'c0000000-0000-4000-8000-7e5705410002', 'USD', 'month', 1, 1,
+       '2024-06-01', '2024-06-01', '2024-06-01', true
+from generate_series(1, 501);
+insert into public.recurring_profile_items (organization_id, profile_id, currency, description, quantity, rate)
+select p.organization_id, p.id, p.currency, 'Seat', 1, 3
+from public.recurring_profiles p
+where p.organization_id = tests.org('other') and p.start_date = '2024-06-01';
+select is(
+  (public.job_issue_recurring('2024-06-02T00:00:00Z', 2000, array[tests.org('other')]) ->> 'emailing')::int,
+  501, '501 invoices to email in one organization and call'
+);
+select is(
+  (select array_agg(j.total order by j.total desc) from public.bulk_jobs j
+   where j.organization_id = tests.org('other') and j.options ->> 'origin' = 'recurring'),
+  array[500, 1], 'in two bulk sends of at most 500'
 );
 
 select * from finish();
