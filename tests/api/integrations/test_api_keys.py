@@ -158,3 +158,21 @@ def test_bad_keys_are_422_naming_the_field(api: Api, body: dict[str, Any], field
     reply = api.post("/api/api-keys", as_="alice", json_body=body)
     assert reply.status == 422, reply.json()
     assert field in [d["field"] for d in reply.error["details"]], reply.json()
+
+
+def test_over_http_a_key_reads_and_the_integrations_answer(http_api: Api, world: World) -> None:
+    """Through the API Gateway emulator: the area function's routes and a key's bearer."""
+    created = http_api.post(
+        "/api/api-keys",
+        as_="alice",
+        json_body={"name": unique("Http"), "scopes": ["invoices:read"]},
+    )
+    assert created.status == 201, created.json()
+    assert created.headers["cache-control"] == "no-store"
+    key = created.json()["key"]
+    assert http_api.get("/api/invoices", token=key).status == 200
+    assert http_api.get("/api/clients", token=key).status == 403
+    listed = http_api.get("/api/api-keys", as_="alice")
+    assert listed.status == 200
+    assert created.json()["id"] in [k["id"] for k in listed.json()["data"]]
+    assert http_api.get("/api/webhook-endpoints", as_="alice").status == 200
