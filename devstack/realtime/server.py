@@ -514,9 +514,9 @@ class Realtime:
             self.close(channel)
         elif frame.event == "broadcast":
             await self._broadcast(channel, frame)
-        elif frame.event == "presence" and isinstance(payload, dict):
-            status = await self._presence(channel, payload)
-            channel.socket.reply(frame, status, {})
+        elif frame.event == "presence":
+            status, response = await self._presence(channel, payload)
+            channel.socket.reply(frame, status, response)
         elif frame.event == "access_token" and isinstance(payload, dict):
             await self._refresh(channel, payload.get("access_token"))
 
@@ -533,23 +533,26 @@ class Realtime:
 
     # -- presence -----------------------------------------------------------------------
 
-    async def _presence(self, channel: Channel, payload: dict[str, Any]) -> str:
-        event = str(payload.get("event", "")).lower()
+    async def _presence(self, channel: Channel, payload: Any) -> tuple[str, dict[str, Any]]:
+        """Realtime's PresenceHandler: its reply's status and response."""
+        if not isinstance(payload, dict) or "event" not in payload:
+            return "ok", {}  # nothing to do, acknowledged
+        event = str(payload["event"]).lower()
         if event == "track":
             meta = payload.get("payload", {})
             if not isinstance(meta, dict):
-                return "error"
+                return "error", {"reason": "Presence track payload must be a map"}
             if channel.private:
                 if channel.policies and channel.policies.presence_read is None:
                     await self._presence_read(channel)
                 if not await self._authorize_write(channel, "presence"):
-                    return "error"
+                    return "error", {}
             self.track(channel, meta)
-            return "ok"
+            return "ok", {}
         if event == "untrack":
             self.untrack(channel)
-            return "ok"
-        return "error"
+            return "ok", {}
+        return "error", {}
 
     async def _presence_read(self, channel: Channel) -> None:
         assert channel.policies is not None

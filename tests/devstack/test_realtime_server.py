@@ -495,6 +495,13 @@ def test_presence_track_untrack_state_and_diff(client: Callable[..., Client]) ->
     [new] = update["joins"]["ann"]["metas"]
     assert (new["at"], new["phx_ref_prev"]) == (2, meta["phx_ref"])
 
+    bad = first.push(
+        name, "presence", {"type": "presence", "event": "track", "payload": [1]}, ref_one
+    )
+    assert first.reply(bad)["payload"] == {
+        "status": "error",
+        "response": {"reason": "Presence track payload must be a map"},
+    }
     first.push(name, "presence", {"type": "presence", "event": "untrack"}, ref_one)
     left = second.event(name, "presence_diff")["payload"]
     assert left == {"joins": {}, "leaves": {"ann": {"metas": [new]}}}
