@@ -144,9 +144,9 @@ def measure_imports(python: Path, runs: int) -> tuple[Timings, dict[str, Timings
 
 PAYMENTS_SQL = [
     "set session_replication_role = replica",
-    """insert into public.payments (organization_id, invoice_id, currency, amount, payment_date,
-                                 payment_method, created_by)
-    select i.organization_id, i.id, i.currency, i.amount_paid, (i.paid_at)::date,
+    """insert into public.payments (organization_id, invoice_id, currency, amount, applied_amount,
+                                 payment_date, payment_method, created_by)
+    select i.organization_id, i.id, i.currency, i.amount_paid, i.amount_paid, (i.paid_at)::date,
            'bank_transfer', i.created_by
     from public.invoices i
     where i.organization_id = %(org)s and i.status = 'paid' and i.amount_paid > 0""",
