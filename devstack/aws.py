@@ -20,6 +20,10 @@ WEBHOOK_QUEUE = "invoiceflow-webhooks"
 # functions with an s3 event (Lambda's S3 trigger, which moto cannot call in server mode).
 UPLOADS_EVENTS_QUEUE = "invoiceflow-uploads-events"
 SENDER = "invoices@invoiceflow.local"
+# The KMS key of sensitive fields (shared/envelope.py) and the keyed hashes' key of the
+# local stage (a secret in AWS: serverless.yml's FIELD_HASH_KEY).
+FIELDS_KEY_ALIAS = "alias/invoiceflow-fields"
+FIELD_HASH_KEY = "local-field-hash-key-not-a-secret"
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class Provisioned:
             "WEBHOOK_DEAD_LETTER_QUEUE_URL": self.webhook_dead_letter_queue_url,
             # Local receivers listen on 127.0.0.1 over plain HTTP (docs/integrations.md).
             "WEBHOOK_ALLOW_HTTP": "true",
+            "KMS_KEY_ID": FIELDS_KEY_ALIAS,
+            "FIELD_HASH_KEY": FIELD_HASH_KEY,
         }
 
 
@@ -154,6 +160,17 @@ def provision(endpoint: str) -> Provisioned:
         aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
     )
     ses.verify_email_identity(EmailAddress=SENDER)
+    kms = boto3.client(
+        "kms",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
+    )
+    aliases = {a["AliasName"] for a in kms.list_aliases()["Aliases"]}
+    if FIELDS_KEY_ALIAS not in aliases:
+        made = kms.create_key(Description="InvoiceFlow sensitive fields")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=FIELDS_KEY_ALIAS, TargetKeyId=made)
     return Provisioned(
         endpoint=endpoint,
         exports_bucket=EXPORTS_BUCKET,
