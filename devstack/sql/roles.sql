@@ -25,6 +25,10 @@
 --     pg-safeupdate preloaded for authenticator (and anon, authenticated); loaded but
 --     switched off (safeupdate.enabled = 0) for postgres
 --   migrations/20260821154147_revoke_createrole_from_auth_admin.sql
+-- and from supabase/realtime (its tenant migrations; priv/repo/tenant_db_dump_15.sql):
+--   supabase_realtime_admin, nologin noinherit, member of the API roles, SET on
+--   log_min_messages; not granted to postgres (20260707120000: supautils' policy_grants
+--   serves instead, an event trigger in platform.sql here)
 -- Supabase also preloads supautils for authenticator and postgres (it lets postgres
 -- create the privileged extensions); it has no Debian package, so platform.sql creates
 -- those extensions (pgtap) as the superuser instead. safeupdate is our own
