@@ -20,9 +20,9 @@
 -- the RPC itself with another address, but still meets the per-token window and
 -- a token space of 256 bits.
 --
--- Every view, PDF download and answer to a quote is a client activity (type
--- 'other', metadata.event 'client_link_viewed' | 'client_link_pdf' |
--- 'quote_accepted' | 'quote_declined'), so the business sees it on the client's
+-- Every view, PDF download, payment started and answer to a quote is a client
+-- activity (type 'other', metadata.event 'client_link_viewed' | 'client_link_pdf' |
+-- 'client_link_pay' | 'quote_accepted' | 'quote_declined'), so the business sees it on the client's
 -- timeline. A quote's answer goes through the quotes' own rules (the row trigger
 -- private.prepare_quote_row: only a sent quote, through valid_until in the
 -- organization's time zone).
@@ -294,7 +294,7 @@ begin
     'link', jsonb_build_object('id', link.id, 'expires_at', link.expires_at),
     'portal', jsonb_build_object('brand_color', s.brand_color, 'logo_url', s.company_logo_url,
                                  'time_zone', s.time_zone),
-    'document', doc);
+    'document', doc - 'created_by');
 end;
 $$;
 
@@ -317,6 +317,7 @@ begin
           case event
             when 'client_link_viewed' then pg_catalog.format('%s %s viewed by the client', label, number)
             when 'client_link_pdf' then pg_catalog.format('%s %s PDF downloaded by the client', label, number)
+            when 'client_link_pay' then pg_catalog.format('%s %s: the client started an online payment', label, number)
             when 'quote_accepted' then pg_catalog.format('Quote %s accepted by the client', number)
             when 'quote_declined' then pg_catalog.format('Quote %s declined by the client', number)
             else pg_catalog.format('%s %s: %s', label, number, event) end,
@@ -344,8 +345,9 @@ declare
   gate record;
   answer jsonb;
 begin
-  if event is null or event not in ('client_link_viewed', 'client_link_pdf') then
-    raise exception 'event must be client_link_viewed or client_link_pdf' using errcode = '22023';
+  if event is null or event not in ('client_link_viewed', 'client_link_pdf', 'client_link_pay') then
+    raise exception 'event must be client_link_viewed, client_link_pdf or client_link_pay'
+      using errcode = '22023';
   end if;
   gate := private.portal_gate(token_hash, client_address, token_limit, address_limit, window_seconds);
   if gate.refusal is not null then
