@@ -111,6 +111,19 @@ def auth_client(settings: Settings) -> SyncGoTrueClient:
     )
 
 
+def user_client(settings: Settings, token: str) -> SyncGoTrueClient:
+    """A client holding the caller's session (their verified access token), for the
+    endpoints Auth answers for the user themself (MFA, PUT /user). ``set_session``
+    reads the user back from Auth (GET /user), so a token whose session or user Auth no
+    longer knows is refused here (401)."""
+    client = auth_client(settings)
+    try:
+        client.set_session(token, "")
+    except AuthError as exc:
+        raise auth_error(exc) from None
+    return client
+
+
 def auth_user(user: User) -> AuthUser:
     """The API's view of an Auth user (the names come from the signup's metadata)."""
     metadata = user.user_metadata or {}
@@ -171,6 +184,54 @@ def _bad_email(message: str) -> ApiError:
     return _field_error("email", message or "is not accepted")
 
 
+def _insufficient_aal(_: str) -> ApiError:
+    return ApiError(
+        403,
+        "mfa_required",
+        "this needs an aal2 session: verify a TOTP code (POST /api/auth/mfa/verify) "
+        "and retry with the token it answers",
+    )
+
+
+def _code_refused(message: str) -> ApiError:
+    return ApiError(
+        422,
+        "mfa_verification_failed",
+        "code: not the current code of the authenticator app",
+        details=[{"in": "body", "field": "code", "message": message or "invalid code"}],
+    )
+
+
+def _challenge_expired(_: str) -> ApiError:
+    return ApiError(
+        422,
+        "mfa_challenge_expired",
+        "challenge_id: the challenge has expired; ask for a new one",
+        details=[{"in": "body", "field": "challenge_id", "message": "expired"}],
+    )
+
+
+def _factor_not_found(_: str) -> ApiError:
+    return ApiError(404, "not_found", "factor not found")
+
+
+def _factor_name_taken(message: str) -> ApiError:
+    return _field_error("friendly_name", message or "is already used by another factor")
+
+
+def _same_password(message: str) -> ApiError:
+    return _field_error("new_password", message or "must differ from the current password")
+
+
+def _otp_refused(_: str) -> ApiError:
+    return ApiError(
+        422,
+        "invalid_code",
+        "code: the code is wrong or has expired; ask for a new e-mail",
+        details=[{"in": "body", "field": "code", "message": "wrong or expired"}],
+    )
+
+
 _BY_CODE: dict[str, Callable[[str], ApiError]] = {
     **dict.fromkeys(_CONFLICT, _conflict),
     **dict.fromkeys(_INVALID_CREDENTIALS, _invalid_credentials),
@@ -180,6 +241,14 @@ _BY_CODE: dict[str, Callable[[str], ApiError]] = {
     **dict.fromkeys(_SESSION_GONE, _session_gone),
     "email_address_invalid": _bad_email,
     "email_address_not_authorized": _bad_email,
+    "insufficient_aal": _insufficient_aal,
+    "mfa_verification_failed": _code_refused,
+    "mfa_challenge_expired": _challenge_expired,
+    "mfa_factor_not_found": _factor_not_found,
+    "mfa_factor_name_conflict": _factor_name_taken,
+    "same_password": _same_password,
+    "otp_expired": _otp_refused,
+    "otp_disabled": _otp_refused,
 }
 
 
@@ -218,4 +287,12 @@ def _unavailable(exc: AuthError) -> ApiError:
     return unavailable("the sign-in service is briefly unavailable; retry shortly")
 
 
-__all__ = ["AuthError", "auth_client", "auth_error", "auth_session", "auth_user", "close"]
+__all__ = [
+    "AuthError",
+    "auth_client",
+    "auth_error",
+    "auth_session",
+    "auth_user",
+    "close",
+    "user_client",
+]

@@ -36,6 +36,8 @@ class Membership:
     name: str
     role: str
     personal: bool
+    # The organization requires an aal2 session (business.require_mfa).
+    require_mfa: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,9 @@ async def current_user(
             headers={"Retry-After": retry},
         )
     memberships = tuple(
-        Membership(UUID(m["id"]), m["name"], m["role"], bool(m["personal"]))
+        Membership(
+            UUID(m["id"]), m["name"], m["role"], bool(m["personal"]), bool(m.get("require_mfa"))
+        )
         for m in info.get("organizations", [])
     )
     user = User(caller=caller, memberships=memberships, db=client, settings=settings, api_key=key)
@@ -144,6 +148,24 @@ def _resolve(user: User, header: str | None) -> Membership:
     )
 
 
+def mfa_required(user: User) -> ApiError:
+    """403 mfa_required: the organization requires an aal2 session (the database
+    refuses the same requests, migration 20261206140200)."""
+    if user.api_key is not None:
+        return ApiError(
+            403,
+            "mfa_required",
+            "this organization requires multi-factor authentication; API keys cannot act in it",
+        )
+    return ApiError(
+        403,
+        "mfa_required",
+        "this organization requires multi-factor authentication: verify a TOTP code "
+        "(POST /api/auth/mfa/challenge then /api/auth/mfa/verify; enroll one first with "
+        "POST /api/auth/mfa/enroll) and send the aal2 access token it answers",
+    )
+
+
 def _requiring(role: str) -> Callable[..., Coroutine[Any, Any, Context]]:
     async def dependency(
         user: Annotated[User, Depends(current_user)],
@@ -160,6 +182,8 @@ def _requiring(role: str) -> Callable[..., Coroutine[Any, Any, Context]]:
             raise forbidden(
                 f"your role ({membership.role}) may not do this; it needs {role} or above"
             )
+        if membership.require_mfa and user.caller.claims.get("aal") != "aal2":
+            raise mfa_required(user)
         return context
 
     dependency.__name__ = f"require_{role}"

@@ -147,6 +147,9 @@ def from_postgrest(error: APIError) -> ApiError:
         else:
             status, code = 500, "internal_error"
     details: dict[str, Any] | None = None
+    if code == "forbidden" and str(error.hint or "").startswith("mfa_required"):
+        # The organization requires MFA and the session is below aal2 (migration 140200).
+        code = "mfa_required"
     if error.hint and code == "validation_failed":
         message = f"{message} ({error.hint})"  # field errors are lists; this names no field
     elif error.hint:

@@ -48,6 +48,7 @@ from devstack.auth.errors import (
     not_found,
     unprocessable,
 )
+from devstack.auth.mailer import Mailbox, Message
 from devstack.auth.qr import qr_svg
 from devstack.auth.store import NIL_UUID, Conn, Row
 from devstack.auth.tokens import (
@@ -71,6 +72,7 @@ SITE_URL = "http://127.0.0.1:3000"  # supabase/config.toml [auth] site_url
 BCRYPT_COST = 10  # Go's bcrypt.DefaultCost, what GoTrue hashes with
 MAX_PASSWORD_LENGTH = 72
 EMAIL_MAX_FREQUENCY = timedelta(seconds=1)  # the CLI's [auth.email] max_frequency
+OTP_EXPIRY = timedelta(seconds=3600)  # [auth.email] otp_expiry
 MFA_CHALLENGE_EXPIRY = timedelta(seconds=300)
 MFA_FACTOR_EXPIRY = timedelta(seconds=300)
 MFA_MAX_ENROLLED_FACTORS = 10
@@ -87,6 +89,21 @@ _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {
     "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
 }  # fmt: skip
+
+
+_SINGLE_CONFIRMATION = (
+    "Confirmation link accepted. Please proceed to confirm link sent to the other email"
+)
+
+
+def _otp() -> str:
+    """GoTrue's ``crypto.GenerateOtp(6)``."""
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+def _token_hash(address: str, otp: str) -> str:
+    """GoTrue's ``crypto.GenerateTokenHash``: sha224 of the address and the code."""
+    return hashlib.sha224((address + otp).encode()).hexdigest()
 
 
 def _now() -> datetime:
@@ -259,6 +276,7 @@ class AuthServer:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.signer = Signer(config)
+        self.mailbox = Mailbox()
         # Connections on demand, none waiting on a back-off while the database is away
         # (database/sql's way, GoTrue's pool): devstack/rest/pool.py.
         self.pool = Pool(
@@ -909,17 +927,200 @@ class AuthServer:
                 f"For security purposes, you can only request this after {left} seconds.",
             )
 
-        def token_hash(address: str) -> str:
-            otp = f"{secrets.randbelow(10**6):06d}"
-            return hashlib.sha224((address + otp).encode()).hexdigest()
-
-        current = token_hash(user["email"]) if user["email"] else ""
+        otp_new, otp_current = _otp(), _otp()
+        current = _token_hash(user["email"], otp_current) if user["email"] else ""
+        new = _token_hash(email, otp_new)
         await conn.execute(
             "update auth.users set email_change = %s, email_change_token_new = %s,"
             " email_change_token_current = %s, email_change_confirm_status = 0,"
             " email_change_sent_at = %s, updated_at = %s where id = %s",
-            (email, token_hash(email), current, now, now, user["id"]),
+            (email, new, current, now, now, user["id"]),
         )
+        # GoTrue's templates: the current address confirms the change, the new one
+        # its ownership (secure email change: both).
+        if user["email"]:
+            self._mail(
+                user["email"],
+                "Confirm Email Change",
+                "email_change_current",
+                current,
+                otp_current,
+                f"Follow this link to confirm the update of your email from "
+                f"{user['email']} to {email}",
+            )
+        self._mail(
+            email,
+            "Confirm Email Change",
+            "email_change_new",
+            new,
+            otp_new,
+            f"Follow this link to confirm the update of your email from {user['email']} to {email}",
+        )
+
+    def _mail(  # noqa: PLR0917 - the template's fields
+        self, to: str, subject: str, kind: str, token_hash: str, otp: str, lead: str
+    ) -> None:
+        verify_type = "recovery" if kind == "recovery" else "email_change"
+        link = f"{self.config.auth_issuer}/verify?" + urlencode(
+            {"token": token_hash, "type": verify_type, "redirect_to": SITE_URL}
+        )
+        text = f"{subject}\n\n{lead}:\n{link}\n\nAlternatively, enter the code: {otp}\n"
+        self.mailbox.send(
+            Message(to=to, subject=subject, text=text, link=link, code=otp, kind=kind)
+        )
+
+    # -- endpoints: recovery and verification ---------------------------------
+
+    async def recover(self, request: Request) -> Response:
+        """GoTrue's ``Recover``: a known, confirmed or not, address gets the recovery mail
+        (token hash stored in ``recovery_token``); an unknown one the same empty 200."""
+        params = await read_params(request, "RecoverParams")
+        email = params.text("email")
+        if not email:
+            raise unprocessable("validation_failed", "Password recovery requires an email")
+        email = validate_email(email)
+        async with self.tx() as conn:
+            user = await store.fetch_user_by_email(conn, email, AUDIENCE)
+            if user is None:
+                return JSONResponse({})
+            now = _now()
+            sent_at = user["recovery_sent_at"]
+            if sent_at is not None and sent_at + EMAIL_MAX_FREQUENCY > now:
+                left = max(1, int((sent_at + EMAIL_MAX_FREQUENCY - now).total_seconds()))
+                raise AuthError(
+                    429,
+                    "over_email_send_rate_limit",
+                    f"For security purposes, you can only request this after {left} seconds.",
+                )
+            otp = _otp()
+            hashed = _token_hash(user["email"], otp)
+            await conn.execute(
+                "update auth.users set recovery_token = %s, recovery_sent_at = %s,"
+                " updated_at = %s where id = %s",
+                (hashed, now, now, user["id"]),
+            )
+        self._mail(
+            user["email"],
+            "Reset Your Password",
+            "recovery",
+            hashed,
+            otp,
+            "Follow this link to reset the password for your user",
+        )
+        return JSONResponse({})
+
+    async def verify_post(self, request: Request) -> Response:
+        """GoTrue's ``verifyPost`` for email OTPs: ``{type, email, token}`` or
+        ``{type, token_hash}`` with type ``recovery`` or ``email_change``; a wrong or
+        expired code is 403 otp_expired."""
+        params = await read_params(request, "VerifyParams")
+        kind = params.text("type")
+        if kind not in {"recovery", "email_change"}:
+            raise bad_request("validation_failed", f"Verify requires a verification type: {kind}")
+        token_hash = params.text("token_hash")
+        if not token_hash:
+            email, token = params.text("email"), params.text("token")
+            if not email or not token:
+                raise bad_request(
+                    "validation_failed", "Verify requires either a token or a token hash"
+                )
+            token_hash = _token_hash(validate_email(email), token)
+        async with self.tx() as conn:
+            outcome = await self._verify_in_tx(conn, request, kind, token_hash)
+        if isinstance(outcome, Response):
+            return outcome
+        return JSONResponse(outcome)
+
+    async def verify_get(self, request: Request) -> Response:
+        """GoTrue's ``verifyGet``: the mail's link; redirects to ``redirect_to`` with the
+        session (or the error) in the fragment."""
+        kind = request.query_params.get("type", "")
+        token_hash = request.query_params.get("token", "")
+        target = request.query_params.get("redirect_to") or SITE_URL
+        if kind not in {"recovery", "email_change"} or not token_hash:
+            raise bad_request("validation_failed", "Verify requires a verification type")
+        try:
+            async with self.tx() as conn:
+                outcome = await self._verify_in_tx(conn, request, kind, token_hash)
+        except AuthError as exc:
+            fragment = urlencode(
+                {"error": "access_denied", "error_code": exc.code, "error_description": exc.message}
+            )
+            return Response(status_code=303, headers={"Location": f"{target}#{fragment}"})
+        if isinstance(outcome, Response):
+            fragment = urlencode({"message": _SINGLE_CONFIRMATION})
+        else:
+            fragment = urlencode(
+                {
+                    "access_token": outcome["access_token"],
+                    "expires_at": outcome["expires_at"],
+                    "expires_in": outcome["expires_in"],
+                    "refresh_token": outcome["refresh_token"],
+                    "token_type": "bearer",
+                    "type": kind,
+                }
+            )
+        return Response(status_code=303, headers={"Location": f"{target}#{fragment}"})
+
+    async def _verify_in_tx(
+        self, conn: Conn, request: Request, kind: str, token_hash: str
+    ) -> dict[str, Any] | Response:
+        expired = forbidden("otp_expired", "Token has expired or is invalid")
+        now = _now()
+        if kind == "recovery":
+            cur = await conn.execute(
+                "select id, recovery_sent_at from auth.users where recovery_token = %s"
+                " and instance_id = %s for update",
+                (token_hash, NIL_UUID),
+            )
+            row = await cur.fetchone()
+            if row is None or row["recovery_sent_at"] is None:
+                raise expired
+            if row["recovery_sent_at"] + OTP_EXPIRY < now:
+                raise expired
+            await conn.execute(
+                "update auth.users set recovery_token = '', recovery_sent_at = null,"
+                " email_confirmed_at = coalesce(email_confirmed_at, %s), updated_at = %s"
+                " where id = %s",
+                (now, now, row["id"]),
+            )
+            return await self.issue_session(conn, request, row["id"], "otp")
+        cur = await conn.execute(
+            "select * from auth.users where instance_id = %s and (email_change_token_new = %s"
+            " or email_change_token_current = %s) for update",
+            (NIL_UUID, token_hash, token_hash),
+        )
+        user = await cur.fetchone()
+        if user is None or not user["email_change"] or user["email_change_sent_at"] is None:
+            raise expired
+        if user["email_change_sent_at"] + OTP_EXPIRY < now:
+            raise expired
+        matched_new = user["email_change_token_new"] == token_hash
+        other = (
+            user["email_change_token_current"] if matched_new else user["email_change_token_new"]
+        )
+        if other and (user["email_change_confirm_status"] or 0) == 0:
+            # Secure email change: the first of the two links.
+            column = "email_change_token_new" if matched_new else "email_change_token_current"
+            await conn.execute(
+                f"update auth.users set {column} = '', email_change_confirm_status = 1,"  # noqa: S608
+                " updated_at = %s where id = %s",
+                (now, user["id"]),
+            )
+            return JSONResponse({"msg": _SINGLE_CONFIRMATION, "code": 200})
+        new_email = user["email_change"]
+        await conn.execute(
+            "update auth.users set email = %s, email_change = '', email_change_token_new = '',"
+            " email_change_token_current = '', email_change_confirm_status = 0,"
+            " email_change_sent_at = null, updated_at = %s where id = %s",
+            (new_email, now, user["id"]),
+        )
+        await conn.execute(
+            "update auth.identities set identity_data = identity_data || jsonb_build_object("
+            "'email', %s::text), updated_at = %s where user_id = %s and provider = 'email'",
+            (new_email, now, user["id"]),
+        )
+        return await self.issue_session(conn, request, user["id"], "otp")
 
     # -- endpoints: MFA -------------------------------------------------------
 
@@ -1487,6 +1688,11 @@ class AuthServer:
             Route("/signup", e(self.signup), methods=["POST"]),
             Route("/token", e(self.token), methods=["POST"]),
             Route("/logout", e(self.logout), methods=["POST"]),
+            Route("/recover", e(self.recover), methods=["POST"]),
+            Route("/verify", e(self.verify_post), methods=["POST"]),
+            Route("/verify", e(self.verify_get), methods=["GET"]),
+            Route("/_inbox", self.mailbox.inbox_html, methods=["GET"]),
+            Route("/_inbox.json", self.mailbox.inbox_json, methods=["GET"]),
             Route("/user", e(self.get_user), methods=["GET"]),
             Route("/user", e(self.update_user), methods=["PUT"]),
             Route("/factors", e(self.enroll_factor), methods=["POST"]),

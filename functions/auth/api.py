@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.auth import login, logout, me, signup
+from functions.auth import account, login, logout, me, mfa, signup
 from shared.api import make_handler
 
 router = APIRouter()
@@ -16,5 +16,7 @@ router.include_router(signup.router)
 router.include_router(login.router)
 router.include_router(logout.router)
 router.include_router(me.router)
+router.include_router(mfa.router)
+router.include_router(account.router)
 
 handler = make_handler(router)

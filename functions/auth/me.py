@@ -32,7 +32,11 @@ async def me(user: SignedIn) -> Me:
         user=Profile.model_validate(rows[0]),
         organizations=[
             OrganizationMembership(
-                id=m.organization_id, name=m.name, role=m.role, personal=m.personal
+                id=m.organization_id,
+                name=m.name,
+                role=m.role,
+                personal=m.personal,
+                require_mfa=m.require_mfa,
             )
             for m in user.memberships
         ],

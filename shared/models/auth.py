@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
@@ -18,6 +18,9 @@ class OrganizationMembership(BaseModel):
     name: str
     role: str
     personal: bool
+    require_mfa: bool = Field(
+        default=False, description="The organization requires an aal2 session (MFA)."
+    )
 
 
 class Profile(BaseModel):
@@ -123,3 +126,125 @@ class SignupResult(BaseModel):
         "confirmed, when confirmation is required)."
     )
     email_confirmation_required: bool
+
+
+# -- MFA ------------------------------------------------------------------------------------
+
+FactorId = Annotated[UUID, Field(description="A factor's id (GET /api/auth/mfa/factors).")]
+TotpCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{6}$"),
+    Field(description="The 6-digit code the authenticator app shows now.", examples=["123456"]),
+]
+
+
+class MfaFactor(BaseModel):
+    id: UUID
+    factor_type: str = Field(description="totp")
+    friendly_name: str | None = None
+    status: str = Field(description="unverified (enrolled, no code verified yet) or verified")
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class MfaFactors(BaseModel):
+    factors: list[MfaFactor]
+    current_level: str | None = Field(description="The token's level: aal1 or aal2.")
+    next_level: str = Field(
+        description="aal2 when a verified factor exists (verify a code to reach it), else aal1."
+    )
+
+
+class MfaEnrollRequest(Input):
+    factor_type: Literal["totp"] = "totp"
+    friendly_name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = Field(
+        default=None, description="A name to tell factors apart (unique per user)."
+    )
+
+
+class MfaTotp(BaseModel):
+    secret: str = Field(description="The shared secret (base32), for typing into an app.")
+    uri: str = Field(description="The otpauth:// URI the QR code encodes.")
+    qr_code: str = Field(description="The QR code as an SVG data URL (an <img> src).")
+
+
+class MfaEnrollment(BaseModel):
+    id: UUID
+    factor_type: str
+    friendly_name: str | None = None
+    status: str = "unverified"
+    totp: MfaTotp
+
+
+class MfaChallengeRequest(Input):
+    factor_id: FactorId
+
+
+class MfaChallenge(BaseModel):
+    id: UUID = Field(description="The challenge's id, for POST /api/auth/mfa/verify.")
+    factor_id: UUID
+    expires_at: int = Field(description="Unix time the challenge expires at.")
+
+
+class MfaVerifyRequest(Input):
+    factor_id: FactorId
+    challenge_id: UUID | None = Field(
+        default=None, description="A challenge's id; omitted: a challenge is made for the code."
+    )
+    code: TotpCode
+
+
+class MfaVerified(BaseModel):
+    session: AuthSession = Field(description="The aal2 session: use its access_token from now.")
+    aal: str
+
+
+class MfaUnenrolled(BaseModel):
+    id: UUID
+
+
+# -- sessions and account ----------------------------------------------------------------
+
+Password = Annotated[
+    str,
+    StringConstraints(strip_whitespace=False, min_length=MIN_PASSWORD_LENGTH),
+    AfterValidator(_password_bytes),
+    Field(description=f"At least {MIN_PASSWORD_LENGTH} characters, at most 72 bytes."),
+]
+
+
+class RefreshRequest(Input):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class PasswordChangeRequest(Input):
+    current_password: Annotated[
+        str, StringConstraints(strip_whitespace=False, min_length=1, max_length=1024)
+    ] = Field(description="Re-authentication: the password in use now.")
+    new_password: Password
+
+
+class RecoverRequest(Input):
+    email: Annotated[str, StringConstraints(min_length=1, max_length=255, to_lower=True)]
+
+
+class RecoverCompleteRequest(Input):
+    email: Annotated[str, StringConstraints(min_length=1, max_length=255, to_lower=True)]
+    code: Annotated[
+        str,
+        StringConstraints(pattern=r"^[0-9]{6}$"),
+        Field(description="The 6-digit code of the recovery e-mail."),
+    ]
+    new_password: Password
+    mfa_code: TotpCode | None = Field(
+        default=None, description="The TOTP code, when the account has a verified factor."
+    )
+
+
+class EmailChangeRequest(Input):
+    email: Email
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    message: str

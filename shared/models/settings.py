@@ -498,6 +498,10 @@ class BusinessSettings(Output):
         description="A payment above the balance: refused, or kept as client credit."
     )
     numbering: Numbering
+    require_mfa: bool = Field(
+        default=False,
+        description="Members need an aal2 session (TOTP verified) for the organization's data.",
+    )
     updated_at: datetime | None = None
 
     @computed_field(description="The number the next invoice will get (unless taken).")
@@ -564,6 +568,13 @@ class BusinessUpdate(Input):
     numbering: NumberingUpdate | None = Field(
         default=None, description="Per document type: its pattern and counter reset."
     )
+    require_mfa: StrictBool | None = Field(
+        default=None,
+        description=(
+            "Owners only: every member then needs an aal2 session (403 mfa_required "
+            "otherwise). Turning it on needs your own token at aal2."
+        ),
+    )
 
     @field_validator("numbering")
     @classmethod
@@ -597,6 +608,7 @@ class BusinessUpdate(Input):
         "time_zone",
         "overpayment",
         "numbering",
+        "require_mfa",
     )
     @classmethod
     def _required_columns(cls, value: object) -> object:
