@@ -741,6 +741,7 @@ def test_an_expiring_token_closes_the_channel_with_the_real_message(
     assert close["join_ref"] == join_ref
 
 
+@pytest.mark.slow  # waits out a token's or a socket's time
 def test_access_token_refresh_extends_the_channel(
     client: Callable[..., Client], world: dict[str, str], sql: Callable[..., None]
 ) -> None:
@@ -917,6 +918,7 @@ def test_the_slot_is_dropped_when_no_channel_remains(database: Database) -> None
             assert eventually(realtime, 0)
 
 
+@pytest.mark.slow  # waits out a token's or a socket's time
 def test_a_silent_socket_is_closed_as_phoenix_does(database: Database) -> None:
     with own_server(database, timeout=0.6) as (_, target):
         talking, silent = Client(target), Client(target)
