@@ -81,6 +81,8 @@ create index audit_log_organization_actor_idx
   on public.audit_log (organization_id, changed_by, changed_at desc);
 create index audit_log_organization_table_idx
   on public.audit_log (organization_id, table_name, changed_at desc);
+create index audit_log_organization_record_idx
+  on public.audit_log (organization_id, record_id, changed_at desc);
 create index audit_log_invoice_children_idx
   on public.audit_log ((coalesce(new_record ->> 'invoice_id', old_record ->> 'invoice_id')))
   where table_name in ('public.invoice_items', 'public.payments', 'public.credit_notes',
@@ -386,6 +388,9 @@ begin
   if (select auth.uid()) is null then
     raise exception 'a signed-in user is required' using errcode = '42501';
   end if;
+  -- The one role guard first: membership, and whatever else it asks of a session (an
+  -- organization that requires MFA: aal2, migration 20261206140200_require_mfa.sql).
+  perform private.require_role(caller_role.organization_id, 'viewer');
   select m.role into found_role
   from public.memberships m
   join public.organizations o on o.id = m.organization_id and o.closed_at is null
@@ -950,52 +955,59 @@ security invoker
 set search_path = ''
 as $$
 declare
-  main_table text;
-  child_key text;
-  children text[];
+  found_ids bigint[];
+  total bigint;
   result jsonb;
 begin
   perform private.require_role(audit_history.organization_id, 'admin',
                                'the audit trail is for admins and owners');
-  if entity = 'invoice' then
-    main_table := 'public.invoices';
-    child_key := 'invoice_id';
-    children := array['public.invoice_items', 'public.payments', 'public.credit_notes',
-                      'public.refunds', 'public.invoice_late_fees'];
-  elsif entity = 'client' then
-    main_table := 'public.clients';
-    child_key := 'client_id';
-    children := array['public.invoices', 'public.quotes', 'public.credit_notes',
-                      'public.recurring_profiles'];
-  else
+  if entity is null or entity not in ('invoice', 'client') then
     raise exception 'entity: give invoice or client' using errcode = '22023';
   end if;
-  if page_size not between 1 and 100 or page_offset < 0 then
+  if page_size is null or page_size not between 1 and 100 or page_offset is null or page_offset < 0 then
     raise exception 'page_size must be 1..100 and page_offset >= 0' using errcode = '22023';
   end if;
-  with entries as (
-    select a.* from public.audit_log a
-    where a.organization_id = audit_history.organization_id
-      and a.table_name = main_table and a.record_id = audit_history.record_id
-    union all
-    select a.* from public.audit_log a
-    where a.organization_id = audit_history.organization_id
-      and a.table_name = any (children)
-      and coalesce(a.new_record ->> child_key, a.old_record ->> child_key) = audit_history.record_id::text
-      and (entity = 'invoice' or child_key = 'client_id')
-  ), page as (
-    select e.* from entries e order by e.changed_at desc, e.id desc
-    limit page_size offset page_offset
-  )
+  -- Each branch names its key and tables literally, so that the partial expression
+  -- indexes audit_log_invoice_children_idx / _client_children_idx answer it.
+  if entity = 'invoice' then
+    select array_agg(e.id) into found_ids from (
+      select a.id from public.audit_log a
+      where a.table_name = 'public.invoices' and a.record_id = audit_history.record_id
+        and a.organization_id = audit_history.organization_id
+      union all
+      select a.id from public.audit_log a
+      where a.table_name in ('public.invoice_items', 'public.payments', 'public.credit_notes',
+                                'public.refunds', 'public.invoice_late_fees')
+        and coalesce(a.new_record ->> 'invoice_id', a.old_record ->> 'invoice_id')
+            = audit_history.record_id::text
+        and a.organization_id = audit_history.organization_id) e;
+  else
+    select array_agg(e.id) into found_ids from (
+      select a.id from public.audit_log a
+      where a.table_name = 'public.clients' and a.record_id = audit_history.record_id
+        and a.organization_id = audit_history.organization_id
+      union all
+      select a.id from public.audit_log a
+      where a.table_name in ('public.invoices', 'public.quotes', 'public.credit_notes',
+                                'public.recurring_profiles')
+        and coalesce(a.new_record ->> 'client_id', a.old_record ->> 'client_id')
+            = audit_history.record_id::text
+        and a.organization_id = audit_history.organization_id) e;
+  end if;
+  total := coalesce(cardinality(found_ids), 0);
   select jsonb_build_object(
-    'total', (select count(*) from entries),
-    'data', coalesce((select jsonb_agg(jsonb_build_object(
+    'total', total,
+    'data', coalesce(jsonb_agg(jsonb_build_object(
         'id', p.id, 'organization_id', p.organization_id, 'table_name', p.table_name,
         'record_id', p.record_id, 'action', lower(p.operation), 'old_record', p.old_record,
         'new_record', p.new_record, 'changed_by', p.changed_by, 'changed_by_role', p.changed_by_role,
         'transaction_id', p.transaction_id, 'changed_at', p.changed_at)
-        order by p.changed_at desc, p.id desc) from page p), '[]'::jsonb))
-  into result;
+        order by p.changed_at desc, p.id desc), '[]'::jsonb))
+  into result
+  from (select a.* from public.audit_log a
+        where a.id = any (coalesce(found_ids, '{}'))
+        order by a.changed_at desc, a.id desc
+        limit page_size offset page_offset) p;
   return result;
 end;
 $$;
