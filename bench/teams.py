@@ -120,13 +120,13 @@ def run(n: int, repeat: int) -> list[tuple[str, str]]:
                 "select set_config('request.jwt.claims', %s, false)",
                 (json.dumps({"sub": str(admin[0]), "role": "authenticated"}),),
             )
-            month_from = "now() - interval '60 days'"
+            month = "changed_at >= now() - interval '60 days'"
             cases = {
                 "no filter": "",
                 "by actor": f"and changed_by = '{actors[2]}'",
                 "by table": "and table_name = 'public.payments'",
                 "by record": f"and record_id = '{invoice}'",
-                "a month": f"and changed_at >= {month_from} and changed_at < now() - interval '30 days'",
+                "a month": f"and {month} and changed_at < now() - interval '30 days'",
             }
             results = [
                 (
