@@ -7,7 +7,8 @@
 Like Supabase's gateway it refuses a request without an ``apikey`` header (or
 ``apikey`` query parameter) — 401 "No API key found in request" — and one whose key is
 not the project's anon or service-role key; when no ``Authorization`` header came, the
-API key is passed on as the bearer token.
+API key is passed on as the bearer token. Auth's e-mail links (``/auth/v1/verify``, ...)
+and the local inbox are open, as on Supabase (``OPEN_PATHS``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ from devstack.config import StackConfig
 from devstack.realtime import Realtime
 from devstack.rest.app import create_app as create_rest_app
 
+# Supabase's gateway opens these Auth paths without a key (kong.yml's auth-v1-open*: the
+# links of Auth's e-mails), and the local inbox of those e-mails (devstack/auth/mailer.py).
+OPEN_PATHS = (
+    "/auth/v1/verify",
+    "/auth/v1/callback",
+    "/auth/v1/authorize",
+    "/auth/v1/_inbox",
+    "/auth/v1/_inbox.json",
+)
+
 
 class ApiKeyGate:
     def __init__(self, app: ASGIApp, config: StackConfig) -> None:
@@ -33,7 +44,11 @@ class ApiKeyGate:
         self.valid = {config.keys.anon_key, config.keys.service_role_key}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope.get("method") == "OPTIONS":
+        if (
+            scope["type"] not in ("http", "websocket")
+            or scope.get("method") == "OPTIONS"
+            or (scope["type"] == "http" and scope.get("path") in OPEN_PATHS)
+        ):
             await self.app(scope, receive, send)
             return
         headers = list(scope["headers"])
