@@ -399,6 +399,11 @@ class Realtime:
             seen = {r[0] for r in rows}
             for ext, probe in probes.items():
                 setattr(policies, f"{ext}_read", probe in seen)
+        except psycopg.OperationalError as exc:  # PostgreSQL unreachable (or the pool)
+            log.info("realtime: read authorization failed: %s", exc)
+            raise TokenError(
+                "UnableToConnectToProject", "Realtime was unable to connect to the project database"
+            ) from None
         except psycopg.Error as exc:  # Realtime: RlsPolicyError, the join refused
             log.info("realtime: read authorization failed: %s", exc)
             policies.broadcast_read = policies.presence_read = False
@@ -459,6 +464,7 @@ class Realtime:
                 self.url,
                 min_size=1,
                 max_size=4,
+                timeout=3.0,
                 open=False,
                 check=AsyncConnectionPool.check_connection,
             )

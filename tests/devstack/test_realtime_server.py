@@ -817,6 +817,13 @@ def test_postgres_restart_is_announced_and_changes_flow_again() -> None:
             down = c.event(name, "system", timeout=10)["payload"]
             assert (down["extension"], down["status"]) == ("postgres_changes", "error")
             assert down["message"] == "Realtime was unable to connect to the project database"
+            private = topic()  # a private join's RLS check needs the database
+            ref = c.push(private, "phx_join", {"config": {"private": True}}, str(c.ref + 1))
+            refused = c.reply(ref, timeout=10)
+            assert refused["payload"]["response"] == {
+                "reason": "UnableToConnectToProject: Realtime was unable to connect to the"
+                " project database"
+            }
             cluster.start()
             up = c.event(name, "system", timeout=15)["payload"]
             assert (up["status"], up["message"]) == ("ok", "Subscribed to PostgreSQL")
