@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from functions.reports import STATUSES, ReportRange, error_responses, report_range
 from shared.api import make_handler
 from shared.context import Viewer
-from shared.errors import ErrorResponses
+from shared.errors import ErrorResponses, forbidden
 from shared.exports import run, sources
 from shared.models.exports import ExportResult, Format, Report
 from shared.models.reports import GroupBy
@@ -47,7 +47,9 @@ router = APIRouter(tags=["reports"])
         "row per vendor invoice line: `outcome`, `vendor_id`; `from`/`to` are the invoice "
         "date range); quotes, credit-notes, refunds, recurring-profiles and client-credit (the "
         "ledger), with the filters of their list routes (`from`/`to`: issue, refund or start "
-        "date, the ledger entry's day). See docs/api.md, Report export."
+        "date, the ledger entry's day); audit (admins and owners: the audit trail, `table`, "
+        "`record_id`, `actor`, `action`; `from`/`to` the days of the changes). See "
+        "docs/api.md, Report export."
     ),
     responses=export_error_responses(*STATUSES, 404),
 )
@@ -101,8 +103,14 @@ async def export(
     frequency: Annotated[
         str | None, Query(description="recurring-profiles: monthly, quarterly, annually, custom")
     ] = None,
+    table: Annotated[str | None, Query(max_length=70, description="audit: a table")] = None,
+    record_id: Annotated[str | None, Query(description="audit: a record's id")] = None,
+    actor: Annotated[str | None, Query(description="audit: who made the change")] = None,
+    action: Annotated[str | None, Query(description="audit: insert, update, delete")] = None,
 ) -> ExportResult:
     values = dict(locals())
+    if report == "audit" and not ctx.at_least("admin"):
+        raise forbidden(f"your role ({ctx.role}) may not export the audit trail; it needs admin")
     chosen = run.options(request.query_params, report, values)
     query = sources.ReportQuery(
         client=ctx.db,

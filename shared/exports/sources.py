@@ -6,6 +6,7 @@
 - `shared.exports.match_results`: the reconciliation match results;
 - `shared.exports.lifecycle`: quotes, credit notes, refunds, recurring profiles and the
   client credit ledger (the billing lifecycle's lists);
+- `shared.exports.audit`: the audit trail (admins and owners);
 - `shared.exports.reading`: what they share: the query, typed values, keyset pages.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shared.exports import lifecycle, lists, match_results, reports
+from shared.exports import audit, lifecycle, lists, match_results, reports
 from shared.exports.reading import ReportQuery
 from shared.exports.table import Table
 
@@ -33,4 +34,5 @@ REPORTS: dict[str, Callable[[ReportQuery], Table]] = {
     "refunds": lifecycle.refunds,
     "recurring-profiles": lifecycle.recurring_profiles,
     "client-credit": lifecycle.client_credit,
+    "audit": audit.audit,
 }

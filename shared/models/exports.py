@@ -25,6 +25,7 @@ Report = Literal[
     "refunds",
     "recurring-profiles",
     "client-credit",
+    "audit",
 ]
 Format = Literal["csv", "xlsx", "pdf"]
 
@@ -82,6 +83,8 @@ OPTIONS: dict[str, set[str]] = {
     },
     "recurring-profiles": {"q", "status", "client_id", "frequency"},
     "client-credit": {"client_id", "kind", "currency"},
+    # The audit trail (shared/exports/audit.py): the filters of GET /api/audit.
+    "audit": {"table", "record_id", "actor", "action"},
 }
 # Query parameters that are not options.
 FIXED_PARAMETERS = {"report", "format", "from", "to"}
