@@ -8,7 +8,7 @@
 -- invitations with their actor, audit_history for admins only.
 -- =============================================================================
 begin;
-select plan(90);
+select plan(94);
 
 select tests.create_cast();
 select tests.create_supabase_user('admin2', 'admin2@victim.test');
@@ -247,6 +247,25 @@ select is(public.invitation_preview(repeat('6', 64), '203.0.113.10', 2) ->> 'fou
 select is(public.invitation_preview(repeat('6', 64), '203.0.113.10', 2) ->> 'found', 'true', 'second of two');
 select is(public.invitation_preview(repeat('6', 64), '203.0.113.10', 2) ->> 'limited', 'true',
           'the third from that address in the hour is limited');
+
+-- Require MFA (migration 20261206140200): the member and invitation RPCs obey it -------
+select tests.authenticate_as('owner');
+select set_config('request.jwt.claims', (current_setting('request.jwt.claims')::jsonb || '{"aal": "aal2"}')::text, true);
+update public.organization_settings set require_mfa = true where organization_id = tests.org('main');
+select tests.authenticate_as('admin');
+select throws_ok($$ select public.change_member_role(tests.org('main'), tests.actor('viewer'), 'member') $$,
+                 '42501', 'this organization requires multi-factor authentication: your session is not at aal2',
+                 'an admin below aal2 changes no role where MFA is required');
+select throws_ok($$ select public.create_invitation(tests.org('main'), 'mfa@invited.test', 'viewer', repeat('3', 64)) $$,
+                 '42501', 'this organization requires multi-factor authentication: your session is not at aal2',
+                 'nor invites');
+select throws_ok($$ select public.list_members(tests.org('main')) $$,
+                 '42501', 'this organization requires multi-factor authentication: your session is not at aal2',
+                 'nor lists the members');
+select set_config('request.jwt.claims', (current_setting('request.jwt.claims')::jsonb || '{"aal": "aal2"}')::text, true);
+select is(jsonb_array_length(public.list_members(tests.org('main'))) > 0, true, 'at aal2 it lists them');
+select tests.as_superuser();
+update public.organization_settings set require_mfa = false where organization_id = tests.org('main');
 
 -- History ------------------------------------------------------------------------
 select tests.as_superuser();
