@@ -7,7 +7,7 @@
 -- catch-up; issue now; delete or cancel.
 -- =============================================================================
 begin;
-select plan(47);
+select plan(50);
 
 select tests.create_cast();
 insert into public.clients (id, organization_id, company_name, currency, email) values
@@ -116,7 +116,27 @@ select is(tests.rows_affected(format($$ update public.recurring_profiles set not
           'a stranger cannot update the organization''s profile');
 select is((select count(*)::int from public.recurring_profiles where organization_id = tests.org('main')), 0,
           'a stranger sees none of the organization''s profiles');
+select throws_ok(
+  format($$ insert into public.recurring_profiles (organization_id, client_id, currency, interval_unit,
+              interval_count, billing_day, start_date, first_billing_date, next_billing_date)
+            values (%L, 'c0000000-0000-4000-8000-7e5705410001', 'USD', 'month', 1, 1, '2030-01-01',
+                    '2030-01-01', '2030-01-01') $$, tests.org('main')),
+  '42501', null, 'a stranger cannot insert a profile into the organization'
+);
+select tests.authenticate_as('viewer');
+select throws_ok(
+  format($$ insert into public.recurring_profile_items (organization_id, profile_id, currency, description,
+              quantity, rate) values (%L, %L, 'USD', 'x', 1, 1) $$,
+         tests.org('main'), (select id from made where name = 'main')),
+  '42501', null, 'a viewer cannot add an item'
+);
 select tests.authenticate_as('member');
+select lives_ok(
+  format($$ insert into public.recurring_profile_items (organization_id, profile_id, currency, description,
+              quantity, rate) values (%L, %L, 'USD', 'Extra (free)', 1, 0) $$,
+         tests.org('main'), (select id from made where name = 'main')),
+  'a member adds an item directly (RLS and the column grants allow it)'
+);
 select throws_ok(
   $$ update public.recurring_profiles set cycles_issued = 0 $$,
   '42501', null, 'the schedule''s bookkeeping is not the API roles'' to write'
