@@ -7,7 +7,7 @@
 --   imports     import_progress   an import batch's status and counts changed
 --   matching    match_results     invoices were matched (counts and ids)
 --   exceptions  exceptions_changed  exceptions opened, closed or updated
---   dashboard   dashboard_changed   something a dashboard shows changed (refetch)
+--   dashboard   dashboard_changed   the reconciliation dashboard changed (refetch)
 --   team        whatever the members send each other, and Presence
 -- The first four are written by the database alone (triggers below, through
 -- realtime.send, private); clients receive them. `team` is the one a client sends on.
@@ -26,7 +26,8 @@
 -- Bounded cost: every trigger here is FOR EACH STATEMENT over its transition table,
 -- and sends one message per organization per statement (dashboard_changed: one per
 -- organization per transaction), whatever the number of rows: a 10,000-row import is a
--- handful of messages, not 10,000 (bench/realtime.py measures it). A message that
+-- handful of messages, not 10,000 (bench/realtime.py measures it). The receivables
+-- tables (invoices, payments) have none: the publication carries their changes. A message that
 -- cannot be stored (no partition of realtime.messages for today) is a WARNING from
 -- realtime.send, never the write's failure.
 --
@@ -251,8 +252,10 @@ end;
 $$;
 
 -- dashboard_changed: once per organization and transaction, at the first statement
--- that changes what a dashboard shows (invoices, payments, vendor invoices,
--- exceptions). It reaches the clients at commit, when every change of the
+-- that changes what the reconciliation dashboard shows (vendor invoices, exceptions).
+-- Not on invoices and payments: they are published, and a receivables screen refetches
+-- from the changes it receives; a broadcast on every invoice or payment write would cost
+-- each write its realtime.send (+1.9 ms on a 5.7 ms insert, bench/RESULTS.md). It reaches the clients at commit, when every change of the
 -- transaction is visible: one signal is enough to refetch. The organizations already
 -- signalled are remembered in a transaction-local setting (rolled back with a
 -- savepoint, as the message is).
@@ -319,30 +322,6 @@ create trigger broadcast_exception_changes_after_update
 create trigger broadcast_exception_changes_after_delete
   after delete on public.reconciliation_exceptions referencing old table as old_rows
   for each statement execute function private.broadcast_exception_changes();
-
-create trigger signal_dashboard_changed_after_insert
-  after insert on public.invoices referencing new table as new_rows
-  for each statement execute function private.signal_dashboard_changed();
-
-create trigger signal_dashboard_changed_after_update
-  after update on public.invoices referencing new table as new_rows
-  for each statement execute function private.signal_dashboard_changed();
-
-create trigger signal_dashboard_changed_after_delete
-  after delete on public.invoices referencing old table as old_rows
-  for each statement execute function private.signal_dashboard_changed();
-
-create trigger signal_dashboard_changed_after_insert
-  after insert on public.payments referencing new table as new_rows
-  for each statement execute function private.signal_dashboard_changed();
-
-create trigger signal_dashboard_changed_after_update
-  after update on public.payments referencing new table as new_rows
-  for each statement execute function private.signal_dashboard_changed();
-
-create trigger signal_dashboard_changed_after_delete
-  after delete on public.payments referencing old table as old_rows
-  for each statement execute function private.signal_dashboard_changed();
 
 create trigger signal_dashboard_changed_after_insert
   after insert on public.vendor_invoices referencing new table as new_rows

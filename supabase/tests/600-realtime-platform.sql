@@ -4,8 +4,9 @@
 -- Supabase project has them): realtime.messages partitioned by day on inserted_at,
 -- RLS on, owned by supabase_realtime_admin, the API roles' select/insert/update;
 -- realtime.topic(), realtime.send() (a failure is a warning, never the caller's
--- error) and realtime.broadcast_changes(); and the migrations' two policies, nothing
--- else changed on the table.
+-- error) and realtime.broadcast_changes(); and the migrations' policies (the realtime
+-- migration's two, 20261206140200_require_mfa's restrictive one), nothing else changed
+-- on the table.
 -- =============================================================================
 begin;
 select plan(19);
@@ -41,7 +42,7 @@ select policies_are('realtime', 'messages', array[
   'Members receive their organization''s realtime messages',
   'Members and above send on their organization''s team channel',
   'mfa_required'],
-  'the policies on realtime.messages are the project''s two and issue 17''s restrictive mfa_required');
+  'the policies on realtime.messages are the realtime migration''s two and the MFA requirement''s');
 
 -- realtime.send stores a private broadcast with an id in its payload, and sets the topic.
 select realtime.send('{"hello": "world"}', 'greeting', 'org:00000000-0000-4000-8000-7e5700000600:team');

@@ -8,7 +8,7 @@
 -- organization and transaction.
 -- =============================================================================
 begin;
-select plan(25);
+select plan(27);
 
 select tests.create_cast();
 
@@ -104,25 +104,40 @@ where id = 'a1000000-0000-4000-8000-7e5700000615';
 select is(pg_temp.sent('main', 'imports'), 2, 'a change of nothing shown is not broadcast');
 
 -- A member's write is broadcast although the member may not send on the topic itself.
-insert into public.clients (id, organization_id, company_name, currency)
-values ('c0000000-0000-4000-8000-7e5700000615', tests.org('main'), 'Realtime Client', 'USD');
 select pg_temp.next_transaction();
 select tests.authenticate_as('member');
-insert into public.invoices (id, organization_id, client_id)
-values ('e0000000-0000-4000-8000-7e5700000615', tests.org('main'), 'c0000000-0000-4000-8000-7e5700000615');
+insert into public.vendor_invoices (id, organization_id, vendor_name, invoice_number, invoice_date,
+  currency, subtotal, total_amount)
+values ('e0000000-0000-4000-8000-7e5700000615', tests.org('main'), 'Nobody We Know', 'RT-MEMBER',
+        date '2026-01-01', 'USD', 10, 10);
 select tests.as_superuser();
-select is(pg_temp.sent('main', 'dashboard'), 4, 'a member''s new invoice signals the dashboard');
+select is(pg_temp.sent('main', 'dashboard'), 4, 'a member''s new vendor invoice signals the dashboard');
 
 -- A savepoint rolled back takes its signal with it; the next statement signals again.
 select pg_temp.next_transaction();
 savepoint undone;
-update public.invoices set notes = 'undone' where id = 'e0000000-0000-4000-8000-7e5700000615';
+update public.vendor_invoices set notes = 'undone' where id = 'e0000000-0000-4000-8000-7e5700000615';
 rollback to savepoint undone;
 select is(pg_temp.sent('main', 'dashboard'), 4, 'a rolled-back statement leaves no signal');
-update public.invoices set notes = 'kept' where id = 'e0000000-0000-4000-8000-7e5700000615';
+update public.vendor_invoices set notes = 'kept' where id = 'e0000000-0000-4000-8000-7e5700000615';
 select is(pg_temp.sent('main', 'dashboard'), 5, 'and the next statement signals');
-update public.invoices set notes = 'kept again' where id = 'e0000000-0000-4000-8000-7e5700000615';
+update public.vendor_invoices set notes = 'kept again' where id = 'e0000000-0000-4000-8000-7e5700000615';
 select is(pg_temp.sent('main', 'dashboard'), 5, 'once per transaction');
+
+-- Invoices and payments are published: their writes broadcast nothing.
+select pg_temp.next_transaction();
+insert into public.clients (id, organization_id, company_name, currency)
+values ('c0000000-0000-4000-8000-7e5700000615', tests.org('main'), 'Realtime Client', 'USD');
+insert into public.invoices (id, organization_id, client_id)
+values ('e1000000-0000-4000-8000-7e5700000615', tests.org('main'), 'c0000000-0000-4000-8000-7e5700000615');
+select is(pg_temp.sent('main', 'dashboard'), 5, 'an invoice''s write is no broadcast (its change is published)');
+select is(
+  (select string_agg(t.tablename::text || ':' || c.relreplident::text, ', ' order by t.tablename)
+   from pg_publication_tables t
+   join pg_class c on c.oid = format('%I.%I', t.schemaname, t.tablename)::regclass
+   where t.pubname = 'supabase_realtime'),
+  'client_activities:f, invoices:f, payments:f',
+  'the publication holds invoices, payments and client activities, with their full old rows');
 
 select * from finish();
 rollback;

@@ -371,7 +371,7 @@ def test_filters_narrow_what_a_subscriber_receives(world: World) -> None:
 
 
 def test_the_database_broadcasts_to_members_and_viewers_only(world: World) -> None:
-    """dashboard_changed and import_progress reach the owner and a viewer of the
+    """dashboard_changed (a vendor invoice) and import_progress reach the owner and a viewer of the
     organization on its private topics; a non-member's join of them is refused."""
     org = world.people["alice"].org
 
@@ -395,9 +395,11 @@ def test_the_database_broadcasts_to_members_and_viewers_only(world: World) -> No
         assert "Unauthorized" in str(error)
 
         world.sql(
-            "insert into public.invoices (organization_id, client_id) values (%s, %s)",
+            "insert into public.vendor_invoices (organization_id, vendor_name, invoice_number,"
+            " invoice_date, currency, subtotal, total_amount)"
+            " values (%s, 'Realtime Supplies', %s, current_date, 'USD', 10, 10)",
             org,
-            world.clients["alice"],
+            f"RT-{uuid.uuid4().hex[:8]}",
         )
         world.sql(
             "insert into public.import_batches (organization_id, kind, source, status, rows_total)"
@@ -410,7 +412,7 @@ def test_the_database_broadcasts_to_members_and_viewers_only(world: World) -> No
         for name in ("alice", "vera"):
             message = heard[name][0]["payload"]
             assert message["organization_id"] == org
-            assert message["source"] == "invoices"
+            assert message["source"] == "vendor_invoices"
         (batch,) = heard["imports"][0]["payload"]["batches"]
         assert (batch["status"], batch["rows_total"]) == ("processing", 10000)
         assert "s3_key" not in batch

@@ -98,7 +98,7 @@ def test_the_database_broadcasts_to_members_and_viewers_and_refuses_a_stranger(
     for name in ("alice", "vera"):
         (signal,) = broadcast["heard"][name]  # the broadcast's payload
         assert signal["organization_id"] == world.people["alice"].org
-        assert signal["source"] == "invoices"
+        assert signal["source"] == "vendor_invoices"
 
 
 def test_members_broadcast_on_the_team_channel_and_a_viewer_only_listens(

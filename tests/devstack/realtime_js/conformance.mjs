@@ -204,7 +204,17 @@ async function databaseBroadcast() {
   }
   const refused = (await clientFor(people.bob.token)).channel(topic, { config: { private: true } })
   statuses.bob = await subscribe(refused)
-  check(await writer.from('invoices').insert({ organization_id: people.alice.org, client_id: people.alice.client }))
+  check(
+    await writer.from('vendor_invoices').insert({
+      organization_id: people.alice.org,
+      vendor_name: 'Realtime Supplies',
+      invoice_number: `JS-${Date.now()}`,
+      invoice_date: new Date().toISOString().slice(0, 10),
+      currency: 'USD',
+      subtotal: 10,
+      total_amount: 10,
+    }),
+  )
   await until(() => heard.alice.length > 0 && heard.vera.length > 0)
   emit('database_broadcast', { statuses, heard })
 }
