@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -96,3 +96,74 @@ class PortalDocument(Output):
     terms: str | None = None
     actions: PortalActions
     link_expires_at: dt.datetime
+
+
+# =============================================================================
+# Stripe (docs/api.md, "Online payment through Stripe")
+# =============================================================================
+
+SecretKey = Annotated[
+    str,
+    Field(
+        pattern=r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,247}$",
+        description="The account's secret (or restricted) key; kept sealed, never answered.",
+    ),
+]
+WebhookSecret = Annotated[
+    str,
+    Field(
+        pattern=r"^whsec_[A-Za-z0-9+/=_-]{8,250}$",
+        description="The webhook endpoint's signing secret; left out, the endpoint is "
+        "registered at Stripe with the key and its secret kept.",
+    ),
+]
+
+
+class StripeAccountConnect(Input):
+    secret_key: SecretKey
+    webhook_secret: WebhookSecret | None = None
+    allow_partial_payments: bool = False
+
+
+class StripeAccountUpdate(Input):
+    allow_partial_payments: bool
+
+
+class StripeAccount(Output):
+    connected: bool
+    livemode: bool | None = None
+    allow_partial_payments: bool | None = None
+    webhook_url: str | None = Field(
+        default=None, description="Where Stripe posts the account's events"
+    )
+    connected_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+StripeEventStatus = Literal["processed", "ignored", "needs_attention", "resolved"]
+
+
+class StripeEvent(Output):
+    id: UUID
+    event_id: str
+    type: str
+    livemode: bool
+    status: StripeEventStatus
+    reason: str | None = None
+    invoice_id: UUID | None = None
+    payment_id: UUID | None = None
+    payment_intent_id: str | None = None
+    stripe_created_at: dt.datetime | None = None
+    received_at: dt.datetime
+    resolved_at: dt.datetime | None = None
+
+
+class StripeEventList(Output):
+    data: list[StripeEvent]
+
+
+class PayForm(Input):
+    """POST /p/{token}/pay: a form's or JSON body; ``amount`` only where partial
+    payments are allowed (else the balance due)."""
+
+    amount: Decimal | None = Field(default=None, gt=0, lt=Decimal("1e12"))

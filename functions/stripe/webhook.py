@@ -1,0 +1,83 @@
+"""POST /api/webhooks/stripe/{endpoint}: the account's events from Stripe (no login; the
+endpoint token in the path says whose, Stripe's signature says it is Stripe).
+
+The signature is verified by Stripe's library (stripe.Webhook.construct_event, a
+5-minute tolerance: a wrong signature or an old timestamp is 400), then the event goes to
+public.handle_stripe_event, which handles it once by its id in one transaction with its
+effect (migration 20261206130200_stripe.sql): a second delivery answers "duplicate".
+Whatever the event asks, the answer is 200 once it is stored (a payment the invoice
+cannot take is kept as needing attention), so Stripe stops retrying; a database or KMS
+outage is 503, so Stripe retries.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+import stripe
+from fastapi import APIRouter, Depends, Header, Path, Request
+
+from functions.stripe import error_responses
+from shared import db, stripe_keys
+from shared.errors import ApiError
+from shared.settings import Settings, get_settings
+
+router = APIRouter(tags=["stripe"])
+
+_ENDPOINT = re.compile(r"^[A-Za-z0-9_-]{24,64}$")
+TOLERANCE_SECONDS = 300
+
+
+async def _settings() -> Settings:
+    return get_settings()
+
+
+def _unknown() -> ApiError:
+    return ApiError(404, "not_found", "no such webhook endpoint")
+
+
+@router.post(
+    "/api/webhooks/stripe/{endpoint}",
+    summary="Stripe's events for an organization's account (signed by Stripe)",
+    responses=error_responses(400, 404, 503),
+)
+async def stripe_webhook(
+    request: Request,
+    endpoint: Annotated[str, Path(max_length=100, description="The account's endpoint token")],
+    settings: Annotated[Settings, Depends(_settings)],
+    stripe_signature: Annotated[str | None, Header(max_length=2000)] = None,
+) -> dict[str, Any]:
+    if not _ENDPOINT.match(endpoint):
+        raise _unknown()
+    if not settings.supabase_service_role_key:
+        raise ApiError(503, "service_unavailable", "the webhook is not configured")
+    payload = await request.body()
+    service = db.rest(settings, service=settings.supabase_service_role_key)
+    account = db.rpc(service, "stripe_webhook_account", {"endpoint_token": endpoint})
+    if not isinstance(account, dict):
+        raise _unknown()
+    org = str(account["organization_id"])
+    try:
+        secret = stripe_keys.unseal(str(account["webhook_secret_sealed"]), org)
+    except stripe_keys.SealError:
+        raise ApiError(
+            503,
+            "service_unavailable",
+            "the signing secret could not be read; retry",
+            headers={"Retry-After": "30"},
+        ) from None
+    try:
+        stripe.Webhook.construct_event(payload, stripe_signature, secret, TOLERANCE_SECONDS)
+        event = json.loads(payload)
+    except stripe.SignatureVerificationError:
+        raise ApiError(
+            400, "invalid_signature", "the Stripe-Signature does not verify (or is too old)"
+        ) from None
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "malformed_json", "the body is not a Stripe event") from None
+    if not isinstance(event, dict):
+        raise ApiError(400, "malformed_json", "the body is not a Stripe event")
+    answer = db.rpc(service, "handle_stripe_event", {"organization_id": org, "event": event})
+    return {"received": True, **(answer if isinstance(answer, dict) else {})}
