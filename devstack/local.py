@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -20,15 +21,23 @@ from typing import Any, Self
 import psycopg
 from moto.server import ThreadedMotoServer
 
-from devstack import queues
+from devstack import queues, stripe_standin
 from devstack.aws import Provisioned, provision
 from devstack.config import StackConfig
 from devstack.functions import FunctionHost, load_functions
 from devstack.functions import create_app as create_functions_app
 from devstack.keys import Keys
 from devstack.openapi import build_openapi
-from devstack.postgres import Cluster, bootstrap, has_platform, persistent_cluster
+from devstack.postgres import Cluster, bootstrap, free_port, has_platform, persistent_cluster
 from devstack.stack import AppServer, GatewayServer
+
+# The Stripe stand-in's port (stripe-mock's): devstack/stripe_standin.py.
+STRIPE_STANDIN_PORT = 12111
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def environment(config: StackConfig, aws_url: str) -> dict[str, str]:
@@ -80,6 +89,7 @@ class LocalStack:
     config: StackConfig = field(init=False)
     aws_url: str = field(init=False)
     functions_url: str = field(init=False)
+    stripe_url: str = field(init=False)
     provisioned: Provisioned = field(init=False)
     host: FunctionHost = field(init=False)
     env: dict[str, str] = field(init=False)
@@ -119,10 +129,23 @@ class LocalStack:
         self.functions_url = f"http://127.0.0.1:{self.ports.functions}"
         # The bucket, queues and sender serverless.yml declares.
         self.provisioned = provision(self.aws_url)
+        # Stripe's API, as the local stand-in (the library pointed at it; its checkout
+        # page posts the signed webhooks to the functions), and the payment keys' KMS key.
+        # Its usual port, else any (a second stack, the reliability suite's, beside make dev).
+        port = STRIPE_STANDIN_PORT if _port_is_free(STRIPE_STANDIN_PORT) else free_port()
+        self.stripe_url = f"http://127.0.0.1:{port}"
+        standin = AppServer(stripe_standin.create_app(self.stripe_url), port, "stripe-standin")
+        running.callback(standin.start().stop)
         self.env = (
             environment(self.config, self.aws_url)
             | self.provisioned.environment()
             | {"API_URL": self.functions_url}
+            | {
+                "PORTAL_URL": self.functions_url,
+                "STRIPE_API_BASE": self.stripe_url,
+                "STRIPE_CHECKOUT_ORIGIN": self.stripe_url,
+                "PAYMENT_KEYS_KMS_KEY_ID": stripe_standin.provision_kms(self.aws_url),
+            }
         )
         # The functions read their settings from the environment, as in Lambda.
         os.environ.update(self.env)
