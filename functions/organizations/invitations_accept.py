@@ -22,8 +22,8 @@ router = APIRouter(tags=["organizations"])
         "each with its own code: `404 invitation_not_found` (no such token, or one another "
         "user accepted), `410 invitation_expired`, `410 invitation_revoked`, `409 "
         "invitation_already_accepted` (by you), `409 already_member`, `403 "
-        "invitation_for_another_user`, `403 email_not_confirmed`; after 20 failed attempts "
-        "in an hour, `429 rate_limited`. A new person signs up first (`POST /api/auth/signup` "
+        "invitation_for_another_user`, `403 email_not_confirmed`; after 10 failed attempts "
+        "in a minute, `429 rate_limited`. A new person signs up first (`POST /api/auth/signup` "
         "with the invited address), then accepts (docs/teams.md)."
     ),
     responses=error_responses(400, 401, 403, 404, 409, 410, 422, 429),

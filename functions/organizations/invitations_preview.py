@@ -14,8 +14,8 @@ from shared.settings import Settings, get_settings
 
 router = APIRouter(tags=["organizations"])
 
-# Previews a client address may ask for in an hour (wrong tokens included).
-PREVIEWS_PER_HOUR = 60
+# Previews a client address may ask for in a minute (wrong tokens included).
+PREVIEWS_PER_MINUTE = 30
 
 
 async def _settings() -> Settings:
@@ -30,7 +30,7 @@ async def _settings() -> Settings:
         'Public: the page of the link shows "X invites you to Y as viewer" from this. '
         "Minimal data: the organization's name, the role, who invited, the address masked "
         "and the expiry. A wrong, used, revoked or expired token is the same `404`; "
-        f"{PREVIEWS_PER_HOUR} previews an hour per client address, then `429`."
+        f"{PREVIEWS_PER_MINUTE} previews a minute per client address, then `429`."
     ),
     responses=error_responses(404, 429, 503),
 )
@@ -48,7 +48,7 @@ async def preview_invitation(
         {
             "token_hash": token_hash(token),
             "client_address": client_address(request),
-            "address_limit": PREVIEWS_PER_HOUR,
+            "address_limit": PREVIEWS_PER_MINUTE,
         },
     )
     if answer.get("limited"):

@@ -25,8 +25,6 @@ class Organization(Output):
     name: str
     personal: bool
     role: Role = Field(description="The caller's role in the organization")
-    created_at: dt.datetime | None = None
-    updated_at: dt.datetime | None = None
 
 
 class OrganizationCreate(Input):

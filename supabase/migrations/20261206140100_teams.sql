@@ -23,7 +23,7 @@
 --   (7 days by default, `valid_days` 1..30), revocable, resendable (a new token, the
 --   old one dead). Accepting needs a signed-in user whose confirmed e-mail is the
 --   invited one (case-insensitive); every refusal is a distinct status, and failed
---   accepts are counted per user (20 an hour) so tokens cannot be tried in bulk. The
+--   accepts are counted per user (10 a minute) so tokens cannot be tried in bulk. The
 --   public preview (private.invitation_preview, service role only: the API's public
 --   route calls it) answers minimal data, counted per client address.
 -- - Every change is audited with its actor: memberships and invitations through
@@ -793,8 +793,10 @@ begin
 end;
 $$;
 
--- One hit in a fixed window of an hour for `key` (the API's rate-limit table, under a
--- uuid made from the key); the window's count.
+-- One hit in a fixed window of a minute for `key` (the API's rate-limit table, under a
+-- uuid made from the key; a minute because api_context's sweep deletes the table's rows
+-- older than two of its windows, which would reset a longer one at random); the
+-- window's count.
 create or replace function private.count_invitation_attempt(key text)
 returns integer
 language plpgsql
@@ -806,26 +808,26 @@ declare
 begin
   insert into private.rate_limit_windows as w (user_id, window_start)
   values (pg_catalog.md5('invitation:' || key)::uuid,
-          pg_catalog.date_trunc('hour', pg_catalog.now()))
+          pg_catalog.date_trunc('minute', pg_catalog.now()))
   on conflict (user_id, window_start) do update set hits = w.hits + 1
   returning w.hits into counted;
   return counted;
 end;
 $$;
 
--- The number of failed accepts a user may make in an hour.
+-- The number of failed accepts a user may make in a minute.
 create or replace function private.invitation_attempt_limit()
 returns integer
 language sql
 immutable
 set search_path = ''
-as $$ select 20 $$;
+as $$ select 10 $$;
 
 -- Accepts the invitation whose token hashes to `token_hash` for the signed-in
 -- caller. Never raises for a refusal: answers {"status": ...} with accepted,
 -- not_found, expired, revoked, already_accepted, wrong_user, email_unconfirmed,
 -- already_member or limited (the API turns each into its own 4xx). A refusal counts
--- against the caller's hourly window; past it every answer is `limited`.
+-- against the caller's window of a minute; past it every answer is `limited`.
 create or replace function private.accept_invitation(token_hash text)
 returns jsonb
 language plpgsql
@@ -844,11 +846,11 @@ begin
   end if;
   if coalesce((select w.hits from private.rate_limit_windows w
                where w.user_id = pg_catalog.md5('invitation:accept:' || uid)::uuid
-                 and w.window_start = pg_catalog.date_trunc('hour', pg_catalog.now())), 0)
+                 and w.window_start = pg_catalog.date_trunc('minute', pg_catalog.now())), 0)
      >= private.invitation_attempt_limit() then
     return jsonb_build_object('status', 'limited',
       'retry_after', greatest(1, ceil(extract(epoch from
-        pg_catalog.date_trunc('hour', pg_catalog.now()) + interval '1 hour' - pg_catalog.now()))::integer));
+        pg_catalog.date_trunc('minute', pg_catalog.now()) + interval '1 minute' - pg_catalog.now()))::integer));
   end if;
   select * into caller from auth.users u where u.id = uid;
   if accept_invitation.token_hash is not null and accept_invitation.token_hash ~ '^[0-9a-f]{64}$' then
@@ -893,10 +895,10 @@ $$;
 -- the organization's name, the role, who invited, the address masked, the expiry.
 -- {"found": false} for a token that opens nothing live (wrong, used, revoked,
 -- expired: one answer), {"limited": true, "retry_after": n} past the address's
--- window (`address_limit` an hour). For the service role only (the API's public
+-- window (`address_limit` a minute). For the service role only (the API's public
 -- route); anon has no way in.
 create or replace function private.invitation_preview(
-  token_hash text, client_address text, address_limit integer default 60
+  token_hash text, client_address text, address_limit integer default 30
 )
 returns jsonb
 language plpgsql
@@ -911,7 +913,7 @@ begin
   if coalesce(address_limit, 0) > 0
      and private.count_invitation_attempt('preview:' || coalesce(left(client_address, 64), '')) > address_limit then
     return jsonb_build_object('limited', true, 'retry_after', greatest(1, ceil(extract(epoch from
-      pg_catalog.date_trunc('hour', pg_catalog.now()) + interval '1 hour' - pg_catalog.now()))::integer));
+      pg_catalog.date_trunc('minute', pg_catalog.now()) + interval '1 minute' - pg_catalog.now()))::integer));
   end if;
   if token_hash is not null and token_hash ~ '^[0-9a-f]{64}$' then
     select i.* into found_one from public.invitations i
@@ -1058,7 +1060,7 @@ create function public.accept_invitation(token_hash text)
 returns jsonb language sql volatile security invoker set search_path = ''
 as $$ select private.accept_invitation($1) $$;
 
-create function public.invitation_preview(token_hash text, client_address text, address_limit integer default 60)
+create function public.invitation_preview(token_hash text, client_address text, address_limit integer default 30)
 returns jsonb language sql volatile security invoker set search_path = ''
 as $$ select private.invitation_preview($1, $2, $3) $$;
 

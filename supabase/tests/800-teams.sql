@@ -216,13 +216,13 @@ update auth.users set email = 'member-alias@victim.test' where id = tests.actor(
 select tests.authenticate_as('member');
 select is(public.accept_invitation(repeat('8', 64)) ->> 'status', 'already_member', 'a member already');
 
--- The failed-attempt window: 20 an hour, then limited.
+-- The failed-attempt window: 10 a minute, then limited.
 select tests.authenticate_as('viewer');
-select is((select count(*)::int from generate_series(1, 20) n
+select is((select count(*)::int from generate_series(1, 10) n
            where public.accept_invitation(repeat('7', 64)) ->> 'status' = 'not_found'),
-          20, 'twenty failed attempts are answered');
+          10, 'ten failed attempts are answered');
 select is(public.accept_invitation(repeat('d', 64)) ->> 'status', 'limited',
-          'the twenty-first is limited, whatever the token');
+          'the eleventh is limited, whatever the token');
 
 -- The preview: the service role only, minimal data.
 select tests.as_superuser();
@@ -246,7 +246,7 @@ select is(public.invitation_preview(repeat('d', 64), '203.0.113.9'), '{"found": 
 select is(public.invitation_preview(repeat('6', 64), '203.0.113.10', 2) ->> 'found', 'true', 'first of two');
 select is(public.invitation_preview(repeat('6', 64), '203.0.113.10', 2) ->> 'found', 'true', 'second of two');
 select is(public.invitation_preview(repeat('6', 64), '203.0.113.10', 2) ->> 'limited', 'true',
-          'the third from that address in the hour is limited');
+          'the third from that address in the minute is limited');
 
 -- Require MFA (migration 20261206140200): the member and invitation RPCs obey it -------
 select tests.authenticate_as('owner');
