@@ -17,7 +17,7 @@ from uuid import UUID
 
 from fastapi import Depends, Path
 
-from shared.context import ROLES, Membership, SignedIn
+from shared.context import ROLES, Membership, SignedIn, mfa_required
 from shared.errors import ApiError, ErrorResponses, forbidden, not_found
 
 # How long an invitation's link stays valid, in days (the SQL function takes 1..30).
@@ -52,6 +52,8 @@ def membership(user: SignedIn, organization_id: UUID, min_role: str = "viewer") 
         if found.organization_id == organization_id:
             if ROLES.index(found.role) < ROLES.index(min_role):
                 raise forbidden(f"your role ({found.role}) may not do this; it needs {min_role}")
+            if found.require_mfa and user.caller.claims.get("aal") != "aal2":
+                raise mfa_required(user)  # as every route's context (shared/context.py)
             return found
     raise not_found("organization")
 

@@ -23,6 +23,11 @@ HTTP = http_routes()  # every route, each as its function reached by it
 PUBLIC = {
     ("POST", "/api/auth/signup"),
     ("POST", "/api/auth/login"),
+    # The refresh token, the reset e-mail's code are the credentials (tests/api/auth/
+    # test_sessions.py: reused and unknown tokens, wrong codes, always 202 for recover).
+    ("POST", "/api/auth/refresh"),
+    ("POST", "/api/auth/recover"),
+    ("POST", "/api/auth/recover/complete"),
     # An invitation's preview (tests/api/organizations/test_invitations.py: a wrong token's
     # 404, the rate limit).
     ("GET", "/api/invitations/{token}"),

@@ -6,11 +6,15 @@ sessions are unaffected."""
 
 from __future__ import annotations
 
+import re
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from devstack.functions import FunctionSpec, http_routes
 from tests.api.auth.test_mfa import enroll_and_verify, login, signed_up
 from tests.api.conftest import Api, World
 
@@ -152,3 +156,62 @@ def test_a_member_cannot_change_it(api: Api, team: dict[str, Any]) -> None:
     )
     assert member.status == 403, member.json()
     assert member.json()["error"]["code"] == "forbidden"
+
+
+# Every route that acts in an organization, as its owner below aal2 when it requires
+# MFA: 403 mfa_required, whatever the route (the security matrix's missing row).
+_OWN = ("/api/auth/", "/api/settings/profile", "/api/settings/notifications", "/p/")
+_ORG_ROUTES = [
+    s
+    for s in http_routes()
+    if s.path
+    and not s.path.startswith(_OWN)
+    and not s.path.startswith("/api/webhooks/stripe/")
+    and (s.method, s.path)
+    not in {
+        ("POST", "/api/organizations"),
+        ("GET", "/api/organizations"),
+        ("POST", "/api/invitations/accept"),
+        ("GET", "/api/invitations/{token}"),
+        ("GET", "/api/openapi.json"),
+    }
+]
+
+
+@pytest.fixture(scope="module")
+def required(api: Api, team: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    on = api.put(
+        "/api/settings/business",
+        token=team["owner_aal2"],
+        org=team["org"],
+        json_body={"require_mfa": True},
+    )
+    assert on.status == 200, on.json()
+    yield team
+    api.put(
+        "/api/settings/business",
+        token=team["owner_aal2"],
+        org=team["org"],
+        json_body={"require_mfa": False},
+    )
+
+
+@pytest.mark.parametrize("spec", _ORG_ROUTES, ids=[f"{s.method} {s.path}" for s in _ORG_ROUTES])
+def test_every_organization_route_needs_aal2(
+    api: Api, required: dict[str, Any], spec: FunctionSpec
+) -> None:
+    org = required["org"]
+    path = re.sub(r"\{[a-z_]+\}", str(uuid.uuid4()), spec.path or "").replace(
+        "/api/organizations/" + str(uuid.UUID(int=0)), f"/api/organizations/{org}"
+    )
+    path = re.sub(r"^/api/organizations/[0-9a-f-]{36}", f"/api/organizations/{org}", path)
+    body = {} if spec.method in ("POST", "PUT", "PATCH") else None
+    reply = api.request(
+        spec.method or "GET",
+        path,
+        token=required["owner"]["session"]["access_token"],
+        org=org,
+        json_body=body,
+    )
+    assert reply.status == 403, (path, reply.content[:300])
+    assert reply.json()["error"]["code"] == "mfa_required", path
