@@ -205,7 +205,7 @@ def test_every_organization_route_needs_aal2(
         "/api/organizations/" + str(uuid.UUID(int=0)), f"/api/organizations/{org}"
     )
     path = re.sub(r"^/api/organizations/[0-9a-f-]{36}", f"/api/organizations/{org}", path)
-    body = {} if spec.method in ("POST", "PUT", "PATCH") else None
+    body: dict[str, Any] | None = {} if spec.method in ("POST", "PUT", "PATCH") else None
     reply = api.request(
         spec.method or "GET",
         path,
