@@ -322,6 +322,12 @@ class Invoice(_InvoiceFields):
 
     created_by: UUID | None = None
     quote_id: UUID | None = Field(default=None, description="The quote it was made from")
+    recurring_profile_id: UUID | None = Field(
+        default=None, description="The recurring profile that issued it"
+    )
+    recurring_period_start: dt.date | None = Field(
+        default=None, description="The period it bills, for a recurring profile (its billing date)"
+    )
     notes: str | None = None
     terms: str | None = None
     payment_instructions: str | None = None

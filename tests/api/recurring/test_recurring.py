@@ -287,6 +287,12 @@ def test_issue_now_takes_the_next_period_once(api: Api, world: World) -> None:
     assert first.status == 201, first.content
     invoice = first.json()["invoice"]
     assert invoice["status"] == "draft", "issue now makes a draft; the person sends it"
+    assert (invoice["recurring_profile_id"], invoice["recurring_period_start"]) == (
+        profile["id"],
+        "2033-05-10",
+    ), "the invoice remembers its profile and period"
+    again = api.get(f"/api/invoices/{invoice['id']}", as_=who, org=org).json()
+    assert again["recurring_profile_id"] == profile["id"]
     assert invoice["issue_date"] == str(org_today(world, org)), "a future period: issued today"
     second = api.post(f"{path}/issue", as_=who, org=org).json()
     assert second["profile"]["cycles_issued"] == 2
