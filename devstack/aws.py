@@ -19,6 +19,10 @@ WEBHOOK_QUEUE = "invoiceflow-webhooks"
 # moto sends the uploads bucket's notifications here; devstack.queues hands them to the
 # functions with an s3 event (Lambda's S3 trigger, which moto cannot call in server mode).
 UPLOADS_EVENTS_QUEUE = "invoiceflow-uploads-events"
+# Logos and avatars (functions/uploads): their own bucket (kept, unlike imports) and its
+# notifications' queue for the uploads worker.
+IMAGES_BUCKET = "invoiceflow-images"
+IMAGES_EVENTS_QUEUE = "invoiceflow-images-events"
 SENDER = "invoices@invoiceflow.local"
 # The KMS key of sensitive fields (shared/envelope.py) and the keyed hashes' key of the
 # local stage (a secret in AWS: serverless.yml's FIELD_HASH_KEY).
@@ -36,16 +40,23 @@ class Provisioned:
     uploads_events_queue_url: str = ""
     webhook_queue_url: str = ""
     webhook_dead_letter_queue_url: str = ""
+    images_events_queue_url: str = ""
 
     def bucket_events(self) -> dict[str, str]:
         """The queue carrying each bucket's notifications, by the names serverless.yml
         gives the bucket (its provider.s3 key and its name)."""
         if not self.uploads_events_queue_url:
             return {}
-        return {
+        found = {
             "uploads": self.uploads_events_queue_url,
             UPLOADS_BUCKET: self.uploads_events_queue_url,
         }
+        if self.images_events_queue_url:
+            found |= {
+                "images": self.images_events_queue_url,
+                IMAGES_BUCKET: self.images_events_queue_url,
+            }
+        return found
 
     def queue_urls(self) -> dict[str, str]:
         """The queues by the names serverless.yml gives them (logical id and name), for
@@ -69,6 +80,7 @@ class Provisioned:
             "BULK_QUEUE_URL": self.bulk_queue_url,
             "EMAIL_FROM": f"InvoiceFlow <{self.sender}>",
             "UPLOADS_BUCKET": self.uploads_bucket,
+            "IMAGES_BUCKET": IMAGES_BUCKET,
             "WEBHOOK_QUEUE_URL": self.webhook_queue_url,
             "WEBHOOK_DEAD_LETTER_QUEUE_URL": self.webhook_dead_letter_queue_url,
             # Local receivers listen on 127.0.0.1 over plain HTTP (docs/integrations.md).
@@ -152,6 +164,26 @@ def provision(endpoint: str) -> Provisioned:
             "QueueConfigurations": [{"QueueArn": events_arn, "Events": ["s3:ObjectCreated:*"]}]
         },
     )
+    # Logos and avatars: the browser POSTs a form (presigned POST), so CORS POSTs.
+    s3.create_bucket(Bucket=IMAGES_BUCKET)
+    s3.put_bucket_cors(
+        Bucket=IMAGES_BUCKET,
+        CORSConfiguration={
+            "CORSRules": [
+                {"AllowedMethods": ["POST"], "AllowedOrigins": ["*"], "MaxAgeSeconds": 3000}
+            ]
+        },
+    )
+    images_events = sqs.create_queue(QueueName=IMAGES_EVENTS_QUEUE)["QueueUrl"]
+    images_arn = sqs.get_queue_attributes(QueueUrl=images_events, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=IMAGES_BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": images_arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
     ses = boto3.client(
         "ses",
         endpoint_url=endpoint,
@@ -179,4 +211,5 @@ def provision(endpoint: str) -> Provisioned:
         uploads_events_queue_url=events,
         webhook_queue_url=webhook_queue,
         webhook_dead_letter_queue_url=webhook_dead,
+        images_events_queue_url=images_events,
     )

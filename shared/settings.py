@@ -55,6 +55,9 @@ class Settings(BaseModel):
     # Reconciliation imports: CSV files uploaded through presigned PUT URLs
     # (<organization_id>/imports/<batch_id>/<file>), imported by the bucket's S3 event.
     uploads_bucket: str = "invoiceflow-uploads"
+    # Logos and avatars (functions/uploads): presigned POSTs of <organization_id>/<kind>s/
+    # <id>.upload, re-encoded beside it by the bucket's event (kept, unlike imports).
+    images_bucket: str = "invoiceflow-images"
     app_url: str = "http://localhost:5173"  # the frontend, for links in emails
     # Outbound webhooks (docs/integrations.md): the delivery queue and its dead letters,
     # the tries and the back-off between them (base x 2^n s, at most an hour), the

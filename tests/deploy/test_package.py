@@ -454,7 +454,7 @@ def test_ses_only_for_sending_and_buckets_only_for_their_users(package: Package)
     custom = package.state["service"]["custom"]
     buckets = {
         f"arn:aws:s3:::{custom[key]}/*"
-        for key in ("exportsBucket", "uploadsBucket")
+        for key in ("exportsBucket", "uploadsBucket", "imagesBucket")
         if key in custom
     }
     for name, function in package.functions.items():
