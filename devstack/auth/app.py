@@ -1107,7 +1107,7 @@ class AuthServer:
                 " updated_at = %s where id = %s",
                 (now, user["id"]),
             )
-            return JSONResponse({"msg": _SINGLE_CONFIRMATION, "code": 200})
+            return JSONResponse({"msg": _SINGLE_CONFIRMATION, "code": "200"})
         new_email = user["email_change"]
         await conn.execute(
             "update auth.users set email = %s, email_change = '', email_change_token_new = '',"
