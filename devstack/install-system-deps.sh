@@ -17,6 +17,8 @@ command -v faketime >/dev/null 2>&1 || need+=(faketime)
 [ -f /usr/include/postgresql/15/server/postgres.h ] || need+=(postgresql-server-dev-15)
 # poppler's pdftoppm: the PDF tests look at the rendered pages (skipped without it).
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+# Debian's Chromium: tests/browser drives the client page headless (skipped without it).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 
