@@ -5,17 +5,19 @@
 1. Change-to-delivery (p95 ≤ 100 ms): ``--orgs`` organizations of ``--per-org`` members
    each (100 subscribers), every one with the official Python client (``realtime``, all
    in one process of their own) following its organization's invoices (postgres_changes,
-   INSERT, ``organization_id=eq.<org>``) and its private ``org:<id>:dashboard`` topic,
-   while a writer process inserts invoices at ``--rate`` a second, round robin over the
+   ``*``, ``organization_id=eq.<org>``), while a writer process writes invoices at
+   ``--rate`` a second, round robin over the
    organizations, each a transaction as PostgREST runs it (role authenticated, the
-   member's claims). Latency: from the write's commit returning to the subscriber's
-   callback, for every delivery (an invoice reaches its organization's 10 members);
-   dashboard_changed likewise (the k-th signal of an organization is its k-th write).
-   Deliveries to the wrong organization are counted (budget: 0).
+   member's claims), a new invoice and a change of it in turn. Latency: from the
+   write's commit returning to the subscriber's callback, for every delivery (a change
+   reaches its organization's 10 members). Deliveries to the wrong organization are
+   counted (budget: 0).
 2. The writes' own latency with Realtime on vs off (within 10 %): the same writer with
-   the server, its replication feed, the subscribers and the migration's broadcast
-   triggers on, against runs before and after with no server and the triggers disabled;
-   and with the triggers alone (no server), the database's share of the cost.
+   the server, its replication feed, the subscribers and the realtime migration on
+   (REPLICA IDENTITY FULL on invoices, the broadcast triggers), against runs before and
+   after with no server and the migration's part undone; and the migration alone, in a
+   phase of its own, in blocks alternating within one run, and back to back on single
+   writes (a vendor invoice created by hand, an invoice changed).
 3. What an import costs in messages: 10,000 vendor invoices in one statement, and
    matching chunks of 250 as the import worker runs them, with the triggers on and off.
 """
@@ -42,11 +44,6 @@ from devstack.stack import serve
 # The migration's broadcast triggers on the tables these writes touch ("off" disables
 # them, as if the migration were not there).
 TRIGGERS = {
-    "public.invoices": [
-        "signal_dashboard_changed_after_insert",
-        "signal_dashboard_changed_after_update",
-        "signal_dashboard_changed_after_delete",
-    ],
     "public.vendor_invoices": [
         "signal_dashboard_changed_after_insert",
         "signal_dashboard_changed_after_update",
@@ -65,14 +62,21 @@ TRIGGERS = {
         "signal_dashboard_changed_after_delete",
     ],
 }
+# What the migration does to the published tables the writer writes (off: as before it).
+REPLICA_IDENTITY = ("public.invoices",)
 
 
 def set_triggers(url: str, enabled: bool) -> None:
+    """The migration's broadcast triggers and REPLICA IDENTITY FULL on (as migrated) or
+    off (as if the realtime migration were not there)."""
     verb = "enable" if enabled else "disable"
+    identity = "full" if enabled else "default"
     with psycopg.connect(admin_url(url), autocommit=True) as conn:
         for table, names in TRIGGERS.items():
             for name in names:
                 conn.execute(f"alter table {table} {verb} trigger {name}")
+        for table in REPLICA_IDENTITY:
+            conn.execute(f"alter table {table} replica identity {identity}")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -159,11 +163,20 @@ def writer(  # noqa: PLR0917 - a multiprocessing target, called positionally
             with conn.transaction():
                 conn.execute("set local role authenticated")
                 conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
-                conn.execute(
-                    "insert into public.invoices (organization_id, client_id, notes)"
-                    " values (%s, %s, %s)",
-                    (world[o]["org"], world[o]["client"], f"bench {seq}"),
-                )
+                if i % 2 == 0 or world[o].get("last") is None:  # a new invoice
+                    world[o]["last"] = one(
+                        conn,
+                        "insert into public.invoices (organization_id, client_id, notes)"
+                        " values (%s, %s, %s) returning id",
+                        world[o]["org"],
+                        world[o]["client"],
+                        f"bench {seq}",
+                    )
+                else:  # a change of the organization's last one
+                    conn.execute(
+                        "update public.invoices set notes = %s where id = %s",
+                        (f"bench {seq}", world[o]["last"]),
+                    )
             commits[seq] = time.time()
             latencies.append(time.perf_counter() - began)
             orgs_of[seq] = o
@@ -198,17 +211,14 @@ def subscribers(  # noqa: PLR0917 - a multiprocessing target, called positionall
     gateway: str, anon: str, tokens: list[tuple[int, str, str]], ready: Any, stop: Any, out: Any
 ) -> None:
     from realtime import AsyncRealtimeClient  # noqa: PLC0415 - in the child only
-    from realtime.types import RealtimeChannelOptions  # noqa: PLC0415
     from realtime.types import RealtimePostgresChangesListenEvent as Event  # noqa: PLC0415
 
     changes: list[tuple[int, int, float, str]] = []  # (subscriber, seq, received, org)
-    signals: list[tuple[int, int, float]] = []  # (subscriber, org index, received)
-    private: RealtimeChannelOptions = {"config": {"private": True}}  # type: ignore[typeddict-item]
 
     async def main() -> None:
         clients = []
         confirmed: set[int] = set()
-        for k, (o, org, token) in enumerate(tokens):
+        for k, (_o, org, token) in enumerate(tokens):
             client = AsyncRealtimeClient(gateway + "/realtime/v1", token=anon, max_retries=1)
             client.access_token = token
             clients.append(client)
@@ -218,16 +228,13 @@ def subscribers(  # noqa: PLR0917 - a multiprocessing target, called positionall
                 seq = int(str(record["notes"]).split()[1])
                 changes.append((k, seq, time.time(), record["organization_id"]))
 
-            def on_signal(_: Any, k: int = k, o: int = o) -> None:
-                signals.append((k, o, time.time()))
-
             def on_system(message: Any, k: int = k) -> None:
                 if message.extension == "postgres_changes":
                     confirmed.add(k)
 
             invoices = client.channel(f"invoices-{k}")
             invoices.on_postgres_changes(
-                Event.Insert,
+                Event.All,
                 schema="public",
                 table="invoices",
                 filter=f"organization_id=eq.{org}",
@@ -235,9 +242,6 @@ def subscribers(  # noqa: PLR0917 - a multiprocessing target, called positionall
             )
             invoices.on_system(on_system)
             await invoices.subscribe()
-            dashboard = client.channel(f"org:{org}:dashboard", private)
-            dashboard.on_broadcast("dashboard_changed", on_signal)
-            await dashboard.subscribe()
         deadline = time.monotonic() + 60
         while len(confirmed) < len(tokens) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -248,7 +252,7 @@ def subscribers(  # noqa: PLR0917 - a multiprocessing target, called positionall
             await client.close()
 
     asyncio.run(main())
-    out.put({"changes": changes, "signals": signals})
+    out.put({"changes": changes})
 
 
 def delivery(
@@ -268,27 +272,77 @@ def delivery(
         seen.add((k, seq))
         latencies.append(at - commits[seq])
     expected = sum(len(world[o]["members"]) for o in orgs_of.values())
-    # dashboard_changed: the k-th signal of an organization answers its k-th write.
-    by_org: dict[int, list[float]] = {}
-    for seq in sorted(commits):
-        by_org.setdefault(orgs_of[seq], []).append(commits[seq])
-    per_subscriber: dict[int, list[float]] = {}
-    for k, _o, at in sorted(received["signals"], key=lambda s: s[2]):
-        per_subscriber.setdefault(k, []).append(at)
-    signal_latencies = [
-        at - commit
-        for k, times in per_subscriber.items()
-        for commit, at in zip(by_org.get(tokens[k][0], []), times, strict=False)
-    ]
     return {
         "writes": len(commits),
         "expected_deliveries": expected,
         "delivered": len(seen),
         "cross_tenant": crossing,
         "postgres_changes": describe(latencies),
-        "dashboard_signals": len(received["signals"]),
-        "dashboard_changed": describe(signal_latencies),
     }
+
+
+def trigger_overhead(url: str, world: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
+    """What the realtime migration adds to single writes, back to back (no rate, no
+    server), in blocks of 100 with it on and off alternating, so that both see the same
+    load; each a PostgREST-like transaction: a vendor invoice created by hand (its
+    dashboard_changed broadcast) and an invoice changed (REPLICA IDENTITY FULL: the old row
+    in the WAL)."""
+    times: dict[str, dict[bool, list[float]]] = {
+        "vendor_invoice_insert": {True: [], False: []},
+        "invoice_update": {True: [], False: []},
+    }
+    with psycopg.connect(url, prepare_threshold=None) as conn:
+        invoices = [
+            one(
+                conn,
+                "insert into public.invoices (organization_id, client_id, notes)"
+                " values (%s, %s, 'overhead') returning id",
+                w["org"],
+                w["client"],
+            )
+            for w in world
+        ]
+        conn.commit()
+        n = 0
+        for r in range(2 * rounds):
+            enabled = r % 2 == 1
+            set_triggers(url, enabled=enabled)
+            for i in range(100):
+                o = i % len(world)
+                n += 1
+                claims = json.dumps({"sub": world[o]["members"][0], "role": "authenticated"})
+                for what in times:
+                    began = time.perf_counter()
+                    with conn.transaction():
+                        conn.execute("set local role authenticated")
+                        conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
+                        if what == "vendor_invoice_insert":
+                            conn.execute(
+                                "insert into public.vendor_invoices (organization_id,"
+                                " vendor_name, invoice_number, invoice_date, currency,"
+                                " subtotal, total_amount) values (%s, 'Overhead Supplies',"
+                                " %s, current_date, 'USD', 10, 10)",
+                                (world[o]["org"], f"OVERHEAD-{n}"),
+                            )
+                        else:
+                            conn.execute(
+                                "update public.invoices set notes = %s where id = %s",
+                                (f"overhead {n}", invoices[o]),
+                            )
+                    times[what][enabled].append(time.perf_counter() - began)
+    set_triggers(url, enabled=True)
+    out: dict[str, Any] = {}
+    for what, series in times.items():
+        on, off = describe(series[True]), describe(series[False])
+        out[what] = {
+            "on": on,
+            "off": off,
+            "mean_added_ms": round(on["mean_ms"] - off["mean_ms"], 3),
+            "p50_added_ms": round(on["p50_ms"] - off["p50_ms"], 3),
+            "mean_ratio": round(on["mean_ms"] / off["mean_ms"], 3),
+            "p50_ratio": round(on["p50_ms"] / off["p50_ms"], 3),
+        }
+    return out
 
 
 def import_cost(url: str, org: str, match_org: str, chunks: int) -> dict[str, Any]:
@@ -354,6 +408,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         log("imports: 10,000 vendor invoices, matching chunks of 250, triggers on and off")
         results["import"] = import_cost(db.url, world[0]["org"], world[1]["org"], args.chunks)
+
+        log("the triggers' own cost: inserts back to back, blocks of 100 on and off")
+        results["trigger_overhead"] = trigger_overhead(db.url, world, args.overhead_rounds)
+        if args.skip_delivery:
+            results["loadavg_end"] = loadavg()
+            return results
 
         log(f"writes with Realtime off ({args.seconds} s at {args.rate}/s)")
         set_triggers(db.url, enabled=False)
@@ -431,6 +491,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-org", type=int, default=10)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--chunks", type=int, default=2, help="matching chunks of 250 measured")
+    parser.add_argument(
+        "--overhead-rounds", type=int, default=10, help="blocks of 100 inserts, on and off"
+    )
+    parser.add_argument("--skip-delivery", action="store_true", help="imports and overhead only")
     parser.add_argument("--out", type=Path, default=OUT_DIR / "realtime.json")
     args = parser.parse_args(argv)
     results = run(args)
