@@ -80,6 +80,7 @@ class Targets:
     webhook_delivery: str = ""
     api_key: str = ""
     client_link: str = ""
+    stripe_event: str = ""
     organization: str = ""
     member: str = ""
     invitation: str = ""
@@ -103,6 +104,7 @@ class Targets:
             ("/api/webhook-endpoints/", self.webhook_endpoint),
             ("/api/api-keys/", self.api_key),
             ("/api/client-links/", self.client_link),
+            ("/api/stripe/events/", self.stripe_event),
             ("/api/organizations/", self.organization),
         ):
             if path.startswith(prefix):
@@ -267,7 +269,14 @@ def targets(world: World) -> Targets:
         " returning id::text",
         org,
     )[0][0]
+    stripe_event = world.sql(
+        "insert into public.stripe_events (organization_id, event_id, type, status)"
+        " values (%s, 'evt_matrix_' || replace(gen_random_uuid()::text, '-', ''),"
+        " 'payment_intent.succeeded', 'needs_attention') returning id::text",
+        org,
+    )[0][0]
     return Targets(
+        stripe_event=stripe_event,
         organization=org,
         member=world.people["maria"].id,
         invitation=invitation,
