@@ -181,9 +181,11 @@ create table public.recurring_profiles (
     and (status = 'ended') = (ended_at is not null)
     and (status = 'paused') = (paused_at is not null)),
   -- The client must belong to the profile's organization and bill in its currency.
+  -- Deleting a client deletes its profiles: a client may be deleted only without
+  -- invoices (invoices -> clients restricts), so its profiles have issued none.
   constraint recurring_profiles_client_in_organization_and_currency_fkey
     foreign key (organization_id, client_id, currency)
-    references public.clients (organization_id, id, currency) on update cascade,
+    references public.clients (organization_id, id, currency) on update cascade on delete cascade,
   unique (organization_id, id),
   unique (organization_id, id, currency)
 );

@@ -344,3 +344,16 @@ def test_delete_removes_an_unused_profile_and_cancels_one_with_invoices(
     assert answer.status == 200
     assert (answer.json()["status"], answer.json()["ended_reason"]) == ("ended", "cancelled")
     assert answer.json()["invoice_count"] == 1
+
+
+def test_deleting_a_client_without_invoices_deletes_its_profiles(api: Api, world: World) -> None:
+    who, org = new_owner(world)
+    client = new_client(world, org)
+    profile = create(api, who, org, client, start_date="2035-01-01").json()
+    assert api.delete(f"/api/clients/{client}", as_=who, org=org).status == 204
+    assert api.get(f"{BASE}/{profile['id']}", as_=who, org=org).status == 404
+    kept = new_client(world, org)
+    used = create(api, who, org, kept, start_date="2035-01-01").json()
+    assert api.post(f"{BASE}/{used['id']}/issue", as_=who, org=org).status == 201
+    assert api.delete(f"/api/clients/{kept}", as_=who, org=org).status == 409
+    assert api.get(f"{BASE}/{used['id']}", as_=who, org=org).status == 200
