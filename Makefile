@@ -7,7 +7,7 @@ PYTHON    := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps test test-fast test-db test-clock reliability lint format dev dev-reset bench package clean
+.PHONY: setup system-deps test test-fast test-db test-clock reliability restore-drill lint format dev dev-reset bench package clean
 
 setup: system-deps $(STAMP)
 
@@ -65,6 +65,12 @@ lint: setup
 format: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The restore drill (docs/security.md): a database with data dumped (pg_dumpall --roles-only,
+# pg_dump), restored into a fresh cluster, its row counts and money invariants compared.
+# SOURCE=<superuser URL> drills that database instead of a generated one.
+restore-drill: setup
+	$(PYTHON) -m devstack.restore_drill $(if $(SOURCE),--source "$(SOURCE)")
 
 dev: setup
 	$(PYTHON) -m devstack

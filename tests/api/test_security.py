@@ -84,6 +84,7 @@ class Targets:
     organization: str = ""
     member: str = ""
     invitation: str = ""
+    upload: str = ""
 
     def fill(self, spec: FunctionSpec) -> str:
         path = spec.path or ""
@@ -106,6 +107,7 @@ class Targets:
             ("/api/client-links/", self.client_link),
             ("/api/stripe/events/", self.stripe_event),
             ("/api/organizations/", self.organization),
+            ("/api/uploads/", self.upload),
         ):
             if path.startswith(prefix):
                 return (
@@ -269,6 +271,13 @@ def targets(world: World) -> Targets:
         " returning id::text",
         org,
     )[0][0]
+    # An upload (a logo) of A, pending (the data protection migration's table).
+    upload = world.sql(
+        "insert into public.uploads (organization_id, kind, content_type, size_bytes, object_key)"
+        " values (%s, 'logo', 'image/png', 10, %s || '/logos/matrix.upload') returning id::text",
+        org,
+        org,
+    )[0][0]
     stripe_event = world.sql(
         "insert into public.stripe_events (organization_id, event_id, type, status)"
         " values (%s, 'evt_matrix_' || replace(gen_random_uuid()::text, '-', ''),"
@@ -277,6 +286,7 @@ def targets(world: World) -> Targets:
     )[0][0]
     return Targets(
         stripe_event=stripe_event,
+        upload=upload,
         organization=org,
         member=world.people["maria"].id,
         invitation=invitation,
