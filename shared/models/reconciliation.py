@@ -38,6 +38,7 @@ INVOICE_STATUSES: tuple[str, ...] = (
     "exception",
     "approved",
     "rejected",
+    "paid",  # paid in a payment batch (migration 20261206150100_approvals.sql)
 )
 EXCEPTION_TYPES: tuple[str, ...] = (
     "unknown_vendor",
