@@ -18,6 +18,7 @@ import base64
 import json
 import os
 import secrets
+from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -55,6 +56,13 @@ def seal(secret: str, organization_id: str) -> str:
 
 
 def unseal(sealed: str, organization_id: str) -> str:
+    """The secret; opened once per Lambda instance and sealed value (a KMS call saved on
+    every later webhook and checkout; a replaced key is another sealed value)."""
+    return _unseal(sealed, organization_id)
+
+
+@lru_cache(maxsize=256)
+def _unseal(sealed: str, organization_id: str) -> str:
     try:
         parts = json.loads(sealed)
         if parts.get("v") != 1:
