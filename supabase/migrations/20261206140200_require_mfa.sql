@@ -31,47 +31,80 @@ comment on column public.organization_settings.require_mfa is
 create index organization_settings_require_mfa
   on public.organization_settings (organization_id) where require_mfa;
 
--- Whether the current session meets an organization's MFA requirement.
-create or replace function private.mfa_satisfied(organization_id uuid)
-returns boolean
-language sql
+-- The session's assurance level, from the JWT claims PostgREST sets ('' without).
+create or replace function private.session_aal()
+returns text
+language plpgsql
 stable
-security definer
 set search_path = ''
 as $$
-  select coalesce(auth.jwt() ->> 'aal', '') = 'aal2'
-      or not exists (
-        select from public.organization_settings s
-        where s.organization_id = mfa_satisfied.organization_id and s.require_mfa)
+begin
+  return coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'aal', '');
+end;
 $$;
 
--- The caller's organizations that require MFA (whatever the session's level).
-create or replace function private.my_mfa_organizations()
-returns uuid[]
-language sql
+-- Whether the current session meets an organization's MFA requirement.
+-- PL/pgSQL (its query planned once per session): an SQL function with a pinned
+-- search_path is planned on every call.
+create or replace function private.mfa_satisfied(organization_id uuid)
+returns boolean
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select coalesce(array_agg(m.organization_id), '{}')
-  from public.memberships m
-  join public.organization_settings s on s.organization_id = m.organization_id and s.require_mfa
-  where m.user_id = auth.uid()
+begin
+  return private.session_aal() = 'aal2'
+      or not exists (
+        select from public.organization_settings s
+        where s.organization_id = mfa_satisfied.organization_id and s.require_mfa);
+end;
+$$;
+
+-- The caller's organizations that require MFA (whatever the session's level), from
+-- the partial index of the organizations that do: nothing to read when none does.
+create or replace function private.my_mfa_organizations()
+returns uuid[]
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  return coalesce(
+    (select array_agg(s.organization_id)
+     from public.organization_settings s
+     where s.require_mfa
+       and exists (select from public.memberships m
+                   where m.organization_id = s.organization_id and m.user_id = auth.uid())),
+    '{}');
+end;
 $$;
 
 -- The caller's organizations whose data the session may not touch: those that
--- require MFA while the token is below aal2 ('{}' at aal2 and for non-users).
+-- require MFA while the token is below aal2 ('{}' at aal2 and for non-users). The
+-- restrictive policies' initPlan: one call per statement.
 create or replace function private.mfa_pending_organizations()
 returns uuid[]
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select case
-    when coalesce(auth.jwt() ->> 'aal', '') = 'aal2' or auth.uid() is null then '{}'::uuid[]
-    else private.my_mfa_organizations()
-  end
+begin
+  -- private.session_aal() written out: this runs for every statement on the tables.
+  if coalesce(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb ->> 'aal', '')
+     = 'aal2' then
+    return '{}';
+  end if;
+  return coalesce(
+    (select array_agg(s.organization_id)
+     from public.organization_settings s
+     where s.require_mfa
+       and exists (select from public.memberships m
+                   where m.organization_id = s.organization_id and m.user_id = auth.uid())),
+    '{}');
+end;
 $$;
 
 -- =============================================================================
@@ -88,7 +121,7 @@ begin
   if new.require_mfa is distinct from old.require_mfa and auth.uid() is not null then
     perform private.require_role(new.organization_id, 'owner',
       'only owners can change business.require_mfa');
-    if new.require_mfa and coalesce(auth.jwt() ->> 'aal', '') <> 'aal2' then
+    if new.require_mfa and private.session_aal() <> 'aal2' then
       raise exception 'turning on business.require_mfa needs your session at aal2'
         using errcode = '42501',
               hint = 'mfa_required: enroll a TOTP factor and verify a code (POST /api/auth/mfa/verify), then retry with the aal2 token.';
@@ -491,6 +524,7 @@ $$;
 -- =============================================================================
 
 grant execute on function
+  private.session_aal(),
   private.mfa_satisfied(uuid),
   private.my_mfa_organizations(),
   private.mfa_pending_organizations()
