@@ -46,6 +46,7 @@ from devstack.realtime.wire import Frame, UserBroadcast
 log = logging.getLogger("devstack.realtime")
 
 CONFIRM_TOKEN_INTERVAL = 5 * 60  # Realtime re-checks a channel's token at least this often
+SUBSCRIBE_WAIT = 2.0  # seconds a join's reply waits for its postgres_changes to be live
 TopicKey = tuple[bool, str]  # (private, name): a private and a public channel never meet
 
 
@@ -365,12 +366,20 @@ class Realtime:
             self._idle.cancel()
             self._idle = None
         self.feed.start()
+        subscribing = None
+        if entries:
+            # Realtime replies first and subscribes after; here the reply waits (a little)
+            # for the subscription, so that a client that takes the reply for "subscribed"
+            # (the Python client does) misses no change committed after it.
+            subscribing = asyncio.get_running_loop().create_task(self._subscribe(channel, entries))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(subscribing), SUBSCRIBE_WAIT)
         socket.reply(frame, "ok", {"postgres_changes": channel.changes})
         self._arm(channel)
+        if subscribing is not None:
+            subscribing.add_done_callback(functools.partial(self._tell, channel))
         if channel.presence_enabled and channel.can_read("presence"):
             channel.push("presence_state", self._presence_state(channel.key))
-        if entries:
-            asyncio.get_running_loop().create_task(self._subscribe(channel, entries))
         if channel.option("replication_ready"):
             asyncio.get_running_loop().create_task(self._replication_ready(channel))
 
@@ -471,7 +480,9 @@ class Realtime:
             await self._pool.open()
         return self._pool
 
-    async def _subscribe(self, channel: Channel, entries: list[Any]) -> None:
+    async def _subscribe(self, channel: Channel, entries: list[Any]) -> tuple[str, str] | None:
+        """The channel's postgres_changes made live: the system message's status and text
+        (None: the channel closed meanwhile)."""
         try:
             subs = []
             for entry, described in zip(entries, channel.changes, strict=True):
@@ -490,21 +501,21 @@ class Realtime:
                 )
             await self.feed.subscribe(subs)
         except SubscriptionError as exc:
-            channel.system("postgres_changes", "error", str(exc))
-            return
+            return "error", str(exc)
         except psycopg.Error:
-            channel.system(
-                "postgres_changes",
-                "error",
-                "Realtime was unable to connect to the project database",
-            )
-            return
+            return "error", "Realtime was unable to connect to the project database"
         if channel.closed:
             self.feed.unsubscribe(subs)
-            return
+            return None
         self.feed.unsubscribe(channel.subs)
         channel.subs = subs
-        channel.system("postgres_changes", "ok", "Subscribed to PostgreSQL")
+        return "ok", "Subscribed to PostgreSQL"
+
+    def _tell(self, channel: Channel, task: asyncio.Task[tuple[str, str] | None]) -> None:
+        """The subscription's outcome as Realtime's postgres_changes system message."""
+        outcome = None if task.cancelled() or task.exception() else task.result()
+        if outcome is not None and not channel.closed:
+            channel.system("postgres_changes", *outcome)
 
     async def _replication_ready(self, channel: Channel) -> None:
         await self.feed.ready.wait()
@@ -651,9 +662,10 @@ class Realtime:
             return
         self._arm(channel)
         if channel.subs:  # new subscriptions with the new claims
-            asyncio.get_running_loop().create_task(
+            task = asyncio.get_running_loop().create_task(
                 self._subscribe(channel, [s.params for s in channel.subs])
             )
+            task.add_done_callback(functools.partial(self._tell, channel))
 
     @staticmethod
     def _revoked(previous: Policies, now: Policies) -> bool:

@@ -12,7 +12,7 @@ import json
 import struct
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
@@ -886,7 +886,13 @@ def own_server(database: Database, **options: float) -> Iterator[tuple[Realtime,
     local_only("a Realtime server of its own")
     config = StackConfig(database_url=database.url, public_url="http://127.0.0.1")
     realtime = Realtime(config, **options)
-    app = Starlette(routes=[Mount("/realtime/v1", app=realtime.app())])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await realtime.stop()  # its connections closed, as the gateway's lifespan does
+
+    app = Starlette(routes=[Mount("/realtime/v1", app=realtime.app())], lifespan=lifespan)
     server = AppServer(app, free_port(), "realtime").start()
     try:
         yield realtime, SimpleNamespace(url=server.url, config=config)
@@ -969,3 +975,24 @@ def test_presence_on_a_private_channel_needs_the_policies(
     assert reader.reply(refused)["payload"] == {"status": "error", "response": {}}
     writer.event(name, "presence_diff")  # its own join
     writer.nothing(name, "presence_diff")
+
+
+def test_a_change_right_after_the_join_reply_is_delivered(
+    database: Database, world: dict[str, str], sql: Callable[..., None]
+) -> None:
+    """The Python client reports SUBSCRIBED on the join's reply, without waiting for
+    "Subscribed to PostgreSQL": on a server whose feed is not running yet, the reply
+    waits until the subscription is live, so a write made right after it is delivered."""
+    with own_server(database) as (realtime, target):
+        c = Client(target)
+        name = topic()
+        change = notes(event="INSERT")
+        reply = c.join(name, {"postgres_changes": [change]}, access_token=c.token(world["alice"]))
+        assert reply["payload"]["status"] == "ok"
+        assert len(realtime.feed.subscriptions) == 1  # live before the reply
+        sql("insert into public.rt_notes (org_id, body) values (%s, 'right away')", world["org_a"])
+        data = c.event(name, "postgres_changes")["payload"]["data"]
+        assert data["record"]["body"] == "right away"
+        system = c.event(name, "system")["payload"]
+        assert system["message"] == "Subscribed to PostgreSQL"
+        c.close()
