@@ -210,7 +210,8 @@ def page_data(answer: dict[str, Any]) -> PortalDocument:
     client = document["client"]
     status = str(document["status"])
     is_invoice = kind == "invoice"
-    balance = Decimal(str(document.get("balance_due") or 0)) if is_invoice else None
+    due = document.get("balance_due")
+    balance = Decimal(str(due if due is not None else 0)) if is_invoice else None
     payable = is_invoice and status in ("sent", "overdue") and balance is not None and balance > 0
     return PortalDocument.model_validate(
         {

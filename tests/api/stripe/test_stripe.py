@@ -121,6 +121,7 @@ def test_pay_on_the_page_and_the_webhooks_record_it_once(
     assert {e[0] for e in events} == {"processed"}
     after = http_api.get(path, headers={"accept": "application/json"}).json()
     assert after["status"] == "paid"
+    assert after["balance_due"] == "0.00"
     assert after["actions"]["pay"] is False
 
 
