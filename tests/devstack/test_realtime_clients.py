@@ -115,7 +115,7 @@ def private(**config: Any) -> RealtimeChannelOptions:
 
 
 def run(coro: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(asyncio.wait_for(coro(), timeout=120))
+    asyncio.run(asyncio.wait_for(coro(), timeout=400))
 
 
 async def subscribed(channel: AsyncRealtimeChannel) -> tuple[str, str | None]:
@@ -142,7 +142,9 @@ async def listening(channel: AsyncRealtimeChannel) -> None:
     )
 
 
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+async def until(check: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Waits for deliveries: generous, since the machine may be loaded (a delivery that
+    never comes still fails the test, only later)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -251,7 +253,7 @@ def test_two_organizations_a_thousand_changes_and_none_crosses(world: World) -> 
                     all(count(k) == want for k in ("a", "b"))
                     and all(count(f"{k}_all") == unfiltered for k in ("a", "b"))
                 ),
-                timeout=60,
+                timeout=120,
             )
             assert arrived, {k: sorted(count(k).items()) for k in got}
 

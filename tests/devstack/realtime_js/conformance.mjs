@@ -13,7 +13,7 @@ const { url, anonKey, serviceKey, people } = config
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function until(check, timeoutMs = 15000) {
+async function until(check, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (check()) return true
@@ -106,7 +106,7 @@ async function tenants() {
             count(got[`${k}_all`], 'INSERT') === inserts &&
             count(got[`${k}_all`], 'UPDATE') === updates,
         ),
-      60000,
+      120000,
     )
   const ids = { alice: [], bob: [] }
   for (let round = 0; round < 10; round++) {
