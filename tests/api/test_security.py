@@ -85,6 +85,8 @@ class Targets:
     member: str = ""
     invitation: str = ""
     upload: str = ""
+    approval_rule: str = ""
+    payment_batch: str = ""
 
     def fill(self, spec: FunctionSpec) -> str:
         path = spec.path or ""
@@ -107,6 +109,10 @@ class Targets:
             ("/api/client-links/", self.client_link),
             ("/api/stripe/events/", self.stripe_event),
             ("/api/organizations/", self.organization),
+            ("/api/payables/approvals/", self.vendor_invoice),
+            ("/api/payables/approval-rules/", self.approval_rule),
+            ("/api/payables/payment-batches/", self.payment_batch),
+            ("/api/payables/vendors/", self.vendor),
             ("/api/uploads/", self.upload),
         ):
             if path.startswith(prefix):
@@ -284,7 +290,21 @@ def targets(world: World) -> Targets:
         " 'payment_intent.succeeded', 'needs_attention') returning id::text",
         org,
     )[0][0]
+    # An approval rule and a (draft, empty) payment batch of A (the approvals migration's
+    # tables, as the superuser); the matrix's vendor invoice stands for an approval.
+    approval_rule = world.sql(
+        "insert into public.approval_rules (organization_id, name, priority, steps)"
+        " values (%s, 'Matrix rule', 99999, '[{\"approver_role\": \"owner\"}]')"
+        " returning id::text",
+        org,
+    )[0][0]
+    payment_batch = world.sql(
+        "insert into public.payment_batches (organization_id) values (%s) returning id::text",
+        org,
+    )[0][0]
     return Targets(
+        approval_rule=approval_rule,
+        payment_batch=payment_batch,
         stripe_event=stripe_event,
         upload=upload,
         organization=org,
@@ -436,6 +456,11 @@ def test_stranger_gets_404_for_organization_a_ids(
     body = {"notes": "written by a stranger"} if spec.method in ("PUT", "PATCH") else None
     if body and (spec.path or "").startswith("/api/webhook-endpoints/"):
         body = {"description": "written by a stranger"}  # endpoints have no notes
+    if body and (spec.path or "").startswith("/api/payables/"):
+        body = {  # a rule's name, a vendor's account: bodies valid for the route
+            "/api/payables/approval-rules/{id}": {"name": "written by a stranger"},
+            "/api/payables/vendors/{id}/bank-account": {"iban": "DE89370400440532013000"},
+        }[spec.path or ""]
     reply = _call(any_api, spec, targets.fill(spec), as_="bob", json_body=body)
     assert reply.status == 404, reply.json()
     assert reply.error["code"] == "not_found"
