@@ -13,6 +13,12 @@ with a key, `authenticate`:
 3. calls ``api_key_session(sha256(key))`` with that token: the database answers the key's
    scopes only when the hash is the account's key and the key is not revoked, and notes
    ``last_used_at``. Anything else is a 401, before the token is used for anything.
+4. when the key was created by an admin at aal2 (``aal`` in that answer; migration
+   20261206160100), mints the request's token again with ``aal: aal2``: a key is a
+   non-interactive credential, and an organization that requires MFA accepts it when its
+   creator proved a second factor to make it. Every minted token says
+   ``amr: [{"method": "api_key"}]``; a key made below aal2 carries aal1 and is refused
+   with 403 mfa_required once its organization requires MFA (docs/integrations.md).
 
 The request then runs exactly as a person's: ``api_context`` (memberships, the rate limit
 per key), the routes' PostgREST calls with the minted token, RLS and the column grants
@@ -67,9 +73,14 @@ def _b64(data: bytes) -> str:
 
 
 def mint_token(
-    account: UUID, key_id: UUID, settings: Settings, now: float | None = None
+    account: UUID,
+    key_id: UUID,
+    settings: Settings,
+    now: float | None = None,
+    aal: str = "aal1",
 ) -> tuple[str, dict[str, Any]]:
-    """An HS256 access token for the key's account, as Supabase Auth would sign one."""
+    """An HS256 access token for the key's account, as Supabase Auth would sign one; its
+    assurance level `aal` (aal2 only for a key its creator made at aal2), its method the key."""
     if not settings.supabase_jwt_secret:
         raise ApiError(
             503, "service_unavailable", "API keys are not available: no JWT secret is configured"
@@ -82,6 +93,8 @@ def mint_token(
         "iat": issued,
         "exp": issued + settings.api_key_token_seconds,
         "is_anonymous": False,
+        "aal": aal,
+        "amr": [{"method": "api_key", "timestamp": issued}],
         "app_metadata": {"provider": "api_key", "api_key_id": str(key_id)},
     }
     header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
@@ -122,6 +135,8 @@ def authenticate(key: str, settings: Settings) -> tuple[Caller, ApiKey]:
         name=str(found.get("name") or ""),
         scopes=tuple(str(s) for s in found.get("scopes") or ()),
     )
+    if found.get("aal") == "aal2":
+        token, claims = mint_token(account, account, settings, aal="aal2")
     return Caller(user_id=account, token=token, claims=claims), info
 
 
