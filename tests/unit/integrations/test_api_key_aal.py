@@ -14,11 +14,14 @@ from tests.unit.integrations.test_webhooks_and_keys import settings
 def test_the_minted_token_carries_the_keys_aal_and_method() -> None:
     account = uuid.uuid4()
     config = settings()
-    options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
     for aal in ("aal1", "aal2"):
         token, claims = api_keys.mint_token(account, account, config, now=1_800_000_000, aal=aal)
         decoded = jwt.decode(
-            token, "x" * 40, algorithms=["HS256"], audience="authenticated", options=options
+            token,
+            "x" * 40,
+            algorithms=["HS256"],
+            audience="authenticated",
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
         )
         assert decoded == claims
         assert decoded["aal"] == aal
