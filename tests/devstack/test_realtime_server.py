@@ -730,9 +730,9 @@ def test_an_expiring_token_closes_the_channel_with_the_real_message(
     c = client()
     name = topic()
     join_ref = str(c.ref + 1)
-    reply = c.join(name, access_token=c.token(world["alice"], exp=int(time.time()) + 2))
+    reply = c.join(name, access_token=c.token(world["alice"], exp=int(time.time()) + 3))
     assert reply["payload"]["status"] == "ok"
-    system = c.event(name, "system", timeout=6)["payload"]
+    system = c.event(name, "system", timeout=8)["payload"]
     assert system["extension"] == "system"
     assert system["status"] == "error"
     assert system["message"].startswith("Token has expired ")
