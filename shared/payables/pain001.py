@@ -47,6 +47,9 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
 def check_batch(batch: dict[str, Any]) -> None:
     """422 unless the batch can be a SEPA file: EUR only, the debtor's and every
     vendor's IBAN valid (python-stdnum), BICs valid where given, amounts in range."""
+    if not batch["items"]:
+        # Its invoices went back for approval (a draft batch loses them): nothing to pay.
+        raise ApiError(422, "rule_violation", "the payment batch holds no invoice")
     others = [
         {"vendor_invoice_id": i["vendor_invoice_id"], "currency": i["currency"]}
         for i in batch["items"]

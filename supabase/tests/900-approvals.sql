@@ -9,7 +9,7 @@
 -- nothing leaves it approved), and the tables are written only by the functions.
 -- =============================================================================
 begin;
-select plan(46);
+select plan(56);
 
 select tests.create_cast();
 
@@ -287,6 +287,42 @@ select results_eq(
      from public.vendor_invoices v where v.id = 'a9000000-0000-4000-8000-000000000007' $$,
   $$ values ('matched'::text, 2, 1) $$,
   'a receipt that changes AI-7''s match sends it back: matched, a second round with a pending step');
+
+-- Payment batches: admins, approved invoices only, one live batch each; a change sends an
+-- invoice out of a draft batch; paid with a reference; a paid invoice stays paid.
+select tests.authenticate_as('member');
+select throws_ok($$ select public.create_payment_batch(tests.org('main'),
+  array['a9000000-0000-4000-8000-000000000006']::uuid[]) $$, '42501', null,
+  'a member cannot make a payment batch');
+select tests.authenticate_as('admin');
+select throws_ok($$ select public.create_payment_batch(tests.org('main'),
+  array['a9000000-0000-4000-8000-000000000007']::uuid[]) $$, '23514', null,
+  'an invoice not approved cannot be batched');
+select is(public.create_payment_batch(tests.org('main'), array['a9000000-0000-4000-8000-000000000002',
+  'a9000000-0000-4000-8000-000000000006']::uuid[]) -> 'totals',
+  '[{"currency": "USD", "count": 2, "total": "2090"}]'::jsonb, 'a batch of two approved invoices, its total');
+select throws_ok($$ select public.create_payment_batch(tests.org('main'),
+  array['a9000000-0000-4000-8000-000000000002']::uuid[]) $$, '23514', null,
+  'an invoice in a live batch cannot be batched again');
+select tests.authenticate_as('member');
+update public.vendor_invoices set total_amount = 91, subtotal = 91
+where id = 'a9000000-0000-4000-8000-000000000002';
+select tests.authenticate_as('admin');
+select is((select count(*)::int from public.payment_batch_items where live), 1,
+  'AI-2 changed: back for approval, out of the draft batch');
+select throws_ok($$ select public.mark_payment_batch_paid(tests.org('main'),
+  (select id from public.payment_batches limit 1), ' ') $$, '22023', null, 'paid needs a reference');
+select is(public.mark_payment_batch_paid(tests.org('main'), (select id from public.payment_batches limit 1),
+  'BANK-1') -> 'items' -> 0 ->> 'status', 'paid', 'marked paid: its invoice is paid');
+select tests.authenticate_as('member');
+update public.vendor_invoices set notes = 'paid', total_amount = 2001
+where id = 'a9000000-0000-4000-8000-000000000006';
+select is((select status from public.vendor_invoices where id = 'a9000000-0000-4000-8000-000000000006'),
+  'paid', 'a paid invoice never goes back');
+select tests.authenticate_as('stranger');
+select is((select count(*)::int from public.payment_batches), 0, 'a stranger sees no batch');
+select throws_ok($$ select public.cancel_payment_batch(tests.org('main'), gen_random_uuid()) $$, '42501', null,
+  'nor cancels one');
 
 select * from finish();
 rollback;

@@ -158,3 +158,9 @@ def test_csv_has_every_currency_and_no_formulas() -> None:
     assert [r["currency"] for r in rows] == ["EUR", "USD"]
     assert [Decimal(r["amount"]) for r in rows] == [Decimal("1234.50"), Decimal("0.10")]
     assert rows[1]["invoice_number"] == "'=HYPERLINK(1)"
+
+
+def test_an_empty_batch_is_refused() -> None:
+    with pytest.raises(ApiError) as caught:
+        pain001(_batch(items=[]), datetime.now(UTC))
+    assert caught.value.status == 422
