@@ -182,8 +182,7 @@ class QueueItem(Relayed):
 class ApprovalQueue(Relayed):
     data: list[QueueItem]
     page_size: int
-    offset: int
-    has_more: bool
+    next_after: UUID | None = None
 
 
 class PaymentBatchCreate(Input):

@@ -698,10 +698,11 @@ end;
 $$;
 
 -- The steps the caller may decide now, oldest first: pending, the caller an
--- approver, no separation-of-duties conflict. A page of `page_size` from `offset`
--- (has_more: another page follows).
+-- approver, no separation-of-duties conflict. A page of `page_size` after the step
+-- `after` (the last of the previous page; keyset paging: every page costs what the
+-- first does); next_after names the next page's cursor (null: the last page).
 create or replace function private.approval_queue(
-  organization_id uuid, page_size integer default 50, "offset" integer default 0
+  organization_id uuid, page_size integer default 50, after uuid default null
 )
 returns jsonb
 language plpgsql
@@ -712,36 +713,35 @@ as $$
 declare
   me uuid := auth.uid();
   my_role public.membership_role;
-  rows jsonb;
+  cursor_at timestamptz;
+  cursor_id uuid;
+  ids uuid[];
 begin
   perform private.require_role(approval_queue.organization_id, 'viewer');
   if page_size is null or page_size not between 1 and 200 then
     raise exception 'page_size must be between 1 and 200' using errcode = '22023', hint = 'page_size';
   end if;
-  if "offset" is null or "offset" not between 0 and 1000000 then
-    raise exception 'offset must be between 0 and 1000000' using errcode = '22023', hint = 'offset';
+  if after is not null then
+    select a.activated_at, a.id into cursor_at, cursor_id
+    from public.vendor_invoice_approvals a
+    where a.id = after and a.organization_id = approval_queue.organization_id;
+    if cursor_id is null then
+      raise exception 'after must be a step id of the queue (the last of the previous page)'
+        using errcode = '22023', hint = 'after';
+    end if;
   end if;
   select m.role into my_role from public.memberships m
   where m.organization_id = approval_queue.organization_id and m.user_id = me;
   if my_role is null or my_role < 'member' then
-    return jsonb_build_object('data', '[]'::jsonb, 'page_size', page_size, 'offset', "offset",
-                              'has_more', false);
+    return jsonb_build_object('data', '[]'::jsonb, 'page_size', page_size, 'next_after', null);
   end if;
-  select coalesce(jsonb_agg(q.item order by q.activated_at, q.id), '[]') into rows
+  select array_agg(q.id order by q.activated_at, q.id) into ids
   from (
-    select a.activated_at, a.id,
-           jsonb_build_object(
-             'step_id', a.id, 'vendor_invoice_id', vi.id, 'invoice_number', vi.invoice_number,
-             'vendor_id', vi.vendor_id, 'vendor_name', vi.vendor_name,
-             'invoice_date', vi.invoice_date, 'due_date', vi.due_date, 'currency', vi.currency,
-             'total_amount', vi.total_amount::text, 'invoice_status', vi.status,
-             'outcome', a.outcome, 'round', a.round, 'step', a.step, 'steps', a.steps,
-             'rule_id', a.rule_id, 'rule_name', a.rule_name,
-             'approver_role', a.approver_role, 'approvers', to_jsonb(a.approvers),
-             'waiting_since', a.activated_at) as item
+    select a.id, a.activated_at
     from public.vendor_invoice_approvals a
     join public.vendor_invoices vi on vi.id = a.vendor_invoice_id
     where a.organization_id = approval_queue.organization_id and a.status = 'pending'
+      and (cursor_id is null or (a.activated_at, a.id) > (cursor_at, cursor_id))
       and (case when a.approvers is not null then me = any (a.approvers)
                 else my_role >= a.approver_role end)
       and vi.created_by is distinct from me
@@ -753,13 +753,24 @@ begin
                       where p.vendor_invoice_id = a.vendor_invoice_id and p.round = a.round
                         and p.decided_by = me)
     order by a.activated_at, a.id
-    limit page_size + 1 offset "offset"
+    limit page_size + 1
   ) q;
   return jsonb_build_object(
-    'data', coalesce((select jsonb_agg(x) from jsonb_array_elements(rows) with ordinality e(x, n)
-                      where e.n <= page_size), '[]'),
-    'page_size', page_size, 'offset', "offset",
-    'has_more', jsonb_array_length(rows) > page_size);
+    'data', coalesce((
+      select jsonb_agg(jsonb_build_object(
+               'step_id', a.id, 'vendor_invoice_id', vi.id, 'invoice_number', vi.invoice_number,
+               'vendor_id', vi.vendor_id, 'vendor_name', vi.vendor_name,
+               'invoice_date', vi.invoice_date, 'due_date', vi.due_date, 'currency', vi.currency,
+               'total_amount', vi.total_amount::text, 'invoice_status', vi.status,
+               'outcome', a.outcome, 'round', a.round, 'step', a.step, 'steps', a.steps,
+               'rule_id', a.rule_id, 'rule_name', a.rule_name,
+               'approver_role', a.approver_role, 'approvers', to_jsonb(a.approvers),
+               'waiting_since', a.activated_at) order by a.activated_at, a.id)
+      from public.vendor_invoice_approvals a
+      join public.vendor_invoices vi on vi.id = a.vendor_invoice_id
+      where a.id = any (ids[1:page_size])), '[]'),
+    'page_size', page_size,
+    'next_after', case when cardinality(ids) > page_size then ids[page_size] end);
 end;
 $$;
 
@@ -1121,7 +1132,7 @@ as $$ select private.reassign_vendor_invoice_approval($1, $2, $3) $$;
 comment on function public.reassign_vendor_invoice_approval(uuid, uuid, uuid) is
   'Hands the vendor invoices pending approval step to one member.';
 
-create or replace function public.approval_queue(organization_id uuid, page_size integer default 50, "offset" integer default 0)
+create or replace function public.approval_queue(organization_id uuid, page_size integer default 50, after uuid default null)
 returns jsonb
 language sql
 stable
@@ -1129,7 +1140,7 @@ security invoker
 set search_path = ''
 as $$ select private.approval_queue($1, $2, $3) $$;
 
-comment on function public.approval_queue(uuid, integer, integer) is
+comment on function public.approval_queue(uuid, integer, uuid) is
   'The approval steps the caller may decide now, oldest first.';
 
 create or replace function public.vendor_invoice_approval(organization_id uuid, invoice_id uuid)
@@ -1191,7 +1202,7 @@ revoke execute on all functions in schema private, public from public;
 
 grant execute on function public.decide_vendor_invoice_approval(uuid, uuid, text, text),
   public.reassign_vendor_invoice_approval(uuid, uuid, uuid),
-  public.approval_queue(uuid, integer, integer),
+  public.approval_queue(uuid, integer, uuid),
   public.vendor_invoice_approval(uuid, uuid),
   public.create_payment_batch(uuid, uuid[], date),
   public.mark_payment_batch_paid(uuid, uuid, text),
@@ -1201,7 +1212,7 @@ grant execute on function public.decide_vendor_invoice_approval(uuid, uuid, text
 
 grant execute on function private.decide_vendor_invoice_approval(uuid, uuid, text, text),
   private.reassign_vendor_invoice_approval(uuid, uuid, uuid),
-  private.approval_queue(uuid, integer, integer),
+  private.approval_queue(uuid, integer, uuid),
   private.vendor_invoice_approval(uuid, uuid),
   private.create_payment_batch(uuid, uuid[], date),
   private.mark_payment_batch_paid(uuid, uuid, text),

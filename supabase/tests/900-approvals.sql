@@ -9,7 +9,7 @@
 -- nothing leaves it approved), and the tables are written only by the functions.
 -- =============================================================================
 begin;
-select plan(56);
+select plan(58);
 
 select tests.create_cast();
 
@@ -116,24 +116,34 @@ select is((select count(*)::int from public.vendor_invoice_approvals
 -- The queue
 select tests.authenticate_as('admin');
 select is((select array_agg(x ->> 'invoice_number' order by x ->> 'invoice_number')
-           from jsonb_array_elements(public.approval_queue(tests.org('main'), 50, 0) -> 'data') x
+           from jsonb_array_elements(public.approval_queue(tests.org('main'), 50, null) -> 'data') x
            where x ->> 'invoice_number' like 'AI-%'),
   array['AI-1', 'AI-3', 'AI-5', 'AI-6'],
   'the admin''s queue: the default steps and the member step, not AI-2 that the admin imported');
 select tests.authenticate_as('member');
 select is((select array_agg(x ->> 'invoice_number')
-           from jsonb_array_elements(public.approval_queue(tests.org('main'), 50, 0) -> 'data') x
+           from jsonb_array_elements(public.approval_queue(tests.org('main'), 50, null) -> 'data') x
            where x ->> 'invoice_number' like 'AI-%'),
   null, 'the member''s queue: nothing (admin steps, and AI-6 is the member''s own import)');
 select tests.authenticate_as('viewer');
-select is(jsonb_array_length(public.approval_queue(tests.org('main'), 50, 0) -> 'data'), 0,
+select is(jsonb_array_length(public.approval_queue(tests.org('main'), 50, null) -> 'data'), 0,
   'a viewer''s queue is empty');
 select tests.authenticate_as('stranger');
-select throws_ok($$ select public.approval_queue(tests.org('main'), 50, 0) $$, '42501', null,
+select throws_ok($$ select public.approval_queue(tests.org('main'), 50, null) $$, '42501', null,
   'a stranger has no queue in the organization');
 select tests.authenticate_as('admin');
-select throws_ok($$ select public.approval_queue(tests.org('main'), 0, 0) $$, '22023', null,
+select throws_ok($$ select public.approval_queue(tests.org('main'), 0, null) $$, '22023', null,
   'page_size 0 is refused');
+select is((select array_agg(x ->> 'invoice_number' order by x ->> 'invoice_number')
+           from jsonb_array_elements(public.approval_queue(tests.org('main'), 50,
+             (public.approval_queue(tests.org('main'), 2, null) ->> 'next_after')::uuid) -> 'data') x
+           where x ->> 'invoice_number' like 'AI-%'),
+  (select array_agg(x ->> 'invoice_number' order by x ->> 'invoice_number')
+   from jsonb_array_elements(public.approval_queue(tests.org('main'), 50, null) -> 'data') with ordinality q(x, n)
+   where n > 2 and x ->> 'invoice_number' like 'AI-%'),
+  'the page after a cursor is the rest of the queue');
+select throws_ok($$ select public.approval_queue(tests.org('main'), 5, gen_random_uuid()) $$, '22023', null,
+  'a cursor that is no step of the queue is refused');
 
 -- Deciding: roles
 select tests.authenticate_as('viewer');
@@ -179,7 +189,7 @@ select throws_ok($$ select public.decide_vendor_invoice_approval(tests.org('main
   'a9000000-0000-4000-8000-000000000006', 'approve') $$, '42501',
   'separation of duties: you already decided a step of this invoice',
   'the admin cannot approve its second step');
-select is((select count(*)::int from jsonb_array_elements(public.approval_queue(tests.org('main'), 50, 0) -> 'data') x
+select is((select count(*)::int from jsonb_array_elements(public.approval_queue(tests.org('main'), 50, null) -> 'data') x
            where x ->> 'invoice_number' = 'AI-6'), 0, 'and no longer sees it in the queue');
 
 -- Reassign: to the importer refused, to the owner then the owner decides
@@ -224,7 +234,7 @@ select throws_ok($$ select public.reassign_vendor_invoice_approval(tests.org('ma
   'the resolver cannot be handed the step');
 select tests.authenticate_as('owner');
 select is((select array_agg(x ->> 'invoice_number' order by x ->> 'invoice_number')
-           from jsonb_array_elements(public.approval_queue(tests.org('main'), 50, 0) -> 'data') x
+           from jsonb_array_elements(public.approval_queue(tests.org('main'), 50, null) -> 'data') x
            where x ->> 'invoice_number' like 'AI-%'),
   array['AI-4', 'AI-5'], 'the owner''s queue: AI-4 (the owner named) and AI-5 (any admin)');
 
@@ -236,7 +246,7 @@ select tests.authenticate_as('admin');
 select throws_ok($$ select public.decide_vendor_invoice_approval(tests.org('main'),
   'a9000000-0000-4000-8000-000000000004', 'approve') $$, '42501',
   'separation of duties: you resolved an exception of this invoice', 'the resolver cannot approve');
-select is((select count(*)::int from jsonb_array_elements(public.approval_queue(tests.org('main'), 50, 0) -> 'data') x
+select is((select count(*)::int from jsonb_array_elements(public.approval_queue(tests.org('main'), 50, null) -> 'data') x
            where x ->> 'invoice_number' = 'AI-4'), 0, 'nor sees it in the queue');
 
 -- The tables are the functions' to write

@@ -398,9 +398,12 @@ def test_bad_input_names_the_field(
 
 def test_queue_paging_and_bad_parameters(api: Api) -> None:
     assert api.get("/api/payables/approvals", as_="alice", query={"page_size": 0}).status == 422
-    assert api.get("/api/payables/approvals", as_="alice", query={"offset": -1}).status == 422
+    assert api.get("/api/payables/approvals", as_="alice", query={"after": "x"}).status == 422
+    stray = api.get("/api/payables/approvals", as_="alice", query={"after": str(uuid.uuid4())})
+    assert stray.status == 422
+    assert "after" in stray.error["message"]
     page = api.get("/api/payables/approvals", as_="victor").json()
-    assert page == {"data": [], "page_size": 50, "offset": 0, "has_more": False}
+    assert page == {"data": [], "page_size": 50, "next_after": None}
 
 
 def test_unknown_ids_are_404(api: Api) -> None:
