@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from functions.reconciliation import VendorId, call, error_responses, found
 from shared.context import Viewer
 from shared.models.reconciliation import Vendor
+from shared.reconciliation import vendor_tax_ids
 
 router = APIRouter(tags=["reconciliation"])
 
@@ -23,5 +24,5 @@ router = APIRouter(tags=["reconciliation"])
     responses=error_responses(400, 401, 403, 404, 422),
 )
 async def get_vendor(ctx: Viewer, vendor_id: VendorId) -> Vendor:
-    result = call(ctx, "reconciliation_vendor", {"vendor_id": vendor_id})
-    return Vendor.model_validate(found(result, "vendor"))
+    result = found(call(ctx, "reconciliation_vendor", {"vendor_id": vendor_id}), "vendor")
+    return Vendor.model_validate(vendor_tax_ids.fill(ctx, result))

@@ -11,6 +11,7 @@ from shared.context import Viewer
 from shared.listing import PageParams, escape_like, fetch_page, one_of, order_by, page_params
 from shared.models.common import Page, Pagination
 from shared.models.reconciliation import VENDOR_STATUSES, VendorSummary
+from shared.reconciliation import vendor_tax_ids
 
 router = APIRouter(tags=["reconciliation"])
 
@@ -43,6 +44,10 @@ async def list_vendors(
     q: Annotated[str | None, Query(max_length=200, description="Name substring")] = None,
     status: Annotated[str | None, Query(description="active, inactive, merged")] = None,
     sort: Annotated[str | None, Query(description="e.g. `-created_at`")] = None,
+    tax_id: Annotated[
+        str | None,
+        Query(max_length=50, description="Exact tax id (separators and case ignored)"),
+    ] = None,
 ) -> Page[VendorSummary]:
     statuses = one_of("status", status, VENDOR_STATUSES)
     query = (
@@ -55,8 +60,13 @@ async def list_vendors(
         query = query.or_(f"name.ilike.*{term}*,normalized_name.ilike.*{term.lower()}*")
     if statuses:
         query = query.in_("status", statuses)
+    if tax_id and tax_id.strip():
+        # By the keyed hash: the database holds no clear tax id to compare with.
+        query = query.eq("tax_id_hash", vendor_tax_ids.lookup_hash(tax_id))
     rows, pagination = fetch_page(order_by(query, sort, SORTABLE, "name"), page)
     return Page[VendorSummary](
-        data=[VendorSummary.model_validate(row) for row in plain(rows)],
+        data=[
+            VendorSummary.model_validate(row) for row in vendor_tax_ids.fill_page(ctx, plain(rows))
+        ],
         pagination=Pagination(**pagination),
     )

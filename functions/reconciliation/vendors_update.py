@@ -9,6 +9,7 @@ from shared import db
 from shared.context import Member
 from shared.errors import not_found
 from shared.models.reconciliation import Vendor, VendorUpdate
+from shared.reconciliation import vendor_tax_ids
 
 router = APIRouter(tags=["reconciliation"])
 
@@ -27,14 +28,17 @@ router = APIRouter(tags=["reconciliation"])
     responses=error_responses(400, 401, 403, 404, 422),
 )
 async def update_vendor(ctx: Member, vendor_id: VendorId, body: VendorUpdate) -> Vendor:
+    changes = body.changes()
+    if "tax_id" in changes:  # sealed and hashed, never stored in clear
+        changes |= vendor_tax_ids.columns(str(ctx.organization_id), changes.pop("tax_id"))
     rows = db.run(
         ctx.db.from_("vendors")
-        .update(body.changes())
+        .update(changes)
         .eq("id", str(vendor_id))
         .eq("organization_id", str(ctx.organization_id))
         .select("id")
     ).data
     if not rows:
         raise not_found("vendor")
-    result = call(ctx, "reconciliation_vendor", {"vendor_id": vendor_id})
-    return Vendor.model_validate(found(result, "vendor"))
+    result = found(call(ctx, "reconciliation_vendor", {"vendor_id": vendor_id}), "vendor")
+    return Vendor.model_validate(vendor_tax_ids.fill(ctx, result))

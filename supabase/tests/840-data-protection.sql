@@ -7,7 +7,7 @@
 -- after 7 years only, in chunks, recorded, for the service role alone.
 -- =============================================================================
 begin;
-select plan(29);
+select plan(30);
 
 select tests.create_cast();
 
@@ -39,6 +39,10 @@ select throws_ok($$
 select is(
   (select count(*)::int from public.vendors where organization_id = tests.org('main')
       and tax_id_hash = repeat('ab', 32)), 1, 'vendors are found by their hash');
+select is(
+  public.reconciliation_vendor(tests.org('main'), 'b0000000-0000-4000-8000-840000000001')
+    ?| array['tax_id_sealed', 'tax_id_hash'],
+  false, 'a vendor''s answer carries neither the seal nor the hash');
 
 -- Uploads ---------------------------------------------------------------------
 select tests.authenticate_as('admin');

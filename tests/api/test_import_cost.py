@@ -42,6 +42,7 @@ MAKES_DOCUMENTS = {
     "creditNotesPdf",
     "creditNotesSend",
     "portalPdf",
+    "uploadsWorker",  # no document: Pillow checks and re-encodes logos and avatars
 }
 MAKES_SPREADSHEETS = {"reportsExport"}
 NEVER = {
