@@ -160,6 +160,24 @@ def open_link(settings: Settings, token: str, address: str, event: str) -> dict[
     return _answer(answer)
 
 
+def checkout_answer(settings: Settings, token: str, address: str) -> dict[str, Any]:
+    """The page's data for the Pay button (the click recorded), with the invoice's
+    organization's sealed Stripe key under ``stripe`` when it has one, or 404/429."""
+    cfg = config()
+    answer = db.rpc(
+        db.rest(settings),
+        "portal_checkout",
+        {
+            "token_hash": token_hash(token) or "-",
+            "client_address": address,
+            "token_limit": cfg.token_limit,
+            "address_limit": cfg.address_limit,
+            "window_seconds": cfg.window_seconds,
+        },
+    )
+    return _answer(answer)
+
+
 def decide_quote(settings: Settings, token: str, address: str, decision: str) -> dict[str, Any]:
     cfg = config()
     answer = db.rpc(

@@ -3,8 +3,8 @@
 Two functions (serverless.yml), so no route lends another its permissions:
 ``stripeApi`` (``api.py``: the account, connected by admins, and the events needing
 attention; kms:GenerateDataKey to seal the keys) and ``stripePayments``
-(``payments.py``: the client page's Pay button and Stripe's webhook, without login;
-kms:Decrypt and the service role's key to read the sealed secrets).
+(``payments.py``: the client page's Pay button and Stripe's webhook, without login, as
+anon through narrow SQL functions that answer ciphertexts; kms:Decrypt to open them).
 """
 
 from __future__ import annotations

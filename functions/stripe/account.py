@@ -73,9 +73,11 @@ async def connect_stripe_account(ctx: Admin, body: StripeAccountConnect) -> Stri
             client.v1.accounts.retrieve_current()
     except stripe_api.StripeError as error:
         raise stripe_api.failure(error) from None
+    handler_key = secrets.token_hex(32)
     try:
         sealed_key = stripe_keys.seal(body.secret_key, org)
         sealed_secret = stripe_keys.seal(webhook_secret, org)
+        sealed_handler = stripe_keys.seal(handler_key, org)
     except Exception:
         raise ApiError(
             503,
@@ -91,6 +93,8 @@ async def connect_stripe_account(ctx: Admin, body: StripeAccountConnect) -> Stri
             "endpoint_token": endpoint,
             "secret_key_sealed": sealed_key,
             "webhook_secret_sealed": sealed_secret,
+            "handler_key": handler_key,
+            "handler_key_sealed": sealed_handler,
             "livemode": "_live_" in body.secret_key,
             "allow_partial_payments": body.allow_partial_payments,
         },

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from functions.portal import Token
 from functions.portal.page import error_page, wants_json
 from functions.stripe import error_responses
-from shared import db, portal, stripe_api, stripe_keys, stripe_money
+from shared import portal, stripe_api, stripe_keys, stripe_money
 from shared.errors import ApiError
 from shared.formatting import minor_unit
 from shared.models.portal import PayForm
@@ -83,16 +83,14 @@ async def pay(
 ) -> Response:
     try:
         form = _form(request, await request.body())
-        answer = portal.open_link(
-            settings, token, portal.client_address(request), "client_link_pay"
-        )
+        answer = portal.checkout_answer(settings, token, portal.client_address(request))
         data = portal.page_data(answer)
         if not data.actions.pay:
             raise ApiError(422, "rule_violation", "nothing is payable online on this page")
         amount = _amount(form, data)
         url = _checkout(
-            settings,
             token,
+            sealed=str((answer.get("stripe") or {}).get("secret_key_sealed") or ""),
             document=answer["document"],
             currency=data.currency,
             number=data.number,
@@ -108,9 +106,9 @@ async def pay(
 
 
 def _checkout(
-    settings: Settings,
     token: str,
     *,
+    sealed: str,
     document: dict[str, Any],
     currency: str,
     number: str,
@@ -118,14 +116,10 @@ def _checkout(
 ) -> str:
     org = str(document["organization_id"])
     invoice_id = str(document["id"])
-    if not settings.supabase_service_role_key:
-        raise ApiError(503, "service_unavailable", "online payment is not configured")
-    service = db.rest(settings, service=settings.supabase_service_role_key)
-    account = db.rpc(service, "stripe_checkout_account", {"organization_id": org})
-    if not isinstance(account, dict):
+    if not sealed:
         raise ApiError(422, "rule_violation", "nothing is payable online on this page")
     try:
-        secret = stripe_keys.unseal(str(account["secret_key_sealed"]), org)
+        secret = stripe_keys.unseal(sealed, org)
     except stripe_keys.SealError:
         raise ApiError(
             503, "service_unavailable", "online payment is unavailable; try again later"

@@ -1,6 +1,5 @@
 """The Pay button and Stripe's webhook as one Lambda function (serverless.yml:
-stripePayments): both without login, both reading the sealed secrets (kms:Decrypt,
-the service role)."""
+stripePayments): both without login, both opening sealed secrets (kms:Decrypt)."""
 
 from __future__ import annotations
 

@@ -6,12 +6,23 @@
 -- from KMS GenerateDataKey, AES-GCM, the organization's id as the encryption
 -- context; shared/stripe_keys.py), in private.stripe_accounts, which no API role
 -- reads: members learn only whether Stripe is connected, its mode and the webhook
--- path. The sealed secrets go to the service role alone (the checkout and the
--- webhook functions, which alone may call kms:Decrypt).
+-- path.
+--
+-- The two public routes (the Pay button and the webhook) hold no service role key
+-- (no HTTP function does): they speak as anon through narrow definer functions
+-- that answer only ciphertexts, which only their function may open (kms:Decrypt
+-- with the organization's encryption context): the Pay button gets the sealed
+-- secret key for a live link's invoice (public.portal_checkout), the webhook the
+-- sealed signing secret and the sealed handler key by its endpoint token
+-- (public.stripe_webhook_account). The handler key is InvoiceFlow's own, made at
+-- connection: kept in clear here (private) and sealed for the webhook function,
+-- which, once Stripe's signature is verified, signs the event's text with it; the
+-- database takes an event only with that MAC (public.handle_stripe_event), so
+-- nobody without kms:Decrypt can hand it one.
 --
 -- The webhook (POST /api/webhooks/stripe/{endpoint_token}) verifies Stripe's
--- signature in Python, then hands the event to public.handle_stripe_event, which
--- in ONE transaction records the event's id (public.stripe_events, unique per
+-- signature in Python (stripe.Webhook.construct_event), then hands the event to
+-- public.handle_stripe_event, which in ONE transaction records the event's id (public.stripe_events, unique per
 -- organization: a second delivery is answered "duplicate" and changes nothing)
 -- and its effect:
 --   checkout.session.completed (paid) / payment_intent.succeeded: the payment,
@@ -41,13 +52,15 @@
 -- Tables
 -- =============================================================================
 
--- The connected account. Private: the sealed secrets never pass through PostgREST
--- but to the service role's two functions below.
+-- The connected account. Private: the sealed secrets leave it only through the
+-- narrow functions below, as ciphertexts; the handler key never.
 create table private.stripe_accounts (
   organization_id uuid primary key references public.organizations (id) on delete cascade,
   endpoint_token text not null unique check (endpoint_token ~ '^[A-Za-z0-9_-]{24,64}$'),
   secret_key_sealed text not null check (length(secret_key_sealed) <= 4000),
   webhook_secret_sealed text not null check (length(webhook_secret_sealed) <= 4000),
+  handler_key text not null check (handler_key ~ '^[0-9a-f]{64}$'),
+  handler_key_sealed text not null check (length(handler_key_sealed) <= 4000),
   livemode boolean not null,
   allow_partial_payments boolean not null default false,
   connected_by uuid references auth.users (id) on delete set null default auth.uid(),
@@ -156,7 +169,7 @@ $$;
 -- when one exists (the webhook URL registered at Stripe stays valid).
 create or replace function private.connect_stripe_account(
   organization_id uuid, endpoint_token text, secret_key_sealed text, webhook_secret_sealed text,
-  livemode boolean, allow_partial_payments boolean
+  handler_key text, handler_key_sealed text, livemode boolean, allow_partial_payments boolean
 )
 returns jsonb
 language plpgsql
@@ -170,13 +183,16 @@ begin
   perform private.require_role(connect_stripe_account.organization_id, 'admin',
                                'connecting Stripe needs the admin role or above');
   insert into private.stripe_accounts as a
-    (organization_id, endpoint_token, secret_key_sealed, webhook_secret_sealed, livemode,
-     allow_partial_payments, connected_by)
+    (organization_id, endpoint_token, secret_key_sealed, webhook_secret_sealed, handler_key,
+     handler_key_sealed, livemode, allow_partial_payments, connected_by)
   values (connect_stripe_account.organization_id, endpoint_token, secret_key_sealed,
-          webhook_secret_sealed, livemode, coalesce(allow_partial_payments, false), auth.uid())
+          webhook_secret_sealed, handler_key, handler_key_sealed, livemode,
+          coalesce(allow_partial_payments, false), auth.uid())
   on conflict on constraint stripe_accounts_pkey do update
     set secret_key_sealed = excluded.secret_key_sealed,
         webhook_secret_sealed = excluded.webhook_secret_sealed,
+        handler_key = excluded.handler_key,
+        handler_key_sealed = excluded.handler_key_sealed,
         livemode = excluded.livemode,
         allow_partial_payments = excluded.allow_partial_payments,
         connected_by = excluded.connected_by,
@@ -217,7 +233,8 @@ $$;
 
 create or replace function public.connect_stripe_account(
   organization_id uuid, endpoint_token text, secret_key_sealed text, webhook_secret_sealed text,
-  livemode boolean, allow_partial_payments boolean default false
+  handler_key text, handler_key_sealed text, livemode boolean,
+  allow_partial_payments boolean default false
 )
 returns jsonb
 language sql
@@ -226,7 +243,8 @@ security invoker
 set search_path = ''
 as $$
   select private.connect_stripe_account(organization_id, endpoint_token, secret_key_sealed,
-                                        webhook_secret_sealed, livemode, allow_partial_payments)
+                                        webhook_secret_sealed, handler_key, handler_key_sealed,
+                                        livemode, allow_partial_payments)
 $$;
 
 -- GET (viewer), PATCH allow_partial_payments and DELETE (admin).
@@ -260,9 +278,24 @@ as $$
   select private.stripe_account_status(organization_id, 'admin', null, true)
 $$;
 
--- The service role's reads of the sealed secrets: the webhook's by its endpoint
--- token, the checkout's by organization. Security invoker, executable by the
--- service role alone (granted select on the private table below).
+-- The webhook function's read, by the endpoint token in its URL: the organization
+-- and two ciphertexts (the signing secret, the handler key), or null. SECURITY
+-- DEFINER: anon reads nothing of the table by itself.
+create or replace function private.stripe_webhook_account(endpoint_token text)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select jsonb_build_object('organization_id', a.organization_id,
+                            'webhook_secret_sealed', a.webhook_secret_sealed,
+                            'handler_key_sealed', a.handler_key_sealed)
+  from private.stripe_accounts a
+  where stripe_webhook_account.endpoint_token ~ '^[A-Za-z0-9_-]{24,64}$'
+    and a.endpoint_token = stripe_webhook_account.endpoint_token
+$$;
+
 create or replace function public.stripe_webhook_account(endpoint_token text)
 returns jsonb
 language sql
@@ -270,24 +303,7 @@ stable
 security invoker
 set search_path = ''
 as $$
-  select jsonb_build_object('organization_id', a.organization_id,
-                            'webhook_secret_sealed', a.webhook_secret_sealed)
-  from private.stripe_accounts a
-  where a.endpoint_token = stripe_webhook_account.endpoint_token
-$$;
-
-create or replace function public.stripe_checkout_account(organization_id uuid)
-returns jsonb
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select jsonb_build_object('secret_key_sealed', a.secret_key_sealed,
-                            'allow_partial_payments', a.allow_partial_payments,
-                            'livemode', a.livemode)
-  from private.stripe_accounts a
-  where a.organization_id = stripe_checkout_account.organization_id
+  select private.stripe_webhook_account(endpoint_token)
 $$;
 
 -- =============================================================================
@@ -329,8 +345,52 @@ begin
 end;
 $$;
 
+-- POST /p/{token}/pay: the page's data (private.portal_open, the click recorded as
+-- 'client_link_pay') and, for an invoice of an organization with Stripe, its
+-- sealed secret key, which only the Pay button's function can open.
+create or replace function private.portal_checkout(
+  token_hash text, client_address text, token_limit integer, address_limit integer,
+  window_seconds integer
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  answer jsonb;
+  sealed text;
+begin
+  answer := private.portal_open(token_hash, client_address, 'client_link_pay', token_limit,
+                                address_limit, window_seconds);
+  if coalesce(answer ->> 'found', 'false') <> 'true' or answer ->> 'document_type' <> 'invoice' then
+    return answer;
+  end if;
+  select a.secret_key_sealed into sealed from private.stripe_accounts a
+  where a.organization_id = (answer #>> '{document,organization_id}')::uuid;
+  if sealed is not null then
+    answer := answer || jsonb_build_object('stripe', jsonb_build_object('secret_key_sealed', sealed));
+  end if;
+  return answer;
+end;
+$$;
+
+create or replace function public.portal_checkout(
+  token_hash text, client_address text default null, token_limit integer default 60,
+  address_limit integer default 120, window_seconds integer default 60
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select private.portal_checkout(token_hash, client_address, token_limit, address_limit, window_seconds)
+$$;
+
 -- =============================================================================
--- Functions: the webhook's effects (service role)
+-- Functions: the webhook's effects
 -- =============================================================================
 
 -- The payment of a PaymentIntent, once: answers (status, reason, payment id).
@@ -406,11 +466,11 @@ $$;
 
 -- Handles one verified event, once (this file's head). Answers
 -- {"status": "processed" | "ignored" | "needs_attention" | "duplicate", "reason", ...}.
+-- Taken only with the handler key's MAC of the payload (this file's head).
 -- SECURITY DEFINER: it records payments and refunds through the same RPCs a person
--- uses (record_payment, record_refund; their role check passes for the service
--- role), whose private helpers only the API roles may execute; its wrapper below
--- is the service role's alone.
-create or replace function private.handle_stripe_event(organization_id uuid, event jsonb)
+-- uses (record_payment, record_refund; their role check passes for a session
+-- without a user, as the jobs'), whose private helpers anon may not execute.
+create or replace function private.handle_stripe_event(endpoint_token text, payload text, mac text)
 returns jsonb
 language plpgsql
 volatile
@@ -418,9 +478,11 @@ security definer
 set search_path = ''
 as $$
 declare
-  org uuid := handle_stripe_event.organization_id;
-  obj jsonb := event #> '{data,object}';
-  kind text := event ->> 'type';
+  acct private.stripe_accounts;
+  org uuid;
+  event jsonb;
+  obj jsonb;
+  kind text;
   row_id uuid;
   result record;
   intent text;
@@ -432,9 +494,27 @@ declare
   inv_id uuid;
   pay_id uuid;
 begin
-  if auth.role() is distinct from 'service_role' and session_user <> 'postgres' then
-    raise exception 'Stripe events are the webhook''s to handle' using errcode = '42501';
+  select * into acct from private.stripe_accounts a
+  where handle_stripe_event.endpoint_token ~ '^[A-Za-z0-9_-]{24,64}$'
+    and a.endpoint_token = handle_stripe_event.endpoint_token;
+  if not found or mac is null or payload is null
+     or mac !~ '^[0-9a-f]{64}$'
+     or mac <> encode(extensions.hmac(convert_to(payload, 'UTF8'), convert_to(acct.handler_key, 'UTF8'),
+                                      'sha256'), 'hex') then
+    raise exception 'Stripe events are the webhook''s to hand in' using errcode = '42501';
   end if;
+  org := acct.organization_id;
+  -- The MAC proved the webhook function sent it: the payment RPCs' role check sees
+  -- the system for the rest of this transaction, as the jobs' calls are seen.
+  perform pg_catalog.set_config('request.jwt.claims', '{"role": "service_role"}', true);
+  perform pg_catalog.set_config('request.jwt.claim.role', 'service_role', true);
+  begin
+    event := payload::jsonb;
+  exception when others then
+    raise exception 'not a Stripe event' using errcode = '22023';
+  end;
+  obj := event #> '{data,object}';
+  kind := event ->> 'type';
   if jsonb_typeof(event) <> 'object' or jsonb_typeof(obj) <> 'object'
      or coalesce(event ->> 'id', '') !~ '^evt_[A-Za-z0-9_]{1,250}$' or kind is null then
     raise exception 'not a Stripe event' using errcode = '22023';
@@ -524,14 +604,14 @@ begin
 end;
 $$;
 
-create or replace function public.handle_stripe_event(organization_id uuid, event jsonb)
+create or replace function public.handle_stripe_event(endpoint_token text, payload text, mac text)
 returns jsonb
 language sql
 volatile
 security invoker
 set search_path = ''
 as $$
-  select private.handle_stripe_event(organization_id, event)
+  select private.handle_stripe_event(endpoint_token, payload, mac)
 $$;
 
 -- A person marks an event that needed attention as dealt with.
@@ -584,26 +664,28 @@ grant select on public.stripe_events, public.stripe_payments to authenticated;
 grant update (status, resolved_at, resolved_by) on public.stripe_events to authenticated;
 grant all on public.stripe_events, public.stripe_payments to service_role;
 
-revoke all on private.stripe_accounts from public, anon, authenticated;
-grant select on private.stripe_accounts to service_role;
+revoke all on private.stripe_accounts from public, anon, authenticated, service_role;
 
 revoke execute on all functions in schema private, public from public;
 
 grant execute on function
-  public.connect_stripe_account(uuid, text, text, text, boolean, boolean),
+  public.connect_stripe_account(uuid, text, text, text, text, text, boolean, boolean),
   public.stripe_account(uuid),
   public.update_stripe_account(uuid, boolean),
   public.disconnect_stripe_account(uuid),
   public.resolve_stripe_event(uuid, uuid),
-  private.connect_stripe_account(uuid, text, text, text, boolean, boolean),
+  private.connect_stripe_account(uuid, text, text, text, text, text, boolean, boolean),
   private.stripe_account_status(uuid, public.membership_role, boolean, boolean),
   private.stripe_account_json(private.stripe_accounts),
   private.stripe_currency_exponent(text)
   to authenticated, service_role;
 
+-- anon: the Pay button's and the webhook's narrow functions (pgTAP 005 names them).
 grant execute on function
+  public.portal_checkout(text, text, integer, integer, integer),
+  private.portal_checkout(text, text, integer, integer, integer),
   public.stripe_webhook_account(text),
-  public.stripe_checkout_account(uuid),
-  public.handle_stripe_event(uuid, jsonb),
-  private.handle_stripe_event(uuid, jsonb)
-  to service_role;
+  private.stripe_webhook_account(text),
+  public.handle_stripe_event(text, text, text),
+  private.handle_stripe_event(text, text, text)
+  to anon, authenticated, service_role;

@@ -3,8 +3,11 @@ Stripe stand-in (tests/api/stripe/conftest.py): their fixtures, by name."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from shared import portal
 from tests.api.conftest import (  # noqa: F401  (fixtures)
     api_env,
     aws,
@@ -18,3 +21,13 @@ from tests.browser.chromium import executable
 
 if executable() is None:  # devstack/install-system-deps.sh installs it
     pytest.skip("Debian's chromium is not installed", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_portal_windows(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The client page's rate windows off (every request comes from one address)."""
+    monkeypatch.setenv("PORTAL_TOKEN_LIMIT", "0")
+    monkeypatch.setenv("PORTAL_ADDRESS_LIMIT", "0")
+    portal.config.cache_clear()
+    yield
+    portal.config.cache_clear()

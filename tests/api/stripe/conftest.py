@@ -47,3 +47,13 @@ def standin(aws: Provisioned, emulator: str) -> Iterator[stripe_standin.StandinS
 def _portal_at_the_emulator(standin: stripe_standin.StandinState, emulator: str) -> None:
     os.environ["PORTAL_URL"] = emulator
     portal.config.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_portal_windows(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The client page's rate windows off (every request comes from one address)."""
+    monkeypatch.setenv("PORTAL_TOKEN_LIMIT", "0")
+    monkeypatch.setenv("PORTAL_ADDRESS_LIMIT", "0")
+    portal.config.cache_clear()
+    yield
+    portal.config.cache_clear()
