@@ -24,6 +24,7 @@ from functions.reconciliation import (
     invoices_list,
     purchase_orders_get,
     purchase_orders_list,
+    purchase_orders_match_mode,
     settings_get,
     settings_update,
     vendors_alias_add,
@@ -41,6 +42,7 @@ router.include_router(imports_list.router)
 router.include_router(imports_get.router)
 router.include_router(purchase_orders_list.router)
 router.include_router(purchase_orders_get.router)
+router.include_router(purchase_orders_match_mode.router)
 router.include_router(vendors_list.router)
 router.include_router(vendors_get.router)
 router.include_router(vendors_update.router)

@@ -71,6 +71,12 @@ TaxId = Annotated[
     BeforeValidator(blank_to_none),
 ]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+MatchMode = Literal["three_way", "two_way"]
+MATCH_MODE_HELP = (
+    "three_way (invoice, PO and receipts) or two_way (invoice and PO only: the billed "
+    "quantity is compared with the ordered one, receipts are not required); null: inherit "
+    "(PO line > PO > vendor > the organization's three_way)"
+)
 
 _VENDOR_NOT_NULL = ("name", "status")
 
@@ -93,6 +99,7 @@ class VendorUpdate(Input):
     price_tolerance_amount: Amount | None = None
     total_tolerance_amount: Amount | None = None
     notes: Notes = None
+    match_mode: MatchMode | None = Field(default=None, description=MATCH_MODE_HELP)
 
     @field_validator(*_VENDOR_NOT_NULL, mode="before")
     @classmethod
@@ -263,6 +270,7 @@ class _VendorFields(Relayed):
     price_tolerance_amount: DecimalText | None
     total_tolerance_amount: DecimalText | None
     notes: str | None
+    match_mode: str | None = Field(default=None, description="null: the organization's three_way")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -372,6 +380,9 @@ class LineMatch(Relayed):
     expected_amount: DecimalText
     billed_amount: DecimalText
     amount_variance: DecimalText
+    match_mode: str | None = Field(
+        default=None, description="three_way or two_way, as the line was matched; null: no PO line"
+    )
 
 
 class ExceptionLineMatch(LineMatch):
@@ -635,3 +646,57 @@ class Receipt(BaseModel):
 class PurchaseOrder(PurchaseOrderSummary):
     lines: list[PurchaseOrderLine]
     receipts: list[Receipt]
+
+
+MAX_MODE_LINES = 1000
+
+
+class LineMatchModeChange(Input):
+    line_number: int = Field(ge=1, le=2_147_483_647, description="the PO line's number")
+    match_mode: MatchMode | None = Field(description=MATCH_MODE_HELP)
+
+
+class PurchaseOrderMatchModeUpdate(Input):
+    """The PO's mode and/or its lines' (the fields given)."""
+
+    match_mode: MatchMode | None = Field(default=None, description=MATCH_MODE_HELP)
+    lines: list[LineMatchModeChange] | None = Field(
+        default=None, min_length=1, max_length=MAX_MODE_LINES
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> PurchaseOrderMatchModeUpdate:
+        if not self.model_fields_set:
+            raise PydanticCustomError("empty_update", "give match_mode, lines, or both")
+        if "lines" in self.model_fields_set and self.lines is None:
+            raise PydanticCustomError("null_lines", "lines must be a list when given")
+        numbers = [line.line_number for line in self.lines or []]
+        if len(numbers) != len(set(numbers)):
+            raise PydanticCustomError("duplicate_line", "each line_number at most once")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return self.to_json(exclude_unset=True)
+
+
+class LineMatchMode(Relayed):
+    id: UUID
+    line_number: int
+    item_code: str | None
+    description: str
+    match_mode: str | None = Field(description="set on the line; null: inherited")
+    effective_match_mode: str = Field(description="the mode the line is matched in")
+    decided_by: Literal["line", "purchase_order", "vendor", "organization"]
+
+
+class PurchaseOrderMatchModes(Relayed):
+    """public.purchase_order_match_modes: each level's setting and each line's effective mode."""
+
+    purchase_order_id: UUID
+    po_number: str
+    vendor_id: UUID
+    match_mode: str | None = Field(description="set on the PO; null: inherited")
+    vendor_match_mode: str | None
+    default_match_mode: str
+    effective_match_mode: str = Field(description="the mode of a line without its own")
+    lines: list[LineMatchMode]
