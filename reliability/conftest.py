@@ -34,9 +34,10 @@ OUT_DIR = Path(__file__).resolve().parent.parent / "bench" / "out" / "reliabilit
 PASSWORD = "reliability-Pa55!"
 
 # The functions' settings for the whole session (set before the stack starts, which
-# adds the stack's own addresses and keys). The per-user rate limit is off: 20 load
-# clients share one loopback address, and the limit has its own tests.
-SUITE_ENV = {"RATE_LIMIT_PER_WINDOW": "0", "LOG_LEVEL": "INFO"}
+# adds the stack's own addresses and keys). The per-user rate limit and the client
+# page's per-address one are off: the load's clients share one loopback address, and the
+# limits have their own tests (the per-token one stays on).
+SUITE_ENV = {"RATE_LIMIT_PER_WINDOW": "0", "PORTAL_ADDRESS_LIMIT": "0", "LOG_LEVEL": "INFO"}
 
 
 @pytest.fixture(scope="session")

@@ -72,6 +72,14 @@ from moto.ses.models import ses_backends
 
 from devstack.local import LocalStack
 from reliability.conftest import PASSWORD, Client, Reply, User, sql
+from reliability.integrations import (
+    INTEGRATIONS_CLIENTS,
+    IntegrationsLedger,
+    check_integrations,
+    integrations_workers,
+    setup_integrations,
+)
+from reliability.integrations import figures as integrations_figures
 from reliability.lifecycle import (
     LIFECYCLE_CLIENTS,
     LIFECYCLE_ORG_SIZE,
@@ -314,6 +322,9 @@ class LoadResult:
     # The billing lifecycle's people and what they did (reliability/lifecycle.py).
     lifecycle_users: list[User] = field(default_factory=list)
     lifecycle: LifecycleLedger = field(default_factory=LifecycleLedger)
+    # Integrations, teams and MFA (reliability/integrations.py).
+    integrations_users: list[User] = field(default_factory=list)
+    integrations: IntegrationsLedger = field(default_factory=IntegrationsLedger)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, call: Call) -> None:
@@ -376,6 +387,7 @@ class LoadResult:
                 "created": dict(sorted(self.lifecycle.counts.items())),
                 "answer_mismatches": len(self.lifecycle.mismatches),
             },
+            "integrations": integrations_figures(self),
         }
 
 
@@ -1632,6 +1644,7 @@ def run_load(
     users: list[User] | None = None,
     tolerated: Collection[int] = (),
     lifecycle: int | None = None,
+    integrations: int | None = None,
 ) -> LoadResult:
     """Runs the traffic for ``seconds`` with ``clients`` threads (defaults from
     RELIABILITY_LOAD_CLIENTS / RELIABILITY_LOAD_SECONDS) and answers what happened.
@@ -1641,9 +1654,13 @@ def run_load(
     503 while a fault is on) counts as expected; a write answered with a 5xx or not at
     all is still kept in the ledger as of unknown outcome, which `check_invariants`
     allows for. ``lifecycle`` people more (default RELIABILITY_LOAD_LIFECYCLE_CLIENTS, none
-    with ``users``) run the billing lifecycle in organizations of their own."""
+    with ``users``) run the billing lifecycle in organizations of their own, and
+    ``integrations`` people (RELIABILITY_LOAD_INTEGRATIONS_CLIENTS, none with ``users``)
+    API keys, webhooks, the client's page and Stripe, invitations and MFA."""
     if lifecycle is None:
         lifecycle = LIFECYCLE_CLIENTS if users is None else 0
+    if integrations is None:
+        integrations = INTEGRATIONS_CLIENTS if users is None else 0
     if users is not None:
         clients = len(users)
     clients = clients or DEFAULT_CLIENTS
@@ -1665,6 +1682,11 @@ def run_load(
             result.secret("access_token", user.access_token)
             result.secret("refresh_token", user.refresh_token)
         workers += lifecycle_workers(run, result.lifecycle_users, result.lifecycle, len(workers))
+    if integrations:
+        result.integrations_users = setup_integrations(stack, result, integrations)
+        workers += integrations_workers(
+            run, result.integrations_users, result.integrations, len(workers)
+        )
     threads = [
         threading.Thread(target=w.run_until_deadline, name=f"load-{n}", daemon=True)
         for n, w in enumerate(workers)
@@ -1800,6 +1822,7 @@ def check_invariants(stack: LocalStack, result: LoadResult) -> Invariants:
     _check_client_totals(out, stored)
     _check_emails(out, stored, ledger)
     check_lifecycle(stack, result, out)
+    check_integrations(stack, result, out)
     return out
 
 

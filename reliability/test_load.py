@@ -7,6 +7,9 @@ Environment (defaults are issue 7's figures):
   RELIABILITY_LOAD_ORG_SIZE  clients sharing one organization (5: 4 organizations of 5)
   RELIABILITY_LOAD_LIFECYCLE_CLIENTS  more clients running the billing lifecycle
                              (reliability/lifecycle.py) in organizations of their own (4)
+  RELIABILITY_LOAD_INTEGRATIONS_CLIENTS  more clients running API keys, webhooks, the
+                             client's page and Stripe, invitations and MFA
+                             (reliability/integrations.py) in organizations of their own (3)
   RELIABILITY_LOAD_BASELINE_SECONDS  the baseline after the run: the same clients on
                              GET /api/auth/me, to which the mix is compared (10; 0: none)
 
@@ -30,6 +33,7 @@ from typing import Any
 
 from devstack.local import LocalStack
 from reliability.conftest import Client, record
+from reliability.integrations import INTEGRATIONS_OPS
 from reliability.lifecycle import LIFECYCLE_OPS
 from reliability.load import (
     MIX,
@@ -75,6 +79,10 @@ def test_every_answer_was_the_expected_one(load_run: tuple[LoadResult, LogCaptur
         # The billing lifecycle: every flow ran (the rarer branches on a long run).
         rare = {"lc_quote_decline", "lc_refund_credit", "lc_refund_payment"}
         wanted |= LIFECYCLE_OPS if long_run else LIFECYCLE_OPS - rare
+    if result.integrations_users:
+        # Integrations, teams and MFA: every flow ran (invitations are rarer).
+        rare = {"it_invite", "it_invitee_signup", "it_accept", "it_invitee_read", "it_dispatch"}
+        wanted |= INTEGRATIONS_OPS if long_run else INTEGRATIONS_OPS - rare
     ran = {c.op for c in result.calls}
     assert wanted <= ran, f"never ran: {sorted(wanted - ran)}"
     if long_run:
@@ -189,6 +197,23 @@ def test_every_invariant_holds_afterwards(
             "lc_dashboard_outstanding_and_credit",
         ):
             assert invariants.checked[name] > 0, name
+    if result.integrations_users:
+        for name in (
+            "it_one_stripe_payment_per_intent",
+            "it_checkout_paid_once",
+            "it_event_delivered",
+            "it_received_is_an_event_once",
+            "it_one_delivery_per_event",
+            "it_change_emitted_once",
+            "it_paid_emitted_once",
+            "it_no_cross_tenant_read",
+            "it_signatures_valid",
+        ):
+            assert invariants.checked[name] > 0, name
+        assert result.integrations.drain.get("undelivered_events") == 0, result.integrations.drain
+        refused = [c for c in result.calls if c.op == "it_mfa_aal1_refused"]
+        assert refused, "the aal1 member never tried"
+        assert all(c.status == 403 and c.code == "mfa_required" for c in refused)
 
 
 def test_the_dashboard_agrees_with_the_ledger(
