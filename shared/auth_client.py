@@ -1,7 +1,7 @@
 """Supabase Auth (GoTrue) through its official client, and its errors in the API's shape.
 
-Only the signup, login and logout functions import this module (it pulls in
-``supabase_auth``; every other route verifies tokens itself, see `shared.auth`).
+Only the auth area's function imports this module (it pulls in ``supabase_auth``;
+every other route verifies tokens itself, see `shared.auth`).
 
 A new ``SyncGoTrueClient`` is made per request, on one ``httpx.Client`` per Lambda
 instance: the client keeps the session it receives in memory, and a client shared by
@@ -21,6 +21,13 @@ email_not_confirmed                   403     email_not_confirmed
 signup_disabled, *_provider_disabled  403     forbidden
 over_*_rate_limit                     429     rate_limited
 session_not_found, bad_jwt, ...       401     invalid_token
+insufficient_aal                      403     mfa_required
+mfa_verification_failed               422     mfa_verification_failed (code)
+mfa_challenge_expired                 422     mfa_challenge_expired (challenge_id)
+mfa_factor_not_found                  404     not_found
+mfa_factor_name_conflict              422     validation_failed (friendly_name)
+same_password                         422     validation_failed (new_password)
+otp_expired, otp_disabled             422     invalid_code (code)
 unreachable, timeout, 5xx             503     service_unavailable
 ====================================  ======  =======================
 """
