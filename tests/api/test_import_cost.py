@@ -42,8 +42,9 @@ MAKES_DOCUMENTS = {
     "creditNotesPdf",
     "creditNotesSend",
     "portalPdf",
-    "uploadsWorker",  # no document: Pillow checks and re-encodes logos and avatars
 }
+# No document, but Pillow: the check and re-encoding of logos and avatars.
+PROCESSES_IMAGES = {"uploadsWorker"}
 MAKES_SPREADSHEETS = {"reportsExport"}
 NEVER = {
     "supabase",  # the umbrella: postgrest (and supabase_auth for auth) serve
@@ -104,7 +105,9 @@ def test_function_imports_only_what_it_needs(
     assert "shared" in loaded
     if spec.routes:  # an HTTP function: its FastAPI router behind Mangum
         assert "mangum" in loaded, f"{spec.name} is a route without Mangum"
-    if spec.name not in MAKES_DOCUMENTS:
+    if spec.name in PROCESSES_IMAGES:
+        assert not (loaded & PDF) - {"PIL"}, f"{spec.name} imports {loaded & PDF}"
+    elif spec.name not in MAKES_DOCUMENTS:
         assert not loaded & PDF, f"{spec.name} renders no document but imports {loaded & PDF}"
     if spec.name not in MAKES_SPREADSHEETS:
         assert not loaded & SPREADSHEET, f"{spec.name} imports {loaded & SPREADSHEET}"
