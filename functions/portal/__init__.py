@@ -8,7 +8,7 @@ What the routes share lives here, kept small.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path
 
@@ -23,3 +23,10 @@ error_responses = ErrorResponses(
         429: "Too many requests for this link or from this address (Retry-After)",
     }
 )
+
+
+def html_too(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """Refusals of the routes a browser opens: the error body as JSON for a frontend, an
+    HTML page otherwise (page.error_page), both documented."""
+    html = {"text/html": {"schema": {"type": "string"}}}
+    return {status: {**response, "content": html} for status, response in responses.items()}

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from functions.portal import Token, error_responses
+from functions.portal import Token, error_responses, html_too
 from shared import portal
 from shared.errors import ApiError
 from shared.models.portal import PortalDocument
@@ -69,7 +69,7 @@ _HTML = {"text/html": {"schema": {"type": "string"}}}
         "`Accept: application/json`. Each view is recorded on the client's timeline."
     ),
     response_model=PortalDocument,
-    responses={200: {"content": _HTML}, **error_responses(404, 422, 429)},
+    responses={200: {"content": _HTML}, **html_too(error_responses(404, 422, 429))},
 )
 async def client_page(
     request: Request,
@@ -110,7 +110,7 @@ async def _decide(request: Request, token: str, settings: Settings, decision: st
     response_model=PortalDocument,
     responses={
         303: {"description": "Back to the page (a form's POST)"},
-        **error_responses(404, 422, 429),
+        **html_too(error_responses(404, 422, 429)),
     },
 )
 async def accept_quote(
@@ -125,7 +125,7 @@ async def accept_quote(
     response_model=PortalDocument,
     responses={
         303: {"description": "Back to the page (a form's POST)"},
-        **error_responses(404, 422, 429),
+        **html_too(error_responses(404, 422, 429)),
     },
 )
 async def decline_quote(

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from functions.portal import Token, error_responses
+from functions.portal import Token, error_responses, html_too
 from functions.portal.page import error_page
 from shared import portal
 from shared.api import make_handler
@@ -30,7 +30,7 @@ async def _settings() -> Settings:
     response_class=Response,
     responses={
         200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
-        **error_responses(404, 422, 429),
+        **html_too(error_responses(404, 422, 429)),
     },
 )
 async def client_page_pdf(

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from functions.portal import Token
+from functions.portal import Token, html_too
 from functions.portal.page import error_page, wants_json
 from functions.stripe import error_responses
 from shared import portal, stripe_api, stripe_keys, stripe_money
@@ -75,7 +75,7 @@ def _amount(form: PayForm, data: Any) -> Decimal:
     summary="Pay an invoice online: a Stripe Checkout Session (no login)",
     responses={
         303: {"description": "To Stripe's checkout page"},
-        **error_responses(404, 415, 422, 429, 503),
+        **html_too(error_responses(404, 415, 422, 429, 503)),
     },
 )
 async def pay(

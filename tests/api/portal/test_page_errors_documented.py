@@ -1,0 +1,33 @@
+"""The routes a browser opens without login answer their refusals as an HTML page, and a
+frontend's (Accept: application/json) as the error body: the OpenAPI document says both
+(found by reliability/test_fuzz.py: a 404 page's text/html was undocumented)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from functions.portal import page, pdf
+from functions.stripe import checkout
+
+BROWSER_ROUTES = [
+    ("/p/{token}", "get"),
+    ("/p/{token}/pdf", "get"),
+    ("/p/{token}/accept", "post"),
+    ("/p/{token}/decline", "post"),
+    ("/p/{token}/pay", "post"),
+]
+
+
+def test_a_browsers_refusals_are_documented_as_html_and_json() -> None:
+    app = FastAPI()
+    for module in (page, pdf, checkout):
+        app.include_router(module.router)
+    document = app.openapi()
+    for path, method in BROWSER_ROUTES:
+        responses = document["paths"][path][method]["responses"]
+        for status in ("404", "422", "429"):
+            content = responses[status]["content"]
+            assert set(content) == {"application/json", "text/html"}, (path, status)
+            assert content["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ErrorBody"
+            }
