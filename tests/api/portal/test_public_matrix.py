@@ -47,7 +47,7 @@ def test_the_matrix_knows_every_route_without_login() -> None:
 @pytest.mark.parametrize("token", TOKENS)
 def test_unknown_tokens_are_one_404(any_api: Api, spec: FunctionSpec, token: str) -> None:
     path = (spec.path or "").replace("{token}", token)
-    reply = any_api.request(spec.method, path, headers={"accept": "application/json"})
+    reply = any_api.request(spec.method or "GET", path, headers={"accept": "application/json"})
     assert reply.status in (404, 422), (path, reply.status, reply.content[:200])
     if reply.status == 404:
         assert reply.error["code"] == "not_found"
@@ -59,7 +59,7 @@ def test_unknown_tokens_are_one_404(any_api: Api, spec: FunctionSpec, token: str
 @pytest.mark.parametrize("spec", PAGE, ids=_ids(PAGE))
 def test_the_404_page_is_the_same_html(any_api: Api, spec: FunctionSpec) -> None:
     path = (spec.path or "").replace("{token}", portal.new_token())
-    reply = any_api.request(spec.method, path, headers={"accept": "text/html"})
+    reply = any_api.request(spec.method or "GET", path, headers={"accept": "text/html"})
     assert reply.status == 404
     assert b"This link is not valid" in reply.content
     assert reply.headers["x-robots-tag"].startswith("noindex")
