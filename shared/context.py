@@ -155,7 +155,8 @@ def mfa_required(user: User) -> ApiError:
         return ApiError(
             403,
             "mfa_required",
-            "this organization requires multi-factor authentication; API keys cannot act in it",
+            "this organization requires multi-factor authentication and this API key was made "
+            "below aal2: an admin signed in at aal2 makes one that may act in it",
         )
     return ApiError(
         403,
