@@ -18,7 +18,7 @@
 --   * api_context answers require_mfa per organization: the API refuses with
 --     403 mfa_required before calling anything (shared/context.py).
 -- The service role bypasses RLS (jobs, webhooks); it is not a signed-in user.
--- API keys' minted tokens carry no aal: they are refused in such organizations.
+-- API keys act at the level their creator had (20261206160100): below aal2, refused.
 -- =============================================================================
 
 alter table public.organization_settings
