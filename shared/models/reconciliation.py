@@ -271,6 +271,8 @@ class _VendorFields(Relayed):
     total_tolerance_amount: DecimalText | None
     notes: str | None
     match_mode: str | None = Field(default=None, description="null: the organization's three_way")
+    iban: str | None = Field(default=None, description="where it is paid (PUT /api/payables/...)")
+    bic: str | None = None
     created_at: Timestamp
     updated_at: Timestamp
 

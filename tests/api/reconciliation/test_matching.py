@@ -205,7 +205,7 @@ def test_outcomes_end_to_end_with_evidence(any_api: Api, world: World) -> None:
     ).json()
     assert [row["invoice_number"] for row in listed["data"]] == [f"EXACT-{p.tag}", f"OVER-{p.tag}"]
     assert listed["data"][1]["match"]["open_exceptions"] == 1
-    bad = any_api.get("/api/reconciliation/invoices", as_="victor", query={"status": "paid"})
+    bad = any_api.get("/api/reconciliation/invoices", as_="victor", query={"status": "settled"})
     assert bad.status == 422
     assert bad.error["code"] == "validation_failed"
 
