@@ -122,7 +122,9 @@ def _finish(client: Any, key: str, **verdict: Any) -> Any:
 def process(client: Any, bucket: str, key: str) -> dict[str, Any]:
     """Checks one landed object; answers what happened (for the log and the tests)."""
     rows = db.run(
-        client.from_("uploads").select("id,kind,content_type,status").eq("object_key", key)
+        client.from_("uploads")
+        .select("id,kind,content_type,size_bytes,status")
+        .eq("object_key", key)
     ).data
     if not rows or rows[0]["status"] != "pending":
         return {"key": key, "outcome": "skipped"}
@@ -137,6 +139,9 @@ def process(client: Any, bucket: str, key: str) -> dict[str, Any]:
             return {"key": key, "outcome": "rejected"}
         raise
     try:
+        if len(data) > int(upload["size_bytes"]):
+            # S3 enforces the POST policy's content-length-range; moto does not: checked here.
+            raise Rejected("the file is larger than the size declared")
         clean = clean_image(data, upload["content_type"], upload["kind"])
     except Rejected as why:
         s3.delete_object(Bucket=bucket, Key=key)
