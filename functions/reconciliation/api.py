@@ -22,6 +22,8 @@ from functions.reconciliation import (
     imports_list,
     invoices_get,
     invoices_list,
+    invoices_suggestions,
+    invoices_suggestions_decide,
     purchase_orders_get,
     purchase_orders_list,
     purchase_orders_match_mode,
@@ -52,6 +54,8 @@ router.include_router(vendors_alias_add.router)
 router.include_router(vendors_split.router)
 router.include_router(invoices_list.router)
 router.include_router(invoices_get.router)
+router.include_router(invoices_suggestions.router)
+router.include_router(invoices_suggestions_decide.router)
 router.include_router(exceptions_list.router)
 router.include_router(exceptions_get.router)
 router.include_router(exceptions_resolve.router)

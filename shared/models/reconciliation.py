@@ -702,3 +702,66 @@ class PurchaseOrderMatchModes(Relayed):
     default_match_mode: str
     effective_match_mode: str = Field(description="the mode of a line without its own")
     lines: list[LineMatchMode]
+
+
+class SuggestionEvidence(Relayed):
+    """Why a purchase order is suggested: each feature's value in [0, 1], its weight, and
+    its contribution (weight x value) to the score (bias + the contributions)."""
+
+    features: dict[str, float] = Field(
+        description="vendor, amount, date, reference, description (0-1)"
+    )
+    weights: dict[str, float]
+    contributions: dict[str, float]
+    bias: float
+
+
+class SuggestionCandidate(Relayed):
+    rank: int
+    purchase_order_id: UUID
+    po_number: str
+    vendor_id: UUID
+    vendor_name: str | None
+    order_date: date
+    currency: str
+    po_total: DecimalText
+    score: float = Field(description="the model's probability that this is the invoice's PO")
+    logit: float = Field(description="bias + the contributions")
+    current: bool = Field(description="the invoice's purchase order now")
+    evidence: SuggestionEvidence
+
+
+class SuggestionModel(Relayed):
+    learned: bool = Field(description="false: the fixed weights (no decision learned yet)")
+    weights: dict[str, float]
+    examples: int
+    decisions: int
+    trained_at: datetime | None = None
+
+
+class MatchSuggestions(Relayed):
+    vendor_invoice_id: UUID
+    invoice_number: str
+    vendor_id: UUID | None
+    vendor_name: str
+    po_number: str | None
+    purchase_order_id: UUID | None
+    status: str
+    model: SuggestionModel
+    candidates: list[SuggestionCandidate] = Field(description="best first")
+
+
+class SuggestionDecision(Input):
+    reason: Reason | None = Field(default=None, description="why (1-1000 characters)")
+
+
+class SuggestionDecided(Relayed):
+    decision: Literal["accepted", "rejected"]
+    vendor_invoice_id: UUID
+    suggested_purchase_order_id: UUID = Field(description="the PO accepted or rejected")
+    purchase_order_id: UUID | None = Field(description="the invoice's purchase order now")
+    status: str = Field(description="the invoice's status now (re-matched after an accept)")
+    exception_id: UUID | None = Field(
+        default=None, description="the exception resolved by the link, if any"
+    )
+    model: SuggestionModel = Field(description="the weights retrained with this decision")

@@ -266,8 +266,9 @@ end;
 $$;
 
 -- Accept: the PO is linked through the relink path (the invoice's open
--- invoice-level exception, missing_po first, resolved with link), the pair
--- recorded. Reject: recorded as a negative example.
+-- invoice-level exception, missing_po first, resolved with link; without one,
+-- the same change of the invoice and a match), the pair recorded. Reject:
+-- recorded as a negative example.
 create or replace function private.decide_match_suggestion(
   organization_id uuid, invoice_id uuid, purchase_order_id uuid, decision text, reason text default null
 )
@@ -306,7 +307,8 @@ begin
   if decision = 'reject' then
     perform private.record_suggestion_example(org, vi.id, po, 0, 'rejected', why);
     return jsonb_build_object('decision', 'rejected', 'vendor_invoice_id', vi.id,
-                              'purchase_order_id', po, 'status', vi.status);
+                              'suggested_purchase_order_id', po,
+                              'purchase_order_id', vi.purchase_order_id, 'status', vi.status);
   end if;
 
   if vi.status in ('approved', 'rejected', 'paid') then
@@ -318,17 +320,24 @@ begin
     and e.vendor_invoice_line_id is null
   order by (e.type = 'missing_po') desc, (e.type = 'unknown_vendor') desc, e.created_at, e.id
   limit 1;
-  if exc is null then
-    raise exception 'the invoice has no open exception to resolve by linking a purchase order (match it first)'
-      using errcode = '23514';
-  end if;
-  -- The features before the link changes the invoice (its PO, its status).
   perform private.record_suggestion_example(org, vi.id, po, 1, 'accepted', why);
-  perform set_config('invoiceflow.suggestion_link', 'on', true);
-  perform public.resolve_reconciliation_exception(org, exc, 'link', why, po);
-  perform set_config('invoiceflow.suggestion_link', 'off', true);
+  if exc is not null then
+    perform set_config('invoiceflow.suggestion_link', 'on', true);
+    perform public.resolve_reconciliation_exception(org, exc, 'link', why, po);
+    perform set_config('invoiceflow.suggestion_link', 'off', true);
+  else
+    -- Not matched yet, or matched to the wrong PO without an invoice-level
+    -- exception: the link's own change (record_exception_decision), then a match.
+    update public.vendor_invoices x set purchase_order_id = po, po_linked_manually = true
+    where x.id = vi.id;
+    update public.vendor_invoice_lines l
+    set po_line_linked_manually = false, purchase_order_line_id = null
+    where l.vendor_invoice_id = vi.id and l.po_line_linked_manually;
+    perform public.match_vendor_invoices(org, array[vi.id]);
+  end if;
   select * into vi from public.vendor_invoices x where x.id = vi.id;
   return jsonb_build_object('decision', 'accepted', 'vendor_invoice_id', vi.id,
+                            'suggested_purchase_order_id', po,
                             'purchase_order_id', vi.purchase_order_id, 'status', vi.status,
                             'exception_id', exc);
 end;

@@ -121,6 +121,7 @@ class Targets:
                     .replace("{delivery_id}", self.webhook_delivery)
                     .replace("{user_id}", self.member)
                     .replace("{invitation_id}", self.invitation)
+                    .replace("{purchase_order_id}", self.purchase_order)
                 )
         return path
 
