@@ -18,8 +18,8 @@
 --   weights (private.suggestion_fixed_weights).
 -- * Examples (match_suggestion_examples) are the organization's decisions,
 --   with the features as they were when decided: a suggestion accepted (the PO:
---   1, the other candidates shown: 0), rejected (the PO: 0), a relink through an
---   exception's link (the linked PO: 1, the others: 0). Confirmed matches (an
+--   1, the other candidates shown: 0), rejected (the PO: 0), a relink (an
+--   exception's link with a PO: the linked PO 1, the other candidates 0). Confirmed matches (an
 --   invoice matched on its PO reference) are read at training time, the most
 --   recent 50 (private.suggestion_training_set).
 -- =============================================================================
@@ -321,10 +321,9 @@ begin
   order by (e.type = 'missing_po') desc, (e.type = 'unknown_vendor') desc, e.created_at, e.id
   limit 1;
   perform private.record_suggestion_example(org, vi.id, po, 1, 'accepted', why);
+  perform set_config('invoiceflow.suggestion_link', 'on', true);
   if exc is not null then
-    perform set_config('invoiceflow.suggestion_link', 'on', true);
     perform public.resolve_reconciliation_exception(org, exc, 'link', why, po);
-    perform set_config('invoiceflow.suggestion_link', 'off', true);
   else
     -- Not matched yet, or matched to the wrong PO without an invoice-level
     -- exception: the link's own change (record_exception_decision), then a match.
@@ -335,6 +334,7 @@ begin
     where l.vendor_invoice_id = vi.id and l.po_line_linked_manually;
     perform public.match_vendor_invoices(org, array[vi.id]);
   end if;
+  perform set_config('invoiceflow.suggestion_link', 'off', true);
   select * into vi from public.vendor_invoices x where x.id = vi.id;
   return jsonb_build_object('decision', 'accepted', 'vendor_invoice_id', vi.id,
                             'suggested_purchase_order_id', po,
@@ -343,34 +343,29 @@ begin
 end;
 $$;
 
--- A relink through an exception's link (not through a suggestion): a positive
--- example for the linked PO.
+-- A relink (the exception's link with a purchase order, not through a
+-- suggestion): a positive example for the linked PO.
 create or replace function private.learn_from_relink()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-  po uuid;
 begin
   if pg_catalog.current_setting('invoiceflow.suggestion_link', true) = 'on' then
     return null;  -- recorded by decide_match_suggestion
   end if;
-  select vi.purchase_order_id into po from public.vendor_invoices vi
-  where vi.id = new.vendor_invoice_id and vi.po_linked_manually;
-  if po is not null then
-    perform private.record_suggestion_example(new.organization_id, new.vendor_invoice_id, po, 1,
-                                              'relinked', new.resolution_reason);
-  end if;
+  perform private.record_suggestion_example(new.organization_id, new.id, new.purchase_order_id, 1,
+                                            'relinked', null);
   return null;
 end;
 $$;
 
 create trigger learn_from_relink
-  after update of resolution on public.reconciliation_exceptions
-  for each row when (new.resolution = 'linked' and old.resolution is distinct from 'linked'
-                     and new.vendor_invoice_line_id is null)
+  after update of purchase_order_id, po_linked_manually on public.vendor_invoices
+  for each row when (new.po_linked_manually and new.purchase_order_id is not null
+                     and (not old.po_linked_manually
+                          or new.purchase_order_id is distinct from old.purchase_order_id))
   execute function private.learn_from_relink();
 
 -- =============================================================================
