@@ -158,6 +158,43 @@ def test_a_member_cannot_change_it(api: Api, team: dict[str, Any]) -> None:
     assert member.json()["error"]["code"] == "forbidden"
 
 
+def test_an_api_key_made_below_aal2_cannot_act_in_it(
+    api: Api, world: World, team: dict[str, Any]
+) -> None:
+    """A key made at aal1 mints aal1 tokens: refused with the API keys' message once the
+    organization requires MFA (a key made at aal2 acts at aal2: tests/api/integrations)."""
+    org = team["org"]
+    made = api.post(
+        "/api/api-keys",
+        token=team["owner"]["session"]["access_token"],
+        org=org,
+        json_body={"name": "books sync", "scopes": ["read"]},
+    )
+    assert made.status == 201, made.json()
+    key = made.json()["key"]
+    assert api.get("/api/clients", token=key).status == 200
+    on = api.put(
+        "/api/settings/business",
+        token=team["owner_aal2"],
+        org=org,
+        json_body={"require_mfa": True},
+    )
+    assert on.status == 200, on.json()
+    try:
+        refused = api.get("/api/clients", token=key)
+        assert refused.status == 403, refused.json()
+        assert refused.json()["error"]["code"] == "mfa_required"
+        assert "API key" in refused.json()["error"]["message"]
+    finally:
+        api.put(
+            "/api/settings/business",
+            token=team["owner_aal2"],
+            org=org,
+            json_body={"require_mfa": False},
+        )
+    assert api.get("/api/clients", token=key).status == 200
+
+
 # Every route that acts in an organization, as its owner below aal2 when it requires
 # MFA: 403 mfa_required, whatever the route (the security matrix's missing row).
 _OWN = ("/api/auth/", "/api/settings/profile", "/api/settings/notifications", "/p/")
@@ -215,40 +252,3 @@ def test_every_organization_route_needs_aal2(
     )
     assert reply.status == 403, (path, reply.content[:300])
     assert reply.json()["error"]["code"] == "mfa_required", path
-
-
-def test_an_api_key_made_below_aal2_cannot_act_in_it(
-    api: Api, world: World, team: dict[str, Any]
-) -> None:
-    """A key made at aal1 mints aal1 tokens: refused with the API keys' message once the
-    organization requires MFA (a key made at aal2 acts at aal2: tests/api/integrations)."""
-    org = team["org"]
-    made = api.post(
-        "/api/api-keys",
-        token=team["owner"]["session"]["access_token"],
-        org=org,
-        json_body={"name": "books sync", "scopes": ["read"]},
-    )
-    assert made.status == 201, made.json()
-    key = made.json()["key"]
-    assert api.get("/api/clients", token=key).status == 200
-    on = api.put(
-        "/api/settings/business",
-        token=team["owner_aal2"],
-        org=org,
-        json_body={"require_mfa": True},
-    )
-    assert on.status == 200, on.json()
-    try:
-        refused = api.get("/api/clients", token=key)
-        assert refused.status == 403, refused.json()
-        assert refused.json()["error"]["code"] == "mfa_required"
-        assert "API key" in refused.json()["error"]["message"]
-    finally:
-        api.put(
-            "/api/settings/business",
-            token=team["owner_aal2"],
-            org=org,
-            json_body={"require_mfa": False},
-        )
-    assert api.get("/api/clients", token=key).status == 200
