@@ -28,17 +28,19 @@ import os
 import re
 import threading
 import time
+import uuid
 from decimal import Decimal
 from typing import Any
 
 from devstack.local import LocalStack
 from reliability.conftest import Client, record
-from reliability.integrations import INTEGRATIONS_OPS
+from reliability.integrations import INTEGRATIONS_OPS, IntegrationsLedger, check_integrations
 from reliability.lifecycle import LIFECYCLE_OPS
 from reliability.load import (
     MIX,
     PROBES,
     Call,
+    Invariants,
     Ledger,
     LoadResult,
     LogCapture,
@@ -250,3 +252,27 @@ def test_the_checks_catch_a_ledger_that_disagrees(
     assert {"payments_stored_were_told", "one_send_record_per_send", "invoice_as_created"} <= (
         caught
     )
+
+
+def test_the_integration_checks_catch_what_did_not_happen(
+    stack: LocalStack, load_run: tuple[LoadResult, Any]
+) -> None:
+    """The integrations' invariants can fail: against the same database, a ledger saying a
+    checkout was paid by another PaymentIntent, a key-created client the outbox never saw,
+    and a receiver that got nothing are caught three ways."""
+    result = _result(load_run)
+    real = result.integrations
+    if not real.paid:
+        return
+    invoice, (_, total) = next(iter(real.paid.items()))
+    forged = IntegrationsLedger(
+        org=real.org,
+        mfa_org=real.mfa_org,
+        endpoint_id=real.endpoint_id,
+        paid={invoice: ("pi_never_paid", total)},
+        created_by_key=[str(uuid.uuid4())],
+        drain={"rounds": 0},
+    )
+    fake = LoadResult(clients=0, seconds=0, integrations=forged)
+    caught = {v.split(":")[0] for v in check_integrations(stack, fake, Invariants()).violations}
+    assert {"it_checkout_paid_once", "it_change_emitted_once", "it_event_delivered"} <= caught

@@ -12,7 +12,11 @@ refusal costs: oversized bodies and deeply nested JSON are refused before any da
 call (shown by refusing them while PostgreSQL is down) and within a time bound.
 
 Public routes: POST /api/auth/signup and /api/auth/login take no token (docs/api.md);
-a bad Authorization header there changes nothing.
+a bad Authorization header there changes nothing. Refresh, recovery and an invitation's
+preview take their own credential, and the client page and Stripe's webhook have their
+own matrices (tests/api/portal, tests/api/stripe; fuzzed anonymously by test_fuzz.py), as
+tests/api/test_security.py has them. The routes of issues 13 to 20 get organization A's
+rows from their migrations' functions (`_later_rows`).
 
 Bounds (environment variables; defaults in brackets):
   RELIABILITY_SECURITY_REFUSAL_MS     median time of one oversized/nested refusal [50]
@@ -48,11 +52,43 @@ BIG_MS = float(os.environ.get("RELIABILITY_SECURITY_BIG_MS", "250"))
 NESTING = int(os.environ.get("RELIABILITY_SECURITY_NESTING", "10000"))
 
 HTTP = http_routes()  # every route, each as its function reached by it
-PUBLIC = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login")}
-PROTECTED = [s for s in HTTP if (s.method, s.path) not in PUBLIC]
+# Sign-up and login take credentials, not a token (a bad Authorization header changes
+# nothing: test_public_routes_ignore_a_bad_authorization_header).
+CREDENTIALS = {("POST", "/api/auth/signup"), ("POST", "/api/auth/login")}
+# Routes without a token, as tests/api/test_security.py has them: the refresh token and
+# the reset code are the credentials, an invitation's preview its token; the client's page
+# and Stripe's webhook have matrices of their own (tests/api/portal, tests/api/stripe) and
+# are fuzzed anonymously (test_fuzz.py: only 4xx, nothing of the organization).
+PUBLIC = CREDENTIALS | {
+    ("POST", "/api/auth/refresh"),
+    ("POST", "/api/auth/recover"),
+    ("POST", "/api/auth/recover/complete"),
+    ("GET", "/api/invitations/{token}"),
+}
+NO_LOGIN = ("/p/", "/api/webhooks/stripe/")
+PROTECTED = [
+    s for s in HTTP if (s.method, s.path) not in PUBLIC and not (s.path or "").startswith(NO_LOGIN)
+]
 PER_USER = ("/api/auth/", "/api/settings/profile", "/api/settings/notifications")
-IN_AN_ORGANIZATION = [s for s in PROTECTED if not (s.path or "").startswith(PER_USER)]
-WRITES = [s for s in IN_AN_ORGANIZATION if s.method in ("POST", "PUT", "DELETE")]
+# Routes naming their organization in the path (a stranger's is 404, not 403), and the
+# invitations a user accepts for themselves.
+ORGANIZATION_IN_PATH = ("/api/organizations", "/api/invitations/")
+IN_AN_ORGANIZATION = [
+    s for s in PROTECTED if not (s.path or "").startswith((*PER_USER, *ORGANIZATION_IN_PATH))
+]
+# Writes anyone signed in makes for themselves: create an organization, leave one, accept.
+OWN_WRITES = {
+    ("POST", "/api/organizations"),
+    ("POST", "/api/organizations/{id}/leave"),
+    ("POST", "/api/invitations/accept"),
+}
+WRITES = [
+    s
+    for s in PROTECTED
+    if s.method in ("POST", "PUT", "PATCH", "DELETE")
+    and (s.method, s.path) not in OWN_WRITES
+    and not (s.path or "").startswith(PER_USER)
+]
 WITH_ID = [s for s in PROTECTED if "{id}" in (s.path or "")]
 WITH_BODY = [s for s in HTTP if s.method in ("POST", "PUT")]
 # The JSON import routes have a limit of their own in serverless.yml (MAX_BODY_BYTES).
@@ -122,9 +158,29 @@ class World:
             ("/api/clients/", "client"),
             ("/api/invoices/", "invoice"),
             ("/api/payments/", "payment"),
+            ("/api/recurring-profiles/", "recurring_profile"),
+            ("/api/credit-notes/", "credit_note"),
+            ("/api/refunds/", "refund"),
+            ("/api/quotes/", "quote"),
+            ("/api/webhook-endpoints/", "webhook_endpoint"),
+            ("/api/api-keys/", "api_key"),
+            ("/api/client-links/", "client_link"),
+            ("/api/stripe/events/", "stripe_event"),
+            ("/api/organizations/", "organization"),
+            ("/api/payables/approvals/", "vendor_invoice"),
+            ("/api/payables/approval-rules/", "approval_rule"),
+            ("/api/payables/payment-batches/", "payment_batch"),
+            ("/api/payables/vendors/", "vendor"),
+            ("/api/uploads/", "upload"),
+            ("/api/auth/mfa/factors/", "factor"),
         ):
             if path.startswith(prefix):
-                return path.replace("{id}", self.ids[kind])
+                return (
+                    path.replace("{id}", self.ids[kind])
+                    .replace("{delivery_id}", self.ids["webhook_delivery"])
+                    .replace("{user_id}", self.ids["member"])
+                    .replace("{invitation_id}", self.ids["invitation"])
+                )
         assert "{id}" not in path, f"no organization A id for {path}"
         return path
 
@@ -260,6 +316,107 @@ def _organization_a(alice: Client) -> dict[str, str]:
         "vendor": vendor,
         "vendor_invoice": vendor_invoice,
         "exception": exception,
+        **_later_rows(alice.stack, org, str(client["id"]), str(invoice["id"]), str(payment["id"])),
+    }
+
+
+def _later_rows(
+    stack: LocalStack, org: str, client: str, invoice: str, payment: str
+) -> dict[str, str]:
+    """Organization A's rows of the routes of issues 13 to 20, made by their migrations'
+    functions and tables as the superuser (as tests/api/test_security.py makes them)."""
+
+    def one(query: str, *params: Any) -> str:
+        return str(sql(stack, query, *params)[0][0])
+
+    endpoint = one(
+        "select public.create_webhook_endpoint(%s, 'https://hooks.example.com/matrix',"
+        " array['client.created'], 'untouched', false) ->> 'id'",
+        org,
+    )
+    event = one(
+        "insert into public.webhook_events (organization_id, type, payload)"
+        " values (%s, 'client.created', '{}') returning id::text",
+        org,
+    )
+    return {
+        "credit_note": one(
+            "select public.create_credit_note(%s, %s, jsonb_build_object('kind', 'amount',"
+            " 'amount', 5)) ->> 'id'",
+            org,
+            invoice,
+        ),
+        "refund": one(
+            "select public.record_refund(%s, jsonb_build_object('payment_id', %s::uuid,"
+            " 'amount', 1)) ->> 'id'",
+            org,
+            payment,
+        ),
+        "recurring_profile": one(
+            "select public.create_recurring_profile(%s, jsonb_build_object('client_id',"
+            " %s::uuid, 'frequency', 'monthly', 'start_date', (current_date + 400)::text,"
+            " 'notes', 'untouched'),"
+            ' \'[{"description": "Work", "quantity": 1, "rate": 5}]\') ->> \'id\'',
+            org,
+            client,
+        ),
+        "quote": one(
+            "select public.create_quote(%s, jsonb_build_object('client_id', %s::uuid,"
+            " 'notes', 'untouched'), jsonb_build_array(jsonb_build_object('description',"
+            " 'Work', 'quantity', 1, 'rate', 5))) ->> 'id'",
+            org,
+            client,
+        ),
+        "webhook_endpoint": endpoint,
+        "webhook_delivery": one(
+            "insert into public.webhook_deliveries (organization_id, endpoint_id, event_id,"
+            " status) values (%s, %s, %s, 'failed') returning id::text",
+            org,
+            endpoint,
+            event,
+        ),
+        "api_key": one(
+            "select public.create_api_key(%s, 'Matrix key', array['read']) ->> 'id'", org
+        ),
+        "client_link": one(
+            "insert into public.client_links (organization_id, document_type, invoice_id,"
+            " token_hash, expires_at) values (%s, 'invoice', %s,"
+            " encode(extensions.gen_random_bytes(32), 'hex'), now() + interval '1 day')"
+            " returning id::text",
+            org,
+            invoice,
+        ),
+        "invitation": one(
+            "insert into public.invitations (organization_id, email, role, token_hash,"
+            " expires_at) values (%s, 'matrix-invitee@example.com', 'viewer',"
+            " encode(extensions.gen_random_bytes(32), 'hex'), now() + interval '1 day')"
+            " returning id::text",
+            org,
+        ),
+        "upload": one(
+            "insert into public.uploads (organization_id, kind, content_type, size_bytes,"
+            " object_key) values (%s, 'logo', 'image/png', 10, %s || '/logos/matrix.upload')"
+            " returning id::text",
+            org,
+            org,
+        ),
+        "stripe_event": one(
+            "insert into public.stripe_events (organization_id, event_id, type, status)"
+            " values (%s, 'evt_matrix_' || replace(gen_random_uuid()::text, '-', ''),"
+            " 'payment_intent.succeeded', 'needs_attention') returning id::text",
+            org,
+        ),
+        "approval_rule": one(
+            "insert into public.approval_rules (organization_id, name, priority, steps)"
+            " values (%s, 'Matrix rule', 99999, '[{\"approver_role\": \"owner\"}]')"
+            " returning id::text",
+            org,
+        ),
+        "payment_batch": one(
+            "insert into public.payment_batches (organization_id) values (%s) returning id::text",
+            org,
+        ),
+        "organization": org,
     }
 
 
@@ -280,15 +437,32 @@ def world(stack: LocalStack) -> Iterator[World]:
         victor.user.user_id,
     )
     ids = _organization_a(alice)
+    ids["member"] = victor.user.user_id  # a member (the viewer) of A, for /members/{user_id}
+    # Alice's TOTP factor (enrolled, not verified): another person's factor id.
+    ids["factor"] = str(
+        _created(
+            alice.request("POST", "/api/auth/mfa/enroll", json_body={"friendly_name": "matrix"})
+        )["id"]
+    )
     anonymous = Client(stack)
     yield World(stack, alice, bob, victor, gone.access_token, ids, anonymous)
     for c in (alice, bob, victor, leaving, anonymous):
         c.close()
 
 
+# Bodies valid for their route where a generic one is not (so that the refusal, not the
+# body's validation, answers).
+BODIES: dict[str, Any] = {
+    "/api/reconciliation/purchase-orders/{id}/match-mode": {"match_mode": "two_way"},
+    "/api/webhook-endpoints/{id}": {"description": "written by someone who may not"},
+    "/api/payables/approval-rules/{id}": {"name": "written by someone who may not"},
+    "/api/payables/vendors/{id}/bank-account": {"iban": "DE89370400440532013000"},
+}
+
+
 def _body(spec: FunctionSpec) -> Any:
-    if spec.method == "PUT":
-        return {"notes": "written by someone who may not"}
+    if spec.method in ("PUT", "PATCH"):
+        return BODIES.get(spec.path or "", {"notes": "written by someone who may not"})
     return {} if spec.method == "POST" else None
 
 
@@ -317,7 +491,33 @@ def bad_tokens(world: World) -> dict[str, Refused]:
     return tokens
 
 
-@pytest.mark.parametrize("spec", PROTECTED, ids=_ids(PROTECTED))
+# Found by this matrix (issue 17's account routes, reported, not fixed here): with the
+# access token of a session that has ended (still signed and unexpired), these answer
+# 401 invalid_token (the factors' list, enroll) or validate the body first (422) instead
+# of 401 session_ended: they check the session at Auth's call, not before. Strict: when
+# fixed, these fail as passing, and come out of the list.
+SESSION_CHECKED_LATE = {
+    "GET /api/auth/mfa/factors",
+    "POST /api/auth/mfa/enroll",
+    "POST /api/auth/mfa/challenge",
+    "POST /api/auth/mfa/verify",
+    "DELETE /api/auth/mfa/factors/{id}",
+    "POST /api/auth/password",
+    "POST /api/auth/email",
+}
+
+
+def _late(specs: list[FunctionSpec]) -> list[Any]:
+    mark = pytest.mark.xfail(
+        strict=True, reason="a logged-out session's token is not 401 session_ended here"
+    )
+    return [
+        pytest.param(s, id=s.route_key, marks=mark) if s.route_key in SESSION_CHECKED_LATE else s
+        for s in specs
+    ]
+
+
+@pytest.mark.parametrize("spec", _late(PROTECTED), ids=_ids(PROTECTED))
 def test_every_refused_token_is_a_401_on_every_route(
     world: World, bad_tokens: dict[str, Refused], spec: FunctionSpec
 ) -> None:
@@ -341,7 +541,7 @@ def test_every_refused_token_is_a_401_on_every_route(
     assert world.snapshot() == before, "a refused request changed organization A"
 
 
-@pytest.mark.parametrize("spec", sorted(PUBLIC), ids=lambda s: s[1].rsplit("/", 1)[-1])
+@pytest.mark.parametrize("spec", sorted(CREDENTIALS), ids=lambda s: s[1].rsplit("/", 1)[-1])
 def test_public_routes_ignore_a_bad_authorization_header(
     world: World, bad_tokens: dict[str, Refused], spec: tuple[str, str]
 ) -> None:
