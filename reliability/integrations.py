@@ -292,8 +292,9 @@ def setup_integrations(stack: LocalStack, result: LoadResult, count: int) -> lis
                 200,
                 "require mfa",
             )
-            for token in (owner_aal2, ledger.mfa_aal2, ledger.mfa_aal1, ledger.mfa_key):
+            for token in (owner_aal2, ledger.mfa_aal2, ledger.mfa_aal1):
                 result.secret("access_token", token)
+            result.secret("api_key", ledger.mfa_key)
         finally:
             mfa.close()
     finally:
