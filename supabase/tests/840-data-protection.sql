@@ -7,7 +7,7 @@
 -- after 7 years only, in chunks, recorded, for the service role alone.
 -- =============================================================================
 begin;
-select plan(30);
+select plan(32);
 
 select tests.create_cast();
 
@@ -118,6 +118,10 @@ select is(
 select tests.authenticate_as('owner');
 select throws_ok($$ select public.retention_purge(10) $$, '42501', null,
   'an owner cannot run the retention purge');
+select throws_ok($$ select * from public.retention_purges $$, '42501', null,
+  'nor read what it purged');
+select throws_ok($$ select private.retention_purge(10, now() + interval '50 years') $$, '42501', null,
+  'nor call its core with another clock');
 
 select tests.authenticate_as_service_role();
 select throws_ok($$ select public.retention_purge(0) $$, '22023', null, 'a chunk of 0 is refused');
