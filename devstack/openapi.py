@@ -150,9 +150,14 @@ def build_openapi() -> dict[str, Any]:
             for code in codes:
                 described = responses.get(code, {})
                 text = described.get("description") or _ERROR_TEXT[code]
+                # The error body; a route's other media types stay (the client page's
+                # refusals are an HTML page for a browser).
+                other = {
+                    k: v for k, v in described.get("content", {}).items() if k != "application/json"
+                }
                 responses[code] = {
                     "description": text + (_QUERY_400 if code == "400" else ""),
-                    "content": {"application/json": {"schema": _ERROR_REF}},
+                    "content": {"application/json": {"schema": _ERROR_REF}, **other},
                 }
             for code, response in responses.items():
                 headers = response.setdefault("headers", {})

@@ -4,8 +4,11 @@ frontend's (Accept: application/json) as the error body: the OpenAPI document sa
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI
 
+from devstack.openapi import OPENAPI_JSON
 from functions.portal import page, pdf
 from functions.stripe import checkout
 
@@ -31,3 +34,16 @@ def test_a_browsers_refusals_are_documented_as_html_and_json() -> None:
             assert content["application/json"]["schema"] == {
                 "$ref": "#/components/schemas/ErrorBody"
             }
+
+
+def test_the_document_says_so_too() -> None:
+    """docs/openapi.json (kept equal to what the generator builds by
+    tests/api/test_openapi.py) keeps the HTML beside the error body."""
+    document = json.loads(OPENAPI_JSON.read_text())
+    for path, method in BROWSER_ROUTES:
+        responses = document["paths"][path][method]["responses"]
+        for status in ("404", "422", "429"):
+            assert set(responses[status]["content"]) == {"application/json", "text/html"}, (
+                path,
+                status,
+            )
