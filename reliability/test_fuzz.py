@@ -975,6 +975,11 @@ NO_FLOOR = (
         {
             # Not seeded yet (issues 13-20: no rows of theirs in the pools, or no nudge for
             # their bodies' rules): fuzzed for 5xx and conformance, their 2xx counted only.
+            "GET /api/reconciliation/purchase-orders/{id}/match-mode",
+            "PUT /api/reconciliation/purchase-orders/{id}/match-mode",
+            "GET /api/reconciliation/invoices/{id}/suggestions",
+            "POST /api/reconciliation/invoices/{id}/suggestions/{purchase_order_id}/accept",
+            "POST /api/reconciliation/invoices/{id}/suggestions/{purchase_order_id}/reject",
             "DELETE /api/organizations/{id}",
             "DELETE /api/organizations/{id}/invitations/{invitation_id}",
             "DELETE /api/organizations/{id}/members/{user_id}",
