@@ -1,4 +1,5 @@
-"""The client page in a real browser (headless Chromium): a person opens the link of a
+"""The client page in a real browser (headless Chromium, tests/browser/chromium.py): a
+person opens the link of a
 sent invoice, reads it, sees the Pay button, pays through the local Stripe stand-in and
 sees the invoice paid; the link of a document that was never sent, a revoked link and a
 made-up one show the same page. Screenshots go to tests/artifacts/ (git-ignored)."""
@@ -8,11 +9,20 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 
+import pytest
+
 from shared import portal
 from tests.api.conftest import Api, World
 from tests.api.portal.helpers import link, sent_invoice
 from tests.api.stripe.helpers import connect
-from tests.browser.chromium import Browser
+from tests.browser.chromium import Browser, executable
+
+# Here rather than in tests/browser/ so that the session's one stack, moto and Stripe
+# stand-in serve it (a conftest there would start a second of each); the driver is
+# tests/browser/chromium.py.
+pytestmark = pytest.mark.skipif(
+    executable() is None, reason="Debian's chromium is not installed (install-system-deps.sh)"
+)
 
 
 def test_a_person_reads_and_pays_an_invoice(
@@ -20,10 +30,10 @@ def test_a_person_reads_and_pays_an_invoice(
 ) -> None:
     os.environ["PORTAL_URL"] = emulator
     portal.config.cache_clear()
-    connect(http_api, as_="bob")
-    invoice = sent_invoice(world, world.org_b, currency="EUR", rate="1234.5")
+    connect(http_api, as_="alice")
+    invoice = sent_invoice(world, world.org_a, currency="EUR", rate="1234.5")
     number = world.sql("select invoice_number from public.invoices where id = %s", invoice)[0][0]
-    url = link(http_api, "invoice", invoice, as_="bob")["url"]
+    url = link(http_api, "invoice", invoice, as_="alice")["url"]
     with Browser() as browser:
         browser.open(url)
         text = browser.text()
@@ -63,9 +73,9 @@ def test_never_sent_revoked_and_made_up_links_show_the_same_page(
 ) -> None:
     os.environ["PORTAL_URL"] = emulator
     portal.config.cache_clear()
-    invoice = sent_invoice(world, world.org_b)
-    revoked = link(http_api, "invoice", invoice, as_="bob")
-    assert http_api.post(f"/api/client-links/{revoked['id']}/revoke", as_="bob").status == 200
+    invoice = sent_invoice(world, world.org_a)
+    revoked = link(http_api, "invoice", invoice, as_="alice")
+    assert http_api.post(f"/api/client-links/{revoked['id']}/revoke", as_="alice").status == 200
     # Another invoice's link, made for a send that never happened: it opens nothing.
     draft = world.sql(
         "insert into public.invoices (organization_id, client_id, currency)"
@@ -76,7 +86,7 @@ def test_never_sent_revoked_and_made_up_links_show_the_same_page(
     token = portal.new_token()
     world.sql(
         "select public.create_client_link(%s, 'invoice', %s, %s, for_send => true)",
-        world.org_b,
+        world.org_a,
         draft,
         portal.token_hash(token),
     )
