@@ -315,7 +315,7 @@ select private.enable_audit('public.invitations', '{updated_at}');
 -- Admins manage viewers and members; owners everyone (the organizations migration's
 -- policies let an admin change or remove another admin).
 drop policy "Admins can change roles, and only owners can touch owners" on public.memberships;
-create policy "Admins change viewers' and members' roles, owners change anyone's"
+create policy "Admins change viewers' and members' roles, owners anyone's"
   on public.memberships for update to authenticated
   using (
     organization_id = any ((select private.my_organization_ids('owner'))::uuid[])
@@ -329,7 +329,7 @@ create policy "Admins change viewers' and members' roles, owners change anyone's
   );
 
 drop policy "Admins remove members, owners remove owners, anyone can leave" on public.memberships;
-create policy "Admins remove viewers and members, owners anyone, anyone can leave"
+create policy "Admins remove viewers and members, owners anyone; all may leave"
   on public.memberships for delete to authenticated
   using (
     user_id = (select auth.uid())
