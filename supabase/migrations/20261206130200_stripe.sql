@@ -395,7 +395,7 @@ $$;
 
 -- The payment of a PaymentIntent, once: answers (status, reason, payment id).
 create or replace function private.stripe_record_payment(
-  org uuid, invoice_text text, intent text, amount_minor bigint, currency text,
+  organization_id uuid, invoice_text text, intent text, amount_minor bigint, currency text,
   session_id text, charge_id text, out status text, out reason text, out payment_id uuid,
   out invoice_id uuid
 )
@@ -413,9 +413,9 @@ begin
     status := 'needs_attention'; reason := 'the event names no PaymentIntent';
     return;
   end if;
-  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(org::text || intent, 0));
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(stripe_record_payment.organization_id::text || intent, 0));
   select * into found_row from public.stripe_payments sp
-  where sp.organization_id = org and sp.payment_intent_id = intent;
+  where sp.organization_id = stripe_record_payment.organization_id and sp.payment_intent_id = intent;
   if found then
     update public.stripe_payments sp
     set checkout_session_id = coalesce(sp.checkout_session_id, session_id),
@@ -429,7 +429,7 @@ begin
     status := 'needs_attention'; reason := 'the payment names no invoice (metadata.invoice_id)';
     return;
   end if;
-  select * into inv from public.invoices i where i.id = invoice_text::uuid and i.organization_id = org;
+  select * into inv from public.invoices i where i.id = invoice_text::uuid and i.organization_id = stripe_record_payment.organization_id;
   if not found then
     status := 'needs_attention'; reason := 'the payment names an invoice this organization does not have';
     return;
@@ -446,7 +446,7 @@ begin
   end if;
   amount := amount_minor::numeric / (10::numeric ^ private.stripe_currency_exponent(inv.currency));
   begin
-    paid := public.record_payment(org, inv.id, amount, private.organization_today(org), 'credit_card',
+    paid := public.record_payment(stripe_record_payment.organization_id, inv.id, amount, private.organization_today(stripe_record_payment.organization_id), 'credit_card',
                                   intent, 'Stripe' || coalesce(' checkout ' || session_id, ''));
   exception when sqlstate '23514' or sqlstate 'P0002' or sqlstate '22023' or sqlstate '22003'
                  or sqlstate '23503' then
@@ -458,7 +458,7 @@ begin
   insert into public.stripe_payments
     (organization_id, invoice_id, payment_id, payment_intent_id, checkout_session_id, charge_id,
      currency, amount_minor)
-  values (org, inv.id, payment_id, intent, session_id, stripe_record_payment.charge_id, inv.currency,
+  values (stripe_record_payment.organization_id, inv.id, payment_id, intent, session_id, stripe_record_payment.charge_id, inv.currency,
           amount_minor);
   status := 'processed';
 end;
