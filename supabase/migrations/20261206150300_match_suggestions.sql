@@ -7,8 +7,11 @@
 -- * Features of an (invoice, PO) pair, each in [0, 1]:
 --   vendor      1 when the invoice's vendor is the PO's, else the trigram
 --               similarity of the normalized names (an unknown vendor's name);
---   amount      1 - |subtotal - PO total| / the larger of the two;
---   date        1 / (1 + |invoice date - order date| / 30 days);
+--   amount      1 - |subtotal - what is left of the PO| / the larger of the
+--               two, where what is left is the PO's total less the subtotals
+--               of the other invoices linked to it (0 once nothing is left);
+--   date        1 / (1 + days since the order / 30), or for an invoice dated
+--               before the order 1 / (1 + days before / 3);
 --   reference   trigram similarity of the normalized PO numbers (0 without one);
 --   description trigram similarity of the lines' descriptions, joined.
 -- * score = bias + sum(weight x feature); the probability is its logistic.
@@ -154,9 +157,12 @@ as $$
            array[
              case when i.vendor_id is not null and i.vendor_id = p.vendor_id then 1.0
                   else coalesce(extensions.similarity(i.nname, v.normalized_name), 0) end,
-             greatest(0, 1 - abs(i.subtotal - t.total)
-                             / greatest(abs(t.total), abs(i.subtotal), 0.01)),
-             1.0 / (1 + abs(i.invoice_date - p.order_date) / 30.0),
+             case when t.total - b.billed <= 0 then 0
+                  else greatest(0, 1 - abs(i.subtotal - (t.total - b.billed))
+                                   / greatest(t.total - b.billed, abs(i.subtotal), 0.01)) end,
+             case when i.invoice_date >= p.order_date
+                  then 1.0 / (1 + (i.invoice_date - p.order_date) / 30.0)
+                  else 1.0 / (1 + (p.order_date - i.invoice_date) / 3.0) end,
              case when i.nref = '' then 0
                   else extensions.similarity(i.nref, p.normalized_po_number) end,
              case when i.descr = '' or t.descr = '' then 0
@@ -175,6 +181,12 @@ as $$
       from public.purchase_order_lines l
       where l.organization_id = p.organization_id and l.purchase_order_id = p.id
     ) t
+    cross join lateral (
+      select coalesce(sum(o.subtotal), 0) as billed
+      from public.vendor_invoices o
+      where o.purchase_order_id = p.id and o.organization_id = p.organization_id
+        and o.id <> i.id and o.status <> 'rejected'
+    ) b
   )
   select f.id, f.po_number, f.vendor_id, f.vendor_name, f.order_date, f.currency, f.status,
          f.total, f.x,
