@@ -137,7 +137,7 @@ MAIN_WRITES = (
     "POST /api/reconciliation/receipts",
     "GET /api/reports/export",
 )
-# The imports get twice the examples (test_fuzz_imports).
+# The imports get three times the examples (test_fuzz_imports).
 IMPORT_OPERATIONS = [
     "POST /api/reconciliation/invoices",
     "POST /api/reconciliation/purchase-orders",
@@ -890,7 +890,7 @@ def http() -> Iterator[requests.Session]:
 
 
 SCHEMA = schemathesis.openapi.from_path(DOCUMENT, config=_config())
-IMPORTS_SCHEMA = schemathesis.openapi.from_path(DOCUMENT, config=_config(2 * EXAMPLES))
+IMPORTS_SCHEMA = schemathesis.openapi.from_path(DOCUMENT, config=_config(3 * EXAMPLES))
 UNKNOWN_SCHEMA = schemathesis.openapi.from_path(
     DOCUMENT, config=_config(UNKNOWN_EXAMPLES, positive_only=True)
 )
@@ -1106,8 +1106,9 @@ def test_fuzz(case: OpCase, stack: LocalStack, seeded: Seeded, http: requests.Se
 def test_fuzz_imports(
     case: OpCase, stack: LocalStack, seeded: Seeded, http: requests.Session
 ) -> None:
-    """The imports, with twice the examples: few of their cases are positive (the rest are
-    about the envelope), and only those store rows."""
+    """The imports, with three times the examples: few of their cases are positive (the
+    rest are about the envelope), and only those store rows (with issue 20's match modes
+    in the purchase orders' schema, twice gave 12 successes where 15 are asked)."""
     substitute_ids(case, seeded, RUN)
     nudge(case, seeded, RUN)
     _call(case, stack, http, _headers(seeded.user))

@@ -180,6 +180,7 @@ class World:
                     .replace("{delivery_id}", self.ids["webhook_delivery"])
                     .replace("{user_id}", self.ids["member"])
                     .replace("{invitation_id}", self.ids["invitation"])
+                    .replace("{purchase_order_id}", self.ids["purchase_order"])
                 )
         assert "{id}" not in path, f"no organization A id for {path}"
         return path
