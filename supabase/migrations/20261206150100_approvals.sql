@@ -426,7 +426,7 @@ begin
   create temporary table if not exists approval_recheck (
     id uuid primary key, status text, fingerprint text) on commit drop;
   perform 'PRAGMA:TABLE: approval_recheck (id uuid, status text, fingerprint text)';  -- its columns, for plpgsql_check (supabase db lint)
-  delete from pg_temp.approval_recheck;
+  truncate pg_temp.approval_recheck;
   insert into pg_temp.approval_recheck
   select vi.id, vi.status,
          (select pg_catalog.concat_ws('|', m.outcome, m.purchase_order_id, m.lines_total,
