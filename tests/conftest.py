@@ -3,6 +3,7 @@ platform SQL and every migration (or the server named by ``DATABASE_URL``)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import psycopg
@@ -26,6 +27,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         over_http = callspec is not None and callspec.params.get("any_api") == "http"
         if over_http or WHOLE_STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.whole_stack)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def main_thread_event_loop() -> Iterator[None]:
+    """The main thread's event loop, made and closed here. Without it, the first caller
+    of asyncio.get_event_loop() on the main thread (Mangum through a handler called in
+    process, a client library) made one implicitly that nobody closed; the next test to
+    set the thread's loop (asyncio.run, a test's own loop) dropped it, and the garbage
+    collector reported "unclosed event loop" during whichever test ran then."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 @pytest.fixture(scope="session")
