@@ -42,6 +42,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from shared import db
+from shared.parties import attach_parties, attach_parties_many
 
 BUSINESS_COLUMNS = (
     "business_name,business_email,business_phone,business_address,city,state,zip_code,"
@@ -90,6 +91,16 @@ def _shaped(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _with_parties(client: Any, organization_id: UUID | str, document: Any) -> dict[str, Any] | None:
+    """The shaped document with ``seller`` and ``buyer`` (shared/parties.py: one RPC; the
+    business block's sealed tax id and payment instructions opened), or ``None``."""
+    if not isinstance(document, dict):
+        return None
+    document = _shaped(document)
+    document.setdefault("organization_id", str(organization_id))
+    return attach_parties(client, document)
+
+
 def load_invoice_document(
     client: Any, organization_id: UUID | str, invoice_id: UUID | str
 ) -> dict[str, Any] | None:
@@ -100,7 +111,7 @@ def load_invoice_document(
         "invoice_document",
         {"organization_id": str(organization_id), "invoice_id": str(invoice_id)},
     )
-    return _shaped(document) if isinstance(document, dict) else None
+    return _with_parties(client, organization_id, document)
 
 
 def load_invoice_documents(
@@ -115,7 +126,10 @@ def load_invoice_documents(
     )
     if not isinstance(documents, dict):
         return {}
-    return {key: _shaped(value) for key, value in documents.items() if isinstance(value, dict)}
+    shaped = {key: _shaped(value) for key, value in documents.items() if isinstance(value, dict)}
+    for value in shaped.values():
+        value.setdefault("organization_id", str(organization_id))
+    return attach_parties_many(client, organization_id, shaped)
 
 
 def load_quote_document(
@@ -128,7 +142,7 @@ def load_quote_document(
         "quote_document",
         {"organization_id": str(organization_id), "quote_id": str(quote_id)},
     )
-    return _shaped(document) if isinstance(document, dict) else None
+    return _with_parties(client, organization_id, document)
 
 
 def load_credit_note_document(
@@ -143,7 +157,7 @@ def load_credit_note_document(
         "credit_note_pdf_document",
         {"organization_id": str(organization_id), "credit_note_id": str(credit_note_id)},
     )
-    return _shaped(document) if isinstance(document, dict) else None
+    return _with_parties(client, organization_id, document)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
