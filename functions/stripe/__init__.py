@@ -4,7 +4,8 @@ Two functions (serverless.yml), so no route lends another its permissions:
 ``stripeApi`` (``api.py``: the account, connected by admins, and the events needing
 attention; kms:GenerateDataKey to seal the keys) and ``stripePayments``
 (``payments.py``: the client page's Pay button and Stripe's webhook, without login, as
-anon through narrow SQL functions that answer ciphertexts; kms:Decrypt to open them).
+the database role ``payment_processor`` through narrow SQL functions that answer
+ciphertexts, shared/stripe_role.py; kms:Decrypt to open them).
 """
 
 from __future__ import annotations

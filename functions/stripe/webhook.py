@@ -1,10 +1,12 @@
 """POST /api/webhooks/stripe/{endpoint}: the account's events from Stripe (no login; the
 endpoint token in the path says whose, Stripe's signature says it is Stripe).
 
-The signature is verified by Stripe's library (stripe.Webhook.construct_event, a
-5-minute tolerance: a wrong signature or an old timestamp is 400), then the event goes,
-as anon with the MAC of the account's handler key (no HTTP function holds the service
-role), to public.handle_stripe_event, which handles it once by its id in one transaction with its
+The endpoint's sealed signing secret is read as ``payment_processor`` (a role of its own
+with a token this function mints, shared/stripe_role.py; anon reads nothing sealed, and
+no HTTP function holds the service role). The signature is verified by Stripe's library
+(stripe.Webhook.construct_event, a 5-minute tolerance: a wrong signature or an old
+timestamp is 400), then the event goes, with the MAC of the account's handler key, to
+public.handle_stripe_event, which handles it once by its id in one transaction with its
 effect (migration 20261206130200_stripe.sql): a second delivery answers "duplicate".
 Whatever the event asks, the answer is 200 once it is stored (a payment the invoice
 cannot take is kept as needing attention), so Stripe stops retrying; a database or KMS
@@ -23,7 +25,7 @@ import stripe
 from fastapi import APIRouter, Depends, Header, Path, Request
 
 from functions.stripe import error_responses
-from shared import db, stripe_keys
+from shared import db, stripe_keys, stripe_role
 from shared.errors import ApiError
 from shared.settings import Settings, get_settings
 
@@ -55,7 +57,8 @@ async def stripe_webhook(
     if not _ENDPOINT.match(endpoint):
         raise _unknown()
     payload = await request.body()
-    client = db.rest(settings)  # anon: the narrow functions of migration 20261206130200
+    # payment_processor: the narrow functions of migrations 20261206130200 and 170100
+    client = stripe_role.client(settings)
     account = db.rpc(client, "stripe_webhook_account", {"endpoint_token": endpoint})
     if not isinstance(account, dict):
         raise _unknown()

@@ -103,15 +103,10 @@ select is_empty(
          'portal_open(text,text,text,integer,integer,integer)',
          'portal_decide_quote(text,text,text,integer,integer,integer)',
          'private.portal_open(text,text,text,integer,integer,integer)',
-         'private.portal_decide_quote(text,text,text,integer,integer,integer)',
-         -- the Pay button and Stripe's webhook (migration 20261206130200)
-         'portal_checkout(text,text,integer,integer,integer)',
-         'private.portal_checkout(text,text,integer,integer,integer)',
-         'stripe_webhook_account(text)',
-         'private.stripe_webhook_account(text)',
-         'handle_stripe_event(text,text,text)',
-         'private.handle_stripe_event(text,text,text)') $$,
-  'anon can execute no function in public or private but the client page''s and Stripe''s'
+         'private.portal_decide_quote(text,text,text,integer,integer,integer)')
+       -- (the Pay button's and Stripe's webhook's are payment_processor's since
+       -- migration 20261206170100: pgTAP 930) $$,
+  'anon can execute no function in public or private but the client page''s'
 );
 
 -- Tables ----------------------------------------------------------------------
