@@ -14,6 +14,9 @@ An insert into ``realtime.messages`` is a broadcast from the database.
 
 The slot is temporary, as Realtime's: when PostgreSQL restarts, the feed makes a new one;
 what was committed meanwhile is not delivered, and subscribers are told (system messages).
+A subscription counts as live (its "Subscribed to PostgreSQL") only once a poll of the slot
+begun after it was registered has succeeded: the slot that decodes the changes committed
+from then on exists, and the subscription is there when they are dispatched.
 """
 
 from __future__ import annotations
@@ -253,6 +256,10 @@ class Feed:
         self.tables: dict[int, Table] = {}
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._polls = 0  # polls of the slot begun (any slot of this feed)
+        self._polled = 0  # the number of the last poll that succeeded
+        self._progress = asyncio.Condition()  # _polled moved, or the feed stopped
+        self._wake = asyncio.Event()  # a subscription waits: poll now, not after the interval
         self._check: psycopg.AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()  # the check connection: one user at a time
         self.prepared: set[int] = set()  # tables whose check is prepared on it
@@ -266,14 +273,18 @@ class Feed:
     async def close(self) -> None:
         """Stops polling; the temporary slot goes with its session (start makes another)."""
         self.ready.clear()
-        if self._task is not None:
+        if self._task is not None:  # kept while it ends: a join meanwhile starts no other
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
-        if self._check is not None:
-            await self._check.close()
-            self._check = None
+        async with self._progress:
+            self._progress.notify_all()  # nothing waits for a poll that will not come
+        # Taken before the await: a join during the close may start the feed again, and
+        # the connection it makes then is its own, not to be dropped here.
+        check, self._check = self._check, None
+        if check is not None:
+            await check.close()
 
     # -- subscriptions ------------------------------------------------------------------
 
@@ -291,6 +302,19 @@ class Feed:
             finally:
                 await conn.rollback()
         self.subscriptions.extend(subs)
+        await self.live()
+
+    async def live(self) -> bool:
+        """Waits for a poll begun after this call to succeed (False: the feed stopped
+        first). Until then the slot may be gone unnoticed (PostgreSQL restarted, the
+        session ended): a change committed meanwhile would be lost, and the slot made
+        when the poller notices would not have it. After it, every change committed
+        reaches the subscriptions registered before the call, or they are told it did not."""
+        target = self._polls + 1
+        self._wake.set()
+        async with self._progress:
+            await self._progress.wait_for(lambda: self._polled >= target or self._task is None)
+        return self._polled >= target
 
     def unsubscribe(self, subs: list[Subscription]) -> None:
         self.subscriptions = [s for s in self.subscriptions if s not in subs]
@@ -455,6 +479,9 @@ class Feed:
             " 'proto_version', '1', 'publication_names', %s)"
         )
         while True:
+            self._wake.clear()
+            self._polls += 1
+            begun = self._polls
             await self._flush(conn)
             rows = await (await conn.execute(query, (self.slot, publications))).fetchall()
             changes: list[Change] = []
@@ -470,8 +497,13 @@ class Feed:
                     changes.append(change)
             if changes:
                 await self._dispatch(changes)
+            async with self._progress:
+                self._polled = begun
+                self._progress.notify_all()
             if not rows:
-                await asyncio.sleep(self.poll_interval)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wake.wait()
 
     async def _flush(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Decoding reads only flushed WAL: with synchronous_commit off (the test clusters)

@@ -629,6 +629,36 @@ def test_update_and_delete_payloads_as_realtime_sends_them(
     assert "record" not in delete
 
 
+def test_a_row_deleted_before_realtime_reads_its_insert_is_delivered_as_deleted_only(
+    client: Callable[..., Client], world: dict[str, str], database: Database
+) -> None:
+    """Realtime checks RLS for an insert or an update by selecting the row, by its primary
+    key, as the subscriber, when it reads the change (realtime.apply_rls's prepared
+    statement): a row deleted by then reaches no one as inserted or updated, only its
+    DELETE does. Written in one transaction, so the server reads the three after the
+    delete whatever the machine's load: what a client writing them back to back sees
+    whenever the server falls a few milliseconds behind."""
+    alice = client()
+    name = topic()
+    alice.subscribe(name, alice.token(world["alice"]), notes())
+    with psycopg.connect(admin_url(database.url)) as conn:
+        row = conn.execute(
+            "insert into public.rt_notes (org_id, body) values (%s, 'gone') returning id",
+            (world["org_a"],),
+        ).fetchone()
+        assert row is not None
+        conn.execute("update public.rt_notes set body = 'going' where id = %s", row)
+        conn.execute("delete from public.rt_notes where id = %s", row)
+    with psycopg.connect(admin_url(database.url), autocommit=True) as conn:
+        conn.execute(
+            "insert into public.rt_notes (org_id, body) values (%s, 'kept')", (world["org_a"],)
+        )
+    deleted = alice.event(name, "postgres_changes")["payload"]["data"]
+    assert (deleted["type"], deleted["old_record"]) == ("DELETE", {"id": row[0]})
+    kept = alice.event(name, "postgres_changes")["payload"]["data"]
+    assert (kept["type"], kept["record"]["body"]) == ("INSERT", "kept")
+
+
 def test_filters_and_events_select_the_changes(
     client: Callable[..., Client], world: dict[str, str], sql: Callable[..., None]
 ) -> None:
@@ -996,3 +1026,57 @@ def test_a_change_right_after_the_join_reply_is_delivered(
         system = c.event(name, "system")["payload"]
         assert system["message"] == "Subscribed to PostgreSQL"
         c.close()
+
+
+@pytest.mark.slow  # waits out one slowed poll (3 s)
+def test_subscribed_waits_for_the_slot_when_its_session_was_lost(
+    database: Database, world: dict[str, str], sql: Callable[..., None]
+) -> None:
+    """The feed's replication session ends between two polls (PostgreSQL restarted, the
+    backend terminated): the temporary slot goes with it, unnoticed until the next poll.
+    A join then must not be told "Subscribed to PostgreSQL" before a poll has found the
+    slot, or made a new one: a change committed right after the message would otherwise
+    come before the new slot and reach no one. The poller is slowed (a poll every 3 s
+    when idle) so that the server which answered at once lost that change every time."""
+    with own_server(database) as (realtime, target):
+        first, second = Client(target), Client(target)
+        token = first.token(world["alice"])
+        first.subscribe(topic(), token, notes(event="INSERT"))
+        realtime.feed.poll_interval = 3.0
+        time.sleep(0.2)  # the poller's short sleep is over: it is in a long one
+        with psycopg.connect(admin_url(database.url), autocommit=True) as conn:
+            row = conn.execute(
+                "select pg_terminate_backend(active_pid) from pg_replication_slots"
+                " where slot_name = %s",
+                (realtime.feed.slot,),
+            ).fetchone()
+        assert row == (True,)
+        name = topic()
+        second.subscribe(name, token, notes(event="INSERT"))
+        sql("insert into public.rt_notes (org_id, body) values (%s, 'right after')", world["org_a"])
+        data = second.event(name, "postgres_changes", timeout=10)["payload"]["data"]
+        assert data["record"]["body"] == "right after"
+        first.close()
+        second.close()
+
+
+@pytest.mark.slow  # fifty slots made and dropped (about 5 s)
+def test_a_join_while_the_feed_stops_misses_nothing_after_subscribed(
+    database: Database, world: dict[str, str], sql: Callable[..., None]
+) -> None:
+    """The feed stops once no channel remains (idle_stop), dropping its slot; a join that
+    arrives while it stops waits for the next slot. Fifty rounds of leave, join at about
+    the moment the stop runs, and a write right after "Subscribed to PostgreSQL"."""
+    with own_server(database, idle_stop=0.05) as (realtime, target):
+        token = Client(target).token(world["alice"])
+        for n in range(50):
+            c = Client(target)
+            name = topic()
+            c.subscribe(name, token, notes(event="INSERT"))
+            body = f"round {n}"
+            sql("insert into public.rt_notes (org_id, body) values (%s, %s)", world["org_a"], body)
+            data = c.event(name, "postgres_changes", timeout=10)["payload"]["data"]
+            assert data["record"]["body"] == body
+            c.close()
+            time.sleep(0.04 + (n % 5) * 0.005)  # around idle_stop: before, during, after
+        assert realtime.feed.subscriptions == []
