@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import pytest
 
-from shared.einvoice import model, ubl, validate
+from shared.einvoice import cii, model, profiles, ubl, validate
 from tests.einvoice.corpus import corpus
 
 CASES = corpus()
 
 
+XML_FORMATS = ["ubl", "xrechnung-ubl", "peppol", "cii", "xrechnung-cii", "facturx"]
+
+
 def write(case: model.Invoice, profile: str) -> bytes:
-    return ubl.to_ubl(case, profile)
+    if profiles.profile(profile).syntax == "ubl":
+        return ubl.to_ubl(case, profile)
+    return cii.to_cii(case, profile)
 
 
-@pytest.mark.parametrize("profile", ["ubl", "xrechnung-ubl", "peppol"])
+@pytest.mark.parametrize("profile", XML_FORMATS)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_corpus_validates(name: str, profile: str) -> None:
     findings = validate.validate(write(CASES[name], profile), profile)

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from shared.einvoice import model, ubl, validate
+from shared.einvoice import cii, model, ubl, validate
 from tests.einvoice.corpus import BUYER_FR, SELLER, corpus, invoice, line
 
 RULE_FILES = {
@@ -139,3 +139,31 @@ def test_each_rule_file_is_compiled_once_per_process() -> None:
     validate.validate(document, "xrechnung-ubl")
     for path, executable in compiled.items():
         assert validate._executables[path] is executable
+
+
+@pytest.mark.parametrize("profile", ["cii", "xrechnung-cii", "facturx"])
+def test_the_cii_rules_find_br_ae_02_too(profile: str) -> None:
+    document = cii.to_cii(reverse_charge_without_seller_vat_id(), profile)
+    findings = validate.validate(document, profile)
+    assert "BR-AE-02" in {finding.rule_id for finding in validate.fatal(findings)}
+
+
+def test_xrechnung_cii_without_buyer_reference_breaks_br_de_15() -> None:
+    case = replace(corpus()["standard-two-rates"], buyer_reference=None)
+    findings = validate.validate(cii.to_cii(case, "xrechnung-cii"), "xrechnung-cii")
+    assert "BR-DE-15" in {finding.rule_id for finding in validate.fatal(findings)}
+    assert validate.is_valid(validate.validate(cii.to_cii(case, "cii"), "cii"))
+
+
+def test_a_cii_document_breaking_the_xsd_is_refused() -> None:
+    document = cii.to_cii(corpus()["zero-rated"], "facturx").replace(
+        b"<ram:InvoiceCurrencyCode>", b"<ram:Bogus>x</ram:Bogus><ram:InvoiceCurrencyCode>"
+    )
+    findings = validate.validate(document, "facturx")
+    assert {finding.rule_id for finding in findings} == {"XSD"}
+
+
+def test_detect_profile_reads_cii_guidelines() -> None:
+    case = corpus()["zero-rated"]
+    assert validate.detect_profile(cii.to_cii(case, "xrechnung-cii")) == "xrechnung-cii"
+    assert validate.detect_profile(cii.to_cii(case, "facturx")) == "facturx"
