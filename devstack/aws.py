@@ -23,6 +23,11 @@ UPLOADS_EVENTS_QUEUE = "invoiceflow-uploads-events"
 # notifications' queue for the uploads worker.
 IMAGES_BUCKET = "invoiceflow-images"
 IMAGES_EVENTS_QUEUE = "invoiceflow-images-events"
+# Invoices in by email: SES's S3 action stores raw messages under inbound/ (tests and
+# `make dev` put them there the same way); its notifications' queue for the mail worker.
+INBOUND_BUCKET = "invoiceflow-inbound"
+INBOUND_EVENTS_QUEUE = "invoiceflow-inbound-events"
+INBOUND_EMAIL_DOMAIN = "inbound.invoiceflow.local"
 SENDER = "invoices@invoiceflow.local"
 # The KMS key of sensitive fields (shared/envelope.py) and the keyed hashes' key of the
 # local stage (a secret in AWS: serverless.yml's FIELD_HASH_KEY).
@@ -41,6 +46,7 @@ class Provisioned:
     webhook_queue_url: str = ""
     webhook_dead_letter_queue_url: str = ""
     images_events_queue_url: str = ""
+    inbound_events_queue_url: str = ""
 
     def bucket_events(self) -> dict[str, str]:
         """The queue carrying each bucket's notifications, by the names serverless.yml
@@ -55,6 +61,11 @@ class Provisioned:
             found |= {
                 "images": self.images_events_queue_url,
                 IMAGES_BUCKET: self.images_events_queue_url,
+            }
+        if self.inbound_events_queue_url:
+            found |= {
+                "inbound": self.inbound_events_queue_url,
+                INBOUND_BUCKET: self.inbound_events_queue_url,
             }
         return found
 
@@ -81,6 +92,8 @@ class Provisioned:
             "EMAIL_FROM": f"InvoiceFlow <{self.sender}>",
             "UPLOADS_BUCKET": self.uploads_bucket,
             "IMAGES_BUCKET": IMAGES_BUCKET,
+            "INBOUND_BUCKET": INBOUND_BUCKET,
+            "INBOUND_EMAIL_DOMAIN": INBOUND_EMAIL_DOMAIN,
             "WEBHOOK_QUEUE_URL": self.webhook_queue_url,
             "WEBHOOK_DEAD_LETTER_QUEUE_URL": self.webhook_dead_letter_queue_url,
             # Local receivers listen on 127.0.0.1 over plain HTTP (docs/integrations.md).
@@ -184,6 +197,24 @@ def provision(endpoint: str) -> Provisioned:
             "QueueConfigurations": [{"QueueArn": images_arn, "Events": ["s3:ObjectCreated:*"]}]
         },
     )
+    # Inbound mail: private, encrypted, its notifications to the worker's queue.
+    s3.create_bucket(Bucket=INBOUND_BUCKET)
+    s3.put_bucket_encryption(
+        Bucket=INBOUND_BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    inbound_events = sqs.create_queue(QueueName=INBOUND_EVENTS_QUEUE)["QueueUrl"]
+    inbound_arn = sqs.get_queue_attributes(QueueUrl=inbound_events, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=INBOUND_BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": inbound_arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
     ses = boto3.client(
         "ses",
         endpoint_url=endpoint,
@@ -212,4 +243,5 @@ def provision(endpoint: str) -> Provisioned:
         webhook_queue_url=webhook_queue,
         webhook_dead_letter_queue_url=webhook_dead,
         images_events_queue_url=images_events,
+        inbound_events_queue_url=inbound_events,
     )

@@ -67,6 +67,7 @@ class FunctionSpec:
     s3_bucket: str | None = None
     s3_event: str = "s3:ObjectCreated:*"
     s3_suffix: str = ""
+    s3_prefix: str = ""
     # The function's own environment (serverless.yml), literal values only: references
     # (${self:...}, ${ssm:...}) name what the local stack provides to every function.
     environment: tuple[tuple[str, str], ...] = ()
@@ -147,6 +148,11 @@ def load_functions(path: Path = SERVERLESS_YML) -> list[FunctionSpec]:
                 s3_event=str(s3_source.get("event", "s3:ObjectCreated:*")),
                 s3_suffix="".join(
                     str(rule.get("suffix", ""))
+                    for rule in s3_source.get("rules") or []
+                    if isinstance(rule, dict)
+                ),
+                s3_prefix="".join(
+                    str(rule.get("prefix", ""))
                     for rule in s3_source.get("rules") or []
                     if isinstance(rule, dict)
                 ),

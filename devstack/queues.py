@@ -195,6 +195,12 @@ def _event_matches(pattern: str, name: str) -> bool:
     return fnmatch.fnmatchcase(name, wanted) or name == wanted
 
 
+def _key_matches(spec: FunctionSpec, key: str) -> bool:
+    """The key suffix and prefix of the function's ``s3`` event rules."""
+    name = urllib.parse.unquote_plus(key)
+    return name.endswith(spec.s3_suffix) and name.startswith(spec.s3_prefix)
+
+
 class BucketEventPoller(QueuePoller):
     """Lambda's S3 trigger: moto sends the bucket's notifications to a queue (what moto's
     server can do), and this hands each notification's records whose event and key
@@ -213,9 +219,9 @@ class BucketEventPoller(QueuePoller):
                 record
                 for record in body.get("Records") or []
                 if _event_matches(self.spec.s3_event, str(record.get("eventName", "")))
-                and urllib.parse.unquote_plus(
-                    str(record.get("s3", {}).get("object", {}).get("key", ""))
-                ).endswith(self.spec.s3_suffix)
+                and _key_matches(
+                    self.spec, str(record.get("s3", {}).get("object", {}).get("key", ""))
+                )
             ]
             if not records:  # s3:TestEvent, or an object the rules leave out
                 continue

@@ -58,6 +58,10 @@ class Settings(BaseModel):
     # Logos and avatars (functions/uploads): presigned POSTs of <organization_id>/<kind>s/
     # <id>.upload, re-encoded beside it by the bucket's event (kept, unlike imports).
     images_bucket: str = "invoiceflow-images"
+    # Invoices in by email (functions/jobs/email_intake.py): SES stores raw messages in
+    # this bucket under inbound/; an organization's address is <token>@<this domain>.
+    inbound_bucket: str = "invoiceflow-inbound"
+    inbound_email_domain: str = "inbound.invoiceflow.local"
     app_url: str = "http://localhost:5173"  # the frontend, for links in emails
     # Outbound webhooks (docs/integrations.md): the delivery queue and its dead letters,
     # the tries and the back-off between them (base x 2^n s, at most an hour), the
