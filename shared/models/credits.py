@@ -21,7 +21,7 @@ from pydantic_core import PydanticCustomError
 from shared.fields import blank_to_none
 from shared.models import Input, Output
 from shared.models.delivery import SendRecipients
-from shared.models.invoices import Quantity
+from shared.models.invoices import Quantity, TaxBreakdownGroup, VatCategory
 from shared.models.payments import Amount, PaymentDate, PaymentMethod
 
 CreditNoteKind = Literal["whole", "lines", "amount"]
@@ -187,6 +187,10 @@ class CreditNoteItem(Output):
     quantity: Decimal
     rate: Decimal
     amount: Decimal
+    vat_category: VatCategory = Field(description="The invoice line's (effective) category")
+    tax_rate: Decimal = Field(description="The invoice line's (effective) rate")
+    tax_exemption_reason_code: str | None = None
+    tax_exemption_reason: str | None = None
 
 
 class CreditedInvoice(Output):
@@ -238,7 +242,13 @@ class CreditNote(_CreditNoteFields):
     """One credit note with its lines, its invoice as it is now and its client."""
 
     notes: str | None = None
+    default_vat_category: VatCategory | None = None
+    buyer_reference: str | None = Field(default=None, description="The invoice's (BT-10)")
+    purchase_order_reference: str | None = Field(default=None, description="The invoice's (BT-13)")
     items: list[CreditNoteItem]
+    tax_breakdown: list[TaxBreakdownGroup] = Field(
+        description="By (vat_category, tax_rate); the groups' tax sums to tax_amount"
+    )
     invoice: CreditedInvoice
     client: CreditNoteClient
 

@@ -14,7 +14,15 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from shared.fields import blank_to_none
 from shared.models import Input, Output
@@ -57,6 +65,129 @@ InvoiceNumber = Annotated[str, Field(min_length=1, max_length=50)]
 LongText = Annotated[str, Field(max_length=5000), AfterValidator(blank_to_none)]
 Position = Annotated[int, Field(ge=0, le=100_000)]
 
+# The tax model (docs/einvoicing.md, "Tax model"): UNCL5305 categories, VATEX reasons.
+VatCategory = Literal["S", "Z", "E", "AE", "K", "G", "O", "L", "M"]
+ZERO_RATED: tuple[str, ...] = ("Z", "E", "AE", "K", "G", "O")
+RATED: tuple[str, ...] = ("S", "L", "M")
+NEEDS_REASON: tuple[str, ...] = ("E", "AE", "K", "G", "O")
+ExemptionCode = Annotated[
+    str,
+    Field(
+        min_length=7,
+        max_length=50,
+        pattern=r"^VATEX-[A-Z0-9-]+$",
+        description="A VATEX code (CEF list), e.g. VATEX-EU-AE, VATEX-EU-IC, VATEX-EU-G",
+    ),
+]
+ExemptionReason = Annotated[str, Field(min_length=1, max_length=1000)]
+Reference = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _rule(category: str, number: str) -> str:
+    """EN 16931's identifier of a category's rule (K is IC, L is AF, M is AG)."""
+    prefix = {"K": "IC", "L": "AF", "M": "AG"}.get(category, category)
+    return f"BR-{prefix}-{number}"
+
+
+def line_tax_problem(
+    category: str | None,
+    rate: Decimal | None,
+    code: str | None,
+    reason: str | None,
+    *,
+    complete: bool = True,
+) -> tuple[str, str] | None:
+    """The field and the rule a line's tax fields break, or None: the SQL's
+    private.line_tax_problem. ``complete=False`` (a patch of a stored line) leaves out
+    what needs the stored fields (a reason required)."""
+    if category in ZERO_RATED and rate is not None and rate != 0:
+        return "tax_rate", f"must be 0 for category {category} ({_rule(category, '05')})"
+    if category in RATED and rate is not None and rate == 0:
+        return "tax_rate", f"must be above 0 for category {category} ({_rule(category, '05')})"
+    if complete and category in NEEDS_REASON and code is None and reason is None:
+        return (
+            "tax_exemption_reason",
+            f"required for category {category} ({_rule(category, '10')})",
+        )
+    if category is not None and category not in NEEDS_REASON and (code or reason):
+        field = "tax_exemption_reason_code" if code else "tax_exemption_reason"
+        return field, f"not allowed for category {category} ({_rule(category, '10')})"
+    return None
+
+
+class LineTax(Input):
+    """A line's tax fields (EN 16931): left out, the document's (its ``tax_rate``, and
+    category S for a rate above 0, else its ``default_vat_category`` or Z)."""
+
+    vat_category: VatCategory | None = Field(
+        default=None,
+        description=(
+            "UNCL5305: S standard, Z zero rated, E exempt, AE reverse charge, K intra-community, "
+            "G export, O outside the scope of VAT, L IGIC, M IPSI. Default: the document's"
+        ),
+    )
+    tax_rate: TaxRate | None = Field(
+        default=None,
+        description="Percent; default: the document's tax_rate (0 for Z, E, AE, K, G, O)",
+    )
+    tax_exemption_reason_code: ExemptionCode | None = None
+    tax_exemption_reason: ExemptionReason | None = Field(
+        default=None,
+        description="Required (or the code) for E, AE, K, G, O; refused for S, Z, L, M",
+    )
+
+    @model_validator(mode="after")
+    def _tax_rules(self) -> LineTax:
+        problem = line_tax_problem(
+            self.vat_category,
+            self.tax_rate,
+            self.tax_exemption_reason_code,
+            self.tax_exemption_reason,
+            complete=self._complete_line(),
+        )
+        if problem is not None:
+            field, message = problem
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("tax_rule", message),
+                        loc=(field,),
+                        input=getattr(self, field),
+                    )
+                ],
+            )
+        return self
+
+    def _complete_line(self) -> bool:
+        return True
+
+
+def refuse_standard_lines_without_rate(
+    items: list[Any], document_rate: Decimal | None, what: str
+) -> None:
+    """A line of S, L or M taking the document's rate needs one above 0 (BR-S-05)."""
+    if document_rate is None or document_rate != 0:
+        return
+    for index, item in enumerate(items):
+        category = getattr(item, "vat_category", None)
+        if category in RATED and getattr(item, "tax_rate", None) is None:
+            raise ValidationError.from_exception_data(
+                what,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "tax_rule",
+                            "category {category} needs a rate above 0 ({rule}) and the "
+                            "document's tax_rate is 0",
+                            {"category": category, "rule": _rule(category, "05")},
+                        ),
+                        loc=("items", index, "tax_rate"),
+                        input=None,
+                    )
+                ],
+            )
+
 
 def _due_not_before_issue(due: dt.date | None, info: ValidationInfo) -> dt.date | None:
     issued = info.data.get("issue_date")
@@ -70,7 +201,7 @@ def _due_not_before_issue(due: dt.date | None, info: ValidationInfo) -> dt.date 
 # =============================================================================
 
 
-class NewInvoiceItem(Input):
+class NewInvoiceItem(LineTax):
     """A line of a new invoice; its amount is the database's (quantity x rate, rounded)."""
 
     description: Description
@@ -95,6 +226,14 @@ class InvoiceCreate(Input):
     terms: LongText | None = None
     payment_instructions: LongText | None = None
     template: Template | None = None
+    default_vat_category: VatCategory | None = Field(
+        default=None,
+        description="The category of lines naming none (O: outside VAT): docs/einvoicing.md",
+    )
+    buyer_reference: Reference | None = Field(
+        default=None, description="BT-10 (XRechnung's Leitweg-ID); default: the client's"
+    )
+    purchase_order_reference: Reference | None = Field(default=None, description="BT-13")
     items: list[NewInvoiceItem] = Field(min_length=1, max_length=MAX_ITEMS)
 
     _due = field_validator("due_date")(_due_not_before_issue)
@@ -103,6 +242,7 @@ class InvoiceCreate(Input):
     def _custom_terms_need_a_date(self) -> InvoiceCreate:
         if self.payment_terms == "custom" and self.due_date is None:
             raise ValueError("custom payment terms need a due_date")
+        refuse_standard_lines_without_rate(self.items, self.tax_rate, type(self).__name__)
         return self
 
     def invoice_json(self) -> dict[str, Any]:
@@ -114,7 +254,7 @@ class InvoiceCreate(Input):
         return [item.to_json() for item in self.items]
 
 
-class InvoiceItemChange(Input):
+class InvoiceItemChange(LineTax):
     """An item in PUT /api/invoices/{id}.
 
     Without ``id``: a new item (description, quantity and rate required). With ``id``:
@@ -129,6 +269,10 @@ class InvoiceItemChange(Input):
         default=None, description="patch mode: the item's place (replace mode: list order)"
     )
     delete: bool = Field(default=False, alias="_delete")
+
+    def _complete_line(self) -> bool:
+        # A change to a stored item: the database holds what it does not give.
+        return self.id is None
 
     @field_validator("description", "quantity", "rate", "position", "delete", mode="before")
     @classmethod
@@ -191,6 +335,9 @@ class InvoiceUpdate(Input):
     terms: LongText | None = None
     payment_instructions: LongText | None = None
     template: Template | None = None
+    default_vat_category: VatCategory | None = None
+    buyer_reference: Reference | None = None
+    purchase_order_reference: Reference | None = None
     items_mode: ItemsMode = Field(
         default="replace",
         description="replace: `items` is the whole new list; patch: only the listed items change",
@@ -243,8 +390,26 @@ class InvoiceItem(Output):
     quantity: Decimal
     rate: Decimal
     amount: Decimal = Field(description="quantity x rate, rounded half-up to the currency")
+    vat_category: VatCategory = Field(description="Effective: the line's or the document's")
+    tax_rate: Decimal = Field(description="Effective: the line's or the document's")
+    tax_exemption_reason_code: str | None = None
+    tax_exemption_reason: str | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class TaxBreakdownGroup(Output):
+    """One VAT breakdown group (EN 16931 BG-23): the lines of one category and rate, their
+    share of the discount, the taxable amount and its tax rounded at the currency."""
+
+    vat_category: VatCategory
+    tax_rate: Decimal
+    line_net_total: Decimal
+    allowance_amount: Decimal = Field(description="The group's share of the discount")
+    taxable_amount: Decimal
+    tax_amount: Decimal
+    tax_exemption_reason_code: str | None = None
+    tax_exemption_reason: str | None = None
 
 
 class InvoicePayment(Output):
@@ -331,6 +496,12 @@ class Invoice(_InvoiceFields):
     notes: str | None = None
     terms: str | None = None
     payment_instructions: str | None = None
+    default_vat_category: VatCategory | None = None
+    buyer_reference: str | None = None
+    purchase_order_reference: str | None = None
     client: InvoiceClient
     items: list[InvoiceItem]
+    tax_breakdown: list[TaxBreakdownGroup] = Field(
+        description="By (vat_category, tax_rate); the groups' tax sums to tax_amount"
+    )
     payments: list[InvoicePayment]

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from shared.models import Input, Output
 from shared.models.common import Day
@@ -27,11 +27,16 @@ from shared.models.invoices import (
     Invoice,
     InvoiceClient,
     InvoiceStatus,
+    LineTax,
     LongText,
     Quantity,
     Rate,
+    Reference,
+    TaxBreakdownGroup,
     TaxRate,
     Template,
+    VatCategory,
+    refuse_standard_lines_without_rate,
 )
 
 QuoteStatus = Literal["draft", "sent", "accepted", "declined", "expired", "converted"]
@@ -50,7 +55,7 @@ def _valid_not_before_issue(valid: dt.date | None, info: ValidationInfo) -> dt.d
 # =============================================================================
 
 
-class QuoteItemInput(Input):
+class QuoteItemInput(LineTax):
     """A line of a quote; its amount is the database's (quantity x rate, rounded)."""
 
     description: Description
@@ -71,9 +76,21 @@ class QuoteCreate(Input):
     notes: LongText | None = None
     terms: LongText | None = None
     template: Template | None = None
+    default_vat_category: VatCategory | None = None
+    buyer_reference: Reference | None = Field(
+        default=None, description="BT-10, copied to the invoice"
+    )
+    purchase_order_reference: Reference | None = Field(
+        default=None, description="BT-13, copied to the invoice"
+    )
     items: list[QuoteItemInput] = Field(min_length=1, max_length=MAX_ITEMS)
 
     _valid = field_validator("valid_until")(_valid_not_before_issue)
+
+    @model_validator(mode="after")
+    def _standard_lines_have_a_rate(self) -> QuoteCreate:
+        refuse_standard_lines_without_rate(self.items, self.tax_rate, type(self).__name__)
+        return self
 
     def quote_json(self) -> dict[str, Any]:
         """The fields given (the database fills in the organization's defaults)."""
@@ -111,6 +128,9 @@ class QuoteUpdate(Input):
     notes: LongText | None = None
     terms: LongText | None = None
     template: Template | None = None
+    default_vat_category: VatCategory | None = None
+    buyer_reference: Reference | None = None
+    purchase_order_reference: Reference | None = None
     items: list[QuoteItemInput] | None = Field(
         default=None, min_length=1, max_length=MAX_ITEMS, description="The whole new list"
     )
@@ -143,6 +163,10 @@ class QuoteItem(Output):
     quantity: Decimal
     rate: Decimal
     amount: Decimal = Field(description="quantity x rate, rounded half-up to the currency")
+    vat_category: VatCategory = Field(description="Effective: the line's or the quote's")
+    tax_rate: Decimal = Field(description="Effective: the line's or the quote's")
+    tax_exemption_reason_code: str | None = None
+    tax_exemption_reason: str | None = None
 
 
 class QuoteInvoice(Output):
@@ -198,8 +222,14 @@ class Quote(_QuoteFields):
     created_by: UUID | None = None
     notes: str | None = None
     terms: str | None = None
+    default_vat_category: VatCategory | None = None
+    buyer_reference: str | None = None
+    purchase_order_reference: str | None = None
     client: InvoiceClient
     items: list[QuoteItem]
+    tax_breakdown: list[TaxBreakdownGroup] = Field(
+        description="By (vat_category, tax_rate); the groups' tax sums to tax_amount"
+    )
     invoice: QuoteInvoice | None = None
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from shared.models import Input, Output
 from shared.models.common import Day
@@ -24,8 +24,11 @@ from shared.models.invoices import (
     LongText,
     NewInvoiceItem,
     PaymentTerms,
+    Reference,
     TaxRate,
     Template,
+    VatCategory,
+    refuse_standard_lines_without_rate,
 )
 
 Frequency = Literal["monthly", "quarterly", "annually"]
@@ -73,6 +76,13 @@ class _Schedule(Input):
     payment_instructions: LongText | None = None
     template: Template | None = None
     auto_send: bool | None = None
+    default_vat_category: VatCategory | None = None
+    buyer_reference: Reference | None = Field(
+        default=None, description="BT-10 of its invoices; default: the client's"
+    )
+    purchase_order_reference: Reference | None = Field(
+        default=None, description="BT-13 of its invoices"
+    )
 
     # Each check names its field (declared after the fields it compares with).
     @field_validator("interval_unit")
@@ -135,6 +145,11 @@ class RecurringProfileCreate(_Schedule):
     client_id: UUID
     items: list[NewInvoiceItem] = Field(min_length=1, max_length=MAX_ITEMS)
 
+    @model_validator(mode="after")
+    def _standard_lines_have_a_rate(self) -> RecurringProfileCreate:
+        refuse_standard_lines_without_rate(self.items, self.tax_rate, type(self).__name__)
+        return self
+
     def items_json(self) -> list[dict[str, Any]]:
         return [item.to_json() for item in self.items]
 
@@ -185,6 +200,10 @@ class RecurringItem(Output):
     quantity: Decimal
     rate: Decimal
     amount: Decimal
+    vat_category: VatCategory = Field(description="Effective: the line's or the profile's")
+    tax_rate: Decimal = Field(description="Effective: the line's or the profile's")
+    tax_exemption_reason_code: str | None = None
+    tax_exemption_reason: str | None = None
 
 
 class RecurringClient(Output):
@@ -245,6 +264,9 @@ class RecurringProfile(_ProfileFields):
     terms: str | None = None
     payment_instructions: str | None = None
     template: Template
+    default_vat_category: VatCategory | None = None
+    buyer_reference: str | None = None
+    purchase_order_reference: str | None = None
     paused_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
     subtotal: Decimal
