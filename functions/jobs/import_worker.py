@@ -1,4 +1,6 @@
-"""The CSV import: invoked by the uploads bucket's ``ObjectCreated`` event (no HTTP).
+"""The CSV and e-invoice import: invoked by the uploads bucket's ``ObjectCreated`` event
+(no HTTP). The file is read by its content: a PDF or XML is an e-invoice (one vendor
+invoice: shared/reconciliation/ingest/einvoice.py), anything else a CSV file.
 
 For each record of the event: the batch is found by its S3 key and claimed once
 (``claim_import_upload``: a redelivered event, or a second record of the same key, finds
@@ -30,7 +32,7 @@ from shared import aws, db
 from shared.errors import ApiError
 from shared.log import get_logger
 from shared.reconciliation import imports
-from shared.reconciliation.ingest import MAX_FILE_BYTES, parse_csv
+from shared.reconciliation.ingest import MAX_FILE_BYTES, Parsed, RowError, parse_csv
 from shared.settings import get_settings
 
 
@@ -87,12 +89,7 @@ def import_object(client: Any, bucket: str, key: str, size: int | None) -> dict[
             _release(client, batch_id, _too_large(len(data)), retry=False)
             return {"key": key, "outcome": "failed", "batch_id": batch_id}
         read = time.perf_counter()
-        parsed = parse_csv(
-            data,
-            batch["kind"],
-            policy=batch["policy"],
-            date_order=batch.get("requested_date_order"),
-        )
+        parsed = _parse(data, batch, key)
         validated = time.perf_counter()
         db.rpc(
             client,
@@ -152,6 +149,39 @@ def import_object(client: Any, bucket: str, key: str, size: int | None) -> dict[
             "total": round(matched - started, 3),
         },
     }
+
+
+def _einvoice_content(data: bytes) -> bool:
+    """A PDF, or XML (after a BOM and blanks): an e-invoice, whatever the key's suffix
+    (a CSV file never starts with ``<``)."""
+    head = data[:1024]
+    if head.lstrip().startswith(b"%PDF-"):
+        return True
+    for bom, encoding in (
+        (b"\xef\xbb\xbf", "utf-8"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"),
+    ):
+        if head.startswith(bom):
+            return head[len(bom) :].decode(encoding, "ignore").lstrip().startswith("<")
+    return head.lstrip().startswith(b"<")
+
+
+def _parse(data: bytes, batch: dict[str, Any], key: str) -> Parsed:
+    """The file read by its content: an e-invoice (UBL or CII XML, a Factur-X / ZUGFeRD
+    PDF; shared/reconciliation/ingest/einvoice.py) or a CSV file."""
+    kind = batch["kind"]
+    if _einvoice_content(data):
+        name = str(batch.get("file_name") or key.rsplit("/", 1)[-1])
+        if kind != "vendor_invoices":
+            message = f"{name} is an e-invoice (XML or PDF): import it as vendor invoices"
+            return Parsed(kind, [], [RowError(0, None, None, message)], 0)
+        from shared.reconciliation.ingest.einvoice import parse_einvoice  # noqa: PLC0415
+
+        return parse_einvoice(data, name)
+    return parse_csv(
+        data, kind, policy=batch["policy"], date_order=batch.get("requested_date_order")
+    )
 
 
 def _match(client: Any, organization_id: str, kind: str, batch_id: str) -> dict[str, Any]:

@@ -9,12 +9,28 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.models import Input, Output
 from shared.models.common import Page
 from shared.models.reconciliation import MatchSummary
 from shared.reconciliation.ingest import MAX_FILE_BYTES, DateOrder, Kind, Policy
+
+# What an import upload may be (docs/api.md, "E-invoices in").
+UploadContentType = Literal["text/csv", "application/xml", "text/xml", "application/pdf"]
+
+
+def upload_content_type(file_name: str, given: str | None) -> str:
+    """The upload's content type: the one given, else the file name's suffix's."""
+    if given:
+        return given
+    lowered = file_name.lower()
+    if lowered.endswith(".xml"):
+        return "application/xml"
+    if lowered.endswith(".pdf"):
+        return "application/pdf"
+    return "text/csv"
+
 
 # =============================================================================
 # Requests
@@ -39,6 +55,23 @@ class ImportCreate(Input):
         le=MAX_FILE_BYTES,
         description="the file's size in bytes: when given, the URL accepts only that size",
     )
+    content_type: UploadContentType | None = Field(
+        default=None,
+        description="text/csv, or an e-invoice (vendor invoices only): application/xml or "
+        "text/xml (UBL, CII), application/pdf (Factur-X / ZUGFeRD); default: from the file "
+        "name's suffix (.xml, .pdf), else text/csv",
+    )
+
+    @model_validator(mode="after")
+    def _e_invoices_are_vendor_invoices(self) -> ImportCreate:
+        if (
+            self.kind != "vendor_invoices"
+            and upload_content_type(self.file_name, self.content_type) != "text/csv"
+        ):
+            raise ValueError(
+                "an XML or PDF file is an e-invoice: import it as kind vendor_invoices"
+            )
+        return self
 
 
 # =============================================================================

@@ -42,6 +42,11 @@ def store(
     batch_id: UUID | str | None = None,
 ) -> dict[str, Any]:
     """One RPC call stores the whole batch (or nothing); returns its report."""
+    if any("vendor_tax_id" in document for document in parsed.documents):
+        # E-invoices name the seller's VAT id: only its keyed hash and seal are sent.
+        from shared.reconciliation.ingest.einvoice import seal_vendor_tax_ids  # noqa: PLC0415
+
+        seal_vendor_tax_ids(parsed, str(organization_id))
     report: dict[str, Any] = db.rpc(
         client,
         RPC[parsed.kind],

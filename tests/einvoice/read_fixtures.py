@@ -39,6 +39,7 @@ class FixtureInvoice:
     seller_country: str = "DE"
     buyer_name: str = "Demo Design Studio"
     buyer_country: str = "DE"
+    buyer_vat: str | None = None
     po_number: str | None = "PO-4711"
     buyer_reference: str | None = "04011000-12345-03"
     lines: list[FixtureLine] = field(
@@ -150,7 +151,13 @@ def ubl(inv: FixtureInvoice, *, credit_note: bool = False) -> bytes:
         "<cac:PostalAddress><cbc:CityName>Hamburg</cbc:CityName>"
         f"<cac:Country><cbc:IdentificationCode>{inv.buyer_country}</cbc:IdentificationCode>"
         "</cac:Country></cac:PostalAddress>"
-        f"<cac:PartyLegalEntity><cbc:RegistrationName>{_e(inv.buyer_name)}</cbc:RegistrationName>"
+        + (
+            f"<cac:PartyTaxScheme><cbc:CompanyID>{_e(inv.buyer_vat)}</cbc:CompanyID>"
+            "<cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>"
+            if inv.buyer_vat
+            else ""
+        )
+        + f"<cac:PartyLegalEntity><cbc:RegistrationName>{_e(inv.buyer_name)}</cbc:RegistrationName>"
         "</cac:PartyLegalEntity></cac:Party></cac:AccountingCustomerParty>"
     )
     if credit_note:
@@ -282,7 +289,13 @@ def cii(inv: FixtureInvoice, *, guideline: str = "urn:cen.eu:en16931:2017") -> b
         f"<ram:BuyerTradeParty><ram:Name>{_e(inv.buyer_name)}</ram:Name>"
         "<ram:PostalTradeAddress><ram:CityName>Hamburg</ram:CityName>"
         f"<ram:CountryID>{inv.buyer_country}</ram:CountryID></ram:PostalTradeAddress>"
-        "</ram:BuyerTradeParty>"
+        + (
+            f'<ram:SpecifiedTaxRegistration><ram:ID schemeID="VA">{_e(inv.buyer_vat)}</ram:ID>'
+            "</ram:SpecifiedTaxRegistration>"
+            if inv.buyer_vat
+            else ""
+        )
+        + "</ram:BuyerTradeParty>"
         + (
             f"<ram:BuyerOrderReferencedDocument><ram:IssuerAssignedID>{_e(inv.po_number)}"
             "</ram:IssuerAssignedID></ram:BuyerOrderReferencedDocument>"

@@ -12,9 +12,10 @@ of it is stored.
 The mapping (EN 16931 terms):
 
 - vendor: the seller (BT-27 name, BT-31 VAT id). The VAT id never reaches the database in
-  clear: `seal_vendor_tax_ids` turns it into the keyed hash the vendors are matched by
-  (shared/reconciliation/vendor_tax_ids.py) and a KMS seal for a vendor the import creates;
-  `shared.reconciliation.imports.store` calls it.
+  clear: `parse_einvoice` adds its keyed hash, what the vendors are matched by
+  (shared/reconciliation/vendor_tax_ids.py), and `seal_vendor_tax_ids` (which
+  `shared.reconciliation.imports.store` calls) replaces the clear value with the KMS seal a
+  vendor the import creates gets. A caller that stores otherwise calls it first.
 - invoice: BT-1 number, BT-2 date, BT-9 due date, BT-5 currency, BT-13 purchase order
   reference (-> ``po_number`` when it fits its 50 characters, which matching reads), BT-10
   buyer reference, BT-22 notes; totals BT-106 (``subtotal``), BT-110 (``tax_amount``),
@@ -90,6 +91,7 @@ def parse_einvoice(data: bytes, filename: str, *, row: int = 0, validate: bool =
                 )
             )
         return Parsed("vendor_invoices", [], errors, 1)
+    _hash_vendor_tax_id(document)
     document["index"] = row
     document["rows"] = [row]
     for line in document["lines"]:
@@ -132,7 +134,18 @@ def _validate(xml: bytes) -> list[Rejection]:
     elif profile == "facturx":
         profile = "en16931-cii"
     findings = rules.fatal(rules.validate(xml, profile))
-    return [Rejection(f.rule_id, f.message, f.location or None) for f in findings]
+    return [
+        Rejection(f.rule_id, _without_id(f.rule_id, f.message), f.location or None)
+        for f in findings
+    ]
+
+
+def _without_id(rule_id: str, message: str) -> str:
+    """The rule's message without the id it repeats (``[BR-CO-15]-The Invoice ...``)."""
+    for prefix in (f"[{rule_id}]-", f"[{rule_id}] -", f"[{rule_id}]"):
+        if message.startswith(prefix):
+            return message[len(prefix) :].strip()
+    return message
 
 
 def _money(value: Decimal) -> str:
@@ -302,6 +315,22 @@ def to_document(invoice: model.Invoice) -> dict[str, Any]:  # noqa: PLR0912, PLR
     }
 
 
+def _hash_vendor_tax_id(document: dict[str, Any]) -> None:
+    """The keyed hash of the seller's VAT id, what vendors are found by (it needs no
+    organization: `seal_vendor_tax_ids` adds the seal a new vendor gets). Without the
+    stage's FIELD_HASH_KEY the document is matched by name only."""
+    clear = document.get("vendor_tax_id")
+    if not clear:
+        return
+    from shared import envelope  # noqa: PLC0415
+    from shared.reconciliation import vendor_tax_ids  # noqa: PLC0415
+
+    try:
+        document["vendor_tax_id_hash"] = vendor_tax_ids.lookup_hash(clear)
+    except envelope.EnvelopeError:
+        return
+
+
 def seal_vendor_tax_ids(parsed: Parsed, organization_id: str) -> Parsed:
     """The documents' clear ``vendor_tax_id`` replaced by ``vendor_tax_id_hash`` (what the
     vendors are matched by) and ``vendor_tax_id_sealed`` (a vendor the import creates gets
@@ -310,7 +339,7 @@ def seal_vendor_tax_ids(parsed: Parsed, organization_id: str) -> Parsed:
 
     for document in parsed.documents:
         clear = document.pop("vendor_tax_id", None)
-        if not clear or document.get("vendor_tax_id_hash"):
+        if not clear or document.get("vendor_tax_id_sealed"):
             continue
         columns = vendor_tax_ids.columns(str(organization_id), clear)
         document["vendor_tax_id_hash"] = columns["tax_id_hash"]
