@@ -86,7 +86,7 @@ def run(events: int) -> dict[str, Any]:
             org, sealed = conn.execute(
                 "select organization_id::text, webhook_secret_sealed from private.stripe_accounts"
             ).fetchall()[0]
-            secret = stripe_keys.unseal(sealed, org)
+            secret = stripe_keys.unseal(sealed, org, "webhook_secret_sealed")
             client = conn.execute(
                 "insert into public.clients (organization_id, company_name, currency)"
                 " values (%s, 'Bench Stripe', 'USD') returning id::text",

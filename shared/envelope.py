@@ -169,9 +169,11 @@ def _remember(wrapped: bytes, clear: bytes) -> None:
         _opened.popitem(last=False)
 
 
-def seal(value: str, *, context: str) -> Sealed:
-    """``value`` encrypted under a KMS data key, bound to ``context``."""
-    wanted = key_id()
+def seal(value: str, *, context: str, key: str | None = None) -> Sealed:
+    """``value`` encrypted under a KMS data key, bound to ``context``; the data key is
+    made under ``key`` (an id, ARN or alias) when given, else under `key_id` (the
+    Stripe secrets have a KMS key of their own: shared/stripe_keys.py)."""
+    wanted = key or key_id()
     with _lock:
         data_key = _data_key(wanted)
         clear, wrapped, arn = data_key.clear, data_key.wrapped, data_key.arn

@@ -79,4 +79,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     new_key = (event or {}).get("rewrap_to") if isinstance(event, dict) else None
     if new_key:
         return job.finish(_rewrap(job, str(new_key)))
-    return job.finish(_seal(job))
+    # Stripe secrets in stripe_keys' first format, sealed again (migration 20261206170100)
+    from shared import stripe_keys  # noqa: PLC0415
+
+    return job.finish({**_seal(job), **stripe_keys.reseal_accounts(job)})

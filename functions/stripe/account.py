@@ -75,9 +75,9 @@ async def connect_stripe_account(ctx: Admin, body: StripeAccountConnect) -> Stri
         raise stripe_api.failure(error) from None
     handler_key = secrets.token_hex(32)
     try:
-        sealed_key = stripe_keys.seal(body.secret_key, org)
-        sealed_secret = stripe_keys.seal(webhook_secret, org)
-        sealed_handler = stripe_keys.seal(handler_key, org)
+        sealed_key = stripe_keys.seal(body.secret_key, org, "secret_key_sealed")
+        sealed_secret = stripe_keys.seal(webhook_secret, org, "webhook_secret_sealed")
+        sealed_handler = stripe_keys.seal(handler_key, org, "handler_key_sealed")
     except Exception:
         raise ApiError(
             503,

@@ -119,7 +119,7 @@ def _checkout(
     if not sealed:
         raise ApiError(422, "rule_violation", "nothing is payable online on this page")
     try:
-        secret = stripe_keys.unseal(sealed, org)
+        secret = stripe_keys.unseal(sealed, org, "secret_key_sealed")
     except stripe_keys.SealError:
         raise ApiError(
             503, "service_unavailable", "online payment is unavailable; try again later"

@@ -64,8 +64,12 @@ async def stripe_webhook(
         raise _unknown()
     org = str(account["organization_id"])
     try:
-        secret = stripe_keys.unseal(str(account["webhook_secret_sealed"]), org)
-        handler_key = stripe_keys.unseal(str(account["handler_key_sealed"]), org)
+        secret = stripe_keys.unseal(
+            str(account["webhook_secret_sealed"]), org, "webhook_secret_sealed"
+        )
+        handler_key = stripe_keys.unseal(
+            str(account["handler_key_sealed"]), org, "handler_key_sealed"
+        )
     except stripe_keys.SealError:
         raise ApiError(
             503,

@@ -165,6 +165,97 @@ end;
 $$;
 
 -- =============================================================================
+-- Functions: sealing again what the first format sealed (jobsSealFields)
+-- =============================================================================
+
+-- The Stripe secrets were first sealed by shared/stripe_keys.py's own code
+-- ({"v": 1, "k", "n", "c"}: a KMS data key per value); they are now sealed with
+-- shared/envelope.py ({"v": 1, "kid", "dk", "n", "c"}, bound to the column and
+-- the organization). Sealing needs KMS, which the database does not have, so the
+-- jobsSealFields job (functions/jobs/seal_fields.py, stripe_keys.reseal_accounts)
+-- reads the accounts still holding a value of the first format, a chunk at a
+-- time, and writes the new seals back, guarded on the values it read. Service
+-- role only.
+create or replace function private.stripe_sealed_is_legacy(sealed text)
+returns boolean
+language sql
+immutable
+set search_path = ''
+as $$
+  select case when sealed ~ '^\s*\{' then (sealed::jsonb ? 'k') else false end
+$$;
+
+create or replace function private.stripe_accounts_to_reseal(after uuid, max_rows integer)
+returns table (organization_id uuid, secret_key_sealed text, webhook_secret_sealed text,
+               handler_key_sealed text)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select a.organization_id, a.secret_key_sealed, a.webhook_secret_sealed, a.handler_key_sealed
+  from private.stripe_accounts a
+  where a.organization_id > coalesce(stripe_accounts_to_reseal.after, '00000000-0000-0000-0000-000000000000')
+    and (private.stripe_sealed_is_legacy(a.secret_key_sealed)
+         or private.stripe_sealed_is_legacy(a.webhook_secret_sealed)
+         or private.stripe_sealed_is_legacy(a.handler_key_sealed))
+  order by a.organization_id
+  limit least(greatest(coalesce(max_rows, 100), 1), 500)
+$$;
+
+create or replace function public.stripe_accounts_to_reseal(after uuid, max_rows integer default 100)
+returns table (organization_id uuid, secret_key_sealed text, webhook_secret_sealed text,
+               handler_key_sealed text)
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select * from private.stripe_accounts_to_reseal(after, max_rows)
+$$;
+
+-- Writes the new seals when the row still holds the values read (true), else
+-- leaves it (false: an admin reconnected meanwhile). Each new value must be in
+-- the envelope's form.
+create or replace function private.reseal_stripe_account(organization_id uuid, old jsonb, new jsonb)
+returns boolean
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  col text;
+begin
+  foreach col in array array['secret_key_sealed', 'webhook_secret_sealed', 'handler_key_sealed'] loop
+    if coalesce(new ->> col, '') !~ '^\s*\{' or not ((new ->> col)::jsonb ?& array['kid', 'dk', 'n', 'c']) then
+      raise exception '%: not a sealed value in the envelope''s form', col using errcode = '22023';
+    end if;
+  end loop;
+  update private.stripe_accounts a
+  set secret_key_sealed = new ->> 'secret_key_sealed',
+      webhook_secret_sealed = new ->> 'webhook_secret_sealed',
+      handler_key_sealed = new ->> 'handler_key_sealed',
+      updated_at = pg_catalog.now()
+  where a.organization_id = reseal_stripe_account.organization_id
+    and a.secret_key_sealed = old ->> 'secret_key_sealed'
+    and a.webhook_secret_sealed = old ->> 'webhook_secret_sealed'
+    and a.handler_key_sealed = old ->> 'handler_key_sealed';
+  return found;
+end;
+$$;
+
+create or replace function public.reseal_stripe_account(organization_id uuid, old jsonb, new jsonb)
+returns boolean
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select private.reseal_stripe_account(organization_id, old, new)
+$$;
+
+-- =============================================================================
 -- Grants
 -- =============================================================================
 
@@ -188,3 +279,19 @@ grant execute on function
   public.handle_stripe_event(text, text, text),
   private.handle_stripe_event(text, text, text)
   to payment_processor;
+
+-- jobsSealFields (the service role) alone.
+revoke execute on function
+  public.stripe_accounts_to_reseal(uuid, integer),
+  private.stripe_accounts_to_reseal(uuid, integer),
+  public.reseal_stripe_account(uuid, jsonb, jsonb),
+  private.reseal_stripe_account(uuid, jsonb, jsonb),
+  private.stripe_sealed_is_legacy(text)
+  from anon, authenticated;
+grant execute on function
+  public.stripe_accounts_to_reseal(uuid, integer),
+  private.stripe_accounts_to_reseal(uuid, integer),
+  public.reseal_stripe_account(uuid, jsonb, jsonb),
+  private.reseal_stripe_account(uuid, jsonb, jsonb),
+  private.stripe_sealed_is_legacy(text)
+  to service_role;

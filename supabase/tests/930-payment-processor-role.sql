@@ -5,10 +5,11 @@
 -- Pay button and Stripe's webhook need, their cores and the claims check, and
 -- nothing else in public or private; it has no privilege on any table, view or
 -- sequence; and neither anon nor authenticated (nor the service role) may execute
--- the functions that answer sealed secrets.
+-- the functions that answer sealed secrets (the re-seal job's, the service role's
+-- alone).
 -- =============================================================================
 begin;
-select plan(12);
+select plan(13);
 
 select is((select (rolcanlogin, rolbypassrls, rolsuper, rolcreaterole, rolcreatedb, rolreplication)::text
            from pg_catalog.pg_roles where rolname = 'payment_processor'),
@@ -47,6 +48,16 @@ select set_eq(
   $$ select f::text from secret_functions
      union all select 'private.require_payment_processor()' $$,
   'payment_processor executes nothing else in public or private');
+
+select is_empty(
+  $$ select p.oid::regprocedure::text from pg_catalog.pg_proc p
+     join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+     where n.nspname in ('public', 'private')
+       and p.proname in ('stripe_accounts_to_reseal', 'reseal_stripe_account', 'stripe_sealed_is_legacy')
+       and (has_function_privilege('anon', p.oid, 'execute')
+            or has_function_privilege('authenticated', p.oid, 'execute')
+            or has_function_privilege('payment_processor', p.oid, 'execute')) $$,
+  'the re-seal job''s functions (sealed values) are the service role''s alone');
 
 -- No table ----------------------------------------------------------------------
 select is_empty(

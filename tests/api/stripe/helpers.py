@@ -34,7 +34,7 @@ def webhook_secret(world: World, org: str) -> str:
         "select webhook_secret_sealed from private.stripe_accounts where organization_id = %s",
         org,
     )[0][0]
-    return stripe_keys.unseal(str(sealed), org)
+    return stripe_keys.unseal(str(sealed), org, "webhook_secret_sealed")
 
 
 def webhook_path(world: World, org: str) -> str:
