@@ -24,11 +24,13 @@ OPENAPI_JSON = ROOT / "docs" / "openapi.json"
 
 _DESCRIPTION = """\
 The InvoiceFlow HTTP API. Conventions (authentication, organizations, errors, lists,
-money) are in docs/api.md. Every route but signup and login needs
-`Authorization: Bearer <Supabase access token>`; members of several organizations
-name one with `X-Organization-Id`. Money is sent and returned as decimal strings.
-A query parameter an operation does not list is refused with `400 unknown_parameter`
-(each such name in the error's `details`), and one given twice with
+money) are in docs/api.md. Every route needs
+`Authorization: Bearer <Supabase access token>` but those marked `security: []` (signup,
+login, a refresh, a password reset, an invitation's preview, the client page `/p/...` and
+Stripe's webhook, whose credential is in the path, the body or a signature); members of
+several organizations name one with `X-Organization-Id`. Money is sent and returned as
+decimal strings. A query parameter an operation does not list is refused with
+`400 unknown_parameter` (each such name in the error's `details`), and one given twice with
 `400 repeated_parameter` (several values are comma-separated), before the token is checked.
 """
 
@@ -74,6 +76,24 @@ _HEADERS: dict[str, dict[str, Any]] = {
 }
 _ERRORS = ("400", "401", "403", "404", "413", "422", "429", "500", "503")
 _PUBLIC_ERRORS = ("400", "413", "422", "429", "500", "503")
+# Signing up and in: no token yet, and none of the token's refusals.
+_SIGN_IN = {("/api/auth/signup", "post"), ("/api/auth/login", "post")}
+# Operations without login (`security: []`): the credential is in the body (a password, a
+# refresh token, a reset code), the path (an invitation's, a client link's or a Stripe
+# endpoint's token) or a signature (Stripe's), never a bearer token
+# (tests/api/test_security.py's PUBLIC and NO_LOGIN).
+PUBLIC_OPERATIONS = _SIGN_IN | {
+    ("/api/auth/refresh", "post"),
+    ("/api/auth/recover", "post"),
+    ("/api/auth/recover/complete", "post"),
+    ("/api/invitations/{token}", "get"),
+}
+NO_LOGIN_PREFIXES = ("/p/", "/api/webhooks/stripe/")
+
+
+def is_public(path: str, method: str) -> bool:
+    """Whether the operation is reached without a bearer token."""
+    return (path, method) in PUBLIC_OPERATIONS or path.startswith(NO_LOGIN_PREFIXES)
 
 
 def _decimal_strings(node: Any) -> None:
@@ -140,13 +160,11 @@ def build_openapi() -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     _decimal_strings(document)
-    public = {("/api/auth/signup", "post"), ("/api/auth/login", "post")}
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
-            codes = _PUBLIC_ERRORS if (path, method) in public else _ERRORS
-            if (path, method) not in public:
-                operation["security"] = [{"bearer": []}]
+            codes = _PUBLIC_ERRORS if (path, method) in _SIGN_IN else _ERRORS
+            operation["security"] = [] if is_public(path, method) else [{"bearer": []}]
             for code in codes:
                 described = responses.get(code, {})
                 text = described.get("description") or _ERROR_TEXT[code]

@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from devstack.functions import http_routes, load_functions
-from devstack.openapi import OPENAPI_JSON, _import_on_a_worker, build_openapi, render
+from devstack.openapi import OPENAPI_JSON, _import_on_a_worker, build_openapi, is_public, render
 from shared.query import declared
 
 
@@ -65,10 +65,28 @@ def test_operations_say_how_to_authenticate_and_how_they_fail() -> None:
     assert document["openapi"].startswith("3.")
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-            public = (path, method) in {("/api/auth/signup", "post"), ("/api/auth/login", "post")}
-            assert ("security" in operation) != public, (method, path)
+            public = is_public(path, method)
+            assert operation["security"] == ([] if public else [{"bearer": []}]), (method, path)
             assert operation.get("summary"), f"{method} {path} has no summary"
             assert "422" in operation["responses"], (method, path)
+
+
+def test_the_routes_without_login_ask_for_no_token() -> None:
+    """What the security matrix calls public (tests/api/test_security.py: PUBLIC and the
+    NO_LOGIN areas) is documented as `security: []`, and nothing else is."""
+    from tests.api.test_security import NO_LOGIN, PUBLIC  # noqa: PLC0415
+
+    document = build_openapi()
+    for spec in http_routes():
+        path, method = str(spec.path), str(spec.method).lower()
+        without_login = (spec.method, spec.path) in PUBLIC or path.startswith(NO_LOGIN)
+        assert (document["paths"][path][method]["security"] == []) == without_login, (
+            method,
+            path,
+        )
+    assert document["paths"]["/p/{token}"]["get"]["security"] == []
+    assert document["paths"]["/api/webhooks/stripe/{endpoint}"]["post"]["security"] == []
+    assert document["paths"]["/api/invitations/{token}"]["get"]["security"] == []
 
 
 def test_every_error_a_route_names_says_what_it_means_in_its_domain() -> None:
