@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.clients import CLIENT_COLUMNS, error_responses
+from functions.clients import CLIENT_COLUMNS, error_responses, opened, sealed
 from shared import db
 from shared.context import Member
 from shared.models.clients import Client, ClientCreate
@@ -25,6 +25,9 @@ router = APIRouter(tags=["clients"])
     responses=error_responses(400, 401, 403, 422),
 )
 async def create_client(ctx: Member, body: ClientCreate) -> Client:
-    row = {**body.to_row(), "organization_id": str(ctx.organization_id)}
+    row = {
+        **sealed(ctx.organization_id, body.to_row()),
+        "organization_id": str(ctx.organization_id),
+    }
     created = db.run(ctx.db.from_("clients").insert(row).select(CLIENT_COLUMNS)).data
-    return Client.model_validate(created[0])
+    return Client.model_validate(opened(created[0]))

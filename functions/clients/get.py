@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.clients import CLIENT_COLUMNS, ClientId, error_responses
+from functions.clients import CLIENT_COLUMNS, ClientId, error_responses, opened
 from shared import db
 from shared.context import Viewer
 from shared.errors import not_found
@@ -56,4 +56,4 @@ async def get_client(ctx: Viewer, client_id: ClientId) -> ClientDetail:
     rows = db.run(query).data
     if not rows:
         raise not_found("client")
-    return ClientDetail.model_validate(rows[0])
+    return ClientDetail.model_validate(opened(rows[0]))

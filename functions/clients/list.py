@@ -8,7 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from functions.clients import CLIENT_COLUMNS, error_responses
+from functions.clients import CLIENT_COLUMNS, error_responses, opened
+from shared import parties
 from shared.context import Viewer
 from shared.listing import (
     PageParams,
@@ -41,7 +42,8 @@ SEARCHED = ("company_name", "contact_person", "email")
     summary="List the organization's clients",
     description=(
         "Search (`q`: company name, contact person, email), filter (`status`, "
-        "`billing_frequency`: comma-separated values; inclusive `_from`/`_to` ranges), sort "
+        "`billing_frequency`: comma-separated values; inclusive `_from`/`_to` ranges; "
+        "`vat_id`: the client with that VAT id, found by its keyed hash), sort "
         f"(`sort`: {', '.join(sorted(SORTABLE))}; default `company_name`) and page."
     ),
     responses=error_responses(400, 401, 403, 422),
@@ -66,6 +68,10 @@ async def list_clients(
     outstanding_balance_to: Annotated[Decimal | None, Query()] = None,
     last_invoice_date_from: Annotated[date | None, Query()] = None,
     last_invoice_date_to: Annotated[date | None, Query()] = None,
+    vat_id: Annotated[
+        str | None,
+        Query(max_length=40, description="The client with this VAT id (by its keyed hash)"),
+    ] = None,
     sort: Annotated[
         str | None,
         Query(description="Up to three fields, `-` for descending, e.g. `-outstanding_balance`"),
@@ -85,6 +91,8 @@ async def list_clients(
         query = query.in_("status", statuses)
     if frequencies:
         query = query.in_("billing_frequency", frequencies)
+    if vat_id and vat_id.strip():
+        query = query.eq("vat_id_hash", parties.vat_id_hash(vat_id))
     query = ranges(
         query,
         {
@@ -96,6 +104,6 @@ async def list_clients(
     ordered = order_by(query, sort, SORTABLE, "company_name", NULLABLE)
     rows, pagination = fetch_page(ordered, page)
     return Page[Client](
-        data=[Client.model_validate(row) for row in rows],
+        data=[Client.model_validate(opened(row)) for row in rows],
         pagination=Pagination(**pagination),
     )

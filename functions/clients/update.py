@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.clients import CLIENT_COLUMNS, ClientId, error_responses
+from functions.clients import CLIENT_COLUMNS, ClientId, error_responses, opened, sealed
 from shared import db
 from shared.context import Member
 from shared.errors import ApiError, not_found
@@ -28,7 +28,7 @@ async def update_client(ctx: Member, client_id: ClientId, body: ClientUpdate) ->
     changes = body.changes()
     query = (
         ctx.db.from_("clients")
-        .update(changes)
+        .update(sealed(ctx.organization_id, changes))
         .eq("id", str(client_id))
         .eq("organization_id", str(ctx.organization_id))
         .select(CLIENT_COLUMNS)
@@ -48,4 +48,4 @@ async def update_client(ctx: Member, client_id: ClientId, body: ClientUpdate) ->
         raise
     if not rows:
         raise not_found("client")
-    return Client.model_validate(rows[0])
+    return Client.model_validate(opened(rows[0]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.settings import error_responses
+from functions.settings import error_responses, opened
 from shared import db
 from shared.context import Viewer
 from shared.errors import not_found
@@ -25,4 +25,4 @@ async def get_business(ctx: Viewer) -> BusinessSettings:
     result = db.rpc(ctx.db, "get_settings", {"organization_id": str(ctx.organization_id)})
     if not result.get("business"):
         raise not_found("business settings")
-    return BusinessSettings.model_validate(result["business"])
+    return BusinessSettings.model_validate(opened(result)["business"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.settings import error_responses
+from functions.settings import error_responses, opened, sealed_business
 from shared import db
 from shared.context import Admin
 from shared.models.settings import BusinessSettings, BusinessUpdate, section_json
@@ -30,6 +30,9 @@ async def update_business(body: BusinessUpdate, ctx: Admin) -> BusinessSettings:
     result = db.rpc(
         ctx.db,
         "update_settings",
-        {"organization_id": str(ctx.organization_id), "business": section_json(body)},
+        {
+            "organization_id": str(ctx.organization_id),
+            "business": sealed_business(ctx.organization_id, section_json(body)),
+        },
     )
-    return BusinessSettings.model_validate(result["business"])
+    return BusinessSettings.model_validate(opened(result)["business"])

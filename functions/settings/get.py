@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.settings import error_responses
+from functions.settings import error_responses, opened
 from shared import db
 from shared.context import Viewer
 from shared.models.settings import AllSettings
@@ -21,4 +21,4 @@ router = APIRouter(tags=["settings"])
 )
 async def get_settings(ctx: Viewer) -> AllSettings:
     result = db.rpc(ctx.db, "get_settings", {"organization_id": str(ctx.organization_id)})
-    return AllSettings.model_validate(result)
+    return AllSettings.model_validate(opened(result))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.settings import error_responses
+from functions.settings import error_responses, opened, sealed_business
 from shared import db
 from shared.context import Member
 from shared.errors import forbidden
@@ -42,8 +42,8 @@ async def update_settings(body: SettingsUpdate, ctx: Member) -> AllSettings:
         {
             "organization_id": str(ctx.organization_id),
             "profile": section_json(body.profile),
-            "business": section_json(body.business),
+            "business": sealed_business(ctx.organization_id, section_json(body.business)),
             "notifications": section_json(body.notifications),
         },
     )
-    return AllSettings.model_validate(result)
+    return AllSettings.model_validate(opened(result))

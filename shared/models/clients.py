@@ -29,6 +29,15 @@ from shared.fields import EMAIL_PATTERN, blank_to_none, email_address
 from shared.formatting import minor_unit
 from shared.models import DocumentedPattern, Input, Output
 from shared.models.common import unique_ids
+from shared.models.parties import (
+    CountryCode,
+    EinvoiceFormat,
+    ElectronicAddress,
+    ElectronicAddressScheme,
+    RegistrationId,
+    VatId,
+    electronic_address_pair,
+)
 
 ClientStatus = Literal["active", "inactive", "pending"]
 BillingFrequency = Literal["monthly", "quarterly", "annually", "one-time"]
@@ -83,9 +92,51 @@ Phone = Annotated[Annotated[str, _limited(50)] | None, _Blank]
 Address = Annotated[Annotated[str, _limited(1000)] | None, _Blank]
 Notes = Annotated[Annotated[str, _limited(5000)] | None, _Blank]
 AvatarUrl = Annotated[Annotated[str, _limited(2048)] | None, _Blank]
+Line200 = Annotated[Annotated[str, _limited(200)] | None, _Blank]
+Line100 = Annotated[Annotated[str, _limited(100)] | None, _Blank]
+Line20 = Annotated[Annotated[str, _limited(20)] | None, _Blank]
 
 
-class ClientCreate(Input):
+class PartyFields(Input):
+    """The buyer's fields (EN 16931 BG-7) a client adds (docs/api.md, "Parties"):
+    ``country_code`` comes before ``vat_id``, whose rules it chooses."""
+
+    address_line1: Line200 = Field(default=None, description="Street and number (BT-50).")
+    address_line2: Line200 = None
+    city: Line100 = None
+    postal_code: Line20 = None
+    subdivision: Line100 = Field(default=None, description="State, region, province (BT-54).")
+    country_code: CountryCode = Field(default=None, description="ISO 3166-1 alpha-2 (BT-55).")
+    vat_id: VatId = Field(
+        default=None,
+        description=(
+            "The client's VAT id (BT-48), checked with python-stdnum (EU prefix, else"
+            " country_code's rules, else shape); stored sealed, found by its keyed hash."
+        ),
+    )
+    legal_registration_id: RegistrationId = Field(default=None, description="BT-47.")
+    buyer_reference: Line200 = Field(
+        default=None, description="Default buyer reference (BT-10, a Leitweg-ID) of invoices."
+    )
+    einvoice_format: EinvoiceFormat | None = Field(
+        default=None, description="Overrides the organization's e-invoice format."
+    )
+    electronic_address: ElectronicAddress = Field(
+        default=None, description="Peppol endpoint (BT-49), with electronic_address_scheme."
+    )
+    electronic_address_scheme: ElectronicAddressScheme = Field(
+        default=None, description="EAS code: 0088 GLN, 9930 DE VAT, EM email..."
+    )
+
+    @model_validator(mode="after")
+    def _address_with_scheme(self) -> PartyFields:
+        electronic_address_pair(
+            self.electronic_address, self.electronic_address_scheme, self.model_fields_set
+        )
+        return self
+
+
+class ClientCreate(PartyFields):
     """A new client. ``currency`` defaults to the organization's default currency."""
 
     company_name: CompanyName
@@ -112,7 +163,7 @@ class ClientCreate(Input):
 _NOT_NULL = ("company_name", "currency", "status", "billing_frequency")
 
 
-class ClientUpdate(Input):
+class ClientUpdate(PartyFields):
     """A partial update: only the fields present change; ``null`` clears an optional
     field. ``company_name``, ``currency``, ``status`` and ``billing_frequency`` cannot
     be cleared."""
@@ -176,6 +227,21 @@ class Client(Output):
     status: ClientStatus
     billing_frequency: BillingFrequency
     avatar_url: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    postal_code: str | None = None
+    subdivision: str | None = None
+    country_code: str | None = None
+    vat_id: str | None = Field(default=None, description="The VAT id (opened; sealed at rest).")
+    vat_id_hash: str | None = Field(
+        default=None, description="Keyed hash of the VAT id (GET /api/clients?vat_id=...)."
+    )
+    legal_registration_id: str | None = None
+    buyer_reference: str | None = None
+    einvoice_format: EinvoiceFormat | None = None
+    electronic_address: str | None = None
+    electronic_address_scheme: str | None = None
     total_billed: Decimal = Field(description="sum of the sent, paid and overdue invoices")
     outstanding_balance: Decimal = Field(
         description="sum of the balances of sent and overdue invoices"

@@ -27,11 +27,24 @@ from pydantic import (
     ValidationInfo,
     computed_field,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from shared.fields import EMAIL_PATTERN, blank_to_none, email_address
 from shared.models import DocumentedPattern, Input, Output
+from shared.models.parties import (
+    Bic,
+    CountryCode,
+    EinvoiceFormat,
+    ElectronicAddress,
+    ElectronicAddressScheme,
+    Iban,
+    PaymentMeansCode,
+    RegistrationId,
+    VatId,
+    electronic_address_pair,
+)
 
 Template = Literal["professional", "modern", "minimal"]
 PaymentTerms = Literal["due_on_receipt", "net7", "net15", "net30", "net45", "net60", "net90"]
@@ -179,6 +192,8 @@ NumberingPattern = Annotated[
     str, StringConstraints(max_length=40), AfterValidator(numbering_pattern)
 ]
 TaxRate = Annotated[Decimal, Field(ge=0, le=100, decimal_places=3, allow_inf_nan=False)]
+BRAND_COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+BrandColor = Annotated[str, StringConstraints(pattern=BRAND_COLOR_PATTERN)]
 
 
 def _refuse_null(value: object) -> object:
@@ -502,6 +517,28 @@ class BusinessSettings(Output):
         default=False,
         description="Members need an aal2 session (TOTP verified) for the organization's data.",
     )
+    brand_color: str = Field(default="#1f4e79", description="#RRGGBB of the client page.")
+    client_link_days: int = Field(default=90, description="Days a client page link lives.")
+    country_code: str | None = Field(default=None, description="ISO 3166-1 alpha-2.")
+    address_line2: str | None = None
+    legal_registration_id: str | None = Field(
+        default=None, description="BT-30: the company's registration (SIREN, HRB...)."
+    )
+    tax_id_hash: str | None = Field(
+        default=None, description="Keyed hash of the VAT id (tax_id), for lookups."
+    )
+    tax_registration_id: str | None = Field(
+        default=None, description="BT-32: a national tax number (e.g. a Steuernummer)."
+    )
+    payment_means_code: str | None = Field(
+        default=None, description="UNCL4461; invoices use 58 (SEPA) when an IBAN is set."
+    )
+    iban: str | None = Field(default=None, description="The account invoices are paid to.")
+    bic: str | None = None
+    payment_account_name: str | None = None
+    einvoice_format: EinvoiceFormat | None = None
+    electronic_address: str | None = None
+    electronic_address_scheme: str | None = None
     updated_at: datetime | None = None
 
     @computed_field(description="The number the next invoice will get (unless taken).")
@@ -522,7 +559,38 @@ class BusinessUpdate(Input):
     state: Text100 = None
     zip_code: Text20 = None
     country: Text100 = None
-    tax_id: Text50 = None
+    country_code: CountryCode = Field(default=None, description="ISO 3166-1 alpha-2, e.g. DE.")
+    address_line2: Text200 = None
+    tax_id: VatId = Field(
+        default=None,
+        description=(
+            "The VAT id (BT-31), checked with python-stdnum (EU prefix, else country_code's"
+            " rules, else shape); stored sealed."
+        ),
+    )
+    tax_registration_id: RegistrationId = Field(
+        default=None, description="BT-32, a national tax number; stored sealed."
+    )
+    legal_registration_id: RegistrationId = Field(default=None, description="BT-30.")
+    payment_means_code: PaymentMeansCode = Field(
+        default=None, description="UNCL4461 (58 SEPA credit transfer, 30 credit transfer...)."
+    )
+    iban: Iban = Field(default=None, description="Checked with python-stdnum; stored sealed.")
+    bic: Bic = Field(default=None, description="Checked with python-stdnum.")
+    payment_account_name: Text100 = None
+    einvoice_format: EinvoiceFormat | None = Field(
+        default=None, description="The e-invoice sent with invoices (a client may override)."
+    )
+    electronic_address: ElectronicAddress = Field(
+        default=None, description="BT-34, with electronic_address_scheme (EAS code)."
+    )
+    electronic_address_scheme: ElectronicAddressScheme = None
+    brand_color: BrandColor | None = Field(
+        default=None, description="#RRGGBB, the client page's color."
+    )
+    client_link_days: Annotated[StrictInt, Field(ge=1, le=730)] | None = Field(
+        default=None, description="Days a client page link lives (1-730)."
+    )
     website: OptionalUrl = None
     company_logo_url: OptionalUrl = None
     default_currency: CurrencyCode | None = Field(
@@ -609,10 +677,19 @@ class BusinessUpdate(Input):
         "overpayment",
         "numbering",
         "require_mfa",
+        "brand_color",
+        "client_link_days",
     )
     @classmethod
     def _required_columns(cls, value: object) -> object:
         return _refuse_null(value)
+
+    @model_validator(mode="after")
+    def _address_with_scheme(self) -> BusinessUpdate:
+        electronic_address_pair(
+            self.electronic_address, self.electronic_address_scheme, self.model_fields_set
+        )
+        return self
 
 
 # -- all three ------------------------------------------------------------------------------

@@ -137,6 +137,24 @@ def test_create_answers_201_with_the_whole_client(api: Api, world: World) -> Non
         "outstanding_balance": "0.00",
         "last_invoice_date": None,
         "created_by": world.people["alice"].id,
+        # The buyer's fields (docs/api.md, "Parties"), none given.
+        **dict.fromkeys(
+            (
+                "address_line1",
+                "address_line2",
+                "city",
+                "postal_code",
+                "subdivision",
+                "country_code",
+                "vat_id",
+                "vat_id_hash",
+                "legal_registration_id",
+                "buyer_reference",
+                "einvoice_format",
+                "electronic_address",
+                "electronic_address_scheme",
+            )
+        ),
     }
     assert created_at == updated_at
     assert created_at.endswith(("Z", "+00:00"))
