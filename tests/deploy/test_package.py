@@ -457,6 +457,8 @@ def test_ses_only_for_sending_and_buckets_only_for_their_users(package: Package)
         for key in ("exportsBucket", "uploadsBucket", "imagesBucket")
         if key in custom
     }
+    if "inboundBucket" in custom:  # the raw messages SES stores, under inbound/ only
+        buckets.add(f"arn:aws:s3:::{custom['inboundBucket']}/inbound/*")
     for name, function in package.functions.items():
         declared = function.get("iamRoleStatements", [])
         for statement in role_statements(package, name):
