@@ -49,11 +49,19 @@ def _date(value: Any) -> date | None:
     return date.fromisoformat(text[:10]) if text else None
 
 
-def party(data: dict[str, Any] | None, fallback_name: str = "") -> model.Party:
-    """A ``seller_party`` / ``buyer_party`` dict (shared.parties) -> model.Party."""
+def party(
+    data: dict[str, Any] | None, fallback_name: str = "", *, seller: bool = False
+) -> model.Party:
+    """A ``seller_party`` / ``buyer_party`` dict (shared.parties) -> model.Party. The
+    seller's contact (BG-6, which XRechnung requires with a name: BR-DE-2, BR-DE-5) is the
+    business itself when the settings name no person."""
     data = data or {}
+    name = _text(data.get("name")) or fallback_name
+    contact = _text(data.get("contact_name"))
+    if seller and not contact and (_text(data.get("phone")) or _text(data.get("email"))):
+        contact = name or None
     return model.Party(
-        name=_text(data.get("name")) or fallback_name,
+        name=name,
         address=model.Address(
             line1=_text(data.get("address_line1")),
             line2=_text(data.get("address_line2")),
@@ -67,7 +75,7 @@ def party(data: dict[str, Any] | None, fallback_name: str = "") -> model.Party:
         tax_registration_id=_text(data.get("tax_registration_id")),
         electronic_address=_text(data.get("electronic_address")),
         electronic_address_scheme=_text(data.get("electronic_address_scheme")),
-        contact_name=_text(data.get("contact_name")),
+        contact_name=contact,
         phone=_text(data.get("phone")),
         email=_text(data.get("email")),
     )
@@ -285,7 +293,7 @@ def from_document(document: dict[str, Any], *, credit_note: bool = False) -> mod
         issue_date=issued,
         due_date=None if credit_note else _date(document.get("due_date")),
         currency=currency,
-        seller=party(seller_data, _text(business.get("name")) or ""),
+        seller=party(seller_data, _text(business.get("name")) or "", seller=True),
         buyer=party(buyer_data, _text(client.get("company_name")) or ""),
         lines=model_lines,
         tax_breakdown=breakdown,
