@@ -87,6 +87,8 @@ class Targets:
     upload: str = ""
     approval_rule: str = ""
     payment_batch: str = ""
+    inbound_message: str = ""
+    inbound_draft: str = ""
 
     def fill(self, spec: FunctionSpec) -> str:
         path = spec.path or ""
@@ -113,6 +115,8 @@ class Targets:
             ("/api/payables/approval-rules/", self.approval_rule),
             ("/api/payables/payment-batches/", self.payment_batch),
             ("/api/payables/vendors/", self.vendor),
+            ("/api/payables/inbound/messages/", self.inbound_message),
+            ("/api/payables/inbound/drafts/", self.inbound_draft),
             ("/api/uploads/", self.upload),
         ):
             if path.startswith(prefix):
@@ -303,7 +307,38 @@ def targets(world: World) -> Targets:
         "insert into public.payment_batches (organization_id) values (%s) returning id::text",
         org,
     )[0][0]
+    # A quarantined inbound message of A and a draft read from a PDF of another one (the
+    # email intake migration's tables, as the superuser).
+    inbound_message = world.sql(
+        "insert into public.inbound_messages (organization_id, message_id, s3_key, status)"
+        " values (%s, '<matrix-' || gen_random_uuid() || '@x.example>', 'inbound/matrix',"
+        " 'quarantined') returning id::text",
+        org,
+    )[0][0]
+    imported = world.sql(
+        "insert into public.inbound_messages (organization_id, message_id, s3_key, status)"
+        " values (%s, '<matrix-' || gen_random_uuid() || '@x.example>', 'inbound/matrix2',"
+        " 'imported') returning id::text",
+        org,
+    )[0][0]
+    attachment = world.sql(
+        "insert into public.inbound_attachments (organization_id, inbound_message_id, position,"
+        " sha256, kind, outcome) values (%s, %s, 1, encode(sha256(gen_random_uuid()::text::bytea),"
+        " 'hex'), 'pdf', 'draft') returning id::text",
+        org,
+        imported,
+    )[0][0]
+    inbound_draft = world.sql(
+        "insert into public.inbound_drafts (organization_id, inbound_message_id,"
+        " inbound_attachment_id, vendor_name) values (%s, %s, %s, 'Matrix draft')"
+        " returning id::text",
+        org,
+        imported,
+        attachment,
+    )[0][0]
     return Targets(
+        inbound_message=inbound_message,
+        inbound_draft=inbound_draft,
         approval_rule=approval_rule,
         payment_batch=payment_batch,
         stripe_event=stripe_event,
