@@ -1036,6 +1036,11 @@ NO_FLOOR = (
             "POST /api/webhook-endpoints",
             "POST /api/webhook-endpoints/{id}/deliveries/{delivery_id}/replay",
             "PUT /api/payables/vendors/{id}/bank-account",
+            "GET /api/payables/inbound/messages/{id}",
+            "POST /api/payables/inbound/messages/{id}/release",
+            "POST /api/payables/inbound/messages/{id}/discard",
+            "POST /api/payables/inbound/drafts/{id}/confirm",
+            "POST /api/payables/inbound/drafts/{id}/discard",
         }
     )
 )
