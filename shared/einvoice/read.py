@@ -174,6 +174,9 @@ def read(data: bytes) -> tuple[ReadInvoice, Format, bytes]:
             "not an e-invoice: neither XML (UBL, CII) nor a PDF with an embedded invoice",
         )
     invoice = read_ubl(root) if syntax_of(root) == "ubl" else read_cii(root)
+    if not xml.startswith(b"<?xml") or b"UTF-8" not in xml[:60].upper():
+        # What validation reads: UTF-8, whatever the document's own encoding was.
+        xml = etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
     return invoice, fmt, xml
 
 

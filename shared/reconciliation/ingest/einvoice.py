@@ -126,6 +126,18 @@ def _validate(xml: bytes) -> list[Rejection]:
     """The fatal findings of the official rules for the profile the document declares."""
     from shared.einvoice import validate as rules  # noqa: PLC0415 (Saxon only when needed)
 
+    try:
+        return _findings(rules, xml)
+    except Exception as error:  # a document the rule engine chokes on is still refused
+        return [
+            Rejection(
+                "validation",
+                f"the EN 16931 rules could not be run on this document ({type(error).__name__})",
+            )
+        ]
+
+
+def _findings(rules: Any, xml: bytes) -> list[Rejection]:
     profile = rules.detect_profile(xml)
     if profile == "peppol":
         # The CEN rules: Peppol's own rules are what a sender's access point checks; a
