@@ -18,6 +18,14 @@ document (`shared.documents`): the same keys as an invoice's (``issue_date``,
 
 An invoice's PDF is the same, byte for byte, as before the kinds were added.
 
+The tax model (docs/einvoicing.md, "Tax model"): a document whose ``tax_breakdown`` has
+more than one group (category and rate) prints each line's rate in a "Tax" column, one
+total tax row, and a breakdown table under the totals (category, rate, net, discount,
+taxable amount, tax); a group of an exempt, reverse-charge, intra-community, export or
+outside-scope category prints its mention and exemption reason ("Reverse charge", the
+reason's text or VATEX code) under the totals, with one group too. A document with one
+standard-rated group prints as before, byte for byte.
+
 Layout, top to bottom: the business (logo, name, address, contacts, tax id) and
 the title; the client ("Bill to") beside the invoice's number, dates, terms and
 balance due; the items table (it flows over pages and repeats its header row);
@@ -321,8 +329,48 @@ def _logo(url: Any) -> Any:
         return None
 
 
+# The mention printed for a category (UNCL5305) in the breakdown and beside its reason.
+CATEGORY_NAMES = {
+    "S": "Standard rate",
+    "Z": "Zero rated",
+    "E": "Exempt from VAT",
+    "AE": "Reverse charge",
+    "K": "Intra-community supply",
+    "G": "Export outside the EU",
+    "O": "Outside the scope of VAT",
+    "L": "IGIC (Canary Islands)",
+    "M": "IPSI (Ceuta and Melilla)",
+}
+EXEMPT = ("E", "AE", "K", "G", "O")
+
+
+def _groups(document: dict[str, Any]) -> list[dict[str, Any]]:
+    groups = document.get("tax_breakdown")
+    return [g for g in groups if isinstance(g, dict)] if isinstance(groups, list) else []
+
+
+def tax_mentions(document: dict[str, Any]) -> list[str]:
+    """The lines a document prints about its exempt groups: "Reverse charge" (and the
+    reason when it says more), else the category's name and the reason or code."""
+    mentions = []
+    for group in _groups(document):
+        category = _clean(group.get("vat_category"))
+        reason = _clean(group.get("tax_exemption_reason"))
+        code = _clean(group.get("tax_exemption_reason_code"))
+        if category not in EXEMPT and not reason and not code:
+            continue
+        name = CATEGORY_NAMES.get(category, category)
+        detail = reason or code
+        if detail and detail.casefold() != name.casefold():
+            mentions.append(f"{name}: {detail}")
+        else:
+            mentions.append(name)
+    return list(dict.fromkeys(mentions))
+
+
 def _texts(document: dict[str, Any], kind: Kind = INVOICE) -> Iterable[str]:
     """Every text the document prints (to choose fonts and shaping)."""
+    yield from tax_mentions(document)
     for key in kind.text_keys:
         yield _clean(document.get(key))
     for key, value in (document.get("client") or {}).items():
@@ -741,6 +789,15 @@ class _Renderer:
     def columns(self) -> list[tuple[str, float, str]]:
         total = PAGE_W - MARGIN - self.left
         qty, rate, amount = 20.0, 32.0, 34.0
+        if len(_groups(self.doc)) > 1:
+            tax = 16.0
+            return [
+                ("Description", total - qty - rate - tax - amount, "L"),
+                ("Qty", qty, "R"),
+                ("Rate", rate, "R"),
+                ("Tax", tax, "R"),
+                ("Amount", amount, "R"),
+            ]
         return [
             ("Description", total - qty - rate - amount, "L"),
             ("Qty", qty, "R"),
@@ -785,11 +842,13 @@ class _Renderer:
                 pdf.text_cell(columns[0][1], line_h, line, "L")
                 pdf.y += line_h
             x = left + columns[0][1]
-            values = (
+            values: tuple[str, ...] = (
                 _number(item.get("quantity")),
                 self.money(item.get("rate"), exact=True),
                 self.money(item.get("amount")),
             )
+            if len(columns) == 5:
+                values = (*values[:2], f"{_number(item.get('tax_rate'))}%", values[2])
             for (_, width, align), value in zip(columns[1:], values, strict=True):
                 pdf.set_xy(x, y + pad)
                 pdf.cell(width, line_h, value, align=align)
@@ -806,9 +865,16 @@ class _Renderer:
         discount = _decimal(doc.get("discount"))
         if discount:
             rows.append(("Discount", self.money(-discount), False))
-        tax_rate = _decimal(doc.get("tax_rate"))
+        groups = _groups(doc)
+        tax_rate = (
+            _decimal(groups[0].get("tax_rate"))
+            if len(groups) == 1
+            else _decimal(doc.get("tax_rate"))
+        )
         tax_amount = _decimal(doc.get("tax_amount"))
-        if tax_rate or tax_amount:
+        if len(groups) > 1:
+            rows.append((tax_label, self.money(tax_amount), False))
+        elif tax_rate or tax_amount:
             rows.append((f"{tax_label} ({_number(tax_rate)}%)", self.money(tax_amount), False))
         rows.append(("Total", self.money(doc.get("total_amount")), True))
         for label, key, negative in self.kind.after_total:
@@ -838,6 +904,63 @@ class _Renderer:
             pdf.cell(value_w, row_h, value, align="R")
             pdf.ln(row_h)
         pdf.ln(6)
+
+    def tax_breakdown(self) -> None:
+        """The breakdown by category and rate (several groups), then the exempt groups'
+        mentions and reasons."""
+        pdf, style = self.pdf, self.style
+        groups = _groups(self.doc)
+        width = PAGE_W - MARGIN - self.left
+        if len(groups) > 1:
+            tax_label = _clean(self.business.get("tax_label")) or "Tax"
+            numbers = 26.0
+            columns = [
+                ("Category", width - 5 * numbers, "L"),
+                ("Rate", numbers, "R"),
+                ("Net", numbers, "R"),
+                ("Discount", numbers, "R"),
+                ("Taxable", numbers, "R"),
+                (tax_label, numbers, "R"),
+            ]
+            row_h = 5.4
+            if pdf.will_page_break(row_h * (len(groups) + 2) + 4):
+                pdf.add_page()
+            pdf.x = self.left
+            self.font(8, True, style.accent if style.name != "minimal" else style.muted)
+            pdf.cell(width, 5, self.label(f"{tax_label} breakdown"), down=True)
+            self.font(7.5, True, style.muted)
+            pdf.x = self.left
+            for title, w, align in columns:
+                pdf.cell(w, row_h, title, align=align)
+            pdf.ln(row_h)
+            pdf.line(self.left, pdf.y, PAGE_W - MARGIN, style.rule, 0.2)
+            self.font(style.base_size - 0.5, False)
+            for group in groups:
+                category = _clean(group.get("vat_category"))
+                values = (
+                    CATEGORY_NAMES.get(category, category),
+                    f"{_number(group.get('tax_rate'))}%",
+                    self.money(group.get("line_net_total")),
+                    self.money(-_decimal(group.get("allowance_amount")))
+                    if _decimal(group.get("allowance_amount"))
+                    else "",
+                    self.money(group.get("taxable_amount")),
+                    self.money(group.get("tax_amount")),
+                )
+                pdf.x = self.left
+                for (_, w, align), value in zip(columns, values, strict=True):
+                    pdf.cell(w, row_h, value, align=align)
+                pdf.ln(row_h)
+            pdf.ln(4)
+        mentions = tax_mentions(self.doc)
+        if mentions:
+            if pdf.will_page_break(6 * len(mentions) + 4):
+                pdf.add_page()
+            self.font(style.base_size - 0.5, True)
+            for mention in mentions:
+                pdf.x = self.left
+                pdf.lines(width, 4.2, mention)
+            pdf.ln(4)
 
     def notes(self) -> None:
         pdf, style = self.pdf, self.style
@@ -924,6 +1047,7 @@ class _Renderer:
         self.parties()
         self.items()
         self.totals()
+        self.tax_breakdown()
         self.notes()
         pages = pdf.pages
         out = BytesIO()
