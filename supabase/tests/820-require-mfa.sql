@@ -23,7 +23,9 @@ select is_empty(
          select from pg_policy p
          where p.polrelid = c.oid and p.polname = 'mfa_required' and not p.polpermissive
            and p.polcmd in ('*', 'r')
-           and pg_get_expr(p.polqual, p.polrelid) like '%mfa_pending_organizations()%') $$,
+           and (pg_get_expr(p.polqual, p.polrelid) like '%mfa_pending_organizations()%'
+                -- 20261206170300: the read policy's own expression (pgTAP 950)
+                or pg_get_expr(p.polqual, p.polrelid) like '%my_organization_ids_at_aal(%')) $$,
   'every public table with organization_id has the restrictive mfa_required policy'
 );
 select is_empty(
@@ -35,9 +37,10 @@ select is_empty(
        and c.relname <> 'memberships'
        and not exists (
          select from pg_policy p
-         where p.polrelid = c.oid and p.polname = 'mfa_required' and p.polcmd = '*'
+         where p.polrelid = c.oid and p.polname in ('mfa_required', 'mfa_required_insert')
+           and p.polcmd in ('*', 'a')
            and pg_get_expr(p.polwithcheck, p.polrelid) like '%mfa_pending_organizations()%') $$,
-  'and it checks writes too (memberships: one restrictive policy per command)'
+  'and it checks writes too (or one restrictive policy per command: pgTAP 950)'
 );
 select is(
   (select count(*)::int from pg_policy

@@ -1,12 +1,15 @@
-"""The MFA restrictive policy's cost stays per statement, not per row (migration
-20261206140200_require_mfa.sql; figures in bench/RESULTS.md, "Issue 17: MFA").
+"""The MFA restrictive policy's cost (migrations 20261206140200_require_mfa.sql and
+20261206170300_mfa_policy_cost.sql; figures in bench/RESULTS.md, "Issue 17: MFA" and
+"Issue 17: the MFA policy's cost").
 
-For every table that has the policy, a read as the seed's demo user (aal1, the
-policy's helper doing its lookup) runs ``private.mfa_pending_organizations()`` as an
-initPlan executed once, however many rows the scan checks; and the lookup it does has
-the partial index of the organizations that require MFA to read (empty when none does).
-A policy written as a per-row call (``private.mfa_satisfied(organization_id)`` unwrapped,
-or a correlated sub-select) fails here.
+For the tables the bench reads, a read as the seed's demo user at aal1 runs ONE helper:
+``private.my_organization_ids_at_aal()``, an initPlan executed once, shared by the
+permissive read policy and the restrictive ``mfa_required`` (the same expression, which
+PostgreSQL applies once); no ``mfa_pending_organizations()`` and no second membership
+lookup on a read. A policy written as a per-row call (``private.mfa_satisfied
+(organization_id)`` unwrapped, or a correlated sub-select), or a restrictive read policy
+that drifts from the permissive one (two initPlans), fails here. The lookups the write
+policies make read the partial index of the flagged memberships.
 """
 
 from __future__ import annotations
@@ -60,13 +63,18 @@ def test_the_helper_runs_once_per_statement(database: Database, table: str) -> N
     assert row is not None
     root = row[0][0]["Plan"]
     nodes = _nodes(root)
+    text = json.dumps(nodes)
+    assert "mfa_pending_organizations" not in text, (
+        f"a read of {table} runs the write policies' helper"
+    )
     helper = [
         n
         for n in nodes
-        if "mfa_pending_organizations" in json.dumps(n.get("Output", [])) and "Plans" not in n
+        if "my_organization_ids" in json.dumps(n.get("Output", [])) and "Plans" not in n
     ]
-    assert helper, f"no node computes the helper on {table}"
+    assert len(helper) == 1, f"{len(helper)} membership helpers on a read of {table}, not one"
     for node in helper:
+        assert "my_organization_ids_at_aal" in json.dumps(node["Output"]), (table, node)
         assert node.get("Parent Relationship") == "InitPlan", (table, node)
         assert node["Actual Loops"] == 1, (table, node)
     # No per-row call of an MFA helper in any filter or index condition.
@@ -80,8 +88,8 @@ def test_the_lookup_reads_a_partial_index(database: Database) -> None:
     with psycopg.connect(database.url) as conn:
         row = conn.execute(
             "select pg_get_indexdef(i.indexrelid) from pg_index i"
-            " where i.indrelid = 'public.organization_settings'::regclass"
-            " and pg_get_expr(i.indpred, i.indrelid) = 'require_mfa'"
+            " where i.indrelid = 'public.memberships'::regclass"
+            " and pg_get_expr(i.indpred, i.indrelid) = 'mfa_required'"
         ).fetchone()
     assert row is not None
-    assert "(organization_id)" in row[0]
+    assert "(user_id) INCLUDE (organization_id)" in row[0]
