@@ -61,4 +61,15 @@ def call(ctx: Context, function: str, params: dict[str, Any]) -> Any:
     """One SQL function, the organization first, JSON-ready parameters."""
     payload: dict[str, Any] = {"organization_id": str(ctx.organization_id)}
     payload.update({k: (str(v) if isinstance(v, UUID) else v) for k, v in params.items()})
-    return plain(db.rpc(ctx.db, function, payload))
+    answer = plain(db.rpc(ctx.db, function, payload))
+    if function in _BATCH_FUNCTIONS:  # the IBANs sealed at rest, opened for the answer
+        from shared.payables.bank_accounts import open_batch  # noqa: PLC0415
+
+        answer = open_batch(ctx.organization_id, answer)
+    return answer
+
+
+# The functions answering a payment batch (its items' vendor IBANs, the debtor's).
+_BATCH_FUNCTIONS = frozenset(
+    {"payment_batch", "create_payment_batch", "cancel_payment_batch", "mark_payment_batch_paid"}
+)

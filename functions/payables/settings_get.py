@@ -8,10 +8,11 @@ from functions.payables import error_responses
 from shared import db
 from shared.context import Viewer
 from shared.models.payables import PayablesSettings
+from shared.payables.bank_accounts import opened_settings
 
 router = APIRouter(tags=["payables"])
 
-COLUMNS = "organization_id,debtor_name,debtor_iban,debtor_bic"
+COLUMNS = "organization_id,debtor_name,debtor_iban,debtor_iban_sealed,debtor_bic"
 
 
 @router.get(
@@ -27,5 +28,7 @@ async def get_settings(ctx: Viewer) -> PayablesSettings:
         .eq("organization_id", str(ctx.organization_id))
     ).data
     return PayablesSettings.model_validate(
-        rows[0] if rows else {"organization_id": str(ctx.organization_id)}
+        opened_settings(ctx.organization_id, rows[0])
+        if rows
+        else {"organization_id": str(ctx.organization_id)}
     )

@@ -10,6 +10,7 @@ from shared import db
 from shared.context import Admin
 from shared.models.payables import PayablesSettings, PayablesSettingsUpdate
 from shared.payables.accounts import clean_bic, clean_iban
+from shared.payables.bank_accounts import debtor_columns, opened_settings
 
 router = APIRouter(tags=["payables"])
 
@@ -26,8 +27,11 @@ router = APIRouter(tags=["payables"])
 )
 async def update_settings(ctx: Admin, body: PayablesSettingsUpdate) -> PayablesSettings:
     row = body.to_json(exclude_unset=True)
-    if row.get("debtor_iban"):
-        row["debtor_iban"] = clean_iban(row["debtor_iban"], "debtor_iban")
+    if "debtor_iban" in row:  # sealed at rest (shared/payables/bank_accounts.py)
+        iban = row.pop("debtor_iban")
+        row.update(
+            debtor_columns(ctx.organization_id, clean_iban(iban, "debtor_iban") if iban else None)
+        )
     if row.get("debtor_bic"):
         row["debtor_bic"] = clean_bic(row["debtor_bic"], "debtor_bic")
     org = str(ctx.organization_id)
@@ -40,4 +44,4 @@ async def update_settings(ctx: Admin, body: PayablesSettingsUpdate) -> PayablesS
             .insert({**row, "organization_id": org})
             .select(COLUMNS)
         ).data
-    return PayablesSettings.model_validate(saved[0])
+    return PayablesSettings.model_validate(opened_settings(ctx.organization_id, saved[0]))

@@ -10,6 +10,7 @@ from shared.context import Member
 from shared.errors import not_found
 from shared.models.payables import VendorBankAccount, VendorBankAccountOut
 from shared.payables.accounts import clean_bic, clean_iban
+from shared.payables.bank_accounts import opened_vendor, vendor_columns
 
 router = APIRouter(tags=["payables"])
 
@@ -20,7 +21,8 @@ router = APIRouter(tags=["payables"])
     summary="Set a vendor's bank account",
     description=(
         '`{"iban": "...", "bic": "..."}`: the IBAN (required) and the BIC (optional), '
-        "checked with python-stdnum and stored compact. Members and above."
+        "checked with python-stdnum and stored compact, the IBAN sealed at rest. Members "
+        "and above."
     ),
     responses=error_responses(400, 401, 403, 404, 422),
 )
@@ -40,8 +42,9 @@ async def set_bank_account(
         from shared.errors import validation  # noqa: PLC0415
 
         raise validation("iban", "required", "body")
+    # The IBAN sealed and hashed, never stored in clear (shared/payables/bank_accounts.py).
     row = {
-        "iban": clean_iban(body.iban, "iban"),
+        **vendor_columns(ctx.organization_id, clean_iban(body.iban, "iban")),
         "bic": clean_bic(body.bic, "bic") if body.bic else None,
     }
     saved = db.run(
@@ -49,6 +52,6 @@ async def set_bank_account(
         .update(row)
         .eq("organization_id", str(ctx.organization_id))
         .eq("id", str(vendor_id))
-        .select("id,name,iban,bic")
+        .select("id,name,iban,iban_sealed,bic")
     ).data
-    return VendorBankAccountOut.model_validate(saved[0])
+    return VendorBankAccountOut.model_validate(opened_vendor(ctx.organization_id, saved[0]))

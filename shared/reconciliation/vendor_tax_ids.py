@@ -62,14 +62,16 @@ def fill(ctx: Any, vendor: dict[str, Any]) -> dict[str, Any]:
     organization_id = str(ctx.organization_id)
     rows = db.run(
         ctx.db.from_("vendors")
-        .select("tax_id_sealed")
+        .select("tax_id_sealed,iban_sealed")
         .eq("id", str(vendor["id"]))
         .eq("organization_id", organization_id)
-        .not_.is_("tax_id_sealed", "null")
+        .or_("tax_id_sealed.not.is.null,iban_sealed.not.is.null")
     ).data
     if rows:
-        vendor["tax_id"] = clear(organization_id, rows[0])
-    return vendor
+        if rows[0]["tax_id_sealed"] is not None:
+            vendor["tax_id"] = clear(organization_id, rows[0])
+        _open_iban(organization_id, vendor, rows[0])
+    return _without_seals(vendor)
 
 
 def fill_page(ctx: Any, vendors: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -81,13 +83,31 @@ def fill_page(ctx: Any, vendors: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return vendors
     rows = db.run(
         ctx.db.from_("vendors")
-        .select("id,tax_id_sealed")
+        .select("id,tax_id_sealed,iban_sealed")
         .in_("id", ids)
         .eq("organization_id", organization_id)
-        .not_.is_("tax_id_sealed", "null")
+        .or_("tax_id_sealed.not.is.null,iban_sealed.not.is.null")
     ).data
-    opened = {str(r["id"]): clear(organization_id, r) for r in rows}
+    sealed = {str(r["id"]): r for r in rows}
     for vendor in vendors:
-        if str(vendor["id"]) in opened:
-            vendor["tax_id"] = opened[str(vendor["id"])]
+        row = sealed.get(str(vendor["id"]))
+        if row is not None:
+            if row["tax_id_sealed"] is not None:
+                vendor["tax_id"] = clear(organization_id, row)
+            _open_iban(organization_id, vendor, row)
+        _without_seals(vendor)
     return vendors
+
+
+def _open_iban(organization_id: str, vendor: dict[str, Any], row: dict[str, Any]) -> None:
+    """The vendor's IBAN sealed at rest (migration 20261206170200), opened for the answer."""
+    if row.get("iban_sealed") is not None:
+        from shared.payables.bank_accounts import vendor_iban  # noqa: PLC0415
+
+        vendor["iban"] = vendor_iban(organization_id, row)
+
+
+def _without_seals(vendor: dict[str, Any]) -> dict[str, Any]:
+    vendor.pop("iban_sealed", None)
+    vendor.pop("iban_hash", None)
+    return vendor

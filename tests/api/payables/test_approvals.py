@@ -20,6 +20,9 @@ import xmlschema
 
 from tests.api.conftest import Api, World
 
+# The IBANs are sealed with the KMS envelope (moto's KMS, migration 20261206170200).
+pytestmark = pytest.mark.usefixtures("aws")
+
 XSD = resources.files("sepaxml") / "schemas" / "pain.001.001.03.xsd"
 DEBTOR_IBAN = "DE89370400440532013000"
 VENDOR_IBAN = "FR1420041010050500013M02606"

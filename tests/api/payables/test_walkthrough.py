@@ -8,9 +8,13 @@ from __future__ import annotations
 import uuid
 from importlib import resources
 
+import pytest
 import xmlschema
 
 from tests.api.conftest import Api, World
+
+# The IBANs are sealed with the KMS envelope (moto's KMS, migration 20261206170200).
+pytestmark = pytest.mark.usefixtures("aws")
 
 XSD = resources.files("sepaxml") / "schemas" / "pain.001.001.03.xsd"
 
