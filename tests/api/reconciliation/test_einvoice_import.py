@@ -373,3 +373,57 @@ def test_lines_keep_their_vat_category_rate_and_exemption(
         (2, "S", Decimal(7), None),
         (3, "AE", Decimal(0), "VATEX-EU-AE"),
     ]
+
+
+def _b64(data: bytes) -> str:
+    import base64  # noqa: PLC0415
+
+    return base64.b64encode(data).decode()
+
+
+def test_json_einvoices_one_report_for_several_documents(any_api: Api, world: World) -> None:
+    who = fresh(world)
+    org = world.people[who].personal_org
+    purchase_order(any_api, who, "PO-J1", "Lieferant Werkzeuge GmbH")
+    good = ubl(FixtureInvoice(number="J-1", po_number="PO-J1"))
+    body = {
+        "policy": "accept_valid_rows",
+        "documents": [
+            {"file_name": "j-1.xml", "content": _b64(good)},
+            {"file_name": "broken.xml", "content": "not base64!"},
+            {"file_name": "xxe.xml", "content": _b64(XXE)},
+        ],
+    }
+    reply = any_api.post("/api/reconciliation/einvoices", as_=who, json_body=body)
+    assert reply.status == 201, reply.json()
+    report = reply.json()
+    assert [a["index"] for a in report["accepted"]] == [0]
+    assert [(r["index"], r["field"]) for r in report["rejected"]] == [
+        (1, "documents[1].content"),
+        (2, "documents[2]"),
+    ]
+    assert report["rejected"][1]["message"].startswith("xxe.xml: dtd_refused: ")
+    assert report["matching"]["matched"] == 1, report["matching"]
+    assert reply.headers["location"] == f"/api/reconciliation/imports/{report['batch']['id']}"
+    assert invoices(world, org, "J-1")[0]["source_format"] == "ubl"
+
+    # All or nothing: one bad document, nothing stored (the good one is new).
+    other = ubl(FixtureInvoice(number="J-2", po_number=None))
+    refused = any_api.post(
+        "/api/reconciliation/einvoices",
+        as_=who,
+        json_body={
+            "documents": [
+                {"file_name": "j-2.xml", "content": _b64(other)},
+                {"file_name": "bad.xml", "content": _b64(b"<Invoice>")},
+            ]
+        },
+    )
+    assert refused.status == 422
+    assert refused.error["code"] == "import_rejected"
+    assert invoices(world, org, "J-2") == []
+
+    for wrong in ({"documents": []}, {"documents": [{"file_name": "x.xml"}]}, {"einvoices": []}):
+        bad = any_api.post("/api/reconciliation/einvoices", as_=who, json_body=wrong)
+        assert bad.status == 422, (wrong, bad.json())
+        assert bad.error["code"] == "validation_failed"
