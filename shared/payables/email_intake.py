@@ -301,28 +301,31 @@ def number_rows(outcomes: list[Outcome]) -> tuple[list[dict[str, Any]], list[Row
         parsed = outcome.parsed
         if parsed is None:
             continue
-        seen = [*(r for d in parsed.documents for r in d.get("rows") or []), *parsed.rejected_rows]
-        span = max([parsed.rows_total, 1, *seen])
-        outcome.first_row, outcome.last_row = base + 1, base + span
+        rows = [int(r) for d in parsed.documents for r in d.get("rows") or []]
+        # A CSV file's rows count from 1 (0: the file itself); an e-invoice is row 0.
+        shift = base + (1 if 0 in rows or (not rows and parsed.rows_total <= 1) else 0)
+        seen = [r + shift for r in rows] + [max(e.row + shift, base + 1) for e in parsed.errors]
+        last = max([base + max(parsed.rows_total, 1), *seen])
+        outcome.first_row, outcome.last_row = base + 1, last
         for document in parsed.documents:
             moved = dict(document)
-            moved["index"] = int(document["index"]) + base
-            moved["rows"] = [int(r) + base for r in document.get("rows") or []]
+            moved["index"] = int(document["index"]) + shift
+            moved["rows"] = [int(r) + shift for r in document.get("rows") or []]
             moved["lines"] = [
-                {**line, "row": int(line.get("row") or 0) + base}
+                {**line, "row": int(line.get("row") or 0) + shift}
                 for line in document.get("lines") or []
             ]
             documents.append(moved)
         for error in parsed.errors:
             errors.append(
                 RowError(
-                    row=(error.row or 1) + base,
+                    row=max(error.row + shift, base + 1),
                     column=error.column,
                     value=error.value,
                     message=f"{outcome.attachment.filename}: {error.message}",
                 )
             )
-        base += span
+        base = last
     return documents, errors, base
 
 
@@ -421,6 +424,12 @@ def import_message(
             hashes_here.add(digest)
         outcomes.append(outcome)
     documents, errors, rows_total = number_rows(outcomes)
+    if any("vendor_tax_id" in document for document in documents):
+        # E-invoices name the seller's VAT id: only its keyed hash and seal are sent
+        # (as shared.reconciliation.imports.store does for an upload).
+        from shared.reconciliation.ingest.einvoice import seal_vendor_tax_ids  # noqa: PLC0415
+
+        seal_vendor_tax_ids(Parsed("vendor_invoices", documents, [], rows_total), organization_id)
     drafts = [
         {"position": o.attachment.position, **(o.draft or {})}
         for o in outcomes
