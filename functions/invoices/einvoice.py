@@ -44,15 +44,13 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def chosen_format(document: dict[str, Any], given: str | None) -> str:
     """The format asked for, else the client's, else the organization's."""
-    buyer = document.get("buyer") or {}
-    seller = document.get("seller") or {}
-    fmt = given or buyer.get("einvoice_format") or seller.get("einvoice_format")
+    fmt = given or service.chosen_format(document)
     if not fmt:
         raise validation(
             "format",
             "give a format: none is chosen for the client or the organization",
         )
-    return str(fmt)
+    return fmt
 
 
 def answer(made: service.EInvoice) -> Response:

