@@ -946,6 +946,7 @@ PUBLIC = frozenset(
     {
         ("GET", "/p/{token}"),
         ("GET", "/p/{token}/pdf"),
+        ("GET", "/p/{token}/logo"),
         ("POST", "/p/{token}/pay"),
         ("POST", "/p/{token}/accept"),
         ("POST", "/p/{token}/decline"),

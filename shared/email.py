@@ -8,7 +8,10 @@ this module: it pulls in Jinja2, the standard library's email package and boto3.
   typed by a user is text, never markup (``<script>`` arrives as ``&lt;script&gt;``). The
   text template is not escaped (it is not HTML) but its values cannot add headers.
 - `build_raw` builds ``multipart/mixed`` [``multipart/alternative`` [text, html],
-  attachments...] with RFC 2047/2231-encoded UTF-8 names, subjects and file names.
+  attachments...] with RFC 2047/2231-encoded UTF-8 names, subjects and file names; with
+  inline images (the organization's logo: `business_logo`), the HTML becomes
+  ``multipart/related`` [html, image...], each image named by its ``Content-ID`` and shown
+  by the HTML's ``<img src="cid:...">`` (nothing fetched by the reader's mail client).
 - `send_raw` sends it with SES ``SendRawEmail`` and returns the SES message id; every
   failure becomes one `EmailFailure` whose ``retryable`` says whether trying again later
   can succeed (throttling, an outage) or not (a rejected recipient, an unverified sender).
@@ -30,7 +33,7 @@ from typing import Any
 import jinja2
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared import aws
+from shared import aws, inline_logo
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -69,6 +72,28 @@ class Attachment:
     filename: str
     content: bytes
     content_type: str = "application/pdf"
+
+
+@dataclass(frozen=True)
+class InlineImage:
+    """An image the HTML shows by ``cid:<cid>`` (RFC 2392), sent inside the message."""
+
+    cid: str
+    content: bytes
+    content_type: str
+
+
+LOGO_CID = "logo@invoiceflow"
+
+
+def business_logo(business: dict[str, Any]) -> InlineImage | None:
+    """The organization's uploaded logo as an inline image of the e-mail, or None (no
+    upload: an https logo address is not fetched, nor embedded)."""
+    found = inline_logo.decode(business.get("company_logo_url"))
+    if found is None:
+        return None
+    content, content_type = found
+    return InlineImage(LOGO_CID, content, content_type)
 
 
 # ---------------------------------------------------------------------------------------
@@ -136,6 +161,7 @@ def build_raw(
     reply_to: str | None = None,
     attachments: Sequence[Attachment] = (),
     headers: dict[str, str] | None = None,
+    inline_images: Sequence[InlineImage] = (),
 ) -> bytes:
     """A MIME message as bytes (CRLF line ends) for SES ``SendRawEmail``.
 
@@ -157,6 +183,17 @@ def build_raw(
         message[key] = one_line(value)
     message.set_content(text, subtype="plain", charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")
+    html_part = message.get_body(("html",)) if inline_images else None
+    if html_part is not None:
+        for image in inline_images:
+            maintype, _, subtype = image.content_type.partition("/")
+            html_part.add_related(
+                image.content,
+                maintype=maintype,
+                subtype=subtype,
+                cid=f"<{image.cid}>",
+                disposition="inline",
+            )
     for item in attachments:
         maintype, _, subtype = item.content_type.partition("/")
         message.add_attachment(

@@ -30,7 +30,7 @@ from typing import Any
 
 import jinja2
 
-from shared import db
+from shared import db, inline_logo
 from shared.documents import business_of
 from shared.errors import ApiError
 from shared.formatting import format_date, format_money
@@ -182,6 +182,34 @@ def checkout_answer(settings: Settings, token: str, address: str) -> dict[str, A
     return _answer(answer)
 
 
+def uploaded_logo(data_url: Any) -> tuple[bytes, str] | None:
+    """The bytes and type of an uploaded logo's inline copy (shared/inline_logo.py)."""
+    return inline_logo.decode(data_url)
+
+
+def logo(settings: Settings, token: str, address: str) -> tuple[bytes, str]:
+    """The uploaded logo behind ``token`` (no view recorded), or 404/429: a wrong,
+    revoked or expired token and an organization without an uploaded logo alike."""
+    cfg = config()
+    answer = _answer(
+        db.rpc(
+            db.rest(settings),
+            "portal_logo",
+            {
+                "token_hash": token_hash(token) or "-",
+                "client_address": address,
+                "token_limit": cfg.token_limit,
+                "address_limit": cfg.address_limit,
+                "window_seconds": cfg.window_seconds,
+            },
+        )
+    )
+    found = uploaded_logo(answer.get("logo"))
+    if found is None:
+        raise not_found()
+    return found
+
+
 def decide_quote(settings: Settings, token: str, address: str, decision: str) -> dict[str, Any]:
     cfg = config()
     answer = db.rpc(
@@ -224,7 +252,16 @@ def shaped(answer: dict[str, Any]) -> dict[str, Any]:
     return apply_parties(document, answer.get("parties"), str(document.get("organization_id")))
 
 
-def page_data(answer: dict[str, Any]) -> PortalDocument:
+def _logo_url(logo_url: Any, token: str | None) -> str | None:
+    """Where the page's logo is: an uploaded one at the link's own route
+    (``/p/{token}/logo``; never the inline copy itself, ~200 KB of JSON), an https
+    address given in the settings as it is, else none."""
+    if uploaded_logo(logo_url) is not None:
+        return f"{link_url(token)}/logo" if token else None
+    return logo_url if isinstance(logo_url, str) and logo_url.startswith("https://") else None
+
+
+def page_data(answer: dict[str, Any], token: str | None = None) -> PortalDocument:
     kind = answer["document_type"]
     document = shaped(answer)
     portal = answer.get("portal") or {}
@@ -251,7 +288,7 @@ def page_data(answer: dict[str, Any]) -> PortalDocument:
                 "email": business.get("business_email"),
                 "phone": business.get("business_phone"),
                 "address_lines": business.get("address_lines") or [],
-                "logo_url": portal.get("logo_url"),
+                "logo_url": _logo_url(portal.get("logo_url"), token),
                 "brand_color": portal.get("brand_color") or "#1f4e79",
             },
             "items": document["items"],
@@ -300,8 +337,25 @@ _STATUS_LABELS = {
 }
 
 
-def _safe_logo(url: str | None) -> str | None:
-    return url if isinstance(url, str) and url.startswith("https://") else None
+def page_logo(data: PortalDocument, token: str) -> str | None:
+    """The page's ``<img src>``: the link's own logo route (relative: the page's origin,
+    CSP img-src 'self'), or an https logo address from the settings, or none."""
+    url = data.business.logo_url
+    if not isinstance(url, str):
+        return None
+    if url == f"{link_url(token)}/logo":
+        return f"/p/{token}/logo"
+    return url if url.startswith("https://") else None
+
+
+def image_sources(data: PortalDocument, token: str) -> str:
+    """The CSP's img-src for the page: 'self', and an https logo's origin when it shows one."""
+    shown = page_logo(data, token)
+    if shown and shown.startswith("https://"):
+        origin = "/".join(shown.split("/", 3)[:3])
+        if re.fullmatch(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+            return f"'self' {origin}"
+    return "'self'"
 
 
 def render_page(data: PortalDocument, token: str, notice: str = "") -> str:
@@ -320,7 +374,7 @@ def render_page(data: PortalDocument, token: str, notice: str = "") -> str:
             rate=lambda v: format_money(v, currency, exact=True),
             date=format_date,
             status_label=_STATUS_LABELS.get(data.status, data.status.title()),
-            logo=_safe_logo(data.business.logo_url),
+            logo=page_logo(data, token),
             notice=notice,
             min_amount=format(Decimal(1).scaleb(-_places(currency)), "f"),
         )
@@ -345,14 +399,15 @@ def _style_hashes(html: str) -> str:
     )
 
 
-def headers(html: str | None = None) -> dict[str, str]:
+def headers(html: str | None = None, images: str = "'self'") -> dict[str, str]:
     """The public routes' headers: nothing cached or indexed, the token never leaves
-    in a Referer, no framing, and a CSP allowing only the page's own style."""
+    in a Referer, no framing, and a CSP allowing only the page's own style and images
+    from its own origin (the logo route; ``images`` adds an https logo's origin)."""
     style = _style_hashes(html) if html else ""
     csp = (
         "default-src 'none'; "
         f"style-src {style or chr(39) + 'none' + chr(39)}; "
-        "img-src https: data:; "
+        f"img-src {images}; "
         f"form-action 'self' {config().checkout_origin}; "
         "frame-ancestors 'none'; base-uri 'none'"
     )

@@ -83,11 +83,11 @@ async def client_page(
         )
     except ApiError as error:
         return error_page(error, request)
-    data = portal.page_data(answer)
+    data = portal.page_data(answer, token)
     if wants_json(request):
         return JSONResponse(data.model_dump(mode="json"), headers=portal.headers())
     html = portal.render_page(data, token, _NOTICES.get(notice or "", ""))
-    return HTMLResponse(html, headers=portal.headers(html))
+    return HTMLResponse(html, headers=portal.headers(html, portal.image_sources(data, token)))
 
 
 async def _decide(request: Request, token: str, settings: Settings, decision: str) -> Response:
@@ -99,7 +99,7 @@ async def _decide(request: Request, token: str, settings: Settings, decision: st
         return error_page(error, request)
     if wants_json(request):
         return JSONResponse(
-            portal.page_data(answer).model_dump(mode="json"), headers=portal.headers()
+            portal.page_data(answer, token).model_dump(mode="json"), headers=portal.headers()
         )
     return RedirectResponse(f"/p/{token}?notice={decision}", 303, headers=portal.headers())
 

@@ -28,6 +28,11 @@
 -- anon and authenticated lose EXECUTE on them: a client link's token reads the
 -- page (public.portal_open) and nothing sealed. (pgTAP 930-931.)
 --
+-- Also here, for the same functions' owner (issue 16's client page and Stripe):
+-- public.portal_logo, the client page's uploaded logo by the link's token (anon,
+-- as the page), and the service role's two functions that let jobsSealFields seal
+-- again the Stripe secrets of shared/stripe_keys.py's first format.
+--
 -- Creating a role needs CREATEROLE, which Supabase's postgres has (it is not a
 -- superuser); roles belong to the cluster, not the database, so the role is
 -- created only when missing (another database of the cluster may have made it).
@@ -165,6 +170,57 @@ end;
 $$;
 
 -- =============================================================================
+-- Functions: the client page's logo (GET /p/{token}/logo)
+-- =============================================================================
+
+-- The organization's uploaded logo as the page shows it: the inline copy the
+-- uploads worker keeps in organization_settings.company_logo_url (a data: URL of
+-- a PNG or JPEG of at most 256 px a side; migration 20261206140300), behind the
+-- same gate as the page (a wrong, revoked or expired token, a draft's link: not
+-- found; the rate windows), without recording a view. Answers {"found": true,
+-- "logo": <data URL or null>} or the gate's refusal.
+create or replace function private.portal_logo(
+  token_hash text, client_address text, token_limit integer, address_limit integer,
+  window_seconds integer
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  gate record;
+  logo text;
+begin
+  gate := private.portal_gate(token_hash, client_address, token_limit, address_limit, window_seconds);
+  if gate.refusal is not null then
+    return gate.refusal;
+  end if;
+  if private.portal_document(gate.link) is null then
+    return jsonb_build_object('found', false);
+  end if;
+  select s.company_logo_url into logo from public.organization_settings s
+  where s.organization_id = (gate.link).organization_id;
+  return jsonb_build_object('found', true,
+    'logo', case when logo ~ '^data:image/(png|jpeg);base64,' then logo end);
+end;
+$$;
+
+create or replace function public.portal_logo(
+  token_hash text, client_address text default null, token_limit integer default 60,
+  address_limit integer default 120, window_seconds integer default 60
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select private.portal_logo(token_hash, client_address, token_limit, address_limit, window_seconds)
+$$;
+
+-- =============================================================================
 -- Functions: sealing again what the first format sealed (jobsSealFields)
 -- =============================================================================
 
@@ -295,3 +351,9 @@ grant execute on function
   private.reseal_stripe_account(uuid, jsonb, jsonb),
   private.stripe_sealed_is_legacy(text)
   to service_role;
+
+-- anon: the client page's logo, as its other public functions (pgTAP 005 names it).
+grant execute on function
+  public.portal_logo(text, text, integer, integer, integer),
+  private.portal_logo(text, text, integer, integer, integer)
+  to anon, authenticated, service_role;

@@ -103,7 +103,10 @@ select is_empty(
          'portal_open(text,text,text,integer,integer,integer)',
          'portal_decide_quote(text,text,text,integer,integer,integer)',
          'private.portal_open(text,text,text,integer,integer,integer)',
-         'private.portal_decide_quote(text,text,text,integer,integer,integer)')
+         'private.portal_decide_quote(text,text,text,integer,integer,integer)',
+         -- its logo (migration 20261206170100)
+         'portal_logo(text,text,integer,integer,integer)',
+         'private.portal_logo(text,text,integer,integer,integer)')
        -- (the Pay button's and Stripe's webhook's are payment_processor's since
        -- migration 20261206170100: pgTAP 930) $$,
   'anon can execute no function in public or private but the client page''s'

@@ -391,7 +391,7 @@ select is_empty(
   $$ select p.proname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
      where n.nspname = 'private' and has_function_privilege('anon', p.oid, 'execute')
        -- but the client page's two cores (migration 20261206130100, pgTAP 005 and 700)
-       and p.proname not in ('portal_open', 'portal_decide_quote') $$,
+       and p.proname not in ('portal_open', 'portal_decide_quote', 'portal_logo') $$,
   'anon may execute nothing in private but the client page''s cores'
 );
 
