@@ -94,7 +94,7 @@ def compose(
         reply_to=reply_to or "",
         client_link=client_link,
     )
-    pdf = render_invoice_pdf(document)
+    pdf, einvoices = einvoice_attachments(document, render_invoice_pdf(document))
     sender, _ = sender_for(settings, document)
     raw = mail.build_raw(
         sender=sender,
@@ -105,9 +105,28 @@ def compose(
         html=html,
         text=text,
         inline_images=[logo] if (logo := mail.business_logo(business)) else [],
-        attachments=[mail.Attachment(pdf_file_name(document["invoice_number"]), pdf)],
+        attachments=[mail.Attachment(pdf_file_name(document["invoice_number"]), pdf), *einvoices],
     )
     return Composed(raw, subject, kind, list(to), list(cc), list(bcc))
+
+
+def einvoice_attachments(
+    document: dict[str, Any], pdf: bytes, *, credit_note: bool = False
+) -> tuple[bytes, list[mail.Attachment]]:
+    """The PDF to attach and the e-invoice beside it, in the client's or the organization's
+    chosen format (docs/einvoicing.md): for Factur-X the PDF is the e-invoice, an XML format
+    adds its file. A document the validator refuses is not sent: 422 einvoice_invalid."""
+    if not ((document.get("buyer") or {}).get("einvoice_format")) and not (
+        (document.get("seller") or {}).get("einvoice_format")
+    ):
+        return pdf, []
+    from shared.einvoice import service  # noqa: PLC0415 (Saxon and lxml, only when chosen)
+
+    try:
+        pdf, made = service.for_email(document, pdf, credit_note=credit_note)
+    except service.Invalid as invalid:
+        raise service.invalid_error(invalid) from None
+    return pdf, [mail.Attachment(e.filename, e.body, e.media_type) for e in made]
 
 
 def pdf_file_name(number: str, kind: str = "invoice") -> str:
@@ -200,7 +219,9 @@ def compose_credit_note(
         logo_cid=mail.LOGO_CID if mail.business_logo(business) else "",
         reply_to=reply_to or "",
     )
-    pdf = render_document_pdf(document, "credit_note")
+    pdf, einvoices = einvoice_attachments(
+        document, render_document_pdf(document, "credit_note"), credit_note=True
+    )
     sender, _ = sender_for(settings, document)
     raw = mail.build_raw(
         sender=sender,
@@ -211,7 +232,7 @@ def compose_credit_note(
         html=html,
         text=text,
         inline_images=[logo] if (logo := mail.business_logo(business)) else [],
-        attachments=[mail.Attachment(pdf_file_name(number, "credit-note"), pdf)],
+        attachments=[mail.Attachment(pdf_file_name(number, "credit-note"), pdf), *einvoices],
     )
     return Composed(raw, subject, "credit_note", list(to), list(cc), list(bcc))
 
