@@ -174,15 +174,23 @@ def split_discount(
     discount: Decimal, groups: dict[tuple[str, Decimal], Decimal], currency: str
 ) -> dict[tuple[str, Decimal], Decimal]:
     """The document discount over the (category, rate) groups in proportion to their line
-    totals, rounded at the minor unit, the remainder on the largest group (the contract of
-    issue 19; the tax model's SQL does the same)."""
+    totals, as the tax model's SQL splits it (docs/einvoicing.md, "Splitting the
+    discount"): from the smallest group to the largest (equal ones: the later category and
+    rate first), each takes round(discount x running total / subtotal) less what the groups
+    before it took, so the largest comes last with the remainder."""
     total = sum(groups.values(), Decimal(0))
     if not discount or not total:
         return {}
-    shares = {key: model.money(discount * value / total, currency) for key, value in groups.items()}
-    largest = max(groups, key=lambda key: (groups[key], key))
-    shares[largest] += discount - sum(shares.values(), Decimal(0))
-    return {key: share for key, share in shares.items() if share}
+    ordered = sorted(sorted(groups, reverse=True), key=lambda key: groups[key])
+    shares: dict[tuple[str, Decimal], Decimal] = {}
+    running = taken = Decimal(0)
+    for key in ordered:
+        running += groups[key]
+        reached = model.money(discount * running / total, currency)
+        if reached - taken:
+            shares[key] = reached - taken
+        taken = reached
+    return shares
 
 
 def _breakdown(

@@ -229,3 +229,64 @@ def test_an_invalid_einvoice_is_not_sent(api: Api, world: World) -> None:
     assert {f["field"] for f in reply.error["details"]["findings"]} >= {"clients.city"}
     assert len(sent_messages()) == before
     assert status_of(world, invoice["id"]) == "draft"
+
+
+# =============================================================================
+# The tax model: reverse charge (issue 19's "done means")
+# =============================================================================
+
+
+def reverse_charge_invoice(api: Api, owner: str, client: str) -> Response:
+    return api.post(
+        "/api/invoices",
+        as_=owner,
+        json_body={
+            "client_id": client,
+            "items": [
+                {
+                    "description": "Software-Entwicklung",
+                    "quantity": "40",
+                    "rate": "95.00",
+                    "vat_category": "AE",
+                    "tax_exemption_reason_code": "VATEX-EU-AE",
+                    "tax_exemption_reason": "Reverse charge",
+                },
+                {"description": "Lizenz", "quantity": "1", "rate": "500.00", "tax_rate": "19"},
+            ],
+            "tax_rate": "19",
+        },
+    )
+
+
+FRENCH_CLIENT = {
+    "address_line1": "12 rue de la Paix",
+    "city": "Paris",
+    "postal_code": "75002",
+    "country_code": "FR",
+    "vat_id": "FR40303265045",
+}
+
+
+@pytest.mark.parametrize("fmt", ["xrechnung-ubl", "xrechnung-cii", "facturx", "peppol"])
+def test_a_reverse_charge_invoice_validates(api: Api, world: World, fmt: str) -> None:
+    owner = german_organization(api, world)
+    client = german_client(api, owner, **FRENCH_CLIENT)
+    reply = reverse_charge_invoice(api, owner, client)
+    assert reply.status == 201, reply.json()
+    xml = xml_of(einvoice(api, owner, reply.json()["id"], fmt), fmt)
+    assert validate.fatal(validate.validate(xml, PROFILES[fmt].validation)) == []
+    assert b"VATEX-EU-AE" in xml
+    assert b"FR40303265045" in xml
+
+
+def test_reverse_charge_without_the_clients_vat_id_names_clients_vat_id(
+    api: Api, world: World
+) -> None:
+    owner = german_organization(api, world)
+    client = german_client(api, owner, **{**FRENCH_CLIENT, "vat_id": None})
+    reply = reverse_charge_invoice(api, owner, client)
+    assert reply.status == 201, reply.json()
+    reply = einvoice(api, owner, reply.json()["id"], "xrechnung-cii")
+    assert reply.status == 422
+    fields = {f["rule"]: f["field"] for f in reply.error["details"]["findings"]}
+    assert fields["BR-AE-02"] == "clients.vat_id"
