@@ -24,6 +24,7 @@ sentence for a person naming the element (its path) that is wrong.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -203,6 +204,12 @@ def _path(node: Any) -> str:
     return "/" + "/".join(reversed(parts))
 
 
+@functools.cache
+def _xpath(path: str) -> Any:
+    """``path`` compiled once per process (compiling is most of an uncached lookup)."""
+    return etree.XPath(path, namespaces=NS)
+
+
 class _Reader:
     """XPath reads on one element, values converted with the element named on failure."""
 
@@ -210,18 +217,18 @@ class _Reader:
         self.node = node
 
     def all(self, path: str) -> list[_Reader]:
-        return [_Reader(n) for n in self.node.xpath(path, namespaces=NS)]
+        return [_Reader(n) for n in _xpath(path)(self.node)]
 
     def one(self, path: str) -> _Reader | None:
-        found = self.node.xpath(path, namespaces=NS)
+        found = _xpath(path)(self.node)
         return _Reader(found[0]) if found else None
 
     def element(self, path: str) -> Any:
-        found = self.node.xpath(path, namespaces=NS)
+        found = _xpath(path)(self.node)
         return found[0] if found else None
 
     def text(self, path: str) -> str | None:
-        found = self.node.xpath(path, namespaces=NS)
+        found = _xpath(path)(self.node)
         if not found:
             return None
         item = found[0]
@@ -238,7 +245,7 @@ class _Reader:
 
     def texts(self, path: str) -> list[str]:
         out = []
-        for item in self.node.xpath(path, namespaces=NS):
+        for item in _xpath(path)(self.node):
             value = item if isinstance(item, str) else (item.text or "")
             if str(value).strip():
                 out.append(str(value).strip())
@@ -279,7 +286,7 @@ class _Reader:
             ) from None
 
     def _where(self, path: str) -> str:
-        found = self.node.xpath(path, namespaces=NS)
+        found = _xpath(path)(self.node)
         if found and not isinstance(found[0], str):
             return _path(found[0])
         return _path(self.node) + "/" + re.sub(r"\w+:", "", path)
