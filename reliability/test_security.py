@@ -492,33 +492,7 @@ def bad_tokens(world: World) -> dict[str, Refused]:
     return tokens
 
 
-# Found by this matrix (issue 17's account routes, reported, not fixed here): with the
-# access token of a session that has ended (still signed and unexpired), these answer
-# 401 invalid_token (the factors' list, enroll) or validate the body first (422) instead
-# of 401 session_ended: they check the session at Auth's call, not before. Strict: when
-# fixed, these fail as passing, and come out of the list.
-SESSION_CHECKED_LATE = {
-    "GET /api/auth/mfa/factors",
-    "POST /api/auth/mfa/enroll",
-    "POST /api/auth/mfa/challenge",
-    "POST /api/auth/mfa/verify",
-    "DELETE /api/auth/mfa/factors/{id}",
-    "POST /api/auth/password",
-    "POST /api/auth/email",
-}
-
-
-def _late(specs: list[FunctionSpec]) -> list[Any]:
-    mark = pytest.mark.xfail(
-        strict=True, reason="a logged-out session's token is not 401 session_ended here"
-    )
-    return [
-        pytest.param(s, id=s.route_key, marks=mark) if s.route_key in SESSION_CHECKED_LATE else s
-        for s in specs
-    ]
-
-
-@pytest.mark.parametrize("spec", _late(PROTECTED), ids=_ids(PROTECTED))
+@pytest.mark.parametrize("spec", PROTECTED, ids=_ids(PROTECTED))
 def test_every_refused_token_is_a_401_on_every_route(
     world: World, bad_tokens: dict[str, Refused], spec: FunctionSpec
 ) -> None:

@@ -18,6 +18,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Path
 
 from functions.auth import error_responses
+from shared import db
 from shared.auth import Caller, bearer_token, verify
 from shared.auth_client import AuthError, auth_error, user_client
 from shared.errors import ApiError
@@ -43,10 +44,18 @@ ISSUER = "InvoiceFlow"
 async def person(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Caller:
-    """The caller's verified token (401 before the body is looked at)."""
-    caller = verify(bearer_token(authorization), get_settings())
+    """The caller's verified token, of a session that has not ended (401 before the body
+    is looked at).
+
+    A signed-out session's access token is still signed and unexpired: the database
+    says whether its session lives, as for every other route (``api_context``, without
+    counting a request: 28000, ``401 session_ended``), before Auth is asked anything.
+    """
+    settings = get_settings()
+    caller = verify(bearer_token(authorization), settings)
     if caller.claims.get("role") != "authenticated":
         raise ApiError(401, "invalid_token", "sign in as a person to manage MFA")
+    db.rpc(db.rest(settings, caller.token), "api_context", {"rate_limit": 0})
     return caller
 
 

@@ -81,6 +81,36 @@ def test_sign_out_everywhere(api: Api) -> None:
         assert api.post("/api/auth/refresh", json_body={"refresh_token": token}).status == 401
 
 
+# The account routes that call Auth as the caller (functions/auth/mfa.py's Person). Each
+# body is invalid on purpose: the ended session is answered first, not the body.
+ACCOUNT_ROUTES = [
+    ("GET", "/api/auth/mfa/factors", None),
+    ("POST", "/api/auth/mfa/enroll", {"friendly_name": 7}),
+    ("POST", "/api/auth/mfa/challenge", {}),
+    ("POST", "/api/auth/mfa/verify", {}),
+    ("DELETE", "/api/auth/mfa/factors/00000000-0000-4000-8000-000000000000", None),
+    ("POST", "/api/auth/password", {}),
+    ("POST", "/api/auth/email", {}),
+]
+
+
+def test_a_signed_out_session_is_401_session_ended_on_the_account_routes(any_api: Api) -> None:
+    """As on every other route (api_context): not 401 invalid_token from Auth, nor 422
+    for the body (reliability/test_security.py found both)."""
+    account = signed_up(any_api)
+    token = account["session"]["access_token"]
+    assert any_api.get("/api/auth/mfa/factors", token=token).status == 200
+    assert any_api.post("/api/auth/logout", token=token).status == 204
+    answers = {}
+    for method, path, body in ACCOUNT_ROUTES:
+        reply = any_api.request(method, path, token=token, json_body=body)
+        code = reply.json()["error"]["code"] if reply.content else None
+        answers[f"{method} {path}"] = (reply.status, code, reply.headers.get("www-authenticate"))
+    assert answers == {
+        f"{method} {path}": (401, "session_ended", "Bearer") for method, path, _ in ACCOUNT_ROUTES
+    }
+
+
 def test_change_password_with_the_current_one(any_api: Api) -> None:
     account = signed_up(any_api)
     token = account["session"]["access_token"]
