@@ -300,6 +300,12 @@ def page_data(answer: dict[str, Any], token: str | None = None) -> PortalDocumen
             "balance_due": balance,
             "notes": document.get("notes"),
             "terms": document.get("terms"),
+            "einvoice_format": (
+                (document.get("buyer") or {}).get("einvoice_format")
+                or (document.get("seller") or {}).get("einvoice_format")
+            )
+            if is_invoice
+            else None,
             "actions": {
                 "pay": bool(payable and payment.get("enabled")),
                 "partial_payments": bool(payment.get("allow_partial")),

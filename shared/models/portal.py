@@ -96,6 +96,13 @@ class PortalDocument(Output):
     terms: str | None = None
     actions: PortalActions
     link_expires_at: dt.datetime
+    einvoice_format: str | None = Field(
+        default=None,
+        description=(
+            "The e-invoice the page offers at /p/{token}/einvoice (the client's chosen format,"
+            " else the organization's); null: none"
+        ),
+    )
 
 
 # =============================================================================

@@ -44,6 +44,7 @@ MAKES_DOCUMENTS = {
     "portalPdf",
     "invoicesEinvoice",  # Factur-X: our PDF with the XML embedded
     "creditNotesEinvoice",
+    "portalEinvoice",
 }
 # No document, but Pillow: the check and re-encoding of logos and avatars.
 PROCESSES_IMAGES = {"uploadsWorker"}

@@ -9,12 +9,13 @@ import json
 from fastapi import FastAPI
 
 from devstack.openapi import OPENAPI_JSON
-from functions.portal import logo, page, pdf
+from functions.portal import einvoice, logo, page, pdf
 from functions.stripe import checkout
 
 BROWSER_ROUTES = [
     ("/p/{token}", "get"),
     ("/p/{token}/pdf", "get"),
+    ("/p/{token}/einvoice", "get"),
     ("/p/{token}/logo", "get"),
     ("/p/{token}/accept", "post"),
     ("/p/{token}/decline", "post"),
@@ -24,7 +25,7 @@ BROWSER_ROUTES = [
 
 def test_a_browsers_refusals_are_documented_as_html_and_json() -> None:
     app = FastAPI()
-    for module in (page, pdf, logo, checkout):
+    for module in (page, pdf, logo, checkout, einvoice):
         app.include_router(module.router)
     document = app.openapi()
     for path, method in BROWSER_ROUTES:

@@ -36,6 +36,7 @@ def test_the_matrix_knows_every_route_without_login() -> None:
     assert keys == {
         "GET /p/{token}",
         "GET /p/{token}/pdf",
+        "GET /p/{token}/einvoice",
         "GET /p/{token}/logo",
         "POST /p/{token}/accept",
         "POST /p/{token}/decline",
