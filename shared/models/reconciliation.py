@@ -191,6 +191,8 @@ class SettingsUpdate(Input):
         Annotated[Decimal, Field(gt=0, le=1, max_digits=5, decimal_places=3)] | None
     ) = None
     auto_rematch: bool | None = None
+    # The mode of a line whose line, purchase order and vendor name none (issue 20).
+    default_match_mode: MatchMode | None = None
 
     @field_validator("*", mode="before")
     @classmethod
@@ -223,6 +225,7 @@ class ReconciliationSettings(Relayed):
     total_tolerance_amount: DecimalText
     vendor_similarity_threshold: DecimalText
     auto_rematch: bool
+    default_match_mode: MatchMode
     saved: bool = Field(description="false: the defaults, nothing saved yet")
     updated_by: UUID | None
     updated_at: Timestamp | None

@@ -18,7 +18,9 @@ KINDS: tuple[Kind, ...] = ("vendor_invoices", "purchase_orders", "goods_receipts
 POLICIES: tuple[Policy, ...] = ("all_or_nothing", "accept_valid_rows")
 
 
-FieldType = Literal["text", "date", "money", "quantity", "price", "int", "currency", "status"]
+FieldType = Literal[
+    "text", "date", "money", "quantity", "price", "int", "currency", "status", "match_mode"
+]
 
 
 @dataclass(frozen=True)
@@ -226,6 +228,17 @@ COLUMNS: dict[Kind, tuple[Column, ...]] = {
             0,
             _syn("unitprice", "price", "unitcost", "rate", "priceperunit", "netprice"),
         ),
+        # 2-way or 3-way matching (issue 20): the PO's mode, repeated on its rows, and a
+        # line's own (JSON: the document's and lines[i].match_mode).
+        Column(
+            "match_mode",
+            "match_mode",
+            "doc",
+            False,
+            0,
+            _syn("matchmode", "pomatchmode", "matching"),
+        ),
+        Column("line_match_mode", "match_mode", "line", False, 0, _syn("linematchmode")),
     ),
     "goods_receipts": (
         Column(

@@ -23,6 +23,10 @@ def validate_json(
     reading = Reading(strict=True)
     allowed_doc = {c.name for c in COLUMNS[kind] if c.level == "doc"}
     allowed_line = {c.name for c in COLUMNS[kind] if c.level == "line"}
+    # A line's own match mode is ``lines[i].match_mode`` (``line_match_mode`` in a file).
+    line_names = {"match_mode": "line_match_mode"} if "line_match_mode" in allowed_line else {}
+    allowed_line = {line_names.get(n, n) for n in allowed_line} | set(line_names)
+    allowed_line -= set(line_names.values())
     documents_out: list[dict[str, Any]] = []
     for index, document in enumerate(documents):
         if not isinstance(document, dict):
@@ -65,9 +69,10 @@ def validate_json(
             continue
         # Each document is assembled alone: two documents with one key are duplicates,
         # which the import RPC reports (as it does duplicates of stored documents).
-        single = Assembler(kind, policy, {})
+        single = Assembler(kind, policy, {v: k for k, v in line_names.items()})
         for position, line in enumerate(lines):
-            single.add(index, {**document, **line}, reading, at=f"lines[{position}].")
+            own = {line_names.get(name, name): value for name, value in line.items()}
+            single.add(index, {**document, **own}, reading, at=f"lines[{position}].")
         for group in single.groups.values():
             group.rows = [index]
             group.bad_rows = sorted(set(group.bad_rows))

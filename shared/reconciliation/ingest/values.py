@@ -231,6 +231,14 @@ def convert(column: Column, value: Any, reading: Reading) -> Any:  # noqa: PLR09
             raise FieldError(f"{value!r} is not a status; use open, closed or cancelled")
         status = value.strip().casefold()
         return "cancelled" if status == "canceled" else status
+    if column.type == "match_mode":
+        mode = str(value).strip().casefold().replace("-", "_").replace(" ", "_")
+        mode = {"2_way": "two_way", "3_way": "three_way", "2": "two_way", "3": "three_way"}.get(
+            mode, mode
+        )
+        if isinstance(value, bool) or mode not in ("two_way", "three_way"):
+            raise FieldError(f"{value!r} is not a match mode; use two_way or three_way")
+        return mode
     if column.type == "date":
         if reading.strict:
             if not isinstance(value, str):
