@@ -268,7 +268,10 @@ FRENCH_CLIENT = {
 
 
 @pytest.mark.parametrize("fmt", ["xrechnung-ubl", "xrechnung-cii", "facturx", "peppol"])
-def test_a_reverse_charge_invoice_validates(api: Api, world: World, fmt: str) -> None:
+def test_a_reverse_charge_invoice_validates(any_api: Api, world: World, fmt: str) -> None:
+    """In process and over HTTP (the API Gateway emulator: a PDF's bytes base64 through
+    Mangum)."""
+    api = any_api
     owner = german_organization(api, world)
     client = german_client(api, owner, **FRENCH_CLIENT)
     reply = reverse_charge_invoice(api, owner, client)
@@ -290,3 +293,23 @@ def test_reverse_charge_without_the_clients_vat_id_names_clients_vat_id(
     assert reply.status == 422
     fields = {f["rule"]: f["field"] for f in reply.error["details"]["findings"]}
     assert fields["BR-AE-02"] == "clients.vat_id"
+
+
+def test_a_credit_note_is_sent_with_the_chosen_format(api: Api, world: World) -> None:
+    owner = german_organization(api, world)
+    client = german_client(api, owner, email="ap@kunde.example", einvoice_format="peppol")
+    invoice = an_invoice(api, owner, client)
+    world.sql("update public.invoices set status = 'sent' where id = %s", invoice["id"])
+    reply = api.post(
+        "/api/credit-notes",
+        as_=owner,
+        json_body={"invoice_id": invoice["id"], "kind": "amount", "amount": "119.00"},
+    )
+    assert reply.status == 201, reply.json()
+    note = reply.json()
+    reply = api.post(f"/api/credit-notes/{note['id']}/send", as_=owner, json_body={})
+    assert reply.status == 200, reply.json()
+    attachments = sent_attachments(reply.json()["send"])
+    [xml] = [body for kind, body in attachments.values() if kind == "application/xml"]
+    assert validate.fatal(validate.validate(xml, "peppol")) == []
+    assert b"<CreditNote" in xml
