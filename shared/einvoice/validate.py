@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -258,3 +259,32 @@ def _rule_from_message(message: str) -> str:
     if message.startswith("[") and "]" in message:
         return message[1 : message.index("]")]
     return "UNKNOWN"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m shared.einvoice.validate FILE [PROFILE]``: the findings of an XML file
+    or a Factur-X PDF (its embedded XML), in the profile it declares unless one is given;
+    exit status 1 when one is fatal."""
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print(main.__doc__, file=sys.stderr)
+        return 2
+    data = Path(args[0]).read_bytes()
+    if data.startswith(b"%PDF"):
+        from facturx import get_xml_from_pdf  # noqa: PLC0415 (pypdf, only for a PDF)
+
+        _, data = get_xml_from_pdf(data, check_xsd=False)
+    profile = args[1] if len(args) > 1 else detect_profile(data)
+    findings = validate(data, profile)
+    for finding in findings:
+        print(f"{finding.flag:7} {finding.rule_id:22} {finding.message}")
+    verdict = "valid" if is_valid(findings) else "INVALID"
+    print(
+        f"{args[0]}: {profile}: {verdict} ({len(fatal(findings))} fatal, {len(findings)} findings)"
+    )
+    return 0 if is_valid(findings) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
