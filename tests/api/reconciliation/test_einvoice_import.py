@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from devstack.aws import Provisioned
 from devstack.functions import FunctionHost
@@ -423,7 +425,49 @@ def test_json_einvoices_one_report_for_several_documents(any_api: Api, world: Wo
     assert refused.error["code"] == "import_rejected"
     assert invoices(world, org, "J-2") == []
 
-    for wrong in ({"documents": []}, {"documents": [{"file_name": "x.xml"}]}, {"einvoices": []}):
+    wrongs: list[dict[str, Any]] = [
+        {"documents": []},
+        {"documents": [{"file_name": "x.xml"}]},
+        {"einvoices": []},
+    ]
+    for wrong in wrongs:
         bad = any_api.post("/api/reconciliation/einvoices", as_=who, json_body=wrong)
         assert bad.status == 422, (wrong, bad.json())
         assert bad.error["code"] == "validation_failed"
+
+
+FUZZ_SEED = ubl(FixtureInvoice(number="FZ-HTTP", po_number=None))
+_FUZZER: dict[str, str] = {}  # one organization of its own for every example
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.one_of(
+        st.binary(max_size=600),
+        st.tuples(st.integers(min_value=0, max_value=len(FUZZ_SEED)), st.binary(max_size=8)).map(
+            lambda cut: FUZZ_SEED[: cut[0]] + cut[1] + FUZZ_SEED[cut[0] + len(cut[1]) :]
+        ),
+    )
+)
+def test_any_document_through_the_route_is_an_answer_never_a_500(
+    api: Api, world: World, data: bytes
+) -> None:
+    if "name" not in _FUZZER:
+        _FUZZER["name"] = fresh(world)
+    who = _FUZZER["name"]
+    reply = api.post(
+        "/api/reconciliation/einvoices",
+        as_=who,
+        json_body={
+            "policy": "accept_valid_rows",
+            "documents": [{"file_name": "fuzz.xml", "content": _b64(data)}],
+        },
+    )
+    assert reply.status in (201, 422), reply.json()
+    if not data:  # empty content: the body itself is wrong
+        assert reply.error["code"] == "validation_failed"
+    elif reply.status == 422:
+        assert reply.error["code"] == "import_rejected"
+        (rejected,) = reply.error["details"]["rejected"][:1]
+        assert rejected["field"] == "documents[0]"
+        assert rejected["message"]
