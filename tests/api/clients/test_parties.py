@@ -5,11 +5,14 @@ as postgres), found by its keyed hash; opened in every answer and on the documen
 from __future__ import annotations
 
 import json
+import logging
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from shared.settings import get_settings
 from tests.api.conftest import Api, Person, World
 from tests.api.invoices.test_invoices import created, item
 from tests.api.invoices.test_pdf import get_pdf
@@ -159,3 +162,38 @@ def test_the_documents_carry_the_buyer(api: Api, world: World) -> None:
     stranger = fresh(world)
     rest = db.rest(get_settings(), world.token(stranger.name))
     assert load_invoice_document(rest, who.personal_org, invoice["id"]) is None
+
+
+@pytest.fixture
+def info_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The functions at LOG_LEVEL=INFO: every request's access line is written."""
+    monkeypatch.setenv("LOG_LEVEL", "INFO")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("info_logs")
+def test_no_clear_vat_id_or_iban_in_the_logs(
+    api: Api, world: World, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The access lines, the library logs (httpx logs every URL the functions call: the
+    lookup by VAT id sends its hash) and the 422s: no clear VAT id or IBAN."""
+    caplog.set_level(logging.INFO)
+    who = fresh(world)
+    assert post(api, who, company_name="Logged", vat_id="BE 0203.201.340").status == 201
+    found = api.get(CLIENTS, as_=who.name, org=who.personal_org, query={"vat_id": "BE0203201340"})
+    assert len(found.json()["data"]) == 1
+    assert post(api, who, company_name="Bad", vat_id="BE0203201341").status == 422
+    settings = api.put(
+        "/api/settings/business",
+        as_=who.name,
+        org=who.personal_org,
+        json_body={"tax_id": "ATU13585627", "iban": "DE89370400440532013000"},
+    )
+    assert settings.status == 200
+    logged = capsys.readouterr().out + "\n".join(r.getMessage() for r in caplog.records)
+    assert '"status": 200' in logged  # the requests were logged: the check reads them
+    for clear in ("0203201340", "0203201341", "13585627", "DE89370400440532013000"):
+        assert clear not in logged, clear
