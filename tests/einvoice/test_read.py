@@ -354,3 +354,21 @@ def test_any_value_in_any_element_is_a_parsed_batch_never_an_exception(
         element.text = "".join(ch for ch in text if ch.isprintable()) or None
     parsed = parse_einvoice(etree.tostring(root), "values.xml")
     assert len(parsed.documents) + len(parsed.errors) >= 1
+
+
+def test_a_document_claiming_xrechnung_is_held_to_its_rules() -> None:
+    xrechnung = b"urn:cen.eu:en16931:2017#compliant#urn:xeinkauf.de:kosit:xrechnung_3.0"
+    plain = ubl(FixtureInvoice(number="XR-1", buyer_reference=None))
+    assert parse_einvoice(plain, "plain.xml").errors == []  # EN 16931 needs no Leitweg-ID
+    claimed = plain.replace(b"urn:cen.eu:en16931:2017", xrechnung)
+    parsed = parse_einvoice(claimed, "xr.xml")
+    assert parsed.documents == []
+    assert any(e.column and e.column.startswith("BR-DE-") for e in parsed.errors), parsed.errors
+
+
+@pytest.mark.parametrize("profile", ["xrechnung-ubl", "xrechnung-cii", "peppol", "facturx"])
+def test_what_our_writers_write_imports_without_a_finding(profile: str) -> None:
+    invoice = CASES["standard-two-rates"]
+    parsed = parse_einvoice(WRITERS[profile](invoice, profile), f"{profile}.xml")
+    assert parsed.errors == []
+    assert parsed.documents[0]["invoice_number"] == invoice.number

@@ -110,7 +110,7 @@ def read_document(data: bytes, filename: str, *, validate: bool = True) -> dict[
     try:
         invoice, fmt, xml = reader.read(data)
         if validate:
-            findings = _validate(xml)
+            findings = _validate(xml, profile_of(invoice))
             if findings:
                 raise _Rejected(findings)
     except reader.ReadError as error:
@@ -122,12 +122,22 @@ def read_document(data: bytes, filename: str, *, validate: bool = True) -> dict[
     return document
 
 
-def _validate(xml: bytes) -> list[Rejection]:
-    """The fatal findings of the official rules for the profile the document declares."""
+def profile_of(invoice: reader.ReadInvoice) -> str:
+    """The rules a document read in is held to: the CEN EN 16931 rules of its syntax, and
+    KoSIT's XRechnung rules too when its specification (BT-24) says XRechnung. A Peppol
+    document gets the CEN rules: Peppol's own are the sending access point's to check, and
+    a buyer takes any EN 16931 invoice (our Peppol checks are for what we write)."""
+    spec = (invoice.specification_id or "").lower()
+    base = "xrechnung" if "xrechnung" in spec else "en16931"
+    return f"{base}-{invoice.syntax}"
+
+
+def _validate(xml: bytes, profile: str) -> list[Rejection]:
+    """The fatal findings of the official rules of ``profile``."""
     from shared.einvoice import validate as rules  # noqa: PLC0415 (Saxon only when needed)
 
     try:
-        return _findings(rules, xml)
+        return _findings(rules, xml, profile)
     except Exception as error:  # a document the rule engine chokes on is still refused
         return [
             Rejection(
@@ -137,14 +147,7 @@ def _validate(xml: bytes) -> list[Rejection]:
         ]
 
 
-def _findings(rules: Any, xml: bytes) -> list[Rejection]:
-    profile = rules.detect_profile(xml)
-    if profile == "peppol":
-        # The CEN rules: Peppol's own rules are what a sender's access point checks; a
-        # buyer takes any EN 16931 invoice (our checks of them are for what we write).
-        profile = "en16931-ubl"
-    elif profile == "facturx":
-        profile = "en16931-cii"
+def _findings(rules: Any, xml: bytes, profile: str) -> list[Rejection]:
     findings = rules.fatal(rules.validate(xml, profile))
     return [
         Rejection(f.rule_id, _without_id(f.rule_id, f.message), f.location or None)
