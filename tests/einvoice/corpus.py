@@ -20,6 +20,7 @@ SELLER = model.Party(
     address=model.Address("Hauptstraße 1", "Hinterhaus", "Berlin", "10115", None, "DE"),
     vat_id="DE123456789",
     legal_registration_id="HRB 12345",
+    tax_registration_id="27/123/45678",
     electronic_address="billing@muster.example",
     electronic_address_scheme="EM",
     contact_name="Anna Muster",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -45,7 +46,7 @@ def reverse_charge_without_seller_vat_id() -> model.Invoice:
         "RC-1",
         [line(1, "Entwicklung", "1", "100.00", "AE", "0")],
         buyer=BUYER_FR,
-        seller=replace(SELLER, vat_id=None, legal_registration_id=None),
+        seller=replace(SELLER, vat_id=None, legal_registration_id=None, tax_registration_id=None),
         reasons={"AE": ("VATEX-EU-AE", "Reverse charge")},
     )
 
@@ -167,3 +168,14 @@ def test_detect_profile_reads_cii_guidelines() -> None:
     case = corpus()["zero-rated"]
     assert validate.detect_profile(cii.to_cii(case, "xrechnung-cii")) == "xrechnung-cii"
     assert validate.detect_profile(cii.to_cii(case, "facturx")) == "facturx"
+
+
+def test_the_command_validates_a_file_and_a_facturx_pdf(tmp_path: Path) -> None:
+    case = corpus()["reverse-charge"]
+    good = tmp_path / "good.xml"
+    good.write_bytes(cii.to_cii(case, "xrechnung-cii"))
+    assert validate.main([str(good)]) == 0
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(ubl.to_ubl(reverse_charge_without_seller_vat_id(), "peppol"))
+    assert validate.main([str(bad), "peppol"]) == 1
+    assert validate.main([]) == 2
