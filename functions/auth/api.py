@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.auth import account, login, logout, me, mfa, signup
+from functions.auth import account, account_delete, login, logout, me, mfa, signup
 from shared.api import make_handler
 
 router = APIRouter()
@@ -18,5 +18,6 @@ router.include_router(logout.router)
 router.include_router(me.router)
 router.include_router(mfa.router)
 router.include_router(account.router)
+router.include_router(account_delete.router)
 
 handler = make_handler(router)

@@ -229,4 +229,108 @@ begin
 end;
 $$;
 
+-- =============================================================================
+-- Deleting an account (DELETE /api/auth/account). The database deletes the caller's
+-- auth.users row (what Auth's admin delete does: the identities, sessions and factors
+-- go by their foreign keys, the profile, settings and memberships by ours): the HTTP
+-- functions never hold the service role key Auth's admin API needs. Refused first,
+-- clearly: an account with a verified MFA factor below aal2 (42501, hint
+-- mfa_required), and the last owner of an organization with other members, whose
+-- organizations the answer names. Auth's own admin delete (DELETE
+-- /auth/v1/admin/users/{id}, the dashboard) meets the trigger
+-- private.keep_an_owner_on_user_delete (20261206140100_teams.sql) instead, whose
+-- exception Supabase Auth answers with its generic 500 "Database error deleting user";
+-- that path is the platform's (docs/teams.md).
+-- =============================================================================
+
+-- The open organizations the caller is the last owner of while others are members:
+-- those the trigger refuses the deletion for ([{id, name}], oldest first). Definer:
+-- below aal2 in an organization that requires MFA the caller may not read its other
+-- members, and the answer must not depend on it.
+create or replace function private.my_last_owner_organizations()
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  uid uuid := auth.uid();
+begin
+  return coalesce(
+    (select jsonb_agg(jsonb_build_object('id', o.id, 'name', o.name) order by o.created_at, o.id)
+     from public.memberships m
+     join public.organizations o on o.id = m.organization_id
+     where m.user_id = uid and m.role = 'owner' and o.closed_at is null
+       and not exists (select 1 from public.memberships other
+                       where other.organization_id = m.organization_id
+                         and other.user_id <> uid and other.role = 'owner')
+       and exists (select 1 from public.memberships other
+                   where other.organization_id = m.organization_id and other.user_id <> uid)),
+    '[]'::jsonb);
+end;
+$$;
+
+-- {"deleted": true}, or {"deleted": false, "last_owner_of": [{id, name}, ...]}.
+create or replace function private.delete_my_account()
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  uid uuid := auth.uid();
+  blockers jsonb;
+begin
+  if uid is null or coalesce(auth.jwt() -> 'amr', '[]'::jsonb) @> '[{"method": "api_key"}]' then
+    raise exception 'only a signed-in person can delete their account' using errcode = '42501';
+  end if;
+  if not exists (select 1 from auth.users u where u.id = uid) then
+    raise exception 'no such account' using errcode = 'P0002';
+  end if;
+  if exists (select 1 from auth.mfa_factors f where f.user_id = uid and f.status = 'verified')
+     and coalesce(auth.jwt() ->> 'aal', '') <> 'aal2' then
+    raise exception 'your account has MFA: deleting it needs an aal2 session'
+      using errcode = '42501',
+            hint = 'mfa_required: verify a TOTP code (POST /api/auth/mfa/challenge, then /api/auth/mfa/verify) and retry with the aal2 token.';
+  end if;
+  blockers := private.my_last_owner_organizations();
+  if jsonb_array_length(blockers) > 0 then
+    return jsonb_build_object('deleted', false, 'last_owner_of', blockers);
+  end if;
+  begin
+    delete from auth.users u where u.id = uid;
+  exception when check_violation then
+    -- keep_an_owner_on_user_delete: someone left, or was demoted, since the check.
+    blockers := private.my_last_owner_organizations();
+    if jsonb_array_length(blockers) = 0 then
+      raise;
+    end if;
+    return jsonb_build_object('deleted', false, 'last_owner_of', blockers);
+  end;
+  return jsonb_build_object('deleted', true);
+end;
+$$;
+
+-- The RPC the route calls, as its caller.
+create or replace function public.delete_account()
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+begin
+  return private.delete_my_account();
+end;
+$$;
+
+comment on function public.delete_account() is
+  'Deletes the caller''s account ({"deleted": true}), or names the organizations they are the last owner of while others are members ({"deleted": false, "last_owner_of": [...]}). An account with MFA needs aal2.';
+
+grant execute on function private.my_last_owner_organizations(), private.delete_my_account(),
+  public.delete_account()
+  to authenticated;
+
 revoke execute on all functions in schema private, public from public;
