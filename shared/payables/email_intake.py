@@ -24,6 +24,7 @@ message's batch (rows numbered per attachment), so the message commits whole.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
@@ -31,6 +32,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
+from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -82,15 +84,22 @@ class Message:
     virus: bool = False
 
 
-def _header(message: EmailMessage, name: str) -> list[str]:
-    """A header's values as text; a header the parser could not make sense of is its
-    raw text (policy.default raises on some malformed ones only when read)."""
+def _decoded(text: str) -> str:
+    with contextlib.suppress(Exception):  # undecodable words stay as written
+        text = str(make_header(decode_header(text)))
+    return " ".join(text.split())
+
+
+def _header(message: EmailMessage, name: str, *, decode: bool = True) -> list[str]:
+    """A header's values as text. The raw values (``raw_items``: the modern policy's
+    parsing of a malformed address or parameter can raise), RFC 2047 words decoded
+    where they decode."""
     values: list[str] = []
-    for raw in message.get_all(name) or []:
-        try:
-            values.append(str(raw))
-        except Exception:  # noqa: S112 (a header that cannot be read is left out)
+    wanted = name.lower()
+    for key, raw in message.raw_items():
+        if key.lower() != wanted:
             continue
+        values.append(_decoded(str(raw)) if decode else " ".join(str(raw).split()))
     return values
 
 
@@ -108,14 +117,14 @@ def parse_message(raw: bytes, *, size: int | None = None, headers_only: bool = F
     if not message_id:  # the same bytes again are the same message
         message_id = f"<{hashlib.sha256(raw).hexdigest()}@no-message-id.invalid>"
     sender_name, sender = None, None
-    for header in _header(message, "From")[:1]:
-        found = getaddresses([header])
-        if found and "@" in found[0][1]:
-            sender_name, sender = found[0][0] or None, found[0][1].strip().lower()
+    for header in _header(message, "From", decode=False)[:1]:
+        found = [(n, a) for n, a in getaddresses([header]) if "@" in a]
+        if found:
+            sender_name, sender = _decoded(found[0][0]) or None, found[0][1].strip().lower()
     recipients: list[str] = []
     for name in RECIPIENT_HEADERS:
-        recipients += _addresses(_header(message, name))
-    for received in _header(message, "Received")[:3]:  # SES's own, at the top
+        recipients += _addresses(_header(message, name, decode=False))
+    for received in _header(message, "Received", decode=False)[:3]:  # SES's own, at the top
         recipients += [m.lower() for m in _RECEIVED_FOR.findall(received)]
     subjects = _header(message, "Subject")
     dates = _header(message, "Date")
@@ -146,16 +155,24 @@ def _attachments(message: EmailMessage) -> Iterable[Attachment]:
     for part in message.walk():
         if part.is_multipart():
             continue
-        filename = part.get_filename()
-        if part.get_content_disposition() != "attachment" and not filename:
+        try:
+            filename = part.get_filename()
+            disposition = part.get_content_disposition()
+            content_type = part.get_content_type()
+        except Exception:
+            filename, disposition, content_type = None, "attachment", "application/octet-stream"
+        if disposition != "attachment" and not filename:
             continue  # a body part
-        payload = part.get_payload(decode=True)
+        try:
+            payload = part.get_payload(decode=True)
+        except Exception:
+            payload = b""
         data = payload if isinstance(payload, bytes) else b""
         position += 1
         yield Attachment(
             position=position,
             filename=(filename or f"attachment-{position}")[:255],
-            content_type=part.get_content_type()[:255],
+            content_type=content_type[:255],
             data=data,
         )
 
