@@ -63,6 +63,9 @@ Exclusions (the only ones):
 - POST /api/auth/logout ends the session it is called with (scope=global ends all the
   person's sessions), which would turn every later case into a 401. It is fuzzed on its own
   (test_fuzz_logout), as another person, with a fresh session signed in for each case.
+- DELETE /api/auth/account deletes the person it is called as. It is fuzzed on its own
+  (test_fuzz_account_delete), each case as a person signed up for it (its unknown-parameter
+  cases too).
 
 Environment:
 - RELIABILITY_FUZZ_EXAMPLES: max examples per operation in the fuzzing phase (default 25).
@@ -153,6 +156,7 @@ CHECKS = [
     response_headers_conformance,
 ]
 LOGOUT = ("POST", "/api/auth/logout")
+ACCOUNT_DELETE = ("DELETE", "/api/auth/account")
 OpCase = Case[APIOperation[Any, Any, Any, Any]]
 
 # What this fuzzing found, each fixed at its root (regressions in tests/api/test_fuzz_findings.py
@@ -1098,7 +1102,12 @@ def _call_public(case: OpCase, stack: LocalStack, seeded: Seeded, http: requests
         RUN.fail(case, response.status_code, group)
 
 
-@SCHEMA.exclude(method=LOGOUT[0], path=LOGOUT[1]).exclude(name=IMPORT_OPERATIONS).parametrize()
+@(
+    SCHEMA.exclude(method=LOGOUT[0], path=LOGOUT[1])
+    .exclude(method=ACCOUNT_DELETE[0], path=ACCOUNT_DELETE[1])
+    .exclude(name=IMPORT_OPERATIONS)
+    .parametrize()
+)
 def test_fuzz(case: OpCase, stack: LocalStack, seeded: Seeded, http: requests.Session) -> None:
     if _is_public(case):
         _call_public(case, stack, seeded, http)
@@ -1141,6 +1150,25 @@ def test_fuzz_logout(
     _call(case, stack, http, _headers(leaver.user))
 
 
+def _newcomer(stack: LocalStack) -> User:
+    """A person signed up for one case of DELETE /api/auth/account (it deletes them)."""
+    c = Client(stack)
+    try:
+        return c.sign_up("fuzz-delete")
+    finally:
+        c.close()
+
+
+# Defined once docs/openapi.json documents the route (schemathesis refuses a test that
+# matches no operation; the document is regenerated after the route's commit).
+if ACCOUNT_DELETE[1] in _document()["paths"]:
+
+    @SCHEMA.include(method=ACCOUNT_DELETE[0], path=ACCOUNT_DELETE[1]).parametrize()
+    def test_fuzz_account_delete(case: OpCase, stack: LocalStack, http: requests.Session) -> None:
+        """Each case as a person of its own: a deletion ends no one the fuzzing needs."""
+        _call(case, stack, http, _headers(_newcomer(stack)))
+
+
 def _unknown_names(case: OpCase, number: int) -> dict[str, str]:
     """One or two names the operation does not document, and their values (some empty),
     chosen by the case's place."""
@@ -1167,7 +1195,10 @@ def test_fuzz_unknown_parameters(
     RUN.unknown[label] += 1
     added = _unknown_names(case, number)
     case.query = {**(case.query or {}), **added}
-    person = leaver.user if (case.operation.method.upper(), case.operation.path) == LOGOUT else None
+    route = (case.operation.method.upper(), case.operation.path)
+    person = (
+        leaver.user if route == LOGOUT else _newcomer(stack) if route == ACCOUNT_DELETE else None
+    )
     headers = dict(ANONYMOUS) if _is_public(case) else _headers(person or seeded.user)
     response = case.call(base_url=stack.functions_url, session=http, headers=headers)
     try:
