@@ -214,11 +214,14 @@ def user_broadcast_push(join_ref: str, ref: str, topic: str, event: str, body: A
 
 
 @pytest.fixture
-def client(stack: Target) -> Iterator[Callable[..., Client]]:
+def client(request: pytest.FixtureRequest) -> Iterator[Callable[..., Client]]:
+    """Clients of the session's gateway (or of `target`), closed after the test even when
+    it fails: a websocket left open was collected, as an unclosed socket, during a later
+    test."""
     made: list[Client] = []
 
-    def make(vsn: str = "1.0.0", apikey: str | None = None) -> Client:
-        made.append(Client(stack, vsn, apikey))
+    def make(vsn: str = "1.0.0", apikey: str | None = None, target: Any = None) -> Client:
+        made.append(Client(target or request.getfixturevalue("stack"), vsn, apikey))
         return made[-1]
 
     yield make
@@ -817,7 +820,9 @@ def test_a_refreshed_token_that_loses_the_membership_closes_a_private_channel(
 
 
 @pytest.mark.slow
-def test_postgres_restart_is_announced_and_changes_flow_again() -> None:
+def test_postgres_restart_is_announced_and_changes_flow_again(
+    client: Callable[..., Client],
+) -> None:
     """A cluster of its own (the session's stays up): the slot is temporary, as Realtime's,
     so the server tells its subscribers when replication stops and when it resumes; what
     was committed in between is not delivered."""
@@ -832,7 +837,7 @@ def test_postgres_restart_is_announced_and_changes_flow_again() -> None:
             )
         server = serve(cluster.url)
         try:
-            c = Client(server)
+            c = client(target=server)
             name = topic()
             change = {"event": "INSERT", "schema": "public", "table": "rt_plain"}
             c.subscribe(name, server.config.keys.anon_key, change)
@@ -930,7 +935,9 @@ def own_server(database: Database, **options: float) -> Iterator[tuple[Realtime,
         server.stop()
 
 
-def test_the_slot_is_dropped_when_no_channel_remains(database: Database) -> None:
+def test_the_slot_is_dropped_when_no_channel_remains(
+    database: Database, client: Callable[..., Client]
+) -> None:
     """Idle, the server holds no slot: PostgreSQL neither keeps WAL for it nor decodes
     the project's writes for nobody. The next join starts over."""
 
@@ -950,7 +957,7 @@ def test_the_slot_is_dropped_when_no_channel_remains(database: Database) -> None
 
     with own_server(database, idle_stop=0.2) as (realtime, target):
         for _ in range(2):
-            c = Client(target)
+            c = client(target=target)
             name = topic()
             c.join(name, {"broadcast": {"replication_ready": True}})
             assert c.event(name, "system")["payload"]["message"] == (
@@ -962,9 +969,11 @@ def test_the_slot_is_dropped_when_no_channel_remains(database: Database) -> None
 
 
 @pytest.mark.slow  # waits out a token's or a socket's time
-def test_a_silent_socket_is_closed_as_phoenix_does(database: Database) -> None:
+def test_a_silent_socket_is_closed_as_phoenix_does(
+    database: Database, client: Callable[..., Client]
+) -> None:
     with own_server(database, timeout=0.6) as (_, target):
-        talking, silent = Client(target), Client(target)
+        talking, silent = client(target=target), client(target=target)
         deadline = time.monotonic() + 1.5
         while time.monotonic() < deadline:  # heartbeats keep a socket open
             talking.reply(talking.push("phoenix", "heartbeat", {}))
@@ -1008,13 +1017,16 @@ def test_presence_on_a_private_channel_needs_the_policies(
 
 
 def test_a_change_right_after_the_join_reply_is_delivered(
-    database: Database, world: dict[str, str], sql: Callable[..., None]
+    database: Database,
+    world: dict[str, str],
+    sql: Callable[..., None],
+    client: Callable[..., Client],
 ) -> None:
     """The Python client reports SUBSCRIBED on the join's reply, without waiting for
     "Subscribed to PostgreSQL": on a server whose feed is not running yet, the reply
     waits until the subscription is live, so a write made right after it is delivered."""
     with own_server(database) as (realtime, target):
-        c = Client(target)
+        c = client(target=target)
         name = topic()
         change = notes(event="INSERT")
         reply = c.join(name, {"postgres_changes": [change]}, access_token=c.token(world["alice"]))
@@ -1030,7 +1042,10 @@ def test_a_change_right_after_the_join_reply_is_delivered(
 
 @pytest.mark.slow  # waits out one slowed poll (3 s)
 def test_subscribed_waits_for_the_slot_when_its_session_was_lost(
-    database: Database, world: dict[str, str], sql: Callable[..., None]
+    database: Database,
+    world: dict[str, str],
+    sql: Callable[..., None],
+    client: Callable[..., Client],
 ) -> None:
     """The feed's replication session ends between two polls (PostgreSQL restarted, the
     backend terminated): the temporary slot goes with it, unnoticed until the next poll.
@@ -1039,7 +1054,7 @@ def test_subscribed_waits_for_the_slot_when_its_session_was_lost(
     come before the new slot and reach no one. The poller is slowed (a poll every 3 s
     when idle) so that the server which answered at once lost that change every time."""
     with own_server(database) as (realtime, target):
-        first, second = Client(target), Client(target)
+        first, second = client(target=target), client(target=target)
         token = first.token(world["alice"])
         first.subscribe(topic(), token, notes(event="INSERT"))
         realtime.feed.poll_interval = 3.0
@@ -1062,15 +1077,18 @@ def test_subscribed_waits_for_the_slot_when_its_session_was_lost(
 
 @pytest.mark.slow  # fifty slots made and dropped (about 5 s)
 def test_a_join_while_the_feed_stops_misses_nothing_after_subscribed(
-    database: Database, world: dict[str, str], sql: Callable[..., None]
+    database: Database,
+    world: dict[str, str],
+    sql: Callable[..., None],
+    client: Callable[..., Client],
 ) -> None:
     """The feed stops once no channel remains (idle_stop), dropping its slot; a join that
     arrives while it stops waits for the next slot. Fifty rounds of leave, join at about
     the moment the stop runs, and a write right after "Subscribed to PostgreSQL"."""
     with own_server(database, idle_stop=0.05) as (realtime, target):
-        token = Client(target).token(world["alice"])
         for n in range(50):
-            c = Client(target)
+            c = client(target=target)
+            token = c.token(world["alice"])
             name = topic()
             c.subscribe(name, token, notes(event="INSERT"))
             body = f"round {n}"
