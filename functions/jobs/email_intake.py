@@ -21,6 +21,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote_plus
 
+from botocore.exceptions import ClientError
+
 from shared import aws, db
 from shared.log import get_logger
 from shared.payables import email_intake
@@ -58,7 +60,13 @@ def read_object(bucket: str, key: str) -> email_intake.Message:
 
 def process(client: Any, bucket: str, key: str, domain: str) -> dict[str, Any]:
     """One stored message: every organization it was addressed to, each on its own."""
-    message = read_object(bucket, key)
+    try:
+        message = read_object(bucket, key)
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in ("NoSuchKey", "404", "NotFound"):
+            return {"key": key, "outcome": "gone"}  # expired or deleted: nothing to import
+        raise
     tokens = email_intake.tokens_for(message, domain)
     if not tokens:
         return {"key": key, "outcome": "no_recipient", "message_id": message.message_id}

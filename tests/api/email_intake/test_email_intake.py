@@ -466,3 +466,44 @@ def test_viewers_read_but_cannot_release_or_confirm(
     path = f"/api/payables/inbound/messages/{got['id']}/release"
     assert api.post(path, as_=viewer, org=org).status == 403
     assert api.get(f"/api/payables/inbound/messages/{uuid.uuid4()}", as_=owner).status == 404
+
+
+def test_an_object_that_is_gone_is_not_retried(
+    function_host: FunctionHost, aws: Provisioned
+) -> None:
+    event = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": "invoiceflow-inbound"},
+        "object": {"key": f"inbound/{uuid.uuid4().hex}"}}}]}  # fmt: skip
+    result = function_host.invoke_by_name("jobsEmailIntake", event)
+    assert result["results"][0]["outcome"] == "gone"
+
+
+def test_a_redelivered_message_finishes_matching_its_batch(
+    api: Api, aws: Provisioned, function_host: FunctionHost, world: World
+) -> None:
+    """Imported, then the worker stopped before matching (here: the invoice put back as
+    never matched): the same message again matches what its batch left."""
+    who = fresh(world)
+    org = world.people[who].personal_org
+    number = f"R-{uuid.uuid4().hex[:6]}"
+    mid = f"<{uuid.uuid4().hex}@vendor.example>"
+    parts: dict[str, Any] = {
+        "sender": world.people[who].email,
+        "attachments": [("i.csv", "text/csv", invoices_csv("Resumed Ltd", number))],
+        "message_id": mid,
+    }
+    got = send(api, aws, function_host, who, **parts)
+    [invoice_id] = got["attachments"][0]["vendor_invoice_ids"]
+    world.sql(
+        "update public.vendor_invoices set status = 'pending', matched_at = null"
+        " where organization_id = %s and id = %s",
+        org,
+        invoice_id,
+    )
+    again = send(api, aws, function_host, who, **parts)
+    assert again["id"] == got["id"]
+    rows = world.sql(
+        "select status, matched_at is not null from public.vendor_invoices where id = %s",
+        invoice_id,
+    )
+    assert rows == [("exception", True)]  # an unknown vendor's invoice, matched again
