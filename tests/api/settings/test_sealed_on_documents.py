@@ -1,10 +1,12 @@
 """Nothing prints less once sealed (migration 20261206170200): the VAT id and the payment
 instructions an organization sets through the API are sealed at rest, and the invoice's
-emailed PDF, the client page's PDF and the client page itself show what they showed when
-both were clear columns (the documents open the seals through shared/parties.py)."""
+emailed PDF, the reminder email, the client page's PDF and the client page itself show what
+they showed when both were clear columns (the documents open the seals through
+shared/parties.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import uuid
 from typing import Any
@@ -12,9 +14,11 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from devstack.functions import FunctionHost
 from tests.api.conftest import Api, Person, World
 from tests.api.invoices.test_invoices import created, item
 from tests.api.invoices.test_send import mailable_client, message_by_id, parse, pdf_of, send
+from tests.api.jobs.test_jobs import bodies, new_tenant, parsed, run, scoped, utc_today
 from tests.api.portal.helpers import link, path_of
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -75,3 +79,30 @@ def test_the_client_page_and_its_pdf_show_the_opened_values(
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert VAT in text
     assert INSTRUCTIONS in text
+
+
+def test_the_reminder_email_shows_the_opened_instructions(
+    api: Api, world: World, function_host: FunctionHost
+) -> None:
+    """The reminder job (service role) loads the invoice's document: the organization's
+    sealed payment instructions are in the email, as when they were a clear column."""
+    tenant = new_tenant(world)
+    reply = api.put(
+        "/api/settings/business",
+        as_=tenant.owner,
+        org=tenant.org,
+        json_body={"default_payment_instructions": INSTRUCTIONS},
+    )
+    assert reply.status == 200, reply.json()
+    tenant.reminder_settings(
+        enabled=True,
+        levels=[{"days": 2, "subject": "Late: {invoice_number}", "message": "Please pay."}],
+        repeatEveryDays=5,
+    )
+    invoice_id, _ = tenant.invoice(due=utc_today() - dt.timedelta(days=2))
+    result = run(function_host, "jobsReminders", scoped(tenant))
+    assert result["sent"] == 1, result
+    rows = {row[0]: row for row in tenant.deliveries("payment_reminder")}
+    plain, html = bodies(parsed(rows[invoice_id][3]))
+    assert INSTRUCTIONS in plain
+    assert "DE89 3704 0044 0532 0130 00" in html
