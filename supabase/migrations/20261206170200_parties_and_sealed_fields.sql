@@ -401,6 +401,46 @@ as $$
   where b.id = batch_id
 $$;
 
+-- 20261206140300_data_protection.sql's private.vendor_json: a vendor's answer carries
+-- neither the IBAN's seal nor its hash either (the API opens the seal, as for the tax id).
+create or replace function private.vendor_json(organization_id uuid, vendor uuid)
+returns jsonb
+language sql
+stable
+security invoker
+set search_path = ''
+as $$
+  select to_jsonb(v) - 'quantity_tolerance_percent' - 'price_tolerance_percent'
+           - 'price_tolerance_amount' - 'total_tolerance_amount'
+           - 'tax_id_sealed' - 'tax_id_hash' - 'iban_sealed' - 'iban_hash'
+         || jsonb_build_object(
+              'quantity_tolerance_percent', v.quantity_tolerance_percent::text,
+              'price_tolerance_percent', v.price_tolerance_percent::text,
+              'price_tolerance_amount', v.price_tolerance_amount::text,
+              'total_tolerance_amount', v.total_tolerance_amount::text,
+              'aliases', coalesce((
+                select jsonb_agg(jsonb_build_object(
+                         'id', a.id, 'alias', a.alias, 'normalized_alias', a.normalized_alias,
+                         'source', a.source, 'created_at', a.created_at)
+                         order by a.alias, a.id)
+                from public.vendor_aliases a
+                where a.organization_id = vendor_json.organization_id and a.vendor_id = v.id), '[]'),
+              'suggestions', case when v.status = 'merged' then '[]'::jsonb
+                                  else private.vendor_suggestions(vendor_json.organization_id, v.id) end,
+              'invoice_counts', (
+                select jsonb_build_object(
+                  'total', count(*),
+                  'exception', count(*) filter (where vi.status = 'exception'),
+                  'pending', count(*) filter (where vi.status = 'pending'))
+                from public.vendor_invoices vi
+                where vi.organization_id = vendor_json.organization_id and vi.vendor_id = v.id),
+              'open_exceptions', (
+                select count(*) from public.reconciliation_exceptions e
+                where e.organization_id = vendor_json.organization_id and e.vendor_id = v.id and e.status = 'open'))
+  from public.vendors v
+  where v.organization_id = vendor_json.organization_id and v.id = vendor
+$$;
+
 -- 20261206150100_approvals.sql's, the debtor with iban_sealed beside iban.
 create or replace function private.payment_batch(organization_id uuid, batch_id uuid)
 returns jsonb

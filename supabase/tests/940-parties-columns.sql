@@ -8,7 +8,7 @@
 -- clear sensitive value.
 -- =============================================================================
 begin;
-select plan(32);
+select plan(33);
 
 select tests.create_cast();
 
@@ -65,6 +65,10 @@ select lives_ok($$
 select throws_ok($$
   update public.vendors set iban = 'DE89370400440532013000' where id = 'b0000000-0000-4000-8000-940000000001' $$,
   '23514', null, 'a clear IBAN never sits beside a sealed one');
+select is(
+  public.reconciliation_vendor(tests.org('main'), 'b0000000-0000-4000-8000-940000000001')
+    ?| array['iban_sealed', 'iban_hash'],
+  false, 'a vendor''s answer carries neither the IBAN''s seal nor its hash');
 
 -- The seller: admins through update_settings; a member may not ---------------------
 select throws_ok($$
