@@ -143,7 +143,11 @@ def test_make_dev_serves_the_demo_and_keeps_its_data_across_restarts(devhome: Pa
         assert listed.status_code == 200, listed.text
         statuses = {row["status"] for row in listed.json()["data"]}
         assert statuses == {"draft", "sent", "paid", "overdue", "cancelled"}
-        assert "/api/invoices" in session.get(api + "/api/openapi.json").json()["paths"]
+        # The document is built once, in the background from the start, importing every
+        # function's module: seconds on a busy machine (14 s seen at a load of 12), so this
+        # one request may wait for that build longer than httpx's default 5 s.
+        document = session.get(api + "/api/openapi.json", timeout=60)
+        assert "/api/invoices" in document.json()["paths"]
 
         s3 = boto3.client(
             "s3",
