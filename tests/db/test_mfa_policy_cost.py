@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -93,3 +97,88 @@ def test_the_lookup_reads_a_partial_index(database: Database) -> None:
         ).fetchone()
     assert row is not None
     assert "(user_id) INCLUDE (organization_id)" in row[0]
+
+
+# =============================================================================
+# memberships.mfa_required under concurrency: a membership added while the owner turns
+# the requirement on is flagged whichever commits first (the membership's trigger reads
+# the setting FOR SHARE; the setting's trigger rewrites the memberships committed
+# before it).
+# =============================================================================
+
+
+def _one(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def _blocked(database: Database, pid: int) -> bool:
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        return bool(
+            _one(
+                conn, "select wait_event_type = 'Lock' from pg_stat_activity where pid = %s", (pid,)
+            )
+        )
+
+
+def _wait_until_blocked(database: Database, pid: int) -> None:
+    deadline = time.monotonic() + 30
+    while not _blocked(database, pid):
+        assert time.monotonic() < deadline, "the second transaction never waited"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def organization(database: Database) -> Iterator[tuple[Any, Any]]:
+    """An organization (a user's personal one) and another user, not yet a member."""
+    tag = uuid.uuid4().hex[:10]
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        owner = _one(conn, "select tests.create_supabase_user(%s)", (f"mfa-race-{tag}",))
+        newcomer = _one(conn, "select tests.create_supabase_user(%s)", (f"mfa-new-{tag}",))
+        org = _one(conn, "select tests.personal_org(%s)", (f"mfa-race-{tag}",))
+    yield org, newcomer
+    with psycopg.connect(database.url, autocommit=True) as conn, conn.transaction():
+        conn.execute("delete from public.organizations where id = %s", (org,))
+        conn.execute("delete from auth.users where id = any(%s)", ([owner, newcomer],))
+
+
+def _flag(database: Database, org: Any, user: Any) -> bool:
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        return bool(
+            _one(
+                conn,
+                "select mfa_required from public.memberships"
+                " where organization_id = %s and user_id = %s",
+                (org, user),
+            )
+        )
+
+
+TURN_ON = "update public.organization_settings set require_mfa = true where organization_id = %s"
+JOIN = "insert into public.memberships (organization_id, user_id, role) values (%s, %s, 'member')"
+
+
+@pytest.mark.parametrize("first", ["setting", "membership"])
+def test_a_membership_added_meanwhile_is_flagged(
+    database: Database, organization: tuple[Any, Any], first: str
+) -> None:
+    org, newcomer = organization
+    statements = {"setting": (TURN_ON, (org,)), "membership": (JOIN, (org, newcomer))}
+    second = "membership" if first == "setting" else "setting"
+    with (
+        psycopg.connect(database.url) as holder,
+        psycopg.connect(database.url) as waiter,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        holder.execute(*statements[first])  # uncommitted: its locks held
+
+        def then() -> None:
+            waiter.execute(*statements[second])
+            waiter.commit()
+
+        pending = pool.submit(then)
+        _wait_until_blocked(database, waiter.info.backend_pid)
+        holder.commit()
+        pending.result(timeout=30)
+    assert _flag(database, org, newcomer) is True
