@@ -76,7 +76,7 @@ select is_empty(
   'no function in public is security definer: the RPCs run as their caller'
 );
 
--- A SET clause stops PostgreSQL from inlining a SQL function: these four run once per
+-- A SET clause stops PostgreSQL from inlining a SQL function: these run once per
 -- row and stay unpinned (measured in migration 20261206100100_platform.sql; the advisors' finding is
 -- excluded by name in tests/db/test_supabase_cli.py).
 select is_empty(
@@ -89,7 +89,11 @@ select is_empty(
        and p.oid not in ('private.round_money(numeric, text)'::regprocedure,
                          'private.currency_minor_unit(text)'::regprocedure,
                          'private.invoice_report_status(text, date, date)'::regprocedure,
-                         'private.reminder_slots(date, uuid[])'::regprocedure) $$,
+                         'private.reminder_slots(date, uuid[])'::regprocedure,
+                         -- the tax model's (20261206170400_tax_model.sql), once per line
+                         'private.effective_tax_rate(text, numeric, numeric)'::regprocedure,
+                         'private.effective_vat_category(text, numeric, numeric, text)'::regprocedure,
+                         'private.line_tax_problem(text, numeric, text, text)'::regprocedure) $$,
   'every function in public and private pins its search_path, but the inlined helpers'
 );
 

@@ -59,6 +59,16 @@ ALLOWED_FINDINGS: dict[tuple[str, str], str] = {
         "inlined into open_reminder_slots so that a chunk's invoice ids reach the primary "
         "key; with a SET it is a function scan over every open invoice, per chunk"
     ),
+    ("function_search_path_mutable", "private.effective_tax_rate"): (
+        "inlined twice per line of every document answered (the tax model): with a SET "
+        "the items' JSON of a 20-line invoice took 0.5 ms more"
+    ),
+    ("function_search_path_mutable", "private.effective_vat_category"): (
+        "inlined with effective_tax_rate, once per line of every document answered"
+    ),
+    ("function_search_path_mutable", "private.line_tax_problem"): (
+        "inlined into the lines' CHECK (the tax model's rules), run once per line written"
+    ),
 }
 
 
