@@ -62,6 +62,9 @@ class Settings(BaseModel):
     # this bucket under inbound/; an organization's address is <token>@<this domain>.
     inbound_bucket: str = "invoiceflow-inbound"
     inbound_email_domain: str = "inbound.invoiceflow.local"
+    # The authserv-id of the Authentication-Results header SES prepends (spf, dkim, dmarc):
+    # only the topmost header of this id is trusted (docs/payables.md, "The sender").
+    inbound_authserv_id: str = "amazonses.com"
     app_url: str = "http://localhost:5173"  # the frontend, for links in emails
     # Outbound webhooks (docs/integrations.md): the delivery queue and its dead letters,
     # the tries and the back-off between them (base x 2^n s, at most an hour), the

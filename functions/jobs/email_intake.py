@@ -58,8 +58,11 @@ def read_object(bucket: str, key: str) -> email_intake.Message:
     return email_intake.parse_message(raw)
 
 
-def process(client: Any, bucket: str, key: str, domain: str) -> dict[str, Any]:
-    """One stored message: every organization it was addressed to, each on its own."""
+def process(
+    client: Any, bucket: str, key: str, domain: str, authserv_id: str = "amazonses.com"
+) -> dict[str, Any]:
+    """One stored message: every organization it was addressed to, each on its own; its
+    sender authenticated once by SES's verdicts (``authserv_id``'s header)."""
     try:
         message = read_object(bucket, key)
     except ClientError as error:
@@ -71,6 +74,7 @@ def process(client: Any, bucket: str, key: str, domain: str) -> dict[str, Any]:
     if not tokens:
         return {"key": key, "outcome": "no_recipient", "message_id": message.message_id}
     organizations = db.rpc(client, "inbound_recipients", {"tokens": sorted(tokens)}) or []
+    authentication = email_intake.authenticate(message, authserv_id)
     intakes = []
     for settings in organizations:
         intake = email_intake.import_message(
@@ -79,6 +83,7 @@ def process(client: Any, bucket: str, key: str, domain: str) -> dict[str, Any]:
             message,
             key,
             tokens[str(settings["address_token"])],
+            authentication=authentication,
         )
         intakes.append(intake.__dict__)
     return {
@@ -102,7 +107,9 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             results.append({"key": key, "outcome": "ignored", "bucket": bucket})
             continue
         try:
-            result = process(client, bucket, key, settings.inbound_email_domain)
+            result = process(
+                client, bucket, key, settings.inbound_email_domain, settings.inbound_authserv_id
+            )
         except Exception:
             log.exception("inbound message failed", extra={"fields": {"key": key}})
             raise

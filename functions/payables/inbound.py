@@ -25,11 +25,12 @@ SETTINGS_COLUMNS = (
 )
 MESSAGE_COLUMNS = (
     "id,message_id,from_address,from_name,subject,recipient,received_at,sent_at,size_bytes,"
-    "attachment_count,status,reason,import_batch_id,imported_by,released_by,released_at"
+    "attachment_count,status,reason,import_batch_id,imported_by,released_by,released_at,"
+    "authentication"
 )
 ATTACHMENT_COLUMNS = (
     "position,filename,content_type,size_bytes,sha256,kind,outcome,message,"
-    "vendor_invoice_ids,errors"
+    "vendor_invoice_ids,errors,document_kind,import_batch_id,purchase_order_ids,goods_receipt_ids"
 )
 DRAFT_COLUMNS = (
     "id,inbound_message_id,inbound_attachment_id,status,vendor_name,invoice_number,"

@@ -68,6 +68,12 @@ class InboundAttachment(Relayed):
     message: str | None = None
     vendor_invoice_ids: list[UUID] = Field(default_factory=list)
     errors: list[dict[str, Any]] = Field(default_factory=list)
+    # A CSV file's documents: vendor_invoices, purchase_orders or goods_receipts (by its
+    # header row), their batch and the purchase orders or receipts it made.
+    document_kind: str | None = None
+    import_batch_id: UUID | None = None
+    purchase_order_ids: list[UUID] = Field(default_factory=list)
+    goods_receipt_ids: list[UUID] = Field(default_factory=list)
 
 
 class InboundMessageSummary(Relayed):
@@ -87,6 +93,9 @@ class InboundMessageSummary(Relayed):
     imported_by: UUID | None = None
     released_by: UUID | None = None
     released_at: Timestamp | None = None
+    # SES's verdicts on the sender (spf, dkim, dmarc, spam, virus) and the decision
+    # (authenticated, reason); null for a message recorded before they were read.
+    authentication: dict[str, Any] | None = None
 
 
 class InboundMessage(InboundMessageSummary):

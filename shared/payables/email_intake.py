@@ -29,7 +29,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import policy
 from email.header import decode_header, make_header
@@ -42,7 +42,15 @@ from typing import Any
 from shared import db
 from shared.reconciliation import imports
 from shared.reconciliation.ingest import Parsed, RowError, parse_csv
-from shared.reconciliation.ingest.csv_files import MAX_FILE_BYTES
+from shared.reconciliation.ingest.columns import BY_HEADER, COLUMNS, KINDS, WHAT, Kind, header_key
+from shared.reconciliation.ingest.csv_files import (
+    MAX_FILE_BYTES,
+    _decode,
+    _delimiter,
+    _lines,
+    _records,
+)
+from shared.settings import get_settings
 
 # SES accepts messages up to 40 MB (30 MB of content); the bucket's objects are read
 # at most this large.
@@ -82,6 +90,12 @@ class Message:
     attachments: list[Attachment]
     size: int
     virus: bool = False
+    # SES's verdicts as stored above the message's own headers: every
+    # Authentication-Results value, top first, and the topmost spam and virus verdicts.
+    authentication_results: list[str] = field(default_factory=list)
+    spam_verdict: str | None = None
+    virus_verdict: str | None = None
+    from_count: int = 0
 
 
 def _decoded(text: str) -> str:
@@ -117,7 +131,8 @@ def parse_message(raw: bytes, *, size: int | None = None, headers_only: bool = F
     if not message_id:  # the same bytes again are the same message
         message_id = f"<{hashlib.sha256(raw).hexdigest()}@no-message-id.invalid>"
     sender_name, sender = None, None
-    for header in _header(message, "From", decode=False)[:1]:
+    from_headers = _header(message, "From", decode=False)
+    for header in from_headers[:1]:
         found = [(n, a) for n, a in getaddresses([header]) if "@" in a]
         if found:
             sender_name, sender = _decoded(found[0][0]) or None, found[0][1].strip().lower()
@@ -137,6 +152,7 @@ def parse_message(raw: bytes, *, size: int | None = None, headers_only: bool = F
         if sent_at is not None and sent_at.tzinfo is None:
             sent_at = None
     verdicts = [v.strip().upper() for v in _header(message, "X-SES-Virus-Verdict")]
+    spam = [v.strip().upper() for v in _header(message, "X-SES-Spam-Verdict")]
     return Message(
         message_id=message_id[:998],
         from_address=sender,
@@ -147,7 +163,172 @@ def parse_message(raw: bytes, *, size: int | None = None, headers_only: bool = F
         attachments=[] if headers_only else list(_attachments(message)),
         size=len(raw) if size is None else size,
         virus=bool(verdicts) and verdicts[0] == "FAIL",
+        authentication_results=_header(message, "Authentication-Results", decode=False),
+        spam_verdict=spam[0][:40] if spam else None,
+        virus_verdict=verdicts[0][:40] if verdicts else None,
+        from_count=len(from_headers),
     )
+
+
+# ---------------------------------------------------------------------------------------
+# The sender's authentication: SES's verdicts (docs/payables.md, "The sender")
+
+_COMMENT = re.compile(r"\([^()]*\)")
+_METHODS = frozenset(
+    {"spf", "dkim", "dmarc", "arc", "iprev", "auth", "domainkeys", "sender-id", "bimi", "dkim-atps"}
+)
+_PAIR = re.compile(r"([A-Za-z][A-Za-z0-9._-]*)\s*=\s*(\"[^\"]*\"|[^\s;]+)")
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """What SES's Authentication-Results header says of the message's From domain, and
+    the decision: ``authenticated`` (the From address may be matched against the allowed
+    senders and the members) or not, with the ``reason`` a person reads in quarantine."""
+
+    authserv_id: str
+    found: bool = False
+    from_domain: str | None = None
+    spf: str | None = None
+    spf_domain: str | None = None
+    dkim: tuple[tuple[str, str | None], ...] = ()
+    dmarc: str | None = None
+    dmarc_domain: str | None = None
+    spam: str | None = None
+    virus: str | None = None
+    authenticated: bool = False
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "authserv_id": self.authserv_id,
+            "found": self.found,
+            "from_domain": self.from_domain,
+            "spf": self.spf,
+            "spf_domain": self.spf_domain,
+            "dkim": [{"result": r, "domain": d} for r, d in self.dkim],
+            "dmarc": self.dmarc,
+            "dmarc_domain": self.dmarc_domain,
+            "spam": self.spam,
+            "virus": self.virus,
+            "authenticated": self.authenticated,
+            "reason": self.reason,
+        }
+
+
+def _domain_of(value: str | None) -> str | None:
+    if not value:
+        return None
+    text = value.strip().strip('"').strip("<>").lower()
+    text = text.rpartition("@")[2]
+    return text.rstrip(".") or None
+
+
+def aligned(domain: str | None, from_domain: str | None) -> bool:
+    """DMARC's relaxed alignment, approximated without the public suffix list: the same
+    domain, or one a subdomain of the other."""
+    if not domain or not from_domain:
+        return False
+    return (
+        domain == from_domain
+        or domain.endswith("." + from_domain)
+        or from_domain.endswith("." + domain)
+    )
+
+
+def _results(value: str) -> tuple[str, list[tuple[str, dict[str, str]]]]:
+    """An Authentication-Results value: its authserv-id and each method's result with
+    its properties (RFC 8601; comments dropped)."""
+    text = " ".join(value.split())
+    for _ in range(5):  # nested comments, innermost first
+        text = _COMMENT.sub(" ", text)
+    parts = [p.strip() for p in text.split(";")]
+    authserv = parts[0].split()[0].lower() if parts and parts[0].split() else ""
+    found: list[tuple[str, dict[str, str]]] = []
+    for part in parts[1:]:
+        pairs = _PAIR.findall(part)
+        if not pairs:
+            continue
+        key = pairs[0][0].lower()
+        if key not in _METHODS:
+            # SES separates a method's properties with ";" too ("spf=pass (...)
+            # client-ip=...; envelope-from=...; helo=...;"): they are the last method's.
+            if found:
+                found[-1][1].update({k.lower(): v.strip('"') for k, v in pairs})
+            continue
+        found.append(
+            (
+                key,
+                {
+                    "result": pairs[0][1].strip('"').lower(),
+                    **{k.lower(): v.strip('"') for k, v in pairs[1:]},
+                },
+            )
+        )
+    return authserv, found
+
+
+def authenticate(message: Message, authserv_id: str) -> Authentication:
+    """SES's verdict on the From address. Only the topmost Authentication-Results header
+    whose authserv-id is ``authserv_id`` counts (SES prepends its own; a sender may
+    write one of the same id further down). Not authenticated: no such header, a DMARC
+    failure, SPF and DKIM both without a pass for the From domain (aligned), SES's spam
+    verdict FAIL, or not exactly one From address."""
+    wanted = authserv_id.strip().lower()
+    base = Authentication(
+        authserv_id=wanted,
+        spam=message.spam_verdict,
+        virus=message.virus_verdict,
+        from_domain=_domain_of(message.from_address),
+    )
+    header = None
+    for value in message.authentication_results:
+        authserv, results = _results(value)
+        if authserv == wanted:
+            header = results
+            break
+    if header is None:
+        return replace(
+            base,
+            reason=f"the message has no Authentication-Results from {wanted}: its sender "
+            "cannot be verified",
+        )
+    spf = next((p for m, p in header if m == "spf"), None)
+    dmarc = next((p for m, p in header if m == "dmarc"), None)
+    dkim = tuple(
+        (p["result"], _domain_of(p.get("header.d") or p.get("header.i")))
+        for m, p in header
+        if m == "dkim"
+    )
+    found = replace(
+        base,
+        found=True,
+        spf=spf["result"] if spf else None,
+        spf_domain=_domain_of((spf or {}).get("smtp.mailfrom") or (spf or {}).get("envelope-from")),
+        dkim=dkim,
+        dmarc=dmarc["result"] if dmarc else None,
+        dmarc_domain=_domain_of((dmarc or {}).get("header.from")),
+    )
+    domain = found.from_domain
+    if message.from_count != 1 or domain is None:
+        return replace(
+            found, reason=f"the message has {message.from_count} From headers; one is needed"
+        )
+    if found.dmarc == "fail":
+        return replace(found, reason=f"DMARC fails for {domain} (dmarc=fail)")
+    if found.spam == "FAIL":
+        return replace(found, reason="SES's spam verdict is FAIL")
+    spf_pass = found.spf == "pass" and aligned(found.spf_domain, domain)
+    dkim_pass = any(r == "pass" and aligned(d, domain) for r, d in found.dkim)
+    dmarc_pass = found.dmarc == "pass" and aligned(found.dmarc_domain, domain)
+    if not (spf_pass or dkim_pass or dmarc_pass):
+        dkim_text = ", ".join(f"{r} ({d or '?'})" for r, d in found.dkim) or "none"
+        return replace(
+            found,
+            reason=f"neither SPF ({found.spf or 'none'} for {found.spf_domain or '?'}) nor "
+            f"DKIM ({dkim_text}) passes for {domain}",
+        )
+    return replace(found, authenticated=True)
 
 
 def _attachments(message: EmailMessage) -> Iterable[Attachment]:
@@ -250,7 +431,43 @@ class Outcome:
             "message": self.message,
             "first_row": self.first_row,
             "last_row": self.last_row,
+            "document_kind": self.parsed.kind if self.parsed is not None else None,
         }
+
+
+def csv_kind(data: bytes) -> tuple[Kind | None, str | None]:
+    """What a CSV file holds, by its header row and the CSV import's column names
+    (`shared.reconciliation.ingest.columns`): the kinds whose required columns are all
+    there; of several, the one whose recognised columns include every other's (an
+    invoice file with a PO number column is invoices, not purchase orders). None and the
+    reason when the header fits several kinds that way (ambiguous); vendor invoices
+    when it fits none (their parser names the missing columns)."""
+    encoding, body = _decode(data)
+    first = next((line for line in _lines(body, encoding) if line.strip()), "")
+    if not first:
+        return "vendor_invoices", None
+    header: list[str] = next(
+        (r for r in _records(body, encoding, _delimiter(first)) if any(c.strip() for c in r)), []
+    )
+    keys = [header_key(name) for name in header]
+    recognised: dict[Kind, set[str]] = {}
+    for kind in KINDS:
+        names = {BY_HEADER[kind][key].name for key in keys if key in BY_HEADER[kind]}
+        required = {c.name for c in COLUMNS[kind] if c.required}
+        if required <= names:
+            recognised[kind] = {key for key in keys if key in BY_HEADER[kind]}
+    if not recognised:
+        return "vendor_invoices", None
+    for kind, found in recognised.items():
+        if all(found > other for k, other in recognised.items() if k != kind):
+            return kind, None
+    fits = " and ".join(
+        f"{WHAT[k]}s ({', '.join(sorted(n for n in header if header_key(n) in f))})"
+        for k, f in recognised.items()
+    )
+    return None, (
+        f"the header row fits {fits}: not imported; send one kind per file with that kind's columns"
+    )[:2000]
 
 
 def read_attachment(attachment: Attachment, max_bytes: int) -> Outcome:  # noqa: PLR0911
@@ -267,7 +484,10 @@ def read_attachment(attachment: Attachment, max_bytes: int) -> Outcome:  # noqa:
     if attachment.size == 0:
         return Outcome(attachment, kind, "unreadable", "the attachment is empty")
     if kind == "csv":
-        parsed = parse_csv(attachment.data, "vendor_invoices", policy="accept_valid_rows")
+        document_kind, ambiguous = csv_kind(attachment.data)
+        if document_kind is None:
+            return Outcome(attachment, kind, "ambiguous", ambiguous)
+        parsed = parse_csv(attachment.data, document_kind, policy="accept_valid_rows")
         return Outcome(attachment, kind, parsed=parsed)
     if kind == "einvoice":
         parser = _einvoice_parser()
@@ -307,16 +527,18 @@ def read_attachment(attachment: Attachment, max_bytes: int) -> Outcome:  # noqa:
     )
 
 
-def number_rows(outcomes: list[Outcome]) -> tuple[list[dict[str, Any]], list[RowError], int]:
-    """Every parsed attachment's documents and errors with rows renumbered into one
-    range per attachment (its first_row..last_row), errors prefixed with its name: one
-    import call for the whole message."""
+def number_rows(
+    outcomes: list[Outcome], kind: Kind = "vendor_invoices"
+) -> tuple[list[dict[str, Any]], list[RowError], int]:
+    """Every attachment's documents of ``kind`` and their errors with rows renumbered
+    into one range per attachment (its first_row..last_row), errors prefixed with its
+    name: one import call per kind for the whole message."""
     documents: list[dict[str, Any]] = []
     errors: list[RowError] = []
     base = 0
     for outcome in outcomes:
         parsed = outcome.parsed
-        if parsed is None:
+        if parsed is None or parsed.kind != kind:
             continue
         rows = [int(r) for d in parsed.documents for r in d.get("rows") or []]
         # A CSV file's rows count from 1 (0: the file itself); an e-invoice is row 0.
@@ -362,11 +584,20 @@ class Intake:
 
 
 def import_message(
-    client: Any, organization_id: str, message: Message, s3_key: str, recipient: str
+    client: Any,
+    organization_id: str,
+    message: Message,
+    s3_key: str,
+    recipient: str,
+    *,
+    authentication: Authentication | None = None,
 ) -> Intake:
     """One organization's intake of a message: recorded once (Message-ID), the sender
-    checked, the limits, every attachment read, one batch, matching."""
+    checked (authenticated by SES's verdicts, then allowed), the limits, every attachment
+    read, one batch, matching."""
     started = time.perf_counter()
+    if authentication is None:
+        authentication = authenticate(message, get_settings().inbound_authserv_id)
     received = db.rpc(
         client,
         "receive_inbound_message",
@@ -382,6 +613,8 @@ def import_message(
                 "sent_at": message.sent_at.isoformat() if message.sent_at else None,
                 "size_bytes": message.size,
                 "attachment_count": len(message.attachments),
+                "virus": message.virus,
+                "authentication": authentication.to_json(),
             },
         },
     )
@@ -448,6 +681,16 @@ def import_message(
             hashes_here.add(digest)
         outcomes.append(outcome)
     documents, errors, rows_total = number_rows(outcomes)
+    others: dict[str, Any] = {}
+    other_kinds: tuple[Kind, ...] = ("purchase_orders", "goods_receipts")
+    for other in other_kinds:
+        other_documents, other_errors, other_rows = number_rows(outcomes, other)
+        if any(o.parsed is not None and o.parsed.kind == other for o in outcomes):
+            others[other] = {
+                "batch": other_documents,
+                "errors": [error.to_json() for error in other_errors],
+                "rows_total": other_rows,
+            }
     if any("vendor_tax_id" in document for document in documents):
         # E-invoices name the seller's VAT id: only its keyed hash and seal are sent
         # (as shared.reconciliation.imports.store does for an upload).
@@ -470,6 +713,7 @@ def import_message(
             "rows_total": rows_total,
             "attachments": [o.to_json() for o in outcomes],
             "drafts": drafts,
+            "others": others,
         },
     )
     intake.status = str(done["message"]["status"])
@@ -481,10 +725,19 @@ def import_message(
             "kind": a["kind"],
             "outcome": a["outcome"],
             "vendor_invoices": len(a.get("vendor_invoice_ids") or []),
+            "purchase_orders": len(a.get("purchase_order_ids") or []),
+            "goods_receipts": len(a.get("goods_receipt_ids") or []),
         }
         for a in done.get("attachments") or []
     ]
-    if not done.get("already") and intake.batch_id and (done.get("report") or {}).get("accepted"):
+    reports = done.get("reports") or {}
+    if not done.get("already") and any(
+        (reports.get(k) or {}).get("accepted") for k in ("purchase_orders", "goods_receipts")
+    ):
+        # New purchase orders or receipts: every pending and exception invoice (the
+        # message's own among them), as the import routes do after them.
+        intake.matching = imports.match_in_chunks(client, organization_id)
+    elif not done.get("already") and intake.batch_id and (done.get("report") or {}).get("accepted"):
         intake.matching = imports.match_in_chunks(
             client, organization_id, batch_id=str(intake.batch_id)
         )

@@ -57,11 +57,11 @@ select is((select jsonb_array_length(public.inbound_recipients(array[
 create temp table got (name text primary key, answer jsonb) on commit drop;
 grant all on got to service_role, authenticated;
 insert into got values ('listed', public.receive_inbound_message(tests.org('main'),
-  '{"message_id": "<m1@vendor.example>", "s3_key": "inbound/m1", "from_address": "AP@vendor.example", "size_bytes": 1000, "attachment_count": 1}'));
+  '{"message_id": "<m1@vendor.example>", "s3_key": "inbound/m1", "from_address": "AP@vendor.example", "size_bytes": 1000, "attachment_count": 1, "authentication": {"authenticated": true}}'));
 insert into got values ('domain', public.receive_inbound_message(tests.org('main'),
-  '{"message_id": "<m2@supplier.example>", "s3_key": "inbound/m2", "from_address": "billing@supplier.example"}'));
+  '{"message_id": "<m2@supplier.example>", "s3_key": "inbound/m2", "from_address": "billing@supplier.example", "authentication": {"authenticated": true}}'));
 insert into got values ('member', public.receive_inbound_message(tests.org('main'),
-  '{"message_id": "<m3@victim.test>", "s3_key": "inbound/m3", "from_address": "member@victim.test"}'));
+  '{"message_id": "<m3@victim.test>", "s3_key": "inbound/m3", "from_address": "member@victim.test", "authentication": {"authenticated": true}}'));
 insert into got values ('viewer', public.receive_inbound_message(tests.org('main'),
   '{"message_id": "<m4@victim.test>", "s3_key": "inbound/m4", "from_address": "viewer@victim.test"}'));
 insert into got values ('stranger', public.receive_inbound_message(tests.org('main'),

@@ -17,7 +17,7 @@ insert into ids select 'q1', (public.receive_inbound_message(tests.org('main'),
 insert into ids select 'q2', (public.receive_inbound_message(tests.org('main'),
   '{"message_id": "<q2@x.example>", "s3_key": "inbound/q2", "from_address": "x@x.example"}') #>> '{message,id}')::uuid;
 insert into ids select 'ok', (public.receive_inbound_message(tests.org('main'),
-  '{"message_id": "<ok@victim.test>", "s3_key": "inbound/ok", "from_address": "member@victim.test"}') #>> '{message,id}')::uuid;
+  '{"message_id": "<ok@victim.test>", "s3_key": "inbound/ok", "from_address": "member@victim.test", "authentication": {"authenticated": true}}') #>> '{message,id}')::uuid;
 select public.import_inbound_message(tests.org('main'), (select id from ids where name = 'ok'), '[]', '[]', 0,
   '[{"position": 1, "filename": "inv.pdf", "content_type": "application/pdf", "size_bytes": 10, "sha256": "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc", "kind": "pdf", "outcome": "draft"},
     {"position": 2, "filename": "inv2.pdf", "content_type": "application/pdf", "size_bytes": 10, "sha256": "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd", "kind": "pdf", "outcome": "draft"}]',

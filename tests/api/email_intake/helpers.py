@@ -18,6 +18,7 @@ from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
 from devstack.aws import CREDENTIALS, REGION, Provisioned
 from devstack.functions import FunctionHost
 from devstack.queues import pollers
+from devstack.ses import stored
 from tests.api.conftest import Api
 
 WORKER = "jobsEmailIntake"
@@ -40,7 +41,11 @@ def message(
     attachments: list[tuple[str, str, bytes]] = (),  # type: ignore[assignment]
     message_id: str | None = None,
     extra_headers: dict[str, str] | None = None,
+    ses: dict[str, Any] | None = None,
 ) -> bytes:
+    """A raw message as SES stores it: its verdicts prepended (devstack.ses), passing
+    for the sender's domain unless ``ses`` says otherwise (``{"dmarc": "fail"}``, ...;
+    ``{"omit": True}``: none, a message that did not come through SES)."""
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
@@ -54,12 +59,15 @@ def message(
         maintype, subtype = content_type.split("/", 1)
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     raw = msg.as_bytes()
-    # SES's S3 action stores the message with its own Received header naming the recipient.
-    received = (
-        f"Received: from mail.vendor.example by inbound-smtp.us-east-1.amazonaws.com "
-        f"with SMTP id {uuid.uuid4().hex} for {to};\r\n"
-    ).encode()
-    return received + raw
+    results = dict(ses or {})
+    if results.pop("omit", False):
+        # Only the Received header naming the recipient, as an MTA would write it.
+        received = (
+            f"Received: from mail.vendor.example by inbound-smtp.us-east-1.amazonaws.com "
+            f"with SMTP id {uuid.uuid4().hex} for {to};\r\n"
+        ).encode()
+        return received + raw
+    return stored(raw, sender=sender, recipient=to, **results)
 
 
 def s3(aws: Provisioned) -> Any:
