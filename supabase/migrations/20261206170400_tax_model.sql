@@ -778,8 +778,8 @@ $$;
 
 
 -- The numbering migration's create_invoice, with the tax model's fields:
--- default_vat_category, buyer_reference (default: the client's, when clients
--- have one), purchase_order_reference; the lines' tax fields.
+-- default_vat_category, buyer_reference (default: the client's, parties
+-- migration), purchase_order_reference; the lines' tax fields.
 create or replace function public.create_invoice(organization_id uuid, invoice jsonb, items jsonb)
 returns jsonb
 language plpgsql
@@ -815,8 +815,11 @@ begin
   if given_client is null then
     raise exception 'client_id is required' using errcode = '23502';
   end if;
-  if not exists (select 1 from public.clients c
-                 where c.id = given_client and c.organization_id = org) then
+  -- The client's buyer reference (BT-10) is the invoice's default.
+  select c.buyer_reference into client_reference
+  from public.clients c
+  where c.id = given_client and c.organization_id = org;
+  if not found then
     raise exception 'client % is not a client of this organization', given_client
       using errcode = '23503';
   end if;
@@ -834,9 +837,6 @@ begin
     raise exception 'a new invoice is a draft or sent, not %', wanted_status
       using errcode = '23514', hint = 'Payments make an invoice paid; the daily job marks it overdue.';
   end if;
-
-  select to_jsonb(c) ->> 'buyer_reference' into client_reference
-  from public.clients c where c.id = given_client and c.organization_id = org;
 
   select s.default_payment_terms, s.default_tax_rate, s.default_template, s.default_notes,
          s.default_terms, s.default_payment_instructions
@@ -2176,7 +2176,7 @@ begin
     select c.profile_id, c.k, c.period_start, c.issue_date, coalesce(c.email, false) as email,
            p.organization_id, p.client_id, p.currency, p.payment_terms, p.due_days, p.tax_rate,
            p.notes, p.terms, p.payment_instructions, p.template, p.default_vat_category,
-           coalesce(p.buyer_reference, nullif(pg_catalog.btrim(to_jsonb(cl) ->> 'buyer_reference'), '')) as buyer_reference,
+           coalesce(p.buyer_reference, nullif(pg_catalog.btrim(cl.buyer_reference), '')) as buyer_reference,
            p.purchase_order_reference
     from jsonb_to_recordset(chosen) as c (profile_id uuid, k integer, period_start date,
                                           issue_date date, email boolean)

@@ -7,7 +7,7 @@
 -- breakdown sums to its document's tax.
 -- =============================================================================
 begin;
-select plan(22);
+select plan(24);
 
 select tests.create_cast();
 
@@ -121,6 +121,18 @@ select results_eq(
   'a whole credit note has the invoice''s breakdown');
 select is((select status from public.invoices where id = pg_temp.id('mixed2')), 'cancelled',
   'and cancels it as before');
+
+-- The client's buyer reference is the invoice's default -----------------------------
+reset role;
+update public.clients set buyer_reference = '991-LEITWEG-77' where id = 'c0000000-0000-4000-8000-7e5700000964';
+select tests.authenticate_as('member');
+select is((public.create_invoice(tests.org('main'), '{"client_id": "c0000000-0000-4000-8000-7e5700000964"}',
+  '[{"description": "x", "quantity": 1, "rate": 1}]') ->> 'buyer_reference'), '991-LEITWEG-77',
+  'an invoice naming no buyer reference takes its client''s');
+select is((public.create_invoice(tests.org('main'),
+  '{"client_id": "c0000000-0000-4000-8000-7e5700000964", "buyer_reference": "OWN-1"}',
+  '[{"description": "x", "quantity": 1, "rate": 1}]') ->> 'buyer_reference'), 'OWN-1',
+  'one naming its own keeps it');
 
 -- Recurring profiles -------------------------------------------------------------
 insert into pg_temp.ids select 'profile', (public.create_recurring_profile(tests.org('main'),
