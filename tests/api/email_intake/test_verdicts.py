@@ -4,6 +4,7 @@ and a CSV file's kind read from its header row (`email_intake.csv_kind`)."""
 from __future__ import annotations
 
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +16,7 @@ from shared.payables import email_intake
 AUTHSERV = "amazonses.com"
 
 
-def raw(sender: str = "Billing <billing@vendor.example>", **ses: str | None) -> bytes:
+def raw(sender: str = "Billing <billing@vendor.example>", **ses: Any) -> bytes:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = "ap-0123456789abcdef0123@inbound.invoiceflow.local"
@@ -29,7 +30,9 @@ def verdict(data: bytes, authserv: str = AUTHSERV) -> email_intake.Authenticatio
 
 def test_ses_results_are_read_with_their_domains() -> None:
     found = verdict(raw())
-    assert found.found and found.authenticated and found.reason is None
+    assert found.found
+    assert found.authenticated
+    assert found.reason is None
     assert (found.spf, found.spf_domain) == ("pass", "vendor.example")
     assert found.dkim == (("pass", "vendor.example"),)
     assert (found.dmarc, found.dmarc_domain, found.from_domain) == (
@@ -48,19 +51,22 @@ def test_ses_results_are_read_with_their_domains() -> None:
         ({"spf": "pass", "dkim": None, "dmarc": None}, True, None),
         ({"spf": "fail", "dkim": "pass", "dmarc": None}, True, None),
         # Aligned means the From domain or a sub/parent domain of it, not any domain.
-        ({"spf": "fail", "dkim": "pass", "dmarc": "none", "dkim_domain": "evil.example"}, False, "nor DKIM (pass (evil.example))"),
-        ({"spf": "fail", "dkim": "pass", "dmarc": None, "dkim_domain": "mail.vendor.example"}, True, None),
-        ({"spf": "pass", "dkim": None, "dmarc": None, "envelope_from": "bounce@evil.example"}, False, "neither SPF (pass for evil.example)"),
+        ({"spf": "fail", "dmarc": "none", "dkim_domain": "evil.example"},
+         False, "nor DKIM (pass (evil.example))"),
+        ({"spf": "fail", "dmarc": None, "dkim_domain": "mail.vendor.example"}, True, None),
+        ({"dkim": None, "dmarc": None, "envelope_from": "bounce@evil.example"},
+         False, "neither SPF (pass for evil.example)"),
         ({"spam": "FAIL"}, False, "spam verdict is FAIL"),
     ],
 )  # fmt: skip
-def test_the_decision(ses: dict[str, str | None], authenticated: bool, reason: str | None) -> None:
+def test_the_decision(ses: dict[str, Any], authenticated: bool, reason: str | None) -> None:
     found = verdict(raw(**ses))
     assert found.authenticated is authenticated
     if reason is None:
         assert found.reason is None
     else:
-        assert found.reason is not None and reason in found.reason
+        assert found.reason is not None
+        assert reason in found.reason
 
 
 def test_only_the_topmost_header_of_the_configured_id_counts() -> None:
@@ -68,7 +74,8 @@ def test_only_the_topmost_header_of_the_configured_id_counts() -> None:
     msg["From"] = "ap@vendor.example"
     # The sender's own, of SES's id, and one of another server: below SES's.
     msg["Authentication-Results"] = (
-        "amazonses.com; spf=pass envelope-from=ap@vendor.example; dmarc=pass header.from=vendor.example"
+        "amazonses.com; spf=pass envelope-from=ap@vendor.example; "
+        "dmarc=pass header.from=vendor.example"
     )
     msg.set_content("x")
     data = stored(
@@ -124,9 +131,11 @@ def test_no_header_value_makes_it_raise(value: str) -> None:
 @pytest.mark.parametrize(
     ("header", "kind"),
     [
-        ("vendor_name,invoice_number,invoice_date,po_number,currency,description,quantity,unit_price", "vendor_invoices"),
+        ("vendor_name,invoice_number,invoice_date,po_number,currency,description,quantity,"
+         "unit_price", "vendor_invoices"),
         ("Supplier;Invoice No;Date;PO;Currency;Qty;Unit Price", "vendor_invoices"),
-        ("po_number,vendor_name,order_date,currency,line_number,item_code,description,quantity,unit_price", "purchase_orders"),
+        ("po_number,vendor_name,order_date,currency,line_number,item_code,description,"
+         "quantity,unit_price", "purchase_orders"),
         ("PO Number,Supplier,Currency,Item,Qty Ordered,Unit Cost,Match mode", "purchase_orders"),
         ("receipt_number,po_number,received_date,po_line,quantity_received", "goods_receipts"),
         ("GRN,PO No,Delivery Date,Item Code,Qty Received", "goods_receipts"),
@@ -142,4 +151,5 @@ def test_a_header_fitting_two_kinds_is_ambiguous() -> None:
     kind, reason = email_intake.csv_kind(header)
     assert kind is None
     assert reason is not None
-    assert "purchase orders (" in reason and "receipts (" in reason
+    assert "purchase orders (" in reason
+    assert "receipts (" in reason
