@@ -410,6 +410,11 @@ class VendorInvoiceLine(Relayed):
     po_line_linked_manually: bool
     created_at: Timestamp
     updated_at: Timestamp
+    # The line's VAT as an e-invoice gives it (docs/api.md, "E-invoices in").
+    vat_category: str | None = Field(default=None, description="UNCL5305: S, Z, E, AE, K ...")
+    tax_rate: DecimalText | None = Field(default=None, description="percent")
+    tax_exemption_reason_code: str | None = Field(default=None, description="VATEX code")
+    tax_exemption_reason: str | None = None
 
 
 class VendorInvoiceLineDetail(VendorInvoiceLine):
@@ -518,6 +523,21 @@ class _VendorInvoiceFields(Relayed):
     import_batch_id: UUID | None
     created_at: Timestamp
     updated_at: Timestamp
+    # From e-invoices (docs/api.md, "E-invoices in"); null for the other imports.
+    buyer_reference: str | None = Field(default=None, description="BT-10")
+    purchase_order_reference: str | None = Field(default=None, description="BT-13, whole")
+    allowance_total: DecimalText | None = Field(default=None, description="BT-107")
+    charge_total: DecimalText | None = Field(default=None, description="BT-108")
+    prepaid_amount: DecimalText | None = Field(default=None, description="BT-113")
+    amount_due: DecimalText | None = Field(default=None, description="BT-115")
+    tax_currency: str | None = Field(default=None, description="BT-6")
+    tax_breakdown: list[dict[str, Any]] | None = Field(
+        default=None, description="BG-23 as the document gives it"
+    )
+    source_format: str | None = Field(
+        default=None, description="csv, json, ubl, cii, facturx, email, pdf"
+    )
+    source_hash: str | None = Field(default=None, description="SHA-256 of the document")
 
 
 class VendorInvoiceSummary(_VendorInvoiceFields):

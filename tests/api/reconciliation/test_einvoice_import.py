@@ -123,8 +123,14 @@ def test_ubl_vendor_invoice_uploaded_as_a_file_lands_and_matches_its_po(
     assert listed.status == 200
     (invoice,) = listed.json()["data"]
     assert invoice["status"] == "matched", invoice
-    detail = http_api.get(f"/api/reconciliation/invoices/{invoice['id']}", as_=who).json()
+    got = http_api.get(f"/api/reconciliation/invoices/{invoice['id']}", as_=who)
+    assert got.status == 200, got.json()
+    detail = got.json()
     assert detail["purchase_order"]["po_number"] == "PO-4711"
+    # The API answers the document's fields, amounts and rates as decimal strings.
+    assert (detail["source_format"], detail["buyer_reference"]) == ("ubl", "04011000-12345-03")
+    assert (detail["amount_due"], detail["allowance_total"]) == ("113.05", "0")
+    assert (detail["lines"][0]["vat_category"], detail["lines"][0]["tax_rate"]) == ("S", "19")
     assert detail["vendor"]["name"] == "Lieferant Werkzeuge GmbH"
     (stored,) = invoices(world, org, "RE-2026-001")
     assert stored["source_format"] == "ubl"
