@@ -142,6 +142,7 @@ def stages(invoices: list[bytes]) -> dict[str, float]:
 
 
 def report(results: dict[str, Any]) -> None:
+    print(f"load average: {results.get('load', '?')}")
     route = results["json-route"]
     files = results["worker-file"]
     stage = results["stages"]
@@ -167,6 +168,18 @@ def report(results: dict[str, Any]) -> None:
         ]
     )
     print(table(["case", "median s", "max s", "<= 15 s", "notes"], rows))
+    if results.get("phases"):
+        phase = results["phases"]
+        print(
+            table(
+                ["route's steps in process (1,000 docs)", "median s", "max s"],
+                [
+                    [k, f"{statistics.median(r[k] for r in phase):.2f}",
+                     f"{max(r[k] for r in phase):.2f}"]
+                    for k in phase[0]
+                ],
+            )
+        )  # fmt: skip
     per_doc = {k: 1000 * statistics.median(r[k] for r in stage) / n for k in stage[0]}
     print(
         table(
@@ -197,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     machine = Machine.describe()
     results: dict[str, Any] = {
-        "invoices": args.invoices, "json-route": [], "worker-file": [], "stages": []
+        "invoices": args.invoices, "json-route": [], "worker-file": [], "stages": [],
+        "phases": []
     }  # fmt: skip
     with postgres.ephemeral_cluster() as cluster:
         postgres.bootstrap(cluster.url, seed=False)
@@ -302,6 +316,34 @@ def main(argv: list[str] | None = None) -> int:
                 seconds = time.perf_counter() - started
                 return {"seconds": seconds, "accepted": accepted, "matched": matched}
 
+            def phases(org: str, token: str, invoices: list[bytes]) -> dict[str, float]:
+                """The route's steps in process, each timed (wall and this process's CPU)."""
+                from shared.reconciliation import imports  # noqa: PLC0415
+                from shared.reconciliation.ingest.einvoice import (  # noqa: PLC0415
+                    merge,
+                    parse_einvoice,
+                )
+
+                client = db.rest(settings, token)
+                spent = {"parse_validate": 0.0, "parse_validate_cpu": 0.0, "store": 0.0,
+                         "match": 0.0}  # fmt: skip
+                for start in range(0, len(invoices), PER_CALL):
+                    chunk = invoices[start : start + PER_CALL]
+                    w, c = time.perf_counter(), time.process_time()
+                    parsed = merge(
+                        [parse_einvoice(d, f"{i}.xml", row=i) for i, d in enumerate(chunk)]
+                    )
+                    spent["parse_validate"] += time.perf_counter() - w
+                    spent["parse_validate_cpu"] += time.process_time() - c
+                    w = time.perf_counter()
+                    report = imports.store(client, org, parsed, "all_or_nothing")
+                    spent["store"] += time.perf_counter() - w
+                    w = time.perf_counter()
+                    ids = [str(a["id"]) for a in report["accepted"]]
+                    imports.match_in_chunks(client, org, invoice_ids=ids)
+                    spent["match"] += time.perf_counter() - w
+                return spent
+
             def worker_files(org: str, token: str, invoices: list[bytes]) -> dict[str, Any]:
                 client = db.rest(settings, token)
                 spent = []
@@ -341,6 +383,10 @@ def main(argv: list[str] | None = None) -> int:
                 results["json-route"].append(json_route(org, token, invoices))
                 log(f"round {round_ + 1}/{args.rounds}: stages ({loadavg()})")
                 results["stages"].append(stages(invoices))
+                orders, invoices = documents(args.invoices, 50 + round_)
+                org, token = tenant(orders)
+                log(f"round {round_ + 1}/{args.rounds}: phases ({loadavg()})")
+                results["phases"].append(phases(org, token, invoices))
                 files_orders, files_invoices = documents(args.files, 100 + round_)
                 files_org, files_token = tenant(files_orders)
                 log(f"round {round_ + 1}/{args.rounds}: worker-file ({loadavg()})")
@@ -348,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             moto.stop()
             gateway.stop()
+    results["load"] = loadavg()
     out = OUT_DIR / "einvoice_import.json"
     out.write_text(json.dumps({"machine": str(machine), "load": loadavg(),
                                "results": results}, indent=2, default=str))  # fmt: skip
