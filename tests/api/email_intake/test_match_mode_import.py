@@ -113,3 +113,63 @@ def test_csv_columns_name_the_modes() -> None:
     assert document["match_mode"] == "two_way"
     assert [line["line_match_mode"] for line in document["lines"]] == [None, "three_way"]
     assert [(e.row, e.column) for e in parsed.errors] == [(3, "Match mode")]
+
+
+def status_of(api: Api, who: str, number: str) -> str:
+    found = api.get("/api/reconciliation/invoices", as_=who, query={"q": number}).json()
+    status: str = found["data"][0]["status"]
+    return status
+
+
+def test_changing_the_default_mode_rematches_the_open_invoices_it_decides(
+    api: Api, world: World
+) -> None:
+    """Services billed without a receipt: exceptions under 3-way, matched once the
+    organization's default becomes 2-way — at once, without another matching call; and
+    back. An invoice whose PO sets its own mode is not touched; with auto_rematch off,
+    nothing is re-matched until the next matching."""
+    who = fresh(world)
+    reply = api.post("/api/reconciliation/purchase-orders", as_=who, json_body={
+        "purchase_orders": [
+            {"po_number": "PO-RM-1", "vendor_name": "Consulting Partners", "currency": "EUR",
+             "lines": [{"description": "Consulting day", "quantity": "10",
+                        "unit_price": "100.00"}]},
+            {"po_number": "PO-RM-2", "vendor_name": "Consulting Partners", "currency": "EUR",
+             "match_mode": "three_way",
+             "lines": [{"description": "Consulting day", "quantity": "10",
+                        "unit_price": "100.00"}]}]})  # fmt: skip
+    assert reply.status == 201, reply.json()
+    assert invoice(api, who, "PO-RM-1", "RM-1", "10") == "exception"
+    assert invoice(api, who, "PO-RM-2", "RM-2", "9") == "exception"
+
+    changed = api.put(
+        "/api/reconciliation/settings", as_=who, json_body={"default_match_mode": "two_way"}
+    )
+    assert changed.status == 200, changed.json()
+    assert changed.json()["rematched"]["invoices"] == 1
+    assert changed.json()["rematched"]["matched"] == 1
+    assert status_of(api, who, "RM-1") == "matched"
+    assert status_of(api, who, "RM-2") == "exception"  # its PO says three_way
+
+    # Back to 3-way: the matched invoice (not approved yet) needs its receipt again.
+    back = api.put(
+        "/api/reconciliation/settings", as_=who, json_body={"default_match_mode": "three_way"}
+    )
+    assert back.json()["rematched"]["exception"] == 1
+    assert status_of(api, who, "RM-1") == "exception"
+
+    # The same mode again, or another setting: nothing re-matched, no "rematched" key.
+    same = api.put(
+        "/api/reconciliation/settings", as_=who, json_body={"default_match_mode": "three_way"}
+    )
+    assert "rematched" not in same.json()
+    assert same.json() == api.get("/api/reconciliation/settings", as_=who).json()
+
+    off = api.put(
+        "/api/reconciliation/settings",
+        as_=who,
+        json_body={"auto_rematch": False, "default_match_mode": "two_way"},
+    )
+    assert off.status == 200, off.json()
+    assert "rematched" not in off.json()
+    assert status_of(api, who, "RM-1") == "exception"
