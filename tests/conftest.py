@@ -29,18 +29,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.whole_stack)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def main_thread_event_loop() -> Iterator[None]:
-    """The main thread's event loop, made and closed here. Without it, the first caller
-    of asyncio.get_event_loop() on the main thread (Mangum through a handler called in
-    process, a client library) made one implicitly that nobody closed; the next test to
-    set the thread's loop (asyncio.run, a test's own loop) dropped it, and the garbage
-    collector reported "unclosed event loop" during whichever test ran then."""
+MAIN_LOOP = pytest.StashKey[asyncio.AbstractEventLoop]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The main thread's event loop, made before the test modules are imported and closed
+    when the session ends. Mangum's constructor takes the importing thread's loop and makes
+    one when there is none: tests/api/portal/test_page_errors_documented.py imports
+    functions.portal.pdf (a function of its own, its `handler` built at import) during
+    collection, which made a loop nobody closed. The first test to set the thread's loop
+    (asyncio.run, a test's own loop) dropped it, and the garbage collector reported
+    "unclosed event loop", or its self-pipe's "unclosed socket" (a Unix socket pair),
+    during whichever test ran then (four full runs, each in another test)."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    yield
-    asyncio.set_event_loop(None)
-    loop.close()
+    session.stash[MAIN_LOOP] = loop
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    loop = session.stash.get(MAIN_LOOP, None)
+    if loop is not None:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 @pytest.fixture(scope="session")
