@@ -87,6 +87,7 @@ import copy
 import datetime as dt
 import functools
 import hashlib
+import io
 import json
 import os
 import re
@@ -96,11 +97,15 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
+from email.message import EmailMessage
 from typing import Any
 
+import boto3
 import pytest
 import requests
 import schemathesis
+from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
 from schemathesis import APIOperation, Case
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
@@ -113,8 +118,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from devstack.aws import CREDENTIALS, INBOUND_BUCKET, REGION
 from devstack.functions import ROOT
 from devstack.local import LocalStack
+from devstack.ses import stored
 from reliability.conftest import PASSWORD, Client, User, record, sql
 from shared.models.exports import FIXED_PARAMETERS as EXPORT_FIXED
 from shared.models.exports import OPTIONS as EXPORT_OPTIONS
@@ -148,6 +155,8 @@ IMPORT_OPERATIONS = [
 ]
 # Rows the nudged cases of merges, splits and resolves use up, one per success.
 MERGES, SPLITS, RESOLVES = 12, 12, 30
+# Quarantined messages to release, to discard, drafts to confirm, to discard: each.
+INBOUND_ROWS = 12
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -432,12 +441,78 @@ def _seed(stack: LocalStack) -> Seeded:
         for _ in range(6)
     ]
     pools["organization"] = [user.organization_id]
+    pools.update(_seed_inbound(stack, c))
     c.close()
     empty = sorted(name for name, ids in pools.items() if not ids)
     assert not empty, f"no rows to fuzz with in {empty}"
     private = [user.email, user.user_id, user.organization_id, user.access_token]
     private += [row for name, ids in pools.items() if name != "revoked_link" for row in ids]
     return Seeded(user, pools, [p for p in private if " " not in p])
+
+
+def _inbound_pdf(number: str) -> bytes:
+    """A vendor's invoice PDF with a text layer: a draft with every field confirm needs."""
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, pagesize=A4)
+    lines = ["Fuzz Stationery Ltd", f"Invoice No: {number}", "Invoice date: 2026-11-28",
+             "Due date: 2026-12-28", "VAT 20%: 20.00", "Total: 120.00 EUR"]  # fmt: skip
+    for y, line in enumerate(lines):
+        page.drawString(60, 800 - 18 * y, line)
+    page.showPage()
+    page.save()
+    return buffer.getvalue()
+
+
+def _seed_inbound(stack: LocalStack, c: Client) -> dict[str, list[str]]:
+    """Inbound mail (issue 20) as on `make dev`: raw messages with SES's verdicts dropped
+    into the local inbound bucket, imported by the mail worker (the stack's bucket
+    notifications): quarantined messages (a sender not allowed) for release and discard,
+    and PDFs read into drafts for confirm and discard, INBOUND_ROWS of each, one per
+    success."""
+    inbox = str(_ok(c.request("GET", "/api/payables/inbound/settings"))["address"])
+    body = {"allowed_senders": ["@fuzz-vendor.example"]}
+    _ok(c.request("PUT", "/api/payables/inbound/settings", json_body=body))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.aws_url,
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
+    )
+
+    def drop(sender: str, subject: str, pdfs: list[str]) -> None:
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = sender, inbox, subject
+        msg["Message-ID"] = f"<{uuid.uuid4().hex}@fuzz.example>"
+        msg.set_content("Fuzzing's inbound mail.")
+        for number in pdfs:
+            msg.add_attachment(_inbound_pdf(number), maintype="application", subtype="pdf",
+                               filename=f"{number}.pdf")  # fmt: skip
+        raw = stored(msg.as_bytes(), sender=sender, recipient=inbox)
+        s3.put_object(Bucket=INBOUND_BUCKET, Key=f"inbound/{uuid.uuid4().hex}", Body=raw)
+
+    for n in range(2 * INBOUND_ROWS):
+        drop("someone@unknown-sender.example", f"Quarantined {n}", [])
+    for half in range(2):
+        numbers = [f"FZ-{half}-{n}" for n in range(INBOUND_ROWS)]
+        drop("billing@fuzz-vendor.example", f"Drafts {half}", numbers)
+    deadline = time.monotonic() + 120
+    while True:
+        listed = _ok(c.request("GET", "/api/payables/inbound/messages", params={"page_size": 100}))
+        drafts = _ok(c.request("GET", "/api/payables/inbound/drafts", params={"page_size": 100}))
+        quarantined = [str(m["id"]) for m in listed["data"] if m["status"] == "quarantined"]
+        waiting = [str(d["id"]) for d in drafts["data"] if d["status"] == "needs_confirmation"]
+        if len(quarantined) >= 2 * INBOUND_ROWS and len(waiting) >= 2 * INBOUND_ROWS:
+            break
+        assert time.monotonic() < deadline, (len(quarantined), len(waiting))
+        time.sleep(0.5)
+    return {
+        "inbound_message": [str(m["id"]) for m in listed["data"]][:4],
+        "inbound_release": quarantined[:INBOUND_ROWS],
+        "inbound_discard": quarantined[INBOUND_ROWS : 2 * INBOUND_ROWS],
+        "inbound_draft_confirm": waiting[:INBOUND_ROWS],
+        "inbound_draft_discard": waiting[INBOUND_ROWS : 2 * INBOUND_ROWS],
+    }
 
 
 # Which pool a path id is drawn from, by operation; the rest keep their generated ids.
@@ -476,6 +551,7 @@ PATH_POOLS: dict[tuple[str, str], str] = {
     ("GET", "/api/organizations/{id}/invitations"): "organization",
     ("PATCH", "/api/organizations/{id}"): "organization",
     ("POST", "/api/organizations/{id}/invitations"): "organization",
+    ("GET", "/api/payables/inbound/messages/{id}"): "inbound_message",
 }
 # Ids named in bodies and queries: field -> pool, with exceptions by operation.
 FIELD_POOLS: dict[str, str] = {
@@ -804,6 +880,15 @@ def _api_key(n: Nudge) -> None:
     n.body["scopes"] = ["read"] if n.number % 2 else ["invoices:write", "clients:read"]
 
 
+def _confirm_draft(n: Nudge) -> None:
+    """A draft of its own, confirmed as read (a generated field could name an invoice
+    number taken, a due date before its date: refusals the route's tests cover)."""
+    row = _take(n.seeded, "inbound_draft_confirm", n.run)
+    if row is not None:
+        n.params["id"] = row
+        n.body.clear()
+
+
 def _doomed(pool: str) -> Any:
     def nudge_delete(n: Nudge) -> None:
         row = _take(n.seeded, pool, n.run)
@@ -835,6 +920,11 @@ NUDGES = {
     ("POST", "/api/webhook-endpoints"): _webhook_endpoint,
     ("PATCH", "/api/webhook-endpoints/{id}"): _webhook_endpoint,
     ("POST", "/api/api-keys"): _api_key,
+    # Inbound mail: each nudged case takes a quarantined message or a draft of its own.
+    ("POST", "/api/payables/inbound/messages/{id}/release"): _doomed("inbound_release"),
+    ("POST", "/api/payables/inbound/messages/{id}/discard"): _doomed("inbound_discard"),
+    ("POST", "/api/payables/inbound/drafts/{id}/confirm"): _confirm_draft,
+    ("POST", "/api/payables/inbound/drafts/{id}/discard"): _doomed("inbound_draft_discard"),
 }
 # Actions whose body the document lets out (null) but which need one.
 NEEDS_BODY = ("/api/reconciliation/vendors/", "/api/reconciliation/exceptions/")
@@ -1041,11 +1131,6 @@ NO_FLOOR = (
             "POST /api/webhook-endpoints",
             "POST /api/webhook-endpoints/{id}/deliveries/{delivery_id}/replay",
             "PUT /api/payables/vendors/{id}/bank-account",
-            "GET /api/payables/inbound/messages/{id}",
-            "POST /api/payables/inbound/messages/{id}/release",
-            "POST /api/payables/inbound/messages/{id}/discard",
-            "POST /api/payables/inbound/drafts/{id}/confirm",
-            "POST /api/payables/inbound/drafts/{id}/discard",
         }
     )
 )
