@@ -385,6 +385,9 @@ as $$
 declare
   settled record;
 begin
+  if coalesce(cardinality(invoice_ids), 0) = 0 then
+    return;  -- a statement that touched no item (the writers' no-op update and delete)
+  end if;
   select i.invoice_number, i.status into settled
   from (
     select i.invoice_number, i.status
@@ -453,7 +456,9 @@ begin
     else
       new.tax_breakdown := private.document_breakdown(new.line_tax_groups, new.subtotal, new.tax_rate,
                                                       new.default_vat_category, new.discount, new.currency);
-      new.tax_amount := private.breakdown_tax(new.tax_breakdown, new.currency);
+      new.tax_amount := private.round_money(
+        (select coalesce(sum((g ->> 'tax_amount')::numeric), 0) from jsonb_array_elements(new.tax_breakdown) g),
+        new.currency);
     end if;
   end if;
   new.total_amount := new.subtotal - new.discount + new.tax_amount;
@@ -1380,6 +1385,9 @@ as $$
 declare
   issued record;
 begin
+  if coalesce(cardinality(quote_ids), 0) = 0 then
+    return;  -- a statement that touched no item
+  end if;
   select q.quote_number, q.status into issued
   from (
     select q.quote_number, q.status
@@ -1442,7 +1450,9 @@ begin
     else
       new.tax_breakdown := private.document_breakdown(new.line_tax_groups, new.subtotal, new.tax_rate,
                                                       new.default_vat_category, new.discount, new.currency);
-      new.tax_amount := private.breakdown_tax(new.tax_breakdown, new.currency);
+      new.tax_amount := private.round_money(
+        (select coalesce(sum((g ->> 'tax_amount')::numeric), 0) from jsonb_array_elements(new.tax_breakdown) g),
+        new.currency);
     end if;
   end if;
   new.total_amount := new.subtotal - new.discount + new.tax_amount;
