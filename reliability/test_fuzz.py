@@ -192,6 +192,10 @@ FOUND_AND_FIXED = [
     "the document took any string for money and quantities, e-mail addresses, URLs and "
     "currencies, and empty partial updates: decimal, e-mail, URL and currency patterns and "
     "minProperties now",
+    "PUT /api/payables/inbound/settings with a field set to null (the document allowed it) "
+    "answered the database's not-null refusal naming the column, once the inbound routes "
+    "were seeded; now 422 'this field cannot be null' naming the field, and no null branch "
+    "(tests/api/email_intake/test_email_intake.py)",
 ]
 
 
