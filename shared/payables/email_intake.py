@@ -55,6 +55,9 @@ from shared.settings import get_settings
 # SES accepts messages up to 40 MB (30 MB of content); the bucket's objects are read
 # at most this large.
 MAX_RAW_BYTES = 40 * 1024 * 1024
+# The longest the worker sweeps over the organization's open invoices after a message
+# brought purchase orders or receipts.
+SWEEP_SECONDS = 60.0
 RECIPIENT_HEADERS = ("X-Original-To", "Delivered-To", "X-Forwarded-To", "To", "Cc")
 TOKEN = re.compile(r"^(?:[a-z0-9._-]+\+)?(ap-[0-9a-f]{20})$")
 _RECEIVED_FOR = re.compile(r"\bfor\s+<?([^\s<>;]+@[^\s<>;]+)>?", re.IGNORECASE)
@@ -735,8 +738,12 @@ def import_message(
         (reports.get(k) or {}).get("accepted") for k in ("purchase_orders", "goods_receipts")
     ):
         # New purchase orders or receipts: every pending and exception invoice (the
-        # message's own among them), as the import routes do after them.
-        intake.matching = imports.match_in_chunks(client, organization_id)
+        # message's own among them), as the import routes do after them; no call started
+        # after SWEEP_SECONDS (the worker's timeout is 120 s): the rest keeps its earlier
+        # result until the next matching.
+        intake.matching = imports.match_in_chunks(
+            client, organization_id, max_seconds=SWEEP_SECONDS
+        )
     elif not done.get("already") and intake.batch_id and (done.get("report") or {}).get("accepted"):
         intake.matching = imports.match_in_chunks(
             client, organization_id, batch_id=str(intake.batch_id)
