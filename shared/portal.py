@@ -41,7 +41,7 @@ from shared.settings import Settings
 TEMPLATES = Path(__file__).parent / "templates"
 TOKEN_BYTES = 32
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
-EVENTS = ("client_link_viewed", "client_link_pdf")
+EVENTS = ("client_link_viewed", "client_link_pdf", "client_link_einvoice")
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ async def client_page_einvoice(
 ) -> Response:
     try:
         answer = portal.open_link(
-            settings, token, portal.client_address(request), "client_link_pdf"
+            settings, token, portal.client_address(request), "client_link_einvoice"
         )
         document = portal.shaped(answer)
         fmt = service.chosen_format(document)

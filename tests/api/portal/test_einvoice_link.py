@@ -21,6 +21,16 @@ def sent_invoice_link(api: Api, world: World, owner: str, client: str) -> str:
     return path_of(link(api, "invoice", invoice["id"], as_=owner)["url"])
 
 
+def client_id_of(world: World, path: str) -> str:
+    token = path.rsplit("/", 1)[-1]
+    rows = world.sql(
+        "select i.client_id from public.client_links l"
+        " join public.invoices i on i.id = l.invoice_id where l.token_hash = %s",
+        portal.token_hash(token),
+    )
+    return str(rows[0][0])
+
+
 def test_the_page_offers_the_chosen_xml(api: Api, world: World) -> None:
     owner = german_organization(api, world)
     path = sent_invoice_link(
@@ -35,6 +45,15 @@ def test_the_page_offers_the_chosen_xml(api: Api, world: World) -> None:
     assert reply.headers["content-type"].startswith("application/xml")
     assert reply.headers["referrer-policy"] == "no-referrer"
     assert validate.fatal(validate.validate(reply.content, "xrechnung-ubl")) == []
+    # The client's timeline says what was downloaded: the e-invoice, not the PDF.
+    events = world.sql(
+        "select metadata ->> 'event' as event, activity from public.client_activities"
+        " where client_id = %s and metadata ? 'link_id'",
+        client_id_of(world, path),
+    )
+    downloads = [activity for event, activity in events if event != "client_link_viewed"]
+    assert len(downloads) == 1, events
+    assert downloads[0].endswith("e-invoice downloaded by the client")
 
 
 def test_without_a_chosen_format_there_is_no_einvoice(api: Api, world: World) -> None:
