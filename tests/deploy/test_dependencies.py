@@ -3,7 +3,8 @@
 pyproject.toml's ``[project.dependencies]`` names exactly the distributions whose modules
 ``functions/`` and ``shared/`` import (statically, anywhere in a module, but not under
 ``if TYPE_CHECKING:``); the lock (deploy/requirements.txt, what the Lambda layer installs)
-is their closure at the virtualenv's versions, so a module imported but not declared would
+is their closure at the virtualenv's versions (with deploy/requirements-einvoice.txt, the
+e-invoice layer's part of it), so a module imported but not declared would
 be missing in Lambda, and a dependency declared but not imported (the ``supabase``
 umbrella: realtime, storage3, functions, websockets) would ship for nothing. No network:
 the hashes are deploy/lock.py's own business (``deploy/lock.py --check`` in CI); the layer
@@ -133,12 +134,19 @@ def test_the_lock_is_the_closure_of_the_runtime_dependencies_without_the_umbrell
         for name, version in lock.closure().items()
         if name not in lock.RUNTIME_PROVIDED
     }
-    locked = {}
-    for line in (ROOT / "deploy" / "requirements.txt").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, _, version = line.split()[0].partition("==")
-            locked[canonical(name)] = version
-    stale = "deploy/requirements.txt is stale: run .venv/bin/python deploy/lock.py"
+    # The two layers' locks (deploy/requirements.txt, deploy/requirements-einvoice.txt),
+    # each distribution in one of them only (tests/deploy/test_layers.py says which).
+    locked: dict[str, str] = {}
+    for file in ("requirements.txt", "requirements-einvoice.txt"):
+        for line in (ROOT / "deploy" / file).read_text().splitlines():
+            if line and not line.startswith("#"):
+                name, _, version = line.split()[0].partition("==")
+                assert canonical(name) not in locked, f"{name} is in both layers"
+                locked[canonical(name)] = version
+    stale = "deploy/requirements*.txt are stale: run .venv/bin/python deploy/lock.py"
     assert locked == expected, stale
+    assert lock.layers()["einvoice"] == {
+        n: v for n, v in locked.items() if n not in lock.layers()["base"]
+    }, stale
     assert not set(locked) & UMBRELLA, sorted(set(locked) & UMBRELLA)
     assert {"postgrest", "supabase-auth"} <= set(locked)
