@@ -69,7 +69,14 @@ class DevStack:
     def stop(self, timeout: float = 60) -> str:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGINT)
-        rest, _ = self.proc.communicate(timeout=timeout)
+        try:
+            rest, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # Killed and its pipe read to the end and closed: left open, it was collected
+            # as an unclosed file during a later test.
+            self.proc.kill()
+            self.proc.communicate()
+            raise
         return rest
 
 
