@@ -196,6 +196,40 @@ def open_business(business: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# -- documents' payment instructions (migration 20261206171200) -------------------------
+
+
+def seal_document_instructions(
+    organization_id: UUID | str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """A document request's fields (invoice, recurring profile) with a clear
+    ``payment_instructions`` sealed into ``payment_instructions_sealed`` (the database
+    refuses the clear value from the API). ``null`` stays a clear null: it clears both."""
+    value = fields.get("payment_instructions")
+    if not isinstance(value, str) or not value.strip():
+        return fields
+    out = dict(fields)
+    del out["payment_instructions"]
+    out["payment_instructions_sealed"] = seal(value, payment_instructions_context(organization_id))
+    return out
+
+
+def open_document_instructions(document: Any) -> Any:
+    """A document row or JSON (an invoice, quote, credit note, recurring profile) with
+    ``payment_instructions_sealed`` opened into ``payment_instructions`` and the seal left
+    out; other values pass through. The envelope's data-key cache makes a page of rows
+    sealed by one instance cost one KMS Decrypt."""
+    if not isinstance(document, dict) or "payment_instructions_sealed" not in document:
+        return document
+    out = dict(document)
+    sealed = out.pop("payment_instructions_sealed")
+    if sealed is not None:
+        out["payment_instructions"] = open_sealed(
+            sealed, payment_instructions_context(str(out.get("organization_id")))
+        )
+    return out
+
+
 # -- clients (the buyers' columns) -------------------------------------------------------
 
 
@@ -370,6 +404,13 @@ def apply_parties(
     document["seller"] = seller
     business["tax_id"] = seller["vat_id"]
     business["default_payment_instructions"] = seller["payment_instructions"]
+    # The document's own instructions (sealed since migration 20261206171200), opened; a
+    # document with neither form (older rows) prints the organization's default.
+    sealed = document.pop("payment_instructions_sealed", None)
+    if sealed is not None:
+        document["payment_instructions"] = open_sealed(
+            sealed, payment_instructions_context(organization_id)
+        )
     client_id = _client_id(document)
     buyers = parties.get("buyers") or {}
     buyer_row = {**(document.get("client") or {}), **(buyers.get(client_id) or {})}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from functions.invoices import error_responses
-from shared import db
+from shared import db, parties
 from shared.context import Member
 from shared.models.invoices import Invoice, InvoiceCreate
 
@@ -33,7 +33,7 @@ async def create_invoice(ctx: Member, body: InvoiceCreate, response: Response) -
         "create_invoice",
         {
             "organization_id": str(ctx.organization_id),
-            "invoice": body.invoice_json(),
+            "invoice": parties.seal_document_instructions(ctx.organization_id, body.invoice_json()),
             "items": body.items_json(),
         },
     )

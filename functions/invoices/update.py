@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from functions.invoices import InvoiceId, error_responses
-from shared import db
+from shared import db, parties
 from shared.context import Member
 from shared.models.invoices import Invoice, InvoiceUpdate
 
@@ -34,7 +34,7 @@ async def update_invoice(ctx: Member, invoice_id: InvoiceId, body: InvoiceUpdate
     params: dict[str, Any] = {
         "organization_id": str(ctx.organization_id),
         "invoice_id": str(invoice_id),
-        "changes": body.changes_json(),
+        "changes": parties.seal_document_instructions(ctx.organization_id, body.changes_json()),
     }
     items = body.items_json()
     if items is not None:

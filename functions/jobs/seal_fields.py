@@ -2,7 +2,8 @@
 clear before they were sealed at rest, and re-wraps sealed ones under a new KMS key.
 
 ``{}``: each clear value of `CLEAR_FIELDS` (vendors' tax ids and IBANs, the debtor IBAN of
-payables settings, organizations' VAT ids and default payment instructions) gets its seal
+payables settings, organizations' VAT ids and default payment instructions, invoices' and
+recurring profiles' payment instructions) gets its seal
 (and keyed hash where it has one) and loses the clear value, ``CHUNK`` rows a read (keyset
 by the row's key), each row's update guarded on the row being unchanged (its clear value,
 or ``updated_at`` for the long payment instructions): a concurrent write through the API
@@ -40,6 +41,17 @@ def _org_instructions(organization_id: str, value: str) -> dict[str, Any]:
     return {
         "default_payment_instructions": None,
         "default_payment_instructions_sealed": parties.seal(
+            value, parties.payment_instructions_context(organization_id)
+        ),
+    }
+
+
+def _document_instructions(organization_id: str, value: str) -> dict[str, Any]:
+    """A document's (invoice's, recurring profile's) clear instructions, sealed in the
+    settings' context (migration 20261206171200)."""
+    return {
+        "payment_instructions": None,
+        "payment_instructions_sealed": parties.seal(
             value, parties.payment_instructions_context(organization_id)
         ),
     }
@@ -89,6 +101,22 @@ CLEAR_FIELDS = (
         _org_instructions,
         guard="updated_at",
     ),
+    ClearField(
+        "invoices.payment_instructions",
+        "invoices",
+        "id",
+        "payment_instructions",
+        _document_instructions,
+        guard="updated_at",
+    ),
+    ClearField(
+        "recurring_profiles.payment_instructions",
+        "recurring_profiles",
+        "id",
+        "payment_instructions",
+        _document_instructions,
+        guard="updated_at",
+    ),
 )
 
 # Every sealed column: (table, the row's key, column).
@@ -101,6 +129,10 @@ SEALED_COLUMNS = (
     ("organization_settings", "organization_id", "iban_sealed"),
     ("organization_settings", "organization_id", "default_payment_instructions_sealed"),
     ("clients", "id", "vat_id_sealed"),
+    ("invoices", "id", "payment_instructions_sealed"),
+    ("quotes", "id", "payment_instructions_sealed"),
+    ("credit_notes", "id", "payment_instructions_sealed"),
+    ("recurring_profiles", "id", "payment_instructions_sealed"),
 )
 
 

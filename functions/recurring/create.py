@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from functions.recurring import error_responses
-from shared import db
+from shared import db, parties
 from shared.context import Member
 from shared.models.recurring import RecurringProfile, RecurringProfileCreate
 
@@ -38,7 +38,7 @@ async def create_recurring_profile(
         "create_recurring_profile",
         {
             "organization_id": str(ctx.organization_id),
-            "profile": body.fields_json(),
+            "profile": parties.seal_document_instructions(ctx.organization_id, body.fields_json()),
             "items": body.items_json(),
         },
     )

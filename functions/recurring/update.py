@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from functions.recurring import ProfileId, error_responses
-from shared import db
+from shared import db, parties
 from shared.context import Member
 from shared.models.recurring import RecurringProfile, RecurringProfileUpdate
 
@@ -34,7 +34,7 @@ async def update_recurring_profile(
     params: dict[str, Any] = {
         "organization_id": str(ctx.organization_id),
         "profile_id": str(profile_id),
-        "changes": body.fields_json(),
+        "changes": parties.seal_document_instructions(ctx.organization_id, body.fields_json()),
     }
     items = body.items_json()
     if items is not None:

@@ -505,3 +505,11 @@ class Invoice(_InvoiceFields):
         description="By (vat_category, tax_rate); the groups' tax sums to tax_amount"
     )
     payments: list[InvoicePayment]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _open_instructions(cls, data: Any) -> Any:
+        # Sealed at rest (migration 20261206171200): the answer carries the clear text.
+        from shared.parties import open_document_instructions  # noqa: PLC0415
+
+        return open_document_instructions(data)

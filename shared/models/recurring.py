@@ -276,6 +276,14 @@ class RecurringProfile(_ProfileFields):
         description="The latest 12 invoices it issued, the latest period first"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _open_instructions(cls, data: Any) -> Any:
+        # Sealed at rest (migration 20261206171200): the answer carries the clear text.
+        from shared.parties import open_document_instructions  # noqa: PLC0415
+
+        return open_document_instructions(data)
+
 
 class DeletedProfile(Output):
     """DELETE: ``deleted``, or ``cancelled`` (with the profile) when it issued invoices."""
