@@ -46,7 +46,17 @@ def main() -> int:
             (Path(tmp) / "app-monitoring" / "cloudformation-template-update-stack.json").read_text()
         )
         layer = out / "pythonRequirements.zip"
-        functions = {p.stem: p for p in out.glob("*.zip") if p != layer}
+        einvoice = out / "einvoice.zip"  # the e-invoice layer, only some functions'
+        functions = {p.stem: p for p in out.glob("*.zip") if p not in (layer, einvoice)}
+        einvoice_zip, einvoice_plain = einvoice.stat().st_size, unzipped(einvoice)
+        with_einvoice = {
+            name
+            for key, r in template["Resources"].items()
+            if r["Type"] == "AWS::Lambda::Function"
+            and {"Ref": "EinvoiceLambdaLayer"} in r["Properties"].get("Layers", [])
+            for name in functions
+            if key == name[0].upper() + name[1:] + "LambdaFunction"
+        }
         zipped = {name: p.stat().st_size for name, p in functions.items()}
         plain = {name: unzipped(p) for name, p in functions.items()}
         layer_zip, layer_plain = layer.stat().st_size, unzipped(layer)
@@ -76,6 +86,18 @@ def main() -> int:
     print(f"| of which shared/pdf/fonts (largest function) | | {fonts / MB:.2f} MB |")
     print(f"| the layer (Python packages) | {layer_zip / MB:.1f} MB | {layer_plain / MB:.1f} MB |")
     print(f"| of which *.dist-info (kept) | | {dist_info / MB:.2f} MB |")
+    print(
+        f"| the e-invoice layer (only {len(with_einvoice)} functions) | "
+        f"{einvoice_zip / MB:.1f} MB | {einvoice_plain / MB:.1f} MB |"
+    )
+    for label, names, extra in (
+        ("largest function + the base layer", set(plain) - with_einvoice, 0),
+        ("largest function + both layers", with_einvoice, einvoice_plain),
+    ):
+        if names:
+            name = max(names, key=lambda n: plain[n])
+            total = plain[name] + layer_plain + extra
+            print(f"| {label} ({name}) | | {total / MB:.1f} MB |")
     print(f"| all functions + the layer | {(sum(zipped.values()) + layer_zip) / MB:.0f} MB | |")
     inline = sum(zipped.values()) + len(zipped) * layer_zip
     print(f"| the packages inside every function instead | {inline / MB:.0f} MB | |\n")
