@@ -173,6 +173,8 @@ class World:
             ("/api/payables/vendors/", "vendor"),
             ("/api/uploads/", "upload"),
             ("/api/auth/mfa/factors/", "factor"),
+            ("/api/payables/inbound/messages/", "inbound_message"),
+            ("/api/payables/inbound/drafts/", "inbound_draft"),
         ):
             if path.startswith(prefix):
                 return (
@@ -418,7 +420,45 @@ def _later_rows(
             org,
         ),
         "organization": org,
+        **_inbound_rows(stack, org),
     }
+
+
+def _inbound_rows(stack: LocalStack, org: str) -> dict[str, str]:
+    """A quarantined inbound message of organization A, and a draft read from a PDF of
+    another message (the email intake migration's tables, as the superuser)."""
+
+    def one(query: str, *params: Any) -> str:
+        return str(sql(stack, query, *params)[0][0])
+
+    message = one(
+        "insert into public.inbound_messages (organization_id, message_id, s3_key, status)"
+        " values (%s, '<matrix-' || gen_random_uuid() || '@x.example>', 'inbound/matrix',"
+        " 'quarantined') returning id::text",
+        org,
+    )
+    imported = one(
+        "insert into public.inbound_messages (organization_id, message_id, s3_key, status)"
+        " values (%s, '<matrix-' || gen_random_uuid() || '@x.example>', 'inbound/matrix2',"
+        " 'imported') returning id::text",
+        org,
+    )
+    attachment = one(
+        "insert into public.inbound_attachments (organization_id, inbound_message_id, position,"
+        " sha256, kind, outcome) values (%s, %s, 1, encode(sha256(gen_random_uuid()::text::bytea),"
+        " 'hex'), 'pdf', 'draft') returning id::text",
+        org,
+        imported,
+    )
+    draft = one(
+        "insert into public.inbound_drafts (organization_id, inbound_message_id,"
+        " inbound_attachment_id, vendor_name) values (%s, %s, %s, 'Matrix draft')"
+        " returning id::text",
+        org,
+        imported,
+        attachment,
+    )
+    return {"inbound_message": message, "inbound_draft": draft}
 
 
 @pytest.fixture(scope="module")
