@@ -411,6 +411,9 @@ def apply_parties(
         document["payment_instructions"] = open_sealed(
             sealed, payment_instructions_context(organization_id)
         )
+    own = _text(document.get("payment_instructions"))
+    if own:  # what the document itself says (the e-invoice's payment terms too)
+        seller["payment_instructions"] = own
     client_id = _client_id(document)
     buyers = parties.get("buyers") or {}
     buyer_row = {**(document.get("client") or {}), **(buyers.get(client_id) or {})}
