@@ -202,3 +202,57 @@ def test_the_einvoice_layer_is_built_from_its_lock() -> None:
     assert layer["compatibleRuntimes"] == [loaded["provider"]["runtime"]]
     assert re.fullmatch(r"\.serverless/einvoice\.zip", layer["package"]["artifact"])
     assert "./deploy/python-layers.js" in loaded["plugins"]
+
+
+# --- deploy/build_layer.py (the e-invoice layer's zip) -----------------------------------
+
+
+def _build_layer_module() -> Any:
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location(
+        "deploy_build_layer", ROOT / "deploy" / "build_layer.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_layer_zip_is_slim_reproducible_and_under_python(tmp_path: Path) -> None:
+    """Without pip: a tree as pip leaves it, slimmed and zipped twice, a second apart."""
+    import time  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    build = _build_layer_module()
+    tree = tmp_path / "python"
+    files = {
+        "pkg/__init__.py": "x = 1\n",
+        "pkg/_native.cpython-311-aarch64-linux-gnu.so": "\x7fELF",
+        "pkg/_native.cpp": "// generated",
+        "pkg/includes/tree.h": "/* */",
+        "pkg/etree.pyx": "#",
+        "pkg/__pycache__/__init__.cpython-311.pyc": "",
+        "pkg/data/rules.xslt": "<xsl/>",
+        "pkg-1.0.dist-info/METADATA": "Name: pkg\n",
+        "bin/pkg-cli": "#!/work/main/.venv/bin/python\n",
+    }
+    for name, text in files.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(text)
+    (tree / "pkg/_native.cpython-311-aarch64-linux-gnu.so").chmod(0o755)
+    build.slim(tree)
+    build.write_zip(tree, tmp_path / "one.zip")
+    time.sleep(1.1)
+    build.write_zip(tree, tmp_path / "two.zip")
+    assert (tmp_path / "one.zip").read_bytes() == (tmp_path / "two.zip").read_bytes()
+    with zipfile.ZipFile(tmp_path / "one.zip") as archive:
+        assert sorted(archive.namelist()) == [
+            "python/pkg-1.0.dist-info/METADATA",
+            "python/pkg/__init__.py",
+            "python/pkg/_native.cpython-311-aarch64-linux-gnu.so",
+            "python/pkg/data/rules.xslt",
+        ]
+        native = archive.getinfo("python/pkg/_native.cpython-311-aarch64-linux-gnu.so")
+        assert (native.external_attr >> 16) & 0o777 == 0o755
