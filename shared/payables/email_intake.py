@@ -697,7 +697,7 @@ def import_message(
     if any("vendor_tax_id" in document for document in documents):
         # E-invoices name the seller's VAT id: only its keyed hash and seal are sent
         # (as shared.reconciliation.imports.store does for an upload).
-        from shared.reconciliation.ingest.einvoice import seal_vendor_tax_ids  # noqa: PLC0415
+        from shared.reconciliation.vendor_tax_ids import seal_vendor_tax_ids  # noqa: PLC0415
 
         seal_vendor_tax_ids(Parsed("vendor_invoices", documents, [], rows_total), organization_id)
     drafts = [

@@ -44,7 +44,7 @@ def store(
     """One RPC call stores the whole batch (or nothing); returns its report."""
     if any("vendor_tax_id" in document for document in parsed.documents):
         # E-invoices name the seller's VAT id: only its keyed hash and seal are sent.
-        from shared.reconciliation.ingest.einvoice import seal_vendor_tax_ids  # noqa: PLC0415
+        from shared.reconciliation.vendor_tax_ids import seal_vendor_tax_ids  # noqa: PLC0415
 
         seal_vendor_tax_ids(parsed, str(organization_id))
     report: dict[str, Any] = db.rpc(

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from shared import db
+from shared.reconciliation.ingest.documents import Parsed
 
 PURPOSE = "vendors.tax_id"
 _SEPARATORS = re.compile(r"[\s.\-/]+")
@@ -111,3 +112,17 @@ def _without_seals(vendor: dict[str, Any]) -> dict[str, Any]:
     vendor.pop("iban_sealed", None)
     vendor.pop("iban_hash", None)
     return vendor
+
+
+def seal_vendor_tax_ids(parsed: Parsed, organization_id: str) -> Parsed:
+    """The documents' clear ``vendor_tax_id`` replaced by ``vendor_tax_id_hash`` (what the
+    vendors are matched by) and ``vendor_tax_id_sealed`` (a vendor the import creates gets
+    it), so that the clear value never reaches the database. Idempotent."""
+    for document in parsed.documents:
+        clear = document.pop("vendor_tax_id", None)
+        if not clear or document.get("vendor_tax_id_sealed"):
+            continue
+        sealed = columns(str(organization_id), clear)
+        document["vendor_tax_id_hash"] = sealed["tax_id_hash"]
+        document["vendor_tax_id_sealed"] = sealed["tax_id_sealed"]
+    return parsed

@@ -13,7 +13,7 @@ The mapping (EN 16931 terms):
 
 - vendor: the seller (BT-27 name, BT-31 VAT id). The VAT id never reaches the database in
   clear: `parse_einvoice` adds its keyed hash, what the vendors are matched by
-  (shared/reconciliation/vendor_tax_ids.py), and `seal_vendor_tax_ids` (which
+  (shared/reconciliation/vendor_tax_ids.py), and `vendor_tax_ids.seal_vendor_tax_ids` (which
   `shared.reconciliation.imports.store` calls) replaces the clear value with the KMS seal a
   vendor the import creates gets. A caller that stores otherwise calls it first.
 - invoice: BT-1 number, BT-2 date, BT-9 due date, BT-5 currency, BT-13 purchase order
@@ -344,22 +344,6 @@ def _hash_vendor_tax_id(document: dict[str, Any]) -> None:
         document["vendor_tax_id_hash"] = vendor_tax_ids.lookup_hash(clear)
     except envelope.EnvelopeError:
         return
-
-
-def seal_vendor_tax_ids(parsed: Parsed, organization_id: str) -> Parsed:
-    """The documents' clear ``vendor_tax_id`` replaced by ``vendor_tax_id_hash`` (what the
-    vendors are matched by) and ``vendor_tax_id_sealed`` (a vendor the import creates gets
-    it), so that the clear value never reaches the database. Idempotent."""
-    from shared.reconciliation import vendor_tax_ids  # noqa: PLC0415 (KMS only here)
-
-    for document in parsed.documents:
-        clear = document.pop("vendor_tax_id", None)
-        if not clear or document.get("vendor_tax_id_sealed"):
-            continue
-        columns = vendor_tax_ids.columns(str(organization_id), clear)
-        document["vendor_tax_id_hash"] = columns["tax_id_hash"]
-        document["vendor_tax_id_sealed"] = columns["tax_id_sealed"]
-    return parsed
 
 
 def merge(parts: Sequence[Parsed]) -> Parsed:
