@@ -37,6 +37,12 @@ from shared import db as shared_db
 from shared.settings import function_environment
 
 ROOT = Path(__file__).resolve().parent.parent
+# Held while a function's module is imported, by the emulator and the OpenAPI build alike:
+# an import builds the routes' models, and FastAPI silences pydantic's warnings there with
+# warnings.catch_warnings(), which is not thread-safe; two imports at once could restore
+# each other's filters out of order and leave one's warning an error (under pytest's
+# filterwarnings = error: "UnsupportedFieldAttributeWarning" from the OpenAPI warm-up).
+IMPORT_LOCK = threading.RLock()
 SERVERLESS_YML = ROOT / "serverless.yml"
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}")
 
@@ -368,7 +374,8 @@ class FunctionHost:
         with self._lock:
             handler = self._handlers.get(spec.name)
             if handler is None:
-                module = importlib.import_module(spec.module)
+                with IMPORT_LOCK:
+                    module = importlib.import_module(spec.module)
                 handler = getattr(module, spec.attribute)
                 self._handlers[spec.name] = handler
             return handler

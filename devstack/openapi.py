@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from devstack.functions import ROOT, load_functions
+from devstack.functions import IMPORT_LOCK, ROOT, load_functions
 from shared.api import create_app
 from shared.models.common import ErrorBody
 
@@ -138,12 +138,14 @@ def _import_on_a_worker(names: list[str]) -> list[Any]:
 def build_openapi() -> dict[str, Any]:
     # Each HTTP function's module once: its router serves all of that function's routes.
     modules = list(dict.fromkeys(spec.module for spec in load_functions() if spec.routes))
-    routers = [module.router for module in _import_on_a_worker(modules)]
-    app = create_app(*routers, docs=True)
-    app.title = "InvoiceFlow API"
-    app.version = "1.0.0"
-    app.description = _DESCRIPTION
-    document: dict[str, Any] = app.openapi()
+    # The imports and the app's routes build models: not beside the emulator's imports.
+    with IMPORT_LOCK:
+        routers = [module.router for module in _import_on_a_worker(modules)]
+        app = create_app(*routers, docs=True)
+        app.title = "InvoiceFlow API"
+        app.version = "1.0.0"
+        app.description = _DESCRIPTION
+        document: dict[str, Any] = app.openapi()
     components = document.setdefault("components", {})
     components.setdefault("securitySchemes", {})["bearer"] = {
         "type": "http",
