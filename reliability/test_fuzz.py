@@ -292,7 +292,11 @@ def _seed(stack: LocalStack) -> Seeded:
     pools["invoice_doomed"] = [invoice(usd, s) for s in ("draft", "draft", "sent", "sent")]
     pools["invoice_bulk"] = [invoice(usd, s) for s in ("draft", "draft", "sent", "sent")]
     pools["payment"] = [payment(pools["invoice"][1], "10.00"), payment(pools["invoice"][2], "100")]
-    pools["payment_doomed"] = [payment(pools["invoice"][4], "1.00") for _ in range(8)]
+    # The deletes' payments on an invoice of their own, in no pool: on a pooled invoice,
+    # its cancel or a lower total moved them to client credit, and such a payment can no
+    # longer be deleted (422), so the deletes had no row left.
+    doomed_payments_invoice = invoice(usd, "sent")
+    pools["payment_doomed"] = [payment(doomed_payments_invoice, "1.00") for _ in range(8)]
     # Nudged cases: payments go to invoices with room for them, updates to drafts of their own.
     pools["invoice_payable"] = [invoice(usd, "sent", "100000.00") for _ in range(2)]
     pools["invoice_edit"] = [invoice(usd, "draft") for _ in range(4)]
