@@ -15,7 +15,14 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
-from pydantic import BeforeValidator, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from shared.fields import blank_to_none
@@ -242,6 +249,9 @@ class CreditNote(_CreditNoteFields):
     """One credit note with its lines, its invoice as it is now and its client."""
 
     notes: str | None = None
+    payment_instructions: str | None = Field(
+        default=None, description="The credited invoice's (else the settings' default)"
+    )
     default_vat_category: VatCategory | None = None
     buyer_reference: str | None = Field(default=None, description="The invoice's (BT-10)")
     purchase_order_reference: str | None = Field(default=None, description="The invoice's (BT-13)")
@@ -251,6 +261,14 @@ class CreditNote(_CreditNoteFields):
     )
     invoice: CreditedInvoice
     client: CreditNoteClient
+
+    @model_validator(mode="before")
+    @classmethod
+    def _open_instructions(cls, data: Any) -> Any:
+        # Sealed at rest (migration 20261206171200): the answer carries the clear text.
+        from shared.parties import open_document_instructions  # noqa: PLC0415
+
+        return open_document_instructions(data)
 
 
 CREDIT_NOTE_SELECT = (

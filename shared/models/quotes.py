@@ -222,6 +222,10 @@ class Quote(_QuoteFields):
     created_by: UUID | None = None
     notes: str | None = None
     terms: str | None = None
+    payment_instructions: str | None = Field(
+        default=None,
+        description="The settings' default when the quote was made (its invoice keeps them)",
+    )
     default_vat_category: VatCategory | None = None
     buyer_reference: str | None = None
     purchase_order_reference: str | None = None
@@ -231,6 +235,14 @@ class Quote(_QuoteFields):
         description="By (vat_category, tax_rate); the groups' tax sums to tax_amount"
     )
     invoice: QuoteInvoice | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _open_instructions(cls, data: Any) -> Any:
+        # Sealed at rest (migration 20261206171200): the answer carries the clear text.
+        from shared.parties import open_document_instructions  # noqa: PLC0415
+
+        return open_document_instructions(data)
 
 
 class QuoteSendRecord(Output):

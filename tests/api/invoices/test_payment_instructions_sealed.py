@@ -164,6 +164,7 @@ def test_quote_to_invoice_keeps_the_quotes_instructions(
     )
     assert reply.status == 201, reply.json()
     quote = reply.json()
+    assert quote["payment_instructions"] == FIRST
     assert stored(world, "quotes", quote["id"])[1] is not None
     sent = api.request(
         "PATCH", f"/api/quotes/{quote['id']}", as_=as_, org=org, json_body={"status": "sent"}
@@ -195,6 +196,7 @@ def test_invoice_to_credit_note_keeps_the_invoices_instructions(
     )
     assert reply.status == 201, reply.json()
     note = reply.json()
+    assert note["payment_instructions"] == OWN
     assert (
         stored(world, "credit_notes", note["id"])[1] == stored(world, "invoices", invoice["id"])[1]
     )
