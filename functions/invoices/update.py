@@ -14,6 +14,31 @@ from shared.models.invoices import Invoice, InvoiceUpdate
 router = APIRouter(tags=["invoices"])
 
 
+def _changes(ctx: Member, invoice_id: Any, body: InvoiceUpdate) -> dict[str, Any]:
+    """The changes, without ``payment_instructions`` when they are what the invoice has:
+    sealed again they would differ (a new envelope), and a paid or cancelled invoice
+    refuses any change but its notes, so a PUT of the invoice as read must not change them."""
+    changes = body.changes_json()
+    wanted = changes.get("payment_instructions")
+    if not isinstance(wanted, str):
+        return changes
+    rows = db.run(
+        ctx.db.from_("invoices")
+        .select("payment_instructions,payment_instructions_sealed")
+        .eq("id", str(invoice_id))
+        .eq("organization_id", str(ctx.organization_id))
+        .limit(1)
+    ).data
+    if rows:
+        current = parties.open_sealed(
+            rows[0]["payment_instructions_sealed"],
+            parties.payment_instructions_context(ctx.organization_id),
+        )
+        if (current or rows[0]["payment_instructions"]) == wanted:
+            return {key: value for key, value in changes.items() if key != "payment_instructions"}
+    return changes
+
+
 @router.put(
     "/api/invoices/{id}",
     response_model=Invoice,
@@ -34,7 +59,9 @@ async def update_invoice(ctx: Member, invoice_id: InvoiceId, body: InvoiceUpdate
     params: dict[str, Any] = {
         "organization_id": str(ctx.organization_id),
         "invoice_id": str(invoice_id),
-        "changes": parties.seal_document_instructions(ctx.organization_id, body.changes_json()),
+        "changes": parties.seal_document_instructions(
+            ctx.organization_id, _changes(ctx, invoice_id, body)
+        ),
     }
     items = body.items_json()
     if items is not None:

@@ -259,3 +259,30 @@ def test_the_seal_job_seals_documents_written_in_clear(
     )
     assert audit
     assert not [row for row in audit if "AT61" in row[0]]
+
+
+def test_a_paid_invoice_put_back_as_read_is_not_refused(
+    api: Api, world: World, owner: Person
+) -> None:
+    """Sealed again, the same text would be a new envelope: a change a cancelled invoice
+    refuses. The same text is no change; another text still is refused."""
+    invoice = new_invoice(api, world, owner, status="sent")
+    path = f"/api/invoices/{invoice['id']}"
+    cancelled = api.put(
+        path, as_=owner.name, org=owner.personal_org, json_body={"status": "cancelled"}
+    )
+    assert cancelled.status == 200, cancelled.json()
+    before = stored(world, "invoices", invoice["id"])
+    same = api.put(
+        path,
+        as_=owner.name,
+        org=owner.personal_org,
+        json_body={"payment_instructions": FIRST, "notes": "kept"},
+    )
+    assert same.status == 200, same.json()
+    assert same.json()["payment_instructions"] == FIRST
+    assert stored(world, "invoices", invoice["id"]) == before
+    other = api.put(
+        path, as_=owner.name, org=owner.personal_org, json_body={"payment_instructions": SECOND}
+    )
+    assert other.status == 422, other.json()
