@@ -157,6 +157,13 @@ def syntax_of(root: Any) -> Syntax:
 def read(data: bytes) -> tuple[ReadInvoice, Format, bytes]:
     """An e-invoice's bytes (UBL, CII or a Factur-X/ZUGFeRD PDF) read: the invoice, the
     format it came in and its XML (what validation reads)."""
+    invoice, fmt, xml, _ = read_parsed(data)
+    return invoice, fmt, xml
+
+
+def read_parsed(data: bytes) -> tuple[ReadInvoice, Format, bytes, Any]:
+    """`read`, and the parsed root element of the XML it answers, which validation can
+    take instead of parsing the same bytes again (`shared.einvoice.validate.validate`)."""
     kind = sniff(data)
     fmt: Format
     if kind == "pdf":
@@ -178,7 +185,10 @@ def read(data: bytes) -> tuple[ReadInvoice, Format, bytes]:
     if not xml.startswith(b"<?xml") or b"UTF-8" not in xml[:60].upper():
         # What validation reads: UTF-8, whatever the document's own encoding was.
         xml = etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
-    return invoice, fmt, xml
+        # The bytes validation reads are not the ones parsed: it parses its own, so
+        # that what it reports (the XSD's line numbers) is about them.
+        return invoice, fmt, xml, None
+    return invoice, fmt, xml, root
 
 
 def read_xml(data: bytes) -> ReadInvoice:

@@ -134,13 +134,15 @@ def detect_profile(xml: bytes) -> str:
     return "en16931-cii"
 
 
-def validate(xml: bytes, profile: str) -> list[Finding]:
+def validate(xml: bytes, profile: str, *, root: Any = None) -> list[Finding]:
     """Every finding of the XSD, the official Schematron rules of ``profile`` and ours.
     A document that is not well-formed XML or fails its XSD is not run through the
-    Schematron (its rules assume the schema's structure)."""
+    Schematron (its rules assume the schema's structure). ``root``: ``xml`` already
+    parsed (`shared.einvoice.read.read_parsed`), not parsed again (0.13 ms a document)."""
     name = profile_name(profile)
     syntax, xslts, ours = PROFILES[name]
-    root = _parse(xml)
+    if root is None:
+        root = _parse(xml)
     if isinstance(root, Finding):
         return [root]
     findings = _check_xsd(root, syntax)
@@ -236,6 +238,20 @@ def _run_schematron(xslt: Path, xml: bytes) -> list[Finding]:
         report = executable.transform_to_string(xdm_node=node)
     if not report:
         raise RuntimeError(f"Saxon returned no report for {xslt.name}")
+    if not any(marker in report for marker in _SVRL_FINDINGS):
+        # A document that passes: its report (13 KB of fired rules for a 3-line UBL
+        # invoice) holds no finding, so it is not parsed (0.2 ms a document).
+        return []
+    return _svrl_findings(xslt, report)
+
+
+# The elements a finding is (what `_svrl_findings` reads); a report without either names
+# none.
+_SVRL_FINDINGS = ("failed-assert", "successful-report")
+
+
+def _svrl_findings(xslt: Path, report: str) -> list[Finding]:
+    """The findings of a Schematron report (SVRL)."""
     svrl = etree.fromstring(report.encode("utf-8"))
     findings = []
     for item in svrl.iter(f"{{{SVRL}}}failed-assert", f"{{{SVRL}}}successful-report"):

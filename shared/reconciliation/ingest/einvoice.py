@@ -108,9 +108,9 @@ class _Rejected(Exception):
 def read_document(data: bytes, filename: str, *, validate: bool = True) -> dict[str, Any]:
     """The import RPC's document for one e-invoice (raises `_Rejected`)."""
     try:
-        invoice, fmt, xml = reader.read(data)
+        invoice, fmt, xml, root = reader.read_parsed(data)
         if validate:
-            findings = _validate(xml, profile_of(invoice))
+            findings = _validate(xml, profile_of(invoice), root)
             if findings:
                 raise _Rejected(findings)
     except reader.ReadError as error:
@@ -132,12 +132,12 @@ def profile_of(invoice: reader.ReadInvoice) -> str:
     return f"{base}-{invoice.syntax}"
 
 
-def _validate(xml: bytes, profile: str) -> list[Rejection]:
-    """The fatal findings of the official rules of ``profile``."""
+def _validate(xml: bytes, profile: str, root: Any = None) -> list[Rejection]:
+    """The fatal findings of the official rules of ``profile`` (``root``: ``xml`` parsed)."""
     from shared.einvoice import validate as rules  # noqa: PLC0415 (Saxon only when needed)
 
     try:
-        return _findings(rules, xml, profile)
+        return _findings(rules, xml, profile, root)
     except Exception as error:  # a document the rule engine chokes on is still refused
         return [
             Rejection(
@@ -147,8 +147,8 @@ def _validate(xml: bytes, profile: str) -> list[Rejection]:
         ]
 
 
-def _findings(rules: Any, xml: bytes, profile: str) -> list[Rejection]:
-    findings = rules.fatal(rules.validate(xml, profile))
+def _findings(rules: Any, xml: bytes, profile: str, root: Any = None) -> list[Rejection]:
+    findings = rules.fatal(rules.validate(xml, profile, root=root))
     return [
         Rejection(f.rule_id, _without_id(f.rule_id, f.message), f.location or None)
         for f in findings
