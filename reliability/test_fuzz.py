@@ -1049,6 +1049,7 @@ PUBLIC = frozenset(
         ("GET", "/p/{token}"),
         ("GET", "/p/{token}/pdf"),
         ("GET", "/p/{token}/logo"),
+        ("GET", "/p/{token}/einvoice"),
         ("POST", "/p/{token}/pay"),
         ("POST", "/p/{token}/accept"),
         ("POST", "/p/{token}/decline"),
@@ -1139,6 +1140,12 @@ NO_FLOOR = (
             "POST /api/webhook-endpoints",
             "POST /api/webhook-endpoints/{id}/deliveries/{delivery_id}/replay",
             "PUT /api/payables/vendors/{id}/bank-account",
+            # This session's e-invoices: no invoice or credit note with an e-invoice format
+            # and a seller complete enough for EN 16931 in the pools, no e-invoice file for
+            # the import's nudge yet.
+            "GET /api/invoices/{id}/einvoice",
+            "GET /api/credit-notes/{id}/einvoice",
+            "POST /api/reconciliation/einvoices",
         }
     )
 )
