@@ -54,10 +54,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from shared import aws
+from shared.errors import ApiError
 
 VERSION = 1
 MAX_KEY_USES = 10_000
@@ -69,6 +71,40 @@ NONCE_BYTES = 12
 class EnvelopeError(Exception):
     """A value that cannot be sealed or opened (no key configured, a damaged or foreign
     envelope, a wrong context). Its message never contains the value."""
+
+
+class KeyServiceUnavailable(EnvelopeError, ApiError):
+    """KMS could not be reached, timed out, was throttled or failed on its side: a
+    dependency down, not a bad value. An `ApiError`, so a route answers it as a retryable
+    503 ``service_unavailable`` (it was a 500); an `EnvelopeError` for the callers that
+    catch those."""
+
+    def __init__(self) -> None:
+        ApiError.__init__(
+            self,
+            503,
+            "service_unavailable",
+            "the key service is briefly unavailable; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+
+
+# KMS's own codes for "try again later" (besides any 5xx or 429).
+_KMS_BUSY_CODES = frozenset(
+    {"ThrottlingException", "KMSInternalException", "DependencyTimeoutException"}
+)
+
+
+def _kms_down(error: Exception) -> bool:
+    """Whether a KMS call failed because the service is away or busy (as shared.email
+    judges SES): a connection error or timeout, a throttle, a 5xx."""
+    if isinstance(error, BotoCoreError):
+        return True
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return code in _KMS_BUSY_CODES or status >= 500 or status == 429
+    return False
 
 
 @dataclass(frozen=True)
@@ -148,7 +184,12 @@ def _data_key(wanted: str) -> _DataKey:
         or current.uses >= MAX_KEY_USES
         or now - current.made > MAX_KEY_AGE_SECONDS
     ):
-        made = _kms().generate_data_key(KeyId=wanted, KeySpec="AES_256")
+        try:
+            made = _kms().generate_data_key(KeyId=wanted, KeySpec="AES_256")
+        except (BotoCoreError, ClientError) as error:
+            if _kms_down(error):
+                raise KeyServiceUnavailable from error
+            raise
         current = _DataKey(
             key_id=wanted,
             arn=made["KeyId"],
@@ -192,6 +233,8 @@ def _unwrap(sealed: Sealed) -> bytes:
         answer = _kms().decrypt(CiphertextBlob=sealed.wrapped_key, KeyId=sealed.key_id)
         clear = bytes(answer["Plaintext"])
     except Exception as error:  # botocore's ClientError: the key is unknown or not ours
+        if _kms_down(error):
+            raise KeyServiceUnavailable from error
         raise EnvelopeError("the data key could not be unwrapped") from error
     with _lock:
         _remember(sealed.wrapped_key, clear)
