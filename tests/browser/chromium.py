@@ -62,7 +62,9 @@ class Browser:
         url = self._devtools_url()
         # Chromium keeps logging to stderr: drained, or a full pipe would stall it.
         threading.Thread(target=self._drain, daemon=True).start()
-        self._ws = connect(url, max_size=64 * 1024 * 1024, open_timeout=30)
+        # No WebSocket-level keepalive (CDP needs none): its thread joining the reader
+        # thread while close() joins it too can race in CPython 3.11's Thread.join.
+        self._ws = connect(url, max_size=64 * 1024 * 1024, open_timeout=30, ping_interval=None)
         target = self._call("Target.createTarget", {"url": "about:blank"})["targetId"]
         self._session = self._call("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"

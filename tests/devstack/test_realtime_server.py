@@ -111,7 +111,13 @@ class Client:
         self.vsn = vsn
         self.secret = stack.config.keys.jwt_secret
         url = stack.url.replace("http", "ws", 1) + "/realtime/v1/websocket?"
-        self.ws: ClientConnection = connect(url + urlencode({"apikey": key, "vsn": vsn}))
+        # No WebSocket-level keepalive: the protocol's own heartbeats are what the server
+        # reads, and websockets' keepalive thread joining the reader thread while close()
+        # joins it too raced in CPython 3.11's Thread.join ("release unlocked lock", seen
+        # once under the +365 d clock of make test-clock).
+        self.ws: ClientConnection = connect(
+            url + urlencode({"apikey": key, "vsn": vsn}), ping_interval=None
+        )
         self.ref = 0
         self.inbox: list[Message] = []
 
