@@ -28,7 +28,7 @@ import contextlib
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import policy
@@ -396,18 +396,6 @@ def kind_of(attachment: Attachment) -> str:
     return "other"
 
 
-def _einvoice_parser() -> Callable[[bytes, str], Parsed] | None:
-    """einvoice-in's reader, when it is there."""
-    try:
-        from shared.reconciliation.ingest.einvoice import (  # type: ignore[import-not-found,unused-ignore]  # noqa: PLC0415
-            parse_einvoice,
-        )
-    except ImportError:
-        return None
-    parser: Callable[[bytes, str], Parsed] = parse_einvoice
-    return parser
-
-
 @dataclass
 class Outcome:
     """One attachment's result before the import: decided now (outcome set) or by the
@@ -493,13 +481,11 @@ def read_attachment(attachment: Attachment, max_bytes: int) -> Outcome:  # noqa:
         parsed = parse_csv(attachment.data, document_kind, policy="accept_valid_rows")
         return Outcome(attachment, kind, parsed=parsed)
     if kind == "einvoice":
-        parser = _einvoice_parser()
-        if parser is None:
-            return Outcome(
-                attachment, kind, "unsupported", "e-invoices (UBL, CII, Factur-X) are not read yet"
-            )
+        # lxml and Saxon load on the first e-invoice, not when the worker starts.
+        from shared.reconciliation.ingest.einvoice import parse_einvoice  # noqa: PLC0415
+
         try:
-            parsed = parser(attachment.data, attachment.filename)
+            parsed = parse_einvoice(attachment.data, attachment.filename)
         except ValueError as error:
             return Outcome(attachment, kind, "rejected", str(error)[:2000])
         return Outcome(attachment, kind, parsed=parsed)
