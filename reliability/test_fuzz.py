@@ -59,6 +59,14 @@ Operations without a 2xx floor (NO_FLOOR): the public ones, those needing a seco
 factor's code, a mailed token or the current password, and those of issues 13-20 not seeded
 yet (listed; fuzz.json counts their 2xx all the same).
 
+The e-invoice routes (EINVOICE_OPERATIONS: an invoice's and a credit note's e-invoice, the
+e-invoice import) are called as a second person, whose organization is a German seller
+complete for EN 16931 (VAT id, registration, address, IBAN) with a buyer to match (VAT id,
+address, Leitweg-ID, electronic address), sent invoices and credit notes on them: the
+fuzzing of the first person's business settings cannot take the seller's data away. Their
+nudged cases name those documents, and the import's send a vendor's UBL invoice
+(tests/einvoice/read_fixtures.py), numbered anew each case; they have the 2xx floor.
+
 Exclusions (the only ones):
 - POST /api/auth/logout ends the session it is called with (scope=global ends all the
   person's sessions), which would turn every later case into a 401. It is fuzzed on its own
@@ -83,6 +91,7 @@ Environment:
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import functools
@@ -125,6 +134,7 @@ from devstack.ses import stored
 from reliability.conftest import PASSWORD, Client, User, record, sql
 from shared.models.exports import FIXED_PARAMETERS as EXPORT_FIXED
 from shared.models.exports import OPTIONS as EXPORT_OPTIONS
+from tests.einvoice.read_fixtures import FixtureInvoice, ubl
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 EXAMPLES = int(os.environ.get("RELIABILITY_FUZZ_EXAMPLES", "25"))
@@ -239,6 +249,8 @@ class Seeded:
     pools: dict[str, list[str]]
     # What a public route's answer must never contain (the person's and the rows' ids).
     private: list[str] = field(default_factory=list)
+    # The e-invoice routes' person (EINVOICE_OPERATIONS), in an organization of their own.
+    einvoice_user: User | None = None
 
 
 def _ok(reply: Any, status: int = 200) -> Any:
@@ -451,11 +463,97 @@ def _seed(stack: LocalStack) -> Seeded:
     pools["organization"] = [user.organization_id]
     pools.update(_seed_inbound(stack, c))
     c.close()
+    einvoice_user, einvoice_pools = _seed_einvoice(stack)
+    pools.update(einvoice_pools)
     empty = sorted(name for name, ids in pools.items() if not ids)
     assert not empty, f"no rows to fuzz with in {empty}"
     private = [user.email, user.user_id, user.organization_id, user.access_token]
+    private += [einvoice_user.email, einvoice_user.user_id, einvoice_user.organization_id]
     private += [row for name, ids in pools.items() if name != "revoked_link" for row in ids]
-    return Seeded(user, pools, [p for p in private if " " not in p])
+    return Seeded(user, pools, [p for p in private if " " not in p], einvoice_user)
+
+
+# A seller and a buyer complete enough for EN 16931 and its national rules (XRechnung's
+# BR-DE, Peppol's): every format of the e-invoice routes validates for their documents.
+EINVOICE_SELLER = {
+    "business_name": "Fuzz Software GmbH",
+    "business_email": "billing@fuzz-software.example",
+    "business_phone": "+49 30 1234567",
+    "business_address": "Hauptstraße 1",
+    "city": "Berlin",
+    "zip_code": "10115",
+    "country_code": "DE",
+    "tax_id": "DE136695976",
+    "legal_registration_id": "HRB 12345",
+    "iban": "DE02120300000000202051",
+    "bic": "BYLADEM1001",
+}
+EINVOICE_BUYER = {
+    "company_name": "Fuzz Kunde AG",
+    "email": "rechnung@kunde.example",
+    "currency": "EUR",
+    "address_line1": "Marienplatz 2",
+    "city": "München",
+    "postal_code": "80331",
+    "country_code": "DE",
+    "vat_id": "DE129273398",
+    "buyer_reference": "04011000-12345-34",
+    "electronic_address": "rechnung@kunde.example",
+    "electronic_address_scheme": "EM",
+    "einvoice_format": "xrechnung-ubl",  # the default when a case gives no format
+}
+# The e-invoice routes, fuzzed as the e-invoice person (their rows are that organization's:
+# the fuzzing of PUT /api/settings/business would otherwise take the seller's VAT id,
+# address or IBAN away from under them).
+EINVOICE_OPERATIONS = frozenset(
+    {
+        ("GET", "/api/invoices/{id}/einvoice"),
+        ("GET", "/api/credit-notes/{id}/einvoice"),
+        ("POST", "/api/reconciliation/einvoices"),
+    }
+)
+
+
+def _seed_einvoice(stack: LocalStack) -> tuple[User, dict[str, list[str]]]:
+    """A German seller set up for e-invoices (VAT id, registration, address, IBAN), a buyer
+    with its VAT id, address, Leitweg-ID and electronic address, sent invoices and credit
+    notes on them: the documents the e-invoice routes make and validate (200 in every
+    format). The import's documents are made per case (`_einvoice_import`)."""
+    c = Client(stack)
+    user = c.sign_up("fuzz-einvoice")
+    _ok(c.request("PUT", "/api/settings/business", json_body=EINVOICE_SELLER))
+    reply = c.request("POST", "/api/clients", json_body=EINVOICE_BUYER)
+    buyer = str(_ok(reply, 201)["id"])
+
+    def invoice() -> str:
+        body = {
+            "client_id": buyer,
+            "issue_date": (dt.date.today() - dt.timedelta(days=10)).isoformat(),
+            "due_date": (dt.date.today() + dt.timedelta(days=20)).isoformat(),
+            "status": "sent",
+            "tax_rate": "19",
+            "items": [
+                {"description": "Beratung", "quantity": "10", "rate": "120.00"},
+                {"description": "Schulung", "quantity": "1", "rate": "999.99"},
+            ],
+        }
+        return str(_ok(c.request("POST", "/api/invoices", json_body=body), 201)["id"])
+
+    invoices = [invoice() for _ in range(3)]
+    credited = [invoice() for _ in range(2)]
+    notes = [
+        c.request("POST", "/api/credit-notes", json_body=body)
+        for body in (
+            {"invoice_id": credited[0], "kind": "whole", "reason": "Fuzzing"},
+            {"invoice_id": credited[1], "kind": "amount", "amount": "119.00",
+             "description": "Nachlass", "reason": "Fuzzing"},
+        )
+    ]  # fmt: skip
+    c.close()
+    return user, {
+        "einvoice_invoice": invoices,
+        "einvoice_credit_note": [str(_ok(note, 201)["id"]) for note in notes],
+    }
 
 
 def _inbound_pdf(number: str) -> bytes:
@@ -560,6 +658,8 @@ PATH_POOLS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/organizations/{id}"): "organization",
     ("POST", "/api/organizations/{id}/invitations"): "organization",
     ("GET", "/api/payables/inbound/messages/{id}"): "inbound_message",
+    ("GET", "/api/invoices/{id}/einvoice"): "einvoice_invoice",
+    ("GET", "/api/credit-notes/{id}/einvoice"): "einvoice_credit_note",
 }
 # Ids named in bodies and queries: field -> pool, with exceptions by operation.
 FIELD_POOLS: dict[str, str] = {
@@ -897,6 +997,27 @@ def _confirm_draft(n: Nudge) -> None:
         n.body.clear()
 
 
+def _einvoice(pool: str) -> Any:
+    def nudge_einvoice(n: Nudge) -> None:
+        n.params["id"] = n.pool(pool)
+
+    return nudge_einvoice
+
+
+def _einvoice_import(n: Nudge) -> None:
+    """A vendor's UBL invoice (EN 16931's example, reduced: tests/einvoice/read_fixtures.py)
+    per generated document (at most 3), each numbered anew: a document imported once is
+    refused the second time."""
+    documents = n.body.get("documents")
+    if isinstance(documents, list) and documents:
+        made = []
+        for i in range(min(len(documents), 3)):
+            number = f"FZ-{n.tag}-{i}"
+            data = ubl(FixtureInvoice(number=number, po_number=None))
+            made.append({"file_name": f"{number}.xml", "content": base64.b64encode(data).decode()})
+        n.body["documents"] = made
+
+
 def _doomed(pool: str) -> Any:
     def nudge_delete(n: Nudge) -> None:
         row = _take(n.seeded, pool, n.run)
@@ -933,6 +1054,10 @@ NUDGES = {
     ("POST", "/api/payables/inbound/messages/{id}/discard"): _doomed("inbound_discard"),
     ("POST", "/api/payables/inbound/drafts/{id}/confirm"): _confirm_draft,
     ("POST", "/api/payables/inbound/drafts/{id}/discard"): _doomed("inbound_draft_discard"),
+    # E-invoices: the e-invoice organization's documents, a vendor's UBL to import.
+    ("GET", "/api/invoices/{id}/einvoice"): _einvoice("einvoice_invoice"),
+    ("GET", "/api/credit-notes/{id}/einvoice"): _einvoice("einvoice_credit_note"),
+    ("POST", "/api/reconciliation/einvoices"): _einvoice_import,
 }
 # Actions whose body the document lets out (null) but which need one.
 NEEDS_BODY = ("/api/reconciliation/vendors/", "/api/reconciliation/exceptions/")
@@ -1140,12 +1265,6 @@ NO_FLOOR = (
             "POST /api/webhook-endpoints",
             "POST /api/webhook-endpoints/{id}/deliveries/{delivery_id}/replay",
             "PUT /api/payables/vendors/{id}/bank-account",
-            # This session's e-invoices: no invoice or credit note with an e-invoice format
-            # and a seller complete enough for EN 16931 in the pools, no e-invoice file for
-            # the import's nudge yet.
-            "GET /api/invoices/{id}/einvoice",
-            "GET /api/credit-notes/{id}/einvoice",
-            "POST /api/reconciliation/einvoices",
         }
     )
 )
@@ -1214,7 +1333,15 @@ def test_fuzz(case: OpCase, stack: LocalStack, seeded: Seeded, http: requests.Se
         return
     substitute_ids(case, seeded, RUN)
     nudge(case, seeded, RUN)
-    _call(case, stack, http, _headers(seeded.user))
+    _call(case, stack, http, _headers(_person(case, seeded)))
+
+
+def _person(case: OpCase, seeded: Seeded) -> User:
+    """Who a case is sent as: the e-invoice person for the e-invoice routes."""
+    route = (case.operation.method.upper(), case.operation.path)
+    if route in EINVOICE_OPERATIONS and seeded.einvoice_user is not None:
+        return seeded.einvoice_user
+    return seeded.user
 
 
 @IMPORTS_SCHEMA.include(name=IMPORT_OPERATIONS).parametrize()
