@@ -36,6 +36,11 @@ wraps: nothing to do. Moving to another key (a new key id): `rewrap` asks KMS to
 unchanged, the clear data key never leaves KMS; `rewrap_if_needed` is what a bounded job
 runs per row.
 
+Failures. Every KMS call goes through `kms_call`: KMS away, timed out, throttled or
+failing on its side is `KeyServiceUnavailable` (a route answers a retryable 503; the
+re-wrap job stops and resumes next run); a key KMS refuses is an `EnvelopeError` that
+names the step and KMS's error code. No botocore error leaves this module.
+
 Keyed hashes: HMAC-SHA256 under ``FIELD_HASH_KEY`` (a secret of the stage, never the clear
 value in the database): equal normalized inputs give equal hashes, so a column of hashes can
 be indexed and matched in SQL without holding the value.
@@ -51,10 +56,11 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -97,7 +103,10 @@ _KMS_BUSY_CODES = frozenset(
 
 def _kms_down(error: Exception) -> bool:
     """Whether a KMS call failed because the service is away or busy (as shared.email
-    judges SES): a connection error or timeout, a throttle, a 5xx."""
+    judges SES): a connection error or timeout, a throttle, a 5xx. A request botocore
+    refuses to send (a damaged envelope's empty wrapped key) is not KMS being away."""
+    if isinstance(error, ParamValidationError):
+        return False
     if isinstance(error, BotoCoreError):
         return True
     if isinstance(error, ClientError):
@@ -105,6 +114,29 @@ def _kms_down(error: Exception) -> bool:
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         return code in _KMS_BUSY_CODES or status >= 500 or status == 429
     return False
+
+
+_T = TypeVar("_T")
+
+
+def kms_call(action: str, call: Callable[[Any], _T]) -> _T:
+    """``call(kms)`` with the instance's KMS client. Every KMS call of this module (and of
+    shared/stripe_keys.py's first format) goes through here, so a failure reads the same
+    wherever it happens: KMS away, timed out, throttled or failing on its side is
+    `KeyServiceUnavailable` (a retryable 503; a job stops and resumes next run); a key
+    KMS refuses (disabled, access denied, unknown, a wrap it does not recognise) is an
+    `EnvelopeError` naming ``action`` and KMS's error code, never a value."""
+    try:
+        return call(_kms())
+    except (BotoCoreError, ClientError) as error:
+        if _kms_down(error):
+            raise KeyServiceUnavailable from error
+        code = (
+            str(error.response.get("Error", {}).get("Code", "") or "refused")
+            if isinstance(error, ClientError)
+            else type(error).__name__
+        )
+        raise EnvelopeError(f"KMS refused to {action} ({code})") from error
 
 
 @dataclass(frozen=True)
@@ -161,6 +193,7 @@ class _Current:
 _lock = threading.Lock()
 _current = _Current()
 _opened: OrderedDict[bytes, bytes] = OrderedDict()
+_arns: dict[str, tuple[str, float]] = {}  # a key's name -> (its ARN, when asked)
 
 
 def _kms() -> Any:
@@ -184,12 +217,9 @@ def _data_key(wanted: str) -> _DataKey:
         or current.uses >= MAX_KEY_USES
         or now - current.made > MAX_KEY_AGE_SECONDS
     ):
-        try:
-            made = _kms().generate_data_key(KeyId=wanted, KeySpec="AES_256")
-        except (BotoCoreError, ClientError) as error:
-            if _kms_down(error):
-                raise KeyServiceUnavailable from error
-            raise
+        made = kms_call(
+            "make a data key", lambda kms: kms.generate_data_key(KeyId=wanted, KeySpec="AES_256")
+        )
         current = _DataKey(
             key_id=wanted,
             arn=made["KeyId"],
@@ -229,13 +259,11 @@ def _unwrap(sealed: Sealed) -> bytes:
         if clear is not None:
             _opened.move_to_end(sealed.wrapped_key)
             return clear
-    try:
-        answer = _kms().decrypt(CiphertextBlob=sealed.wrapped_key, KeyId=sealed.key_id)
-        clear = bytes(answer["Plaintext"])
-    except Exception as error:  # botocore's ClientError: the key is unknown or not ours
-        if _kms_down(error):
-            raise KeyServiceUnavailable from error
-        raise EnvelopeError("the data key could not be unwrapped") from error
+    answer = kms_call(
+        "unwrap the data key",
+        lambda kms: kms.decrypt(CiphertextBlob=sealed.wrapped_key, KeyId=sealed.key_id),
+    )
+    clear = bytes(answer["Plaintext"])
     with _lock:
         _remember(sealed.wrapped_key, clear)
     return clear
@@ -261,8 +289,19 @@ def open_json(data: Any, *, context: str) -> str | None:
     return None if data is None else open_(Sealed.from_json(data), context=context)
 
 
-def _arn(wanted: str) -> str:
-    found: str = _kms().describe_key(KeyId=wanted)["KeyMetadata"]["Arn"]
+def key_arn(wanted: str) -> str:
+    """The ARN of the KMS key ``wanted`` names (an id, ARN or alias), as seals store it
+    (``kid``). Asked of KMS once per ``MAX_KEY_AGE_SECONDS`` per name: a re-wrap job
+    compares every row with it."""
+    now = time.monotonic()
+    with _lock:
+        known = _arns.get(wanted)
+    if known is not None and now - known[1] <= MAX_KEY_AGE_SECONDS:
+        return known[0]
+    answer = kms_call("describe the key", lambda kms: kms.describe_key(KeyId=wanted))
+    found = str(answer["KeyMetadata"]["Arn"])
+    with _lock:
+        _arns[wanted] = (found, now)
     return found
 
 
@@ -270,10 +309,13 @@ def rewrap(sealed: Sealed, new_key_id: str) -> Sealed:
     """``sealed`` with its data key wrapped under ``new_key_id`` (an id, ARN or alias) by
     KMS ``ReEncrypt``; the nonce and ciphertext are unchanged and the clear data key never
     leaves KMS."""
-    answer = _kms().re_encrypt(
-        CiphertextBlob=sealed.wrapped_key,
-        SourceKeyId=sealed.key_id,
-        DestinationKeyId=new_key_id,
+    answer = kms_call(
+        "re-wrap the data key",
+        lambda kms: kms.re_encrypt(
+            CiphertextBlob=sealed.wrapped_key,
+            SourceKeyId=sealed.key_id,
+            DestinationKeyId=new_key_id,
+        ),
     )
     return Sealed(
         key_id=answer["KeyId"],
@@ -287,7 +329,7 @@ def rewrap_if_needed(data: Any, new_key_id: str) -> dict[str, Any] | None:
     """The jsonb form re-wrapped under ``new_key_id``, or None when it already is (a row
     the rotation job can skip)."""
     sealed = Sealed.from_json(data)
-    if sealed.key_id == _arn(new_key_id):
+    if sealed.key_id == key_arn(new_key_id):
         return None
     return rewrap(sealed, new_key_id).to_json()
 
@@ -307,3 +349,4 @@ def forget_keys() -> None:
     with _lock:
         _current.key = None
         _opened.clear()
+        _arns.clear()

@@ -111,3 +111,85 @@ def test_missing_configuration_is_an_envelope_error(monkeypatch: pytest.MonkeyPa
         envelope.seal("x", context="c")
     with pytest.raises(envelope.EnvelopeError, match="FIELD_HASH_KEY"):
         envelope.keyed_hash("x", purpose="p")
+
+
+# KMS away, busy, or refusing: every call of the module, classified alike (shared.envelope's
+# kms_call). Before, rewrap() and the key lookup let botocore's errors out raw (a 500, a
+# job's traceback), and a damaged envelope's empty wrapped key read as KMS being away.
+
+
+@pytest.fixture
+def kms_away(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``kms_away()``: KMS unreachable (a closed port), nothing cached, as a fresh
+    instance meets it."""
+
+    def move() -> None:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:9")
+        aws.reset()
+        envelope.forget_keys()
+
+    return move
+
+
+def test_rewrap_with_kms_unreachable_is_key_service_unavailable(kms: Any, kms_away: Any) -> None:
+    stored = envelope.seal("12-3456789", context="c").to_json()
+    new_key = kms.create_key(Description="fields, next")["KeyMetadata"]["KeyId"]
+    kms_away()
+    with pytest.raises(envelope.KeyServiceUnavailable) as raised:
+        envelope.rewrap(envelope.Sealed.from_json(stored), new_key)
+    assert raised.value.status == 503
+    assert raised.value.headers == {"Retry-After": "1"}
+    with pytest.raises(envelope.KeyServiceUnavailable):  # the key's ARN is asked first
+        envelope.rewrap_if_needed(stored, new_key)
+    with pytest.raises(envelope.KeyServiceUnavailable):
+        envelope.key_arn(new_key)
+
+
+def test_a_key_kms_refuses_is_an_envelope_error_not_a_botocore_error(kms: Any) -> None:
+    stored = envelope.seal("12-3456789", context="c").to_json()
+    unknown = "alias/no-such-key"
+    with pytest.raises(envelope.EnvelopeError, match="NotFoundException") as raised:
+        envelope.rewrap_if_needed(stored, unknown)
+    assert not isinstance(raised.value, envelope.KeyServiceUnavailable)
+    with pytest.raises(envelope.EnvelopeError, match="NotFoundException"):
+        envelope.key_arn(unknown)
+    with pytest.raises(envelope.EnvelopeError, match="NotFoundException"):
+        envelope.seal("x", context="c", key=unknown)
+    # A seal naming another key than the one that wrapped it: KMS denies the unwrap.
+    other = kms.create_key(Description="other")["KeyMetadata"]["Arn"]
+    envelope.forget_keys()
+    forged = {**stored, "kid": other}
+    with pytest.raises(envelope.EnvelopeError, match="AccessDeniedException") as denied:
+        envelope.open_json(forged, context="c")
+    assert not isinstance(denied.value, envelope.KeyServiceUnavailable)
+    assert "12-3456789" not in str(denied.value)
+
+
+def test_a_damaged_envelope_is_refused_not_retried(kms: Any) -> None:
+    """An empty wrapped key is a request botocore will not send: a bad value (an
+    EnvelopeError), not KMS being away (a 503 a client would retry for ever)."""
+    stored = envelope.seal("12-3456789", context="c").to_json()
+    envelope.forget_keys()
+    with pytest.raises(envelope.EnvelopeError) as raised:
+        envelope.open_json({**stored, "dk": ""}, context="c")
+    assert not isinstance(raised.value, envelope.KeyServiceUnavailable)
+    new_key = kms.create_key(Description="next")["KeyMetadata"]["KeyId"]
+    with pytest.raises(envelope.EnvelopeError) as rewrapped:
+        envelope.rewrap_if_needed({**stored, "dk": ""}, new_key)
+    assert not isinstance(rewrapped.value, envelope.KeyServiceUnavailable)
+
+
+def test_the_key_arn_is_asked_once_per_key_age(kms: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-wrap job compares every row's key with the target's ARN: one DescribeKey for
+    them all (it was one per row), asked again once the cached answer is older than
+    MAX_KEY_AGE_SECONDS."""
+    target = kms.create_key(Description="next")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/next", TargetKeyId=target)
+    arn = envelope.key_arn("alias/next")
+    assert arn.endswith(target)
+    # The alias is retargeted: the cached answer holds until it ages out.
+    third = kms.create_key(Description="third")["KeyMetadata"]["KeyId"]
+    kms.update_alias(AliasName="alias/next", TargetKeyId=third)
+    assert envelope.key_arn("alias/next") == arn
+    monkeypatch.setattr(envelope, "MAX_KEY_AGE_SECONDS", -1.0)
+    assert envelope.key_arn("alias/next").endswith(third)
