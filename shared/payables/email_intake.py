@@ -25,6 +25,7 @@ message's batch (rows numbered per attachment), so the message commits whole.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 import time
@@ -227,16 +228,47 @@ def _domain_of(value: str | None) -> str | None:
     return text.rstrip(".") or None
 
 
+@functools.cache
+def _public_suffixes() -> Any:
+    """The Public Suffix List as the ``publicsuffixlist`` wheel bundles it (its
+    ``public_suffix_list.dat``, read from the package directory: no download, nothing
+    written, so it works on Lambda's read-only file system), parsed once per process on
+    the first alignment (about 0.2 s), not at import."""
+    from publicsuffixlist import PublicSuffixList  # noqa: PLC0415
+
+    return PublicSuffixList(accept_unknown=True, only_icann=False)
+
+
+def _ascii_domain(domain: str) -> str:
+    """``domain`` lower-cased, without its root dot, IDN labels as punycode (A-labels), so
+    that ``bücher.example`` and ``xn--bcher-kva.example`` are one domain."""
+    text = domain.strip().rstrip(".").lower()
+    try:
+        return text.encode("idna").decode("ascii")
+    except UnicodeError:
+        return text
+
+
+def organizational_domain(domain: str) -> str:
+    """RFC 7489 section 3.2: the longest public suffix of ``domain`` plus the one label
+    before it, by the whole Public Suffix List, its ICANN and its private section alike
+    (``github.io``, ``herokuapp.com``: each name under them belongs to someone else). An
+    unknown top-level domain is a public suffix (the list's default rule ``*``). A domain
+    that is itself a public suffix (``co.uk``) is its own organizational domain: it aligns
+    with nothing but itself."""
+    name = _ascii_domain(domain)
+    found = _public_suffixes().privatesuffix(name)
+    return str(found) if found else name
+
+
 def aligned(domain: str | None, from_domain: str | None) -> bool:
-    """DMARC's relaxed alignment, approximated without the public suffix list: the same
-    domain, or one a subdomain of the other."""
+    """DMARC's relaxed alignment (RFC 7489 section 3.1): ``domain`` (SPF's or DKIM's) and
+    the From domain have the same organizational domain, by the Public Suffix List."""
     if not domain or not from_domain:
         return False
-    return (
-        domain == from_domain
-        or domain.endswith("." + from_domain)
-        or from_domain.endswith("." + domain)
-    )
+    if _ascii_domain(domain) == _ascii_domain(from_domain):
+        return True
+    return organizational_domain(domain) == organizational_domain(from_domain)
 
 
 def _results(value: str) -> tuple[str, list[tuple[str, dict[str, str]]]]:
