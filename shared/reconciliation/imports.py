@@ -179,7 +179,8 @@ def match_after(
     A failure is logged and leaves the invoices pending (the import stands and is
     answered; ``POST /api/reconciliation/match`` matches them later). The import worker
     does not use this: it retries instead (functions/jobs/import_worker.py)."""
-    accepted = report.get("accepted") or []
+    # Vendor credit notes ("kind") are stored beside the invoices but never matched.
+    accepted = [a for a in report.get("accepted") or [] if a.get("kind") != "vendor_credit_note"]
     if not accepted:
         return None
     ids = [str(item["id"]) for item in accepted] if kind == "vendor_invoices" else None

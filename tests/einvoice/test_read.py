@@ -281,10 +281,15 @@ def test_what_a_vendor_invoice_cannot_hold_rejects_the_document() -> None:
     assert document["purchase_order_reference"] == "P" * 60
 
 
-def test_a_credit_note_is_not_a_vendor_invoice() -> None:
+def test_a_credit_note_is_a_vendor_credit_note() -> None:
     parsed = parse_einvoice(ubl(FixtureInvoice(number="CN-1"), credit_note=True), "cn.xml")
-    assert parsed.documents == []
-    assert "credit note" in parsed.errors[0].message
+    assert parsed.errors == []
+    document = parsed.documents[0]
+    assert document["document_type"] == "credit_note"
+    assert document["invoice_number"] == "CN-1"
+    assert document["preceding_invoice_reference"] == "RE-1"
+    invoice = parse_einvoice(ubl(FixtureInvoice(number="RE-9")), "re.xml").documents[0]
+    assert "document_type" not in invoice
 
 
 def test_a_price_per_base_quantity_is_a_unit_price() -> None:

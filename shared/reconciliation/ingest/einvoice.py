@@ -5,9 +5,14 @@ shared/einvoice/validate.py), mapped to the `Parsed` shape the import RPC stores
 (docs/api.md, "E-invoices in").
 
 A document is imported whole or not at all: a reading error, a broken rule (its id and
-message: ``BR-CO-10: ...``) or a value the vendor invoices cannot hold (a credit note, a
-negative line, a price with more than 4 decimals) rejects it with the reason, and nothing
-of it is stored.
+message: ``BR-CO-10: ...``) or a value the vendor invoices cannot hold (a negative line, a
+price with more than 4 decimals) rejects it with the reason, and nothing of it is stored.
+
+A credit note (a UBL CreditNote, a CII/Factur-X type 381, any of UNCL1001's credit note
+codes) is imported as a **vendor credit note** (``"document_type": "credit_note"``, with
+BT-25/BT-26, the invoice it refers to): the import RPC stores it beside the vendor's
+invoices, never in matching (docs/payables.md, "Vendor credit notes"). Its amounts are
+positive, as EN 16931 writes a credit note's.
 
 The mapping (EN 16931 terms):
 
@@ -39,7 +44,7 @@ from shared.einvoice import model
 from shared.einvoice import read as reader
 from shared.reconciliation.ingest.documents import Parsed, RowError
 
-# The type codes of credit notes (UNCL1001): not vendor invoices.
+# The type codes of credit notes (UNCL1001): imported as vendor credit notes.
 CREDIT_NOTE_TYPES = frozenset(
     {"81", "83", "261", "262", "296", "308", "381", "396", "420", "458", "532"}
 )
@@ -180,16 +185,7 @@ def to_document(invoice: model.Invoice) -> dict[str, Any]:  # noqa: PLR0912, PLR
     def refuse(rule: str, message: str, location: str | None = None) -> None:
         problems.append(Rejection(rule, message, location))
 
-    if invoice.type_code in CREDIT_NOTE_TYPES:
-        raise _Rejected(
-            [
-                Rejection(
-                    "document",
-                    f"{invoice.number} is a credit note (type {invoice.type_code}): "
-                    "reconciliation imports vendor invoices; record the credit with the vendor",
-                )
-            ]
-        )
+    credit_note = invoice.type_code in CREDIT_NOTE_TYPES
     seller = invoice.seller
     name = " ".join(seller.name.split())
     if not name:
@@ -200,6 +196,9 @@ def to_document(invoice: model.Invoice) -> dict[str, Any]:  # noqa: PLR0912, PLR
         refuse("BT-1", f"the invoice number {invoice.number[:60]!r} is longer than 50 characters")
     if not invoice.lines:
         refuse("BG-25", "the invoice has no lines (a Factur-X MINIMUM or BASIC WL carries none)")
+    preceding = invoice.preceding_invoice_reference
+    if credit_note and preceding is not None and len(preceding.strip()) > 200:
+        refuse("BT-25", "the preceding invoice reference is longer than 200 characters")
     totals = invoice.totals
     for label, value in (
         ("BT-106", totals.line_net_total),
@@ -327,6 +326,19 @@ def to_document(invoice: model.Invoice) -> dict[str, Any]:  # noqa: PLR0912, PLR
         "vendor_phone": None if seller.phone is None else seller.phone[:50],
         "vendor_address": address_text[:500] or None,
         "lines": lines,
+        **(
+            {
+                "document_type": "credit_note",
+                "preceding_invoice_reference": None
+                if not preceding or not preceding.strip()
+                else preceding.strip(),
+                "preceding_invoice_date": None
+                if invoice.preceding_invoice_date is None
+                else invoice.preceding_invoice_date.isoformat(),
+            }
+            if credit_note
+            else {}
+        ),
     }
 
 
