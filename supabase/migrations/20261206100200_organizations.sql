@@ -82,59 +82,9 @@ begin
 end;
 $$;
 
--- Whether the current user has at least `min_role` in the organization (for
--- RPC functions and checks that speak of one organization).
-create or replace function private.has_role_on_organization(
-  organization_id uuid, min_role public.membership_role default 'viewer'
-)
-returns boolean
-language plpgsql
-stable
-security definer
-set search_path = ''
-as $$
-begin
-  return exists (
-    select 1 from public.memberships m
-    where m.organization_id = has_role_on_organization.organization_id
-      and m.user_id = auth.uid()
-      and m.role >= min_role
-  );
-end;
-$$;
+-- private.has_role_on_organization: defined in 20261206140100 (its final form; nothing is deployed)
 
--- The one role guard of every RPC that speaks for an organization: refuses (42501)
--- a signed-in caller below `min_role` in it, with `refusal` as the message when the
--- RPC names the action ("deleting clients needs the member role or above ...").
--- Server code acting for an organization passes: the service role (workers and
--- jobs, which have BYPASSRLS anyway) and a session without any JWT (psql, a
--- migration, a test run as the owner); an API role without a user is refused.
--- No organization (null) is refused as one the caller is not a member of. SECURITY
--- INVOKER: it reads nothing itself (has_role_on_organization reads the memberships).
-create or replace function private.require_role(
-  organization_id uuid, min_role public.membership_role, refusal text default null
-)
-returns void
-language plpgsql
-stable
-set search_path = ''
-as $$
-begin
-  if auth.uid() is not null or organization_id is null then
-    if organization_id is null
-       or not private.has_role_on_organization(organization_id, min_role) then
-      raise exception '%', coalesce(refusal, case min_role
-          when 'viewer' then 'you are not a member of this organization'
-          else pg_catalog.format('this needs the %s role or above in the organization', min_role)
-        end)
-        using errcode = '42501';
-    end if;
-  elsif auth.role() is distinct from 'service_role'
-        and (auth.role() is not null or current_user in ('anon', 'authenticated')) then
-    raise exception 'a signed-in user is required' using errcode = '42501';
-  end if;
-end;
-$$;
+-- private.require_role: defined in 20261206140200 (its final form; nothing is deployed)
 
 -- The users who share at least one organization with the current user (so
 -- members see each other's names).
@@ -300,8 +250,6 @@ create policy "Admins can read their organization's audit log"
 -- =============================================================================
 
 grant execute on function private.my_organization_ids(public.membership_role) to authenticated, service_role;
-grant execute on function private.has_role_on_organization(uuid, public.membership_role) to authenticated, service_role;
-grant execute on function private.require_role(uuid, public.membership_role, text) to authenticated, service_role;
 grant execute on function private.my_colleague_ids() to authenticated, service_role;
 
 revoke execute on function private.create_organization(text) from public, anon;

@@ -208,33 +208,7 @@ begin
 end;
 $$;
 
-create or replace function private.settings_json(uid uuid, organization_id uuid)
-returns jsonb
-language plpgsql
-stable
-set search_path = ''
-as $$
-begin
-  return jsonb_build_object(
-    'profile', (
-      select jsonb_build_object(
-               'id', p.id, 'email', p.email, 'first_name', p.first_name,
-               'last_name', p.last_name, 'phone', p.phone, 'avatar_url', p.avatar_url,
-               'updated_at', p.updated_at)
-      from public.profiles p where p.id = uid),
-    'notifications', (
-      select jsonb_build_object(
-               'email_notifications', s.email_notifications,
-               'push_notifications', s.push_notifications,
-               'updated_at', s.updated_at)
-      from public.user_settings s where s.user_id = uid),
-    'business', (
-      select to_jsonb(o) - 'created_at'
-      from public.organization_settings o
-      where settings_json.organization_id is not null and o.organization_id = settings_json.organization_id)
-  );
-end;
-$$;
+-- private.settings_json: defined in 20261206110100 (its final form; nothing is deployed)
 
 -- Refuses keys a section does not have.
 create or replace function private.check_section(section text, payload jsonb, known text[])
@@ -302,163 +276,7 @@ begin
 end;
 $$;
 
--- update_settings: each section present (not null) changes the fields it
--- names; null in a field clears it when the field is optional (the NOT NULL
--- columns refuse it). One transaction: a refused section changes nothing.
-create or replace function public.update_settings(
-  organization_id uuid default null,
-  profile jsonb default null,
-  business jsonb default null,
-  notifications jsonb default null
-)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-as $$
-declare
-  uid uuid := auth.uid();
-  org_id uuid := update_settings.organization_id;
-  p jsonb := update_settings.profile;
-  b jsonb := update_settings.business;
-  n jsonb := update_settings.notifications;
-  -- An empty section changes nothing, and writes nothing (updated_at stays).
-  write_p boolean := p is not null and p <> '{}'::jsonb;
-  write_b boolean := b is not null and b <> '{}'::jsonb;
-  write_n boolean := n is not null and n <> '{}'::jsonb;
-  current_next bigint;
-  wanted_next bigint;
-  rate numeric;
-begin
-  if uid is null then
-    raise exception 'sign in to change settings' using errcode = '42501';
-  end if;
-  if org_id is not null then
-    perform private.require_role(org_id, 'viewer');
-  end if;
-
-  -- Every section is checked before anything is written.
-  if p ? 'email' then
-    raise exception 'profile.email cannot be changed here; it is the account''s email'
-      using errcode = '22023';
-  end if;
-  perform private.check_section('profile', p, array['first_name', 'last_name', 'phone', 'avatar_url']);
-  perform private.check_section('notifications', n, array['email_notifications', 'push_notifications']);
-  perform private.check_flags('notifications.email_notifications', n -> 'email_notifications',
-    array['paymentReceived', 'invoiceOverdue', 'paymentReminder', 'newClient', 'weeklyReport',
-          'monthlyReport']);
-  perform private.check_flags('notifications.push_notifications', n -> 'push_notifications',
-    array['paymentReceived', 'invoiceOverdue', 'systemUpdates']);
-  perform private.check_section('business', b, array[
-    'business_name', 'business_email', 'business_phone', 'business_address', 'city', 'state',
-    'zip_code', 'country', 'tax_id', 'website', 'company_logo_url', 'default_currency',
-    'default_template', 'default_payment_terms', 'default_tax_rate', 'tax_label',
-    'invoice_prefix', 'invoice_number_padding', 'next_invoice_number', 'invoice_footer',
-    'default_notes', 'default_terms', 'default_payment_instructions', 'reminder_settings']);
-  perform private.check_section('business.reminder_settings', b -> 'reminder_settings',
-    array['enabled', 'daysBeforeDue', 'overdueFrequency']);
-  if b is not null then
-    if org_id is null then
-      raise exception 'business settings belong to an organization: name one' using errcode = '22023';
-    end if;
-    perform private.require_role(org_id, 'admin',
-      'changing business settings needs the admin role or above');
-    if b ? 'invoice_prefix'
-       and coalesce(b ->> 'invoice_prefix', '') !~ '^[A-Za-z0-9._/#-]{0,20}$' then
-      raise exception 'business.invoice_prefix may hold at most 20 of A-Z a-z 0-9 . _ / # -'
-        using errcode = '23514';
-    end if;
-    if b ? 'default_tax_rate' and jsonb_typeof(b -> 'default_tax_rate') in ('number', 'string') then
-      rate := (b ->> 'default_tax_rate')::numeric;
-      if rate < 0 or rate > 100 or scale(rate) > 3 then
-        raise exception 'business.default_tax_rate must be between 0 and 100 with at most 3 decimals'
-          using errcode = '23514';
-      end if;
-    end if;
-  end if;
-
-  if write_p then
-    update public.profiles pr
-    set first_name = case when p ? 'first_name' then nullif(btrim(p ->> 'first_name'), '') else pr.first_name end,
-        last_name = case when p ? 'last_name' then nullif(btrim(p ->> 'last_name'), '') else pr.last_name end,
-        phone = case when p ? 'phone' then nullif(btrim(p ->> 'phone'), '') else pr.phone end,
-        avatar_url = case when p ? 'avatar_url' then nullif(btrim(p ->> 'avatar_url'), '') else pr.avatar_url end
-    where pr.id = uid;
-    if not found then
-      raise exception 'profile not found' using errcode = 'P0002';
-    end if;
-  end if;
-
-  if write_n then
-    update public.user_settings s
-    set email_notifications = case when n ? 'email_notifications'
-                                   then s.email_notifications || coalesce(n -> 'email_notifications', '{}')
-                                   else s.email_notifications end,
-        push_notifications = case when n ? 'push_notifications'
-                                  then s.push_notifications || coalesce(n -> 'push_notifications', '{}')
-                                  else s.push_notifications end
-    where s.user_id = uid;
-    if not found then
-      raise exception 'notification settings not found' using errcode = 'P0002';
-    end if;
-  end if;
-
-  if write_b then
-    -- The counter's row lock (the one private.assign_invoice_number takes), so
-    -- the comparison below cannot race a number being handed out.
-    select o.next_invoice_number into current_next
-    from public.organization_settings o
-    where o.organization_id = org_id
-    for no key update;
-    if not found then
-      raise exception 'business settings not found' using errcode = 'P0002';
-    end if;
-    if b ? 'next_invoice_number' then
-      wanted_next := (b ->> 'next_invoice_number')::bigint;
-      if wanted_next < current_next then
-        raise exception 'business.next_invoice_number can only go up; it is % now', current_next
-          using errcode = '23514',
-                hint = 'Numbers below it may already be on invoices.';
-      end if;
-    end if;
-
-    update public.organization_settings o
-    set business_name = case when b ? 'business_name' then nullif(btrim(b ->> 'business_name'), '') else o.business_name end,
-        business_email = case when b ? 'business_email' then nullif(btrim(b ->> 'business_email'), '') else o.business_email end,
-        business_phone = case when b ? 'business_phone' then nullif(btrim(b ->> 'business_phone'), '') else o.business_phone end,
-        business_address = case when b ? 'business_address' then nullif(btrim(b ->> 'business_address'), '') else o.business_address end,
-        city = case when b ? 'city' then nullif(btrim(b ->> 'city'), '') else o.city end,
-        state = case when b ? 'state' then nullif(btrim(b ->> 'state'), '') else o.state end,
-        zip_code = case when b ? 'zip_code' then nullif(btrim(b ->> 'zip_code'), '') else o.zip_code end,
-        country = case when b ? 'country' then nullif(btrim(b ->> 'country'), '') else o.country end,
-        tax_id = case when b ? 'tax_id' then nullif(btrim(b ->> 'tax_id'), '') else o.tax_id end,
-        website = case when b ? 'website' then nullif(btrim(b ->> 'website'), '') else o.website end,
-        company_logo_url = case when b ? 'company_logo_url' then nullif(btrim(b ->> 'company_logo_url'), '') else o.company_logo_url end,
-        default_currency = case when b ? 'default_currency' then upper(b ->> 'default_currency') else o.default_currency end,
-        default_template = case when b ? 'default_template' then b ->> 'default_template' else o.default_template end,
-        default_payment_terms = case when b ? 'default_payment_terms' then b ->> 'default_payment_terms' else o.default_payment_terms end,
-        default_tax_rate = case when b ? 'default_tax_rate' then (b ->> 'default_tax_rate')::numeric else o.default_tax_rate end,
-        tax_label = case when b ? 'tax_label' then btrim(b ->> 'tax_label') else o.tax_label end,
-        invoice_prefix = case when b ? 'invoice_prefix' then b ->> 'invoice_prefix' else o.invoice_prefix end,
-        invoice_number_padding = case when b ? 'invoice_number_padding' then (b ->> 'invoice_number_padding')::integer else o.invoice_number_padding end,
-        next_invoice_number = coalesce(wanted_next, o.next_invoice_number),
-        invoice_footer = case when b ? 'invoice_footer' then nullif(btrim(b ->> 'invoice_footer'), '') else o.invoice_footer end,
-        default_notes = case when b ? 'default_notes' then nullif(btrim(b ->> 'default_notes'), '') else o.default_notes end,
-        default_terms = case when b ? 'default_terms' then nullif(btrim(b ->> 'default_terms'), '') else o.default_terms end,
-        default_payment_instructions = case when b ? 'default_payment_instructions' then nullif(btrim(b ->> 'default_payment_instructions'), '') else o.default_payment_instructions end,
-        reminder_settings = case when b ? 'reminder_settings'
-                                 then o.reminder_settings || coalesce(b -> 'reminder_settings', '{}')
-                                 else o.reminder_settings end
-    where o.organization_id = org_id;
-    if not found then
-      raise exception 'changing business settings needs the admin role or above' using errcode = '42501';
-    end if;
-  end if;
-
-  return private.settings_json(uid, org_id);
-end;
-$$;
+-- public.update_settings: defined in 20261206170200 (its final form; nothing is deployed)
 
 -- =============================================================================
 -- Triggers
@@ -542,10 +360,8 @@ grant update (
   default_payment_instructions, reminder_settings
 ) on public.organization_settings to authenticated;
 
-grant execute on function private.settings_json(uuid, uuid) to authenticated;
 grant execute on function private.check_section(text, jsonb, text[]) to authenticated;
 grant execute on function private.check_flags(text, jsonb, text[]) to authenticated;
 grant execute on function public.get_settings(uuid) to authenticated;
-grant execute on function public.update_settings(uuid, jsonb, jsonb, jsonb) to authenticated;
 
 revoke execute on all functions in schema private, public from public;

@@ -83,71 +83,11 @@ begin
 end;
 $$;
 
--- Returns
---   {"user_id": ..., "organizations": [{"id", "name", "role", "personal"}, ...],
---    "limited": bool, "retry_after": seconds, "hits": n}
--- `rate_limit` <= 0 disables the limit. Counting happens even when limited, so a
--- caller hammering the API stays limited until the window turns over. It runs as its
--- caller: RLS shows the caller's memberships and organizations; the session check and
--- the counter are the two definer helpers above.
-create or replace function public.api_context(
-  rate_limit integer default 0,
-  window_seconds integer default 60
-)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-as $$
-declare
-  uid uuid := auth.uid();
-  started timestamptz;
-  counted integer := 0;
-  orgs jsonb;
-begin
-  if uid is null then
-    raise exception 'a signed-in user is required' using errcode = '42501';
-  end if;
-  if private.session_has_ended() then
-    raise exception 'the session has ended; sign in again' using errcode = '28000';
-  end if;
-  if window_seconds < 1 or window_seconds > 86400 then
-    raise exception 'window_seconds must be between 1 and 86400' using errcode = '22023';
-  end if;
-
-  if rate_limit > 0 then
-    started := date_bin(make_interval(secs => window_seconds), now(), timestamptz '2000-01-01');
-    counted := private.count_request(window_seconds);
-  end if;
-
-  select coalesce(jsonb_agg(jsonb_build_object(
-           'id', o.id, 'name', o.name, 'role', m.role, 'personal', o.personal)
-           order by o.personal desc, o.created_at, o.id), '[]'::jsonb)
-  into orgs
-  from public.memberships m
-  join public.organizations o on o.id = m.organization_id
-  where m.user_id = uid;
-
-  return jsonb_build_object(
-    'user_id', uid,
-    'organizations', orgs,
-    'hits', counted,
-    'limited', rate_limit > 0 and counted > rate_limit,
-    'retry_after', case
-      when rate_limit > 0 and counted > rate_limit
-        then greatest(1, ceil(extract(epoch from
-               started + make_interval(secs => window_seconds) - now()))::integer)
-      else 0 end
-  );
-end;
-$$;
+-- public.api_context: defined in 20261206140200 (its final form; nothing is deployed)
 
 -- =============================================================================
 -- Grants
 -- =============================================================================
-
-grant execute on function public.api_context(integer, integer) to authenticated;
 
 grant execute on function private.session_has_ended(), private.count_request(integer)
   to authenticated;

@@ -711,31 +711,7 @@ begin
 end;
 $$;
 
--- The key behind the caller's (minted) token: its organization and scopes when
--- key_hash is the key's and it is not revoked, else null; notes its use (at most once a
--- minute). SECURITY DEFINER: last_used_at is bookkeeping the key's own role may not
--- write; it answers only about the caller's own account.
-create or replace function private.touch_api_key(key_hash text)
-returns jsonb
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  stored public.api_keys;
-begin
-  select * into stored from public.api_keys k
-  where k.id = auth.uid() and k.key_hash = touch_api_key.key_hash and k.revoked_at is null;
-  if not found then
-    return null;
-  end if;
-  if stored.last_used_at is null or stored.last_used_at < now() - interval '1 minute' then
-    update public.api_keys k set last_used_at = now() where k.id = stored.id;
-  end if;
-  return jsonb_build_object('id', stored.id, 'organization_id', stored.organization_id,
-                            'scopes', stored.scopes, 'role', stored.role, 'name', stored.name);
-end;
-$$;
+-- private.touch_api_key: defined in 20261206160100 (its final form; nothing is deployed)
 
 create or replace function public.api_key_session(key_hash text)
 returns jsonb
@@ -939,8 +915,7 @@ grant execute on function
   private.restart_webhook_delivery(uuid, uuid),
   private.api_key_role(text[]),
   private.issue_api_key(uuid, text, text[]),
-  private.withdraw_api_key(uuid, uuid),
-  private.touch_api_key(text)
+  private.withdraw_api_key(uuid, uuid)
   to authenticated;
 grant execute on function
   public.webhook_claim_deliveries(integer, integer),

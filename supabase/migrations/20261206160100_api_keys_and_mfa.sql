@@ -33,6 +33,11 @@ $$;
 create trigger api_key_creator_aal before insert on public.api_keys
   for each row execute function private.api_key_creator_aal();
 
+-- The key behind the caller's (minted) token: its organization and scopes when
+-- key_hash is the key's and it is not revoked, else null; notes its use (at most once a
+-- minute). SECURITY DEFINER: last_used_at is bookkeeping the key's own role may not
+-- write; it answers only about the caller's own account.
+--
 -- The key behind the caller's (minted) token, as 20261206130300's, with the aal its
 -- token may carry.
 create or replace function private.touch_api_key(key_hash text)
@@ -57,6 +62,8 @@ begin
                             'aal', case when stored.created_at_aal2 then 'aal2' else 'aal1' end);
 end;
 $$;
+grant execute on function private.touch_api_key(text) to authenticated;
+revoke execute on function private.touch_api_key(text) from public;
 
 grant select (created_at_aal2) on public.api_keys to authenticated;
 revoke execute on function private.api_key_creator_aal() from public;

@@ -476,6 +476,11 @@ $$;
 -- default_payment_instructions is refused unless empty (which clears both forms).
 -- =============================================================================
 
+-- update_settings: each section present (not null) changes the fields it
+-- names; null in a field clears it when the field is optional (the NOT NULL
+-- columns refuse it). One transaction: a refused section changes nothing.
+-- The business section also takes time_zone, overpayment and numbering (the head
+-- of this file).
 create or replace function public.update_settings(
   organization_id uuid default null,
   profile jsonb default null,
@@ -757,5 +762,6 @@ begin
   return private.settings_json(uid, org_id);
 end;
 $$;
+grant execute on function public.update_settings(uuid, jsonb, jsonb, jsonb) to authenticated;
 
 revoke execute on all functions in schema private, public from public;

@@ -167,6 +167,9 @@ begin
 end;
 $$;
 
+-- The caller's organizations that require MFA (whatever the session's level), from
+-- the partial index of the organizations that do: nothing to read when none does.
+--
 -- The caller's organizations that require MFA, whatever the session (api_context).
 create or replace function private.my_mfa_organizations()
 returns uuid[]
@@ -180,6 +183,7 @@ begin
                where m.user_id = auth.uid() and m.mfa_required);
 end;
 $$;
+grant execute on function private.my_mfa_organizations() to authenticated, service_role;
 
 grant execute on function private.my_organization_ids_at_aal(public.membership_role)
   to authenticated, service_role;
