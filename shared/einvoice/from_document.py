@@ -16,6 +16,7 @@ names the field to fill (``FIELDS``, used by the routes).
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -26,10 +27,18 @@ DISCOUNT_REASON = "Discount"
 DISCOUNT_REASON_CODE = "95"  # UNCL5189 95: discount
 
 
+# What XML 1.0 cannot hold (section 2.2): the C0 controls but tab, line feed and carriage
+# return, lone surrogates, U+FFFE and U+FFFF. The API and the imports store them in texts
+# (only NUL is refused), and lxml refuses to write them ("All strings must be XML
+# compatible"): a client's address with one made its e-invoice, and the send attaching it,
+# a 500. They carry nothing on a document, so they are dropped.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = _NOT_XML.sub("", str(value)).strip()
     return text or None
 
 
