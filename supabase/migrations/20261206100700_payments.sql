@@ -111,50 +111,7 @@ begin
 end;
 $$;
 
--- amount_paid of every invoice whose payments a statement touched, from the sum
--- of its payments. The invoices are locked first (in id order), so concurrent
--- payments against one invoice are serialized and each sees the others' rows:
--- never an over-payment, never a lost update.
-create or replace function private.refresh_amounts_paid(invoice_ids uuid[])
-returns void
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  over record;
-begin
-  perform 1 from public.invoices i where i.id = any (invoice_ids) order by i.id for no key update;
-
-  select i.invoice_number, i.total_amount, i.currency, t.paid into over
-  from public.invoices i
-  join (
-    select p.invoice_id, sum(p.amount) as paid
-    from public.payments p
-    where p.invoice_id = any (invoice_ids)
-    group by p.invoice_id
-  ) t on t.invoice_id = i.id
-  where t.paid > i.total_amount
-  limit 1;
-  if found then
-    raise exception 'payments on invoice % would total % %, more than its total of % %',
-      over.invoice_number, over.paid, over.currency, over.total_amount, over.currency
-      using errcode = '23514',
-            constraint = 'invoices_amount_paid_not_above_total',
-            hint = 'A payment can be at most the balance due.';
-  end if;
-
-  update public.invoices i
-  set amount_paid = t.paid
-  from (
-    select iid as invoice_id, coalesce(sum(p.amount), 0) as paid
-    from unnest(invoice_ids) iid
-    left join public.payments p on p.invoice_id = iid
-    group by iid
-  ) t
-  where i.id = t.invoice_id and i.amount_paid is distinct from t.paid;
-end;
-$$;
+-- private.refresh_amounts_paid: defined in 20261206110200 (its final form; nothing is deployed)
 
 create or replace function private.payments_changed()
 returns trigger
@@ -185,50 +142,7 @@ begin
 end;
 $$;
 
--- The API's JSON for a payment: the row, and a summary of its invoice (with the
--- invoice's client) as it is now. The same shape as GET /api/payments embeds.
-create or replace function private.payment_json(payment public.payments)
-returns jsonb
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-  invoice jsonb;
-begin
-  select jsonb_build_object(
-           'id', i.id,
-           'invoice_number', i.invoice_number,
-           'status', i.status,
-           'currency', i.currency,
-           'due_date', i.due_date,
-           'total_amount', i.total_amount,
-           'amount_paid', i.amount_paid,
-           'balance_due', i.balance_due,
-           'client_id', i.client_id,
-           'client', (select jsonb_build_object('id', c.id, 'company_name', c.company_name)
-                      from public.clients c where c.id = i.client_id))
-  into invoice
-  from public.invoices i
-  where i.id = payment.invoice_id;
-
-  return jsonb_build_object(
-    'id', payment.id,
-    'organization_id', payment.organization_id,
-    'invoice_id', payment.invoice_id,
-    'amount', payment.amount,
-    'currency', payment.currency,
-    'payment_date', payment.payment_date,
-    'payment_method', payment.payment_method,
-    'reference_number', payment.reference_number,
-    'notes', payment.notes,
-    'created_by', payment.created_by,
-    'created_at', payment.created_at,
-    'updated_at', payment.updated_at,
-    'invoice', invoice
-  );
-end;
-$$;
+-- private.payment_json: defined in 20261206110200 (its final form; nothing is deployed)
 
 -- The checks every write of a payment makes on its own fields (the amount's
 -- decimals are checked by the row trigger, which knows the currency).
@@ -324,47 +238,7 @@ begin
 end;
 $$;
 
--- record_payment: a new payment against an invoice of the organization.
-create or replace function public.record_payment(
-  organization_id uuid,
-  invoice_id uuid,
-  amount numeric,
-  payment_date date default null,
-  payment_method text default null,
-  reference_number text default null,
-  notes text default null
-)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-as $$
-declare
-  org_id uuid := record_payment.organization_id;
-  paid_on date := coalesce(record_payment.payment_date, current_date);
-  method text := coalesce(record_payment.payment_method, 'bank_transfer');
-  ref text := nullif(btrim(record_payment.reference_number), '');
-  note text := nullif(btrim(record_payment.notes), '');
-  inv public.invoices;
-  amt numeric;
-  created public.payments;
-begin
-  perform private.require_role(org_id, 'member', 'recording payments needs the member role or above');
-  perform private.check_payment_fields(record_payment.amount, paid_on, method, ref, note);
-  inv := private.lock_payable_invoice(org_id, record_payment.invoice_id);
-  amt := private.checked_money(record_payment.amount, inv.currency, 'payment amount');
-  perform private.check_payable(inv, amt, inv.balance_due);
-
-  insert into public.payments as p
-    (organization_id, invoice_id, currency, amount, payment_date, payment_method,
-     reference_number, notes)
-  values (org_id, inv.id, inv.currency, amt, paid_on, method, ref, note)
-  returning p.* into created;
-
-  return private.payment_json(created);
-end;
-$$;
+-- public.record_payment: defined in 20261206110200 (its final form; nothing is deployed)
 
 -- update_payment: changes the fields present in `changes` (amount,
 -- payment_date, payment_method, reference_number, notes; null clears the last
@@ -560,11 +434,9 @@ grant insert (
 grant update (amount, payment_date, payment_method, reference_number, notes)
   on public.payments to authenticated;
 
-grant execute on function private.payment_json(public.payments) to authenticated;
 grant execute on function private.check_payment_fields(numeric, date, text, text, text) to authenticated;
 grant execute on function private.lock_payable_invoice(uuid, uuid) to authenticated;
 grant execute on function private.check_payable(public.invoices, numeric, numeric) to authenticated;
-grant execute on function public.record_payment(uuid, uuid, numeric, date, text, text, text) to authenticated;
 grant execute on function public.update_payment(uuid, uuid, jsonb) to authenticated;
 grant execute on function public.delete_payment(uuid, uuid) to authenticated;
 

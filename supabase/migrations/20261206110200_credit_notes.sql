@@ -336,88 +336,7 @@ create index client_credit_entries_created_by_idx
 -- Functions: the invoices' and payments' rules, with credits
 -- =============================================================================
 
--- The invoices' row rule (invoices migration), with what was credited: the
--- balance is total - paid - credited, and the status follows it (this file's
--- head, "Status after credits").
-create or replace function private.prepare_invoice_row()
-returns trigger
-language plpgsql
-set search_path = ''
-as $$
-declare
-  balance numeric;
-begin
-  new.discount := private.checked_money(new.discount, new.currency, 'discount');
-  new.subtotal := private.round_money(new.subtotal, new.currency);
-  new.amount_paid := private.round_money(new.amount_paid, new.currency);
-  new.credit_notes_total := private.round_money(new.credit_notes_total, new.currency);
-  new.credit_applied := private.round_money(new.credit_applied, new.currency);
-  new.amount_credited := private.round_money(new.amount_credited, new.currency);
-  if new.discount > new.subtotal then
-    raise exception 'discount (%) exceeds the subtotal (%)', new.discount, new.subtotal
-      using errcode = '23514', constraint = 'invoices_discount_not_above_subtotal';
-  end if;
-  new.tax_amount := private.round_money((new.subtotal - new.discount) * new.tax_rate / 100, new.currency);
-  new.total_amount := new.subtotal - new.discount + new.tax_amount;
-  balance := new.total_amount - new.amount_paid - new.amount_credited;
-  if balance < 0 then
-    if new.amount_credited > 0 then
-      raise exception 'the invoice total (%) cannot be less than what has been paid and credited (%)',
-        new.total_amount, new.amount_paid + new.amount_credited
-        using errcode = '23514', constraint = 'invoices_amount_paid_not_above_total';
-    end if;
-    raise exception 'the invoice total (%) cannot be less than what has been paid (%)',
-      new.total_amount, new.amount_paid
-      using errcode = '23514', constraint = 'invoices_amount_paid_not_above_total';
-  end if;
-
-  if tg_op = 'UPDATE' and new.status is distinct from old.status then
-    if old.status = 'cancelled' then
-      raise exception 'a cancelled invoice cannot change status' using errcode = '23514';
-    elsif new.status = 'draft' then
-      raise exception 'an invoice cannot go back to draft once it has left it'
-        using errcode = '23514', hint = 'Cancel it and create a new one.';
-    elsif new.status = 'cancelled' and new.amount_paid > 0 then
-      raise exception 'an invoice with payments cannot be cancelled'
-        using errcode = '23514',
-              hint = 'Issue a credit note for the whole invoice: it cancels the invoice and keeps what was paid as the client''s credit.';
-    elsif new.status = 'cancelled' and new.credit_applied > 0 then
-      raise exception 'an invoice with client credit applied to it cannot be cancelled'
-        using errcode = '23514',
-              hint = 'Issue a credit note for the whole invoice: it cancels the invoice and gives the credit back to the client.';
-    elsif new.status = 'paid' and balance > 0 then
-      raise exception 'an invoice is paid when its payments cover the total; % is still due', balance
-        using errcode = '23514', hint = 'Record a payment for the balance.';
-    elsif new.status = 'overdue' and old.status = 'draft' then
-      raise exception 'a draft cannot be overdue; send it first' using errcode = '23514';
-    end if;
-  end if;
-
-  -- Money decides between sent/overdue, paid and (credited in full) cancelled.
-  if new.status in ('sent', 'overdue', 'paid') and balance = 0
-     and new.credit_notes_total > 0 and new.credit_notes_total = new.total_amount then
-    new.status := 'cancelled';
-  elsif new.status in ('sent', 'overdue') and balance = 0 then
-    new.status := 'paid';
-  elsif new.status = 'paid' and balance > 0 then
-    -- Reopened by a removed or refunded payment, or a larger total.
-    new.status := case when new.due_date < current_date then 'overdue' else 'sent' end;
-  end if;
-
-  if new.status = 'draft' and (new.amount_paid > 0 or new.amount_credited > 0) then
-    raise exception 'a draft invoice cannot have payments' using errcode = '23514';
-  end if;
-
-  if new.status <> 'draft' and (tg_op = 'INSERT' or old.status = 'draft') then
-    new.sent_at := coalesce(new.sent_at, now());
-  end if;
-  new.paid_at := case when new.status = 'paid'
-                      then coalesce(case when tg_op = 'UPDATE' then old.paid_at end, now()) end;
-  new.cancelled_at := case when new.status = 'cancelled'
-                           then coalesce(case when tg_op = 'UPDATE' then old.cancelled_at end, now()) end;
-  return new;
-end;
-$$;
+-- private.prepare_invoice_row: defined in 20261206170400 (its final form; nothing is deployed)
 
 -- Once an invoice has credit notes, its total stays: they name its lines and
 -- amounts. A correction is another credit note.
@@ -460,6 +379,14 @@ begin
 end;
 $$;
 
+-- Client totals, set-based, for the clients a statement touched.
+--   total_billed        = sum(total) of sent, paid and overdue invoices
+--   last_invoice_date   = latest issue date among them
+--   outstanding_balance = sum(balance_due) of sent and overdue invoices,
+--                         each invoice counted once (not once per payment)
+-- The clients are locked first, so the sums read afterwards (a new snapshot in
+-- READ COMMITTED) include every committed concurrent change.
+--
 -- Client totals (invoices migration), with credits:
 --   total_billed        = sum(total - credit_notes_total) of sent, paid and overdue
 --                         invoices (what was billed and not credited back)
@@ -532,6 +459,11 @@ begin
 end;
 $$;
 
+-- amount_paid of every invoice whose payments a statement touched, from the sum
+-- of its payments. The invoices are locked first (in id order), so concurrent
+-- payments against one invoice are serialized and each sees the others' rows:
+-- never an over-payment, never a lost update.
+--
 -- amount_paid of every invoice whose payments a statement touched: the sum of
 -- the payments' applied amounts (payments migration; what a refund or a credit
 -- note moved off the invoice no longer counts). Invoices locked first, in id
@@ -1568,6 +1500,9 @@ begin
 end;
 $$;
 
+-- The API's JSON for a payment: the row, and a summary of its invoice (with the
+-- invoice's client) as it is now. The same shape as GET /api/payments embeds.
+--
 -- The API's JSON for a payment (payments migration), with the part of it that
 -- counts on its invoice (applied_amount) and the part refunded (refunded_amount;
 -- the rest went to the client's credit), and the invoice's amount_credited.
@@ -1616,7 +1551,10 @@ begin
   );
 end;
 $$;
+grant execute on function private.payment_json(public.payments) to authenticated;
 
+-- record_payment: a new payment against an invoice of the organization.
+--
 -- record_payment (payments migration), with the organization's overpayment
 -- choice: 'refuse' answers as before; 'credit' keeps the excess as client credit.
 create or replace function public.record_payment(
@@ -1664,201 +1602,21 @@ begin
   return private.payment_json(created);
 end;
 $$;
+grant execute on function
+  public.record_payment(uuid, uuid, numeric, date, text, text, text)
+  to authenticated;
 
 -- =============================================================================
 -- The invoices RPCs that cancel (invoices migration): the refusal of an invoice
 -- with payments now says to issue a credit note. Otherwise unchanged.
 -- =============================================================================
 
-create or replace function public.update_invoice(
-  organization_id uuid,
-  invoice_id uuid,
-  changes jsonb,
-  items jsonb default null,
-  items_mode text default 'replace'
-)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-as $$
-declare
-  org uuid := update_invoice.organization_id;
-  target uuid := update_invoice.invoice_id;
-  doc jsonb := coalesce(update_invoice.changes, '{}'::jsonb);
-  cur public.invoices;
-  nxt public.invoices;
-  paid_something boolean;
-  changed text[];
-  wanted_status text;
-  final_status text;
-  items_before jsonb;
-begin
-  perform private.require_role(org, 'member', 'your role may not change invoices in this organization');
-  perform private.refuse_unknown_keys(doc, array[
-    'client_id', 'invoice_number', 'issue_date', 'due_date', 'payment_terms', 'status', 'tax_rate',
-    'discount', 'notes', 'terms', 'payment_instructions', 'template'], 'changes');
+-- public.update_invoice: defined in 20261206171200 (its final form; nothing is deployed)
 
-  select * into cur
-  from public.invoices i
-  where i.id = target and i.organization_id = org
-  for no key update;
-  if not found then
-    raise exception 'invoice not found' using errcode = 'P0002';
-  end if;
-  paid_something := exists (select 1 from public.payments p where p.invoice_id = target);
-
-  nxt := cur;
-  if doc ? 'client_id' then
-    nxt.client_id := (doc ->> 'client_id')::uuid;
-  end if;
-  if doc ? 'invoice_number' then
-    nxt.invoice_number := btrim(doc ->> 'invoice_number');
-    if nxt.invoice_number = '' then
-      raise exception 'invoice_number cannot be empty' using errcode = '22023';
-    end if;
-  end if;
-  if doc ? 'issue_date' then
-    nxt.issue_date := (doc ->> 'issue_date')::date;
-  end if;
-  if doc ? 'payment_terms' then
-    nxt.payment_terms := doc ->> 'payment_terms';
-  end if;
-  if doc ? 'due_date' then
-    nxt.due_date := (doc ->> 'due_date')::date;
-    if not doc ? 'payment_terms' and nxt.due_date is distinct from
-         nxt.issue_date + private.payment_terms_days(nxt.payment_terms) then
-      nxt.payment_terms := 'custom';
-    end if;
-  elsif (doc ? 'issue_date' or doc ? 'payment_terms') and nxt.payment_terms <> 'custom' then
-    nxt.due_date := nxt.issue_date + private.payment_terms_days(nxt.payment_terms);
-  end if;
-  if doc ? 'tax_rate' then
-    nxt.tax_rate := (doc ->> 'tax_rate')::numeric;
-  end if;
-  if doc ? 'discount' then
-    nxt.discount := (doc ->> 'discount')::numeric;
-  end if;
-  if doc ? 'notes' then
-    nxt.notes := doc ->> 'notes';
-  end if;
-  if doc ? 'terms' then
-    nxt.terms := doc ->> 'terms';
-  end if;
-  if doc ? 'payment_instructions' then
-    nxt.payment_instructions := doc ->> 'payment_instructions';
-  end if;
-  if doc ? 'template' then
-    nxt.template := doc ->> 'template';
-  end if;
-
-  changed := private.invoice_changed_fields(cur, nxt);
-
-  -- The status asked for. Paid follows payments and overdue the due date; a
-  -- sent or overdue invoice asked to be "sent" or "overdue" stays open.
-  wanted_status := coalesce(doc ->> 'status', cur.status);
-  final_status := cur.status;
-  if wanted_status <> cur.status then
-    if wanted_status = 'cancelled' then
-      if cur.status = 'paid' then
-        raise exception 'invoice % is paid and cannot be cancelled', cur.invoice_number
-          using errcode = '23514', hint = 'Issue a credit note for the whole invoice: it cancels the invoice and keeps what was paid as the client''s credit.';
-      elsif paid_something then
-        raise exception 'invoice % has payments and cannot be cancelled', cur.invoice_number
-          using errcode = '23514', hint = 'Issue a credit note for the whole invoice: it cancels the invoice and keeps what was paid as the client''s credit.';
-      end if;
-      final_status := 'cancelled';
-    elsif wanted_status = 'sent' and cur.status = 'draft' then
-      final_status := 'sent';
-    elsif wanted_status in ('sent', 'overdue') and cur.status in ('sent', 'overdue') then
-      final_status := cur.status;
-    elsif wanted_status = 'paid' then
-      raise exception 'an invoice becomes paid when its payments cover the total'
-        using errcode = '23514', hint = 'Record a payment for the balance.';
-    elsif wanted_status = 'draft' then
-      raise exception 'invoice % cannot go back to draft once it has left it', cur.invoice_number
-        using errcode = '23514', hint = 'Cancel it and create a new one.';
-    elsif wanted_status = 'overdue' and cur.status = 'draft' then
-      raise exception 'a draft cannot be overdue; send it first' using errcode = '23514';
-    elsif wanted_status in ('draft', 'sent', 'paid', 'overdue', 'cancelled') then
-      raise exception 'a % invoice cannot become %', cur.status, wanted_status using errcode = '23514';
-    else
-      raise exception 'unknown status %', wanted_status using errcode = '22023';
-    end if;
-  end if;
-  if final_status in ('sent', 'overdue') and cur.status in ('sent', 'overdue')
-     and 'due_date' = any (changed) then
-    final_status := case when nxt.due_date < current_date then 'overdue' else 'sent' end;
-  end if;
-
-  -- What may change, by status: the rule the table's trigger holds for every write
-  -- (private.refuse_change_by_status), asked here first so that it answers before
-  -- the checks below, with the discount among what payments freeze.
-  perform private.refuse_change_by_status(cur, changed, paid_something,
-                                          array['tax_rate', 'discount']);
-
-  if nxt.due_date < nxt.issue_date then
-    raise exception 'the due date (%) is before the issue date (%)', nxt.due_date, nxt.issue_date
-      using errcode = '23514', constraint = 'invoices_due_date_not_before_issue_date';
-  end if;
-  if 'client_id' = any (changed) then
-    select c.currency into nxt.currency
-    from public.clients c
-    where c.id = nxt.client_id and c.organization_id = org;
-    if not found then
-      raise exception 'client % is not a client of this organization', nxt.client_id
-        using errcode = '23503';
-    end if;
-  end if;
-  if 'invoice_number' = any (changed) and exists (
-       select 1 from public.invoices i
-       where i.organization_id = org and i.invoice_number = nxt.invoice_number and i.id <> target) then
-    raise exception 'invoice number % is already used in this organization', nxt.invoice_number
-      using errcode = '23505', constraint = 'invoices_invoice_number_unique_in_organization';
-  end if;
-
-  -- 1. The fields, with the discount out of the way while the items change.
-  if cardinality(changed) > 0 or (items is not null and cur.discount <> 0
-                                  and cur.status not in ('paid', 'cancelled')) then
-    update public.invoices i
-    set client_id = nxt.client_id,
-        currency = nxt.currency,
-        invoice_number = nxt.invoice_number,
-        issue_date = nxt.issue_date,
-        due_date = nxt.due_date,
-        payment_terms = nxt.payment_terms,
-        tax_rate = nxt.tax_rate,
-        discount = case when items is not null and cur.status not in ('paid', 'cancelled')
-                        then 0 else nxt.discount end,
-        notes = nxt.notes,
-        terms = nxt.terms,
-        payment_instructions = nxt.payment_instructions,
-        template = nxt.template
-    where i.id = target;
-  end if;
-
-  -- 2. The items.
-  if items is not null then
-    items_before := private.invoice_items_content(target);
-    perform private.apply_invoice_items(target, items, coalesce(items_mode, 'replace'));
-    if cur.status in ('sent', 'overdue') and paid_something
-       and private.invoice_items_content(target) is distinct from items_before then
-      raise exception 'invoice % has payments: its items can no longer change', cur.invoice_number
-        using errcode = '23514', hint = 'Delete its payments first.';
-    end if;
-  end if;
-
-  -- 3. The discount on the new subtotal, then the status.
-  update public.invoices i
-  set discount = nxt.discount, status = final_status
-  where i.id = target
-    and (i.discount, i.status) is distinct from (nxt.discount, final_status);
-
-  return private.invoice_document(target);
-end;
-$$;
-
+-- A draft is deleted ({"action": "deleted"}). A sent or overdue invoice
+-- reached its client and stays on record: without payments it is cancelled
+-- instead ({"action": "cancelled", "invoice": ...}); one already cancelled is
+-- answered the same way. One with payments, or paid, is refused (23514).
 create or replace function public.delete_invoice(organization_id uuid, invoice_id uuid)
 returns jsonb
 language plpgsql
@@ -1896,6 +1654,8 @@ begin
   return jsonb_build_object('action', 'cancelled', 'invoice', private.invoice_document(target));
 end;
 $$;
+grant execute on function public.delete_invoice(uuid, uuid) to authenticated;
+revoke execute on function public.delete_invoice(uuid, uuid) from anon, service_role;
 
 
 -- =============================================================================
@@ -1993,7 +1753,6 @@ grant execute on function
   to authenticated, service_role;
 
 grant execute on function public.record_payment(uuid, uuid, numeric, date, text, text, text) to authenticated;
-grant execute on function public.update_invoice(uuid, uuid, jsonb, jsonb, text) to authenticated;
 grant execute on function public.delete_invoice(uuid, uuid) to authenticated;
 
 revoke execute on function private.credited_invoice_keeps_its_total() from public;

@@ -373,6 +373,12 @@ comment on column public.quotes.tax_breakdown is
 -- Invoices: the totals
 -- =============================================================================
 
+-- Sums the subtotal of every invoice whose items a statement touched, once per
+-- invoice (the seed recomputed everything once per item row). The invoice's own
+-- trigger then derives tax, total and status. The same lock query refuses
+-- changes to the items of a paid or cancelled invoice: settled history does not
+-- change (cascades — the invoice deleted, or its currency key updated — pass).
+--
 -- Sums the subtotal and the raw tax groups of every invoice whose items a
 -- statement touched, once per invoice; the invoice's row trigger derives tax,
 -- total and status. (The invoices migration's function, with the groups.)
@@ -425,7 +431,12 @@ begin
     and (i.subtotal, i.line_tax_groups) is distinct from (t.subtotal, t.groups);
 end;
 $$;
+revoke execute on function private.refresh_invoice_subtotals(uuid[]) from public;
 
+-- The invoices' row rule (invoices migration), with what was credited: the
+-- balance is total - paid - credited, and the status follows it (this file's
+-- head, "Status after credits").
+--
 -- The lifecycle reports migration's rules, the tax by the lines' groups
 -- (private.document_tax_amount).
 create or replace function private.prepare_invoice_row()
@@ -522,6 +533,9 @@ begin
 end;
 $$;
 
+-- The items of an invoice as they print (place, description, quantity, rate;
+-- ids aside): what "the items changed" means for the post-send rules.
+--
 -- The items as they print, with their tax fields: what "the items changed"
 -- means for the post-send rules.
 create or replace function private.invoice_items_content(target uuid)
@@ -538,6 +552,8 @@ as $$
   from public.invoice_items it
   where it.invoice_id = target
 $$;
+grant execute on function private.invoice_items_content(uuid) to authenticated;
+revoke execute on function private.invoice_items_content(uuid) from public;
 
 -- Refuses a list of lines whose tax fields break a rule, naming the line as the
 -- API does ("items[2].tax_exemption_reason: required for category AE
@@ -600,6 +616,16 @@ begin
 end;
 $$;
 
+-- Writes the items of one invoice from a JSON list.
+--   replace: the list is the whole new list, in order (positions 0..n-1). An
+--            entry with "id" updates that item with the fields it gives, an
+--            entry without is a new item, and items not listed are removed.
+--   patch:   only the listed items are touched. With "id": the fields given
+--            change ("_delete": true removes it); without: a new item,
+--            appended after the others unless it gives a position.
+-- Afterwards the invoice has 1 to 200 items. The item triggers recompute the
+-- subtotal (and refuse changes to paid or cancelled invoices).
+--
 -- The invoices migration's item writer, with the lines' tax fields (a key left
 -- out of a patch keeps the item's value; null gives it back to the document).
 create or replace function private.apply_invoice_items(target uuid, items jsonb, mode text)
@@ -737,34 +763,11 @@ begin
   end if;
 end;
 $$;
+grant execute on function private.apply_invoice_items(uuid, jsonb, text) to authenticated;
+revoke execute on function private.apply_invoice_items(uuid, jsonb, text) from public;
 
 
-create or replace function private.invoice_changed_fields(before public.invoices, after public.invoices)
-returns text[]
-language sql
-immutable
-set search_path = ''
-as $$
-  select array_remove(array[
-    case when after.client_id is distinct from before.client_id then 'client_id' end,
-    case when after.invoice_number is distinct from before.invoice_number then 'invoice_number' end,
-    case when after.issue_date is distinct from before.issue_date then 'issue_date' end,
-    case when after.due_date is distinct from before.due_date then 'due_date' end,
-    case when after.payment_terms is distinct from before.payment_terms then 'payment_terms' end,
-    case when after.tax_rate is distinct from before.tax_rate then 'tax_rate' end,
-    case when after.discount is distinct from before.discount then 'discount' end,
-    case when after.notes is distinct from before.notes then 'notes' end,
-    case when after.terms is distinct from before.terms then 'terms' end,
-    case when after.payment_instructions is distinct from before.payment_instructions
-         then 'payment_instructions' end,
-    case when after.template is distinct from before.template then 'template' end,
-    case when after.default_vat_category is distinct from before.default_vat_category
-         then 'default_vat_category' end,
-    case when after.buyer_reference is distinct from before.buyer_reference then 'buyer_reference' end,
-    case when after.purchase_order_reference is distinct from before.purchase_order_reference
-         then 'purchase_order_reference' end
-  ], null)
-$$;
+-- private.invoice_changed_fields: defined in 20261206171200 (its final form; nothing is deployed)
 
 
 create or replace function private.issued_invoice_keeps_its_identity()
@@ -782,342 +785,10 @@ end;
 $$;
 
 
--- The numbering migration's create_invoice, with the tax model's fields:
--- default_vat_category, buyer_reference (default: the client's, parties
--- migration), purchase_order_reference; the lines' tax fields.
-create or replace function public.create_invoice(organization_id uuid, invoice jsonb, items jsonb)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-as $$
-declare
-  org uuid := create_invoice.organization_id;
-  doc jsonb := coalesce(create_invoice.invoice, '{}'::jsonb);
-  defaults record;
-  given_client uuid;
-  given_number text;
-  issued date;
-  due date;
-  terms_given text;
-  wanted_status text;
-  wanted_discount numeric;
-  new_id uuid;
-  new_rate numeric;
-  client_reference text;
-begin
-  perform private.require_role(org, 'member', 'your role may not create invoices in this organization');
-  perform private.refuse_unknown_keys(doc, array[
-    'client_id', 'invoice_number', 'issue_date', 'due_date', 'payment_terms', 'status', 'tax_rate',
-    'discount', 'notes', 'terms', 'payment_instructions', 'template', 'default_vat_category',
-    'buyer_reference', 'purchase_order_reference'], 'invoice');
-  if items is null or jsonb_typeof(items) <> 'array' or jsonb_array_length(items) = 0 then
-    raise exception 'an invoice needs at least one item' using errcode = '22023';
-  end if;
-
-  given_client := (doc ->> 'client_id')::uuid;
-  if given_client is null then
-    raise exception 'client_id is required' using errcode = '23502';
-  end if;
-  -- The client's buyer reference (BT-10) is the invoice's default.
-  select c.buyer_reference into client_reference
-  from public.clients c
-  where c.id = given_client and c.organization_id = org;
-  if not found then
-    raise exception 'client % is not a client of this organization', given_client
-      using errcode = '23503';
-  end if;
-
-  given_number := nullif(btrim(doc ->> 'invoice_number'), '');
-  if given_number is not null and exists (
-       select 1 from public.invoices i
-       where i.organization_id = org and i.invoice_number = given_number) then
-    raise exception 'invoice number % is already used in this organization', given_number
-      using errcode = '23505', constraint = 'invoices_invoice_number_unique_in_organization';
-  end if;
-
-  wanted_status := coalesce(doc ->> 'status', 'draft');
-  if wanted_status not in ('draft', 'sent') then
-    raise exception 'a new invoice is a draft or sent, not %', wanted_status
-      using errcode = '23514', hint = 'Payments make an invoice paid; the daily job marks it overdue.';
-  end if;
-
-  select s.default_payment_terms, s.default_tax_rate, s.default_template, s.default_notes,
-         s.default_terms, s.default_payment_instructions
-  into defaults
-  from public.organization_settings s
-  where s.organization_id = org;
-
-  issued := coalesce((doc ->> 'issue_date')::date, private.organization_today(org));
-  due := (doc ->> 'due_date')::date;
-  terms_given := doc ->> 'payment_terms';
-  if terms_given is null then
-    terms_given := coalesce(defaults.default_payment_terms, 'net30');
-    if due is not null and due <> issued + private.payment_terms_days(terms_given) then
-      terms_given := 'custom';
-    end if;
-  end if;
-  if due is null and terms_given = 'custom' then
-    raise exception 'custom payment terms need a due_date' using errcode = '23514';
-  end if;
-  due := coalesce(due, issued + private.payment_terms_days(terms_given));
-  if due < issued then
-    raise exception 'the due date (%) is before the issue date (%)', due, issued
-      using errcode = '23514', constraint = 'invoices_due_date_not_before_issue_date';
-  end if;
-
-  insert into public.invoices (
-    organization_id, client_id, invoice_number, issue_date, due_date, payment_terms, tax_rate,
-    notes, terms, payment_instructions, template, default_vat_category, buyer_reference,
-    purchase_order_reference
-  ) values (
-    org, given_client, given_number, issued, due, terms_given,
-    coalesce((doc ->> 'tax_rate')::numeric, defaults.default_tax_rate, 0),
-    case when doc ? 'notes' then doc ->> 'notes' else defaults.default_notes end,
-    case when doc ? 'terms' then doc ->> 'terms' else defaults.default_terms end,
-    case when doc ? 'payment_instructions' then doc ->> 'payment_instructions'
-         else defaults.default_payment_instructions end,
-    coalesce(doc ->> 'template', defaults.default_template, 'professional'),
-    nullif(btrim(doc ->> 'default_vat_category'), ''),
-    case when doc ? 'buyer_reference' then nullif(btrim(doc ->> 'buyer_reference'), '')
-         else nullif(btrim(client_reference), '') end,
-    nullif(btrim(doc ->> 'purchase_order_reference'), '')
-  )
-  returning id, tax_rate into new_id, new_rate;
-
-  -- Items first: the discount may not exceed the subtotal they make.
-  perform private.apply_invoice_items(new_id, items, 'replace');
-  if new_rate = 0 then
-    perform private.refuse_standard_lines_without_rate(
-    array(select it.vat_category from public.invoice_items it where it.invoice_id = new_id order by it.position),
-    array(select it.tax_rate from public.invoice_items it where it.invoice_id = new_id order by it.position),
-    new_rate, 'invoice');
-  end if;
-
-  wanted_discount := coalesce((doc ->> 'discount')::numeric, 0);
-  if wanted_discount <> 0 or wanted_status <> 'draft' then
-    update public.invoices i
-    set discount = wanted_discount, status = wanted_status
-    where i.id = new_id;
-  end if;
-
-  return private.invoice_document(new_id);
-end;
-$$;
+-- public.create_invoice: defined in 20261206171200 (its final form; nothing is deployed)
 
 
--- The lifecycle reports migration's update_invoice, with the tax model's fields
--- (default_vat_category is frozen by payments as the tax rate is; the references
--- change while the invoice is open, as its notes do).
-create or replace function public.update_invoice(
-  organization_id uuid,
-  invoice_id uuid,
-  changes jsonb,
-  items jsonb default null,
-  items_mode text default 'replace'
-)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-as $$
-declare
-  org uuid := update_invoice.organization_id;
-  target uuid := update_invoice.invoice_id;
-  doc jsonb := coalesce(update_invoice.changes, '{}'::jsonb);
-  cur public.invoices;
-  nxt public.invoices;
-  paid_something boolean;
-  changed text[];
-  wanted_status text;
-  final_status text;
-  items_before jsonb;
-begin
-  perform private.require_role(org, 'member', 'your role may not change invoices in this organization');
-  perform private.refuse_unknown_keys(doc, array[
-    'client_id', 'invoice_number', 'issue_date', 'due_date', 'payment_terms', 'status', 'tax_rate',
-    'discount', 'notes', 'terms', 'payment_instructions', 'template', 'default_vat_category',
-    'buyer_reference', 'purchase_order_reference'], 'changes');
-
-  select * into cur
-  from public.invoices i
-  where i.id = target and i.organization_id = org
-  for no key update;
-  if not found then
-    raise exception 'invoice not found' using errcode = 'P0002';
-  end if;
-  paid_something := exists (select 1 from public.payments p where p.invoice_id = target);
-
-  nxt := cur;
-  if doc ? 'client_id' then
-    nxt.client_id := (doc ->> 'client_id')::uuid;
-  end if;
-  if doc ? 'invoice_number' then
-    nxt.invoice_number := btrim(doc ->> 'invoice_number');
-    if nxt.invoice_number = '' then
-      raise exception 'invoice_number cannot be empty' using errcode = '22023';
-    end if;
-  end if;
-  if doc ? 'issue_date' then
-    nxt.issue_date := (doc ->> 'issue_date')::date;
-  end if;
-  if doc ? 'payment_terms' then
-    nxt.payment_terms := doc ->> 'payment_terms';
-  end if;
-  if doc ? 'due_date' then
-    nxt.due_date := (doc ->> 'due_date')::date;
-    if not doc ? 'payment_terms' and nxt.due_date is distinct from
-         nxt.issue_date + private.payment_terms_days(nxt.payment_terms) then
-      nxt.payment_terms := 'custom';
-    end if;
-  elsif (doc ? 'issue_date' or doc ? 'payment_terms') and nxt.payment_terms <> 'custom' then
-    nxt.due_date := nxt.issue_date + private.payment_terms_days(nxt.payment_terms);
-  end if;
-  if doc ? 'tax_rate' then
-    nxt.tax_rate := (doc ->> 'tax_rate')::numeric;
-  end if;
-  if doc ? 'discount' then
-    nxt.discount := (doc ->> 'discount')::numeric;
-  end if;
-  if doc ? 'notes' then
-    nxt.notes := doc ->> 'notes';
-  end if;
-  if doc ? 'terms' then
-    nxt.terms := doc ->> 'terms';
-  end if;
-  if doc ? 'payment_instructions' then
-    nxt.payment_instructions := doc ->> 'payment_instructions';
-  end if;
-  if doc ? 'template' then
-    nxt.template := doc ->> 'template';
-  end if;
-  if doc ? 'default_vat_category' then
-    nxt.default_vat_category := nullif(btrim(doc ->> 'default_vat_category'), '');
-  end if;
-  if doc ? 'buyer_reference' then
-    nxt.buyer_reference := nullif(btrim(doc ->> 'buyer_reference'), '');
-  end if;
-  if doc ? 'purchase_order_reference' then
-    nxt.purchase_order_reference := nullif(btrim(doc ->> 'purchase_order_reference'), '');
-  end if;
-
-  changed := private.invoice_changed_fields(cur, nxt);
-
-  -- The status asked for. Paid follows payments and overdue the due date; a
-  -- sent or overdue invoice asked to be "sent" or "overdue" stays open.
-  wanted_status := coalesce(doc ->> 'status', cur.status);
-  final_status := cur.status;
-  if wanted_status <> cur.status then
-    if wanted_status = 'cancelled' then
-      if cur.status = 'paid' then
-        raise exception 'invoice % is paid and cannot be cancelled', cur.invoice_number
-          using errcode = '23514', hint = 'Issue a credit note for the whole invoice: it cancels the invoice and keeps what was paid as the client''s credit.';
-      elsif paid_something then
-        raise exception 'invoice % has payments and cannot be cancelled', cur.invoice_number
-          using errcode = '23514', hint = 'Issue a credit note for the whole invoice: it cancels the invoice and keeps what was paid as the client''s credit.';
-      end if;
-      final_status := 'cancelled';
-    elsif wanted_status = 'sent' and cur.status = 'draft' then
-      final_status := 'sent';
-    elsif wanted_status in ('sent', 'overdue') and cur.status in ('sent', 'overdue') then
-      final_status := cur.status;
-    elsif wanted_status = 'paid' then
-      raise exception 'an invoice becomes paid when its payments cover the total'
-        using errcode = '23514', hint = 'Record a payment for the balance.';
-    elsif wanted_status = 'draft' then
-      raise exception 'invoice % cannot go back to draft once it has left it', cur.invoice_number
-        using errcode = '23514', hint = 'Cancel it and create a new one.';
-    elsif wanted_status = 'overdue' and cur.status = 'draft' then
-      raise exception 'a draft cannot be overdue; send it first' using errcode = '23514';
-    elsif wanted_status in ('draft', 'sent', 'paid', 'overdue', 'cancelled') then
-      raise exception 'a % invoice cannot become %', cur.status, wanted_status using errcode = '23514';
-    else
-      raise exception 'unknown status %', wanted_status using errcode = '22023';
-    end if;
-  end if;
-  if final_status in ('sent', 'overdue') and cur.status in ('sent', 'overdue')
-     and 'due_date' = any (changed) then
-    final_status := case when nxt.due_date < private.organization_today(org) then 'overdue' else 'sent' end;
-  end if;
-
-  -- What may change, by status: the rule the table's trigger holds for every write
-  -- (private.refuse_change_by_status), asked here first so that it answers before
-  -- the checks below, with the discount among what payments freeze.
-  perform private.refuse_change_by_status(cur, changed, paid_something,
-                                          array['tax_rate', 'discount', 'default_vat_category']);
-
-  if nxt.due_date < nxt.issue_date then
-    raise exception 'the due date (%) is before the issue date (%)', nxt.due_date, nxt.issue_date
-      using errcode = '23514', constraint = 'invoices_due_date_not_before_issue_date';
-  end if;
-  if 'client_id' = any (changed) then
-    select c.currency into nxt.currency
-    from public.clients c
-    where c.id = nxt.client_id and c.organization_id = org;
-    if not found then
-      raise exception 'client % is not a client of this organization', nxt.client_id
-        using errcode = '23503';
-    end if;
-  end if;
-  if 'invoice_number' = any (changed) and exists (
-       select 1 from public.invoices i
-       where i.organization_id = org and i.invoice_number = nxt.invoice_number and i.id <> target) then
-    raise exception 'invoice number % is already used in this organization', nxt.invoice_number
-      using errcode = '23505', constraint = 'invoices_invoice_number_unique_in_organization';
-  end if;
-
-  -- 1. The fields, with the discount out of the way while the items change.
-  if cardinality(changed) > 0 or (items is not null and cur.discount <> 0
-                                  and cur.status not in ('paid', 'cancelled')) then
-    update public.invoices i
-    set client_id = nxt.client_id,
-        currency = nxt.currency,
-        invoice_number = nxt.invoice_number,
-        issue_date = nxt.issue_date,
-        due_date = nxt.due_date,
-        payment_terms = nxt.payment_terms,
-        tax_rate = nxt.tax_rate,
-        discount = case when items is not null and cur.status not in ('paid', 'cancelled')
-                        then 0 else nxt.discount end,
-        notes = nxt.notes,
-        terms = nxt.terms,
-        payment_instructions = nxt.payment_instructions,
-        template = nxt.template,
-        default_vat_category = nxt.default_vat_category,
-        buyer_reference = nxt.buyer_reference,
-        purchase_order_reference = nxt.purchase_order_reference
-    where i.id = target;
-  end if;
-
-  -- 2. The items.
-  if items is not null then
-    items_before := private.invoice_items_content(target);
-    perform private.apply_invoice_items(target, items, coalesce(items_mode, 'replace'));
-    if cur.status in ('sent', 'overdue') and paid_something
-       and private.invoice_items_content(target) is distinct from items_before then
-      raise exception 'invoice % has payments: its items can no longer change', cur.invoice_number
-        using errcode = '23514', hint = 'Delete its payments first.';
-    end if;
-  end if;
-
-  if nxt.tax_rate = 0 and (items is not null or 'tax_rate' = any (changed)) then
-    perform private.refuse_standard_lines_without_rate(
-      array(select it.vat_category from public.invoice_items it where it.invoice_id = target order by it.position),
-      array(select it.tax_rate from public.invoice_items it where it.invoice_id = target order by it.position),
-      nxt.tax_rate, 'invoice');
-  end if;
-
-  -- 3. The discount on the new subtotal, then the status.
-  update public.invoices i
-  set discount = nxt.discount, status = final_status
-  where i.id = target
-    and (i.discount, i.status) is distinct from (nxt.discount, final_status);
-
-  return private.invoice_document(target);
-end;
-$$;
+-- public.update_invoice: defined in 20261206171200 (its final form; nothing is deployed)
 
 
 -- =============================================================================

@@ -128,6 +128,23 @@ create trigger credit_notes_copy_payment_instructions
   before insert on public.credit_notes
   for each row execute function private.copy_payment_instructions();
 
+-- One invoice with its items, in one transaction. `invoice` keys: client_id
+-- (required), invoice_number, issue_date, due_date, payment_terms, status
+-- ('draft' or 'sent'), tax_rate, discount, notes, terms, payment_instructions,
+-- template. Left out: the number comes from the organization's counter, the
+-- issue date is today, the terms, tax rate, template, notes, terms and payment
+-- instructions are the organization's defaults, and the due date follows the
+-- terms (a due date given without terms makes them 'custom' unless it is what
+-- the default terms give). A failed creation rolls the counter back with it:
+-- it consumes no number.
+--
+-- As in the invoices migration, with the issue date the organization's today when
+-- none is given.
+--
+-- The numbering migration's create_invoice, with the tax model's fields:
+-- default_vat_category, buyer_reference (default: the client's, parties
+-- migration), purchase_order_reference; the lines' tax fields.
+--
 -- The tax model's create_invoice: instructions the request names arrive sealed
 -- (payment_instructions_sealed; a clear payment_instructions only as null, which clears
 -- them); without either, the organization's sealed default is copied.
@@ -259,7 +276,24 @@ begin
   return private.invoice_document(new_id);
 end;
 $$;
+grant execute on function public.create_invoice(uuid, jsonb, jsonb) to authenticated;
+revoke execute on function public.create_invoice(uuid, jsonb, jsonb) from anon, service_role;
+revoke execute on function public.create_invoice(uuid, jsonb, jsonb) from public;
 
+-- Changes the fields present in `changes` (null clears notes, terms and
+-- payment_instructions; the other fields cannot be null) and, when `items` is
+-- given, the items (see private.apply_invoice_items for the two modes), under
+-- the rules of the invoice's status (see the head of this file). Changing the
+-- issue date or the terms moves the due date with them unless a due date is
+-- given or the terms are 'custom'; a due date given without terms makes them
+-- 'custom' unless the terms give that date. The client of a draft may change:
+-- its currency then becomes the invoice's. An open invoice's status follows a
+-- changed due date (overdue when past, sent when not).
+--
+-- The lifecycle reports migration's update_invoice, with the tax model's fields
+-- (default_vat_category is frozen by payments as the tax rate is; the references
+-- change while the invoice is open, as its notes do).
+--
 -- The tax model's update_invoice, with payment_instructions_sealed (a seal written
 -- empties the clear column; a clear null clears both).
 create or replace function public.update_invoice(
@@ -481,7 +515,17 @@ begin
   return private.invoice_document(target);
 end;
 $$;
+grant execute on function public.update_invoice(uuid, uuid, jsonb, jsonb, text) to authenticated;
+revoke execute on function
+  public.update_invoice(uuid, uuid, jsonb, jsonb, text)
+  from anon, service_role;
+grant execute on function public.update_invoice(uuid, uuid, jsonb, jsonb, text) to authenticated;
+revoke execute on function public.update_invoice(uuid, uuid, jsonb, jsonb, text) from public;
 
+-- The fields of an invoice that differ between two versions of its row, in the
+-- order the messages list them (the money and the status, which the triggers
+-- derive, aside).
+--
 -- The tax model's invoice_changed_fields: the instructions changed when either form did.
 create or replace function private.invoice_changed_fields(before public.invoices, after public.invoices)
 returns text[]
@@ -510,6 +554,12 @@ as $$
          then 'purchase_order_reference' end
   ], null)
 $$;
+grant execute on function
+  private.invoice_changed_fields(public.invoices, public.invoices)
+  to authenticated;
+revoke execute on function
+  private.invoice_changed_fields(public.invoices, public.invoices)
+  from public;
 
 -- The tax model's convert_quote: the invoice keeps the quote's sealed instructions.
 create or replace function public.convert_quote(organization_id uuid, quote_id uuid)
