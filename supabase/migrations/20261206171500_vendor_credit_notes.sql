@@ -875,7 +875,7 @@ create policy "Members can view their organization's vendor credit note lines"
   on public.vendor_credit_note_lines for select to authenticated
   using (organization_id = any ((select private.my_organization_ids())::uuid[]));
 
-create policy "Members can view their organization's vendor credit applications"
+create policy "Members can view their organization's credit applications"
   on public.vendor_credit_applications for select to authenticated
   using (organization_id = any ((select private.my_organization_ids())::uuid[]));
 
