@@ -855,134 +855,7 @@ begin
 end;
 $$;
 
--- Turns the `sent` invoices due before `as_of` into `overdue`, at most
--- `batch_limit` of them (organization by organization), writes one `invoice_overdue`
--- client activity per invoice, and queues the overdue notice of each
--- organization and owner or admin whose invoiceOverdue preference is on
--- (members and viewers get none: following up on money owed is the business's
--- decision), listing the invoices. The job calls it until it marks fewer than
--- `batch_limit`: each call is one short transaction, far inside the API roles'
--- statement timeout however many invoices are due (docs/architecture.md,
--- "Statement timeouts"; 2,000 invoices take well under a second). Within a call one
--- statement: the activities and notices come from the UPDATE's own RETURNING,
--- so they exist exactly when the transition happened, and a second run (or a
--- concurrent one, serialized call by call by an advisory lock so two scans
--- cannot deadlock) finds nothing left `sent` and counts nothing. A notice still
--- pending and unclaimed for the same organization, member and day takes the
--- later calls' invoices, so a run that needs several calls still sends one
--- notice per organization and member (two only if the notifications job claimed
--- the first in between). The invoice triggers run as for any update (client
--- totals, audit log). Returns the counts of this call (`organizations`: those
--- with invoices marked in it).
-create or replace function public.job_mark_overdue(as_of date default null,
-                                                   batch_limit integer default 2000)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-as $$
-declare
-  today date := private.job_date(as_of);
-  result jsonb;
-begin
-  if batch_limit is null or batch_limit < 1 or batch_limit > 50000 then
-    raise exception 'batch_limit must be between 1 and 50000' using errcode = '22023';
-  end if;
-  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('invoiceflow.job_mark_overdue'));
-
-  -- The chunk: the due invoices of the first organizations (id order) that have any,
-  -- so that a chunk touches few clients (the invoice triggers refresh the totals of
-  -- every client a statement touched: a chunk spread over a thousand organizations
-  -- made that refresh scan every invoice, ~0.65 s a call whatever its size). Each
-  -- organization is found by a seek on invoices_organization_status_due_date_idx.
-  with due_organizations as (
-    select o.id
-    from public.organizations o
-    where exists (select 1 from public.invoices i
-                  where i.organization_id = o.id and i.status = 'sent' and i.due_date < today)
-    order by o.id
-  ),
-  candidates as (
-    select c.id
-    from due_organizations o
-    cross join lateral (
-      select i.id
-      from public.invoices i
-      where i.organization_id = o.id and i.status = 'sent' and i.due_date < today
-      order by i.due_date
-      limit batch_limit
-    ) c
-    limit batch_limit
-  ),
-  chosen as (
-    select i.id
-    from public.invoices i
-    where i.id in (select c.id from candidates c)
-    for update
-  ),
-  marked as (
-    update public.invoices i
-    set status = 'overdue'
-    from chosen c
-    where i.id = c.id and i.status = 'sent'
-    returning i.id, i.organization_id, i.client_id, i.invoice_number, i.due_date, i.currency,
-              i.balance_due
-  ),
-  activities as (
-    insert into public.client_activities
-      (organization_id, client_id, created_by, activity, type, metadata)
-    select m.organization_id, m.client_id, null,
-           'Invoice ' || m.invoice_number || ' is overdue (due ' || m.due_date::text || ')',
-           'invoice_overdue',
-           pg_catalog.jsonb_build_object(
-             'invoice_id', m.id, 'invoice_number', m.invoice_number, 'due_date', m.due_date,
-             'balance_due', m.balance_due, 'currency', m.currency, 'as_of', today)
-    from marked m
-    returning 1
-  ),
-  per_organization as (
-    select m.organization_id, pg_catalog.array_agg(m.id order by m.due_date, m.invoice_number) as ids
-    from marked m
-    group by m.organization_id
-  ),
-  recipients as (
-    select p.organization_id, mb.user_id, p.ids
-    from per_organization p
-    join public.memberships mb on mb.organization_id = p.organization_id and mb.role >= 'admin'
-    left join public.user_settings us on us.user_id = mb.user_id
-    where private.wants_email(us.email_notifications, 'invoiceOverdue')
-  ),
-  merged as (
-    update public.email_deliveries d
-    set invoice_ids = d.invoice_ids || r.ids
-    from recipients r
-    where d.kind = 'invoice_overdue' and d.status = 'pending'
-      and d.organization_id = r.organization_id and d.user_id = r.user_id
-      and d.slot_date = today and d.claimed_until is null
-    returning d.organization_id, d.user_id
-  ),
-  queued as (
-    insert into public.email_deliveries (kind, organization_id, user_id, invoice_ids, slot_date)
-    select 'invoice_overdue', r.organization_id, r.user_id, r.ids, today
-    from recipients r
-    where not exists (select 1 from merged g
-                      where g.organization_id = r.organization_id and g.user_id = r.user_id)
-    returning 1
-  )
-  select pg_catalog.jsonb_build_object(
-    'as_of', today,
-    'marked', (select count(*) from marked),
-    'activities', (select count(*) from activities),
-    'organizations', (select count(*) from per_organization),
-    'notifications_queued', (select count(*) from queued))
-  into result;
-  return result;
-end;
-$$;
-
-comment on function public.job_mark_overdue(date, integer) is
-  'Scheduled job: sent invoices past due become overdue (a chunk a call), with activities and owner notices.';
+-- public.job_mark_overdue: defined in 20261206110600 (its final form; nothing is deployed)
 
 -- Claims queued overdue notices and returns what each email needs: the
 -- recipient (the member's current account email), the organization, and the
@@ -1069,57 +942,7 @@ $$;
 comment on function public.job_claim_notifications(integer, uuid[], uuid[], integer) is
   'Scheduled job: claims queued overdue notices to send.';
 
--- The reminder each open invoice is due as of `today`, by its organization's
--- reminder_settings (missing keys: the table's defaults, enabled, 7 days,
--- daily). At most one slot per invoice: the latest that has opened, so a run
--- after missed days sends one reminder, not one per missed day.
---   before due   from due_date - daysBeforeDue up to the due date itself, once
---                per due date (slot 'before:<due date>'); not when the window
---                opened before the invoice was sent (it just arrived);
---   overdue      from the day after the due date, every day (daily) or every
---                7 days (weekly), never with 'none' (slot 'overdue:<date>').
--- Only invoices with something to pay (sent or overdue, balance_due > 0) and
--- a client email. The user preference paymentReminder is not consulted: it is
--- a person's inbox setting, and reminders go to the business's clients by the
--- business's settings (which admins set).
--- SQL, stable, with no SET clause: inlined into the statements that call it.
-create or replace function private.reminder_slots(today date, org_ids uuid[])
-returns table (
-  invoice_id uuid, organization_id uuid, recipient text, slot text, slot_date date
-)
-language sql
-stable
-as $$
-  select i.id, i.organization_id, c.email,
-         case when x.overdue then 'overdue:' || x.slot_date::text
-              else 'before:' || i.due_date::text end,
-         x.slot_date
-  from public.invoices i
-  join public.organization_settings os on os.organization_id = i.organization_id
-  join public.clients c on c.id = i.client_id
-  cross join lateral (
-    select coalesce((os.reminder_settings ->> 'enabled')::boolean, true) as enabled,
-           coalesce((os.reminder_settings ->> 'daysBeforeDue')::integer, 7) as days_before,
-           case coalesce(os.reminder_settings ->> 'overdueFrequency', 'daily')
-             when 'daily' then 1 when 'weekly' then 7 end as step
-  ) r
-  cross join lateral (
-    select i.due_date < today as overdue,
-           case when i.due_date < today
-                then i.due_date + 1 + r.step * ((today - i.due_date - 1) / r.step)
-                else i.due_date - r.days_before end as slot_date
-  ) x
-  where i.status in ('sent', 'overdue')
-    and i.balance_due > 0
-    and (org_ids is null or i.organization_id = any (org_ids))
-    and r.enabled
-    and c.email is not null
-    and x.slot_date is not null
-    and x.slot_date <= today
-    and (x.overdue
-         or i.sent_at is null
-         or x.slot_date > (i.sent_at at time zone 'UTC')::date)
-$$;
+-- private.reminder_slots: defined in 20261206110500 (its final form; nothing is deployed)
 
 -- Opens the reminder slots due as of `today` for at most `batch_limit` open
 -- invoices, the next ones after (`after_due_date`, `after_id`) in due-date
@@ -1165,131 +988,9 @@ begin
 end;
 $$;
 
--- One chunk of the reminders' opening (private.open_reminder_slots): the job
--- calls it from the start (no `after_id`) until it answers `done`, then claims.
--- Each call is one short transaction, far inside the API roles' statement
--- timeout however many invoices are open (docs/architecture.md, "Statement
--- timeouts"). Serialized by an advisory lock (concurrent inserts of the same
--- keys in different orders could deadlock).
-create or replace function public.job_open_reminders(
-  as_of date default null,
-  organization_ids uuid[] default null,
-  after_due_date date default null,
-  after_id uuid default null,
-  batch_limit integer default 2000
-)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-set jit = off
-as $$
-declare
-  today date := private.job_date(as_of);
-  chunk record;
-begin
-  if batch_limit is null or batch_limit < 1 or batch_limit > 50000 then
-    raise exception 'batch_limit must be between 1 and 50000' using errcode = '22023';
-  end if;
-  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('invoiceflow.job_claim_reminders'));
-  select * into chunk
-  from private.open_reminder_slots(today, job_open_reminders.organization_ids,
-                                   after_due_date, after_id, batch_limit);
-  return pg_catalog.jsonb_build_object(
-    'as_of', today, 'opened', chunk.opened, 'scanned', chunk.scanned, 'done', chunk.scanned < batch_limit,
-    'after_due_date', chunk.last_due_date, 'after_id', chunk.last_id);
-end;
-$$;
+-- public.job_open_reminders: defined in 20261206110500 (its final form; nothing is deployed)
 
-comment on function public.job_open_reminders(date, uuid[], date, uuid, integer) is
-  'Scheduled job: opens the due reminder slots of one chunk of open invoices.';
-
--- Claims up to `batch_limit` pending reminders. Returns what each email needs
--- beyond the invoice's document (which the job reads itself, for the PDF). A
--- claimed reminder whose slot is no longer current (the invoice paid,
--- cancelled, or a newer slot open) is superseded instead of returned: stale
--- rows of invoices no longer open are found here, a claim at a time. With
--- `open_slots` (the default) it first opens every slot due as of `as_of`, all
--- chunks in this one call (for a few organizations, and the pgTAP tests); the
--- job opens them with job_open_reminders, a chunk a call, and claims with
--- `open_slots => false`. The claim is not serialized (SKIP LOCKED).
-create or replace function public.job_claim_reminders(
-  as_of date default null,
-  batch_limit integer default 50,
-  skip_ids uuid[] default null,
-  organization_ids uuid[] default null,
-  lease_seconds integer default 300,
-  open_slots boolean default true
-)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-set jit = off
-as $$
-declare
-  today date := private.job_date(as_of);
-  org_ids uuid[] := job_claim_reminders.organization_ids;
-  opened bigint := 0;
-  superseded bigint := 0;
-  stale bigint;
-  chunk record;
-  after_due date;
-  after uuid;
-  claimed_ids uuid[];
-  result jsonb;
-begin
-  perform private.check_job_batch(batch_limit, lease_seconds);
-  if open_slots then
-    perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('invoiceflow.job_claim_reminders'));
-    loop
-      select * into chunk from private.open_reminder_slots(today, org_ids, after_due, after, 5000);
-      opened := opened + chunk.opened;
-      exit when chunk.scanned < 5000;
-      after_due := chunk.last_due_date;
-      after := chunk.last_id;
-    end loop;
-  end if;
-
-  select coalesce(pg_catalog.array_agg(c.id), '{}') into claimed_ids
-  from private.claim_email_deliveries(
-    array['payment_reminder'], batch_limit, lease_seconds, skip_ids, org_ids) c;
-
-  update public.email_deliveries d
-  set status = 'superseded', claimed_until = null, attempts = d.attempts - 1
-  where d.id = any (claimed_ids)
-    and not exists (
-      select 1 from private.reminder_slots(today, org_ids) s
-      where s.invoice_id = d.invoice_id and s.slot = d.slot);
-  get diagnostics stale = row_count;
-
-  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-      'id', c.id,
-      'kind', c.kind,
-      'attempts', c.attempts,
-      'organization_id', c.organization_id,
-      'invoice_id', c.invoice_id,
-      'recipient', c.recipient,
-      'slot', c.slot,
-      'slot_date', c.slot_date,
-      'phase', pg_catalog.split_part(c.slot, ':', 1),
-      'days_overdue', greatest(today - i.due_date, 0),
-      'days_until_due', greatest(i.due_date - today, 0)
-    ) order by c.created_at, c.id), '[]'::jsonb)
-  into result
-  from public.email_deliveries c
-  join public.invoices i on i.id = c.invoice_id
-  where c.id = any (claimed_ids) and c.status = 'pending';
-
-  return pg_catalog.jsonb_build_object(
-    'as_of', today, 'opened', opened, 'superseded', superseded + stale, 'claimed', result);
-end;
-$$;
-
-comment on function public.job_claim_reminders(date, integer, uuid[], uuid[], integer, boolean) is
-  'Scheduled job: opens due reminder slots (unless open_slots is false) and claims reminders to send.';
+-- public.job_claim_reminders: defined in 20261206110500 (its final form; nothing is deployed)
 
 -- The period a summary run reports: the last full ISO week (Monday to Sunday)
 -- or calendar month before `today`.
@@ -1616,10 +1317,7 @@ grant select on public.email_deliveries to authenticated, service_role;
 grant insert, update on public.email_deliveries to service_role;
 
 grant execute on function
-  public.job_mark_overdue(date, integer),
   public.job_claim_notifications(integer, uuid[], uuid[], integer),
-  public.job_claim_reminders(date, integer, uuid[], uuid[], integer, boolean),
-  public.job_open_reminders(date, uuid[], date, uuid, integer),
   public.job_claim_summaries(text, date, integer, uuid[], uuid[], integer),
   public.job_record_delivery(uuid, text, text, boolean, text)
   to service_role;
@@ -1631,7 +1329,6 @@ grant execute on function
   private.check_job_batch(integer, integer),
   private.wants_email(jsonb, text),
   private.claim_email_deliveries(text[], integer, integer, uuid[], uuid[]),
-  private.reminder_slots(date, uuid[]),
   private.open_reminder_slots(date, uuid[], date, uuid, integer),
   private.summary_period(text, date)
   to service_role;

@@ -522,6 +522,21 @@ $$;
 -- Slots
 -- =============================================================================
 
+-- The reminder each open invoice is due as of `today`, by its organization's
+-- reminder_settings (missing keys: the table's defaults, enabled, 7 days,
+-- daily). At most one slot per invoice: the latest that has opened, so a run
+-- after missed days sends one reminder, not one per missed day.
+--   before due   from due_date - daysBeforeDue up to the due date itself, once
+--                per due date (slot 'before:<due date>'); not when the window
+--                opened before the invoice was sent (it just arrived);
+--   overdue      from the day after the due date, every day (daily) or every
+--                7 days (weekly), never with 'none' (slot 'overdue:<date>').
+-- Only invoices with something to pay (sent or overdue, balance_due > 0) and
+-- a client email. The user preference paymentReminder is not consulted: it is
+-- a person's inbox setting, and reminders go to the business's clients by the
+-- business's settings (which admins set).
+-- SQL, stable, with no SET clause: inlined into the statements that call it.
+--
 -- The reminder each open invoice is due on `today` (null: each organization's
 -- own day, in its time zone), by its organization's reminder levels (the
 -- header). At most one slot per invoice: the current one, so a run after missed
@@ -579,6 +594,7 @@ as $$
              and (i.sent_at is null
                   or x.slot_date > (i.sent_at at time zone os.time_zone)::date)))
 $$;
+grant execute on function private.reminder_slots(date, uuid[]) to service_role;
 
 -- Opens the reminder slots due on `today` (null: each organization's day) for
 -- at most `batch_limit` open invoices, the next ones after (`after_due_date`,
@@ -686,6 +702,13 @@ $$;
 
 -- One chunk of the reminders' opening (private.open_reminder_slots): the job
 -- calls it from the start (no `after_id`) until it answers `done`, then claims.
+-- Each call is one short transaction, far inside the API roles' statement
+-- timeout however many invoices are open (docs/architecture.md, "Statement
+-- timeouts"). Serialized by an advisory lock (concurrent inserts of the same
+-- keys in different orders could deadlock).
+--
+-- One chunk of the reminders' opening (private.open_reminder_slots): the job
+-- calls it from the start (no `after_id`) until it answers `done`, then claims.
 -- Without `as_of`, each organization's day in its time zone; `as_of` replays
 -- that day for every organization (the answer's `as_of` is that day, or today
 -- in UTC). Serialized by an advisory lock (concurrent inserts of the same keys
@@ -721,7 +744,22 @@ begin
     'after_due_date', chunk.last_due_date, 'after_id', chunk.last_id);
 end;
 $$;
+comment on function public.job_open_reminders(date, uuid[], date, uuid, integer) is
+  'Scheduled job: opens the due reminder slots of one chunk of open invoices.';
+grant execute on function
+  public.job_open_reminders(date, uuid[], date, uuid, integer)
+  to service_role;
 
+-- Claims up to `batch_limit` pending reminders. Returns what each email needs
+-- beyond the invoice's document (which the job reads itself, for the PDF). A
+-- claimed reminder whose slot is no longer current (the invoice paid,
+-- cancelled, or a newer slot open) is superseded instead of returned: stale
+-- rows of invoices no longer open are found here, a claim at a time. With
+-- `open_slots` (the default) it first opens every slot due as of `as_of`, all
+-- chunks in this one call (for a few organizations, and the pgTAP tests); the
+-- job opens them with job_open_reminders, a chunk a call, and claims with
+-- `open_slots => false`. The claim is not serialized (SKIP LOCKED).
+--
 -- Claims up to `batch_limit` pending reminders, each with what its email needs
 -- beyond the invoice's document: its level (null for a repeat), the subject and
 -- message of that level (a repeat: the last level's) as the settings hold them
@@ -828,6 +866,11 @@ begin
     'as_of', today, 'opened', opened, 'late_fees', fees, 'superseded', stale, 'claimed', result);
 end;
 $$;
+comment on function public.job_claim_reminders(date, integer, uuid[], uuid[], integer, boolean) is
+  'Scheduled job: opens due reminder slots (unless open_slots is false) and claims reminders to send.';
+grant execute on function
+  public.job_claim_reminders(date, integer, uuid[], uuid[], integer, boolean)
+  to service_role;
 
 -- =============================================================================
 -- Settings: update_settings (20261206110100_time_zone_and_numbering.sql's, with

@@ -51,6 +51,25 @@
 
 -- public.update_invoice: defined in 20261206171200 (its final form; nothing is deployed)
 
+-- Turns the `sent` invoices due before `as_of` into `overdue`, at most
+-- `batch_limit` of them (organization by organization), writes one `invoice_overdue`
+-- client activity per invoice, and queues the overdue notice of each
+-- organization and owner or admin whose invoiceOverdue preference is on
+-- (members and viewers get none: following up on money owed is the business's
+-- decision), listing the invoices. The job calls it until it marks fewer than
+-- `batch_limit`: each call is one short transaction, far inside the API roles'
+-- statement timeout however many invoices are due (docs/architecture.md,
+-- "Statement timeouts"; 2,000 invoices take well under a second). Within a call one
+-- statement: the activities and notices come from the UPDATE's own RETURNING,
+-- so they exist exactly when the transition happened, and a second run (or a
+-- concurrent one, serialized call by call by an advisory lock so two scans
+-- cannot deadlock) finds nothing left `sent` and counts nothing. A notice still
+-- pending and unclaimed for the same organization, member and day takes the
+-- later calls' invoices, so a run that needs several calls still sends one
+-- notice per organization and member (two only if the notifications job claimed
+-- the first in between). The invoice triggers run as for any update (client
+-- totals, audit log). Returns the counts of this call (`organizations`: those
+-- with invoices marked in it).
 create or replace function public.job_mark_overdue(as_of date default null,
                                                    batch_limit integer default 2000)
 returns jsonb
@@ -165,6 +184,10 @@ begin
   return result;
 end;
 $$;
+comment on function public.job_mark_overdue(date, integer) is
+  'Scheduled job: sent invoices past due become overdue (a chunk a call), with activities and owner notices.';
+grant execute on function public.job_mark_overdue(date, integer) to service_role;
+revoke execute on function public.job_mark_overdue(date, integer) from public;
 
 comment on function public.job_mark_overdue(date, integer) is
   'Scheduled job: sent invoices past due become overdue (a chunk a call), with activities and owner notices.';
@@ -288,6 +311,18 @@ $$;
 -- Dashboard
 -- =============================================================================
 
+-- Headline figures as of `today` (default: the database's current date).
+--   revenue_this_month / _last_month: collected in the calendar month of today
+--     and the one before; revenue_change_percent = (this - last) / last * 100,
+--     1 decimal, null when last month collected nothing
+--   outstanding_*: open (sent, overdue) invoices, balance_due
+--   overdue_*: open invoices with the report status overdue
+--   paid_this_month_*: invoices now paid whose last payment is in this month,
+--     count and sum of total_amount
+--   average_days_to_pay: over invoices now paid whose last payment falls in the
+--     last 12 calendar months (this one included); null when there are none
+--   invoice_counts: every invoice of the organization by report status
+--
 -- Headline figures as of `today` (default: the organization's today in its
 -- time zone). The reports migration's figures, with the billing lifecycle:
 --   revenue_this_month / _last_month: money collected = payments received
@@ -506,10 +541,16 @@ begin
   return result;
 end;
 $$;
+comment on function public.dashboard_metrics(uuid, date) is
+  'Dashboard headline figures per currency (see docs/api.md, Dashboard and reports).';
+grant execute on function public.dashboard_metrics(uuid, date) to authenticated, service_role;
+revoke execute on function public.dashboard_metrics(uuid, date) from public;
 
 comment on function public.dashboard_metrics(uuid, date) is
   'Dashboard headline figures per currency (see docs/api.md, Dashboard and reports).';
 
+-- The latest invoices (all statuses), newest issue date first.
+--
 -- The latest invoices (all statuses), newest issue date first; is_overdue by the
 -- organization's day, and amount_credited beside amount_paid.
 create or replace function public.dashboard_recent_invoices(organization_id uuid, row_limit integer default 5)
@@ -557,7 +598,17 @@ begin
   return result;
 end;
 $$;
+comment on function public.dashboard_recent_invoices(uuid, integer) is
+  'The organization''s latest invoices, newest issue date first.';
+grant execute on function
+  public.dashboard_recent_invoices(uuid, integer)
+  to authenticated, service_role;
+revoke execute on function public.dashboard_recent_invoices(uuid, integer) from public;
 
+-- Monthly billed and collected over `months` calendar months (1 to 36) ending
+-- with the month of `end_month` (default: this month): one zero-filled series
+-- per currency, the default currency's first and always present.
+--
 -- Monthly billed and collected over `months` calendar months (1 to 36) ending
 -- with the month of `end_month` (default: the organization's this month), one
 -- zero-filled series per currency. With the billing lifecycle:
@@ -691,11 +742,29 @@ begin
   return result;
 end;
 $$;
+comment on function public.dashboard_revenue_chart(uuid, integer, date) is
+  'Monthly billed and collected per currency, zero-filled.';
+grant execute on function
+  public.dashboard_revenue_chart(uuid, integer, date)
+  to authenticated, service_role;
+revoke execute on function public.dashboard_revenue_chart(uuid, integer, date) from public;
 
 -- =============================================================================
 -- Reports
 -- =============================================================================
 
+-- The range at a glance, per currency:
+--   invoice_count, billed         invoices issued in the range (billed statuses)
+--   paid, outstanding             amount_paid and open balance_due of those invoices
+--   overdue_amount, overdue_count those with the report status overdue
+--   collection_rate               paid / billed * 100 (1 decimal; null when nothing billed)
+--   average_invoice               billed / invoice_count (null when none)
+--   collected, payment_count      payments dated in the range
+--   average_days_to_pay           paid invoices issued in the range
+-- and across currencies: invoice_counts by report status (every invoice issued
+-- in the range), clients (new = created in the range, billed = with a billed
+-- invoice in the range), average_days_to_pay.
+--
 -- The range at a glance, per currency (the reports migration's figures, `to`
 -- defaulting to the organization's today, overdue by its day), with:
 --   billed                  total_amount less credit notes of the invoices issued
@@ -887,7 +956,17 @@ begin
   return result;
 end;
 $$;
+comment on function public.reports_overview(uuid, date, date) is
+  'Billed, paid, outstanding and collected over a date range, per currency.';
+grant execute on function public.reports_overview(uuid, date, date) to authenticated, service_role;
+revoke execute on function public.reports_overview(uuid, date, date) from public;
 
+-- Billed and collected per period (calendar month, quarter or year; the first
+-- and last periods clipped to the range), one zero-filled series per currency,
+-- and the top `client_limit` clients of each currency by billed amount.
+-- `client_id` narrows everything to one client (P0002 when it is not a client
+-- of the organization).
+--
 -- Billed and collected per period, per currency, with the top clients (the
 -- reports migration's), `to` defaulting to the organization's today, and:
 -- billed net of credit notes, collected = payments less refunds (refunded per
@@ -1093,8 +1172,23 @@ begin
   return result;
 end;
 $$;
+comment on function public.reports_revenue(uuid, date, date, text, uuid, integer) is
+  'Billed and collected per month, quarter or year, per currency, with the top clients.';
+grant execute on function
+  public.reports_revenue(uuid, date, date, text, uuid, integer)
+  to authenticated, service_role;
+revoke execute on function
+  public.reports_revenue(uuid, date, date, text, uuid, integer)
+  from public;
 
 
+-- Invoices issued in the range by report status (all five, in the order
+-- draft, sent, overdue, paid, cancelled, zero-filled): count, share of the
+-- count (1 decimal; null when there is no invoice), and per currency the count
+-- and the sums of total_amount (total), amount_paid (paid) and of the open
+-- balance_due (outstanding: sent and overdue only; a draft or cancelled
+-- invoice is owed nothing).
+--
 -- Invoices issued in a range by report status (the organization's day decides
 -- overdue), with `credited` (amount_credited) beside total, paid, outstanding:
 -- total = paid + credited + balance.
@@ -1182,8 +1276,24 @@ begin
   return result;
 end;
 $$;
+comment on function public.reports_payment_status(uuid, date, date) is
+  'Invoices issued in a date range by status: counts and amounts per currency.';
+grant execute on function
+  public.reports_payment_status(uuid, date, date)
+  to authenticated, service_role;
+revoke execute on function public.reports_payment_status(uuid, date, date) from public;
 
 
+-- Per client, over the invoices issued in the range with a billed status:
+-- invoice_count, billed (total_amount), paid (amount_paid), outstanding (open
+-- balance_due; billed = paid + outstanding), overdue_amount and overdue_count,
+-- average_days_to_pay (paid invoices), last_invoice_date. Each client's
+-- amounts are in its currency. `sort_by`: billed, paid, outstanding,
+-- overdue_amount, invoice_count, average_days_to_pay, last_invoice_date or
+-- name, "-" in front for descending (default -billed), ties by name then id;
+-- `currency_code` keeps one currency; at most `row_limit` (1 to 100) clients,
+-- `total` says how many there are.
+--
 -- Per client (the reports migration's), billed net of credit notes, so billed =
 -- paid + credit_applied + outstanding; client_credit: what the client holds now.
 create or replace function public.reports_client_performance(
@@ -1317,11 +1427,20 @@ begin
   return result;
 end;
 $$;
+comment on function public.reports_client_performance(uuid, date, date, text, integer, text) is
+  'Billed, paid, outstanding and days to pay per client over a date range.';
+grant execute on function
+  public.reports_client_performance(uuid, date, date, text, integer, text)
+  to authenticated, service_role;
+revoke execute on function
+  public.reports_client_performance(uuid, date, date, text, integer, text)
+  from public;
 
 
 -- =============================================================================
 -- The invoice export's page (exports migration): overdue by the organization's day.
 -- =============================================================================
+
 
 create or replace function public.export_invoice_page(
   organization_id uuid,
@@ -1432,6 +1551,22 @@ begin
   return page;
 end;
 $$;
+comment on function public.export_invoice_page(
+  uuid, date, uuid, integer, text[], uuid[], boolean, date, date, date, date, numeric, numeric, text
+) is 'One keyset page of the invoice list export: an array of arrays, newest issue date first.';
+revoke execute on function
+  public.export_invoice_page(
+  uuid, date, uuid, integer, text[], uuid[], boolean, date, date, date, date, numeric, numeric, text
+)
+  from public;
+grant execute on function
+  public.export_invoice_page(
+  uuid, date, uuid, integer, text[], uuid[], boolean, date, date, date, date, numeric, numeric, text
+)
+  to authenticated, service_role;
+revoke execute on function
+  public.export_invoice_page(uuid, date, uuid, integer, text[], uuid[], boolean, date, date, date, date, numeric, numeric, text)
+  from public;
 
 -- =============================================================================
 -- Grants
