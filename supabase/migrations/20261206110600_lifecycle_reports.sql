@@ -217,48 +217,7 @@ grant select on public.invoice_list to authenticated, service_role;
 -- Report helpers
 -- =============================================================================
 
--- A recurring profile's amount per cycle: its items' amounts less the discount,
--- plus tax on the rest, rounded as an invoice issued from it would be.
--- Per month: every N months / N; every N weeks * 52 / 12 / N; every N days
--- * 365 / 12 / N (so quarterly = / 3, annually = / 12, weekly = * 4.333...).
--- Active profiles only (a paused profile issues nothing; an ended one never
--- again). Security invoker: the caller's RLS decides what it sees.
-create or replace function private.recurring_mrr(organization_id uuid)
-returns table (currency text, mrr numeric, profiles bigint)
-language sql
-stable
-set search_path = ''
-as $$
-  -- The items summed per profile in one pass over the organization's items (a
-  -- lateral sum per profile cost ~35 us a profile under RLS).
-  with subtotals as (
-    select it.profile_id, sum(it.amount) as subtotal
-    from public.recurring_profile_items it
-    where it.organization_id = recurring_mrr.organization_id
-    group by it.profile_id
-  ),
-  cycles as (
-    select p.currency, p.interval_unit, p.interval_count,
-           greatest(coalesce(t.subtotal, 0) - p.discount, 0) as taxable, p.tax_rate
-    from public.recurring_profiles p
-    left join subtotals t on t.profile_id = p.id
-    where p.organization_id = recurring_mrr.organization_id and p.status = 'active'
-  )
-  select c.currency,
-         private.round_money(sum(
-           (c.taxable + private.round_money(c.taxable * c.tax_rate / 100, c.currency))
-           * case c.interval_unit
-               when 'month' then 1.0 / c.interval_count
-               when 'week' then 52.0 / 12 / c.interval_count
-               else 365.0 / 12 / c.interval_count
-             end), c.currency),
-         count(*)
-  from cycles c
-  group by c.currency
-$$;
-
-comment on function private.recurring_mrr(uuid) is
-  'Monthly recurring revenue of the active recurring profiles, per currency (docs/api.md).';
+-- private.recurring_mrr: defined in 20261206170400 (its final form; nothing is deployed)
 
 -- The client credit held now, per currency (the running balances).
 create or replace function private.client_credit_totals(organization_id uuid)
@@ -1573,14 +1532,12 @@ revoke execute on function
 -- =============================================================================
 
 grant execute on function
-  private.recurring_mrr(uuid),
   private.client_credit_totals(uuid),
   private.quote_counts_json(text[]),
   private.acceptance_rate(text[])
   to authenticated, service_role;
 
 revoke execute on function
-  private.recurring_mrr(uuid),
   private.client_credit_totals(uuid),
   private.quote_counts_json(text[]),
   private.acceptance_rate(text[])

@@ -1047,6 +1047,9 @@ $$;
 -- Quotes (the quotes migration's functions, with the tax model)
 -- =============================================================================
 
+-- The subtotal of every quote whose items a statement touched, once per quote;
+-- the quote's row trigger derives tax and total. The lock query also refuses
+-- changes to the items of a quote that is no longer a draft (cascades pass).
 create or replace function private.refresh_quote_subtotals(quote_ids uuid[])
 returns void
 language plpgsql
@@ -1095,6 +1098,7 @@ begin
   where q.id = t.quote_id and (q.subtotal, q.line_tax_groups) is distinct from (t.subtotal, t.groups);
 end;
 $$;
+revoke execute on function private.refresh_quote_subtotals(uuid[]) from public;
 
 
 create or replace function private.prepare_quote_row()
@@ -1183,6 +1187,9 @@ end;
 $$;
 
 
+-- The fields of a quote that differ between two versions of its row, in the
+-- order the messages list them (money, status and links, which the triggers and
+-- the RPCs derive, aside).
 create or replace function private.quote_changed_fields(before public.quotes, after public.quotes)
 returns text[]
 language sql
@@ -1206,8 +1213,18 @@ as $$
          then 'purchase_order_reference' end
   ], null)
 $$;
+grant execute on function
+  private.quote_changed_fields(public.quotes, public.quotes)
+  to authenticated;
+grant execute on function
+  private.quote_changed_fields(public.quotes, public.quotes)
+  to service_role;
+revoke execute on function private.quote_changed_fields(public.quotes, public.quotes) from public;
 
 
+-- Replaces the items of a draft quote with a JSON list (in order, positions
+-- 0..n-1): new items first, then the old ones removed, so the subtotal never
+-- passes through zero. 1 to 200 items.
 create or replace function private.replace_quote_items(target uuid, items jsonb)
 returns void
 language plpgsql
@@ -1256,8 +1273,15 @@ begin
   delete from public.quote_items it where it.quote_id = target and it.id = any (old_ids);
 end;
 $$;
+grant execute on function private.replace_quote_items(uuid, jsonb) to authenticated;
+revoke execute on function private.replace_quote_items(uuid, jsonb) from public;
 
 
+-- One quote with its items, in one transaction. `quote` keys: client_id
+-- (required), issue_date, valid_until, tax_rate, discount, notes, terms,
+-- template. Left out: the issue date is today where the business is,
+-- valid_until 30 days later, the tax rate, template, notes and terms the
+-- organization's defaults. Always a draft; the number is the quote counter's.
 create or replace function public.create_quote(organization_id uuid, quote jsonb, items jsonb)
 returns jsonb
 language plpgsql
@@ -1334,8 +1358,13 @@ begin
   return private.quote_document(new_id);
 end;
 $$;
+grant execute on function public.create_quote(uuid, jsonb, jsonb) to authenticated;
+revoke execute on function public.create_quote(uuid, jsonb, jsonb) from public;
 
 
+-- Changes the fields present in `changes` (null clears notes and terms) and,
+-- when `items` is given, replaces the items (a draft's), under the rules of the
+-- quote's status. `status` may move a draft to sent (without an email).
 create or replace function public.update_quote(
   organization_id uuid, quote_id uuid, changes jsonb, items jsonb default null
 )
@@ -1436,6 +1465,8 @@ begin
   return private.quote_document(target);
 end;
 $$;
+grant execute on function public.update_quote(uuid, uuid, jsonb, jsonb) to authenticated;
+revoke execute on function public.update_quote(uuid, uuid, jsonb, jsonb) from public;
 
 
 create or replace function private.quote_document(target uuid)
@@ -1473,77 +1504,15 @@ as $$
   where q.id = target
 $$;
 
-create or replace function public.convert_quote(organization_id uuid, quote_id uuid)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-as $$
-declare
-  org uuid := convert_quote.organization_id;
-  cur public.quotes;
-  made jsonb;
-  invoice_doc jsonb;
-  items jsonb;
-begin
-  perform private.require_role(org, 'member', 'your role may not convert quotes in this organization');
-  -- The quote's lock serializes conversions: a second one waits here, then reads
-  -- the quote as the first left it.
-  select * into cur from public.quotes q
-  where q.id = convert_quote.quote_id and q.organization_id = org
-  for update;
-  if not found then
-    raise exception 'quote not found' using errcode = 'P0002';
-  end if;
-  if cur.status = 'converted' then
-    raise exception 'quote % was already converted into invoice %', cur.quote_number,
-      (select i.invoice_number from public.invoices i where i.id = cur.invoice_id)
-      using errcode = '23505', constraint = 'invoices_quote_id_unique_idx',
-            hint = 'Open the invoice it was converted into.';
-  elsif cur.status <> 'accepted' then
-    raise exception 'only an accepted quote can be converted into an invoice; quote % is %',
-      cur.quote_number, cur.status
-      using errcode = '23514',
-            hint = case cur.status when 'sent' then 'Record the client''s acceptance first.'
-                                   when 'draft' then 'Send it and record the client''s acceptance first.'
-                                   else 'Create a new quote.' end;
-  end if;
-
-  select jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-           'description', it.description, 'quantity', it.quantity, 'rate', it.rate,
-           'vat_category', it.vat_category, 'tax_rate', it.tax_rate,
-           'tax_exemption_reason_code', it.tax_exemption_reason_code,
-           'tax_exemption_reason', it.tax_exemption_reason)) order by it.position, it.created_at, it.id)
-  into items
-  from public.quote_items it
-  where it.quote_id = cur.id;
-
-  made := public.create_invoice(
-    org,
-    jsonb_strip_nulls(jsonb_build_object(
-      'client_id', cur.client_id,
-      'issue_date', private.organization_today(org),
-      'tax_rate', cur.tax_rate,
-      'discount', cur.discount,
-      'notes', cur.notes,
-      'terms', cur.terms,
-      'template', cur.template,
-      'default_vat_category', cur.default_vat_category,
-      'buyer_reference', cur.buyer_reference,
-      'purchase_order_reference', cur.purchase_order_reference)),
-    items);
-  perform private.link_quote_and_invoice(org, cur.id, (made ->> 'id')::uuid);
-  invoice_doc := private.invoice_document((made ->> 'id')::uuid);
-  return jsonb_build_object('quote', private.quote_document(cur.id), 'invoice', invoice_doc);
-end;
-$$;
+-- public.convert_quote: defined in 20261206171200 (its final form; nothing is deployed)
 
 
 -- =============================================================================
 -- Recurring profiles (the recurring migration's functions, with the tax model)
 -- =============================================================================
 
+-- Replaces a profile's items with a JSON list (1 to 200; description, quantity,
+-- rate), in order, and checks the discount against their subtotal.
 create or replace function private.replace_recurring_items(target uuid, items jsonb)
 returns void
 language plpgsql
@@ -1589,251 +1558,35 @@ begin
   end if;
 end;
 $$;
+grant execute on function
+  private.replace_recurring_items(uuid, jsonb)
+  to authenticated, service_role;
+revoke execute on function private.replace_recurring_items(uuid, jsonb) from public;
 
 
-create or replace function private.apply_recurring_template(p public.recurring_profiles, doc jsonb)
-returns public.recurring_profiles
-language plpgsql
-stable
-set search_path = ''
-as $$
-begin
-  if doc ? 'name' then
-    p.name := nullif(pg_catalog.btrim(doc ->> 'name'), '');
-  end if;
-  if doc ? 'payment_terms' then
-    p.payment_terms := doc ->> 'payment_terms';
-    if p.payment_terms is null then
-      raise exception 'payment_terms cannot be null' using errcode = '22023';
-    end if;
-    if p.payment_terms <> 'custom' and not doc ? 'due_days' then
-      p.due_days := null;
-    end if;
-  end if;
-  if doc ? 'due_days' then
-    p.due_days := (doc ->> 'due_days')::integer;
-    if p.due_days is not null and not doc ? 'payment_terms' then
-      p.payment_terms := 'custom';
-    end if;
-  end if;
-  if p.payment_terms = 'custom' and p.due_days is null then
-    raise exception 'due_days: custom payment terms need due_days (0 to 365)' using errcode = '22023';
-  end if;
-  if p.payment_terms <> 'custom' and p.due_days is not null then
-    raise exception 'due_days is for custom payment terms (payment_terms is %)', p.payment_terms
-      using errcode = '22023';
-  end if;
-  if doc ? 'tax_rate' then
-    p.tax_rate := coalesce((doc ->> 'tax_rate')::numeric, 0);
-  end if;
-  if doc ? 'discount' then
-    p.discount := private.checked_money(coalesce((doc ->> 'discount')::numeric, 0), p.currency, 'discount');
-  end if;
-  if doc ? 'notes' then
-    p.notes := doc ->> 'notes';
-  end if;
-  if doc ? 'terms' then
-    p.terms := doc ->> 'terms';
-  end if;
-  if doc ? 'payment_instructions' then
-    p.payment_instructions := doc ->> 'payment_instructions';
-  end if;
-  if doc ? 'template' then
-    p.template := coalesce(doc ->> 'template', 'professional');
-  end if;
-  if doc ? 'default_vat_category' then
-    p.default_vat_category := nullif(pg_catalog.btrim(doc ->> 'default_vat_category'), '');
-  end if;
-  if doc ? 'buyer_reference' then
-    p.buyer_reference := nullif(pg_catalog.btrim(doc ->> 'buyer_reference'), '');
-  end if;
-  if doc ? 'purchase_order_reference' then
-    p.purchase_order_reference := nullif(pg_catalog.btrim(doc ->> 'purchase_order_reference'), '');
-  end if;
-  if doc ? 'auto_send' then
-    p.auto_send := coalesce((doc ->> 'auto_send')::boolean, false);
-  end if;
-  return p;
-end;
-$$;
+-- private.apply_recurring_template: defined in 20261206171200 (its final form; nothing is deployed)
 
 
-create or replace function public.create_recurring_profile(
-  organization_id uuid, profile jsonb, items jsonb
-)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-as $$
-declare
-  org uuid := create_recurring_profile.organization_id;
-  doc jsonb := coalesce(create_recurring_profile.profile, '{}'::jsonb);
-  p public.recurring_profiles;
-  cl record;
-  defaults record;
-begin
-  perform private.require_role(org, 'member', 'your role may not create recurring profiles in this organization');
-  perform private.refuse_unknown_keys(doc, array[
-    'client_id', 'name', 'frequency', 'interval_unit', 'interval_count', 'billing_day', 'start_date',
-    'end_date', 'max_cycles', 'payment_terms', 'due_days', 'tax_rate', 'discount', 'notes', 'terms',
-    'payment_instructions', 'template', 'auto_send', 'default_vat_category', 'buyer_reference',
-    'purchase_order_reference'], 'profile');
-  if doc ->> 'client_id' is null then
-    raise exception 'client_id is required' using errcode = '23502';
-  end if;
-  select c.id, c.currency, c.billing_frequency into cl
-  from public.clients c
-  where c.id = (doc ->> 'client_id')::uuid and c.organization_id = org;
-  if not found then
-    raise exception 'client_id: client % is not a client of this organization', doc ->> 'client_id'
-      using errcode = '23503';
-  end if;
-  select s.default_payment_terms, s.default_tax_rate, s.default_template, s.default_notes,
-         s.default_terms, s.default_payment_instructions
-  into defaults
-  from public.organization_settings s
-  where s.organization_id = org;
-
-  p.id := gen_random_uuid();
-  p.organization_id := org;
-  p.client_id := cl.id;
-  p.currency := cl.currency;
-  p.status := 'active';
-  p.next_period_index := 0;
-  p.cycles_issued := 0;
-  p.payment_terms := coalesce(nullif(defaults.default_payment_terms, 'custom'), 'net30');
-  p.tax_rate := coalesce(defaults.default_tax_rate, 0);
-  p.discount := 0;
-  p.template := coalesce(defaults.default_template, 'professional');
-  p.notes := defaults.default_notes;
-  p.terms := defaults.default_terms;
-  p.payment_instructions := defaults.default_payment_instructions;
-  p.auto_send := false;
-  p := private.apply_recurring_template(p, doc);
-  p := private.apply_recurring_schedule(p, doc, private.organization_today(org), cl.billing_frequency);
-
-  insert into public.recurring_profiles (
-    id, organization_id, client_id, currency, name, interval_unit, interval_count, billing_day,
-    start_date, end_date, max_cycles, payment_terms, due_days, tax_rate, discount, notes, terms,
-    payment_instructions, template, auto_send, status, ended_reason, first_billing_date,
-    next_period_index, next_billing_date, cycles_issued, ended_at, default_vat_category,
-    buyer_reference, purchase_order_reference)
-  values (
-    p.id, p.organization_id, p.client_id, p.currency, p.name, p.interval_unit, p.interval_count,
-    p.billing_day, p.start_date, p.end_date, p.max_cycles, p.payment_terms, p.due_days, p.tax_rate,
-    p.discount, p.notes, p.terms, p.payment_instructions, p.template, p.auto_send, p.status,
-    p.ended_reason, p.first_billing_date, p.next_period_index, p.next_billing_date, p.cycles_issued,
-    p.ended_at, p.default_vat_category, p.buyer_reference, p.purchase_order_reference);
-  perform private.replace_recurring_items(p.id, items);
-  return private.recurring_profile_document(p.id);
-end;
-$$;
+-- public.create_recurring_profile: defined in 20261206171200 (its final form; nothing is deployed)
 
 
-create or replace function public.update_recurring_profile(
-  organization_id uuid, profile_id uuid, changes jsonb, items jsonb default null
-)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-as $$
-declare
-  org uuid := update_recurring_profile.organization_id;
-  doc jsonb := coalesce(update_recurring_profile.changes, '{}'::jsonb);
-  cur public.recurring_profiles;
-  p public.recurring_profiles;
-  cl record;
-  issued boolean;
-  refused text;
-begin
-  perform private.require_role(org, 'member', 'your role may not change recurring profiles in this organization');
-  perform private.refuse_unknown_keys(doc, array[
-    'client_id', 'name', 'frequency', 'interval_unit', 'interval_count', 'billing_day', 'start_date',
-    'end_date', 'max_cycles', 'payment_terms', 'due_days', 'tax_rate', 'discount', 'notes', 'terms',
-    'payment_instructions', 'template', 'auto_send', 'default_vat_category', 'buyer_reference',
-    'purchase_order_reference'], 'changes');
-  select * into cur
-  from public.recurring_profiles rp
-  where rp.id = update_recurring_profile.profile_id and rp.organization_id = org
-  for update;
-  if not found then
-    raise exception 'recurring profile not found' using errcode = 'P0002';
-  end if;
-  if cur.status = 'ended' then
-    raise exception 'recurring profile is % (%): it no longer changes', cur.status, cur.ended_reason
-      using errcode = '23514', hint = 'Create a new profile.';
-  end if;
-  issued := cur.cycles_issued > 0 or exists (
-    select 1 from public.invoices i
-    where i.organization_id = org and i.recurring_profile_id = cur.id);
-  if issued then
-    select k into refused
-    from unnest(array['client_id', 'frequency', 'interval_unit', 'interval_count', 'billing_day',
-                      'start_date']) k
-    where doc ? k
-      and (k <> 'client_id' or (doc ->> k) is distinct from cur.client_id::text)
-      and (k <> 'start_date' or (doc ->> k)::date is distinct from cur.start_date)
-      and (k <> 'billing_day' or (doc ->> k)::integer is distinct from cur.billing_day)
-      and (k <> 'interval_unit' or (doc ->> k) is distinct from cur.interval_unit)
-      and (k <> 'interval_count' or (doc ->> k)::integer is distinct from cur.interval_count)
-      and (k <> 'frequency' or (doc ->> k) is distinct from
-             private.recurring_frequency(cur.interval_unit, cur.interval_count))
-    limit 1;
-    if found then
-      raise exception '%: the schedule and the client of a profile that has issued invoices no longer change', refused
-        using errcode = '23514', hint = 'Cancel it and create a new profile.';
-    end if;
-  end if;
-
-  p := cur;
-  if doc ? 'client_id' and (doc ->> 'client_id') is distinct from cur.client_id::text then
-    select c.id, c.currency into cl
-    from public.clients c
-    where c.id = (doc ->> 'client_id')::uuid and c.organization_id = org;
-    if not found then
-      raise exception 'client_id: client % is not a client of this organization', doc ->> 'client_id'
-        using errcode = '23503';
-    end if;
-    p.client_id := cl.id;
-    p.currency := cl.currency;
-  end if;
-  p := private.apply_recurring_template(p, doc);
-  if not issued then
-    p.first_billing_date := null;  -- recomputed from the (new) schedule
-  end if;
-  p := private.apply_recurring_schedule(p, doc - 'client_id', private.organization_today(org), null);
-
-  update public.recurring_profiles rp
-  set client_id = p.client_id, currency = p.currency, name = p.name,
-      interval_unit = p.interval_unit, interval_count = p.interval_count, billing_day = p.billing_day,
-      start_date = p.start_date, end_date = p.end_date, max_cycles = p.max_cycles,
-      payment_terms = p.payment_terms, due_days = p.due_days, tax_rate = p.tax_rate,
-      discount = p.discount, notes = p.notes, terms = p.terms,
-      payment_instructions = p.payment_instructions, template = p.template, auto_send = p.auto_send,
-      status = p.status, ended_reason = p.ended_reason, ended_at = p.ended_at, paused_at = p.paused_at,
-      first_billing_date = p.first_billing_date, next_period_index = p.next_period_index,
-      next_billing_date = p.next_billing_date,
-      default_vat_category = p.default_vat_category, buyer_reference = p.buyer_reference,
-      purchase_order_reference = p.purchase_order_reference
-  where rp.id = cur.id;
-
-  if items is not null then
-    perform private.replace_recurring_items(cur.id, items);
-  elsif p.discount > (select coalesce(sum(it.amount), 0) from public.recurring_profile_items it
-                      where it.profile_id = cur.id) then
-    raise exception 'discount (%) exceeds the items'' subtotal (%)', p.discount,
-      (select coalesce(sum(it.amount), 0) from public.recurring_profile_items it where it.profile_id = cur.id)
-      using errcode = '23514', constraint = 'recurring_profiles_discount_not_above_subtotal';
-  end if;
-  return private.recurring_profile_document(cur.id);
-end;
-$$;
+-- public.update_recurring_profile: defined in 20261206171200 (its final form; nothing is deployed)
 
 
+-- Issues the periods listed in `chosen` (a JSON list of {profile_id, k,
+-- period_start, issue_date, email}) in one transaction, set-based: the invoices
+-- (drafts, numbered by the invoices' trigger in organization and date order),
+-- their items, their discounts; for those with `email`, a bulk send per
+-- organization (items pending, or failed no_email for a client without an
+-- address) that the queue worker emails once each; the profiles advanced (next
+-- period, cycles, ended when none is left). The callers choose and lock the
+-- profiles (job_issue_recurring, issue_recurring_profile_now). A period already
+-- invoiced fails the whole call on invoices_one_per_recurring_period.
+-- SECURITY DEFINER: the API roles have no grant on the invoices' two recurring
+-- columns (nobody links an invoice to a period by hand); it checks its caller:
+-- a signed-in user must be a member of every organization listed.
+-- Returns {"invoices": [{id, profile_id, organization_id, period_start, email}],
+--          "bulk_jobs": [{job_id, organization_id, invoice_ids}], "ended": n}.
 create or replace function private.issue_recurring_periods(chosen jsonb)
 returns jsonb
 language plpgsql
@@ -1983,8 +1736,14 @@ begin
                                                  where p.status = 'ended'));
 end;
 $$;
+grant execute on function private.issue_recurring_periods(jsonb) to authenticated, service_role;
+revoke execute on function private.issue_recurring_periods(jsonb) from public;
 
 
+-- The next `count` (1 to 36) invoices a profile would issue, without writing:
+-- their period, issue and due dates and amounts (the template's totals as the
+-- invoice triggers would compute them). A paused profile shows what resuming
+-- today would issue; an ended one nothing. Numbers are given at issue.
 create or replace function public.preview_recurring_profile(
   organization_id uuid, profile_id uuid, count integer default 3, now timestamptz default null
 )
@@ -2054,66 +1813,15 @@ begin
                                        'today', today, 'invoices', periods);
 end;
 $$;
+grant execute on function
+  public.preview_recurring_profile(uuid, uuid, integer, timestamptz)
+  to authenticated;
+revoke execute on function
+  public.preview_recurring_profile(uuid, uuid, integer, timestamp with time zone)
+  from public;
 
 
-create or replace function private.recurring_profile_document(target uuid)
-returns jsonb
-language plpgsql
-stable
-security invoker
-set search_path = ''
-as $$
-begin
-  return (select pg_catalog.jsonb_build_object(
-    'id', p.id, 'organization_id', p.organization_id, 'client_id', p.client_id,
-    'client', pg_catalog.jsonb_build_object('id', c.id, 'company_name', c.company_name,
-                                            'email', c.email, 'billing_frequency', c.billing_frequency),
-    'name', p.name, 'currency', p.currency,
-    'frequency', private.recurring_frequency(p.interval_unit, p.interval_count),
-    'interval_unit', p.interval_unit, 'interval_count', p.interval_count,
-    'billing_day', p.billing_day, 'start_date', p.start_date, 'end_date', p.end_date,
-    'max_cycles', p.max_cycles, 'payment_terms', p.payment_terms, 'due_days', p.due_days,
-    'tax_rate', p.tax_rate, 'discount', p.discount, 'notes', p.notes, 'terms', p.terms,
-    'payment_instructions', p.payment_instructions, 'template', p.template,
-    'default_vat_category', p.default_vat_category, 'buyer_reference', p.buyer_reference,
-    'purchase_order_reference', p.purchase_order_reference,
-    'auto_send', p.auto_send, 'status', p.status, 'ended_reason', p.ended_reason,
-    'first_billing_date', p.first_billing_date, 'next_billing_date', p.next_billing_date,
-    'cycles_issued', p.cycles_issued, 'last_issued_at', p.last_issued_at,
-    'paused_at', p.paused_at, 'ended_at', p.ended_at,
-    'created_at', p.created_at, 'updated_at', p.updated_at,
-    'subtotal', t.subtotal,
-    'items', t.items,
-    'invoice_count', (select count(*) from public.invoices i
-                      where i.organization_id = p.organization_id and i.recurring_profile_id = p.id),
-    'recent_invoices', coalesce((
-      select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-               'id', i.id, 'invoice_number', i.invoice_number,
-               'recurring_period_start', i.recurring_period_start, 'issue_date', i.issue_date,
-               'due_date', i.due_date, 'status', i.status, 'total_amount', i.total_amount)
-             order by i.recurring_period_start desc)
-      from (select * from public.invoices i
-            where i.organization_id = p.organization_id and i.recurring_profile_id = p.id
-            order by i.recurring_period_start desc limit 12) i), '[]'::jsonb))
-  from public.recurring_profiles p
-  join public.clients c on c.id = p.client_id and c.organization_id = p.organization_id
-  cross join lateral (
-    select coalesce(sum(it.amount), 0) as subtotal,
-           coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-             'id', it.id, 'position', it.position, 'description', it.description,
-             'quantity', it.quantity, 'rate', it.rate, 'amount', it.amount,
-             'vat_category', private.effective_vat_category(it.vat_category, it.tax_rate, p.tax_rate,
-                                                            p.default_vat_category),
-             'tax_rate', private.effective_tax_rate(it.vat_category, it.tax_rate, p.tax_rate),
-             'tax_exemption_reason_code', it.tax_exemption_reason_code,
-             'tax_exemption_reason', it.tax_exemption_reason)
-             order by it.position, it.id), '[]'::jsonb) as items
-    from public.recurring_profile_items it
-    where it.organization_id = p.organization_id and it.profile_id = p.id
-  ) t
-  where p.id = target);
-end;
-$$;
+-- private.recurring_profile_document: defined in 20261206171200 (its final form; nothing is deployed)
 
 
 -- =============================================================================
@@ -2158,6 +1866,23 @@ as $$
 $$;
 
 
+-- Issues a credit note against an issued invoice (this file's head). `doc` keys:
+--   kind        'whole' | 'lines' | 'amount' (required)
+--   lines       for 'lines': [{"invoice_item_id": uuid, "quantity": n}] (1..200)
+--   amount      for 'amount': the credit, tax included, at the currency's decimals
+--   description for 'amount': the line's text (default "Credit on invoice <n>")
+--   issue_date  default the organization's today; not before the invoice's issue
+--               date, at most one day ahead
+--   reason, notes
+-- Prices: 'whole' with nothing credited before copies the invoice (lines,
+-- discount, tax); 'whole' after earlier credit notes credits what is left as an
+-- amount. 'lines': quantity x the item's rate, rounded half up; the invoice's
+-- discount shared out in proportion (rounded); tax = round((subtotal -
+-- discount) x tax_rate / 100); total = subtotal - discount + tax; a note that
+-- credits the last of every line's quantity credits exactly what is left (the
+-- roundings of the notes before are absorbed in its tax). 'amount' A: tax =
+-- round(A x tax_rate / (100 + tax_rate)), subtotal = A - tax.
+--
 -- issue_credit_note, with the tax model: a note's lines keep the invoice lines'
 -- effective category, rate and reason; 'lines' is taxed by its lines' groups
 -- (the invoice's discount shared out as before, then split over the groups);
@@ -2480,6 +2205,10 @@ begin
   return private.credit_note_document(new_id);
 end;
 $$;
+grant execute on function
+  private.issue_credit_note(uuid, uuid, jsonb)
+  to authenticated, service_role;
+revoke execute on function private.issue_credit_note(uuid, uuid, jsonb) from public;
 
 
 -- =============================================================================
@@ -2534,6 +2263,13 @@ grant execute on function
 -- Reports: a recurring profile's cycle with its lines' groups
 -- =============================================================================
 
+-- A recurring profile's amount per cycle: its items' amounts less the discount,
+-- plus tax on the rest, rounded as an invoice issued from it would be.
+-- Per month: every N months / N; every N weeks * 52 / 12 / N; every N days
+-- * 365 / 12 / N (so quarterly = / 3, annually = / 12, weekly = * 4.333...).
+-- Active profiles only (a paused profile issues nothing; an ended one never
+-- again). Security invoker: the caller's RLS decides what it sees.
+--
 -- The lifecycle reports migration's MRR, each profile's tax by its lines' groups
 -- (private.document_tax_amount) instead of the profile's one rate.
 create or replace function private.recurring_mrr(organization_id uuid)
@@ -2577,3 +2313,7 @@ as $$
   from cycles c
   group by c.currency
 $$;
+comment on function private.recurring_mrr(uuid) is
+  'Monthly recurring revenue of the active recurring profiles, per currency (docs/api.md).';
+grant execute on function private.recurring_mrr(uuid) to authenticated, service_role;
+revoke execute on function private.recurring_mrr(uuid) from public;

@@ -561,6 +561,9 @@ revoke execute on function
   private.invoice_changed_fields(public.invoices, public.invoices)
   from public;
 
+-- Converts an accepted quote into a draft invoice, in one transaction (the head
+-- of this file). Answers {"quote": ..., "invoice": ...}.
+--
 -- The tax model's convert_quote: the invoice keeps the quote's sealed instructions.
 create or replace function public.convert_quote(organization_id uuid, quote_id uuid)
 returns jsonb
@@ -628,7 +631,11 @@ begin
   return jsonb_build_object('quote', private.quote_document(cur.id), 'invoice', invoice_doc);
 end;
 $$;
+grant execute on function public.convert_quote(uuid, uuid) to authenticated;
+revoke execute on function public.convert_quote(uuid, uuid) from public;
 
+-- The template fields of a JSON document onto a profile row (create and update).
+--
 -- The tax model's recurring template: payment_instructions_sealed as on invoices.
 create or replace function private.apply_recurring_template(p public.recurring_profiles, doc jsonb)
 returns public.recurring_profiles
@@ -704,7 +711,20 @@ begin
   return p;
 end;
 $$;
+grant execute on function
+  private.apply_recurring_template(public.recurring_profiles, jsonb)
+  to authenticated, service_role;
+revoke execute on function
+  private.apply_recurring_template(public.recurring_profiles, jsonb)
+  from public;
 
+-- A new profile with its items. `profile` keys: client_id (required), name,
+-- frequency | interval_unit + interval_count (default: the client's
+-- billing_frequency), billing_day, start_date (default: the organization's
+-- today), end_date | max_cycles, payment_terms, due_days, tax_rate, discount,
+-- notes, terms, payment_instructions, template (defaults: the organization's
+-- settings), auto_send (default false).
+--
 -- The tax model's create_recurring_profile: the organization's sealed default.
 create or replace function public.create_recurring_profile(
   organization_id uuid, profile jsonb, items jsonb
@@ -779,7 +799,16 @@ begin
   return private.recurring_profile_document(p.id);
 end;
 $$;
+grant execute on function public.create_recurring_profile(uuid, jsonb, jsonb) to authenticated;
+revoke execute on function public.create_recurring_profile(uuid, jsonb, jsonb) from public;
 
+-- Changes the fields present in `changes` and, when `items` is given, replaces
+-- the items. The template (terms, tax, discount, notes, ..., auto_send, name)
+-- changes the invoices to come; the schedule (frequency, interval, billing day,
+-- start date) and the client only until the first invoice is issued; the end
+-- (end_date or max_cycles) any time (moved before the next period, the profile
+-- ends). An ended profile does not change.
+--
 -- The tax model's update_recurring_profile, with payment_instructions_sealed.
 create or replace function public.update_recurring_profile(
   organization_id uuid, profile_id uuid, changes jsonb, items jsonb default null
@@ -883,7 +912,13 @@ begin
   return private.recurring_profile_document(cur.id);
 end;
 $$;
+grant execute on function
+  public.update_recurring_profile(uuid, uuid, jsonb, jsonb)
+  to authenticated;
+revoke execute on function public.update_recurring_profile(uuid, uuid, jsonb, jsonb) from public;
 
+
+--
 -- The tax model's recurring_profile_document, with the sealed instructions.
 create or replace function private.recurring_profile_document(target uuid)
 returns jsonb
