@@ -78,6 +78,9 @@ async def import_einvoices(
     parsed = merge(parts)
     report = imports.store(ctx.db, ctx.organization_id, parsed, body.policy)
     result = _report(report)
+    warned = {d["index"]: d["warnings"] for d in parsed.documents if d.get("warnings")}
+    for accepted in result.accepted:
+        accepted.warnings = list(warned.get(accepted.index, []))
     response.headers["Location"] = f"/api/reconciliation/imports/{result.batch.id}"
     if result.batch.status == "rejected":
         raise ApiError(

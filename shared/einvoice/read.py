@@ -1,6 +1,7 @@
 """Reading e-invoices: bytes in (a UBL 2.1 Invoice or CreditNote, a UN/CEFACT CII D16B
-CrossIndustryInvoice as XRechnung, ZUGFeRD 2.x and Factur-X write it, or a Factur-X /
-ZUGFeRD PDF with that XML embedded), `model.Invoice` out (EN 16931's semantic model,
+CrossIndustryInvoice as XRechnung, ZUGFeRD 2.x and Factur-X write it, a ZUGFeRD 1.0
+CrossIndustryDocument (`shared.einvoice.zugferd1`), or a Factur-X / ZUGFeRD PDF with one
+of those XMLs embedded), `model.Invoice` out (EN 16931's semantic model,
 shared/einvoice/model.py: the one exchange format of the readers and writers).
 
 Untrusted input, read defensively:
@@ -36,7 +37,9 @@ from shared.einvoice import model
 
 MAX_BYTES = 10 * 1024 * 1024
 
-Syntax = Literal["ubl", "cii"]
+# zugferd1: ZUGFeRD 1.0's CrossIndustryDocument (2014), read into the same model; it
+# predates EN 16931, so its rules are its XSD and the totals' arithmetic (zugferd1.py).
+Syntax = Literal["ubl", "cii", "zugferd1"]
 Format = Literal["ubl", "cii", "facturx"]
 
 UBL_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
@@ -46,7 +49,21 @@ CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 RSM = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
 RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
 UDT = "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"
-NS = {"cbc": CBC, "cac": CAC, "rsm": RSM, "ram": RAM, "udt": UDT}
+# ZUGFeRD 1.0 (urn:ferd:CrossIndustryDocument:invoice:1p0, CII of UN/CEFACT's RABIE 12 and
+# UDT 15): prefixes of their own, so that a path never mixes the two versions.
+ZF1_RSM = "urn:ferd:CrossIndustryDocument:invoice:1p0"
+ZF1_RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:12"
+ZF1_UDT = "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:15"
+NS = {
+    "cbc": CBC,
+    "cac": CAC,
+    "rsm": RSM,
+    "ram": RAM,
+    "udt": UDT,
+    "zrsm": ZF1_RSM,
+    "zram": ZF1_RAM,
+    "zudt": ZF1_UDT,
+}
 
 # The attachment names a Factur-X / ZUGFeRD / XRechnung-in-PDF carries its XML under.
 PDF_XML_NAMES = ["factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml", "ZUGFeRD-invoice.xml"]
@@ -125,8 +142,9 @@ def xml_from_pdf(data: bytes) -> bytes:
     if not xml:
         raise ReadError(
             "no_xml_in_pdf",
-            "the PDF carries no e-invoice: no factur-x.xml, zugferd-invoice.xml or "
-            "xrechnung.xml attachment with a CII invoice (a plain PDF is not imported)",
+            "the PDF carries no e-invoice: no factur-x.xml, zugferd-invoice.xml (ZUGFeRD 1.0 "
+            "and 2) or xrechnung.xml attachment with a CII invoice (a plain PDF is not "
+            "imported)",
         )
     return bytes(xml)
 
@@ -147,11 +165,25 @@ def syntax_of(root: Any) -> Syntax:
         return "ubl"
     if tag == f"{{{RSM}}}CrossIndustryInvoice":
         return "cii"
+    if tag == f"{{{ZF1_RSM}}}CrossIndustryDocument":
+        return "zugferd1"
     raise ReadError(
         "unknown_root",
         f"the XML's root element {_short(tag)} is not an e-invoice: expected a UBL 2.1 "
-        "Invoice or CreditNote, or a CII CrossIndustryInvoice (XRechnung, ZUGFeRD 2, Factur-X)",
+        "Invoice or CreditNote, a CII CrossIndustryInvoice (XRechnung, ZUGFeRD 2, Factur-X) "
+        "or a ZUGFeRD 1.0 CrossIndustryDocument",
     )
+
+
+def _read_root(root: Any) -> ReadInvoice:
+    syntax = syntax_of(root)
+    if syntax == "ubl":
+        return read_ubl(root)
+    if syntax == "cii":
+        return read_cii(root)
+    from shared.einvoice.zugferd1 import read_zugferd1  # noqa: PLC0415 (imports this module)
+
+    return read_zugferd1(root)
 
 
 def read(data: bytes) -> tuple[ReadInvoice, Format, bytes]:
@@ -169,19 +201,19 @@ def read_parsed(data: bytes) -> tuple[ReadInvoice, Format, bytes, Any]:
     if kind == "pdf":
         xml = xml_from_pdf(data)
         root = parse_xml(xml)
-        if syntax_of(root) != "cii":
+        if syntax_of(root) == "ubl":
             raise ReadError("unknown_root", "the PDF's embedded XML is not a CII invoice")
         fmt = "facturx"
     elif kind == "xml":
         xml = data
         root = parse_xml(xml)
-        fmt = syntax_of(root)
+        fmt = "ubl" if syntax_of(root) == "ubl" else "cii"
     else:
         raise ReadError(
             "unknown_root",
             "not an e-invoice: neither XML (UBL, CII) nor a PDF with an embedded invoice",
         )
-    invoice = read_ubl(root) if syntax_of(root) == "ubl" else read_cii(root)
+    invoice = _read_root(root)
     if not xml.startswith(b"<?xml") or b"UTF-8" not in xml[:60].upper():
         # What validation reads: UTF-8, whatever the document's own encoding was.
         xml = etree.tostring(root.getroottree(), xml_declaration=True, encoding="UTF-8")
@@ -194,7 +226,7 @@ def read_parsed(data: bytes) -> tuple[ReadInvoice, Format, bytes, Any]:
 def read_xml(data: bytes) -> ReadInvoice:
     """UBL or CII XML (not a PDF) read into the model."""
     root = parse_xml(data)
-    return read_ubl(root) if syntax_of(root) == "ubl" else read_cii(root)
+    return _read_root(root)
 
 
 # =============================================================================
@@ -341,7 +373,7 @@ class ReadInvoice(model.Invoice):
 
     tax_currency: str | None = None  # BT-6
     tax_total_tax_currency: Decimal | None = None  # BT-111
-    syntax: str = ""  # ubl, cii
+    syntax: str = ""  # ubl, cii, zugferd1
 
 
 # =============================================================================

@@ -136,6 +136,11 @@ class Accepted(BaseModel):
     index: int = Field(description="the document's index in the request")
     id: UUID
     label: str
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="what was not checked, the document imported all the same (an e-invoice "
+        "in ZUGFeRD 1.0: 'ZUGFERD-1.0: ... not against the EN 16931 rules')",
+    )
 
 
 class Rejected(BaseModel):

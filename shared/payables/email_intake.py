@@ -520,7 +520,10 @@ def read_attachment(attachment: Attachment, max_bytes: int) -> Outcome:  # noqa:
             parsed = parse_einvoice(attachment.data, attachment.filename)
         except ValueError as error:
             return Outcome(attachment, kind, "rejected", str(error)[:2000])
-        return Outcome(attachment, kind, parsed=parsed)
+        # What the import could not check (a ZUGFeRD 1.0 document: not the EN 16931
+        # rules) is the attachment's message; its outcome is still the import's.
+        warnings = [w for d in parsed.documents for w in d.get("warnings") or []]
+        return Outcome(attachment, kind, message="; ".join(warnings)[:2000] or None, parsed=parsed)
     if kind == "pdf":
         from shared.payables.pdf_text import NoTextLayer, pdf_text, read_fields  # noqa: PLC0415
 
