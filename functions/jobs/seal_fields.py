@@ -7,21 +7,31 @@ recurring profiles' payment instructions) gets its seal
 (and keyed hash where it has one) and loses the clear value, ``CHUNK`` rows a read (keyset
 by the row's key), each row's update guarded on the row being unchanged (its clear value,
 or ``updated_at`` for the long payment instructions): a concurrent write through the API
-wins. ``{"rewrap_to": "<key id, ARN or alias>"}``: every seal of `SEALED_COLUMNS` not under
-that key has its data key re-wrapped by KMS ``ReEncrypt`` (ciphertext unchanged). Both
-resume where a run stopped (an unfinished run says so); a second run finds nothing to do.
+wins; then the Stripe secrets still in shared/stripe_keys.py's first format are sealed
+again in the envelope's form. ``{"rewrap_to": "<key id, ARN or alias>"}``: every seal of
+`SEALED_COLUMNS` not under that key has its data key re-wrapped by KMS ``ReEncrypt``
+(ciphertext unchanged), each update guarded on the value read.
+``{"rewrap_payment_keys_to": "<key>"}``: the Stripe secrets (their own KMS key, their own
+contexts) likewise, an account's three values written together, first-format ones sealed
+anew under the key (`shared.stripe_keys.rewrap_accounts`); both targets may be given.
+
+Every mode resumes where a run stopped (an unfinished run says so) and a second run finds
+nothing to do. KMS away or busy stops the run (``"stopped": "key_service_unavailable"``)
+before anything of the row at hand is written; a value KMS refuses is left as it is,
+counted (``rewrap_failed``, ``stripe_accounts_failed``) and logged without its value.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from postgrest.types import ReturnMethod
+from postgrest.types import CountMethod, ReturnMethod
 
 from shared import db, envelope, parties
-from shared.jobs import TIME_RESERVE_MS, Job
+from shared.jobs import TIME_RESERVE_MS, Job, JobInputError
 from shared.payables import bank_accounts
 from shared.reconciliation import vendor_tax_ids
 
@@ -136,8 +146,13 @@ SEALED_COLUMNS = (
 )
 
 
-def _seal_field(job: Job, field: ClearField) -> tuple[int, bool]:
-    """Seals one field's clear values: (how many, finished)."""
+# Why a step stopped before the end (None: it finished).
+TIME = "time"
+KMS_AWAY = "key_service_unavailable"
+
+
+def _seal_field(job: Job, field: ClearField) -> tuple[int, str | None]:
+    """Seals one field's clear values: (how many, why it stopped early)."""
     sealed, after = 0, _FIRST
     guard = field.guard or field.column
     wanted = ",".join(dict.fromkeys((field.key, "organization_id", field.column, guard)))
@@ -151,7 +166,10 @@ def _seal_field(job: Job, field: ClearField) -> tuple[int, bool]:
             .limit(CHUNK)
         ).data
         for row in rows:
-            columns = field.columns(str(row["organization_id"]), row[field.column])
+            try:
+                columns = field.columns(str(row["organization_id"]), row[field.column])
+            except envelope.KeyServiceUnavailable:  # nothing of this row written
+                return sealed, KMS_AWAY
             # Guarded: a concurrent write through the API wins.
             db.run(
                 job.client.from_(field.table)
@@ -161,23 +179,45 @@ def _seal_field(job: Job, field: ClearField) -> tuple[int, bool]:
             )
             sealed += 1
         if len(rows) < CHUNK:
-            return sealed, True
+            return sealed, None
         after = rows[-1][field.key]
-    return sealed, False
+    return sealed, TIME
+
+
+def _stopped(summary: dict[str, Any], why: str) -> dict[str, Any]:
+    summary["unfinished"] = True
+    if why == KMS_AWAY:
+        summary["stopped"] = KMS_AWAY
+    return summary
 
 
 def _seal(job: Job) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for field in CLEAR_FIELDS:
-        count, finished = _seal_field(job, field)
+        count, why = _seal_field(job, field)
         counts[field.name] = count
-        if not finished:
-            return {"sealed": sum(counts.values()), "fields": counts, "unfinished": True}
+        if why is not None:
+            return _stopped({"sealed": sum(counts.values()), "fields": counts}, why)
     return {"sealed": sum(counts.values()), "fields": counts}
 
 
-def _rewrap_column(job: Job, table: str, key: str, column: str, new_key: str) -> tuple[int, bool]:
-    moved, after = 0, _FIRST
+@dataclass
+class _Rewrap:
+    """A re-wrap run's counts: moved, and refused (left as they are, logged)."""
+
+    moved: int = 0
+    failed: int = 0
+
+
+def _rewrap_column(
+    job: Job, where: tuple[str, str, str], new_key: str, counts: _Rewrap
+) -> str | None:
+    """Re-wraps the values of one sealed column (``where``: table, the row's key, column)
+    not under ``new_key``; why it stopped early (None: finished). Each update is guarded
+    on the value read: a concurrent write through the API wins (it is sealed under the
+    current key already)."""
+    table, key, column = where
+    after = _FIRST
     while job.time_left_ms() > TIME_RESERVE_MS:
         rows = db.run(
             job.client.from_(table)
@@ -188,36 +228,101 @@ def _rewrap_column(job: Job, table: str, key: str, column: str, new_key: str) ->
             .limit(CHUNK)
         ).data
         for row in rows:
-            rewrapped = envelope.rewrap_if_needed(row[column], new_key)
-            if rewrapped is not None:
-                db.run(
-                    job.client.from_(table)
-                    .update({column: rewrapped}, returning=ReturnMethod.minimal)
-                    .eq(key, row[key])
+            try:
+                rewrapped = envelope.rewrap_if_needed(row[column], new_key)
+            except envelope.KeyServiceUnavailable:
+                return KMS_AWAY
+            except envelope.EnvelopeError as error:  # a damaged seal, a key KMS refuses
+                job.warning(
+                    "a sealed value could not be re-wrapped",
+                    table=table,
+                    column=column,
+                    row=str(row[key]),
+                    error=str(error),
                 )
-                moved += 1
+                counts.failed += 1
+                continue
+            if rewrapped is not None:
+                written = db.run(
+                    job.client.from_(table)
+                    .update(
+                        {column: rewrapped}, count=CountMethod.exact, returning=ReturnMethod.minimal
+                    )
+                    .eq(key, row[key])
+                    .eq(column, json.dumps(row[column]))
+                )
+                counts.moved += written.count or 0
         if len(rows) < CHUNK:
-            return moved, True
+            return None
         after = rows[-1][key]
-    return moved, False
+    return TIME
+
+
+def _target(new_key: str, name: str) -> str | None:
+    """Checks the target key before the walk: None when KMS is away (the run stops);
+    a key KMS refuses is a bad request."""
+    try:
+        envelope.key_arn(new_key)
+    except envelope.KeyServiceUnavailable:
+        return KMS_AWAY
+    except envelope.EnvelopeError as error:
+        raise JobInputError(f"{name}: {error}") from None
+    return None
 
 
 def _rewrap(job: Job, new_key: str) -> dict[str, Any]:
-    moved = 0
-    for table, key, column in SEALED_COLUMNS:
-        count, finished = _rewrap_column(job, table, key, column, new_key)
-        moved += count
-        if not finished:
-            return {"rewrapped": moved, "unfinished": True}
-    return {"rewrapped": moved}
+    counts = _Rewrap()
+    why = _target(new_key, "rewrap_to")
+    for where in SEALED_COLUMNS if why is None else ():
+        why = _rewrap_column(job, where, new_key, counts)
+        if why is not None:
+            break
+    summary = {"rewrapped": counts.moved, "rewrap_failed": counts.failed}
+    return summary if why is None else _stopped(summary, why)
+
+
+def _rewrap_payment_keys(job: Job, new_key: str) -> dict[str, Any]:
+    from shared import stripe_keys  # noqa: PLC0415
+
+    why = _target(new_key, "rewrap_payment_keys_to")
+    if why is not None:
+        return _stopped({"stripe_accounts_rewrapped": 0, "stripe_accounts_failed": 0}, why)
+    return stripe_keys.rewrap_accounts(job, new_key)
+
+
+def _key_of(event: dict[str, Any], name: str) -> str | None:
+    value = event.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 2048:
+        raise JobInputError(f"{name} must be a KMS key id, ARN or alias")
+    return value.strip()
+
+
+def parse(event: Any) -> tuple[str | None, str | None]:
+    """The event's targets: (``rewrap_to``, ``rewrap_payment_keys_to``); both None for a
+    sealing run. An EventBridge event or ``{}`` seals."""
+    if event is None or event == "":
+        return None, None
+    if not isinstance(event, dict):
+        raise JobInputError("the event must be a JSON object")
+    return _key_of(event, "rewrap_to"), _key_of(event, "rewrap_payment_keys_to")
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
+    fields_key, payment_key = parse(event)
     job = Job.start("seal_fields", context)
-    new_key = (event or {}).get("rewrap_to") if isinstance(event, dict) else None
-    if new_key:
-        return job.finish(_rewrap(job, str(new_key)))
-    # Stripe secrets in stripe_keys' first format, sealed again (migration 20261206170100)
-    from shared import stripe_keys  # noqa: PLC0415
+    if fields_key or payment_key:
+        summary: dict[str, Any] = {}
+        if fields_key:
+            summary |= _rewrap(job, fields_key)
+        if payment_key and "unfinished" not in summary:
+            summary |= _rewrap_payment_keys(job, payment_key)
+        return job.finish(summary)
+    summary = _seal(job)
+    if "unfinished" not in summary:
+        # Stripe secrets in stripe_keys' first format, sealed again (migration 20261206170100)
+        from shared import stripe_keys  # noqa: PLC0415
 
-    return job.finish({**_seal(job), **stripe_keys.reseal_accounts(job)})
+        summary |= stripe_keys.reseal_accounts(job)
+    return job.finish(summary)
