@@ -934,26 +934,7 @@ begin
 end;
 $$;
 
-create or replace function private.reconciliation_settings_json(organization_id uuid)
-returns jsonb
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select jsonb_build_object(
-    'organization_id', reconciliation_settings_json.organization_id,
-    'quantity_tolerance_percent', s.quantity_tolerance_percent::text,
-    'price_tolerance_percent', s.price_tolerance_percent::text,
-    'price_tolerance_amount', s.price_tolerance_amount::text,
-    'total_tolerance_amount', s.total_tolerance_amount::text,
-    'vendor_similarity_threshold', s.vendor_similarity_threshold::text,
-    'auto_rematch', s.auto_rematch,
-    'saved', exists (select 1 from public.reconciliation_settings r where r.organization_id = reconciliation_settings_json.organization_id),
-    'updated_by', s.updated_by,
-    'updated_at', s.updated_at)
-  from private.reconciliation_settings_of(reconciliation_settings_json.organization_id) s
-$$;
+-- private.reconciliation_settings_json: defined in 20261206170600 (its final form; nothing is deployed)
 
 create or replace function public.get_reconciliation_settings(organization_id uuid)
 returns jsonb
@@ -969,60 +950,7 @@ begin
 end;
 $$;
 
--- Changes the fields present in `changes` (a partial update); admins and owners.
-create or replace function public.update_reconciliation_settings(organization_id uuid, changes jsonb)
-returns jsonb
-language plpgsql
-volatile
-security invoker
-set search_path = ''
-as $$
-declare
-  org uuid := update_reconciliation_settings.organization_id;
-  cur public.reconciliation_settings;
-  unknown text;
-begin
-  if auth.uid() is null then
-    raise exception 'changing the matching settings needs the admin role or above'
-      using errcode = '42501';
-  end if;
-  perform private.require_role(org, 'admin',
-    'changing the matching settings needs the admin role or above');
-  if changes is null or jsonb_typeof(changes) <> 'object' or changes = '{}' then
-    raise exception 'give at least one setting to change' using errcode = '22023';
-  end if;
-  select k into unknown from jsonb_object_keys(changes) k
-  where k not in ('quantity_tolerance_percent', 'price_tolerance_percent', 'price_tolerance_amount',
-                  'total_tolerance_amount', 'vendor_similarity_threshold', 'auto_rematch')
-  limit 1;
-  if unknown is not null then
-    raise exception 'unknown setting %', unknown using errcode = '22023';
-  end if;
-  if exists (select 1 from jsonb_each(changes) e where jsonb_typeof(e.value) = 'null') then
-    raise exception 'settings cannot be null' using errcode = '22023';
-  end if;
-  cur := private.reconciliation_settings_of(org);
-  insert into public.reconciliation_settings as r (
-    organization_id, quantity_tolerance_percent, price_tolerance_percent, price_tolerance_amount,
-    total_tolerance_amount, vendor_similarity_threshold, auto_rematch)
-  values (
-    org,
-    coalesce((changes ->> 'quantity_tolerance_percent')::numeric, cur.quantity_tolerance_percent),
-    coalesce((changes ->> 'price_tolerance_percent')::numeric, cur.price_tolerance_percent),
-    coalesce((changes ->> 'price_tolerance_amount')::numeric, cur.price_tolerance_amount),
-    coalesce((changes ->> 'total_tolerance_amount')::numeric, cur.total_tolerance_amount),
-    coalesce((changes ->> 'vendor_similarity_threshold')::numeric, cur.vendor_similarity_threshold),
-    coalesce((changes ->> 'auto_rematch')::boolean, cur.auto_rematch))
-  on conflict on constraint reconciliation_settings_pkey do update
-  set quantity_tolerance_percent = excluded.quantity_tolerance_percent,
-      price_tolerance_percent = excluded.price_tolerance_percent,
-      price_tolerance_amount = excluded.price_tolerance_amount,
-      total_tolerance_amount = excluded.total_tolerance_amount,
-      vendor_similarity_threshold = excluded.vendor_similarity_threshold,
-      auto_rematch = excluded.auto_rematch;
-  return private.reconciliation_settings_json(org);
-end;
-$$;
+-- public.update_reconciliation_settings: defined in 20261206170600 (its final form; nothing is deployed)
 
 -- =============================================================================
 -- Triggers
@@ -1099,15 +1027,13 @@ grant update (quantity_tolerance_percent, price_tolerance_percent, price_toleran
 grant execute on function private.match_vendor_invoices(uuid, uuid[]) to authenticated, service_role;
 
 grant execute on function
-  public.get_reconciliation_settings(uuid),
-  public.update_reconciliation_settings(uuid, jsonb)
+  public.get_reconciliation_settings(uuid)
   to authenticated, service_role;
 
 -- What the RPCs above call as their caller: the definer helpers (each says why it needs
 -- its owner's rights) and the shapes of the answers.
 grant execute on function
-  private.reconciliation_settings_of(uuid),
-  private.reconciliation_settings_json(uuid)
+  private.reconciliation_settings_of(uuid)
   to authenticated, service_role;
 
 grant execute on function public.match_vendor_invoices(uuid, uuid[]) to authenticated, service_role;

@@ -98,61 +98,7 @@ as $$
     from unnest(fields) f where row_json ? f), '{}')
 $$;
 
-create or replace function public.reconciliation_invoice(organization_id uuid, invoice_id uuid)
-returns jsonb
-language plpgsql
-stable
-security invoker
-set search_path = ''
-as $$
-declare
-  org uuid := reconciliation_invoice.organization_id;
-  result jsonb;
-begin
-  perform private.require_role(org, 'viewer', 'not a member of the organization');
-  select private.money_fields(to_jsonb(vi), array['subtotal', 'tax_amount', 'total_amount'])
-         || jsonb_build_object(
-              'vendor', (select jsonb_build_object('id', v.id, 'name', v.name, 'status', v.status)
-                         from public.vendors v where v.id = vi.vendor_id),
-              'purchase_order', (
-                select jsonb_build_object('id', po.id, 'po_number', po.po_number,
-                                          'status', po.status, 'vendor_id', po.vendor_id,
-                                          'currency', po.currency)
-                from public.purchase_orders po where po.id = vi.purchase_order_id),
-              'match', (
-                select private.money_fields(to_jsonb(m) - 'organization_id' - 'vendor_invoice_id',
-                         array['lines_total', 'expected_lines_total', 'subtotal', 'tax_amount',
-                               'total_amount', 'subtotal_variance', 'total_variance'])
-                from public.vendor_invoice_matches m where m.vendor_invoice_id = vi.id),
-              'lines', coalesce((
-                select jsonb_agg(
-                         private.money_fields(to_jsonb(l) - 'organization_id',
-                           array['quantity', 'unit_price', 'amount'])
-                         || jsonb_build_object('match', (
-                              select private.money_fields(
-                                       to_jsonb(lm) - 'organization_id' - 'vendor_invoice_id'
-                                         - 'vendor_invoice_line_id' - 'line_number',
-                                       array['ordered_quantity', 'received_quantity',
-                                             'previously_billed_quantity', 'billed_quantity',
-                                             'allowed_quantity', 'quantity_variance',
-                                             'po_unit_price', 'billed_unit_price', 'price_variance',
-                                             'price_allowance', 'expected_amount', 'billed_amount',
-                                             'amount_variance'])
-                              from public.vendor_invoice_line_matches lm
-                              where lm.vendor_invoice_line_id = l.id))
-                         order by l.line_number)
-                from public.vendor_invoice_lines l where l.vendor_invoice_id = vi.id), '[]'),
-              'exceptions', coalesce((
-                select jsonb_agg(private.exception_json(e)
-                                 order by (e.status = 'open') desc, e.line_number nulls first,
-                                          e.type, e.id)
-                from public.reconciliation_exceptions e where e.vendor_invoice_id = vi.id), '[]'))
-  into result
-  from public.vendor_invoices vi
-  where vi.organization_id = org and vi.id = reconciliation_invoice.invoice_id;
-  return result;
-end;
-$$;
+-- public.reconciliation_invoice: defined in 20261206170500 (its final form; nothing is deployed)
 
 -- An exception's history: its rows in the audit log, oldest first. SECURITY DEFINER:
 -- the audit log is the admins' to read through RLS, while every member who sees the
@@ -182,51 +128,7 @@ begin
 end;
 $$;
 
-create or replace function public.reconciliation_exception(organization_id uuid, exception_id uuid)
-returns jsonb
-language plpgsql
-stable
-security invoker
-set search_path = ''
-as $$
-declare
-  org uuid := reconciliation_exception.organization_id;
-  result jsonb;
-begin
-  perform private.require_role(org, 'viewer', 'not a member of the organization');
-  select private.exception_json(e)
-         || jsonb_build_object(
-              'invoice', (
-                select private.money_fields(
-                         jsonb_build_object('id', vi.id, 'invoice_number', vi.invoice_number,
-                           'vendor_id', vi.vendor_id, 'vendor_name', vi.vendor_name,
-                           'invoice_date', vi.invoice_date, 'po_number', vi.po_number,
-                           'purchase_order_id', vi.purchase_order_id, 'currency', vi.currency,
-                           'subtotal', vi.subtotal, 'tax_amount', vi.tax_amount,
-                           'total_amount', vi.total_amount, 'status', vi.status),
-                         array['subtotal', 'tax_amount', 'total_amount'])
-                from public.vendor_invoices vi where vi.id = e.vendor_invoice_id),
-              'line', (
-                select private.money_fields(to_jsonb(l) - 'organization_id',
-                         array['quantity', 'unit_price', 'amount'])
-                from public.vendor_invoice_lines l where l.id = e.vendor_invoice_line_id),
-              'line_match', (
-                select private.money_fields(
-                         to_jsonb(lm) - 'organization_id' - 'vendor_invoice_id',
-                         array['ordered_quantity', 'received_quantity', 'previously_billed_quantity',
-                               'billed_quantity', 'allowed_quantity', 'quantity_variance',
-                               'po_unit_price', 'billed_unit_price', 'price_variance',
-                               'price_allowance', 'expected_amount', 'billed_amount',
-                               'amount_variance'])
-                from public.vendor_invoice_line_matches lm
-                where lm.vendor_invoice_line_id = e.vendor_invoice_line_id),
-              'history', private.exception_history(org, e.id))
-  into result
-  from public.reconciliation_exceptions e
-  where e.organization_id = org and e.id = reconciliation_exception.exception_id;
-  return result;
-end;
-$$;
+-- public.reconciliation_exception: defined in 20261206170500 (its final form; nothing is deployed)
 
 -- action: accept (the variance is fine: the exception is resolved, the invoice
 -- re-matched: matched_with_tolerance once nothing else is open), dismiss (not
@@ -536,8 +438,6 @@ revoke all on public.reconciliation_match_rows from anon, authenticated;
 grant select on public.reconciliation_match_rows to authenticated;
 
 grant execute on function
-  public.reconciliation_invoice(uuid, uuid),
-  public.reconciliation_exception(uuid, uuid),
   public.resolve_reconciliation_exception(uuid, uuid, text, text, uuid, uuid, uuid),
   public.reconciliation_dashboard(uuid, date, date)
   to authenticated, service_role;

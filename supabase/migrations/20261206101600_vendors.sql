@@ -90,42 +90,7 @@ as $$
   from (select * from best order by score desc, name, id limit 10) b
 $$;
 
-create or replace function private.vendor_json(organization_id uuid, vendor uuid)
-returns jsonb
-language sql
-stable
-security invoker
-set search_path = ''
-as $$
-  select to_jsonb(v) - 'quantity_tolerance_percent' - 'price_tolerance_percent'
-           - 'price_tolerance_amount' - 'total_tolerance_amount'
-         || jsonb_build_object(
-              'quantity_tolerance_percent', v.quantity_tolerance_percent::text,
-              'price_tolerance_percent', v.price_tolerance_percent::text,
-              'price_tolerance_amount', v.price_tolerance_amount::text,
-              'total_tolerance_amount', v.total_tolerance_amount::text,
-              'aliases', coalesce((
-                select jsonb_agg(jsonb_build_object(
-                         'id', a.id, 'alias', a.alias, 'normalized_alias', a.normalized_alias,
-                         'source', a.source, 'created_at', a.created_at)
-                         order by a.alias, a.id)
-                from public.vendor_aliases a
-                where a.organization_id = vendor_json.organization_id and a.vendor_id = v.id), '[]'),
-              'suggestions', case when v.status = 'merged' then '[]'::jsonb
-                                  else private.vendor_suggestions(vendor_json.organization_id, v.id) end,
-              'invoice_counts', (
-                select jsonb_build_object(
-                  'total', count(*),
-                  'exception', count(*) filter (where vi.status = 'exception'),
-                  'pending', count(*) filter (where vi.status = 'pending'))
-                from public.vendor_invoices vi
-                where vi.organization_id = vendor_json.organization_id and vi.vendor_id = v.id),
-              'open_exceptions', (
-                select count(*) from public.reconciliation_exceptions e
-                where e.organization_id = vendor_json.organization_id and e.vendor_id = v.id and e.status = 'open'))
-  from public.vendors v
-  where v.organization_id = vendor_json.organization_id and v.id = vendor
-$$;
+-- private.vendor_json: defined in 20261206170200 (its final form; nothing is deployed)
 
 -- One vendor with its aliases, merge suggestions and counts (null: not the
 -- organization's).
@@ -535,7 +500,6 @@ grant execute on function
 grant execute on function
   private.lock_vendor(uuid, uuid, text),
   private.assign_unknown_invoices(uuid, uuid, text[]),
-  private.vendor_json(uuid, uuid),
   private.vendor_suggestions(uuid, uuid),
   private.fold_vendor_into(uuid, uuid, uuid, text),
   private.restore_merged_vendor(uuid, uuid, uuid)

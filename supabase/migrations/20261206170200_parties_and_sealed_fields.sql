@@ -401,6 +401,9 @@ as $$
   where b.id = batch_id
 $$;
 
+-- A vendor's answer (reconciliation migrations) as before: neither the seal nor the hash
+-- (the API opens the seal for the clear value, shared/reconciliation/vendor_tax_ids.py).
+--
 -- 20261206140300_data_protection.sql's private.vendor_json: a vendor's answer carries
 -- neither the IBAN's seal nor its hash either (the API opens the seal, as for the tax id).
 create or replace function private.vendor_json(organization_id uuid, vendor uuid)
@@ -440,6 +443,7 @@ as $$
   from public.vendors v
   where v.organization_id = vendor_json.organization_id and v.id = vendor
 $$;
+grant execute on function private.vendor_json(uuid, uuid) to authenticated, service_role;
 
 -- 20261206150100_approvals.sql's, the debtor with iban_sealed beside iban.
 create or replace function private.payment_batch(organization_id uuid, batch_id uuid)

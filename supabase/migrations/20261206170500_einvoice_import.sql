@@ -318,6 +318,8 @@ comment on function private.import_vendor_invoices(uuid, jsonb, text, jsonb, int
 
 -- The public wrapper is unchanged (security invoker, the same signature); its grants stand.
 
+
+--
 -- The reads that relay a vendor invoice or its lines as the table holds them
 -- (20261206101500_exceptions.sql's, redefined whole): the new amounts and the
 -- lines' rate are decimal strings, as every amount of the API.
@@ -378,6 +380,9 @@ begin
   return result;
 end;
 $$;
+grant execute on function public.reconciliation_invoice(uuid, uuid) to authenticated, service_role;
+revoke execute on function public.reconciliation_invoice(uuid, uuid) from public;
+
 
 create or replace function public.reconciliation_exception(organization_id uuid, exception_id uuid)
 returns jsonb
@@ -424,3 +429,7 @@ begin
   return result;
 end;
 $$;
+grant execute on function
+  public.reconciliation_exception(uuid, uuid)
+  to authenticated, service_role;
+revoke execute on function public.reconciliation_exception(uuid, uuid) from public;

@@ -874,6 +874,7 @@ as $$
   limit 1
 $$;
 
+
 create or replace function private.reconciliation_settings_json(organization_id uuid)
 returns jsonb
 language sql
@@ -895,7 +896,10 @@ as $$
     'updated_at', s.updated_at)
   from private.reconciliation_settings_of(reconciliation_settings_json.organization_id) s
 $$;
+grant execute on function private.reconciliation_settings_json(uuid) to authenticated, service_role;
+revoke execute on function private.reconciliation_settings_json(uuid) from public;
 
+-- Changes the fields present in `changes` (a partial update); admins and owners.
 create or replace function public.update_reconciliation_settings(organization_id uuid, changes jsonb)
 returns jsonb
 language plpgsql
@@ -952,6 +956,11 @@ begin
   return private.reconciliation_settings_json(org);
 end;
 $$;
+grant execute on function
+  public.update_reconciliation_settings(uuid, jsonb)
+  to authenticated, service_role;
+revoke execute on function public.update_reconciliation_settings(uuid, jsonb) from public;
+
 
 create or replace function private.match_vendor_invoices(
   organization_id uuid, invoice_ids uuid[] default null
