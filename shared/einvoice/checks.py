@@ -240,9 +240,20 @@ def _r008(root: Any, _: _Context) -> list[Finding]:
     return [
         _ours("PEPPOL-EN16931-R008", "Document MUST not contain empty elements.", _where(element))
         for element in root.iter(tag=etree.Element)
-        if not normalize_space(_string(element))
-        and next(element.iterchildren(tag=etree.Element), None) is None
+        if _blank_leaf(element)
     ]
+
+
+def _blank_leaf(element: Any) -> bool:
+    text = element.text
+    if text and text.strip(_XML_SPACE):
+        return False  # the common case: a leaf with its text
+    if len(element) and next(element.iterchildren(tag=etree.Element), None) is not None:
+        return False
+    return not _string(element).strip(_XML_SPACE)
+
+
+_XML_SPACE = " \t\r\n"
 
 
 def _endpoints(root: Any, _: _Context) -> list[Finding]:
