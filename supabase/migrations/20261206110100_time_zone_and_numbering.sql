@@ -527,8 +527,6 @@ alter table public.invoices alter column issue_date drop default;
 -- Functions redefined: settings (20261206100300_profiles_and_settings.sql)
 -- =============================================================================
 
-
---
 -- As before, the business section with time_zone, overpayment and numbering (each
 -- type's pattern, reset and preview) in place of the six flat pattern columns.
 create or replace function private.settings_json(uid uuid, organization_id uuid)

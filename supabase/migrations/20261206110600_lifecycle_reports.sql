@@ -48,7 +48,6 @@
 
 -- private.prepare_invoice_row: defined in 20261206170400 (its final form; nothing is deployed)
 
-
 -- public.update_invoice: defined in 20261206171200 (its final form; nothing is deployed)
 
 -- Turns the `sent` invoices due before `as_of` into `overdue`, at most

@@ -265,67 +265,9 @@ begin
 end;
 $$;
 
--- What the page shows: the document as the PDF prints it (public.invoice_document
--- or public.quote_document, with the organization's business settings) and the
--- page's own settings. Internal ids of other rows and the client's other data
--- are not added.
-create or replace function private.portal_document(link public.client_links)
-returns jsonb
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-  doc jsonb;
-  s public.organization_settings;
-begin
-  if link.document_type = 'invoice' then
-    doc := public.invoice_document(link.organization_id, link.invoice_id);
-  else
-    doc := public.quote_document(link.organization_id, link.quote_id);
-  end if;
-  if doc is null or doc ->> 'status' = 'draft' then
-    return null;  -- a link made for a send that has not happened (yet)
-  end if;
-  select * into s from public.organization_settings st where st.organization_id = link.organization_id;
-  return jsonb_build_object(
-    'found', true,
-    'document_type', link.document_type,
-    'link', jsonb_build_object('id', link.id, 'expires_at', link.expires_at),
-    'portal', jsonb_build_object('brand_color', s.brand_color, 'logo_url', s.company_logo_url,
-                                 'time_zone', s.time_zone),
-    'document', doc - 'created_by');
-end;
-$$;
+-- private.portal_document: defined in 20261206170200 (its final form; nothing is deployed)
 
--- A client activity for something done through a link.
-create or replace function private.record_portal_activity(link public.client_links, event text, doc jsonb)
-returns void
-language plpgsql
-volatile
-set search_path = ''
-as $$
-declare
-  number text := coalesce(doc ->> 'invoice_number', doc ->> 'quote_number', '');
-  label text := case link.document_type when 'invoice' then 'Invoice' else 'Quote' end;
-begin
-  if doc is null or (doc -> 'client' ->> 'id') is null then
-    return;
-  end if;
-  insert into public.client_activities (organization_id, client_id, activity, type, metadata)
-  values (link.organization_id, (doc -> 'client' ->> 'id')::uuid,
-          case event
-            when 'client_link_viewed' then pg_catalog.format('%s %s viewed by the client', label, number)
-            when 'client_link_pdf' then pg_catalog.format('%s %s PDF downloaded by the client', label, number)
-            when 'client_link_pay' then pg_catalog.format('%s %s: the client started an online payment', label, number)
-            when 'quote_accepted' then pg_catalog.format('Quote %s accepted by the client', number)
-            when 'quote_declined' then pg_catalog.format('Quote %s declined by the client', number)
-            else pg_catalog.format('%s %s: %s', label, number, event) end,
-          'other',
-          jsonb_build_object('event', event, 'link_id', link.id, 'document_type', link.document_type,
-                             'document_id', coalesce(link.invoice_id, link.quote_id)));
-end;
-$$;
+-- private.record_portal_activity: defined in 20261206171100 (its final form; nothing is deployed)
 
 -- GET /p/{token} (the page, its JSON and its PDF): the document behind a live
 -- link, the view counted and recorded (event 'client_link_viewed' or

@@ -310,40 +310,7 @@ $$;
 -- Functions: the client page learns whether it may show a Pay button
 -- =============================================================================
 
--- private.portal_document (client links migration) plus 'payment': whether online
--- payment is set up and partial payments are allowed. Nothing else of the account.
-create or replace function private.portal_document(link public.client_links)
-returns jsonb
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-  doc jsonb;
-  s public.organization_settings;
-  acct private.stripe_accounts;
-begin
-  if link.document_type = 'invoice' then
-    doc := public.invoice_document(link.organization_id, link.invoice_id);
-  else
-    doc := public.quote_document(link.organization_id, link.quote_id);
-  end if;
-  if doc is null or doc ->> 'status' = 'draft' then
-    return null;  -- a link made for a send that has not happened (yet)
-  end if;
-  select * into s from public.organization_settings st where st.organization_id = link.organization_id;
-  select * into acct from private.stripe_accounts a where a.organization_id = link.organization_id;
-  return jsonb_build_object(
-    'found', true,
-    'document_type', link.document_type,
-    'link', jsonb_build_object('id', link.id, 'expires_at', link.expires_at),
-    'portal', jsonb_build_object('brand_color', s.brand_color, 'logo_url', s.company_logo_url,
-                                 'time_zone', s.time_zone),
-    'payment', jsonb_build_object('enabled', acct.organization_id is not null,
-                                  'allow_partial', coalesce(acct.allow_partial_payments, false)),
-    'document', doc - 'created_by');
-end;
-$$;
+-- private.portal_document: defined in 20261206170200 (its final form; nothing is deployed)
 
 -- POST /p/{token}/pay: the page's data (private.portal_open, the click recorded as
 -- 'client_link_pay') and, for an invoice of an organization with Stripe, its
@@ -604,15 +571,7 @@ begin
 end;
 $$;
 
-create or replace function public.handle_stripe_event(endpoint_token text, payload text, mac text)
-returns jsonb
-language sql
-volatile
-security invoker
-set search_path = ''
-as $$
-  select private.handle_stripe_event(endpoint_token, payload, mac)
-$$;
+-- public.handle_stripe_event: defined in 20261206170100 (its final form; nothing is deployed)
 
 -- A person marks an event that needed attention as dealt with.
 create or replace function public.resolve_stripe_event(organization_id uuid, event_id uuid)
@@ -686,6 +645,5 @@ grant execute on function
   private.portal_checkout(text, text, integer, integer, integer),
   public.stripe_webhook_account(text),
   private.stripe_webhook_account(text),
-  public.handle_stripe_event(text, text, text),
   private.handle_stripe_event(text, text, text)
   to anon, authenticated, service_role;

@@ -22,7 +22,7 @@
 --   exception invoices re-matched); public.purchase_order_match_modes answers
 --   each level's setting and each line's effective mode.
 --
--- private.match_vendor_invoices is redefined whole below: the original
+-- private.match_vendor_invoices changed here (its final form is 20261206170600's): the original
 -- (20261206101400_matching.sql) with the mode added to its temp tables and the
 -- quantity basis (received or ordered) in place of the received quantity.
 -- =============================================================================

@@ -168,6 +168,9 @@ begin
   return private.handle_stripe_event(endpoint_token, payload, mac);
 end;
 $$;
+grant execute on function
+  public.handle_stripe_event(text, text, text)
+  to anon, authenticated, service_role;
 
 -- =============================================================================
 -- Functions: the client page's logo (GET /p/{token}/logo)

@@ -321,6 +321,14 @@ comment on function public.document_parties(uuid, uuid[]) is
 revoke execute on function public.document_parties(uuid, uuid[]) from public;
 grant execute on function public.document_parties(uuid, uuid[]) to authenticated, service_role;
 
+-- What the page shows: the document as the PDF prints it (public.invoice_document
+-- or public.quote_document, with the organization's business settings) and the
+-- page's own settings. Internal ids of other rows and the client's other data
+-- are not added.
+--
+-- private.portal_document (client links migration) plus 'payment': whether online
+-- payment is set up and partial payments are allowed. Nothing else of the account.
+--
 -- The client page (20261206130200_stripe.sql's private.portal_document) adds
 -- 'parties': the page's function runs without login, so the document's seller and
 -- buyer come with its answer (their seals opened by the function that renders it).

@@ -318,8 +318,6 @@ comment on function private.import_vendor_invoices(uuid, jsonb, text, jsonb, int
 
 -- The public wrapper is unchanged (security invoker, the same signature); its grants stand.
 
-
---
 -- The reads that relay a vendor invoice or its lines as the table holds them
 -- (20261206101500_exceptions.sql's, redefined whole): the new amounts and the
 -- lines' rate are decimal strings, as every amount of the API.
@@ -382,7 +380,6 @@ end;
 $$;
 grant execute on function public.reconciliation_invoice(uuid, uuid) to authenticated, service_role;
 revoke execute on function public.reconciliation_invoice(uuid, uuid) from public;
-
 
 create or replace function public.reconciliation_exception(organization_id uuid, exception_id uuid)
 returns jsonb

@@ -874,7 +874,6 @@ as $$
   limit 1
 $$;
 
-
 create or replace function private.reconciliation_settings_json(organization_id uuid)
 returns jsonb
 language sql
@@ -960,7 +959,6 @@ grant execute on function
   public.update_reconciliation_settings(uuid, jsonb)
   to authenticated, service_role;
 revoke execute on function public.update_reconciliation_settings(uuid, jsonb) from public;
-
 
 create or replace function private.match_vendor_invoices(
   organization_id uuid, invoice_ids uuid[] default null

@@ -6,6 +6,7 @@
 -- downloaded by the client") is added to portal_open's list and to the activity's text;
 -- both functions are 20261206130100_client_links.sql's otherwise.
 
+-- A client activity for something done through a link.
 create or replace function private.record_portal_activity(link public.client_links, event text, doc jsonb)
 returns void
 language plpgsql
@@ -34,6 +35,9 @@ begin
                              'document_id', coalesce(link.invoice_id, link.quote_id)));
 end;
 $$;
+revoke execute on function
+  private.record_portal_activity(public.client_links, text, jsonb)
+  from public;
 
 create or replace function private.portal_open(
   token_hash text, client_address text, event text,

@@ -917,8 +917,6 @@ grant execute on function
   to authenticated;
 revoke execute on function public.update_recurring_profile(uuid, uuid, jsonb, jsonb) from public;
 
-
---
 -- The tax model's recurring_profile_document, with the sealed instructions.
 create or replace function private.recurring_profile_document(target uuid)
 returns jsonb
