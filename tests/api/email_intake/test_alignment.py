@@ -95,11 +95,21 @@ def test_a_signature_of_a_shared_host_does_not_vouch_for_its_tenants() -> None:
     assert "github.io" in found.reason
 
 
-def test_the_list_is_the_bundled_one() -> None:
-    """The list comes from the wheel's own file (nothing fetched): its private section
-    is there."""
-    from publicsuffixlist import PSLFILE  # noqa: PLC0415
+def test_the_list_is_the_bundled_one_read_without_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The list comes from the wheel's own file: parsing it opens no socket (as in a
+    Lambda function without egress) and writes nothing; its private section is there."""
+    import socket  # noqa: PLC0415
 
-    psl = email_intake._public_suffixes()
+    from publicsuffixlist import PSLFILE, PublicSuffixList  # noqa: PLC0415
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the Public Suffix List was fetched")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    psl = PublicSuffixList(accept_unknown=True, only_icann=False)
     assert psl.publicsuffix("alice.github.io") == "github.io"
+    assert email_intake._public_suffixes().publicsuffix("vendor.co.uk") == "co.uk"
     assert PSLFILE.endswith("public_suffix_list.dat")
