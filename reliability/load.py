@@ -258,16 +258,22 @@ class Ledger:
         with self.lock:
             self.mismatches.append(message)
 
+    # Read under the lock as the writes are: a client's thread reading the organization's
+    # invoices while another added one raised "dictionary changed size during iteration"
+    # (the load's one unexpected answer, a driver's, in a make reliability run).
     def clients_of(self, org: str) -> list[ClientRecord]:
-        return [c for c in self.clients.values() if c.org == org]
+        with self.lock:
+            return [c for c in self.clients.values() if c.org == org]
 
     def invoices_of(self, org: str) -> list[InvoiceRecord]:
-        return [i for i in self.invoices.values() if i.org == org]
+        with self.lock:
+            return [i for i in self.invoices.values() if i.org == org]
 
     @property
     def sends(self) -> dict[str, str | None]:
         """invoice id -> the SES message id its send answered (None: a bulk send's)."""
-        return {i.id: i.ses_message_id for i in self.invoices.values() if i.emailed}
+        with self.lock:
+            return {i.id: i.ses_message_id for i in self.invoices.values() if i.emailed}
 
 
 # =============================================================================
