@@ -241,3 +241,15 @@ def decimal_or_none(value: str) -> Decimal | None:
     if not re.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)", text):
         return None
     return Decimal(text)
+
+
+def identifier_problem(scheme: str, value: str, *, endpoint: bool = True) -> str | None:
+    """The PEPPOL-COMMON rule ``value`` under ICD/EAS ``scheme`` breaks (a fatal one or a
+    warning), else None: for an API that checks an electronic address or a legal id when it
+    is entered rather than when a Peppol document is written (``endpoint``: the value is an
+    EndpointID, which alone 9907's R046 holds for)."""
+    rule = SCHEMES.get(scheme)
+    if rule is None or (scheme in ENDPOINT_ONLY and not endpoint):
+        return None
+    rule_id, _, test, _, normalize = rule
+    return None if test(normalize_space(value) if normalize else value) else rule_id

@@ -518,3 +518,11 @@ def test_the_checks_agree_with_the_rules_arithmetic() -> None:
     assert not peppol_ids.norwegian_organization_number("000000000")  # the rule: above 0
     assert peppol_ids.italian_vat_number("00743110158")  # no IT prefix: not checked
     assert peppol_ids.normalize_space(" a \u00a0 b\n") == "a \u00a0 b"
+
+
+def test_an_identifier_can_be_checked_where_it_is_entered() -> None:
+    assert peppol_ids.identifier_problem("0088", "7300010000001") is None
+    assert peppol_ids.identifier_problem("0088", " 7300010000002") == "PEPPOL-COMMON-R040"
+    assert peppol_ids.identifier_problem("9907", "x") == "PEPPOL-COMMON-R046"
+    assert peppol_ids.identifier_problem("9907", "x", endpoint=False) is None
+    assert peppol_ids.identifier_problem("9930", "anything") is None  # no rule for 9930
