@@ -42,9 +42,9 @@ NS = {
 _CBC = "{" + NS["cbc"] + "}"
 INVOICE_NS = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 PEPPOL_SPEC = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
-# R007: XPath's matches() finds the pattern anywhere in the normalized ProfileID; the
-# profile is then its 7th ':' token.
-PEPPOL_PROCESS = re.compile(r"urn:fdc:peppol\.eu:2017:poacc:billing:([0-9]{2}):1\.0")
+# R007: XPath's matches() finds the pattern anywhere in the normalized ProfileID (its dots
+# match any character, as the rule's); the profile is then the ID's 7th ':' token.
+PEPPOL_PROCESS = re.compile(r"urn:fdc:peppol.eu:2017:poacc:billing:([0-9]{2}):1.0")
 # P0100 / P0101 (profile 01), P0112: 326 and 384 only between German parties.
 INVOICE_TYPES = words(
     "71 80 82 84 102 218 219 326 331 380 382 383 384 386 388 393 395 553 575 623 780 817 "
@@ -125,8 +125,9 @@ class _Context:
     def __init__(self, root: Any) -> None:
         self.invoice = etree.QName(root).namespace == INVOICE_NS
         process = _text(root, _PROFILE_ID)
-        match = PEPPOL_PROCESS.search(process[0]) if process else None
-        self.profile = match.group(1) if match else "Unknown"
+        tokens = process[0].split(":") if process else []
+        matches = bool(process) and PEPPOL_PROCESS.search(process[0]) is not None
+        self.profile = (tokens[6] if len(tokens) > 6 else "") if matches else "Unknown"
         # $supplierCountryIsDE and $customerCountryIsDE (the postal addresses' countries)
         self.german_parties = all(
             [code.upper() for code in _text(root, path)] == ["DE"]

@@ -110,6 +110,8 @@ def test_r001_and_r007_the_business_process() -> None:
     one_digit = change(peppol(), "billing:01:1.0", "billing:1:1.0")
     breaks(one_digit, "PEPPOL-EN16931-R007")
     keeps(one_digit, "PEPPOL-EN16931-R001")
+    # The rule finds the pattern anywhere in the ID (XPath's matches() is not anchored).
+    keeps(change(peppol(), "<cbc:ProfileID>urn", "<cbc:ProfileID>x urn"), "PEPPOL-EN16931-R007")
 
 
 TWO_NOTES = "<cbc:Note>Erste</cbc:Note><cbc:Note>Zweite</cbc:Note><cbc:DocumentCurrencyCode>"
