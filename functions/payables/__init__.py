@@ -23,6 +23,7 @@ InvoiceId = Annotated[UUID, Path(alias="id", description="The vendor invoice's i
 RuleId = Annotated[UUID, Path(alias="id", description="The approval rule's id")]
 BatchId = Annotated[UUID, Path(alias="id", description="The payment batch's id")]
 VendorId = Annotated[UUID, Path(alias="id", description="The vendor's id")]
+CreditNoteId = Annotated[UUID, Path(alias="id", description="The vendor credit note's id")]
 
 RULE_COLUMNS = (
     "id,organization_id,name,priority,active,currency,min_amount::text,max_amount::text,"

@@ -1,6 +1,7 @@
 """The payables routes as one Lambda function (serverless.yml: payablesApi, each route an
 ``httpApi`` event of it): approval rules, the approval queue and decisions, payment
-batches and their bank files, the debtor account and vendors' bank accounts."""
+batches and their bank files, vendor credit notes, the debtor account and vendors' bank
+accounts."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ from functions.payables import (
     batches_get,
     batches_list,
     batches_paid,
+    credit_notes_apply,
+    credit_notes_get,
+    credit_notes_list,
+    credit_notes_unapply,
     rules_create,
     rules_delete,
     rules_list,
@@ -44,6 +49,10 @@ router.include_router(batches_get.router)
 router.include_router(batches_paid.router)
 router.include_router(batches_cancel.router)
 router.include_router(batches_export.router)
+router.include_router(credit_notes_list.router)
+router.include_router(credit_notes_get.router)
+router.include_router(credit_notes_apply.router)
+router.include_router(credit_notes_unapply.router)
 router.include_router(settings_get.router)
 router.include_router(settings_update.router)
 router.include_router(vendors_bank_account.router)

@@ -204,7 +204,13 @@ class PaymentBatchPaid(Input):
 class BatchTotal(Relayed):
     currency: str
     count: int
-    total: DecimalText
+    total: DecimalText = Field(description="what the batch pays: the invoices less their credit")
+
+
+class BatchItemCredit(Relayed):
+    vendor_credit_note_id: UUID
+    credit_note_number: str
+    amount: DecimalText
 
 
 class BatchItem(Relayed):
@@ -217,7 +223,12 @@ class BatchItem(Relayed):
     vendor_iban: str | None = None
     vendor_bic: str | None = None
     currency: str
-    amount: DecimalText
+    amount: DecimalText = Field(
+        description="what is paid: the invoice's total less the vendor credit applied to it"
+    )
+    invoice_amount: DecimalText | None = None
+    credited: DecimalText | None = None
+    credit_notes: list[BatchItemCredit] = Field(default_factory=list)
     status: str
 
 
@@ -281,3 +292,98 @@ class VendorBankAccountOut(Relayed):
     name: str
     iban: str | None = None
     bic: str | None = None
+
+
+# Vendor credit notes (migration 20261206171500_vendor_credit_notes.sql).
+CREDIT_NOTE_STATUSES = ("open", "partially_applied", "applied")
+
+
+class CreditApply(Input):
+    required_in_document = ("vendor_invoice_id",)
+
+    vendor_invoice_id: UUID | None = Field(
+        default=None, description="an approved, unpaid invoice of the credit note's vendor"
+    )
+    amount: (
+        Annotated[Decimal, Field(gt=0, lt=Decimal("1e12"), max_digits=17, decimal_places=4)] | None
+    ) = Field(
+        default=None,
+        description="default: as much as both allow (the credit available, the invoice's open "
+        "amount)",
+    )
+
+
+class CreditUnapply(Input):
+    required_in_document = ("vendor_invoice_id",)
+
+    vendor_invoice_id: UUID | None = None
+
+
+class VendorCreditNoteSummary(Relayed):
+    id: UUID
+    vendor_id: UUID | None = None
+    vendor_name: str
+    credit_note_number: str
+    credit_note_date: date
+    currency: str
+    total_amount: DecimalText
+    applied_amount: DecimalText
+    available_amount: DecimalText
+    status: str
+    preceding_invoice_reference: str | None = None
+    vendor_invoice_id: UUID | None = None
+    source_format: str | None = None
+    created_at: Timestamp
+
+
+class CreditVendor(Relayed):
+    id: UUID
+    name: str
+    status: str
+
+
+class CreditInvoice(Relayed):
+    id: UUID
+    invoice_number: str
+    status: str
+    currency: str
+    total_amount: DecimalText
+
+
+class CreditNoteLine(Relayed):
+    id: UUID
+    line_number: int
+    item_code: str | None = None
+    description: str
+    quantity: DecimalText
+    unit_price: DecimalText
+    amount: DecimalText
+    vat_category: str | None = None
+    tax_rate: DecimalText | None = None
+
+
+class CreditApplication(Relayed):
+    id: UUID
+    vendor_invoice_id: UUID
+    invoice_number: str
+    invoice_status: str
+    amount: DecimalText
+    automatic: bool
+    applied_by: UUID | None = None
+    created_at: Timestamp
+
+
+class VendorCreditNote(VendorCreditNoteSummary):
+    organization_id: UUID
+    due_date: date | None = None
+    subtotal: DecimalText
+    tax_amount: DecimalText
+    preceding_invoice_date: date | None = None
+    notes: str | None = None
+    import_batch_id: UUID | None = None
+    created_by: UUID | None = None
+    updated_at: Timestamp
+    vendor: CreditVendor | None = None
+    invoice: CreditInvoice | None = None
+    lines: list[CreditNoteLine]
+    applications: list[CreditApplication]

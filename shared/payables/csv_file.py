@@ -1,5 +1,7 @@
 """A payment batch as CSV: one row per invoice, every currency (the file a bank portal or
-an accountant imports where SEPA does not apply). Amounts as decimal strings."""
+an accountant imports where SEPA does not apply). Amounts as decimal strings: ``amount``
+is what is paid (the invoice's total less the vendor credit applied), ``invoice_amount``
+and ``credited`` beside it, ``credit_notes`` the credit notes' numbers and amounts."""
 
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ COLUMNS = (
     "currency",
     "amount",
     "status",
+    "invoice_amount",
+    "credited",
+    "credit_notes",
 )
 
 
@@ -34,6 +39,16 @@ def batch_csv(batch: dict[str, Any]) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for item in batch["items"]:
-        row = {**item, "batch_id": batch["id"], "execution_date": batch["execution_date"]}
+        notes = " ".join(
+            f"{n['credit_note_number']}:{n['amount']}" for n in item.get("credit_notes") or []
+        )
+        row = {
+            **item,
+            "batch_id": batch["id"],
+            "execution_date": batch["execution_date"],
+            "invoice_amount": item.get("invoice_amount", item["amount"]),
+            "credited": item.get("credited", "0"),
+            "credit_notes": notes,
+        }
         writer.writerow([_cell(row.get(c)) for c in COLUMNS])
     return out.getvalue().encode("utf-8")

@@ -1,6 +1,10 @@
 """ISO 20022 pain.001.001.03 (Customer Credit Transfer Initiation) for SEPA credit
 transfers: one payment information block (the debtor's account, the requested execution
-date, service level SEPA, charges SLEV) with one transaction per invoice.
+date, service level SEPA, charges SLEV) with one transaction per invoice, of its net
+amount: the invoice's total less the vendor credit applied to it (migration
+20261206171500_vendor_credit_notes.sql), the credit notes named in the remittance
+information. An invoice wholly settled by credit (net 0.00) is no transfer: it is left out
+of the file (and paid with the batch); a batch of only such invoices has no file (422).
 
 SEPA is EUR only: a batch holding any other currency is refused (422, naming each invoice
 and its currency); its CSV carries every currency. Texts are reduced to the SEPA
@@ -44,12 +48,40 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return element
 
 
+def settled_by_credit(item: dict[str, Any]) -> bool:
+    """An invoice whose vendor credit covers it whole: nothing to transfer."""
+    return Decimal(item["amount"]) == 0 and Decimal(item.get("credited") or 0) > 0
+
+
+def transfers(batch: dict[str, Any]) -> list[dict[str, Any]]:
+    """The batch's items that are transfers (not settled by credit alone)."""
+    return [i for i in batch["items"] if not settled_by_credit(i)]
+
+
+def remittance(item: dict[str, Any]) -> str:
+    """``Invoice INV-1`` and, credit applied, ``less credit note CN-7 100.00, ...``."""
+    text = f"Invoice {item['invoice_number']}"
+    notes = item.get("credit_notes") or []
+    if notes:
+        text += " less credit note " + ", ".join(
+            f"{n['credit_note_number']} {Decimal(n['amount']):.2f}" for n in notes
+        )
+    return text
+
+
 def check_batch(batch: dict[str, Any]) -> None:
     """422 unless the batch can be a SEPA file: EUR only, the debtor's and every
     vendor's IBAN valid (python-stdnum), BICs valid where given, amounts in range."""
     if not batch["items"]:
         # Its invoices went back for approval (a draft batch loses them): nothing to pay.
         raise ApiError(422, "rule_violation", "the payment batch holds no invoice")
+    if not transfers(batch):
+        raise ApiError(
+            422,
+            "rule_violation",
+            "every invoice of the batch is settled by vendor credit notes: there is nothing "
+            "to transfer (mark the batch paid; its CSV lists the invoices)",
+        )
     others = [
         {"vendor_invoice_id": i["vendor_invoice_id"], "currency": i["currency"]}
         for i in batch["items"]
@@ -72,7 +104,7 @@ def check_batch(batch: dict[str, Any]) -> None:
     ):
         if problem:
             problems.append({"field": field, "message": f"the organization's {problem}"})
-    for item in batch["items"]:
+    for item in transfers(batch):
         for field, problem in (
             ("vendor_iban", iban_problem(item.get("vendor_iban"))),
             ("vendor_bic", bic_problem(item.get("vendor_bic"))),
@@ -108,7 +140,7 @@ def pain001(batch: dict[str, Any], created_at: datetime) -> bytes:
     """The batch (public.payment_batch's JSON) as a pain.001.001.03 document."""
     check_batch(batch)
     debtor = batch["debtor"]
-    items = batch["items"]
+    items = transfers(batch)
     total = sum((Decimal(i["amount"]) for i in items), Decimal(0))
     count = str(len(items))
     control_sum = f"{total:.2f}"
@@ -149,7 +181,7 @@ def pain001(batch: dict[str, Any], created_at: datetime) -> bytes:
             _sub(_sub(_sub(tx, "CdtrAgt"), "FinInstnId"), "BIC", str(item["vendor_bic"]))
         _sub(_sub(tx, "Cdtr"), "Nm", sepa_text(str(item["vendor_name"]), 70))
         _sub(_sub(_sub(tx, "CdtrAcct"), "Id"), "IBAN", str(item["vendor_iban"]))
-        _sub(_sub(tx, "RmtInf"), "Ustrd", sepa_text(f"Invoice {item['invoice_number']}", 140))
+        _sub(_sub(tx, "RmtInf"), "Ustrd", sepa_text(remittance(item), 140))
 
     body: bytes = ET.tostring(document, encoding="utf-8", xml_declaration=True)
     return body

@@ -33,7 +33,7 @@
 --   credit is available again. A paid invoice's applications are final.
 -- * A payment batch pays the net: each item's amount is the invoice's total less
 --   the credit applied to it (invoice_amount, credited and the credit notes
---   beside it); the totals are net too (gross and credited beside them).
+--   beside it); the totals per currency are net too.
 -- * Tenancy by RLS as every payables table; the tables are written only by these
 --   functions (security definer); the audit log records the credit notes and
 --   every application and its removal.
@@ -423,6 +423,11 @@ as $$
 begin
   perform private.require_role(apply_vendor_credit_note.organization_id, 'member',
     'applying credit needs the member role or above in the organization');
+  if not exists (select 1 from public.vendor_credit_notes n
+                 where n.organization_id = apply_vendor_credit_note.organization_id
+                   and n.id = credit_note_id) then
+    raise exception 'no such vendor credit note in the organization' using errcode = 'P0002';
+  end if;
   if invoice_id is null then
     raise exception 'vendor_invoice_id is required' using errcode = '22023', hint = 'vendor_invoice_id';
   end if;
@@ -449,6 +454,10 @@ declare
 begin
   perform private.require_role(org, 'member',
     'applying credit needs the member role or above in the organization');
+  if not exists (select 1 from public.vendor_credit_notes n
+                 where n.organization_id = org and n.id = credit_note_id) then
+    raise exception 'no such vendor credit note in the organization' using errcode = 'P0002';
+  end if;
   if invoice_id is null then
     raise exception 'vendor_invoice_id is required' using errcode = '22023', hint = 'vendor_invoice_id';
   end if;
@@ -456,9 +465,6 @@ begin
   where x.organization_id = org and x.id = invoice_id for update;
   perform 1 from public.vendor_credit_notes n
   where n.organization_id = org and n.id = credit_note_id for update;
-  if not found then
-    raise exception 'no such vendor credit note in the organization' using errcode = 'P0002';
-  end if;
   if vi.id is null or not exists (
        select 1 from public.vendor_credit_applications a
        where a.vendor_credit_note_id = credit_note_id and a.vendor_invoice_id = vi.id) then
@@ -489,7 +495,8 @@ as $$
   with items as (
     select vi.id, vi.invoice_number, vi.invoice_date, vi.due_date, vi.vendor_id, vi.vendor_name,
            vi.currency, vi.total_amount, vi.status, v.name, v.iban, v.iban_sealed, v.bic,
-           private.round_money(coalesce(c.credited, 0), vi.currency) as credited,
+           -- 0 without credit: the net keeps the invoice's total as it is.
+           coalesce(c.credited, 0) as credited,
            coalesce(c.notes, '[]') as notes
     from public.payment_batches b
     join public.payment_batch_items i
@@ -515,10 +522,8 @@ as $$
     'paid_at', b.paid_at, 'cancelled_by', b.cancelled_by, 'cancelled_at', b.cancelled_at,
     'totals', coalesce((
       select jsonb_agg(jsonb_build_object('currency', t.currency, 'count', t.n,
-                                          'total', t.total::text, 'gross', t.gross::text,
-                                          'credited', t.credited::text) order by t.currency)
-      from (select x.currency, count(*) as n, sum(x.total_amount - x.credited) as total,
-                   sum(x.total_amount) as gross, sum(x.credited) as credited
+                                          'total', t.total::text) order by t.currency)
+      from (select x.currency, count(*) as n, sum(x.total_amount - x.credited) as total
             from items x group by x.currency) t), '[]'),
     'items', coalesce((
       select jsonb_agg(jsonb_build_object(
@@ -527,7 +532,8 @@ as $$
                'vendor_id', x.vendor_id, 'vendor_name', coalesce(x.name, x.vendor_name),
                'vendor_iban', x.iban, 'vendor_iban_sealed', x.iban_sealed, 'vendor_bic', x.bic,
                'currency', x.currency, 'amount', (x.total_amount - x.credited)::text,
-               'invoice_amount', x.total_amount::text, 'credited', x.credited::text,
+               'invoice_amount', x.total_amount::text,
+               'credited', private.round_money(x.credited, x.currency)::text,
                'credit_notes', x.notes, 'status', x.status)
              order by x.currency, coalesce(x.name, x.vendor_name), x.invoice_number)
       from items x), '[]'))

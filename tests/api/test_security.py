@@ -89,6 +89,7 @@ class Targets:
     payment_batch: str = ""
     inbound_message: str = ""
     inbound_draft: str = ""
+    vendor_credit_note: str = ""
 
     def fill(self, spec: FunctionSpec) -> str:
         path = spec.path or ""
@@ -117,6 +118,7 @@ class Targets:
             ("/api/payables/vendors/", self.vendor),
             ("/api/payables/inbound/messages/", self.inbound_message),
             ("/api/payables/inbound/drafts/", self.inbound_draft),
+            ("/api/payables/credit-notes/", self.vendor_credit_note),
             ("/api/uploads/", self.upload),
         ):
             if path.startswith(prefix):
@@ -336,7 +338,17 @@ def targets(world: World) -> Targets:
         imported,
         attachment,
     )[0][0]
+    # A vendor credit note of A (migration 20261206171500), as the superuser.
+    vendor_credit_note = world.sql(
+        "insert into public.vendor_credit_notes (organization_id, vendor_id, vendor_name,"
+        " credit_note_number, credit_note_date, currency, subtotal, total_amount)"
+        " values (%s, %s, 'Matrix Vendor', 'MATRIX-CN', current_date, 'USD', 5, 5)"
+        " returning id::text",
+        org,
+        vendor,
+    )[0][0]
     return Targets(
+        vendor_credit_note=vendor_credit_note,
         inbound_message=inbound_message,
         inbound_draft=inbound_draft,
         approval_rule=approval_rule,
