@@ -59,8 +59,8 @@
 -- 20261206171000_audit_updates_by_key.sql and 20261206171300_matching_speed.sql;
 -- private.audit_redacted in 20261206170200 and 20261206171200_document_payment_instructions.sql;
 -- private.enable_audit in 20261206100100 (still called by the migrations between, so its
--- first definition stays needed until here). private.audit_record_id (171000) is no longer
--- called; it stays, as private.primary_key_columns (called by the facts).
+-- first definition stays needed until here). private.audit_record_id (171000) is called by
+-- nothing now: dropped at the end (private.primary_key_columns stays: the facts call it).
 
 -- =============================================================================
 -- Functions
@@ -291,3 +291,11 @@ revoke execute on function private.refresh_audit_facts(regclass) from public;
 select private.refresh_audit_facts(tg.tgrelid::regclass)
 from (select distinct t.tgrelid from pg_catalog.pg_trigger t
       where t.tgfoid = 'private.record_audit()'::pg_catalog.regprocedure and not t.tgisinternal) tg;
+
+-- =============================================================================
+-- Dropped: called by nothing now
+-- =============================================================================
+
+-- 20261206171000's record_id of a recorded row, now an expression in record_audit's
+-- statements.
+drop function private.audit_record_id(jsonb, text);

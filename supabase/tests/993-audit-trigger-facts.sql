@@ -7,7 +7,7 @@
 -- and new rows pair on the key whatever the row counts the session's plan was made for.
 -- =============================================================================
 begin;
-select plan(24);
+select plan(25);
 
 select tests.create_cast();
 
@@ -128,6 +128,20 @@ select is(
      and old_record ->> 'ref' = new_record ->> 'ref'
      and new_record ->> 'v' = (old_record ->> 'v') || '?'),
   3000, '3,000 rows updated after a one-row UPDATE: each paired with itself, in time');
+
+-- No catalog query per call: 100 one-row UPDATEs read pg_attribute's index no more than
+-- the session's caches do (171300: once a call, whether the table has an `id`).
+create temporary table catalog_reads as
+  select idx_scan from pg_stat_xact_sys_tables where relname = 'pg_attribute';
+do $$ begin
+  for k in 1 .. 100 loop
+    update public.audit_facts_t set v = v || '.' where v = 'm' || k || '?';
+  end loop;
+end $$;
+select cmp_ok(
+  (select x.idx_scan - c.idx_scan from pg_stat_xact_sys_tables x, catalog_reads c
+   where x.relname = 'pg_attribute')::int, '<', 10,
+  '100 audited statements do not query the catalog each');
 
 -- The redaction: 20261206171200's result, row for row -------------------------------
 create function pg_temp.redacted_171200(r jsonb) returns jsonb
