@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shlex
 import signal
 import socket
@@ -152,4 +153,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    status = main()
+    # Everything the stack started is stopped by now. The OpenAPI warm-up (a daemon
+    # thread importing every function's module) may still be running after a Ctrl-C
+    # right after "ready": finalizing the interpreter under it aborted the process
+    # (SIGABRT, "FATAL: exception not rethrown"), and waiting for it would delay the
+    # stop by as long as it takes. So the process ends here, without finalizing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

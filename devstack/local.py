@@ -55,10 +55,6 @@ def environment(config: StackConfig, aws_url: str) -> dict[str, str]:
     }
 
 
-# How long stopping waits for the OpenAPI warm-up (seconds on a quiet machine).
-WARM_UP_JOIN_WITHIN = 120.0
-
-
 class _Once:
     """A function's answer, computed by its first caller; callers meanwhile wait for it."""
 
@@ -169,12 +165,7 @@ class LocalStack:
         # machine): built once, in the background from the start, so the first
         # GET /api/openapi.json waits for that one build at most.
         openapi = _Once(build_openapi)
-        warm_up = threading.Thread(target=openapi, name="openapi-warm-up", daemon=True)
-        warm_up.start()
-        # Stopping waits for it: a daemon thread still building models while the
-        # interpreter finalizes is cut off inside C code, and a `make dev` stopped right
-        # after "ready" then died with SIGABRT ("FATAL: exception not rethrown").
-        running.callback(warm_up.join, WARM_UP_JOIN_WITHIN)
+        threading.Thread(target=openapi, name="openapi-warm-up", daemon=True).start()
         functions = AppServer(
             create_functions_app(self.host, openapi), self.ports.functions, "functions"
         ).start()
