@@ -420,7 +420,48 @@ begin
 end;
 $$;
 
--- private.refresh_invoice_subtotals: defined in 20261206170400 (its final form; nothing is deployed)
+-- private.refresh_invoice_subtotals: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
+-- Sums the subtotal of every invoice whose items a statement touched, once per
+-- invoice (the seed recomputed everything once per item row). The invoice's own
+-- trigger then derives tax, total and status. The same lock query refuses
+-- changes to the items of a paid or cancelled invoice: settled history does not
+-- change (cascades — the invoice deleted, or its currency key updated — pass).
+create or replace function private.refresh_invoice_subtotals(invoice_ids uuid[])
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  settled record;
+begin
+  select i.invoice_number, i.status into settled
+  from (
+    select i.invoice_number, i.status
+    from public.invoices i
+    where i.id = any (invoice_ids)
+    order by i.id
+    for no key update
+  ) i
+  where i.status in ('paid', 'cancelled') and pg_trigger_depth() <= 1
+  limit 1;
+  if found then
+    raise exception 'the items of % invoice % cannot change', settled.status, settled.invoice_number
+      using errcode = '23514';
+  end if;
+  update public.invoices i
+  set subtotal = t.subtotal
+  from (
+    select iid as invoice_id, coalesce(sum(it.amount), 0) as subtotal
+    from unnest(invoice_ids) iid
+    left join public.invoice_items it on it.invoice_id = iid
+    group by iid
+  ) t
+  where i.id = t.invoice_id and i.subtotal is distinct from t.subtotal;
+end;
+$$;
 
 create or replace function private.invoice_items_changed()
 returns trigger
@@ -482,9 +523,131 @@ $$;
 
 -- private.invoice_items_content: defined in 20261206170400 (its final form; nothing is deployed)
 
--- private.apply_invoice_items: defined in 20261206170400 (its final form; nothing is deployed)
+-- private.apply_invoice_items: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
+-- Writes the items of one invoice from a JSON list.
+--   replace: the list is the whole new list, in order (positions 0..n-1). An
+--            entry with "id" updates that item with the fields it gives, an
+--            entry without is a new item, and items not listed are removed.
+--   patch:   only the listed items are touched. With "id": the fields given
+--            change ("_delete": true removes it); without: a new item,
+--            appended after the others unless it gives a position.
+-- Afterwards the invoice has 1 to 200 items. The item triggers recompute the
+-- subtotal (and refuse changes to paid or cancelled invoices).
+create or replace function private.apply_invoice_items(target uuid, items jsonb, mode text)
+returns void
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  inv record;
+  listed uuid[];
+  existing uuid[];
+  stray uuid;
+  base integer;
+  remaining integer;
+begin
+  if items is null then
+    return;
+  end if;
+  if mode is null or mode not in ('replace', 'patch') then
+    raise exception 'items_mode must be replace or patch' using errcode = '22023';
+  end if;
+  if jsonb_typeof(items) <> 'array' then
+    raise exception 'items must be a list' using errcode = '22023';
+  end if;
+  if jsonb_array_length(items) > 200 then
+    raise exception 'an invoice has at most 200 items' using errcode = '22023';
+  end if;
+  perform private.refuse_unknown_keys(
+    e, array['id', 'description', 'quantity', 'rate', 'position', '_delete'], 'item')
+  from jsonb_array_elements(items) e;
+  if exists (select 1 from jsonb_array_elements(items) e where e ? '_delete') then
+    if mode = 'replace' then
+      raise exception '"_delete" is for items_mode patch; in replace mode leave the item out'
+        using errcode = '22023';
+    elsif exists (select 1 from jsonb_array_elements(items) e
+                  where e ? '_delete' and e ->> 'id' is null) then
+      raise exception 'an item to delete needs its id' using errcode = '22023';
+    end if;
+  end if;
 
--- public.create_invoice: defined in 20261206171200 (its final form; nothing is deployed)
+  select i.organization_id, i.currency into inv from public.invoices i where i.id = target;
+
+  select coalesce(array_agg((e ->> 'id')::uuid), '{}') into listed
+  from jsonb_array_elements(items) e
+  where e ->> 'id' is not null;
+  if cardinality(listed) <> (select count(distinct x) from unnest(listed) x) then
+    raise exception 'an item is listed twice' using errcode = '22023';
+  end if;
+  select x into stray
+  from unnest(listed) x
+  where not exists (select 1 from public.invoice_items it where it.id = x and it.invoice_id = target)
+  limit 1;
+  if found then
+    raise exception 'item % is not an item of this invoice', stray using errcode = '23503';
+  end if;
+
+  -- New items first, then changes, then deletions.
+  select coalesce(array_agg(it.id), '{}'), coalesce(max(it.position) + 1, 0) into existing, base
+  from public.invoice_items it
+  where it.invoice_id = target;
+  insert into public.invoice_items
+    (organization_id, invoice_id, currency, position, description, quantity, rate)
+  select inv.organization_id, target, inv.currency,
+         case when mode = 'replace' then t.ord::integer - 1
+              else coalesce((t.x ->> 'position')::integer,
+                            base + (row_number() over (order by t.ord))::integer - 1) end,
+         t.x ->> 'description', (t.x ->> 'quantity')::numeric, (t.x ->> 'rate')::numeric
+  from jsonb_array_elements(items) with ordinality as t(x, ord)
+  where t.x ->> 'id' is null
+  order by t.ord;
+
+  update public.invoice_items it
+  set description = coalesce(e.description, it.description),
+      quantity = coalesce(e.quantity, it.quantity),
+      rate = coalesce(e.rate, it.rate),
+      position = coalesce(e.pos, it.position)
+  from (
+    select (x ->> 'id')::uuid as id,
+           x ->> 'description' as description,
+           (x ->> 'quantity')::numeric as quantity,
+           (x ->> 'rate')::numeric as rate,
+           case when mode = 'replace' then ord::integer - 1 else (x ->> 'position')::integer end as pos
+    from jsonb_array_elements(items) with ordinality as t(x, ord)
+    where x ->> 'id' is not null and not coalesce((x ->> '_delete')::boolean, false)
+  ) e
+  where it.id = e.id
+    and it.invoice_id = target
+    and (it.description, it.quantity, it.rate, it.position)
+        is distinct from (coalesce(e.description, it.description), coalesce(e.quantity, it.quantity),
+                          coalesce(e.rate, it.rate), coalesce(e.pos, it.position));
+
+  -- Deletions last: the subtotal never passes through zero on the way, which
+  -- would make a sent invoice paid.
+  if mode = 'replace' then
+    delete from public.invoice_items it
+    where it.invoice_id = target and it.id = any (existing) and it.id <> all (listed);
+  else
+    delete from public.invoice_items it
+    where it.invoice_id = target
+      and it.id in (select (e ->> 'id')::uuid from jsonb_array_elements(items) e
+                    where coalesce((e ->> '_delete')::boolean, false));
+  end if;
+
+  select count(*) into remaining from public.invoice_items it where it.invoice_id = target;
+  if remaining = 0 then
+    raise exception 'an invoice needs at least one item' using errcode = '23514';
+  elsif remaining > 200 then
+    raise exception 'an invoice has at most 200 items; this one would have %', remaining
+      using errcode = '23514';
+  end if;
+end;
+$$;
+
+-- public.create_invoice: defined in 20261206110100 (its form before 20261206170400) and finally in 20261206171200
 
 -- public.update_invoice: defined in 20261206171200 (its final form; nothing is deployed)
 
@@ -538,7 +701,33 @@ begin
 end;
 $$;
 
--- private.invoice_changed_fields: defined in 20261206171200 (its final form; nothing is deployed)
+-- private.invoice_changed_fields: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206171200 replaces it whole (its final form).
+--
+-- The fields of an invoice that differ between two versions of its row, in the
+-- order the messages list them (the money and the status, which the triggers
+-- derive, aside).
+create or replace function private.invoice_changed_fields(before public.invoices, after public.invoices)
+returns text[]
+language sql
+immutable
+set search_path = ''
+as $$
+  select array_remove(array[
+    case when after.client_id is distinct from before.client_id then 'client_id' end,
+    case when after.invoice_number is distinct from before.invoice_number then 'invoice_number' end,
+    case when after.issue_date is distinct from before.issue_date then 'issue_date' end,
+    case when after.due_date is distinct from before.due_date then 'due_date' end,
+    case when after.payment_terms is distinct from before.payment_terms then 'payment_terms' end,
+    case when after.tax_rate is distinct from before.tax_rate then 'tax_rate' end,
+    case when after.discount is distinct from before.discount then 'discount' end,
+    case when after.notes is distinct from before.notes then 'notes' end,
+    case when after.terms is distinct from before.terms then 'terms' end,
+    case when after.payment_instructions is distinct from before.payment_instructions
+         then 'payment_instructions' end,
+    case when after.template is distinct from before.template then 'template' end
+  ], null)
+$$;
 
 -- What may change on an invoice, by status (the head of this file): the rule,
 -- written once. The table's trigger a_issued_invoice_keeps_its_identity holds it for
@@ -586,6 +775,9 @@ begin
 end;
 $$;
 
+-- private.issued_invoice_keeps_its_identity: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
 -- The trigger of the rule above, for the API roles (anon, authenticated): the
 -- service role and the database owner keep the means to correct a record.
 create or replace function private.issued_invoice_keeps_its_identity()
@@ -792,7 +984,8 @@ grant select on public.invoice_list to authenticated, service_role;
 
 grant execute on function
   private.payment_terms_days(text),
-  private.refuse_unknown_keys(jsonb, text[], text)
+  private.refuse_unknown_keys(jsonb, text[], text),
+  private.apply_invoice_items(uuid, jsonb, text)
   to authenticated;
 
 revoke all on function private.refuse_payments_on_cancelled_invoice() from public;
@@ -801,6 +994,7 @@ revoke execute on function private.issued_invoice_keeps_its_identity() from publ
 
 -- The trigger above runs as the writer: the API role calls the rule.
 grant execute on function
+  private.invoice_changed_fields(public.invoices, public.invoices),
   private.refuse_change_by_status(public.invoices, text[], boolean, text[])
   to authenticated;
 

@@ -17,6 +17,9 @@
 -- Functions
 -- =============================================================================
 
+-- private.invoice_document: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
 -- The invoice as the API returns it: its columns, its items (in position
 -- order), its payments (oldest first) and a summary of its client. The one
 -- definition of that shape: GET /api/invoices/{id} reads it (public.get_invoice,

@@ -521,7 +521,126 @@ $$;
 -- the server's UTC day).
 alter table public.invoices alter column issue_date drop default;
 
--- public.create_invoice: defined in 20261206171200 (its final form; nothing is deployed)
+-- public.create_invoice: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206171200 replaces it whole (its final form).
+--
+-- One invoice with its items, in one transaction. `invoice` keys: client_id
+-- (required), invoice_number, issue_date, due_date, payment_terms, status
+-- ('draft' or 'sent'), tax_rate, discount, notes, terms, payment_instructions,
+-- template. Left out: the number comes from the organization's counter, the
+-- issue date is today, the terms, tax rate, template, notes, terms and payment
+-- instructions are the organization's defaults, and the due date follows the
+-- terms (a due date given without terms makes them 'custom' unless it is what
+-- the default terms give). A failed creation rolls the counter back with it:
+-- it consumes no number.
+--
+-- As in the invoices migration, with the issue date the organization's today when
+-- none is given.
+create or replace function public.create_invoice(organization_id uuid, invoice jsonb, items jsonb)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+  org uuid := create_invoice.organization_id;
+  doc jsonb := coalesce(create_invoice.invoice, '{}'::jsonb);
+  defaults record;
+  given_client uuid;
+  given_number text;
+  issued date;
+  due date;
+  terms_given text;
+  wanted_status text;
+  wanted_discount numeric;
+  new_id uuid;
+begin
+  perform private.require_role(org, 'member', 'your role may not create invoices in this organization');
+  perform private.refuse_unknown_keys(doc, array[
+    'client_id', 'invoice_number', 'issue_date', 'due_date', 'payment_terms', 'status', 'tax_rate',
+    'discount', 'notes', 'terms', 'payment_instructions', 'template'], 'invoice');
+  if items is null or jsonb_typeof(items) <> 'array' or jsonb_array_length(items) = 0 then
+    raise exception 'an invoice needs at least one item' using errcode = '22023';
+  end if;
+
+  given_client := (doc ->> 'client_id')::uuid;
+  if given_client is null then
+    raise exception 'client_id is required' using errcode = '23502';
+  end if;
+  if not exists (select 1 from public.clients c
+                 where c.id = given_client and c.organization_id = org) then
+    raise exception 'client % is not a client of this organization', given_client
+      using errcode = '23503';
+  end if;
+
+  given_number := nullif(btrim(doc ->> 'invoice_number'), '');
+  if given_number is not null and exists (
+       select 1 from public.invoices i
+       where i.organization_id = org and i.invoice_number = given_number) then
+    raise exception 'invoice number % is already used in this organization', given_number
+      using errcode = '23505', constraint = 'invoices_invoice_number_unique_in_organization';
+  end if;
+
+  wanted_status := coalesce(doc ->> 'status', 'draft');
+  if wanted_status not in ('draft', 'sent') then
+    raise exception 'a new invoice is a draft or sent, not %', wanted_status
+      using errcode = '23514', hint = 'Payments make an invoice paid; the daily job marks it overdue.';
+  end if;
+
+  select s.default_payment_terms, s.default_tax_rate, s.default_template, s.default_notes,
+         s.default_terms, s.default_payment_instructions
+  into defaults
+  from public.organization_settings s
+  where s.organization_id = org;
+
+  issued := coalesce((doc ->> 'issue_date')::date, private.organization_today(org));
+  due := (doc ->> 'due_date')::date;
+  terms_given := doc ->> 'payment_terms';
+  if terms_given is null then
+    terms_given := coalesce(defaults.default_payment_terms, 'net30');
+    if due is not null and due <> issued + private.payment_terms_days(terms_given) then
+      terms_given := 'custom';
+    end if;
+  end if;
+  if due is null and terms_given = 'custom' then
+    raise exception 'custom payment terms need a due_date' using errcode = '23514';
+  end if;
+  due := coalesce(due, issued + private.payment_terms_days(terms_given));
+  if due < issued then
+    raise exception 'the due date (%) is before the issue date (%)', due, issued
+      using errcode = '23514', constraint = 'invoices_due_date_not_before_issue_date';
+  end if;
+
+  insert into public.invoices (
+    organization_id, client_id, invoice_number, issue_date, due_date, payment_terms, tax_rate,
+    notes, terms, payment_instructions, template
+  ) values (
+    org, given_client, given_number, issued, due, terms_given,
+    coalesce((doc ->> 'tax_rate')::numeric, defaults.default_tax_rate, 0),
+    case when doc ? 'notes' then doc ->> 'notes' else defaults.default_notes end,
+    case when doc ? 'terms' then doc ->> 'terms' else defaults.default_terms end,
+    case when doc ? 'payment_instructions' then doc ->> 'payment_instructions'
+         else defaults.default_payment_instructions end,
+    coalesce(doc ->> 'template', defaults.default_template, 'professional')
+  )
+  returning id into new_id;
+
+  -- Items first: the discount may not exceed the subtotal they make.
+  perform private.apply_invoice_items(new_id, items, 'replace');
+
+  wanted_discount := coalesce((doc ->> 'discount')::numeric, 0);
+  if wanted_discount <> 0 or wanted_status <> 'draft' then
+    update public.invoices i
+    set discount = wanted_discount, status = wanted_status
+    where i.id = new_id;
+  end if;
+
+  return private.invoice_document(new_id);
+end;
+$$;
+grant execute on function public.create_invoice(uuid, jsonb, jsonb) to authenticated;
+revoke execute on function public.create_invoice(uuid, jsonb, jsonb) from anon, service_role;
 
 -- =============================================================================
 -- Functions redefined: settings (20261206100300_profiles_and_settings.sql)

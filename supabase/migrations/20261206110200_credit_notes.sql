@@ -336,7 +336,7 @@ create index client_credit_entries_created_by_idx
 -- Functions: the invoices' and payments' rules, with credits
 -- =============================================================================
 
--- private.prepare_invoice_row: defined in 20261206170400 (its final form; nothing is deployed)
+-- private.prepare_invoice_row: defined in 20261206110600 (its form before 20261206170400) and finally in 20261206170400
 
 -- Once an invoice has credit notes, its total stays: they name its lines and
 -- amounts. A correction is another credit note.
@@ -655,6 +655,9 @@ $$;
 -- Functions: credit notes
 -- =============================================================================
 
+-- private.credit_note_document: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
 -- The API's JSON for a credit note: the row, its lines, its invoice (as it is
 -- now) and its client.
 create or replace function private.credit_note_document(target uuid)
@@ -686,7 +689,294 @@ as $$
   where cn.id = target
 $$;
 
--- private.issue_credit_note: defined in 20261206170400 (its final form; nothing is deployed)
+-- private.issue_credit_note: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
+-- Issues a credit note against an issued invoice (this file's head). `doc` keys:
+--   kind        'whole' | 'lines' | 'amount' (required)
+--   lines       for 'lines': [{"invoice_item_id": uuid, "quantity": n}] (1..200)
+--   amount      for 'amount': the credit, tax included, at the currency's decimals
+--   description for 'amount': the line's text (default "Credit on invoice <n>")
+--   issue_date  default the organization's today; not before the invoice's issue
+--               date, at most one day ahead
+--   reason, notes
+-- Prices: 'whole' with nothing credited before copies the invoice (lines,
+-- discount, tax); 'whole' after earlier credit notes credits what is left as an
+-- amount. 'lines': quantity x the item's rate, rounded half up; the invoice's
+-- discount shared out in proportion (rounded); tax = round((subtotal -
+-- discount) x tax_rate / 100); total = subtotal - discount + tax; a note that
+-- credits the last of every line's quantity credits exactly what is left (the
+-- roundings of the notes before are absorbed in its tax). 'amount' A: tax =
+-- round(A x tax_rate / (100 + tax_rate)), subtotal = A - tax.
+create or replace function private.issue_credit_note(organization_id uuid, invoice_id uuid, doc jsonb)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  org uuid := issue_credit_note.organization_id;
+  inv public.invoices;
+  kind text;
+  issued date;
+  today date;
+  remaining numeric;
+  net numeric;
+  disc numeric := 0;
+  tax numeric;
+  total numeric;
+  given numeric;
+  lines jsonb;
+  bad record;
+  everything_credited boolean := false;
+  excess numeric;
+  from_payments numeric;
+  number text;
+  new_id uuid;
+  label text;
+begin
+  perform private.require_role(org, 'member', 'your role may not issue credit notes in this organization');
+  doc := coalesce(doc, '{}'::jsonb);
+  perform private.refuse_unknown_keys(doc, array[
+    'kind', 'lines', 'amount', 'description', 'issue_date', 'reason', 'notes'], 'credit_note');
+  kind := doc ->> 'kind';
+  if kind is null then
+    raise exception 'kind is required: whole, lines or amount' using errcode = '22023';
+  elsif kind not in ('whole', 'lines', 'amount') then
+    raise exception 'kind must be whole, lines or amount, not %', kind using errcode = '22023';
+  end if;
+  if kind <> 'lines' and doc ? 'lines' then
+    raise exception 'lines are for a credit note of kind lines' using errcode = '22023';
+  end if;
+  if kind <> 'amount' and (doc ? 'amount' or doc ? 'description') then
+    raise exception 'amount and description are for a credit note of kind amount' using errcode = '22023';
+  end if;
+  if length(doc ->> 'reason') > 500 then
+    raise exception 'reason is longer than 500 characters' using errcode = '22023';
+  end if;
+  if length(doc ->> 'notes') > 5000 then
+    raise exception 'notes are longer than 5000 characters' using errcode = '22023';
+  end if;
+
+  -- Lock order, step 1: the invoice.
+  select * into inv
+  from public.invoices i
+  where i.id = issue_credit_note.invoice_id and i.organization_id = org
+  for no key update;
+  if not found then
+    raise exception 'invoice not found' using errcode = 'P0002';
+  end if;
+  if inv.status = 'draft' then
+    raise exception 'invoice % is a draft: change or delete it instead of crediting it', inv.invoice_number
+      using errcode = '23514';
+  elsif inv.status = 'cancelled' then
+    raise exception 'invoice % is cancelled: nothing is left to credit', inv.invoice_number
+      using errcode = '23514';
+  end if;
+  remaining := inv.total_amount - inv.credit_notes_total;
+  if remaining <= 0 then
+    raise exception 'invoice % is already credited in full', inv.invoice_number using errcode = '23514';
+  end if;
+
+  today := private.organization_today(org);
+  issued := coalesce((doc ->> 'issue_date')::date, today);
+  if issued < inv.issue_date then
+    raise exception 'issue_date % is before the invoice''s issue date %', issued, inv.issue_date
+      using errcode = '23514';
+  elsif issued > today + 1 then
+    raise exception 'issue_date % is in the future', issued
+      using errcode = '23514', hint = 'A credit note is dated at most one day ahead.';
+  end if;
+
+  perform 'PRAGMA:TABLE: credit_lines (invoice_item_id uuid, position integer, description text, quantity numeric, rate numeric)';  -- for plpgsql_check
+  if to_regclass('pg_temp.credit_lines') is null then
+    create temporary table credit_lines (
+      invoice_item_id uuid, position integer, description text, quantity numeric, rate numeric
+    ) on commit drop;
+  end if;
+  truncate credit_lines;
+
+  if kind = 'whole' and inv.credit_notes_total = 0 then
+    insert into credit_lines
+    select it.id, it.position, it.description, it.quantity, it.rate
+    from public.invoice_items it where it.invoice_id = inv.id;
+    net := inv.subtotal;
+    disc := inv.discount;
+    tax := inv.tax_amount;
+    total := inv.total_amount;
+  elsif kind = 'lines' then
+    lines := doc -> 'lines';
+    if lines is null or jsonb_typeof(lines) <> 'array' or jsonb_array_length(lines) = 0 then
+      raise exception 'lines must be a list of {invoice_item_id, quantity}' using errcode = '22023';
+    elsif jsonb_array_length(lines) > 200 then
+      raise exception 'a credit note has at most 200 lines' using errcode = '22023';
+    end if;
+    perform private.refuse_unknown_keys(e, array['invoice_item_id', 'quantity'], 'line')
+    from jsonb_array_elements(lines) e;
+    if exists (select 1 from jsonb_array_elements(lines) e
+               where e ->> 'invoice_item_id' is null or e ->> 'quantity' is null) then
+      raise exception 'every line needs invoice_item_id and quantity' using errcode = '22023';
+    end if;
+    if (select count(*) from jsonb_array_elements(lines)) <>
+       (select count(distinct e ->> 'invoice_item_id') from jsonb_array_elements(lines) e) then
+      raise exception 'an item is listed twice' using errcode = '22023';
+    end if;
+    select t.ord, t.item into bad
+    from (select ord, (e ->> 'invoice_item_id')::uuid as item
+          from jsonb_array_elements(lines) with ordinality as x (e, ord)) t
+    where not exists (select 1 from public.invoice_items it
+                      where it.id = t.item and it.invoice_id = inv.id)
+    order by t.ord limit 1;
+    if found then
+      raise exception 'line %: item % is not an item of invoice %', bad.ord, bad.item, inv.invoice_number
+        using errcode = '23503';
+    end if;
+    select t.ord, t.quantity into bad
+    from (select ord, (e ->> 'quantity')::numeric as quantity
+          from jsonb_array_elements(lines) with ordinality as x (e, ord)) t
+    where t.quantity <= 0 or scale(t.quantity) > 4
+    order by t.ord limit 1;
+    if found then
+      raise exception 'line %: quantity % must be greater than zero with at most 4 decimals', bad.ord, bad.quantity
+        using errcode = '22023';
+    end if;
+    insert into credit_lines
+    select it.id, (t.ord - 1)::integer, it.description, t.quantity, it.rate
+    from (select ord, (e ->> 'invoice_item_id')::uuid as item, (e ->> 'quantity')::numeric as quantity
+          from jsonb_array_elements(lines) with ordinality as x (e, ord)) t
+    join public.invoice_items it on it.id = t.item;
+    select l.position + 1 as ord, it.description, l.quantity, it.quantity - coalesce(c.credited, 0) as left_over
+    into bad
+    from credit_lines l
+    join public.invoice_items it on it.id = l.invoice_item_id
+    left join (select ci.invoice_item_id, sum(ci.quantity) as credited
+               from public.credit_note_items ci
+               where ci.invoice_item_id in (select invoice_item_id from credit_lines)
+               group by ci.invoice_item_id) c on c.invoice_item_id = l.invoice_item_id
+    where l.quantity > it.quantity - coalesce(c.credited, 0)
+    order by l.position limit 1;
+    if found then
+      raise exception 'line %: a quantity of % is more than the % of "%" not yet credited',
+        bad.ord, bad.quantity, bad.left_over, bad.description
+        using errcode = '23514';
+    end if;
+    select coalesce(sum(private.round_money(l.quantity * l.rate, inv.currency)), 0) into net
+    from credit_lines l;
+    if inv.discount > 0 and inv.subtotal > 0 then
+      disc := private.round_money(inv.discount * net / inv.subtotal, inv.currency);
+    end if;
+    tax := private.round_money((net - disc) * inv.tax_rate / 100, inv.currency);
+    total := net - disc + tax;
+    -- The last of every line, and only lines credited before: exactly what is left.
+    everything_credited := not exists (
+        select 1 from public.invoice_items it
+        where it.invoice_id = inv.id
+          and it.quantity > coalesce((select sum(ci.quantity) from public.credit_note_items ci
+                                      where ci.invoice_item_id = it.id), 0)
+                            + coalesce((select l.quantity from credit_lines l
+                                        where l.invoice_item_id = it.id), 0))
+      and not exists (select 1 from public.credit_notes cn
+                      where cn.invoice_id = inv.id and cn.kind <> 'lines');
+    if everything_credited and total <> remaining then
+      total := remaining;
+      tax := greatest(0, remaining - (net - disc));
+      net := remaining - tax + disc;
+    end if;
+  else
+    -- 'amount', or 'whole' after earlier credit notes: what is left.
+    if kind = 'whole' then
+      given := remaining;
+    else
+      begin
+        given := (doc ->> 'amount')::numeric;
+      exception when invalid_text_representation then
+        raise exception 'amount must be a number' using errcode = '22023';
+      end;
+      if given is null then
+        raise exception 'amount is required for a credit note of kind amount' using errcode = '22023';
+      elsif given <= 0 then
+        raise exception 'amount must be greater than zero' using errcode = '23514';
+      end if;
+      given := private.checked_money(given, inv.currency, 'amount');
+    end if;
+    tax := private.round_money(given * inv.tax_rate / (100 + inv.tax_rate), inv.currency);
+    net := given - tax;
+    total := given;
+    label := coalesce(nullif(btrim(doc ->> 'description'), ''),
+                      case when kind = 'whole' then 'Remaining amount of invoice ' || inv.invoice_number
+                           else 'Credit on invoice ' || inv.invoice_number end);
+    if length(label) > 2000 then
+      raise exception 'description is longer than 2000 characters' using errcode = '22023';
+    end if;
+    insert into credit_lines values (null, 0, label, 1, net);
+  end if;
+
+  if total <= 0 then
+    raise exception 'a credit note must credit something: these lines come to 0 %', inv.currency
+      using errcode = '23514';
+  end if;
+  if total > remaining then
+    raise exception 'a credit of % % is more than what invoice % has not yet credited (% % of its total % %)',
+      total, inv.currency, inv.invoice_number, remaining, inv.currency, inv.total_amount, inv.currency
+      using errcode = '23514', constraint = 'invoices_credit_notes_not_above_total',
+            hint = pg_catalog.format('A credit note on this invoice can be at most %s %s.', remaining, inv.currency);
+  end if;
+
+  -- What would pass the total goes to the client's credit.
+  excess := greatest(0, inv.amount_paid + inv.amount_credited + total - inv.total_amount);
+  if excess > 0 then
+    -- Lock order, steps 2 and 3: the payments, then the credit row.
+    perform 1 from public.payments p where p.invoice_id = inv.id order by p.id for update;
+    perform private.lock_client_credit(org, inv.client_id, inv.currency);
+  end if;
+
+  number := private.next_document_number(org, 'credit_note', issued);
+  insert into public.credit_notes
+    (organization_id, invoice_id, client_id, currency, credit_note_number, kind, issue_date,
+     reason, notes, subtotal, discount, tax_rate, tax_amount, total_amount, credit_amount)
+  values
+    (org, inv.id, inv.client_id, inv.currency, number, kind, issued,
+     nullif(btrim(doc ->> 'reason'), ''), nullif(btrim(doc ->> 'notes'), ''),
+     net, private.round_money(disc, inv.currency), inv.tax_rate, tax, total,
+     private.round_money(excess, inv.currency))
+  returning id into new_id;
+  insert into public.credit_note_items
+    (organization_id, credit_note_id, currency, invoice_item_id, position, description, quantity, rate)
+  select org, new_id, inv.currency, l.invoice_item_id, l.position, l.description, l.quantity, l.rate
+  from credit_lines l
+  order by l.position;
+
+  -- The invoice first (its amount_paid as it will be), then the payments, whose
+  -- own refresh then finds nothing to change: the invoice passes through no
+  -- state in between (a paid invoice keeps its paid_at).
+  from_payments := 0;
+  if excess > 0 then
+    from_payments := excess - least(excess, inv.credit_applied);
+  end if;
+  update public.invoices i
+  set amount_paid = i.amount_paid - from_payments,
+      credit_applied = i.credit_applied - least(excess, inv.credit_applied),
+      credit_notes_total = i.credit_notes_total + total,
+      amount_credited = i.credit_notes_total + total + i.credit_applied - least(excess, inv.credit_applied)
+  where i.id = inv.id;
+  if excess > 0 then
+    perform private.release_to_credit(inv, excess);
+    perform private.post_client_credit(org, inv.client_id, inv.currency, 'credit_note', excess,
+                                       credit_note_id => new_id);
+  end if;
+
+  insert into public.client_activities (organization_id, client_id, created_by, activity, type, metadata)
+  values (org, inv.client_id, auth.uid(),
+          pg_catalog.format('Credit note %s of %s %s issued for invoice %s', number, total, inv.currency,
+                            inv.invoice_number),
+          'other',
+          jsonb_build_object('credit_note_id', new_id, 'invoice_id', inv.id, 'amount', total,
+                             'currency', inv.currency, 'to_client_credit', excess));
+
+  return private.credit_note_document(new_id);
+end;
+$$;
 
 create or replace function public.create_credit_note(organization_id uuid, invoice_id uuid, credit_note jsonb)
 returns jsonb
@@ -1448,6 +1738,7 @@ grant select, insert, update, delete on public.credit_notes, public.credit_note_
   public.client_credit_balances, public.client_credit_entries to service_role;
 
 grant execute on function
+  private.issue_credit_note(uuid, uuid, jsonb),
   private.record_credit_note_sent(uuid, uuid, text, jsonb, text, text),
   private.credit_note_document(uuid),
   private.issue_refund(uuid, jsonb),

@@ -228,6 +228,9 @@ begin
 end;
 $$;
 
+-- private.prepare_quote_row: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
 -- Money on every write (tax and total follow the discount and the tax rate, not
 -- only the items), the status transitions, and their times.
 create or replace function private.prepare_quote_row()
@@ -301,7 +304,30 @@ begin
 end;
 $$;
 
--- private.quote_changed_fields: defined in 20261206170400 (its final form; nothing is deployed)
+-- private.quote_changed_fields: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
+-- The fields of a quote that differ between two versions of its row, in the
+-- order the messages list them (money, status and links, which the triggers and
+-- the RPCs derive, aside).
+create or replace function private.quote_changed_fields(before public.quotes, after public.quotes)
+returns text[]
+language sql
+immutable
+set search_path = ''
+as $$
+  select array_remove(array[
+    case when after.client_id is distinct from before.client_id then 'client_id' end,
+    case when after.quote_number is distinct from before.quote_number then 'quote_number' end,
+    case when after.issue_date is distinct from before.issue_date then 'issue_date' end,
+    case when after.valid_until is distinct from before.valid_until then 'valid_until' end,
+    case when after.tax_rate is distinct from before.tax_rate then 'tax_rate' end,
+    case when after.discount is distinct from before.discount then 'discount' end,
+    case when after.notes is distinct from before.notes then 'notes' end,
+    case when after.terms is distinct from before.terms then 'terms' end,
+    case when after.template is distinct from before.template then 'template' end
+  ], null)
+$$;
 
 -- What may change on a quote, by status (the head of this file), written once:
 -- the table's trigger holds it for the API roles; update_quote asks it first so
@@ -381,7 +407,46 @@ begin
 end;
 $$;
 
--- private.refresh_quote_subtotals: defined in 20261206170400 (its final form; nothing is deployed)
+-- private.refresh_quote_subtotals: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
+-- The subtotal of every quote whose items a statement touched, once per quote;
+-- the quote's row trigger derives tax and total. The lock query also refuses
+-- changes to the items of a quote that is no longer a draft (cascades pass).
+create or replace function private.refresh_quote_subtotals(quote_ids uuid[])
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  issued record;
+begin
+  select q.quote_number, q.status into issued
+  from (
+    select q.quote_number, q.status
+    from public.quotes q
+    where q.id = any (quote_ids)
+    order by q.id
+    for no key update
+  ) q
+  where q.status <> 'draft' and pg_trigger_depth() <= 1
+  limit 1;
+  if found then
+    raise exception 'quote % is %: its items can no longer change', issued.quote_number, issued.status
+      using errcode = '23514', hint = 'Create a new quote for a different offer.';
+  end if;
+  update public.quotes q
+  set subtotal = t.subtotal
+  from (
+    select qid as quote_id, coalesce(sum(it.amount), 0) as subtotal
+    from unnest(quote_ids) qid
+    left join public.quote_items it on it.quote_id = qid
+    group by qid
+  ) t
+  where q.id = t.quote_id and q.subtotal is distinct from t.subtotal;
+end;
+$$;
 
 create or replace function private.quote_items_changed()
 returns trigger
@@ -402,8 +467,54 @@ begin
 end;
 $$;
 
--- private.replace_quote_items: defined in 20261206170400 (its final form; nothing is deployed)
+-- private.replace_quote_items: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
+-- Replaces the items of a draft quote with a JSON list (in order, positions
+-- 0..n-1): new items first, then the old ones removed, so the subtotal never
+-- passes through zero. 1 to 200 items.
+create or replace function private.replace_quote_items(target uuid, items jsonb)
+returns void
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  q record;
+  old_ids uuid[];
+begin
+  if items is null then
+    return;
+  end if;
+  if jsonb_typeof(items) <> 'array' then
+    raise exception 'items must be a list' using errcode = '22023';
+  end if;
+  if jsonb_array_length(items) = 0 then
+    raise exception 'a quote needs at least one item' using errcode = '22023';
+  end if;
+  if jsonb_array_length(items) > 200 then
+    raise exception 'a quote has at most 200 items' using errcode = '22023';
+  end if;
+  perform private.refuse_unknown_keys(e, array['description', 'quantity', 'rate'], 'item')
+  from jsonb_array_elements(items) e;
 
+  select qt.organization_id, qt.currency into q from public.quotes qt where qt.id = target;
+  select coalesce(array_agg(it.id), '{}') into old_ids
+  from public.quote_items it where it.quote_id = target;
+
+  insert into public.quote_items (organization_id, quote_id, currency, position, description, quantity, rate)
+  select q.organization_id, target, q.currency, t.ord::integer - 1,
+         t.x ->> 'description', (t.x ->> 'quantity')::numeric, (t.x ->> 'rate')::numeric
+  from jsonb_array_elements(items) with ordinality as t(x, ord)
+  order by t.ord;
+
+  delete from public.quote_items it where it.quote_id = target and it.id = any (old_ids);
+end;
+$$;
+
+-- private.quote_document: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
 -- The quote as the API returns it: its columns, its items (in position order),
 -- its client, and the invoice made from it ({id, invoice_number, status} or
 -- null). Security invoker: another tenant's quote is null.
@@ -482,9 +593,170 @@ as $$
   where q.id = quote_document.quote_id and q.organization_id = quote_document.organization_id
 $$;
 
--- public.create_quote: defined in 20261206170400 (its final form; nothing is deployed)
+-- public.create_quote: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
+-- One quote with its items, in one transaction. `quote` keys: client_id
+-- (required), issue_date, valid_until, tax_rate, discount, notes, terms,
+-- template. Left out: the issue date is today where the business is,
+-- valid_until 30 days later, the tax rate, template, notes and terms the
+-- organization's defaults. Always a draft; the number is the quote counter's.
+create or replace function public.create_quote(organization_id uuid, quote jsonb, items jsonb)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+  org uuid := create_quote.organization_id;
+  doc jsonb := coalesce(create_quote.quote, '{}'::jsonb);
+  defaults record;
+  given_client uuid;
+  issued date;
+  valid date;
+  wanted_discount numeric;
+  new_id uuid;
+begin
+  perform private.require_role(org, 'member', 'your role may not create quotes in this organization');
+  perform private.refuse_unknown_keys(doc, array[
+    'client_id', 'issue_date', 'valid_until', 'tax_rate', 'discount', 'notes', 'terms', 'template'],
+    'quote');
+  if items is null or jsonb_typeof(items) <> 'array' or jsonb_array_length(items) = 0 then
+    raise exception 'a quote needs at least one item' using errcode = '22023';
+  end if;
+  given_client := (doc ->> 'client_id')::uuid;
+  if given_client is null then
+    raise exception 'client_id is required' using errcode = '23502';
+  end if;
+  if not exists (select 1 from public.clients c where c.id = given_client and c.organization_id = org) then
+    raise exception 'client % is not a client of this organization', given_client
+      using errcode = '23503';
+  end if;
 
--- public.update_quote: defined in 20261206170400 (its final form; nothing is deployed)
+  select s.default_tax_rate, s.default_template, s.default_notes, s.default_terms
+  into defaults
+  from public.organization_settings s
+  where s.organization_id = org;
+
+  issued := coalesce((doc ->> 'issue_date')::date, private.organization_today(org));
+  valid := coalesce((doc ->> 'valid_until')::date, issued + private.quote_validity_days());
+  if valid < issued then
+    raise exception 'valid_until (%) is before the issue date (%)', valid, issued
+      using errcode = '23514', constraint = 'quotes_valid_until_not_before_issue_date';
+  end if;
+
+  insert into public.quotes (organization_id, client_id, issue_date, valid_until, tax_rate, notes, terms, template)
+  values (
+    org, given_client, issued, valid,
+    coalesce((doc ->> 'tax_rate')::numeric, defaults.default_tax_rate, 0),
+    case when doc ? 'notes' then doc ->> 'notes' else defaults.default_notes end,
+    case when doc ? 'terms' then doc ->> 'terms' else defaults.default_terms end,
+    coalesce(doc ->> 'template', defaults.default_template, 'professional')
+  )
+  returning id into new_id;
+
+  perform private.replace_quote_items(new_id, items);
+
+  wanted_discount := coalesce((doc ->> 'discount')::numeric, 0);
+  if wanted_discount <> 0 then
+    update public.quotes q set discount = wanted_discount where q.id = new_id;
+  end if;
+  return private.quote_document(new_id);
+end;
+$$;
+
+-- public.update_quote: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
+-- Changes the fields present in `changes` (null clears notes and terms) and,
+-- when `items` is given, replaces the items (a draft's), under the rules of the
+-- quote's status. `status` may move a draft to sent (without an email).
+create or replace function public.update_quote(
+  organization_id uuid, quote_id uuid, changes jsonb, items jsonb default null
+)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+  org uuid := update_quote.organization_id;
+  target uuid := update_quote.quote_id;
+  doc jsonb := coalesce(update_quote.changes, '{}'::jsonb);
+  cur public.quotes;
+  nxt public.quotes;
+  changed text[];
+  wanted_status text;
+begin
+  perform private.require_role(org, 'member', 'your role may not change quotes in this organization');
+  perform private.refuse_unknown_keys(doc, array[
+    'client_id', 'issue_date', 'valid_until', 'status', 'tax_rate', 'discount', 'notes', 'terms',
+    'template'], 'changes');
+
+  select * into cur from public.quotes q where q.id = target and q.organization_id = org for no key update;
+  if not found then
+    raise exception 'quote not found' using errcode = 'P0002';
+  end if;
+
+  nxt := cur;
+  if doc ? 'client_id' then nxt.client_id := (doc ->> 'client_id')::uuid; end if;
+  if doc ? 'issue_date' then nxt.issue_date := (doc ->> 'issue_date')::date; end if;
+  if doc ? 'valid_until' then nxt.valid_until := (doc ->> 'valid_until')::date; end if;
+  if doc ? 'tax_rate' then nxt.tax_rate := (doc ->> 'tax_rate')::numeric; end if;
+  if doc ? 'discount' then nxt.discount := (doc ->> 'discount')::numeric; end if;
+  if doc ? 'notes' then nxt.notes := doc ->> 'notes'; end if;
+  if doc ? 'terms' then nxt.terms := doc ->> 'terms'; end if;
+  if doc ? 'template' then nxt.template := doc ->> 'template'; end if;
+  changed := private.quote_changed_fields(cur, nxt);
+  if items is not null and cur.status <> 'draft' then
+    changed := changed || array['items'];
+  end if;
+
+  wanted_status := coalesce(doc ->> 'status', cur.status);
+  if wanted_status <> cur.status and not (cur.status = 'draft' and wanted_status = 'sent') then
+    if wanted_status not in ('draft', 'sent', 'accepted', 'declined', 'expired', 'converted') then
+      raise exception 'unknown status %', wanted_status using errcode = '22023';
+    end if;
+    raise exception 'a % quote cannot be made % here', cur.status, wanted_status
+      using errcode = '23514',
+            hint = 'Send a draft (status sent); accept, decline and convert have their own routes.';
+  end if;
+
+  perform private.refuse_quote_change_by_status(cur, changed);
+
+  if nxt.valid_until < nxt.issue_date then
+    raise exception 'valid_until (%) is before the issue date (%)', nxt.valid_until, nxt.issue_date
+      using errcode = '23514', constraint = 'quotes_valid_until_not_before_issue_date';
+  end if;
+  if 'client_id' = any (changed) then
+    select c.currency into nxt.currency from public.clients c
+    where c.id = nxt.client_id and c.organization_id = org;
+    if not found then
+      raise exception 'client % is not a client of this organization', nxt.client_id
+        using errcode = '23503';
+    end if;
+  end if;
+
+  -- 1. The fields, the discount out of the way while the items change (a draft's).
+  if cardinality(changed) > 0 or (items is not null and cur.discount <> 0) then
+    update public.quotes q
+    set client_id = nxt.client_id, currency = nxt.currency, issue_date = nxt.issue_date,
+        valid_until = nxt.valid_until, tax_rate = nxt.tax_rate,
+        discount = case when items is not null then 0 else nxt.discount end,
+        notes = nxt.notes, terms = nxt.terms, template = nxt.template
+    where q.id = target;
+  end if;
+  -- 2. The items.
+  perform private.replace_quote_items(target, items);
+  -- 3. The discount on the new subtotal, then the status.
+  update public.quotes q
+  set discount = nxt.discount, status = wanted_status
+  where q.id = target and (q.discount, q.status) is distinct from (nxt.discount, wanted_status);
+  return private.quote_document(target);
+end;
+$$;
 
 -- A draft is deleted with its items; any other quote is refused (23514).
 create or replace function public.delete_quote(organization_id uuid, quote_id uuid)
@@ -653,7 +925,70 @@ begin
 end;
 $$;
 
--- public.convert_quote: defined in 20261206171200 (its final form; nothing is deployed)
+-- public.convert_quote: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206171200 replaces it whole (its final form).
+--
+-- Converts an accepted quote into a draft invoice, in one transaction (the head
+-- of this file). Answers {"quote": ..., "invoice": ...}.
+create or replace function public.convert_quote(organization_id uuid, quote_id uuid)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+  org uuid := convert_quote.organization_id;
+  cur public.quotes;
+  made jsonb;
+  invoice_doc jsonb;
+  items jsonb;
+begin
+  perform private.require_role(org, 'member', 'your role may not convert quotes in this organization');
+  -- The quote's lock serializes conversions: a second one waits here, then reads
+  -- the quote as the first left it.
+  select * into cur from public.quotes q
+  where q.id = convert_quote.quote_id and q.organization_id = org
+  for update;
+  if not found then
+    raise exception 'quote not found' using errcode = 'P0002';
+  end if;
+  if cur.status = 'converted' then
+    raise exception 'quote % was already converted into invoice %', cur.quote_number,
+      (select i.invoice_number from public.invoices i where i.id = cur.invoice_id)
+      using errcode = '23505', constraint = 'invoices_quote_id_unique_idx',
+            hint = 'Open the invoice it was converted into.';
+  elsif cur.status <> 'accepted' then
+    raise exception 'only an accepted quote can be converted into an invoice; quote % is %',
+      cur.quote_number, cur.status
+      using errcode = '23514',
+            hint = case cur.status when 'sent' then 'Record the client''s acceptance first.'
+                                   when 'draft' then 'Send it and record the client''s acceptance first.'
+                                   else 'Create a new quote.' end;
+  end if;
+
+  select jsonb_agg(jsonb_build_object('description', it.description, 'quantity', it.quantity,
+                                      'rate', it.rate) order by it.position, it.created_at, it.id)
+  into items
+  from public.quote_items it
+  where it.quote_id = cur.id;
+
+  made := public.create_invoice(
+    org,
+    jsonb_strip_nulls(jsonb_build_object(
+      'client_id', cur.client_id,
+      'issue_date', private.organization_today(org),
+      'tax_rate', cur.tax_rate,
+      'discount', cur.discount,
+      'notes', cur.notes,
+      'terms', cur.terms,
+      'template', cur.template)),
+    items);
+  perform private.link_quote_and_invoice(org, cur.id, (made ->> 'id')::uuid);
+  invoice_doc := private.invoice_document((made ->> 'id')::uuid);
+  return jsonb_build_object('quote', private.quote_document(cur.id), 'invoice', invoice_doc);
+end;
+$$;
 
 -- The scheduled expiry (functions/jobs/expire_quotes.py, service role): sent
 -- quotes past valid_until (before today in their organization's time zone)
@@ -840,7 +1175,9 @@ grant select on public.quote_list to authenticated, service_role;
 
 grant execute on function
   private.quote_validity_days(),
+  private.quote_changed_fields(public.quotes, public.quotes),
   private.refuse_quote_change_by_status(public.quotes, text[]),
+  private.replace_quote_items(uuid, jsonb),
   private.quote_document(uuid),
   private.link_quote_and_invoice(uuid, uuid, uuid),
   private.organization_today(uuid)
@@ -848,6 +1185,7 @@ grant execute on function
 
 grant execute on function
   private.quote_validity_days(),
+  private.quote_changed_fields(public.quotes, public.quotes),
   private.refuse_quote_change_by_status(public.quotes, text[]),
   private.organization_today(uuid)
   to service_role;
@@ -855,9 +1193,12 @@ grant execute on function
 grant execute on function
   public.get_quote(uuid, uuid),
   public.quote_document(uuid, uuid),
+  public.create_quote(uuid, jsonb, jsonb),
+  public.update_quote(uuid, uuid, jsonb, jsonb),
   public.delete_quote(uuid, uuid),
   public.decide_quote(uuid, uuid, text),
-  public.mark_quote_sent(uuid, uuid, text, jsonb, text, text)
+  public.mark_quote_sent(uuid, uuid, text, jsonb, text, text),
+  public.convert_quote(uuid, uuid)
   to authenticated;
 
 grant execute on function public.job_expire_quotes(integer) to service_role;

@@ -339,6 +339,9 @@ begin
 end;
 $$;
 
+-- private.recurring_profile_document: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206171200 replaces it whole (its final form).
+--
 -- A profile as the API answers it: its fields, the schedule's label, the client,
 -- the items, how many invoices it issued and the latest 12. Security invoker:
 -- null when the caller cannot see it. PL/pgSQL, not SQL: an SQL function called
@@ -397,7 +400,46 @@ begin
 end;
 $$;
 
--- private.replace_recurring_items: defined in 20261206170400 (its final form; nothing is deployed)
+-- private.replace_recurring_items: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
+-- Replaces a profile's items with a JSON list (1 to 200; description, quantity,
+-- rate), in order, and checks the discount against their subtotal.
+create or replace function private.replace_recurring_items(target uuid, items jsonb)
+returns void
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  prof record;
+  subtotal numeric;
+begin
+  if items is null or jsonb_typeof(items) <> 'array' or jsonb_array_length(items) = 0 then
+    raise exception 'items: a recurring profile needs at least one item' using errcode = '22023';
+  end if;
+  if jsonb_array_length(items) > 200 then
+    raise exception 'items: a recurring profile has at most 200 items' using errcode = '22023';
+  end if;
+  perform private.refuse_unknown_keys(e, array['description', 'quantity', 'rate'], 'item')
+  from jsonb_array_elements(items) e;
+  select p.organization_id, p.currency, p.discount into prof
+  from public.recurring_profiles p where p.id = target;
+  delete from public.recurring_profile_items it where it.profile_id = target;
+  insert into public.recurring_profile_items
+    (organization_id, profile_id, currency, position, description, quantity, rate)
+  select prof.organization_id, target, prof.currency, (t.ord - 1)::integer,
+         t.x ->> 'description', (t.x ->> 'quantity')::numeric, (t.x ->> 'rate')::numeric
+  from jsonb_array_elements(items) with ordinality as t(x, ord)
+  order by t.ord;
+  select coalesce(sum(it.amount), 0) into subtotal
+  from public.recurring_profile_items it where it.profile_id = target;
+  if prof.discount > subtotal then
+    raise exception 'discount (%) exceeds the items'' subtotal (%)', prof.discount, subtotal
+      using errcode = '23514', constraint = 'recurring_profiles_discount_not_above_subtotal';
+  end if;
+end;
+$$;
 
 -- The schedule fields of a JSON document onto a profile row (create and update):
 -- frequency (monthly | quarterly | annually) or interval_unit + interval_count,
@@ -514,11 +556,307 @@ begin
 end;
 $$;
 
--- private.apply_recurring_template: defined in 20261206171200 (its final form; nothing is deployed)
+-- private.apply_recurring_template: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206171200 replaces it whole (its final form).
+--
+-- The template fields of a JSON document onto a profile row (create and update).
+create or replace function private.apply_recurring_template(p public.recurring_profiles, doc jsonb)
+returns public.recurring_profiles
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  if doc ? 'name' then
+    p.name := nullif(pg_catalog.btrim(doc ->> 'name'), '');
+  end if;
+  if doc ? 'payment_terms' then
+    p.payment_terms := doc ->> 'payment_terms';
+    if p.payment_terms is null then
+      raise exception 'payment_terms cannot be null' using errcode = '22023';
+    end if;
+    if p.payment_terms <> 'custom' and not doc ? 'due_days' then
+      p.due_days := null;
+    end if;
+  end if;
+  if doc ? 'due_days' then
+    p.due_days := (doc ->> 'due_days')::integer;
+    if p.due_days is not null and not doc ? 'payment_terms' then
+      p.payment_terms := 'custom';
+    end if;
+  end if;
+  if p.payment_terms = 'custom' and p.due_days is null then
+    raise exception 'due_days: custom payment terms need due_days (0 to 365)' using errcode = '22023';
+  end if;
+  if p.payment_terms <> 'custom' and p.due_days is not null then
+    raise exception 'due_days is for custom payment terms (payment_terms is %)', p.payment_terms
+      using errcode = '22023';
+  end if;
+  if doc ? 'tax_rate' then
+    p.tax_rate := coalesce((doc ->> 'tax_rate')::numeric, 0);
+  end if;
+  if doc ? 'discount' then
+    p.discount := private.checked_money(coalesce((doc ->> 'discount')::numeric, 0), p.currency, 'discount');
+  end if;
+  if doc ? 'notes' then
+    p.notes := doc ->> 'notes';
+  end if;
+  if doc ? 'terms' then
+    p.terms := doc ->> 'terms';
+  end if;
+  if doc ? 'payment_instructions' then
+    p.payment_instructions := doc ->> 'payment_instructions';
+  end if;
+  if doc ? 'template' then
+    p.template := coalesce(doc ->> 'template', 'professional');
+  end if;
+  if doc ? 'auto_send' then
+    p.auto_send := coalesce((doc ->> 'auto_send')::boolean, false);
+  end if;
+  return p;
+end;
+$$;
 
--- private.issue_recurring_periods: defined in 20261206170400 (its final form; nothing is deployed)
+-- private.issue_recurring_periods: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+--
+-- Issues the periods listed in `chosen` (a JSON list of {profile_id, k,
+-- period_start, issue_date, email}) in one transaction, set-based: the invoices
+-- (drafts, numbered by the invoices' trigger in organization and date order),
+-- their items, their discounts; for those with `email`, a bulk send per
+-- organization (items pending, or failed no_email for a client without an
+-- address) that the queue worker emails once each; the profiles advanced (next
+-- period, cycles, ended when none is left). The callers choose and lock the
+-- profiles (job_issue_recurring, issue_recurring_profile_now). A period already
+-- invoiced fails the whole call on invoices_one_per_recurring_period.
+-- SECURITY DEFINER: the API roles have no grant on the invoices' two recurring
+-- columns (nobody links an invoice to a period by hand); it checks its caller:
+-- a signed-in user must be a member of every organization listed.
+-- Returns {"invoices": [{id, profile_id, organization_id, period_start, email}],
+--          "bulk_jobs": [{job_id, organization_id, invoice_ids}], "ended": n}.
+create or replace function private.issue_recurring_periods(chosen jsonb)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  made jsonb;
+  jobs jsonb;
+begin
+  if (select auth.uid()) is not null and exists (
+       select 1
+       from jsonb_to_recordset(chosen) as c (profile_id uuid)
+       join public.recurring_profiles p on p.id = c.profile_id
+       where not private.has_role_on_organization(p.organization_id, 'member')) then
+    raise exception 'your role may not issue invoices in this organization' using errcode = '42501';
+  end if;
 
--- public.create_recurring_profile: defined in 20261206171200 (its final form; nothing is deployed)
+  with wanted as (
+    select c.profile_id, c.k, c.period_start, c.issue_date, coalesce(c.email, false) as email,
+           p.organization_id, p.client_id, p.currency, p.payment_terms, p.due_days, p.tax_rate,
+           p.notes, p.terms, p.payment_instructions, p.template
+    from jsonb_to_recordset(chosen) as c (profile_id uuid, k integer, period_start date,
+                                          issue_date date, email boolean)
+    join public.recurring_profiles p on p.id = c.profile_id
+  ), inserted as (
+    insert into public.invoices (
+      organization_id, client_id, currency, issue_date, due_date, payment_terms, tax_rate,
+      notes, terms, payment_instructions, template, recurring_profile_id, recurring_period_start)
+    select w.organization_id, w.client_id, w.currency, w.issue_date,
+           private.recurring_due_date(w.payment_terms, w.due_days, w.issue_date), w.payment_terms,
+           w.tax_rate, w.notes, w.terms, w.payment_instructions, w.template, w.profile_id,
+           w.period_start
+    from wanted w
+    order by w.organization_id, w.issue_date, w.profile_id, w.k
+    returning id, organization_id, recurring_profile_id, recurring_period_start, currency
+  )
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'id', i.id, 'organization_id', i.organization_id, 'profile_id', i.recurring_profile_id,
+           'period_start', i.recurring_period_start, 'currency', i.currency, 'email', w.email)
+           order by i.organization_id, i.recurring_period_start), '[]'::jsonb)
+  into made
+  from inserted i
+  join wanted w on w.profile_id = i.recurring_profile_id and w.period_start = i.recurring_period_start;
+
+  insert into public.invoice_items
+    (organization_id, invoice_id, currency, position, description, quantity, rate)
+  select m.organization_id, m.id, m.currency, it.position, it.description, it.quantity, it.rate
+  from jsonb_to_recordset(made) as m (id uuid, organization_id uuid, profile_id uuid, currency text)
+  join public.recurring_profile_items it
+    on it.profile_id = m.profile_id and it.organization_id = m.organization_id
+  order by m.id, it.position;
+
+  update public.invoices i
+  set discount = p.discount
+  from jsonb_to_recordset(made) as m (id uuid, profile_id uuid)
+  join public.recurring_profiles p on p.id = m.profile_id
+  where i.id = m.id and p.discount <> 0;
+
+  -- The emails: one bulk send per organization (and per 500 invoices, a bulk send's
+  -- most), its items claimed once by the worker.
+  with numbered as (
+    select m.organization_id, m.id, m.period_start,
+           (pg_catalog.row_number() over (partition by m.organization_id
+                                          order by m.period_start, m.id) - 1) / 500 as part
+    from jsonb_to_recordset(made) as m (id uuid, organization_id uuid, period_start date, email boolean)
+    where m.email
+  ), orgs as (
+    select pg_catalog.gen_random_uuid() as job_id, n.organization_id,
+           pg_catalog.array_agg(n.id order by n.period_start, n.id) as ids
+    from numbered n
+    group by n.organization_id, n.part
+  ), created as (
+    insert into public.bulk_jobs as j (id, organization_id, created_by, action, options, total, queued)
+    select o.job_id, o.organization_id, null, 'send', '{"origin": "recurring"}'::jsonb,
+           cardinality(o.ids), true
+    from orgs o
+    order by o.organization_id
+    returning j.id, j.organization_id
+  ), items as (
+    insert into public.bulk_job_items (job_id, organization_id, invoice_id, position, status, reason, message)
+    select c.id, c.organization_id, x.invoice_id, (x.ord - 1)::integer,
+           case when nullif(pg_catalog.btrim(cl.email), '') is null then 'failed' else 'pending' end,
+           case when nullif(pg_catalog.btrim(cl.email), '') is null then 'no_email' end,
+           case when nullif(pg_catalog.btrim(cl.email), '') is null
+                then pg_catalog.format('client %s has no email address (client.email); the invoice stays a draft',
+                                       cl.company_name) end
+    from created c
+    join orgs o on o.job_id = c.id
+    cross join lateral unnest(o.ids) with ordinality as x (invoice_id, ord)
+    join public.invoices i on i.id = x.invoice_id
+    join public.clients cl on cl.id = i.client_id
+    returning job_id, organization_id, invoice_id, status
+  )
+  select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'job_id', t.job_id, 'organization_id', t.organization_id, 'invoice_ids', t.ids)), '[]'::jsonb)
+  into jobs
+  from (select it.job_id, it.organization_id,
+               pg_catalog.array_agg(it.invoice_id order by it.invoice_id)
+                 filter (where it.status = 'pending') as ids
+        from items it group by it.job_id, it.organization_id) t;
+
+  -- Jobs whose every item failed (no email anywhere) are finished at once.
+  update public.bulk_jobs j
+  set finished_at = pg_catalog.now()
+  from jsonb_to_recordset(jobs) as b (job_id uuid, invoice_ids uuid[])
+  where j.id = b.job_id and b.invoice_ids is null;
+
+  -- The profiles move past what was issued.
+  with issued as (
+    select m.profile_id, max(m.k) as last_k, count(*) as n
+    from jsonb_to_recordset(chosen) as m (profile_id uuid, k integer)
+    group by m.profile_id
+  ), moved as (
+    select p.id, s.last_k, s.n,
+           case when (p.end_date is null or x.d <= p.end_date)
+                     and (p.max_cycles is null or p.cycles_issued + s.n < p.max_cycles)
+                then x.d end as next_date
+    from issued s
+    join public.recurring_profiles p on p.id = s.profile_id
+    cross join lateral (select private.recurring_billing_date(
+      p.first_billing_date, p.interval_unit, p.interval_count, p.billing_day, s.last_k + 1) as d) x
+  )
+  update public.recurring_profiles p
+  set next_period_index = m.last_k + 1,
+      cycles_issued = p.cycles_issued + m.n,
+      next_billing_date = m.next_date,
+      last_issued_at = pg_catalog.now(),
+      status = case when m.next_date is null then 'ended' else p.status end,
+      ended_reason = case when m.next_date is null then 'completed' else p.ended_reason end,
+      ended_at = case when m.next_date is null then pg_catalog.now() else p.ended_at end,
+      paused_at = case when m.next_date is null then null else p.paused_at end
+  from moved m
+  where p.id = m.id;
+
+  return pg_catalog.jsonb_build_object('invoices', made, 'bulk_jobs', jobs,
+                                       'ended', (select count(distinct p.id)
+                                                 from jsonb_to_recordset(chosen) as m (profile_id uuid)
+                                                 join public.recurring_profiles p on p.id = m.profile_id
+                                                 where p.status = 'ended'));
+end;
+$$;
+
+-- public.create_recurring_profile: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206171200 replaces it whole (its final form).
+--
+-- A new profile with its items. `profile` keys: client_id (required), name,
+-- frequency | interval_unit + interval_count (default: the client's
+-- billing_frequency), billing_day, start_date (default: the organization's
+-- today), end_date | max_cycles, payment_terms, due_days, tax_rate, discount,
+-- notes, terms, payment_instructions, template (defaults: the organization's
+-- settings), auto_send (default false).
+create or replace function public.create_recurring_profile(
+  organization_id uuid, profile jsonb, items jsonb
+)
+returns jsonb
+language plpgsql
+volatile
+security invoker
+set search_path = ''
+as $$
+declare
+  org uuid := create_recurring_profile.organization_id;
+  doc jsonb := coalesce(create_recurring_profile.profile, '{}'::jsonb);
+  p public.recurring_profiles;
+  cl record;
+  defaults record;
+begin
+  perform private.require_role(org, 'member', 'your role may not create recurring profiles in this organization');
+  perform private.refuse_unknown_keys(doc, array[
+    'client_id', 'name', 'frequency', 'interval_unit', 'interval_count', 'billing_day', 'start_date',
+    'end_date', 'max_cycles', 'payment_terms', 'due_days', 'tax_rate', 'discount', 'notes', 'terms',
+    'payment_instructions', 'template', 'auto_send'], 'profile');
+  if doc ->> 'client_id' is null then
+    raise exception 'client_id is required' using errcode = '23502';
+  end if;
+  select c.id, c.currency, c.billing_frequency into cl
+  from public.clients c
+  where c.id = (doc ->> 'client_id')::uuid and c.organization_id = org;
+  if not found then
+    raise exception 'client_id: client % is not a client of this organization', doc ->> 'client_id'
+      using errcode = '23503';
+  end if;
+  select s.default_payment_terms, s.default_tax_rate, s.default_template, s.default_notes,
+         s.default_terms, s.default_payment_instructions
+  into defaults
+  from public.organization_settings s
+  where s.organization_id = org;
+
+  p.id := gen_random_uuid();
+  p.organization_id := org;
+  p.client_id := cl.id;
+  p.currency := cl.currency;
+  p.status := 'active';
+  p.next_period_index := 0;
+  p.cycles_issued := 0;
+  p.payment_terms := coalesce(nullif(defaults.default_payment_terms, 'custom'), 'net30');
+  p.tax_rate := coalesce(defaults.default_tax_rate, 0);
+  p.discount := 0;
+  p.template := coalesce(defaults.default_template, 'professional');
+  p.notes := defaults.default_notes;
+  p.terms := defaults.default_terms;
+  p.payment_instructions := defaults.default_payment_instructions;
+  p.auto_send := false;
+  p := private.apply_recurring_template(p, doc);
+  p := private.apply_recurring_schedule(p, doc, private.organization_today(org), cl.billing_frequency);
+
+  insert into public.recurring_profiles (
+    id, organization_id, client_id, currency, name, interval_unit, interval_count, billing_day,
+    start_date, end_date, max_cycles, payment_terms, due_days, tax_rate, discount, notes, terms,
+    payment_instructions, template, auto_send, status, ended_reason, first_billing_date,
+    next_period_index, next_billing_date, cycles_issued, ended_at)
+  values (
+    p.id, p.organization_id, p.client_id, p.currency, p.name, p.interval_unit, p.interval_count,
+    p.billing_day, p.start_date, p.end_date, p.max_cycles, p.payment_terms, p.due_days, p.tax_rate,
+    p.discount, p.notes, p.terms, p.payment_instructions, p.template, p.auto_send, p.status,
+    p.ended_reason, p.first_billing_date, p.next_period_index, p.next_billing_date, p.cycles_issued,
+    p.ended_at);
+  perform private.replace_recurring_items(p.id, items);
+  return private.recurring_profile_document(p.id);
+end;
+$$;
 
 -- public.update_recurring_profile: defined in 20261206171200 (its final form; nothing is deployed)
 
@@ -936,10 +1274,14 @@ grant execute on function
   private.recurring_due_date(text, integer, date),
   private.recurring_frequency(text, integer),
   private.recurring_profile_document(uuid),
-  private.apply_recurring_schedule(public.recurring_profiles, jsonb, date, text)
+  private.replace_recurring_items(uuid, jsonb),
+  private.apply_recurring_schedule(public.recurring_profiles, jsonb, date, text),
+  private.apply_recurring_template(public.recurring_profiles, jsonb),
+  private.issue_recurring_periods(jsonb)
   to authenticated, service_role;
 
 grant execute on function
+  public.create_recurring_profile(uuid, jsonb, jsonb),
   public.delete_recurring_profile(uuid, uuid),
   public.change_recurring_profile_status(uuid, uuid, text, timestamptz),
   public.get_recurring_profile(uuid, uuid),

@@ -46,7 +46,91 @@
 -- The invoices' rules with the organization's day (credit notes migration's text)
 -- =============================================================================
 
--- private.prepare_invoice_row: defined in 20261206170400 (its final form; nothing is deployed)
+-- private.prepare_invoice_row: its form before 20261206170400, which tests/db/test_tax_model_keeps_totals.py
+-- makes documents with; 20261206170400 replaces it whole (its final form).
+-- The invoices' row rule (invoices migration), with what was credited: the
+-- balance is total - paid - credited, and the status follows it (this file's
+-- head, "Status after credits").
+create or replace function private.prepare_invoice_row()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+declare
+  balance numeric;
+begin
+  new.discount := private.checked_money(new.discount, new.currency, 'discount');
+  new.subtotal := private.round_money(new.subtotal, new.currency);
+  new.amount_paid := private.round_money(new.amount_paid, new.currency);
+  new.credit_notes_total := private.round_money(new.credit_notes_total, new.currency);
+  new.credit_applied := private.round_money(new.credit_applied, new.currency);
+  new.amount_credited := private.round_money(new.amount_credited, new.currency);
+  if new.discount > new.subtotal then
+    raise exception 'discount (%) exceeds the subtotal (%)', new.discount, new.subtotal
+      using errcode = '23514', constraint = 'invoices_discount_not_above_subtotal';
+  end if;
+  new.tax_amount := private.round_money((new.subtotal - new.discount) * new.tax_rate / 100, new.currency);
+  new.total_amount := new.subtotal - new.discount + new.tax_amount;
+  balance := new.total_amount - new.amount_paid - new.amount_credited;
+  if balance < 0 then
+    if new.amount_credited > 0 then
+      raise exception 'the invoice total (%) cannot be less than what has been paid and credited (%)',
+        new.total_amount, new.amount_paid + new.amount_credited
+        using errcode = '23514', constraint = 'invoices_amount_paid_not_above_total';
+    end if;
+    raise exception 'the invoice total (%) cannot be less than what has been paid (%)',
+      new.total_amount, new.amount_paid
+      using errcode = '23514', constraint = 'invoices_amount_paid_not_above_total';
+  end if;
+
+  if tg_op = 'UPDATE' and new.status is distinct from old.status then
+    if old.status = 'cancelled' then
+      raise exception 'a cancelled invoice cannot change status' using errcode = '23514';
+    elsif new.status = 'draft' then
+      raise exception 'an invoice cannot go back to draft once it has left it'
+        using errcode = '23514', hint = 'Cancel it and create a new one.';
+    elsif new.status = 'cancelled' and new.amount_paid > 0 then
+      raise exception 'an invoice with payments cannot be cancelled'
+        using errcode = '23514',
+              hint = 'Issue a credit note for the whole invoice: it cancels the invoice and keeps what was paid as the client''s credit.';
+    elsif new.status = 'cancelled' and new.credit_applied > 0 then
+      raise exception 'an invoice with client credit applied to it cannot be cancelled'
+        using errcode = '23514',
+              hint = 'Issue a credit note for the whole invoice: it cancels the invoice and gives the credit back to the client.';
+    elsif new.status = 'paid' and balance > 0 then
+      raise exception 'an invoice is paid when its payments cover the total; % is still due', balance
+        using errcode = '23514', hint = 'Record a payment for the balance.';
+    elsif new.status = 'overdue' and old.status = 'draft' then
+      raise exception 'a draft cannot be overdue; send it first' using errcode = '23514';
+    end if;
+  end if;
+
+  -- Money decides between sent/overdue, paid and (credited in full) cancelled.
+  if new.status in ('sent', 'overdue', 'paid') and balance = 0
+     and new.credit_notes_total > 0 and new.credit_notes_total = new.total_amount then
+    new.status := 'cancelled';
+  elsif new.status in ('sent', 'overdue') and balance = 0 then
+    new.status := 'paid';
+  elsif new.status = 'paid' and balance > 0 then
+    -- Reopened by a removed or refunded payment, or a larger total.
+    new.status := case when new.due_date < private.organization_today(new.organization_id) then 'overdue' else 'sent' end;
+  end if;
+
+  if new.status = 'draft' and (new.amount_paid > 0 or new.amount_credited > 0) then
+    raise exception 'a draft invoice cannot have payments' using errcode = '23514';
+  end if;
+
+  if new.status <> 'draft' and (tg_op = 'INSERT' or old.status = 'draft') then
+    new.sent_at := coalesce(new.sent_at, now());
+  end if;
+  new.paid_at := case when new.status = 'paid'
+                      then coalesce(case when tg_op = 'UPDATE' then old.paid_at end, now()) end;
+  new.cancelled_at := case when new.status = 'cancelled'
+                           then coalesce(case when tg_op = 'UPDATE' then old.cancelled_at end, now()) end;
+  return new;
+end;
+$$;
+
 
 -- public.update_invoice: defined in 20261206171200 (its final form; nothing is deployed)
 
@@ -1398,7 +1482,6 @@ revoke execute on function
 -- =============================================================================
 -- The invoice export's page (exports migration): overdue by the organization's day.
 -- =============================================================================
-
 
 create or replace function public.export_invoice_page(
   organization_id uuid,

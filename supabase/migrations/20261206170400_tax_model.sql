@@ -373,12 +373,6 @@ comment on column public.quotes.tax_breakdown is
 -- Invoices: the totals
 -- =============================================================================
 
--- Sums the subtotal of every invoice whose items a statement touched, once per
--- invoice (the seed recomputed everything once per item row). The invoice's own
--- trigger then derives tax, total and status. The same lock query refuses
--- changes to the items of a paid or cancelled invoice: settled history does not
--- change (cascades — the invoice deleted, or its currency key updated — pass).
---
 -- Sums the subtotal and the raw tax groups of every invoice whose items a
 -- statement touched, once per invoice; the invoice's row trigger derives tax,
 -- total and status. (The invoices migration's function, with the groups.)
@@ -431,12 +425,7 @@ begin
     and (i.subtotal, i.line_tax_groups) is distinct from (t.subtotal, t.groups);
 end;
 $$;
-revoke execute on function private.refresh_invoice_subtotals(uuid[]) from public;
 
--- The invoices' row rule (invoices migration), with what was credited: the
--- balance is total - paid - credited, and the status follows it (this file's
--- head, "Status after credits").
---
 -- The lifecycle reports migration's rules, the tax by the lines' groups
 -- (private.document_tax_amount).
 create or replace function private.prepare_invoice_row()
@@ -616,16 +605,6 @@ begin
 end;
 $$;
 
--- Writes the items of one invoice from a JSON list.
---   replace: the list is the whole new list, in order (positions 0..n-1). An
---            entry with "id" updates that item with the fields it gives, an
---            entry without is a new item, and items not listed are removed.
---   patch:   only the listed items are touched. With "id": the fields given
---            change ("_delete": true removes it); without: a new item,
---            appended after the others unless it gives a position.
--- Afterwards the invoice has 1 to 200 items. The item triggers recompute the
--- subtotal (and refuse changes to paid or cancelled invoices).
---
 -- The invoices migration's item writer, with the lines' tax fields (a key left
 -- out of a patch keeps the item's value; null gives it back to the document).
 create or replace function private.apply_invoice_items(target uuid, items jsonb, mode text)
@@ -763,8 +742,6 @@ begin
   end if;
 end;
 $$;
-grant execute on function private.apply_invoice_items(uuid, jsonb, text) to authenticated;
-revoke execute on function private.apply_invoice_items(uuid, jsonb, text) from public;
 
 
 -- private.invoice_changed_fields: defined in 20261206171200 (its final form; nothing is deployed)
@@ -1047,9 +1024,6 @@ $$;
 -- Quotes (the quotes migration's functions, with the tax model)
 -- =============================================================================
 
--- The subtotal of every quote whose items a statement touched, once per quote;
--- the quote's row trigger derives tax and total. The lock query also refuses
--- changes to the items of a quote that is no longer a draft (cascades pass).
 create or replace function private.refresh_quote_subtotals(quote_ids uuid[])
 returns void
 language plpgsql
@@ -1098,7 +1072,6 @@ begin
   where q.id = t.quote_id and (q.subtotal, q.line_tax_groups) is distinct from (t.subtotal, t.groups);
 end;
 $$;
-revoke execute on function private.refresh_quote_subtotals(uuid[]) from public;
 
 
 create or replace function private.prepare_quote_row()
@@ -1187,9 +1160,6 @@ end;
 $$;
 
 
--- The fields of a quote that differ between two versions of its row, in the
--- order the messages list them (money, status and links, which the triggers and
--- the RPCs derive, aside).
 create or replace function private.quote_changed_fields(before public.quotes, after public.quotes)
 returns text[]
 language sql
@@ -1213,18 +1183,8 @@ as $$
          then 'purchase_order_reference' end
   ], null)
 $$;
-grant execute on function
-  private.quote_changed_fields(public.quotes, public.quotes)
-  to authenticated;
-grant execute on function
-  private.quote_changed_fields(public.quotes, public.quotes)
-  to service_role;
-revoke execute on function private.quote_changed_fields(public.quotes, public.quotes) from public;
 
 
--- Replaces the items of a draft quote with a JSON list (in order, positions
--- 0..n-1): new items first, then the old ones removed, so the subtotal never
--- passes through zero. 1 to 200 items.
 create or replace function private.replace_quote_items(target uuid, items jsonb)
 returns void
 language plpgsql
@@ -1273,15 +1233,8 @@ begin
   delete from public.quote_items it where it.quote_id = target and it.id = any (old_ids);
 end;
 $$;
-grant execute on function private.replace_quote_items(uuid, jsonb) to authenticated;
-revoke execute on function private.replace_quote_items(uuid, jsonb) from public;
 
 
--- One quote with its items, in one transaction. `quote` keys: client_id
--- (required), issue_date, valid_until, tax_rate, discount, notes, terms,
--- template. Left out: the issue date is today where the business is,
--- valid_until 30 days later, the tax rate, template, notes and terms the
--- organization's defaults. Always a draft; the number is the quote counter's.
 create or replace function public.create_quote(organization_id uuid, quote jsonb, items jsonb)
 returns jsonb
 language plpgsql
@@ -1358,13 +1311,8 @@ begin
   return private.quote_document(new_id);
 end;
 $$;
-grant execute on function public.create_quote(uuid, jsonb, jsonb) to authenticated;
-revoke execute on function public.create_quote(uuid, jsonb, jsonb) from public;
 
 
--- Changes the fields present in `changes` (null clears notes and terms) and,
--- when `items` is given, replaces the items (a draft's), under the rules of the
--- quote's status. `status` may move a draft to sent (without an email).
 create or replace function public.update_quote(
   organization_id uuid, quote_id uuid, changes jsonb, items jsonb default null
 )
@@ -1465,8 +1413,6 @@ begin
   return private.quote_document(target);
 end;
 $$;
-grant execute on function public.update_quote(uuid, uuid, jsonb, jsonb) to authenticated;
-revoke execute on function public.update_quote(uuid, uuid, jsonb, jsonb) from public;
 
 
 create or replace function private.quote_document(target uuid)
@@ -1511,8 +1457,6 @@ $$;
 -- Recurring profiles (the recurring migration's functions, with the tax model)
 -- =============================================================================
 
--- Replaces a profile's items with a JSON list (1 to 200; description, quantity,
--- rate), in order, and checks the discount against their subtotal.
 create or replace function private.replace_recurring_items(target uuid, items jsonb)
 returns void
 language plpgsql
@@ -1558,10 +1502,6 @@ begin
   end if;
 end;
 $$;
-grant execute on function
-  private.replace_recurring_items(uuid, jsonb)
-  to authenticated, service_role;
-revoke execute on function private.replace_recurring_items(uuid, jsonb) from public;
 
 
 -- private.apply_recurring_template: defined in 20261206171200 (its final form; nothing is deployed)
@@ -1573,20 +1513,6 @@ revoke execute on function private.replace_recurring_items(uuid, jsonb) from pub
 -- public.update_recurring_profile: defined in 20261206171200 (its final form; nothing is deployed)
 
 
--- Issues the periods listed in `chosen` (a JSON list of {profile_id, k,
--- period_start, issue_date, email}) in one transaction, set-based: the invoices
--- (drafts, numbered by the invoices' trigger in organization and date order),
--- their items, their discounts; for those with `email`, a bulk send per
--- organization (items pending, or failed no_email for a client without an
--- address) that the queue worker emails once each; the profiles advanced (next
--- period, cycles, ended when none is left). The callers choose and lock the
--- profiles (job_issue_recurring, issue_recurring_profile_now). A period already
--- invoiced fails the whole call on invoices_one_per_recurring_period.
--- SECURITY DEFINER: the API roles have no grant on the invoices' two recurring
--- columns (nobody links an invoice to a period by hand); it checks its caller:
--- a signed-in user must be a member of every organization listed.
--- Returns {"invoices": [{id, profile_id, organization_id, period_start, email}],
---          "bulk_jobs": [{job_id, organization_id, invoice_ids}], "ended": n}.
 create or replace function private.issue_recurring_periods(chosen jsonb)
 returns jsonb
 language plpgsql
@@ -1736,8 +1662,6 @@ begin
                                                  where p.status = 'ended'));
 end;
 $$;
-grant execute on function private.issue_recurring_periods(jsonb) to authenticated, service_role;
-revoke execute on function private.issue_recurring_periods(jsonb) from public;
 
 
 -- The next `count` (1 to 36) invoices a profile would issue, without writing:
@@ -1866,23 +1790,6 @@ as $$
 $$;
 
 
--- Issues a credit note against an issued invoice (this file's head). `doc` keys:
---   kind        'whole' | 'lines' | 'amount' (required)
---   lines       for 'lines': [{"invoice_item_id": uuid, "quantity": n}] (1..200)
---   amount      for 'amount': the credit, tax included, at the currency's decimals
---   description for 'amount': the line's text (default "Credit on invoice <n>")
---   issue_date  default the organization's today; not before the invoice's issue
---               date, at most one day ahead
---   reason, notes
--- Prices: 'whole' with nothing credited before copies the invoice (lines,
--- discount, tax); 'whole' after earlier credit notes credits what is left as an
--- amount. 'lines': quantity x the item's rate, rounded half up; the invoice's
--- discount shared out in proportion (rounded); tax = round((subtotal -
--- discount) x tax_rate / 100); total = subtotal - discount + tax; a note that
--- credits the last of every line's quantity credits exactly what is left (the
--- roundings of the notes before are absorbed in its tax). 'amount' A: tax =
--- round(A x tax_rate / (100 + tax_rate)), subtotal = A - tax.
---
 -- issue_credit_note, with the tax model: a note's lines keep the invoice lines'
 -- effective category, rate and reason; 'lines' is taxed by its lines' groups
 -- (the invoice's discount shared out as before, then split over the groups);
@@ -2205,10 +2112,6 @@ begin
   return private.credit_note_document(new_id);
 end;
 $$;
-grant execute on function
-  private.issue_credit_note(uuid, uuid, jsonb)
-  to authenticated, service_role;
-revoke execute on function private.issue_credit_note(uuid, uuid, jsonb) from public;
 
 
 -- =============================================================================

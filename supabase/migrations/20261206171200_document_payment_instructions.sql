@@ -128,19 +128,6 @@ create trigger credit_notes_copy_payment_instructions
   before insert on public.credit_notes
   for each row execute function private.copy_payment_instructions();
 
--- One invoice with its items, in one transaction. `invoice` keys: client_id
--- (required), invoice_number, issue_date, due_date, payment_terms, status
--- ('draft' or 'sent'), tax_rate, discount, notes, terms, payment_instructions,
--- template. Left out: the number comes from the organization's counter, the
--- issue date is today, the terms, tax rate, template, notes, terms and payment
--- instructions are the organization's defaults, and the due date follows the
--- terms (a due date given without terms makes them 'custom' unless it is what
--- the default terms give). A failed creation rolls the counter back with it:
--- it consumes no number.
---
--- As in the invoices migration, with the issue date the organization's today when
--- none is given.
---
 -- The numbering migration's create_invoice, with the tax model's fields:
 -- default_vat_category, buyer_reference (default: the client's, parties
 -- migration), purchase_order_reference; the lines' tax fields.
@@ -276,9 +263,6 @@ begin
   return private.invoice_document(new_id);
 end;
 $$;
-grant execute on function public.create_invoice(uuid, jsonb, jsonb) to authenticated;
-revoke execute on function public.create_invoice(uuid, jsonb, jsonb) from anon, service_role;
-revoke execute on function public.create_invoice(uuid, jsonb, jsonb) from public;
 
 -- Changes the fields present in `changes` (null clears notes, terms and
 -- payment_instructions; the other fields cannot be null) and, when `items` is
@@ -522,10 +506,6 @@ revoke execute on function
 grant execute on function public.update_invoice(uuid, uuid, jsonb, jsonb, text) to authenticated;
 revoke execute on function public.update_invoice(uuid, uuid, jsonb, jsonb, text) from public;
 
--- The fields of an invoice that differ between two versions of its row, in the
--- order the messages list them (the money and the status, which the triggers
--- derive, aside).
---
 -- The tax model's invoice_changed_fields: the instructions changed when either form did.
 create or replace function private.invoice_changed_fields(before public.invoices, after public.invoices)
 returns text[]
@@ -554,16 +534,7 @@ as $$
          then 'purchase_order_reference' end
   ], null)
 $$;
-grant execute on function
-  private.invoice_changed_fields(public.invoices, public.invoices)
-  to authenticated;
-revoke execute on function
-  private.invoice_changed_fields(public.invoices, public.invoices)
-  from public;
 
--- Converts an accepted quote into a draft invoice, in one transaction (the head
--- of this file). Answers {"quote": ..., "invoice": ...}.
---
 -- The tax model's convert_quote: the invoice keeps the quote's sealed instructions.
 create or replace function public.convert_quote(organization_id uuid, quote_id uuid)
 returns jsonb
@@ -631,11 +602,7 @@ begin
   return jsonb_build_object('quote', private.quote_document(cur.id), 'invoice', invoice_doc);
 end;
 $$;
-grant execute on function public.convert_quote(uuid, uuid) to authenticated;
-revoke execute on function public.convert_quote(uuid, uuid) from public;
 
--- The template fields of a JSON document onto a profile row (create and update).
---
 -- The tax model's recurring template: payment_instructions_sealed as on invoices.
 create or replace function private.apply_recurring_template(p public.recurring_profiles, doc jsonb)
 returns public.recurring_profiles
@@ -711,20 +678,7 @@ begin
   return p;
 end;
 $$;
-grant execute on function
-  private.apply_recurring_template(public.recurring_profiles, jsonb)
-  to authenticated, service_role;
-revoke execute on function
-  private.apply_recurring_template(public.recurring_profiles, jsonb)
-  from public;
 
--- A new profile with its items. `profile` keys: client_id (required), name,
--- frequency | interval_unit + interval_count (default: the client's
--- billing_frequency), billing_day, start_date (default: the organization's
--- today), end_date | max_cycles, payment_terms, due_days, tax_rate, discount,
--- notes, terms, payment_instructions, template (defaults: the organization's
--- settings), auto_send (default false).
---
 -- The tax model's create_recurring_profile: the organization's sealed default.
 create or replace function public.create_recurring_profile(
   organization_id uuid, profile jsonb, items jsonb
@@ -799,8 +753,6 @@ begin
   return private.recurring_profile_document(p.id);
 end;
 $$;
-grant execute on function public.create_recurring_profile(uuid, jsonb, jsonb) to authenticated;
-revoke execute on function public.create_recurring_profile(uuid, jsonb, jsonb) from public;
 
 -- Changes the fields present in `changes` and, when `items` is given, replaces
 -- the items. The template (terms, tax, discount, notes, ..., auto_send, name)
