@@ -283,17 +283,19 @@ def _address(free: Any, line1: Any, line2: Any) -> tuple[str | None, str | None]
     return first, second
 
 
-def _endpoint(row: dict[str, Any], email: str | None) -> tuple[str | None, str | None]:
-    """The electronic address (BT-34/BT-49) and its scheme; without one, the email
-    address under scheme EM (as EN 16931 allows)."""
+def _endpoint(row: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The electronic address (BT-34/BT-49) and its scheme as the settings or the client
+    name them, else none. No fallback here: whether the email address may stand in under
+    scheme EM depends on the format (EN 16931 and XRechnung take it, Peppol's EAS list has
+    no EM), so the writers decide (shared/einvoice/ubl.py, cii.py). Nor is a participant
+    id derived from a VAT id (9930, 0208 ...): being registered under it in Peppol is the
+    organization's fact to enter, not ours to guess."""
     address, scheme = (
         _text(row.get("electronic_address")),
         _text(row.get("electronic_address_scheme")),
     )
     if address and scheme:
-        return address, scheme
-    if email:
-        return email, "EM"
+        return address, scheme.upper()
     return None, None
 
 
@@ -305,7 +307,7 @@ def seller_party(organization_id: UUID | str, business_row: dict[str, Any]) -> d
     row = business_row
     email = _text(row.get("business_email"))
     line1, line2 = _address(row.get("business_address"), None, row.get("address_line2"))
-    address, scheme = _endpoint(row, email)
+    address, scheme = _endpoint(row)
     iban = _either(row, "iban_sealed", "iban", iban_context(org))
     means = _text(row.get("payment_means_code")) or (SEPA_CREDIT_TRANSFER if iban else None)
     name = _text(row.get("business_name")) or _text(row.get("organization_name")) or ""
@@ -352,7 +354,7 @@ def buyer_party(organization_id: UUID | str, client_row: dict[str, Any]) -> dict
     row = client_row
     email = _text(row.get("email"))
     line1, line2 = _address(row.get("address"), row.get("address_line1"), row.get("address_line2"))
-    address, scheme = _endpoint(row, email)
+    address, scheme = _endpoint(row)
     return {
         "name": _text(row.get("company_name")) or _text(row.get("contact_person")) or "",
         "vat_id": _either(row, "vat_id_sealed", "vat_id", vat_id_context(organization_id)),

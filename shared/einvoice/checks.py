@@ -8,10 +8,10 @@ a percentage and no base amount breaks R041 and is not checked for R040 or R043)
 
 Checked: R001 ... R008, R010, R020, R040 ... R044, R046, R051, R053 ... R055, R061, R080,
 R100, R101, R110, R111, R120, R121, R130, PEPPOL-COMMON-R040 ... R050 (identifiers by ICD
-scheme: shared.einvoice.peppol_ids), CL007 (ISO 4217), CL008 (EAS; a warning here, see
-`_cl008`), P0100, P0101, P0104 ... P0112, F001. Not checked: CL001, CL002, CL003 and CL006
-(the CEN rules BR-CL-24, 19, 20 and 06 run on the same lists), the national rules (NO, DK,
-IT, SE, GR, IS, NL, DE-R) and the rule ids the published set no longer has (R006, R045,
+scheme: shared.einvoice.peppol_ids), CL007 (ISO 4217), CL008 (EAS), P0100, P0101,
+P0104 ... P0112, F001. Not checked: CL001, CL002, CL003 and CL006 (the CEN rules
+BR-CL-24, 19, 20 and 06 run on the same lists), the national rules (NO, DK, IT, SE, GR,
+IS, NL, DE-R) and the rule ids the published set no longer has (R006, R045,
 CL004, CL005, COMMON-R048)."""
 
 from __future__ import annotations
@@ -400,17 +400,17 @@ _ENDPOINTS = _xpath("//cbc:EndpointID[@schemeID]")
 
 
 def _cl008(root: Any, _: _Context) -> list[Finding]:
-    """CL008: an electronic address's scheme is one of Peppol's EAS codes. Peppol's flag
-    is fatal; ours is a warning while our writers still fall back to the email address
-    under scheme EM (shared/parties.py), which Peppol's list does not have: every Peppol
-    document of a party without a Peppol endpoint would be refused (docs/einvoicing.md)."""
+    """CL008: an electronic address's scheme is one of Peppol's EAS codes; fatal, as
+    Peppol's. Our UBL writer no longer falls back to the email address under EM for
+    Peppol (shared/einvoice/ubl.py, `endpoint`), so an email endpoint here is one the
+    settings or the client named with scheme EM: the API refuses it, naming that field
+    (shared/einvoice/service.py)."""
     return [
         _ours(
             "PEPPOL-EN16931-CL008",
             "Electronic address identifier scheme must be from the codelist "
             f'"Electronic Address Identifier Scheme": {element.get("schemeID")!r}',
             _where(element),
-            flag="warning",
         )
         for element in _ENDPOINTS(root)
         if element.get("schemeID") not in EAS

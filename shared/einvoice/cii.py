@@ -16,7 +16,7 @@ from lxml import etree
 
 from shared.einvoice import model
 from shared.einvoice.profiles import profile as get_profile
-from shared.einvoice.ubl import amount_text, decimal_text, percent_text
+from shared.einvoice.ubl import amount_text, decimal_text, endpoint, percent_text
 
 RSM = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
 RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
@@ -72,7 +72,7 @@ def to_cii(invoice: model.Invoice, profile: str = "cii") -> bytes:
     transaction = _el(root, _R + "SupplyChainTradeTransaction")
     for line in invoice.lines:
         _line(transaction, line, invoice.currency)
-    _agreement(transaction, invoice)
+    _agreement(transaction, invoice, profile)
     _delivery(transaction, invoice)
     _settlement(transaction, invoice)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
@@ -102,7 +102,7 @@ def _line(transaction: Any, line: model.Line, currency: str) -> None:
     _el(summation, _A + "LineTotalAmount", amount_text(line.net_amount, currency))
 
 
-def _party(parent: Any, tag: str, party: model.Party, *, seller: bool) -> None:
+def _party(parent: Any, tag: str, party: model.Party, profile: str, *, seller: bool) -> None:
     element = _el(parent, _A + tag)
     _el(element, _A + "Name", party.name)
     if party.legal_registration_id or party.trading_name:
@@ -121,10 +121,14 @@ def _party(parent: Any, tag: str, party: model.Party, *, seller: bool) -> None:
         if party.email:
             _el(_el(contact, _A + "EmailURIUniversalCommunication"), _A + "URIID", party.email)
     _address(_el(element, _A + "PostalTradeAddress"), party.address)
-    if party.electronic_address:
+    address = endpoint(party, profile)
+    if address:
         uri = _el(element, _A + "URIUniversalCommunication")
-        scheme = party.electronic_address_scheme or "EM"
-        _el(uri, _A + "URIID", party.electronic_address, schemeID=scheme)
+        value, scheme = address
+        if scheme:
+            _el(uri, _A + "URIID", value, schemeID=scheme)
+        else:  # no scheme: BR-62 / BR-63 name the field
+            _el(uri, _A + "URIID", value)
     if party.vat_id:
         _el(_el(element, _A + "SpecifiedTaxRegistration"), _A + "ID", party.vat_id, schemeID="VA")
     if seller and party.tax_registration_id:
@@ -141,11 +145,11 @@ def _address(element: Any, address: model.Address) -> None:
     _opt(element, _A + "CountrySubDivisionName", address.subdivision)
 
 
-def _agreement(transaction: Any, invoice: model.Invoice) -> None:
+def _agreement(transaction: Any, invoice: model.Invoice, profile: str) -> None:
     agreement = _el(transaction, _A + "ApplicableHeaderTradeAgreement")
     _opt(agreement, _A + "BuyerReference", invoice.buyer_reference)
-    _party(agreement, "SellerTradeParty", invoice.seller, seller=True)
-    _party(agreement, "BuyerTradeParty", invoice.buyer, seller=False)
+    _party(agreement, "SellerTradeParty", invoice.seller, profile, seller=True)
+    _party(agreement, "BuyerTradeParty", invoice.buyer, profile, seller=False)
     if invoice.purchase_order_reference:
         order = _el(agreement, _A + "BuyerOrderReferencedDocument")
         _el(order, _A + "IssuerAssignedID", invoice.purchase_order_reference)

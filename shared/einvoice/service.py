@@ -68,10 +68,25 @@ FIELDS: dict[str, str] = {
     "BR-DE-27": "settings.business_phone",
     "BR-DE-28": "settings.business_email",
     # Peppol (and XRechnung 3.0, which uses Peppol's ids for the electronic addresses).
+    # The electronic address and the identifiers: whose (the settings' or the client's)
+    # is the finding's location's party when it names one (`field_of`).
     "PEPPOL-EN16931-R010": "clients.electronic_address",
     "PEPPOL-EN16931-R020": "settings.electronic_address",
     "PEPPOL-EN16931-R003": "buyer_reference",
+    "BR-62": "settings.electronic_address_scheme",
+    "BR-63": "clients.electronic_address_scheme",
+    "BR-CL-25": "settings.electronic_address_scheme",
+    "PEPPOL-EN16931-CL008": "settings.electronic_address_scheme",
 }
+# The rules about a party's electronic address or identifiers: the field is the one of the
+# party the location names (UBL AccountingSupplierParty / CII SellerTradeParty: the
+# settings; AccountingCustomerParty / BuyerTradeParty: the client), after the element.
+SCHEME_RULES = frozenset({"BR-62", "BR-63", "BR-CL-25", "PEPPOL-EN16931-CL008"})
+ADDRESS_RULES = frozenset({"PEPPOL-EN16931-R010", "PEPPOL-EN16931-R020"})
+_SELLER = re.compile(r"AccountingSupplierParty|SellerTradeParty")
+_BUYER = re.compile(r"AccountingCustomerParty|BuyerTradeParty")
+_ENDPOINT = re.compile(r"EndpointID|URIUniversalCommunication")
+_TAX_SCHEME = re.compile(r"PartyTaxScheme|SpecifiedTaxRegistration")
 
 
 @dataclass(frozen=True)
@@ -96,8 +111,31 @@ class UnknownFormat(ValueError):
     pass
 
 
-def field_of(rule_id: str, invoice: model.Invoice) -> str | None:
-    """The API field the user must fill for ``rule_id`` broken by ``invoice``."""
+def _party_field(rule_id: str, location: str) -> str | None:
+    """For a rule on a party's electronic address or identifier, the field of the party
+    ``location`` names (None when it names no party: the rule's own entry then)."""
+    if _SELLER.search(location):
+        owner, vat = "settings", SELLER_VAT
+    elif _BUYER.search(location):
+        owner, vat = "clients", BUYER_VAT
+    else:
+        return None
+    if rule_id in SCHEME_RULES:
+        return f"{owner}.electronic_address_scheme"
+    if rule_id in ADDRESS_RULES or _ENDPOINT.search(location):
+        return f"{owner}.electronic_address"
+    if _TAX_SCHEME.search(location):
+        return vat
+    return f"{owner}.legal_registration_id"
+
+
+def field_of(rule_id: str, invoice: model.Invoice, location: str = "") -> str | None:
+    """The API field the user must fill for ``rule_id`` broken by ``invoice`` at
+    ``location`` (the finding's: whose electronic address or identifier it is)."""
+    if rule_id in SCHEME_RULES or rule_id in ADDRESS_RULES or rule_id.startswith("PEPPOL-COMMON-"):
+        field = _party_field(rule_id, location)
+        if field is not None:
+            return field
     field = FIELDS.get(rule_id)
     if field == f"{SELLER_VAT}/{BUYER_VAT}":
         if rule_id == "BR-O-02":  # outside the scope of VAT: no VAT id may be there
@@ -112,7 +150,11 @@ def findings_details(fmt: str, findings: list[Finding], invoice: model.Invoice) 
     return {
         "format": fmt,
         "findings": [
-            {"rule": f.rule_id, "message": f.message, "field": field_of(f.rule_id, invoice)}
+            {
+                "rule": f.rule_id,
+                "message": f.message,
+                "field": field_of(f.rule_id, invoice, f.location),
+            }
             for f in findings
         ],
     }

@@ -57,6 +57,25 @@ def _opt(parent: Any, tag: str, text: str | None, **attrs: str) -> None:
         _el(parent, tag, str(text).strip(), **attrs)
 
 
+# The formats whose rules take an email address as the electronic address (scheme EM of
+# the CEN EAS list, BR-CL-25): EN 16931 itself, XRechnung (KoSIT's rules require BT-34 and
+# BT-49 and take EM) and Factur-X. Peppol's EAS list (PEPPOL-EN16931-CL008) has no EM: a
+# Peppol endpoint is a participant id the settings or the client must name.
+EMAIL_SCHEME = "EM"
+NO_EMAIL_ENDPOINT = frozenset({"peppol"})
+
+
+def endpoint(party: model.Party, profile: str) -> tuple[str, str | None] | None:
+    """The electronic address (BT-34 / BT-49) written for ``party`` in ``profile``, with
+    its scheme: the party's own, else (where the format allows it) its email under EM,
+    else none (Peppol's R010/R020 then name the field to fill)."""
+    if party.electronic_address:
+        return party.electronic_address, party.electronic_address_scheme
+    if party.email and profile not in NO_EMAIL_ENDPOINT:
+        return party.email, EMAIL_SCHEME
+    return None
+
+
 def to_ubl(invoice: model.Invoice, profile: str = "ubl") -> bytes:
     """The UBL 2.1 document of ``invoice`` in ``profile`` (ubl, xrechnung-ubl, peppol)."""
     spec = get_profile(profile)
@@ -67,8 +86,8 @@ def to_ubl(invoice: model.Invoice, profile: str = "ubl") -> bytes:
     kind = "CreditNote" if credit else "Invoice"
     root = etree.Element(f"{{{ns}}}{kind}", nsmap={None: ns, "cac": CAC, "cbc": CBC})  # type: ignore[dict-item]
     _header(root, invoice, spec.specification_id, spec.business_process)
-    _party(_el(root, _C + "AccountingSupplierParty"), invoice.seller, seller=True)
-    _party(_el(root, _C + "AccountingCustomerParty"), invoice.buyer, seller=False)
+    _party(_el(root, _C + "AccountingSupplierParty"), invoice.seller, profile, seller=True)
+    _party(_el(root, _C + "AccountingCustomerParty"), invoice.buyer, profile, seller=False)
     _delivery(root, invoice)
     _payment(root, invoice)
     for charge, entries in ((False, invoice.allowances), (True, invoice.charges)):
@@ -176,15 +195,15 @@ def _monetary_total(root: Any, invoice: model.Invoice) -> None:
             _amount(monetary, tag, value, invoice.currency)
 
 
-def _party(parent: Any, party: model.Party, *, seller: bool) -> None:
+def _party(parent: Any, party: model.Party, profile: str, *, seller: bool) -> None:
     element = _el(parent, _C + "Party")
-    if party.electronic_address:
-        _el(
-            element,
-            _B + "EndpointID",
-            party.electronic_address,
-            schemeID=party.electronic_address_scheme or "EM",
-        )
+    address = endpoint(party, profile)
+    if address:
+        value, scheme = address
+        if scheme:
+            _el(element, _B + "EndpointID", value, schemeID=scheme)
+        else:  # no scheme: BR-62 / BR-63 name the field
+            _el(element, _B + "EndpointID", value)
     if party.trading_name:
         name = _el(element, _C + "PartyName")
         _el(name, _B + "Name", party.trading_name)

@@ -1,8 +1,11 @@
 """The corpus of e-invoices every format is validated over (tests/einvoice/test_corpus.py):
 model instances in every VAT category (S, Z, E, AE, K, G, O, L, M), several rates,
 allowances and charges, reverse charge, foreign currencies (one without minor unit), long
-Unicode text and credit notes referring to their invoice. Dates are fixed: nothing here
-compares with today."""
+Unicode text and credit notes referring to their invoice. The parties' electronic
+addresses are Peppol participant ids (GLN, VAT ids under 9930/9914, SIRET, D-U-N-S), so
+every case is a Peppol document too; without them each format's fallback is tested
+(test_corpus.py: the email under EM, where the format allows it). Dates are fixed: nothing
+here compares with today."""
 
 from __future__ import annotations
 
@@ -21,8 +24,8 @@ SELLER = model.Party(
     vat_id="DE123456789",
     legal_registration_id="HRB 12345",
     tax_registration_id="27/123/45678",
-    electronic_address="billing@muster.example",
-    electronic_address_scheme="EM",
+    electronic_address="7300010000001",  # a GLN (0088)
+    electronic_address_scheme="0088",
     contact_name="Anna Muster",
     phone="+49 30 1234567",
     email="anna@muster.example",
@@ -31,8 +34,8 @@ BUYER_DE = model.Party(
     name="Kunde AG",
     address=model.Address("Marienplatz 2", None, "München", "80331", "Bayern", "DE"),
     vat_id="DE987654321",
-    electronic_address="rechnung@kunde.example",
-    electronic_address_scheme="EM",
+    electronic_address="DE987654321",  # its VAT id, registered in Peppol (9930)
+    electronic_address_scheme="9930",
     contact_name="Bernd Kunde",
     email="bernd@kunde.example",
 )
@@ -40,21 +43,21 @@ BUYER_FR = model.Party(
     name="Client SARL",
     address=model.Address("12 rue de la Paix", None, "Paris", "75002", None, "FR"),
     vat_id="FR40303265045",
-    electronic_address="factures@client.example",
-    electronic_address_scheme="EM",
+    electronic_address="30326504500012",  # a SIRET (0009)
+    electronic_address_scheme="0009",
 )
 BUYER_AT = model.Party(
     name="Kundin GmbH",
     address=model.Address("Stephansplatz 1", None, "Wien", "1010", None, "AT"),
     vat_id="ATU13585627",
-    electronic_address="rechnung@kundin.example",
-    electronic_address_scheme="EM",
+    electronic_address="ATU13585627",  # its VAT id (9914)
+    electronic_address_scheme="9914",
 )
 BUYER_US = model.Party(
     name="Customer Inc.",
     address=model.Address("1 Main Street", None, "Springfield", "62701", "IL", "US"),
-    electronic_address="ap@customer.example",
-    electronic_address_scheme="EM",
+    electronic_address="150483782",  # a D-U-N-S number (0060)
+    electronic_address_scheme="0060",
 )
 PAYMENT = model.PaymentMeans(
     code="58",

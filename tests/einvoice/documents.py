@@ -23,8 +23,8 @@ SELLER = {
     "country_code": "DE",
     "email": "billing@northwind.example",
     "phone": "+49 30 1234567",
-    "electronic_address": "billing@northwind.example",
-    "electronic_address_scheme": "EM",
+    "electronic_address": "4000001000005",  # a GLN (0088): a Peppol participant id
+    "electronic_address_scheme": "0088",
     "contact_name": "Nora North",
     "iban": "DE02 1203 0000 0000 2020 51",
     "bic": "BYLADEM1001",
@@ -45,8 +45,8 @@ BUYER = {
     "country_code": "DE",
     "email": "accounts@mueller.example",
     "phone": None,
-    "electronic_address": "rechnung@mueller.example",
-    "electronic_address_scheme": "EM",
+    "electronic_address": "DE987654321",  # its VAT id in Peppol (9930)
+    "electronic_address_scheme": "9930",
     "contact_name": "Jürgen Müller",
 }
 BUYER_FR = {
@@ -57,6 +57,8 @@ BUYER_FR = {
     "city": "Paris",
     "postal_code": "75002",
     "country_code": "FR",
+    "electronic_address": "30326504500012",  # a SIRET (0009)
+    "electronic_address_scheme": "0009",
 }
 
 

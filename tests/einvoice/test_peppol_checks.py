@@ -1,7 +1,8 @@
 """Our Peppol BIS Billing 3.0 checks (shared/einvoice/checks.py, peppol_ids.py), rule by
 rule: a document that breaks the rule has the finding named, with the rule's flag and
-source "ours"; the same document mended has none; and the corpus we write has no finding of
-ours but the CL008 warning on an email endpoint (none at all with Peppol endpoints).
+source "ours"; the same document mended has none; and the corpus we write (its parties
+with Peppol participant ids) has no finding of ours, while an email endpoint (EM) breaks
+CL008, fatal as Peppol's.
 
 Each document is one of the corpus's as our UBL writer writes it for Peppol, changed in its
 XML where the model cannot say the thing (a second note, a price-level charge ...). The
@@ -63,23 +64,22 @@ def keeps(document: bytes, rule: str) -> None:
     assert rule not in ours(document)
 
 
+# The corpus's seller endpoint, a GLN (0088); the buyers' are Peppol participant ids too.
 PEPPOL_SELLER = 'schemeID="0088">7300010000001</cbc:EndpointID>'
-PEPPOL_BUYER = 'schemeID="9930">DE987654321</cbc:EndpointID>'
 
 
-def with_peppol_endpoints(document: bytes) -> bytes:
-    """The seller's endpoint a GLN (0088), the buyer's a German VAT id (9930): Peppol
-    participant ids, which Peppol's EAS list (CL008) has and the email scheme EM is not."""
+def with_email_endpoints(document: bytes) -> bytes:
+    """The seller's and the buyer's endpoints email addresses under EM, which the CEN
+    EAS list (BR-CL-25) has and Peppol's (CL008) has not."""
     root = etree.fromstring(document)
     endpoints = [
         *root.findall("cac:AccountingSupplierParty/cac:Party/cbc:EndpointID", checks.NS),
         *root.findall("cac:AccountingCustomerParty/cac:Party/cbc:EndpointID", checks.NS),
     ]
-    seller, buyer = endpoints
-    seller.set("schemeID", "0088")
-    seller.text = "7300010000001"
-    buyer.set("schemeID", "9930")
-    buyer.text = "DE987654321"
+    emails = ("billing@muster.example", "ap@kunde.example")
+    for endpoint, email in zip(endpoints, emails, strict=True):
+        endpoint.set("schemeID", "EM")
+        endpoint.text = email
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 
@@ -89,13 +89,13 @@ def with_peppol_endpoints(document: bytes) -> bytes:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_corpus_breaks_no_rule_of_ours(name: str) -> None:
     document = peppol(name)
-    found = [f for f in findings(document) if f.source == "ours"]
-    # An email endpoint (scheme EM) is not a Peppol participant id: CL008, a warning.
-    assert {(f.rule_id, f.flag) for f in found} == {("PEPPOL-EN16931-CL008", "warning")}
+    assert checks.peppol(etree.fromstring(document)) == []
+    assert validate.fatal(validate.validate(document, "peppol")) == []
+    # An email endpoint (scheme EM) is not a Peppol participant id: CL008, fatal.
+    email = with_email_endpoints(document)
+    found = [f for f in findings(email) if f.source == "ours"]
+    assert {(f.rule_id, f.flag) for f in found} == {("PEPPOL-EN16931-CL008", "fatal")}
     assert len(found) == 2  # the seller's and the buyer's
-    fixed = with_peppol_endpoints(document)
-    assert checks.peppol(etree.fromstring(fixed)) == []
-    assert validate.fatal(validate.validate(fixed, "peppol")) == []
 
 
 # --- Document level ----------------------------------------------------------------------
@@ -205,7 +205,7 @@ def test_r010_r020_need_the_addresses_and_leave_their_scheme_to_the_cen_rules() 
     no_seller_address = replace(case, seller=replace(case.seller, electronic_address=None))
     breaks(peppol(case=no_seller_address), "PEPPOL-EN16931-R020")
     keeps(peppol(case=no_seller_address), "PEPPOL-EN16931-R010")
-    no_scheme = change(peppol(), ' schemeID="EM"', "")
+    no_scheme = change(peppol(), ' schemeID="0088"', "")
     assert {"PEPPOL-EN16931-R010", "PEPPOL-EN16931-R020"}.isdisjoint(ours(no_scheme))
     assert "BR-62" in {f.rule_id for f in validate.fatal(findings(no_scheme))}
 
@@ -465,7 +465,7 @@ def test_common_identifiers_by_scheme(
     def endpoint(value: str) -> bytes:
         return change(
             peppol(),
-            'schemeID="EM">billing@muster.example</cbc:EndpointID>',
+            PEPPOL_SELLER,
             f'schemeID="{scheme}">{value}</cbc:EndpointID>',
         )
 
@@ -503,10 +503,10 @@ def test_common_identifiers_in_legal_and_party_ids_too() -> None:
 
 
 def test_cl008_an_endpoints_scheme_from_peppols_eas_list() -> None:
-    good = with_peppol_endpoints(peppol())
+    good = peppol()
     keeps(good, "PEPPOL-EN16931-CL008")
     unknown = change(good, 'schemeID="0088"', 'schemeID="0219"')  # CEN's list, not Peppol's
-    finding = breaks(unknown, "PEPPOL-EN16931-CL008", "warning")
+    finding = breaks(unknown, "PEPPOL-EN16931-CL008", "fatal")
     assert "0219" in finding.message
     assert "BR-CL-25" not in {f.rule_id for f in findings(unknown)}
 

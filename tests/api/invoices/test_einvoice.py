@@ -33,6 +33,9 @@ BUSINESS = {
     "legal_registration_id": "HRB 12345",
     "iban": "DE02120300000000202051",
     "bic": "BYLADEM1001",
+    # Its VAT id as its Peppol participant id (9930): entered, not derived.
+    "electronic_address_scheme": "9930",
+    "electronic_address": "DE136695976",
 }
 CLIENT = {
     "currency": "EUR",
@@ -42,9 +45,10 @@ CLIENT = {
     "country_code": "DE",
     "vat_id": "DE129273398",
     "buyer_reference": "04011000-12345-34",
-    "electronic_address": "rechnung@kunde.example",
-    "electronic_address_scheme": "EM",
+    "electronic_address": "DE129273398",
+    "electronic_address_scheme": "9930",
 }
+NO_ADDRESS = {"electronic_address": None, "electronic_address_scheme": None}
 
 
 def german_organization(api: Api, world: World, **business: Any) -> str:
@@ -129,6 +133,41 @@ def test_an_organization_without_vat_id_is_refused_naming_settings_tax_id(
     assert reply.status == 422
     fields = {f["rule"]: f["field"] for f in reply.error["details"]["findings"]}
     assert fields["BR-S-02"] == "settings.tax_id"
+
+
+def test_peppol_needs_participant_ids_and_names_whose_is_missing(api: Api, world: World) -> None:
+    """No email stands in for a Peppol endpoint (Peppol's EAS list has no EM): R020 and
+    R010 name the settings' and the client's electronic address; the other formats take
+    the emails under EM."""
+    owner = german_organization(api, world, **NO_ADDRESS)
+    client = german_client(api, owner, email="ap@kunde.example", **NO_ADDRESS)
+    invoice = an_invoice(api, owner, client)
+    reply = einvoice(api, owner, invoice["id"], "peppol")
+    assert reply.status == 422
+    assert reply.error["code"] == "einvoice_invalid"
+    assert {f["rule"]: f["field"] for f in reply.error["details"]["findings"]} == {
+        "PEPPOL-EN16931-R020": "settings.electronic_address",
+        "PEPPOL-EN16931-R010": "clients.electronic_address",
+    }
+    assert "PEPPOL-EN16931-R020" in reply.error["message"]
+    for fmt in ("xrechnung-ubl", "xrechnung-cii"):
+        xml = xml_of(einvoice(api, owner, invoice["id"], fmt), fmt)
+        assert b'schemeID="EM">billing@muster.example<' in xml
+        assert b'schemeID="EM">ap@kunde.example<' in xml
+
+
+def test_an_email_endpoint_is_refused_for_peppol_naming_the_scheme(api: Api, world: World) -> None:
+    owner = german_organization(api, world)
+    client = german_client(
+        api, owner, electronic_address="ap@kunde.example", electronic_address_scheme="EM"
+    )
+    invoice = an_invoice(api, owner, client)
+    reply = einvoice(api, owner, invoice["id"], "peppol")
+    assert reply.status == 422
+    assert {f["rule"]: f["field"] for f in reply.error["details"]["findings"]} == {
+        "PEPPOL-EN16931-CL008": "clients.electronic_address_scheme"
+    }
+    assert einvoice(api, owner, invoice["id"], "xrechnung-ubl").status == 200
 
 
 def test_the_format_defaults_to_the_clients_then_the_organizations(api: Api, world: World) -> None:
