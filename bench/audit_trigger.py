@@ -3,10 +3,13 @@
 side by side in one run.
 
     .venv/bin/python -m bench.audit_trigger [--rounds 5] [--calls 100] [--import-rows 1000]
+                                            [--imports 2]
     .venv/bin/python -m bench.audit_trigger --report bench/out/audit_trigger.json
 
 One PostgreSQL cluster, two databases made from this checkout's migrations and the seed:
-``before`` without ``20261206171400_audit_speed.sql``, ``after`` with every migration.
+``before`` without ``20261206171400_audit_speed.sql``, ``after`` with every migration, and
+``no_audit``, ``after`` with every audit trigger disabled: the floor, so that the trigger's
+own share shows (each figure minus the floor's).
 In each round, each database in turn (the order alternating), as the seed's demo user
 (``authenticated``, its ``request.jwt.claims``) on one connection per database kept for the
 whole run, as PostgREST's pooled connections are:
@@ -15,7 +18,7 @@ whole run, as PostgREST's pooled connections are:
   charge line, as bench/tax_model.py), ``--calls`` calls;
 - ``payment``: ``public.record_payment`` of 1.00 on each invoice just created;
 - ``import``: ``public.import_vendor_invoices`` of ``--import-rows`` rows (invoices of 5
-  lines), one call.
+  lines), ``--imports`` calls.
 
 Each figure is the backend's CPU time (``/proc/<pid>/stat`` of the connection's server
 process: what the SQL costs, steadier than the wall time on a shared machine) and the wall
@@ -46,7 +49,7 @@ THE_MIGRATION = "20261206171400_audit_speed.sql"
 SEED_USER = "d0000000-0000-4000-8000-000000000001"
 SEED_CLIENT = "c0000000-0000-4000-8000-000000000001"
 TICK = os.sysconf("SC_CLK_TCK")
-TREES = ("before", "after")
+TREES = ("before", "after", "no_audit")
 WORKLOADS = ("create", "payment", "import")
 
 
@@ -165,23 +168,42 @@ class Tree:
         calls = len(self.made)
         return (_backend_cpu_ms(self.pid) - cpu) / calls, wall / calls
 
-    def import_(self, rows: int, tag: str) -> tuple[float, float]:
-        batch = json.dumps(_import_batch(rows, tag))
+    def import_(self, rows: int, calls: int, tag: str) -> tuple[float, float]:
+        batches = [json.dumps(_import_batch(rows, f"{tag}-{n}")) for n in range(calls)]
         cpu = _backend_cpu_ms(self.pid)
         started = time.perf_counter()
-        row = self.conn.execute(
-            "select public.import_vendor_invoices(%s::uuid, %s::jsonb, 'all_or_nothing',"
-            " '[]'::jsonb, %s) -> 'batch' ->> 'status'",
-            (self.org, batch, rows),
-        ).fetchone()
+        for batch in batches:
+            row = self.conn.execute(
+                "select public.import_vendor_invoices(%s::uuid, %s::jsonb, 'all_or_nothing',"
+                " '[]'::jsonb, %s) -> 'batch' ->> 'status'",
+                (self.org, batch, rows),
+            ).fetchone()
+            if row is None or row[0] != "completed":
+                raise RuntimeError(f"the import did not complete: {row}")
         wall = (time.perf_counter() - started) * 1000
-        if row is None or row[0] != "completed":
-            raise RuntimeError(f"the import did not complete: {row}")
-        return _backend_cpu_ms(self.pid) - cpu, wall
+        return (_backend_cpu_ms(self.pid) - cpu) / calls, wall / calls
+
+    def disable_audit(self) -> None:
+        """Every audit trigger off (as the tables' owner, postgres)."""
+        with connect(self.url) as owner:
+            owner.execute(
+                """
+                do $$
+                declare t record;
+                begin
+                  for t in select g.tgrelid::regclass as tbl, g.tgname from pg_trigger g
+                           join pg_proc p on p.oid = g.tgfoid
+                           where p.proname in ('record_audit', 'record_organization_audit')
+                  loop
+                    execute format('alter table %s disable trigger %I', t.tbl, t.tgname);
+                  end loop;
+                end $$
+                """
+            )
 
 
 def measure(
-    rounds: int, calls: int, import_rows: int, warm: int, migration: Path
+    *, rounds: int, calls: int, import_rows: int, imports: int, warm: int, migration: Path
 ) -> dict[str, Any]:
     from devstack import postgres  # noqa: PLC0415
 
@@ -201,19 +223,21 @@ def measure(
             trees = {
                 "before": Tree("before", cluster.url, before),
                 "after": Tree("after", cluster.url, after),
+                "no_audit": Tree("no_audit", cluster.url, after),
             }
+            trees["no_audit"].disable_audit()
             for tree in trees.values():  # the sessions' plans made, as a pool's are
                 tree.create(warm)
                 tree.payment()
-                tree.import_(50, f"warm-{tree.name}")
+                tree.import_(50, 1, f"warm-{tree.name}")
             for round_ in range(rounds):
-                order = TREES if round_ % 2 == 0 else TREES[::-1]
+                order = TREES[round_ % 3 :] + TREES[: round_ % 3]
                 for name in order:
                     tree = trees[name]
                     results = {
                         "create": tree.create(calls),
                         "payment": tree.payment(),
-                        "import": tree.import_(import_rows, f"r{round_}-{name}"),
+                        "import": tree.import_(import_rows, imports, f"r{round_}-{name}"),
                     }
                     for workload, (cpu, wall) in results.items():
                         figures[name][workload]["cpu"].append(cpu)
@@ -227,6 +251,7 @@ def measure(
         "rounds": rounds,
         "calls": calls,
         "import_rows": import_rows,
+        "imports": imports,
         "loadavg": loads,
         "audit_entries": entries,
         "figures": figures,
@@ -238,20 +263,34 @@ def report(result: dict[str, Any]) -> str:
     rows = []
     for workload in WORKLOADS:
         unit = "ms a call" if workload != "import" else f"ms a {result['import_rows']}-row call"
-        cells: list[object] = [f"{workload} ({unit})"]
-        medians = {}
-        for kind in ("cpu", "wall"):
-            for tree in TREES:
-                medians[(tree, kind)] = statistics.median(figures[tree][workload][kind])
-        for kind in ("cpu", "wall"):
-            before, after = medians[("before", kind)], medians[("after", kind)]
-            cells += [f"{before:.2f}", f"{after:.2f}", f"{after / before:.2f}x"]
-        rows.append(cells)
+        median = {
+            (tree, kind): statistics.median(figures[tree][workload][kind])
+            for tree in TREES
+            for kind in ("cpu", "wall")
+        }
+        cpu_before, cpu_after = median[("before", "cpu")], median[("after", "cpu")]
+        floor = median[("no_audit", "cpu")]
+        wall_before, wall_after = median[("before", "wall")], median[("after", "wall")]
+        rows.append(
+            [
+                f"{workload} ({unit})",
+                f"{cpu_before:.2f}",
+                f"{cpu_after:.2f}",
+                f"{cpu_after / cpu_before:.2f}x",
+                f"{floor:.2f}",
+                f"{cpu_before - floor:.2f} -> {cpu_after - floor:.2f}",
+                f"{wall_before:.2f}",
+                f"{wall_after:.2f}",
+                f"{wall_after / wall_before:.2f}x",
+            ]
+        )
     headers = [
-        "workload (median of rounds)",
+        "workload (medians of rounds)",
         "CPU before",
         "CPU after",
         "CPU ratio",
+        "CPU, no audit",
+        "the audit's CPU",
         "wall before",
         "wall after",
         "wall ratio",
@@ -259,9 +298,9 @@ def report(result: dict[str, Any]) -> str:
     lines = [
         table(headers, rows),
         "",
-        f"rounds: {result['rounds']}, calls a round: {result['calls']} creates and payments,"
-        f" one import of {result['import_rows']} rows; audit entries at the end:"
-        f" {result['audit_entries']}",
+        f"rounds: {result['rounds']}; a round: {result['calls']} creates, as many payments,"
+        f" {result['imports']} imports of {result['import_rows']} rows, in each database;"
+        f" audit entries at the end: {result['audit_entries']}",
         f"load averages (start, after each round): {'; '.join(result['loadavg'])}",
     ]
     return "\n".join(lines)
@@ -272,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--import-rows", type=int, default=1000)
+    parser.add_argument("--imports", type=int, default=2, help="import calls a round")
     parser.add_argument("--warm", type=int, default=10)
     parser.add_argument(
         "--migration",
@@ -284,7 +324,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         print(report(json.loads(args.report.read_text())))
         return 0
-    result = measure(args.rounds, args.calls, args.import_rows, args.warm, args.migration)
+    result = measure(
+        rounds=args.rounds,
+        calls=args.calls,
+        import_rows=args.import_rows,
+        imports=args.imports,
+        warm=args.warm,
+        migration=args.migration,
+    )
     OUT_DIR.mkdir(exist_ok=True)
     (OUT_DIR / "audit_trigger.json").write_text(json.dumps(result, indent=2) + "\n")
     print(report(result))
