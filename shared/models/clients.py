@@ -121,11 +121,12 @@ class PartyFields(Input):
     einvoice_format: EinvoiceFormat | None = Field(
         default=None, description="Overrides the organization's e-invoice format."
     )
+    # The scheme first: the address is checked against it (a GLN under 0088 ...).
+    electronic_address_scheme: ElectronicAddressScheme = Field(
+        default=None, description="EAS code: 0088 GLN, 9930 DE VAT, EM email (not Peppol)..."
+    )
     electronic_address: ElectronicAddress = Field(
         default=None, description="Peppol endpoint (BT-49), with electronic_address_scheme."
-    )
-    electronic_address_scheme: ElectronicAddressScheme = Field(
-        default=None, description="EAS code: 0088 GLN, 9930 DE VAT, EM email..."
     )
 
     @model_validator(mode="after")

@@ -581,10 +581,11 @@ class BusinessUpdate(Input):
     einvoice_format: EinvoiceFormat | None = Field(
         default=None, description="The e-invoice sent with invoices (a client may override)."
     )
+    # The scheme first: the address is checked against it (a GLN under 0088 ...).
+    electronic_address_scheme: ElectronicAddressScheme = None
     electronic_address: ElectronicAddress = Field(
         default=None, description="BT-34, with electronic_address_scheme (EAS code)."
     )
-    electronic_address_scheme: ElectronicAddressScheme = None
     brand_color: BrandColor | None = Field(
         default=None, description="#RRGGBB, the client page's color."
     )

@@ -14,7 +14,9 @@ from moto import mock_aws
 from pydantic import ValidationError
 
 from shared import aws, envelope, parties
-from shared.models.parties import vat_id
+from shared.einvoice import peppol_ids
+from shared.models.clients import ClientCreate
+from shared.models.parties import CEN_EAS, vat_id
 from shared.models.settings import BusinessUpdate
 
 ORG = "00000000-0000-4000-8000-000000000001"
@@ -152,3 +154,48 @@ def test_bad_ids_are_refused_at_their_field(body: dict[str, str]) -> None:
     with pytest.raises(ValidationError) as error:
         BusinessUpdate.model_validate(body)
     assert error.value.errors()[0]["loc"][0] in body
+
+
+@pytest.mark.parametrize(
+    ("scheme", "address", "field"),
+    [
+        ("0088", "7300010000002", "electronic_address"),  # GS1 check digit (PEPPOL-COMMON-R040)
+        ("0208", "0202239953", "electronic_address"),  # Belgian mod 97 (R043)
+        ("0007", "5560360794", "electronic_address"),  # Swedish Luhn (R049)
+        ("EM", "not an email", "electronic_address"),
+        ("1234", "x", "electronic_address_scheme"),  # four digits, not an EAS code
+        ("XX", "x", "electronic_address_scheme"),
+    ],
+)
+def test_an_electronic_address_is_checked_against_its_scheme_when_entered(
+    scheme: str, address: str, field: str
+) -> None:
+    body = {"electronic_address": address, "electronic_address_scheme": scheme}
+    for model in (BusinessUpdate, ClientCreate):
+        with pytest.raises(ValidationError) as error:
+            model.model_validate({"company_name": "C", **body} if model is ClientCreate else body)
+        assert [e["loc"][0] for e in error.value.errors()] == [field]
+    if field == "electronic_address" and scheme != "EM":
+        assert "PEPPOL-COMMON-R0" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "address"),
+    [
+        ("0088", "7300010000001"),
+        ("0208", "0202239951"),
+        ("9930", "DE136695976"),  # no Peppol rule for 9930
+        ("0211", "IT00743110158"),  # R047 is a warning in Peppol: an access point takes it
+        ("EM", "ap@kunde.example"),  # for the formats other than Peppol
+        ("0219", "anything"),  # CEN's EAS list, not Peppol's
+    ],
+)
+def test_good_electronic_addresses_are_taken(scheme: str, address: str) -> None:
+    body = {"electronic_address": address, "electronic_address_scheme": scheme.lower()}
+    update = BusinessUpdate.model_validate(body)
+    assert (update.electronic_address, update.electronic_address_scheme) == (address, scheme)
+
+
+def test_the_eas_list_holds_peppols() -> None:
+    assert peppol_ids.EAS < CEN_EAS
+    assert "EM" in CEN_EAS - peppol_ids.EAS

@@ -113,6 +113,19 @@ def test_clients_are_found_by_vat_id(api: Api, world: World) -> None:
             {"electronic_address": "x", "electronic_address_scheme": "peppol"},
             "electronic_address_scheme",
         ),
+        # Checked when entered: an EAS code, and the scheme's Peppol rule (a GLN's digit).
+        (
+            {"electronic_address": "x", "electronic_address_scheme": "1234"},
+            "electronic_address_scheme",
+        ),
+        (
+            {"electronic_address": "7300010000002", "electronic_address_scheme": "0088"},
+            "electronic_address",
+        ),
+        (
+            {"electronic_address": "no-email", "electronic_address_scheme": "EM"},
+            "electronic_address",
+        ),
         ({"postal_code": "x" * 21}, "postal_code"),
     ],
 )

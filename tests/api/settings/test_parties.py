@@ -187,6 +187,19 @@ def test_null_clears_a_sealed_value_and_its_hash(
             {"electronic_address_scheme": "GLN", "electronic_address": "x"},
             "electronic_address_scheme",
         ),
+        # Checked when entered: an EAS code, and the scheme's Peppol rule (a GLN's digit).
+        (
+            {"electronic_address": "x", "electronic_address_scheme": "1234"},
+            "electronic_address_scheme",
+        ),
+        (
+            {"electronic_address": "7300010000002", "electronic_address_scheme": "0088"},
+            "electronic_address",
+        ),
+        (
+            {"electronic_address": "no-email", "electronic_address_scheme": "EM"},
+            "electronic_address",
+        ),
         ({"brand_color": "red"}, "brand_color"),
         ({"brand_color": None}, "brand_color"),
         ({"client_link_days": 0}, "client_link_days"),
