@@ -487,6 +487,9 @@ EINVOICE_SELLER = {
     "legal_registration_id": "HRB 12345",
     "iban": "DE02120300000000202051",
     "bic": "BYLADEM1001",
+    # Peppol needs participant ids (its EAS list has no EM): the VAT id under 9930.
+    "electronic_address": "DE136695976",
+    "electronic_address_scheme": "9930",
 }
 EINVOICE_BUYER = {
     "company_name": "Fuzz Kunde AG",
@@ -498,8 +501,8 @@ EINVOICE_BUYER = {
     "country_code": "DE",
     "vat_id": "DE129273398",
     "buyer_reference": "04011000-12345-34",
-    "electronic_address": "rechnung@kunde.example",
-    "electronic_address_scheme": "EM",
+    "electronic_address": "DE129273398",
+    "electronic_address_scheme": "9930",
     "einvoice_format": "xrechnung-ubl",  # the default when a case gives no format
 }
 # The e-invoice routes, fuzzed as the e-invoice person (their rows are that organization's:
