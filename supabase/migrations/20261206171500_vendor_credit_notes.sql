@@ -117,7 +117,9 @@ create table public.vendor_credit_note_lines (
 );
 
 -- One credit note applied to one invoice (one row per pair; unapply and apply
--- again to change the amount). The currency is both documents' (the foreign keys).
+-- again to change the amount). The currency is the credit note's (its foreign key)
+-- and the invoice's (track_credit_applications: an invoice's currency may be edited,
+-- which sends it back for approval and so removes its applications).
 create table public.vendor_credit_applications (
   id uuid primary key default gen_random_uuid(),
   organization_id uuid not null,
@@ -133,9 +135,8 @@ create table public.vendor_credit_applications (
   constraint vendor_credit_applications_pair_unique unique (vendor_credit_note_id, vendor_invoice_id),
   foreign key (organization_id, vendor_credit_note_id, currency)
     references public.vendor_credit_notes (organization_id, id, currency) on delete cascade,
-  foreign key (organization_id, vendor_invoice_id, currency)
-    references public.vendor_invoices (organization_id, id, currency)
-    on delete cascade on update cascade
+  foreign key (organization_id, vendor_invoice_id)
+    references public.vendor_invoices (organization_id, id) on delete cascade
 );
 
 -- =============================================================================
@@ -163,7 +164,7 @@ create index vendor_credit_applications_invoice_idx
 create index vendor_credit_applications_note_idx
   on public.vendor_credit_applications (organization_id, vendor_credit_note_id, currency);
 create index vendor_credit_applications_invoice_fk_idx
-  on public.vendor_credit_applications (organization_id, vendor_invoice_id, currency);
+  on public.vendor_credit_applications (organization_id, vendor_invoice_id);
 create index vendor_credit_applications_applied_by_idx
   on public.vendor_credit_applications (applied_by) where applied_by is not null;
 
@@ -200,6 +201,10 @@ begin
     if vi.status is distinct from 'approved' then
       raise exception 'credit applies to approved, unpaid invoices; invoice % is %',
         vi.invoice_number, vi.status using errcode = '23514';
+    end if;
+    if vi.currency <> new.currency then
+      raise exception 'invoice % is in %, the credit note in %', vi.invoice_number,
+        vi.currency, new.currency using errcode = '23514';
     end if;
     select coalesce(sum(a.amount), 0) into credited
     from public.vendor_credit_applications a where a.vendor_invoice_id = new.vendor_invoice_id;
@@ -854,8 +859,10 @@ create trigger track_credit_applications after insert or delete on public.vendor
   for each row execute function private.track_credit_applications();
 
 -- Only a change of status into or out of 'approved' reaches the function (the WHEN
--- clause is evaluated without calling it: matching's bulk updates pay nothing).
-create trigger credit_on_invoice_status after update of status on public.vendor_invoices
+-- clause is evaluated without calling it: matching's bulk updates pay nothing). Not
+-- "update of status": a BEFORE trigger sends an edited invoice back (its status set
+-- by send_changed_invoice_back, not by the statement), which a column trigger misses.
+create trigger credit_on_invoice_status after update on public.vendor_invoices
   for each row
   when (old.status is distinct from new.status and (new.status = 'approved' or old.status = 'approved'))
   execute function private.credit_on_invoice_status();

@@ -9,7 +9,7 @@
 -- payment batch pays the net; RLS; the audit log records each application.
 -- =============================================================================
 begin;
-select plan(39);
+select plan(42);
 
 select tests.create_cast();
 
@@ -227,6 +227,26 @@ select is(
    where table_name = 'public.vendor_credit_applications'
      and coalesce(new_record, old_record) ->> 'vendor_invoice_id' = 'a9940000-0000-4000-8000-000000000005'),
   '{INSERT,DELETE,INSERT,DELETE}', 'the audit log records each application and its removal');
+
+
+-- 7. The currency of an approved invoice with credit applied is edited: the edit stands
+-- (the invoice goes back for approval) and the credit is available again.
+select pg_temp.invoice('a9940000-0000-4000-8000-000000000006', 'd9940000-0000-4000-8000-7e5700000001', 'CI-6', 'EUR', 80.00);
+update public.vendor_invoices set status = 'approved' where id = 'a9940000-0000-4000-8000-000000000006';
+select tests.authenticate_as('member');
+select is(
+  (select public.apply_vendor_credit_note(tests.org('main'), pg_temp.cn('CN-3'),
+     'a9940000-0000-4000-8000-000000000006') ->> 'available_amount'),
+  '520.00', 'applied to CI-6 (80.00)');
+reset role;
+select lives_ok(
+  $$ update public.vendor_invoices set currency = 'USD' where id = 'a9940000-0000-4000-8000-000000000006' $$,
+  'the invoice''s currency is edited');
+select is(
+  (select (vi.status <> 'approved', n.available_amount)::text
+   from public.vendor_invoices vi, public.vendor_credit_notes n
+   where vi.id = 'a9940000-0000-4000-8000-000000000006' and n.credit_note_number = 'CN-3'),
+  '(t,600.00)', 'the invoice went back and the credit is available again');
 
 select * from finish();
 rollback;
