@@ -22,6 +22,10 @@ timed). Timed, per round:
   written (shared/payables/pain001.py).
 
 Prints medians over the rounds and writes bench/out/vendor_credit_notes.json.
+
+``--trigger-cost``: instead, the ``credit_on_invoice_status`` row trigger's cost on an
+update it does not concern: 20,000 invoices' status flipped between ``pending`` and
+``exception`` in one statement, the trigger enabled and disabled in turn (6 rounds).
 """
 
 from __future__ import annotations
@@ -212,12 +216,55 @@ def one_round(conn: Any, notes: int, invoices: int, n: int) -> dict[str, float]:
     return took
 
 
+def trigger_cost(conn: Any, rows: int = 20_000, rounds: int = 6) -> dict[str, list[float]]:
+    owner = str(uuid.uuid4())
+    conn.execute(
+        "insert into auth.users (id, aud, role, email, raw_user_meta_data, created_at,"
+        " updated_at) values (%s, 'authenticated', 'authenticated', %s, '{}', now(), now())",
+        (owner, f"{owner}@bench.local"),
+    )
+    org = conn.execute(
+        "select organization_id from public.memberships where user_id = %s", (owner,)
+    ).fetchone()[0]
+    conn.execute(
+        "insert into public.vendor_invoices (organization_id, vendor_name, invoice_number,"
+        " invoice_date, currency, subtotal, total_amount) select %s, 'V', 'I-' || g,"
+        " current_date, 'EUR', 10, 10 from generate_series(1, %s) g",
+        (org, rows),
+    )
+    conn.execute("analyze")
+    took: dict[str, list[float]] = {"enabled": [], "disabled": []}
+    for n in range(rounds):
+        for mode, verb in (("enabled", "enable"), ("disabled", "disable")):
+            conn.execute(
+                f"alter table public.vendor_invoices {verb} trigger credit_on_invoice_status"
+            )
+            started = time.perf_counter()
+            conn.execute(
+                "update public.vendor_invoices set notes = %s, status = case status"
+                " when 'pending' then 'exception' else 'pending' end where organization_id = %s",
+                (f"round {n}", org),
+            )
+            took[mode].append(time.perf_counter() - started)
+    conn.execute("alter table public.vendor_invoices enable trigger credit_on_invoice_status")
+    for mode, values in took.items():
+        log(f"{mode}: median {statistics.median(values) * 1000:.0f} ms over {rounds} rounds")
+    return took
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--notes", type=int, default=100)
     parser.add_argument("--invoices", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--trigger-cost", action="store_true")
     args = parser.parse_args(argv)
+    if args.trigger_cost:
+        with postgres.ephemeral_cluster() as cluster:
+            postgres.bootstrap(cluster.url, seed=False)
+            with connect(cluster.admin_url) as conn:
+                trigger_cost(conn)
+        return 0
     from shared.einvoice import validate  # noqa: PLC0415
 
     validate.warm("en16931-ubl")
