@@ -94,12 +94,15 @@ WITH_BODY = [s for s in HTTP if s.method in ("POST", "PUT")]
 # The JSON import routes have a limit of their own in serverless.yml (MAX_BODY_BYTES).
 OWN_LIMIT = [s for s in WITH_BODY if "MAX_BODY_BYTES" in dict(s.environment)]
 DEFAULT_LIMIT = [s for s in WITH_BODY if s not in OWN_LIMIT]
-# The routes that read a JSON body (POST /api/auth/logout takes none and ignores one).
+# The routes that read a JSON body (POST /api/auth/logout takes none and ignores one). A
+# route of serverless.yml the document does not have yet (docs/openapi.json is regenerated
+# after a route's commit; tests/api keeps them in step) is left out until it has it: its
+# absence made the whole suite stop at collection (KeyError).
 _OPENAPI = json.loads((ROOT / "docs" / "openapi.json").read_text())
 JSON_BODY = [
     s
     for s in WITH_BODY
-    if "requestBody" in _OPENAPI["paths"][s.path or ""][(s.method or "").lower()]
+    if "requestBody" in _OPENAPI["paths"].get(s.path or "", {}).get((s.method or "").lower(), {})
 ]
 
 FIGURES: dict[str, Any] = {"refusals": Counter(), "token_refusal_seconds": []}
