@@ -173,6 +173,7 @@ class World:
             ("/api/payables/approvals/", "vendor_invoice"),
             ("/api/payables/approval-rules/", "approval_rule"),
             ("/api/payables/payment-batches/", "payment_batch"),
+            ("/api/payables/credit-notes/", "vendor_credit_note"),
             ("/api/payables/vendors/", "vendor"),
             ("/api/uploads/", "upload"),
             ("/api/auth/mfa/factors/", "factor"),
@@ -420,6 +421,13 @@ def _later_rows(
         ),
         "payment_batch": one(
             "insert into public.payment_batches (organization_id) values (%s) returning id::text",
+            org,
+        ),
+        "vendor_credit_note": one(
+            "insert into public.vendor_credit_notes (organization_id, vendor_name,"
+            " credit_note_number, credit_note_date, currency, subtotal, total_amount)"
+            " values (%s, 'Matrix Vendor', 'MCN-' || left(gen_random_uuid()::text, 8),"
+            " current_date, 'EUR', 10, 10) returning id::text",
             org,
         ),
         "organization": org,
