@@ -461,6 +461,21 @@ def _seed(stack: LocalStack) -> Seeded:
         for _ in range(6)
     ]
     pools["organization"] = [user.organization_id]
+    # Vendor credit notes (made as the superuser, as an import stores them): to read.
+    pools["vendor_credit_note"] = [
+        str(
+            sql(
+                stack,
+                "insert into public.vendor_credit_notes (organization_id, vendor_name,"
+                " credit_note_number, credit_note_date, currency, subtotal, total_amount)"
+                " values (%s, 'Acme Supplies', %s, current_date, 'USD', 10, 10)"
+                " returning id::text",
+                user.organization_id,
+                f"FCN-{n}",
+            )[0][0]
+        )
+        for n in range(3)
+    ]
     pools.update(_seed_inbound(stack, c))
     c.close()
     einvoice_user, einvoice_pools = _seed_einvoice(stack)
@@ -661,6 +676,7 @@ PATH_POOLS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/organizations/{id}"): "organization",
     ("POST", "/api/organizations/{id}/invitations"): "organization",
     ("GET", "/api/payables/inbound/messages/{id}"): "inbound_message",
+    ("GET", "/api/payables/credit-notes/{id}"): "vendor_credit_note",
     ("GET", "/api/invoices/{id}/einvoice"): "einvoice_invoice",
     ("GET", "/api/credit-notes/{id}/einvoice"): "einvoice_credit_note",
 }
@@ -1268,6 +1284,9 @@ NO_FLOOR = (
             "POST /api/webhook-endpoints",
             "POST /api/webhook-endpoints/{id}/deliveries/{delivery_id}/replay",
             "PUT /api/payables/vendors/{id}/bank-account",
+            # A credit note applied needs an approved, unpaid invoice of its vendor.
+            "POST /api/payables/credit-notes/{id}/apply",
+            "POST /api/payables/credit-notes/{id}/unapply",
         }
     )
 )
