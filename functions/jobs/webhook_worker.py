@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from botocore.exceptions import BotoCoreError, ClientError
 
 from shared import aws, db, webhooks
 from shared.errors import ApiError
@@ -59,6 +60,20 @@ def _later(settings: Settings, record: dict[str, Any], seconds: int) -> None:
             QueueUrl=settings.webhook_queue_url,
             ReceiptHandle=record["receiptHandle"],
             VisibilityTimeout=max(0, min(seconds, 43_200)),
+        )
+
+
+def _defer(settings: Settings, record: dict[str, Any]) -> None:
+    """A message whose delivery could not be begun or recorded (the database away, or
+    answering 503) comes back after the first back-off, not after the queue's visibility
+    timeout (360 s: a delivery the receiver got stayed `delivering` that long). A lease
+    the attempt still holds answers `busy`, which defers it again. SQS itself away: the
+    visibility timeout brings it back all the same."""
+    try:
+        _later(settings, record, settings.webhook_retry_base_seconds)
+    except (BotoCoreError, ClientError) as error:
+        get_logger(settings.log_level).warning(
+            "webhook message not deferred", extra={"fields": {"error": type(error).__name__}}
         )
 
 
@@ -139,8 +154,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return process(client, settings, record)
         except ApiError as error:  # the database is away: the message comes back
             get_logger(settings.log_level).warning(
-                "webhook message deferred", extra={"fields": {"code": error.code}}
+                "webhook message deferred",
+                extra={
+                    "fields": {
+                        "id": record.get("messageId"),
+                        "status": error.status,
+                        "code": error.code,
+                        "sqlstate": error.sqlstate,
+                    }
+                },
             )
+            _defer(settings, record)
             return False
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(records), 10))) as pool:
