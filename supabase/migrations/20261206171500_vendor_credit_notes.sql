@@ -486,8 +486,10 @@ end;
 $$;
 
 -- =============================================================================
--- Payment batches pay the net: 20261206170200_parties_and_sealed_fields.sql's
--- payment_batch_json, each item with the credit applied to its invoice.
+-- Payment batches pay the net: payment_batch_json (its only definition; the approvals'
+-- and the sealed fields' forms were folded into it), each item with vendor_iban_sealed
+-- beside vendor_iban (a vendor not sealed yet: the API opens it,
+-- shared/payables/bank_accounts.py) and the credit applied to its invoice.
 -- =============================================================================
 
 create or replace function private.payment_batch_json(batch_id uuid)
@@ -547,11 +549,28 @@ as $$
 $$;
 
 -- =============================================================================
--- The import: 20261206170500_einvoice_import.sql's private.import_vendor_invoices,
--- whole, with credit notes (document_type "credit_note") beside invoices. Its
--- signature, parameter names and public wrapper are unchanged.
+-- The import: private.import_vendor_invoices in its final form (the e-invoice import's
+-- form, 20261206170500, folded into it), with credit notes (document_type
+-- "credit_note") beside invoices. Its signature, parameter names and public wrapper
+-- are unchanged.
 -- =============================================================================
 
+-- batch: [{"index", "rows", "vendor_name", "invoice_number", "invoice_date",
+-- "due_date", "po_number", "currency", "subtotal", "tax_amount", "total_amount",
+-- "notes", and from e-invoices "buyer_reference", "purchase_order_reference",
+-- "allowance_total", "charge_total", "prepaid_amount", "amount_due",
+-- "tax_currency", "tax_breakdown", "source_format", "source_hash",
+-- "vendor_tax_id_hash", "vendor_tax_id_sealed", "vendor_email", "vendor_phone",
+-- "vendor_address", "lines": [{"row", "at", "line_number", "item_code",
+-- "description", "quantity", "unit_price", "amount", "vat_category", "tax_rate",
+-- "tax_exemption_reason_code", "tax_exemption_reason"}]}]. As before: a line's
+-- amount defaults to quantity x price at the currency's minor unit, the subtotal
+-- to the lines' sum, the tax to 0, the total to subtotal + tax. The vendor: the
+-- one whose tax_id_hash is the document's (a merged one stands for its survivor),
+-- else private.resolve_vendor by name; neither and a VAT id: created (see the
+-- header); neither and no VAT id: vendor_id null (matching raises the "unknown
+-- vendor" exception). errors: rows validation rejected; columns: field -> the
+-- file's header.
 create or replace function private.import_vendor_invoices(
   organization_id uuid,
   batch jsonb,
