@@ -6,6 +6,7 @@ send strings ("1234.50") so no client parses money into a float by accident.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -22,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, PydanticCustomError
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,30 @@ class DocumentedPattern:
         return schema
 
 
-def _has_nul(value: Any) -> bool:
-    """A NUL in a text or a list of texts (a nested body checks its own fields, so the
-    error names the nested field)."""
+#: What no text of a request may hold: the C0 control characters but tab, line feed and
+#: carriage return (XML 1.0 cannot hold them, so no e-invoice could carry the text, and
+#: PostgreSQL's text cannot hold NUL); the surrogates, which JSON can escape ("\\ud800")
+#: but no UTF-8 text holds, and U+FFFE/U+FFFF (not XML either); DEL and the C1 controls
+#: U+0080-U+009F, U+0085 among them (XML allows them, but no one types them, no PDF font
+#: draws them, and they come from a text decoded with the wrong code page). What people
+#: type stays: tabs, line breaks (U+2028/U+2029 too), joiners, bidi marks, emoji.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def control_character(value: Any) -> str | None:
+    """The first control character (see ``_CONTROL``) in a text or a list of texts, as
+    ``U+0001``; None if there is none. A nested body (a dict here) checks its own fields,
+    so the error names the nested field."""
     if isinstance(value, str):
-        return "\x00" in value
+        found = _CONTROL.search(value)
+        return f"U+{ord(found.group()):04X}" if found else None
     if isinstance(value, list | tuple):
-        return any(isinstance(v, str) and "\x00" in v for v in value)
-    return False
+        for item in value:
+            if isinstance(item, str | list | tuple):
+                code = control_character(item)
+                if code:
+                    return code
+    return None
 
 
 def _refuses_null(model: type[BaseModel], key: str) -> bool:
@@ -70,7 +87,8 @@ def _refuses_empty(model: type[BaseModel]) -> bool:
 
 class Input(BaseModel):
     """A request body: unknown fields are an error, strings are trimmed, and no text may
-    hold a NUL character (PostgreSQL's text cannot; refused here, naming the field)."""
+    hold a control character (``_CONTROL``: NUL, which PostgreSQL's text cannot hold, the
+    others, which an e-invoice's XML or a PDF cannot; refused here, naming the field)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -80,9 +98,14 @@ class Input(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if _has_nul(value):
-            raise ValueError("text may not contain the NUL character (\\u0000)")
+    def _no_control_characters(cls, value: Any) -> Any:
+        code = control_character(value)
+        if code:
+            raise PydanticCustomError(
+                "control_character",
+                "must not contain control characters ({code})",
+                {"code": code},
+            )
         return value
 
     @classmethod
