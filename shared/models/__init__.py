@@ -56,6 +56,8 @@ def control_character(value: Any) -> str | None:
     ``U+0001``; None if there is none. A nested body (a dict here) checks its own fields,
     so the error names the nested field."""
     if isinstance(value, str):
+        if value.isprintable():  # most texts: every character in _CONTROL is not printable
+            return None
         found = _CONTROL.search(value)
         return f"U+{ord(found.group()):04X}" if found else None
     if isinstance(value, list | tuple):
