@@ -17,6 +17,10 @@ the fields of a pydantic model of query parameters, by the names a request uses
 - A declared single-valued name given twice (``status=sent&status=paid``) → ``400
   repeated_parameter``: FastAPI kept the last value and dropped the others, the same
   silent loss (several values are comma-separated: ``status=sent,paid``).
+- A value holding a control character (NUL, or any other a request body's text may not
+  hold: shared.models' ``_CONTROL``) → ``422 validation_failed`` naming the parameter,
+  ``must not contain control characters (U+0001)``; a search with a NUL was searched
+  without it before, one with U+0001 searched for it.
 - The names are those of the query string the route reads: API Gateway's
   ``rawQueryString`` (Mangum's ASGI ``query_string``), not ``queryStringParameters``,
   where API Gateway has already joined repeats with commas.
@@ -35,6 +39,7 @@ from fastapi.routing import APIRoute
 from pydantic import AliasChoices, BaseModel
 
 from shared.errors import ApiError
+from shared.models import control_character
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -133,6 +138,21 @@ def _shown(name: str) -> str:
     return name if name else "'' (a parameter without a name)"
 
 
+def _refuse_control_characters(request: Request) -> None:
+    """A value holding a control character (shared.models' ``_CONTROL``, NUL included) →
+    ``422 validation_failed`` naming the parameter, as a body's text is refused."""
+    details = []
+    for name, value in request.query_params.multi_items():
+        code = control_character(value)
+        if code:
+            message = f"must not contain control characters ({code})"
+            details.append({"in": "query", "field": name, "message": message})
+    if details:
+        first = f"{details[0]['field']}: {details[0]['message']}"
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        raise ApiError(422, "validation_failed", first + more, details=details)
+
+
 def refuse_unknown(request: Request) -> None:
     """Raises the 400 for the request's route (see the module); shared.api's dependency
     calls it for a request with a query string."""
@@ -152,6 +172,7 @@ def refuse_unknown(request: Request) -> None:
         if count > 1 and name in known.names and name not in known.repeatable
     ]
     if not unknown and not repeated:
+        _refuse_control_characters(request)
         return
     takes = (
         f"it takes {', '.join(sorted(known.names))}"
