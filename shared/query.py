@@ -18,7 +18,7 @@ the fields of a pydantic model of query parameters, by the names a request uses
   repeated_parameter``: FastAPI kept the last value and dropped the others, the same
   silent loss (several values are comma-separated: ``status=sent,paid``).
 - A value holding a control character (NUL, or any other a request body's text may not
-  hold: shared.models' ``_CONTROL``) → ``422 validation_failed`` naming the parameter,
+  hold: shared.models' ``CONTROL_CHARACTERS``) → ``422 validation_failed`` naming the parameter,
   ``must not contain control characters (U+0001)``; a search with a NUL was searched
   without it before, one with U+0001 searched for it.
 - The names are those of the query string the route reads: API Gateway's
@@ -139,7 +139,7 @@ def _shown(name: str) -> str:
 
 
 def _refuse_control_characters(request: Request) -> None:
-    """A value holding a control character (shared.models' ``_CONTROL``, NUL included) →
+    """A value holding a control character (shared.models' ``CONTROL_CHARACTERS``, NUL included) →
     ``422 validation_failed`` naming the parameter, as a body's text is refused."""
     details = []
     for name, value in request.query_params.multi_items():

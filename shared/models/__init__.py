@@ -48,17 +48,17 @@ class DocumentedPattern:
 #: U+0080-U+009F, U+0085 among them (XML allows them, but no one types them, no PDF font
 #: draws them, and they come from a text decoded with the wrong code page). What people
 #: type stays: tabs, line breaks (U+2028/U+2029 too), joiners, bidi marks, emoji.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def control_character(value: Any) -> str | None:
-    """The first control character (see ``_CONTROL``) in a text or a list of texts, as
+    """The first control character (see ``CONTROL_CHARACTERS``) in a text or a list of texts, as
     ``U+0001``; None if there is none. A nested body (a dict here) checks its own fields,
     so the error names the nested field."""
     if isinstance(value, str):
-        if value.isprintable():  # most texts: every character in _CONTROL is not printable
+        if value.isprintable():  # most texts: no character of CONTROL_CHARACTERS is printable
             return None
-        found = _CONTROL.search(value)
+        found = CONTROL_CHARACTERS.search(value)
         return f"U+{ord(found.group()):04X}" if found else None
     if isinstance(value, list | tuple):
         for item in value:
@@ -89,7 +89,7 @@ def _refuses_empty(model: type[BaseModel]) -> bool:
 
 class Input(BaseModel):
     """A request body: unknown fields are an error, strings are trimmed, and no text may
-    hold a control character (``_CONTROL``: NUL, which PostgreSQL's text cannot hold, the
+    hold a control character (``CONTROL_CHARACTERS``: NUL, which PostgreSQL's text cannot hold, the
     others, which an e-invoice's XML or a PDF cannot; refused here, naming the field)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from shared.models import _CONTROL, control_character
+from shared.models import CONTROL_CHARACTERS, control_character
 from shared.models.clients import ClientCreate, ClientUpdate
 from shared.models.delivery import InvoiceSend
 from shared.models.invoices import InvoiceCreate
@@ -104,7 +104,7 @@ def test_nul_is_still_refused() -> None:
 
 def test_every_refused_character_is_found_past_the_printable_shortcut() -> None:
     # control_character() skips the search for a text str.isprintable() accepts.
-    refused_ones = _CONTROL.findall("".join(map(chr, range(0x110000))))
+    refused_ones = CONTROL_CHARACTERS.findall("".join(map(chr, range(0x110000))))
     assert len(refused_ones) == 29 + 33 + 2048 + 2  # C0 but 3, DEL and C1, surrogates, FFFE/F
     for char in refused_ones:
         assert control_character(f"Acme {char} GmbH") == f"U+{ord(char):04X}"
