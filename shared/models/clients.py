@@ -17,7 +17,6 @@ from uuid import UUID
 
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     Field,
     StringConstraints,
     field_validator,
@@ -25,10 +24,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from shared.fields import EMAIL_PATTERN, blank_to_none, email_address
 from shared.formatting import minor_unit
 from shared.models import DocumentedPattern, Input, Output
 from shared.models.common import unique_ids
+from shared.models.contact import BLANK, Address, Email, Notes, Phone, limited
 from shared.models.parties import (
     CountryCode,
     EinvoiceFormat,
@@ -60,11 +59,8 @@ def at_currency_scale(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding=ROUND_HALF_UP)
 
 
-def _limited(max_length: int) -> StringConstraints:
-    return StringConstraints(strip_whitespace=True, max_length=max_length)
-
-
-_Blank = BeforeValidator(blank_to_none)
+_limited = limited
+_Blank = BLANK
 
 
 def _currency(value: str) -> str:
@@ -82,15 +78,7 @@ Currency = Annotated[
     AfterValidator(_currency),
     DocumentedPattern(CURRENCY_PATTERN),
 ]
-Email = Annotated[
-    Annotated[str, _limited(320), AfterValidator(email_address), DocumentedPattern(EMAIL_PATTERN)]
-    | None,
-    _Blank,
-]
 ContactPerson = Annotated[Annotated[str, _limited(200)] | None, _Blank]
-Phone = Annotated[Annotated[str, _limited(50)] | None, _Blank]
-Address = Annotated[Annotated[str, _limited(1000)] | None, _Blank]
-Notes = Annotated[Annotated[str, _limited(5000)] | None, _Blank]
 AvatarUrl = Annotated[Annotated[str, _limited(2048)] | None, _Blank]
 Line200 = Annotated[Annotated[str, _limited(200)] | None, _Blank]
 Line100 = Annotated[Annotated[str, _limited(100)] | None, _Blank]

@@ -27,8 +27,8 @@ from pydantic_core import PydanticCustomError
 
 from shared.fields import blank_to_none
 from shared.models import Input, Output, Relayed
-from shared.models.clients import Address, Email, Notes, Phone
 from shared.models.common import DecimalText, Timestamp
+from shared.models.contact import Address, Email, Notes, Phone
 
 VENDOR_STATUSES: tuple[str, ...] = ("active", "inactive", "merged")
 INVOICE_STATUSES: tuple[str, ...] = (
