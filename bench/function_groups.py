@@ -1,6 +1,7 @@
 """Cold start of the functions of two checkouts, side by side (issue 15: functions by area):
 
     .venv/bin/python -m bench.function_groups BEFORE [AFTER] [--runs 5] [--python PATH]
+        [--only NAME ...]
 
 BEFORE and AFTER are checkouts (AFTER defaults to this one), e.g. a clone at the commit
 before a regrouping of serverless.yml's functions. Each function module of each one's
@@ -9,7 +10,9 @@ of the import alone; the runtime-only virtualenv of bench.api unless ``--python`
 checkouts' functions and the framework floor (``import fastapi, mangum, pydantic``)
 interleaved round by round, so that the machine's load falls on both alike. For each
 function of AFTER: its median CPU and wall, and the medians of the BEFORE functions that
-served its routes (or of the function of the same name, for the jobs).
+served its routes (or of the function of the same name, for the jobs). The two sides take
+turns going first, round by round (a drift of the load over a round falls on both alike);
+``--only`` measures the named functions of AFTER (and BEFORE's that served their routes).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("after", type=Path, nargs="?", default=ROOT)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--python", type=Path, default=None)
+    parser.add_argument("--only", nargs="+", default=None, metavar="NAME")
     args = parser.parse_args(argv)
     OUT_DIR.mkdir(exist_ok=True)
     python = args.python or runtime_python()
@@ -71,6 +75,13 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for side, root in roots.items()
     }
+    if args.only:
+        specs["after"] = [s for s in specs["after"] if s.name in args.only]
+        specs["before"] = [
+            b
+            for b in specs["before"]
+            if any(b in _served_before(s, specs["before"]) for s in specs["after"])
+        ]
     machine = Machine.describe()
     log(f"bench.function_groups — {machine.nproc} CPUs, load {machine.loadavg_start}")
     timings: dict[tuple[str, str], list[Timing]] = {}
@@ -81,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     _import_ms(python, ROOT, FLOOR)
     for round_ in range(args.runs):
         log(f"round {round_ + 1}/{args.runs}")
-        for side, root in roots.items():
+        turn = list(roots.items())
+        for side, root in turn if round_ % 2 == 0 else reversed(turn):
             for spec in specs[side]:
                 floor.append(_import_ms(python, ROOT, FLOOR))
                 timings.setdefault((side, spec.name), []).append(

@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from shared import db, inline_logo
 from shared.documents import business_of
@@ -37,6 +35,9 @@ from shared.formatting import format_date, format_money
 from shared.models.portal import PortalDocument
 from shared.parties import apply_parties
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATES = Path(__file__).parent / "templates"
 TOKEN_BYTES = 32
@@ -322,6 +323,10 @@ def page_data(answer: dict[str, Any], token: str | None = None) -> PortalDocumen
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
+    # Cold start: only the page renders HTML; the link, logo and checkout routes and the
+    # Stripe function (links for the e-mails) import this module without jinja2.
+    import jinja2  # noqa: PLC0415
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,

@@ -66,8 +66,24 @@ AWS = {"boto3", "botocore", "s3transfer"}
 AUTH_CLIENT = {"supabase_auth"}
 # Modules kept out of the functions that do not need them (cold start): the clients
 # routes' models (every other area's model takes its contact fields from
-# shared.models.contact).
-ONLY_IN = {"shared.models.clients": {"clientsApi"}}
+# shared.models.contact); jinja2 but where e-mails are sent (the portal's page imports it
+# when it first renders, shared.portal.environment); python-stdnum but in the e-invoices
+# (the payables' IBAN checks import it when they first run, shared.payables.accounts).
+SENDS_EMAIL = {
+    "invoicesSend",
+    "invoicesBulkActions",
+    "jobsBulkWorker",
+    "quotesSend",
+    "creditNotesSend",
+    "jobsNotifications",
+    "jobsReminders",
+    "jobsSummaries",
+}
+ONLY_IN = {
+    "shared.models.clients": {"clientsApi"},
+    "jinja2": SENDS_EMAIL,
+    "stdnum": {"invoicesEinvoice", "creditNotesEinvoice", "portalEinvoice"},
+}
 
 _PROBE = """
 import importlib, json, sys
