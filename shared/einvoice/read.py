@@ -565,18 +565,48 @@ def read_ubl(root: Any) -> ReadInvoice:
 # =============================================================================
 
 
-def _cii_party(party: _Reader | None) -> model.Party:
-    if party is None:
-        return model.Party(name="")
+def _cii_tax_registrations(party: _Reader, ram: str = "ram") -> tuple[str | None, str | None]:
+    """A CII party's VAT id (scheme VA, BT-31/48) and tax registration (FC, BT-32), the
+    first of each. ``ram``: the prefix of the namespace (ZUGFeRD 1.0's is another)."""
     vat = None
     tax_registration = None
-    for reg in party.all("ram:SpecifiedTaxRegistration/ram:ID"):
+    for reg in party.all(f"{ram}:SpecifiedTaxRegistration/{ram}:ID"):
         scheme = (reg.node.get("schemeID") or "").upper()
         value = reg.text(".")
         if scheme == "VA":
             vat = vat or value
         elif scheme == "FC":
             tax_registration = tax_registration or value
+    return vat, tax_registration
+
+
+def _cii_payment(settlement: _Reader, ram: str = "ram") -> model.PaymentMeans | None:
+    """A CII settlement's payment means and terms (BG-16, BT-20), or None when it has
+    neither. ``ram``: the prefix of the namespace (ZUGFeRD 1.0's is another)."""
+    means = settlement.one(f"{ram}:SpecifiedTradeSettlementPaymentMeans")
+    terms = settlement.text(f"{ram}:SpecifiedTradePaymentTerms/{ram}:Description")
+    if means is None and not terms:
+        return None
+    account = f"{ram}:PayeePartyCreditorFinancialAccount/"
+    return model.PaymentMeans(
+        code=(means.text(f"{ram}:TypeCode") if means else None) or "",
+        iban=_first(
+            means.text(f"{account}{ram}:IBANID") if means else None,
+            means.text(f"{account}{ram}:ProprietaryID") if means else None,
+        ),
+        bic=means.text(f"{ram}:PayeeSpecifiedCreditorFinancialInstitution/{ram}:BICID")
+        if means
+        else None,
+        account_name=means.text(f"{account}{ram}:AccountName") if means else None,
+        remittance_information=settlement.text(f"{ram}:PaymentReference"),
+        terms=terms,
+    )
+
+
+def _cii_party(party: _Reader | None) -> model.Party:
+    if party is None:
+        return model.Party(name="")
+    vat, tax_registration = _cii_tax_registrations(party)
     address = party.one("ram:PostalTradeAddress")
     contact = "ram:DefinedTradeContact/"
     return model.Party(
@@ -716,24 +746,7 @@ def read_cii(root: Any) -> ReadInvoice:
         _cii_line(item, index)
         for index, item in enumerate(trade.all("ram:IncludedSupplyChainTradeLineItem"), start=1)
     ]
-    means = settlement.one("ram:SpecifiedTradeSettlementPaymentMeans")
-    terms = settlement.text("ram:SpecifiedTradePaymentTerms/ram:Description")
-    payment = None
-    if means is not None or terms:
-        account = "ram:PayeePartyCreditorFinancialAccount/"
-        payment = model.PaymentMeans(
-            code=(means.text("ram:TypeCode") if means else None) or "",
-            iban=_first(
-                means.text(account + "ram:IBANID") if means else None,
-                means.text(account + "ram:ProprietaryID") if means else None,
-            ),
-            bic=means.text("ram:PayeeSpecifiedCreditorFinancialInstitution/ram:BICID")
-            if means
-            else None,
-            account_name=means.text(account + "ram:AccountName") if means else None,
-            remittance_information=settlement.text("ram:PaymentReference"),
-            terms=terms,
-        )
+    payment = _cii_payment(settlement)
     context = "rsm:ExchangedDocumentContext/"
     return ReadInvoice(
         number=_require(

@@ -54,6 +54,8 @@ from shared.einvoice.read import (
     ReadError,
     ReadInvoice,
     ReadLine,
+    _cii_payment,
+    _cii_tax_registrations,
     _first,
     _path,
     _Reader,
@@ -85,15 +87,7 @@ def profile_of(invoice: model.Invoice) -> str | None:
 def _party(party: _Reader | None) -> model.Party:
     if party is None:
         return model.Party(name="")
-    vat = None
-    tax_registration = None
-    for reg in party.all("zram:SpecifiedTaxRegistration/zram:ID"):
-        scheme = (reg.node.get("schemeID") or "").upper()
-        value = reg.text(".")
-        if scheme == "VA":
-            vat = vat or value
-        elif scheme == "FC":
-            tax_registration = tax_registration or value
+    vat, tax_registration = _cii_tax_registrations(party, "zram")
     address = party.one("zram:PostalTradeAddress")
     contact = "zram:DefinedTradeContact/"
     return model.Party(
@@ -269,24 +263,7 @@ def read_zugferd1(root: Any) -> ReadInvoice:
         if line is not None:
             position += 1
             lines.append(line)
-    means = settlement.one("zram:SpecifiedTradeSettlementPaymentMeans")
-    terms = settlement.text("zram:SpecifiedTradePaymentTerms/zram:Description")
-    payment = None
-    if means is not None or terms:
-        account = "zram:PayeePartyCreditorFinancialAccount/"
-        payment = model.PaymentMeans(
-            code=(means.text("zram:TypeCode") if means else None) or "",
-            iban=_first(
-                means.text(account + "zram:IBANID") if means else None,
-                means.text(account + "zram:ProprietaryID") if means else None,
-            ),
-            bic=means.text("zram:PayeeSpecifiedCreditorFinancialInstitution/zram:BICID")
-            if means
-            else None,
-            account_name=means.text(account + "zram:AccountName") if means else None,
-            remittance_information=settlement.text("zram:PaymentReference"),
-            terms=terms,
-        )
+    payment = _cii_payment(settlement, "zram")
     context = "zrsm:SpecifiedExchangedDocumentContext/"
     return ReadInvoice(
         number=_require(
