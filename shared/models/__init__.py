@@ -150,6 +150,20 @@ class Output(BaseModel):
     model_config = ConfigDict(extra="ignore", from_attributes=False)
 
 
+class SealedInstructions(Output):
+    """The answer of a document whose ``payment_instructions`` are sealed at rest (an
+    invoice, quote, credit note or recurring profile; migration 20261206171200): built
+    from its row or JSON, it carries the clear text
+    (`shared.parties.open_document_instructions`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _open_instructions(cls, data: Any) -> Any:
+        from shared.parties import open_document_instructions  # noqa: PLC0415
+
+        return open_document_instructions(data)
+
+
 class Relayed(Output):
     """A response the database composed (a SQL function's JSON, a PostgREST select),
     passed on as it came: the model types it for the document and drops what it does not

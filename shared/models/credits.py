@@ -21,12 +21,11 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from shared.fields import blank_to_none
-from shared.models import Input, Output
+from shared.models import Input, Output, SealedInstructions
 from shared.models.delivery import SendRecipients
 from shared.models.invoices import Quantity, TaxBreakdownGroup, VatCategory
 from shared.models.payments import Amount, PaymentDate, PaymentMethod
@@ -245,7 +244,7 @@ class CreditNoteSummary(_CreditNoteFields):
     client: CreditNoteClient
 
 
-class CreditNote(_CreditNoteFields):
+class CreditNote(_CreditNoteFields, SealedInstructions):
     """One credit note with its lines, its invoice as it is now and its client."""
 
     notes: str | None = None
@@ -261,14 +260,6 @@ class CreditNote(_CreditNoteFields):
     )
     invoice: CreditedInvoice
     client: CreditNoteClient
-
-    @model_validator(mode="before")
-    @classmethod
-    def _open_instructions(cls, data: Any) -> Any:
-        # Sealed at rest (migration 20261206171200): the answer carries the clear text.
-        from shared.parties import open_document_instructions  # noqa: PLC0415
-
-        return open_document_instructions(data)
 
 
 CREDIT_NOTE_SELECT = (

@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from shared.fields import blank_to_none
-from shared.models import Input, Output
+from shared.models import Input, Output, SealedInstructions
 from shared.models.common import Day
 
 InvoiceStatus = Literal["draft", "sent", "paid", "overdue", "cancelled"]
@@ -482,7 +482,7 @@ class InvoiceSummary(_InvoiceFields):
         return data
 
 
-class Invoice(_InvoiceFields):
+class Invoice(_InvoiceFields, SealedInstructions):
     """One invoice, whole: its items (in order), payments (oldest first) and client."""
 
     created_by: UUID | None = None
@@ -505,11 +505,3 @@ class Invoice(_InvoiceFields):
         description="By (vat_category, tax_rate); the groups' tax sums to tax_amount"
     )
     payments: list[InvoicePayment]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _open_instructions(cls, data: Any) -> Any:
-        # Sealed at rest (migration 20261206171200): the answer carries the clear text.
-        from shared.parties import open_document_instructions  # noqa: PLC0415
-
-        return open_document_instructions(data)

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from shared.models import Input, Output
+from shared.models import Input, Output, SealedInstructions
 from shared.models.common import Day
 from shared.models.delivery import SendRecipients
 from shared.models.invoices import (
@@ -216,7 +216,7 @@ class QuoteSummary(_QuoteFields):
         )
 
 
-class Quote(_QuoteFields):
+class Quote(_QuoteFields, SealedInstructions):
     """One quote, whole: its items (in order), its client and the invoice made from it."""
 
     created_by: UUID | None = None
@@ -235,14 +235,6 @@ class Quote(_QuoteFields):
         description="By (vat_category, tax_rate); the groups' tax sums to tax_amount"
     )
     invoice: QuoteInvoice | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _open_instructions(cls, data: Any) -> Any:
-        # Sealed at rest (migration 20261206171200): the answer carries the clear text.
-        from shared.parties import open_document_instructions  # noqa: PLC0415
-
-        return open_document_instructions(data)
 
 
 class QuoteSendRecord(Output):

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from shared.models import Input, Output
+from shared.models import Input, Output, SealedInstructions
 from shared.models.common import Day
 from shared.models.invoices import (
     Discount,
@@ -252,7 +252,7 @@ class RecurringProfileSummary(_ProfileFields):
     client_company_name: str
 
 
-class RecurringProfile(_ProfileFields):
+class RecurringProfile(_ProfileFields, SealedInstructions):
     """One profile, whole: its template, items, client and latest invoices."""
 
     client: RecurringClient
@@ -275,14 +275,6 @@ class RecurringProfile(_ProfileFields):
     recent_invoices: list[RecurringInvoiceRef] = Field(
         description="The latest 12 invoices it issued, the latest period first"
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _open_instructions(cls, data: Any) -> Any:
-        # Sealed at rest (migration 20261206171200): the answer carries the clear text.
-        from shared.parties import open_document_instructions  # noqa: PLC0415
-
-        return open_document_instructions(data)
 
 
 class DeletedProfile(Output):
